@@ -1,0 +1,45 @@
+"""bayescale: Bayesian scaling laws with hierarchical NumPyro models, NUTS, ArviZ diagnostics and decisions.
+
+Examples
+--------
+>>> import bayescale as bs
+>>> law = bs.get_law("chinchilla")
+>>> sorted(law.inputs)
+['d', 'n']
+"""
+
+from bayescale._devices import configure_host_devices as _configure_host_devices
+
+_configure_host_devices()
+
+import importlib.util as _ilu  # noqa: E402
+
+if _ilu.find_spec('bayescale.datasets'):
+    from bayescale import datasets  # noqa: E402
+from bayescale.data import DataWarning, RunTableError, validate_runs  # noqa: E402
+from bayescale.fit import ConvergenceWarning, Fit, FitFileError, fit, load  # noqa: E402
+from bayescale.law import Law, LawSpecError, get_law, laws, register  # noqa: E402
+from bayescale.simulate import simulate_ladder  # noqa: E402
+
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CalibrationResult",
+    "ConvergenceWarning",
+    "DataWarning",
+    "Fit",
+    "FitFileError",
+    "Law",
+    "LawSpecError",
+    "RunTableError",
+    "calibrate",
+    "datasets",
+    "fit",
+    "get_law",
+    "laws",
+    "load",
+    "register",
+    "simulate_ladder",
+    "validate_runs",
+]

@@ -1,0 +1,286 @@
+"""Law + hierarchy + likelihood -> one NumPyro model function that serves both fitting and prediction.
+
+Parameterisation (named, never hidden)
+--------------------------------------
+* Every parameter keeps the prior of the law spec on its natural scale.
+* Coefficients listed in the spec's ``centre`` are sampled as ``p_c = log p - exponent * log x0`` (``x0`` is the
+  data's geometric mean of the input they scale), the prior being carried over exactly by a change of variables.
+* ``pool[p] == "shared"``: one value for all groups (site ``p``, or ``p_c`` when centred).
+* ``"partial"``: non-centred partial pooling on the parameter's unconstrained scale (log for positive parameters,
+  logit for (0, 1), the centred log coordinate for centred coefficients): population value ``p_loc`` from the spec
+  prior, spread ``p_scale ~ HalfNormal(group_scale)``, offsets ``p_z ~ Normal(0, 1)`` per group.
+* ``"independent"``: one draw from the spec prior per group.
+* Likelihood: Student-t (default, ``nu ~ Gamma(2, 0.1)``, Juarez & Steel 2010) or Normal on ``log(target)``, scale
+  ``sigma ~ HalfNormal(sigma_scale)``, plus a known per-run noise sd added in quadrature when given.
+* Prediction for a group the fit has not seen draws its parameters from the population (partial), or the prior
+  (independent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from numpyro.distributions import transforms
+
+from bayescale.law import Law
+
+__all__ = ["ModelConfig", "ModelData", "build_model", "POOL_MODES", "LIKELIHOODS"]
+
+POOL_MODES = ("shared", "partial", "independent")
+LIKELIHOODS = ("student_t", "normal")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The structure of a model: which parameters vary by group, and the likelihood.
+
+    Attributes
+    ----------
+    pool : mapping of str to str
+        ``{param: "shared" | "partial" | "independent"}`` for every law parameter.
+    likelihood : str
+        ``"student_t"`` or ``"normal"``, on the log of the target.
+    sigma_scale : float
+        Scale of the ``HalfNormal`` prior on the residual sd of the log target.
+    group_scale : float
+        Scale of the ``HalfNormal`` prior on group-level spreads (unconstrained scale).
+    """
+
+    pool: Mapping[str, str]
+    likelihood: str = "student_t"
+    sigma_scale: float = 0.1
+    group_scale: float = 0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        return {"pool": dict(self.pool), "likelihood": self.likelihood, "sigma_scale": self.sigma_scale,
+                "group_scale": self.group_scale}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**d)
+
+    @property
+    def grouped(self) -> tuple[str, ...]:
+        """Parameters that vary by group."""
+        return tuple(p for p, m in self.pool.items() if m != "shared")
+
+
+@partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["x", "log_x0", "group", "noise", "y", "extra"],
+    meta_fields=["n_groups", "n_new_groups"],
+)
+@dataclass(frozen=True)
+class ModelData:
+    """Arrays the model function is called with (all float64 except group codes).
+
+    ``group`` holds codes in ``[0, n_groups + n_new_groups)``; codes ``>= n_groups`` are groups unseen in fitting.
+    """
+
+    x: Mapping[str, Any]
+    log_x0: Mapping[str, float]
+    group: Any = None
+    noise: Any = None
+    y: Any = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    n_groups: int = 1
+    n_new_groups: int = 0
+
+
+def resolve_pool(law: Law, pool, has_groups: bool) -> dict[str, str]:
+    """Expand the user's ``pool=`` option into one mode per parameter, with clear errors."""
+    if not has_groups:
+        if pool not in (None, "shared") and not (
+            isinstance(pool, Mapping) and all(v == "shared" for v in pool.values())
+        ):
+            raise ValueError("pool= needs groups=: name the group column(s), e.g. groups=['dataset']")
+        return {p: "shared" for p in law.params}
+    if pool is None:
+        pool = "partial"
+    if isinstance(pool, str):
+        modes = {p: pool for p in law.params}
+    elif isinstance(pool, Mapping):
+        unknown = set(pool) - set(law.params)
+        if unknown:
+            raise ValueError(
+                f"pool= names unknown parameter(s) {sorted(unknown)}; law {law.name!r} has {list(law.params)}"
+            )
+        modes = {p: pool.get(p, "shared") for p in law.params}
+    else:
+        raise TypeError(f"pool= must be a string or a mapping of parameter to mode, got {type(pool).__name__}")
+    for p, m in modes.items():
+        if m not in POOL_MODES:
+            raise ValueError(f"pool mode {m!r} for {p!r} is not one of {POOL_MODES}")
+    return modes
+
+
+def _exponent(law: Law, spec, values: Mapping[str, Any]):
+    """Value of a centring exponent: a number, a parameter, or (parameter, factor)."""
+    if isinstance(spec, (int, float)):
+        return float(spec)
+    if isinstance(spec, (tuple, list)):
+        return values[spec[0]] * float(spec[1])
+    return values[spec]
+
+
+def _log_shift_dist(prior: dist.Distribution, shift) -> dist.Distribution:
+    """Distribution of ``log(p) - shift`` for ``p ~ prior`` (exact change of variables)."""
+    if isinstance(prior, dist.LogNormal):
+        return dist.Normal(prior.loc - shift, prior.scale)
+    return dist.TransformedDistribution(
+        prior, [transforms.ExpTransform().inv, transforms.AffineTransform(-shift, 1.0)]
+    )
+
+
+def build_model(law: Law, config: ModelConfig):
+    """Return the NumPyro model function for a law and a hierarchy.
+
+    Parameters
+    ----------
+    law : Law
+    config : ModelConfig
+
+    Returns
+    -------
+    callable
+        ``model(data: ModelData)``. With ``data.y`` set it conditions on the observed target (fit); with
+        ``data.y=None`` it records ``mu`` (the law's log prediction) and samples the log target (predict).
+    """
+    centred = [p for p in law.params if p in law.centre]
+    order = [p for p in law.params if p not in law.centre] + centred
+    pool = config.pool
+
+    def model(data: ModelData):
+        n_all = data.n_groups + data.n_new_groups
+        pop: dict[str, Any] = {}  # population (scalar) values
+        grp: dict[str, Any] = {}  # per-group values, shape (n_groups + n_new_groups,)
+        for p in order:
+            prior = law.params[p]
+            mode = pool[p]
+            if p in law.centre:
+                x, expo = law.centre[p]
+                lx0 = data.log_x0[x]
+                e_pop = _exponent(law, expo, pop)
+                if mode == "shared":
+                    c = numpyro.sample(f"{p}_c", _log_shift_dist(prior, e_pop * lx0))
+                    pop[p] = numpyro.deterministic(p, jnp.exp(c + e_pop * lx0))
+                    continue
+                e_grp = _exponent(law, expo, {**pop, **grp}) if _uses_group(expo, grp) else e_pop
+                if mode == "partial":
+                    c_loc = numpyro.sample(f"{p}_c_loc", _log_shift_dist(prior, e_pop * lx0))
+                    pop[p] = numpyro.deterministic(f"{p}_loc", jnp.exp(c_loc + e_pop * lx0))
+                    u = _partial_offsets(p, c_loc, config, data)
+                else:  # independent: per-group prior, exact for per-group exponents too
+                    shift = jnp.broadcast_to(e_grp * lx0, (n_all,))
+                    with numpyro.plate(f"{p}_groups", data.n_groups):
+                        c_g = numpyro.sample(f"{p}_c", _log_shift_dist(prior, shift[: data.n_groups]))
+                    u = _append_new(p, c_g, data, lambda n: _log_shift_dist(prior, shift[data.n_groups:]))
+                    pop[p] = jnp.exp(jnp.mean(c_g) + e_pop * lx0)
+                grp[p] = _grp_deterministic(p, jnp.exp(u + e_grp * lx0), data)
+                continue
+            if mode == "shared":
+                pop[p] = numpyro.sample(p, prior)
+                continue
+            bij = transforms.biject_to(prior.support)
+            if mode == "partial":
+                pop[p] = numpyro.sample(f"{p}_loc", prior)
+                u = _partial_offsets(p, bij.inv(pop[p]), config, data)
+                grp[p] = _grp_deterministic(p, bij(u), data)
+            else:
+                with numpyro.plate(f"{p}_groups", data.n_groups):
+                    v = numpyro.sample(p, prior)
+                grp[p] = _append_new(p, v, data, lambda n: prior.expand((n,)))
+                pop[p] = bij(jnp.mean(bij.inv(v)))
+
+        # per-run parameter values
+        params = {}
+        for p in law.params:
+            if p in grp:
+                params[p] = grp[p][data.group]
+            else:
+                params[p] = pop[p]
+        xs = [data.x[k] for k in law.inputs]
+        mu = law.log(*xs, **params) if law.positive else law.fn(*xs, **params)
+
+        sigma = numpyro.sample("sigma", dist.HalfNormal(config.sigma_scale))
+        scale = sigma if data.noise is None else jnp.sqrt(sigma**2 + data.noise**2)
+        site = f"log_{law.target}" if law.positive else law.target
+        y = None if data.y is None else (jnp.log(data.y) if law.positive else data.y)
+        if data.y is None:
+            numpyro.deterministic("mu", mu)
+        if config.likelihood == "student_t":
+            nu = numpyro.sample("nu", dist.Gamma(2.0, 0.1))
+            like = dist.StudentT(nu, mu, scale)
+        else:
+            like = dist.Normal(mu, scale)
+        with numpyro.plate("runs", mu.shape[0]):
+            numpyro.sample(site, like, obs=y)
+
+    return model
+
+
+def _uses_group(expo, grp) -> bool:
+    name = expo[0] if isinstance(expo, (tuple, list)) else expo
+    return isinstance(name, str) and name in grp
+
+
+def _partial_offsets(p: str, loc, config: ModelConfig, data: ModelData):
+    scale = numpyro.sample(f"{p}_scale", dist.HalfNormal(config.group_scale))
+    with numpyro.plate(f"{p}_groups", data.n_groups):
+        z = numpyro.sample(f"{p}_z", dist.Normal(0.0, 1.0))
+    if data.n_new_groups:
+        with numpyro.plate(f"{p}_new_groups", data.n_new_groups):
+            z_new = numpyro.sample(f"{p}_z_new", dist.Normal(0.0, 1.0))
+        z = jnp.concatenate([z, z_new])
+    return loc + scale * z
+
+
+def _append_new(p: str, values, data: ModelData, new_dist):
+    if not data.n_new_groups:
+        return values
+    new = numpyro.sample(f"{p}_new", new_dist(data.n_new_groups).to_event(0))
+    return jnp.concatenate([values, new])
+
+
+def _grp_deterministic(p: str, values, data: ModelData):
+    if data.n_new_groups:
+        numpyro.deterministic(f"{p}_new_value", values[data.n_groups:])
+        return values
+    return numpyro.deterministic(p, values)
+
+
+def geometric_centre(x: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Log of the geometric mean of each input (the centring point)."""
+    return {k: float(np.mean(np.log(np.asarray(v, dtype=float)))) for k, v in x.items()}
+
+
+def group_codes(frame, groups: Sequence[str], levels: Sequence[str] | None = None):
+    """Encode the (combined) group key of each run.
+
+    Returns codes, the fitted levels and the unseen levels (in order of appearance); unseen levels get codes after
+    the fitted ones.
+    """
+    if not groups:
+        return None, (), ()
+    key = frame[list(groups)].astype(str).agg(" | ".join, axis=1) if len(groups) > 1 else frame[groups[0]].astype(str)
+    if levels is None:
+        levels = tuple(dict.fromkeys(key))
+        new = ()
+    else:
+        levels = tuple(levels)
+        new = tuple(k for k in dict.fromkeys(key) if k not in set(levels))
+    index = {k: i for i, k in enumerate(levels + new)}
+    return np.asarray([index[k] for k in key], dtype=np.int32), levels, new
+
+
+__all__ += ["geometric_centre", "group_codes", "resolve_pool"]

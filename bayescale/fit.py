@@ -1,0 +1,548 @@
+"""NUTS fits of a law to a table of runs, the :class:`Fit` result, and atomic save / load.
+
+``fit`` is the only place MCMC runs. Everything a saved fit needs to predict (law spec, hierarchy, centring point,
+group levels) is stored in the attrs of its ArviZ DataTree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayescale.build import (
+    LIKELIHOODS,
+    ModelConfig,
+    ModelData,
+    build_model,
+    geometric_centre,
+    group_codes,
+    resolve_pool,
+)
+from bayescale.data import RunTable, validate_runs
+from bayescale.law import Law, get_law, law_from_dict
+
+__all__ = ["fit", "Fit", "load", "ConvergenceWarning", "FitFileError", "Diagnostics", "THRESHOLDS"]
+
+#: Convergence thresholds checked on every fit (Vehtari et al. 2021; Betancourt 2016 for E-BFMI).
+THRESHOLDS = {"r_hat": 1.01, "ess_bulk": 400, "ess_tail": 400, "divergences": 0, "tree_depth_frac": 0.0,
+              "e_bfmi": 0.3}
+_ATTR = "bayescale"
+#: NUTS statistics kept in ``sample_stats`` (ArviZ names them energy, tree_depth, step_size, diverging, ...).
+EXTRA_FIELDS = ("diverging", "energy", "num_steps", "adapt_state.step_size", "accept_prob", "potential_energy")
+
+
+class ConvergenceWarning(UserWarning):
+    """A fit failed a sampler diagnostic; the message states the value and the threshold used."""
+
+
+class FitFileError(OSError):
+    """A saved fit cannot be read: truncated, corrupted, or not written by bayescale."""
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Sampler diagnostics of a fit, against :data:`THRESHOLDS`.
+
+    Attributes
+    ----------
+    max_r_hat, min_ess_bulk, min_ess_tail : float
+        Worst values over the law's parameters (and group-level parameters, sigma, nu).
+    divergences : int
+        Divergent transitions after warm-up.
+    tree_depth_frac : float
+        Fraction of draws that hit the maximum tree depth.
+    min_e_bfmi : float
+        Lowest E-BFMI over chains.
+    problems : tuple of str
+        One message per failed check, stating the threshold.
+    """
+
+    max_r_hat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    tree_depth_frac: float
+    max_tree_depth: int
+    min_e_bfmi: float
+    num_draws: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return not self.problems
+
+    def __repr__(self) -> str:
+        verdict = "all checks passed" if self.ok else f"{len(self.problems)} problem(s)"
+        return (
+            f"Diagnostics({verdict}: max R-hat {self.max_r_hat:.3f} (< {THRESHOLDS['r_hat']}), "
+            f"min ESS bulk {self.min_ess_bulk:.0f} / tail {self.min_ess_tail:.0f} (>= {THRESHOLDS['ess_bulk']}), "
+            f"{self.divergences} divergences, {100 * self.tree_depth_frac:.1f}% at max tree depth "
+            f"{self.max_tree_depth}, min E-BFMI {self.min_e_bfmi:.2f} (>= {THRESHOLDS['e_bfmi']}))"
+        )
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("bayescale", "numpyro", "jax", "jaxlib", "arviz-base", "arviz-stats", "xarray", "numpy", "pandas"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _input_hash(frame: pd.DataFrame) -> str:
+    return hashlib.sha256(frame.to_csv(float_format="%.17g").encode()).hexdigest()
+
+
+def _default_progress() -> bool:
+    return not os.environ.get("CI") and sys.stderr.isatty()
+
+
+def _chain_method(num_chains: int) -> str:
+    if num_chains == 1:
+        return "sequential"
+    if jax.default_backend() == "cpu" and jax.local_device_count() >= num_chains:
+        return "parallel"
+    return "vectorized"
+
+
+def _model_data(table: RunTable, log_x0: Mapping[str, float], levels=None, with_target: bool = True):
+    frame = table.frame
+    codes, levels, new = group_codes(frame, table.groups, levels)
+    return ModelData(
+        x={k: np.asarray(frame[k], dtype=np.float64) for k in table.law.inputs},
+        log_x0=dict(log_x0),
+        group=codes,
+        noise=None if table.noise is None else np.asarray(frame[table.noise], dtype=np.float64),
+        y=np.asarray(frame[table.law.target], dtype=np.float64) if with_target else None,
+        n_groups=max(len(levels), 1),
+        n_new_groups=len(new),
+    ), levels, new
+
+
+def _group_dim(groups: Sequence[str]) -> str:
+    return "__".join(groups)
+
+
+def _dims(law: Law, config: ModelConfig, groups: Sequence[str]) -> dict[str, list[str]]:
+    dims: dict[str, list[str]] = {}
+    if groups:
+        g = [_group_dim(groups)]
+        for p, mode in config.pool.items():
+            if mode == "shared":
+                continue
+            dims[p] = g
+            dims[f"{p}_z" if mode == "partial" else f"{p}_c"] = g
+    site = f"log_{law.target}" if law.positive else law.target
+    dims[site] = ["run"]
+    return dims
+
+
+def fit(
+    law: Law | str,
+    runs,
+    *,
+    groups: Sequence[str] | str | None = None,
+    pool: str | Mapping[str, str] | None = None,
+    likelihood: str = "student_t",
+    noise: str | None = None,
+    num_chains: int = 4,
+    num_warmup: int = 1000,
+    num_samples: int = 1000,
+    seed: int = 0,
+    target_accept_prob: float = 0.9,
+    max_tree_depth: int = 10,
+    dense_mass: bool | None = None,
+    sigma_scale: float = 0.1,
+    group_scale: float = 0.5,
+    flops_per_param_token: float = 6.0,
+    progress_bar: bool | None = None,
+) -> Fit:
+    """Fit a law to runs with NUTS.
+
+    Parameters
+    ----------
+    law : Law or str
+        A :class:`~bayescale.Law` or a registered name (``bs.laws()``).
+    runs : pandas.DataFrame
+        One row per run: the law's inputs, its target, and any group / noise columns. Never modified.
+    groups : str or sequence of str, optional
+        Group column(s) for a hierarchical fit; several columns are combined into one grouping.
+    pool : str or mapping, optional
+        ``"shared"``, ``"partial"`` (non-centred partial pooling) or ``"independent"``, for all parameters or per
+        parameter (``{"e": "partial", "alpha": "shared"}``; parameters not named are shared). Default with
+        groups: ``"partial"``.
+    likelihood : {"student_t", "normal"}
+        Likelihood of the log target.
+    noise : str, optional
+        Column with a known per-run sd of the log target (added in quadrature to the fitted sd).
+    num_chains, num_warmup, num_samples : int
+        NUTS settings (NumPyro's names). Chains run in parallel over host devices on CPU.
+    seed : int
+        Random seed; the same seed and data give the same draws.
+    target_accept_prob, max_tree_depth : float, int
+        NUTS step-size adaptation target and tree-depth cap.
+    dense_mass : bool, optional
+        Dense mass matrix; default dense when the model has at most 50 unconstrained parameters.
+    sigma_scale, group_scale : float
+        Scales of the HalfNormal priors on the residual sd and on group-level spreads.
+    flops_per_param_token : float
+        FLOPs convention ``c = k n d`` used by validation and :meth:`Fit.optimal_allocation`.
+    progress_bar : bool, optional
+        Show NumPyro's progress bar; default on in an interactive terminal, off when ``CI`` is set.
+
+    Returns
+    -------
+    Fit
+
+    Warns
+    -----
+    ConvergenceWarning
+        When R-hat, bulk/tail ESS, divergences, tree depth or E-BFMI fail their thresholds (stated in the message).
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> runs = bs.simulate_ladder("chinchilla", seed=0)
+    >>> f = bs.fit("chinchilla", runs, num_warmup=300, num_samples=300, seed=1)  # doctest: +SKIP
+    >>> f.summary().loc[["alpha", "beta"], ["mean", "r_hat"]]  # doctest: +SKIP
+    """
+    from numpyro.infer import MCMC, NUTS, init_to_median
+
+    law = get_law(law)
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
+    for name, value in (("num_chains", num_chains), ("num_warmup", num_warmup), ("num_samples", num_samples)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    table = validate_runs(runs, law, groups=groups, noise=noise, flops_per_param_token=flops_per_param_token)
+    config = ModelConfig(
+        pool=resolve_pool(law, pool, bool(table.groups)), likelihood=likelihood, sigma_scale=sigma_scale,
+        group_scale=group_scale,
+    )
+    log_x0 = geometric_centre({k: table.frame[k].to_numpy() for k in law.inputs})
+    model = build_model(law, config)
+    progress = _default_progress() if progress_bar is None else progress_bar
+    with jax.enable_x64(True):
+        data, levels, _ = _model_data(table, log_x0)
+        n_unconstrained = _count_unconstrained(model, data)
+        dense = n_unconstrained <= 50 if dense_mass is None else dense_mass
+        kernel = NUTS(model, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
+                      dense_mass=dense, init_strategy=init_to_median(num_samples=15))
+        mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                    chain_method=_chain_method(num_chains), progress_bar=progress)
+        mcmc.run(jax.random.PRNGKey(seed), data, extra_fields=EXTRA_FIELDS)
+        tree = _to_tree(mcmc, law, config, table, levels, data)
+    meta = {
+        "law": law.to_dict(),
+        "config": config.to_dict(),
+        "groups": list(table.groups),
+        "levels": list(levels),
+        "noise": table.noise,
+        "log_x0": log_x0,
+        "seed": seed,
+        "options": {"num_chains": num_chains, "num_warmup": num_warmup, "num_samples": num_samples,
+                    "target_accept_prob": target_accept_prob, "max_tree_depth": max_tree_depth,
+                    "dense_mass": dense, "chain_method": _chain_method(num_chains),
+                    "flops_per_param_token": flops_per_param_token},
+        "notes": list(table.notes),
+        "input_hash": _input_hash(table.frame),
+        "versions": _versions(),
+    }
+    tree.attrs[_ATTR] = json.dumps(meta)
+    tree.attrs["law"] = law.name
+    tree.attrs["seed"] = seed
+    tree.attrs["input_hash"] = meta["input_hash"]
+    result = Fit(tree)
+    diag = result.diagnostics
+    for msg in diag.problems:
+        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+    return result
+
+
+def _count_unconstrained(model, data) -> int:
+    from numpyro import handlers
+
+    tr = handlers.trace(handlers.seed(model, 0)).get_trace(data)
+    return int(sum(np.size(s["value"]) for s in tr.values()
+                   if s["type"] == "sample" and not s.get("is_observed", False)))
+
+
+def _to_tree(mcmc, law: Law, config: ModelConfig, table: RunTable, levels, data: ModelData):
+    import arviz_base as azb
+
+    coords = {"run": [str(i) for i in table.frame.index]}
+    if table.groups:
+        coords[_group_dim(table.groups)] = list(levels)
+    constant = {k: np.asarray(v) for k, v in data.x.items()}
+    if data.group is not None:
+        constant["group_code"] = np.asarray(data.group)
+    if data.noise is not None:
+        constant["noise"] = np.asarray(data.noise)
+    dims = _dims(law, config, table.groups)
+    for k in constant:
+        dims[k] = ["run"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        tree = azb.from_numpyro(mcmc, log_likelihood=True, coords=coords, dims=dims, constant_data=constant)
+    return tree
+
+
+class Fit:
+    """A posterior fit of a law: an ArviZ DataTree plus everything needed to predict.
+
+    Attributes
+    ----------
+    tree : xarray.DataTree
+        ``posterior``, ``sample_stats``, ``log_likelihood``, ``observed_data``, ``constant_data``; its attrs record
+        the law spec, hierarchy, options, seed, versions and input hash.
+    law : Law
+    """
+
+    def __init__(self, tree: xr.DataTree):
+        if _ATTR not in tree.attrs:
+            raise FitFileError("this DataTree was not written by bayescale.fit (no 'bayescale' attrs)")
+        self.tree = tree
+        self.meta: dict[str, Any] = json.loads(tree.attrs[_ATTR])
+        self.law: Law = law_from_dict(self.meta["law"])
+        self.config = ModelConfig.from_dict(self.meta["config"])
+        self.groups: tuple[str, ...] = tuple(self.meta["groups"])
+        self.levels: tuple[str, ...] = tuple(self.meta["levels"])
+        self._diagnostics: Diagnostics | None = None
+
+    # ------------------------------------------------------------------ description
+    def __repr__(self) -> str:
+        post = self.tree.posterior
+        n = post.sizes["chain"] * post.sizes["draw"]
+        grp = f", groups {list(self.groups)} ({len(self.levels)} levels)" if self.groups else ""
+        return (f"<Fit {self.law.name}: {self.tree.observed_data.sizes['run']} runs{grp}, {post.sizes['chain']} "
+                f"chains x {post.sizes['draw']} draws ({n}); {self.diagnostics!r}>")
+
+    @property
+    def param_vars(self) -> list[str]:
+        """Posterior variables that summarise the model: law parameters, population and noise parameters."""
+        names = list(self.law.params)
+        for p, mode in self.config.pool.items():
+            if mode == "partial":
+                names += [f"{p}_loc", f"{p}_scale"]
+        names.append("sigma")
+        if self.config.likelihood == "student_t":
+            names.append("nu")
+        return [v for v in names if v in self.tree.posterior]
+
+    def summary(self, var_names: Sequence[str] | None = None, *, ci_prob: float = 0.9) -> pd.DataFrame:
+        """Posterior summary: mean, sd, quantiles, ess_bulk, ess_tail, r_hat per parameter.
+
+        Parameters
+        ----------
+        var_names : sequence of str, optional
+            Variables to summarise; default :attr:`param_vars`.
+        ci_prob : float
+            Mass of the equal-tailed interval given by the two quantile columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per parameter (and group level), columns ``mean, sd, q5, q50, q95, ess_bulk, ess_tail, r_hat,
+            mcse_mean`` (quantile names follow ``ci_prob``).
+        """
+        import arviz_stats as azs
+
+        var_names = list(var_names or self.param_vars)
+        diag = azs.summary(self.tree, var_names=var_names, kind="diagnostics", round_to="none")
+        lo, hi = (1 - ci_prob) / 2, 1 - (1 - ci_prob) / 2
+        rows = {}
+        post = self.tree.posterior
+        for v in var_names:
+            da = post[v]
+            extra = [d for d in da.dims if d not in ("chain", "draw")]
+            stacked = da.stack(sample=("chain", "draw"))
+            if extra:
+                for idx in np.ndindex(*[da.sizes[d] for d in extra]):
+                    sel = {d: i for d, i in zip(extra, idx, strict=True)}
+                    label = f"{v}[{', '.join(str(da[d].values[i]) for d, i in sel.items())}]"
+                    rows[label] = stacked.isel(sel).values
+            else:
+                rows[v] = stacked.values
+        out = pd.DataFrame({
+            "mean": {k: float(np.mean(x)) for k, x in rows.items()},
+            "sd": {k: float(np.std(x, ddof=1)) for k, x in rows.items()},
+            f"q{_pct(lo)}": {k: float(np.quantile(x, lo)) for k, x in rows.items()},
+            "q50": {k: float(np.quantile(x, 0.5)) for k, x in rows.items()},
+            f"q{_pct(hi)}": {k: float(np.quantile(x, hi)) for k, x in rows.items()},
+        })
+        for col in ("ess_bulk", "ess_tail", "r_hat", "mcse_mean"):
+            out[col] = diag[col].reindex(out.index).astype(float).to_numpy()
+        return out
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        """Sampler diagnostics against :data:`THRESHOLDS` (computed once)."""
+        if self._diagnostics is None:
+            self._diagnostics = _diagnose(self.tree, self.param_vars, self.meta["options"]["max_tree_depth"])
+        return self._diagnostics
+
+    def draws(self, var_names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Posterior draws flattened over chains: ``{name: array (num_chains * num_samples, ...)}``."""
+        post = self.tree.posterior
+        names = var_names or list(post.data_vars)
+        return {v: post[v].stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy() for v in names}
+
+    # ------------------------------------------------------------------ use
+    def predict(self, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95), kind: str = "observation",
+                seed: int = 0) -> pd.DataFrame:
+        """Posterior predictive quantiles at new inputs (see :func:`bayescale.predict.predict`)."""
+        from bayescale.predict import predict
+
+        return predict(self, new_runs, quantiles=quantiles, kind=kind, seed=seed)
+
+    def optimal_allocation(self, c, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95), group: str | None = None,
+                           flops_per_param_token: float | None = None,
+                           fixed: Mapping[str, float] | None = None) -> pd.DataFrame:
+        """Posterior of the compute-optimal N*(C), D*(C), L*(C) (see :func:`bayescale.predict.optimal_allocation`)."""
+        from bayescale.predict import optimal_allocation
+
+        k = self.meta["options"]["flops_per_param_token"] if flops_per_param_token is None else flops_per_param_token
+        return optimal_allocation(self, c, quantiles=quantiles, group=group, flops_per_param_token=k, fixed=fixed)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fit to a netCDF file atomically (temp file + fsync + rename).
+
+        A crash during the write leaves any previous file at ``path`` untouched.
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            self.tree.to_netcdf(tmp, engine="h5netcdf")
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return path
+
+
+def _pct(q: float) -> str:
+    v = 100 * q
+    return f"{v:02.0f}" if abs(v - round(v)) < 1e-9 else f"{v:g}"
+
+
+def _diagnose(tree, var_names: Sequence[str], max_tree_depth: int) -> Diagnostics:
+    import arviz_stats as azs
+
+    post = tree.posterior.to_dataset()[list(var_names)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rhat = azs.rhat(post)
+        ess_b = azs.ess(post, method="bulk")
+        ess_t = azs.ess(post, method="tail")
+
+    def worst(ds, fn):
+        vals = {v: float(fn(np.nan_to_num(ds[v].values, nan=np.inf if fn is np.max else 0.0))) for v in ds.data_vars}
+        return vals
+
+    r = worst(rhat, np.max)
+    eb = worst(ess_b, np.min)
+    et = worst(ess_t, np.min)
+    stats = tree.sample_stats
+    div = int(stats["diverging"].sum()) if "diverging" in stats else 0
+    depth = stats["tree_depth"].values if "tree_depth" in stats else np.zeros(1)
+    depth_frac = float(np.mean(depth >= max_tree_depth))
+    energy = stats["energy"].values
+    ebfmi = np.square(np.diff(energy, axis=1)).mean(axis=1) / np.var(energy, axis=1)
+    problems = []
+    t = THRESHOLDS
+    bad_r = {k: v for k, v in r.items() if not v < t["r_hat"]}
+    if bad_r:
+        problems.append(f"R-hat >= {t['r_hat']} for {_fmt(bad_r, '.3f')}: chains disagree; run longer or "
+                        "reparameterise")
+    for label, vals, key in (("bulk", eb, "ess_bulk"), ("tail", et, "ess_tail")):
+        bad = {k: v for k, v in vals.items() if v < t[key]}
+        if bad:
+            problems.append(f"{label} ESS < {t[key]} for {_fmt(bad, '.0f')}: increase num_samples")
+    if div > t["divergences"]:
+        problems.append(f"{div} divergent transition(s) after warm-up (threshold {t['divergences']}): the posterior "
+                        "may be biased; raise target_accept_prob or reparameterise")
+    if depth_frac > t["tree_depth_frac"]:
+        problems.append(f"{100 * depth_frac:.1f}% of draws hit the maximum tree depth {max_tree_depth} (threshold "
+                        "0%): sampling is inefficient; raise max_tree_depth or reparameterise")
+    low = ebfmi[ebfmi < t["e_bfmi"]]
+    if low.size:
+        problems.append(f"E-BFMI {', '.join(f'{v:.2f}' for v in low)} < {t['e_bfmi']} in {low.size} chain(s): "
+                        "heavy-tailed energy; the hierarchy may need reparameterising")
+    return Diagnostics(
+        max_r_hat=max(r.values()), min_ess_bulk=min(eb.values()), min_ess_tail=min(et.values()), divergences=div,
+        tree_depth_frac=depth_frac, max_tree_depth=max_tree_depth, min_e_bfmi=float(np.min(ebfmi)),
+        num_draws=int(energy.size), problems=tuple(problems),
+    )
+
+
+def _fmt(d: Mapping[str, float], spec: str) -> str:
+    items = sorted(d.items(), key=lambda kv: kv[1])
+    return ", ".join(f"{k} ({v:{spec}})" for k, v in items[:6]) + (f" and {len(items) - 6} more" if len(items) > 6
+                                                                      else "")
+
+
+def load(path: str | os.PathLike) -> Fit:
+    """Read a fit written by :meth:`Fit.save`.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    Fit
+        Predicts without the script that made it.
+
+    Raises
+    ------
+    FitFileError
+        The file is missing, truncated, corrupted or not a bayescale fit.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FitFileError(f"no fit file at {path}")
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf")
+        tree = tree.load()
+        tree.close()
+    except Exception as err:  # noqa: BLE001 - h5py/netCDF raise many types for damaged files
+        raise FitFileError(
+            f"cannot read fit file {path} ({type(err).__name__}: {err}); it is truncated or corrupted — re-run the "
+            "fit, or restore the file (bayescale writes atomically, so a crash during save never damages it)"
+        ) from err
+    if _ATTR not in tree.attrs:
+        raise FitFileError(f"{path} is a netCDF file but not a bayescale fit (no 'bayescale' attrs)")
+    return Fit(tree)

@@ -1,0 +1,197 @@
+"""Posterior prediction and compute-optimal allocation from a :class:`~bayescale.Fit`.
+
+Prediction re-uses the fitted model function (one model serves fit and predict) through
+:class:`numpyro.infer.Predictive`; allocation evaluates the law over posterior draws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from bayescale.build import build_model
+from bayescale.data import validate_runs
+from bayescale.fit import Fit, _model_data, _pct
+
+__all__ = ["predict", "optimal_allocation"]
+
+_KINDS = ("observation", "mean")
+
+
+def _qcols(quantiles: Sequence[float]) -> list[str]:
+    return [f"q{_pct(q)}" for q in quantiles]
+
+
+def _check_quantiles(quantiles: Sequence[float]) -> list[float]:
+    qs = [float(q) for q in quantiles]
+    bad = [q for q in qs if not 0.0 < q < 1.0]
+    if bad or not qs:
+        raise ValueError(f"quantiles must lie strictly between 0 and 1, got {list(quantiles)}")
+    return qs
+
+
+def _sample_sites(model, data) -> list[str]:
+    from numpyro import handlers
+
+    tr = handlers.trace(handlers.seed(model, 0)).get_trace(data)
+    return [k for k, s in tr.items() if s["type"] == "sample" and not s.get("is_observed", False)]
+
+
+def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95), kind: str = "observation",
+            seed: int = 0) -> pd.DataFrame:
+    """Posterior predictive quantiles of the law's target at new inputs.
+
+    Parameters
+    ----------
+    fit : Fit
+    new_runs : pandas.DataFrame
+        The law's inputs (and the fit's group columns). A group the fit has not seen gets parameters drawn from
+        the population level (partially pooled parameters) or the prior (independent ones).
+    quantiles : sequence of float
+        Quantiles to report; columns are named ``q05``, ``q50``, ``q95``, ...
+    kind : {"observation", "mean"}
+        ``"observation"`` includes run-to-run noise (a new run's loss); ``"mean"`` is the law's curve.
+    seed : int
+        Seed for the predictive draws.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The inputs (and groups), ``mean`` and one column per quantile, with ``new_runs``'s index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> fit.predict(pd.DataFrame({"n": [7e10], "d": [1.4e12]}), quantiles=(0.05, 0.95))  # doctest: +SKIP
+    """
+    from numpyro.infer import Predictive
+
+    if kind not in _KINDS:
+        raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
+    qs = _check_quantiles(quantiles)
+    law = fit.law
+    table = validate_runs(new_runs, law, groups=fit.groups, require_target=False)
+    model = build_model(law, fit.config)
+    with jax.enable_x64(True):
+        data, _, new = _model_data(table, fit.meta["log_x0"], levels=fit.levels, with_target=False)
+        sites = set(_sample_sites(model, data))
+        draws = {k: jnp.asarray(v) for k, v in fit.draws([v for v in fit.tree.posterior.data_vars
+                                                           if v in sites]).items()}
+        pred = Predictive(model, posterior_samples=draws, return_sites=["mu", _obs_site(law)])
+        out = pred(jax.random.PRNGKey(seed), data)
+        values = np.asarray(out["mu"] if kind == "mean" else out[_obs_site(law)])
+    if law.positive:
+        values = np.exp(values)
+    result = table.frame[list(law.inputs) + list(fit.groups)].copy()
+    result["mean"] = values.mean(axis=0)
+    for q, col in zip(qs, _qcols(qs), strict=True):
+        result[col] = np.quantile(values, q, axis=0)
+    if new:
+        result.attrs["new_groups"] = list(new)
+    return result
+
+
+def _obs_site(law) -> str:
+    return f"log_{law.target}" if law.positive else law.target
+
+
+def _group_params(fit: Fit, group: str | None) -> dict[str, np.ndarray]:
+    """Per-draw law parameters for one group (or the population when the fit has no groups)."""
+    grouped = [p for p in fit.law.params if fit.config.pool[p] != "shared"]
+    if grouped and group is None:
+        raise ValueError(
+            f"parameters {grouped} vary by group: pass group= one of {list(fit.levels)[:10]}"
+        )
+    if group is not None and group not in fit.levels:
+        raise ValueError(f"group {group!r} is not in the fit; its groups are {list(fit.levels)[:10]}")
+    draws = fit.draws(list(fit.law.params))
+    out = {}
+    for p, v in draws.items():
+        out[p] = v[:, fit.levels.index(group)] if v.ndim == 2 else v
+    return out
+
+
+def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95), group: str | None = None,
+                       flops_per_param_token: float = 6.0, fixed: Mapping[str, float] | None = None,
+                       grid_size: int = 801) -> pd.DataFrame:
+    """Posterior of the compute-optimal model size N*, tokens D* and loss L* at compute budgets C = k N D.
+
+    Uses the law's closed form when its spec has one (Chinchilla, Hoffmann et al. 2022 Eq. 4), otherwise
+    minimises the law along each iso-FLOP line for every posterior draw (log-spaced grid over eight decades around
+    the balanced point, refined by a parabola through the three best points).
+
+    Parameters
+    ----------
+    fit : Fit
+        A fit of a law with inputs ``n`` and ``d`` (other inputs must be given in ``fixed``).
+    c : float or sequence of float
+        Compute budgets in FLOPs.
+    quantiles : sequence of float
+    group : str, optional
+        Group level, required when law parameters vary by group.
+    flops_per_param_token : float
+        ``k`` in ``C = k N D`` (6 by default; e.g. 8 to count the backward pass of attention differently).
+    fixed : mapping, optional
+        Values of the law's other inputs (e.g. ``{"u": 1e11}`` unique tokens for the data-constrained law).
+    grid_size : int
+        Points of the numeric search.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (budget, quantity) with quantity ``n_opt``, ``d_opt``, ``loss_opt``, ``tokens_per_param``;
+        columns ``c, quantity, mean`` and the quantiles.
+    """
+    law = fit.law
+    if not {"n", "d"} <= set(law.inputs):
+        raise ValueError(f"law {law.name!r} has no (n, d) inputs, so it has no compute-optimal frontier")
+    fixed = dict(fixed or {})
+    others = set(law.inputs) - {"n", "d"} - set(fixed)
+    if others:
+        raise ValueError(f"law {law.name!r} also needs {sorted(others)}: pass fixed={{...}}")
+    qs = _check_quantiles(quantiles)
+    budgets = np.atleast_1d(np.asarray(c, dtype=float))
+    if np.any(~np.isfinite(budgets) | (budgets <= 0)):
+        raise ValueError(f"compute budgets must be finite and > 0, got {budgets.tolist()}")
+    k = float(flops_per_param_token)
+    params = _group_params(fit, group)
+    rows = []
+    with jax.enable_x64(True):
+        p = {name: jnp.asarray(v)[:, None] for name, v in params.items()}
+        for budget in budgets:
+            if law.optimum is not None and not fixed:
+                n_opt, d_opt, l_opt = law.optimum(budget, k, **p)
+            else:
+                n_opt, d_opt, l_opt = _numeric_optimum(law, budget, k, p, fixed, grid_size)
+            for name, v in (("n_opt", n_opt), ("d_opt", d_opt), ("loss_opt", l_opt),
+                            ("tokens_per_param", d_opt / n_opt)):
+                v = np.asarray(v).reshape(-1)
+                row = {"c": budget, "quantity": name, "mean": float(np.mean(v))}
+                row.update({col: float(np.quantile(v, q)) for q, col in zip(qs, _qcols(qs), strict=True)})
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _numeric_optimum(law, budget, k, p, fixed, grid_size):
+    m = budget / k
+    log_n = jnp.linspace(0.5 * np.log(m) - 4 * np.log(10), 0.5 * np.log(m) + 4 * np.log(10), grid_size)[None, :]
+
+    def loss_at(ln):
+        n = jnp.exp(ln)
+        x = {"n": n, "d": m / n, **{key: jnp.asarray(v) for key, v in fixed.items()}}
+        return law.fn(*[x[name] for name in law.inputs], **p)
+
+    grid = loss_at(log_n)
+    i = jnp.clip(jnp.argmin(grid, axis=1), 1, grid_size - 2)
+    h = log_n[0, 1] - log_n[0, 0]
+    y0, y1, y2 = (jnp.take_along_axis(grid, (i + s)[:, None], axis=1)[:, 0] for s in (-1, 0, 1))
+    denom = y0 - 2 * y1 + y2
+    shift = jnp.where(denom > 0, 0.5 * h * (y0 - y2) / jnp.where(denom > 0, denom, 1.0), 0.0)
+    best = log_n[0, i] + jnp.clip(shift, -h, h)
+    n_opt = jnp.exp(best)
+    l_opt = loss_at(best[:, None])[:, 0]
+    return n_opt, m / n_opt, l_opt

@@ -1,0 +1,130 @@
+"""Simulated ladders of runs from a law: for tests, calibration and the offline demo (always labelled simulated)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import jax
+import numpy as np
+from numpyro.distributions import transforms
+import pandas as pd
+
+from bayescale.law import Law, get_law
+
+__all__ = ["simulate_ladder", "default_design"]
+
+
+def default_design(law: Law, *, sizes: Sequence[float] | None = None,
+                   tokens_per_param: Sequence[float] = (5, 10, 20, 40, 80),
+                   epochs: Sequence[float] = (1, 2, 4, 8)) -> pd.DataFrame:
+    """A grid of run inputs for a law: model sizes x tokens-per-parameter (x epochs), or a log grid.
+
+    Parameters
+    ----------
+    law : Law
+    sizes : sequence of float, optional
+        Model sizes (``n``) or, for single-input laws, the input values; default 6 log-spaced values over two
+        decades below the law's example.
+    tokens_per_param : sequence of float
+        Token multipliers ``d / n``.
+    epochs : sequence of float
+        Repetitions ``d / u`` for laws with unique tokens ``u``.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    inputs = set(law.inputs)
+    if inputs <= {"n", "d", "u"} and {"n", "d"} <= inputs:
+        ns = np.asarray(sizes if sizes is not None else np.geomspace(3e7, 3e9, 6), dtype=float)
+        rows = [{"n": n, "d": n * t} for n in ns for t in tokens_per_param]
+        frame = pd.DataFrame(rows)
+        if "u" in inputs:
+            frame = pd.concat([frame.assign(u=frame["d"] / e) for e in epochs], ignore_index=True)
+        return frame
+    if len(inputs) == 1:
+        (x,) = inputs
+        centre = float(law.example.get(x, 1e9))
+        xs = np.asarray(sizes if sizes is not None else np.geomspace(centre / 300, centre * 3, 12), dtype=float)
+        return pd.DataFrame({x: xs})
+    raise ValueError(f"no default design for law {law.name!r} with inputs {sorted(inputs)}; pass design=")
+
+
+def simulate_ladder(
+    law: Law | str = "chinchilla",
+    params: Mapping[str, float] | None = None,
+    *,
+    design: pd.DataFrame | None = None,
+    noise_sd: float = 0.02,
+    df: float | None = None,
+    num_groups: int | None = None,
+    group_sd: Mapping[str, float] | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Simulate a ladder of training runs from a law (log-normal or Student-t noise on the target).
+
+    Parameters
+    ----------
+    law : Law or str
+    params : mapping, optional
+        True parameter values; default the law's published values (``law.published``), else prior medians.
+    design : pandas.DataFrame, optional
+        Run inputs; default :func:`default_design`.
+    noise_sd : float
+        Sd of the noise on the log target (0.02 = about 2% run-to-run noise).
+    df : float, optional
+        Degrees of freedom of Student-t noise; Normal when None.
+    num_groups : int, optional
+        Repeat the design for this many groups, named ``g0, g1, ...`` in column ``group``; each group's parameters
+        are the base values perturbed on the log scale (logit for (0, 1) parameters) by ``group_sd``.
+    group_sd : mapping, optional
+        Spread of each varying parameter across groups; default ``{"e": 0.1, "a": 0.3}`` where those exist.
+    seed : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        The design, the target column and (with groups) ``group``; ``attrs["simulated"] = True`` and
+        ``attrs["params"]`` holds the true values (per group with groups).
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> runs = bs.simulate_ladder("chinchilla", seed=0)
+    >>> sorted(runs.columns)
+    ['d', 'loss', 'n']
+    """
+    law = get_law(law)
+    rng = np.random.default_rng(seed)
+    if params is None:
+        params = dict(law.published) or {p: float(np.asarray(d.icdf(0.5)) if hasattr(d, "icdf") else d.mean)
+                                         for p, d in law.params.items()}
+    missing = set(law.params) - set(params)
+    if missing:
+        raise ValueError(f"params is missing {sorted(missing)} for law {law.name!r}")
+    base = default_design(law) if design is None else design.reset_index(drop=True)
+    truth: dict = {}
+    if num_groups:
+        sd = dict(group_sd if group_sd is not None else {k: v for k, v in (("e", 0.1), ("a", 0.3))
+                                                          if k in law.params})
+        frames = []
+        for g in range(num_groups):
+            pg = dict(params)
+            for p, s in sd.items():
+                bij = transforms.biject_to(law.params[p].support)
+                pg[p] = float(bij(bij.inv(float(params[p])) + s * rng.standard_normal()))
+            frames.append(base.assign(group=f"g{g}"))
+            truth[f"g{g}"] = pg
+        frame = pd.concat(frames, ignore_index=True)
+        pvals = {p: np.asarray([truth[g][p] for g in frame["group"]]) for p in law.params}
+    else:
+        frame = base.copy()
+        truth = dict(params)
+        pvals = {p: np.full(len(frame), float(v)) for p, v in params.items()}
+    with jax.enable_x64(True):
+        mean = np.asarray(law(*[frame[x].to_numpy(float) for x in law.inputs], **pvals))
+    eps = rng.standard_t(df, len(frame)) if df else rng.standard_normal(len(frame))
+    frame[law.target] = mean * np.exp(noise_sd * eps) if law.positive else mean + noise_sd * eps
+    frame.attrs["simulated"] = True
+    frame.attrs["params"] = truth
+    return frame

@@ -1,0 +1,8 @@
+"""The bayescale law catalogue, installed as ``bayescale.models``: one flat module per law family.
+
+Importing this package registers every law (``bs.laws()`` lists them).
+"""
+
+from bayescale.models import loss_scaling
+
+__all__ = ["loss_scaling"]
