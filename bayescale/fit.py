@@ -268,7 +268,7 @@ def fit(
     tree.attrs["law"] = law.name
     tree.attrs["seed"] = seed
     tree.attrs["input_hash"] = meta["input_hash"]
-    result = Fit(tree)
+    result = Fit(tree, law=law)
     diag = result.diagnostics
     for msg in diag.problems:
         warnings.warn(msg, ConvergenceWarning, stacklevel=2)
@@ -300,7 +300,9 @@ def _to_tree(mcmc, law: Law, config: ModelConfig, table: RunTable, levels, data:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         tree = azb.from_numpyro(mcmc, log_likelihood=True, coords=coords, dims=dims, constant_data=constant)
-    return tree
+    # from_numpyro leaves some variables as device (JAX) arrays; hold plain NumPy so the tree pickles, saves and
+    # computes without touching JAX again
+    return tree.map_over_datasets(lambda ds: ds.copy(data={k: np.asarray(v.values) for k, v in ds.data_vars.items()}))
 
 
 class Fit:
@@ -314,12 +316,12 @@ class Fit:
     law : Law
     """
 
-    def __init__(self, tree: xr.DataTree):
+    def __init__(self, tree: xr.DataTree, law: Law | None = None):
         if _ATTR not in tree.attrs:
             raise FitFileError("this DataTree was not written by bayescale.fit (no 'bayescale' attrs)")
         self.tree = tree
         self.meta: dict[str, Any] = json.loads(tree.attrs[_ATTR])
-        self.law: Law = law_from_dict(self.meta["law"])
+        self.law: Law = law if law is not None else law_from_dict(self.meta["law"])
         self.config = ModelConfig.from_dict(self.meta["config"])
         self.groups: tuple[str, ...] = tuple(self.meta["groups"])
         self.levels: tuple[str, ...] = tuple(self.meta["levels"])
