@@ -1842,7 +1842,7 @@ def _register(
             files.append(FileInfo(rel, src_url, digest, derived=True))
         else:
             files.append(FileInfo(rel, to_url(rel), digest))
-    text = description.strip() + "\n\nTables (``load(name, table=...)``; the first is the default):\n"
+    text = description.strip() + "\n\nTables (``load(name, table=...)``; the first is the default):\n\n"
     text += "\n".join(
         f"- ``{t.name}``: {t.description} Main columns: {', '.join(t.columns)}." for t in tables
     )
@@ -2302,7 +2302,7 @@ _GEM_TABLE_TEXT = {
     "hot_120b+_only_477": "2552 rows: hot_120b+_only, denser checkpoints.",
     "cool_begin": "199 rows: loss at the start of the cooldown branches (20 models).",
     "cool_end": "199 rows: loss at the end of the cooldown branches (20 models).",
-    "lr_ablation_hot": "200 rows: the lower-LR ('cooler_') runs, 20 models.",
+    "lr_ablation_hot": "200 rows: the lower-LR (``cooler_``) runs, 20 models.",
     "lr_ablation_hot_477": "1000 rows: lr_ablation_hot, denser checkpoints.",
     "hot_sampled_like_chinchilla": "24 rows: a subsample mimicking Chinchilla's design.",
     "lr_ablation_hot_sampled_like_chinchilla": "23 rows: the same for the lower-LR runs.",
