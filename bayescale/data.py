@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,14 +37,24 @@ class DataWarning(UserWarning):
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 _SIZE_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([kKmMbBgGtT]?)\s*$")
 _UNIT_WORDS = {"n": "model sizes", "d": "token counts", "c": "compute budgets", "u": "unique-token counts"}
+# Column names other tools use for the standard columns (matched case-insensitively) -> hints for a missing column.
+_ALIASES = {
+    "n": ("params", "parameters", "n_params", "num_params", "model_size", "size", "non_embedding_params"),
+    "d": ("tokens", "n_tokens", "num_tokens", "train_tokens", "training_tokens", "data", "data_size"),
+    "c": ("flops", "compute", "train_flops", "training_flops"),
+    "u": ("unique_tokens", "unique", "n_unique", "unique_data"),
+    "loss": ("val_loss", "eval_loss", "validation_loss", "valid_loss", "test_loss", "train_loss", "final_loss"),
+}
 
 
-def parse_size(value) -> float:
+def parse_size(value, *, suffixes: bool = True) -> float:
     """Parse a size such as ``"7B"``, ``"350M"``, ``"1.5T"``, ``"20k"`` or ``3e9`` into a float.
 
     Parameters
     ----------
     value : str or number
+    suffixes : bool
+        Accept the suffixes k, M, B (or G) and T; False accepts plain numbers only (for losses and noise).
 
     Returns
     -------
@@ -60,7 +70,7 @@ def parse_size(value) -> float:
         return float(value)
     if isinstance(value, str):
         match = _SIZE_RE.match(value.replace(",", "").replace("_", ""))
-        if match:
+        if match and (suffixes or not match.group(2)):
             return float(match.group(1)) * _SUFFIX[match.group(2).lower()]
     return float("nan")
 
@@ -103,21 +113,32 @@ class RunTable:
         return len(self.frame)
 
 
-def _numeric(col: pd.Series, name: str, problems: list[str]) -> pd.Series:
+def _numeric(col: pd.Series, name: str, problems: list[str], *, suffixes: bool = True) -> pd.Series:
     if pd.api.types.is_bool_dtype(col):
         problems.append(f"column {name!r} is boolean; it must hold numbers")
         return pd.Series(np.nan, index=col.index)
     if pd.api.types.is_numeric_dtype(col):
         return col.astype("float64")
-    parsed = col.map(parse_size).astype("float64")
+    parsed = col.map(lambda v: parse_size(v, suffixes=suffixes)).astype("float64")
     bad = parsed.isna() & col.notna()
     if bad.any():
         examples = ", ".join(repr(v) for v in col[bad].head(3))
+        fix = "use numbers or sizes like '350M', '7B', '1.5T'" if suffixes else "use plain numbers"
         problems.append(
             f"column {name!r} has {int(bad.sum())} non-numeric value(s) ({_rows(col.index[bad])}: {examples}); "
-            "use numbers or sizes like '350M', '7B', '1.5T'"
+            f"{fix}"
         )
     return parsed
+
+
+def _suggest(col: str, columns: Sequence) -> list[str]:
+    """Columns of the table that probably mean ``col``: same name in another case, a known alias, a close spelling."""
+    names = [str(c) for c in columns]
+    lower = {c.lower(): c for c in names}
+    close = [lower[col.lower()]] if col.lower() in lower else []
+    close += [lower[a] for a in _ALIASES.get(col, ()) if a in lower]
+    close += difflib.get_close_matches(col, names, n=3, cutoff=0.6)
+    return list(dict.fromkeys(close))[:3]
 
 
 def validate_runs(
@@ -154,14 +175,16 @@ def validate_runs(
     ------
     RunTableError
         With every problem found: missing columns (with close matches), NaN or infinite values, non-positive sizes
-        or losses, unparseable cells, fewer than 3 runs, empty group labels.
+        or losses, unparseable cells (sizes may be written "350M", "7B"), fewer than 3 distinct runs, empty group
+        labels.
 
     Warns
     -----
     DataWarning
         Exact duplicate runs (dropped and recorded), groups with one run, inputs spanning under one decade, sizes
-        that look like millions or billions, fewer tokens than parameters, a compute column inconsistent with
-        ``k n d``.
+        that look like millions or billions (or compute not in FLOPs), fewer tokens than parameters, a compute
+        column inconsistent with ``k n d``. Runs that share inputs but differ in the target are kept as replicates
+        and recorded in ``notes`` without a warning.
 
     Examples
     --------
@@ -173,8 +196,8 @@ def validate_runs(
     law = get_law(law)
     if isinstance(runs, pd.DataFrame):
         frame = runs.copy()
-    elif isinstance(runs, dict):
-        frame = pd.DataFrame(runs)
+    elif isinstance(runs, Mapping):
+        frame = pd.DataFrame(dict(runs))
     else:
         raise TypeError(f"runs must be a pandas DataFrame (one row per run), got {type(runs).__name__}")
     groups = (groups,) if isinstance(groups, str) else tuple(groups or ())
@@ -192,25 +215,21 @@ def validate_runs(
             f"input [{law.inputs[col]}]" if col in law.inputs else
             "target" if col == law.target else "group column" if col in groups else "noise column"
         )
-        lower = {str(c).lower(): c for c in frame.columns}
-        close = difflib.get_close_matches(col, [str(c) for c in frame.columns], n=3, cutoff=0.6)
-        if col.lower() in lower and lower[col.lower()] not in close:
-            close.insert(0, lower[col.lower()])
+        close = _suggest(col, frame.columns)
         hint = (
             f"; did you mean {', '.join(map(repr, close))}? Rename with runs.rename(columns={{{close[0]!r}: {col!r}}})"
             if close else f"; the table has columns {list(frame.columns)[:12]}"
         )
         problems.append(f"column {col!r} ({role} of law {law.name!r}) is missing{hint}")
-    if missing:
-        raise RunTableError(problems)
+    # the columns that are present are still checked, so that every problem is reported at once
 
     out = pd.DataFrame(index=frame.index)
-    numeric_cols = list(law.inputs) + ([law.target] if require_target else []) + ([noise] if noise else [])
-    for col in numeric_cols:
-        out[col] = _numeric(frame[col], col, problems)
-    for col in list(law.inputs) + ([law.target] if require_target else []):
+    value_cols = [c for c in list(law.inputs) + ([law.target] if require_target else []) if c not in missing]
+    for col in value_cols + ([noise] if noise and noise not in missing else []):
+        out[col] = _numeric(frame[col], col, problems, suffixes=col in law.inputs)
+    for col in value_cols:
         values = out[col]
-        unparsed = values.isna() & frame[col].notna() & ~pd.api.types.is_numeric_dtype(frame[col])
+        unparsed = values.isna() & frame[col].notna() & (not pd.api.types.is_numeric_dtype(frame[col]))
         bad = ~np.isfinite(values) & ~unparsed
         if bad.any():
             problems.append(
@@ -224,16 +243,16 @@ def validate_runs(
             why = " (the likelihood is on the log of the target)" if col == law.target else ""
             problems.append(
                 f"column {col!r} has {int(nonpos.sum())} non-positive value(s) ({_rows(out.index[nonpos])}); "
-                f"{what} must be > 0{why}"
+                f"{what} must be > 0{why}; correct or drop those runs"
             )
-    if noise:
+    if noise and noise not in missing:
         bad = ~(np.isfinite(out[noise]) & (out[noise] > 0))
         if bad.any():
             problems.append(
                 f"noise column {noise!r} has {int(bad.sum())} missing, infinite or non-positive value(s) "
                 f"({_rows(out.index[bad])}); it is a known sd of the log target and must be > 0"
             )
-    for g in groups:
+    for g in (g for g in groups if g not in missing):
         labels = frame[g]
         empty = labels.isna()
         if empty.any():
@@ -242,8 +261,14 @@ def validate_runs(
                 "give every run a group"
             )
         out[g] = labels.astype("string").astype(object)
-    if require_target and len(out) < 3:
-        problems.append(f"only {len(out)} run(s); a law needs at least 3 runs to fit")
+    if require_target and not missing:
+        distinct = len(out.drop_duplicates())
+        if distinct < 3:
+            which = f" ({_rows(out.index)})" if len(out) else " (the table is empty)"
+            dups = f", after dropping {len(out) - distinct} exact duplicate(s)" if distinct < len(out) else ""
+            problems.append(
+                f"only {distinct} distinct run(s){which}{dups}; a law needs at least 3 runs to fit: add runs"
+            )
     if problems:
         raise RunTableError(problems)
 
@@ -268,9 +293,12 @@ def validate_runs(
             single = sizes[sizes == 1]
             if len(single):
                 names = ", ".join(str(k) for k in single.index[:8])
+                column = groups[0] if len(groups) == 1 else list(groups)
+                rows = out.index[out.set_index(list(groups)).index.isin(single.index)]
                 warn(
-                    f"{len(single)} group(s) have only one run ({names}); their group-level parameters come from "
-                    "the population prior"
+                    f"{len(single)} group(s) of {column!r} have only one run ({names}; {_rows(rows)}); their "
+                    "group-level parameters come from the population prior, barely informed by one run: add runs "
+                    "to those groups, or fix their parameters across groups (pool=)"
                 )
         for col in law.inputs:
             lo, hi = out[col].min(), out[col].max()
@@ -286,8 +314,21 @@ def validate_runs(
                 f"{_UNIT_WORDS[col]} are raw counts: multiply, e.g. runs[{col!r}] * 1e6 for millions or * 1e9 "
                 "for billions"
             )
-    n = out["n"] if "n" in out.columns else (_numeric(frame["n"], "n", []) if "n" in frame.columns else None)
-    d = out["d"] if "d" in out.columns else (_numeric(frame["d"], "d", []) if "d" in frame.columns else None)
+    if "c" in out.columns and out["c"].max() < 1e10:
+        warn(
+            f"column 'c' does not look like FLOPs (largest value {out['c'].max():.4g}); compute budgets are raw "
+            "FLOPs: from PF-days multiply by 8.64e19, e.g. runs['c'] * 8.64e19"
+        )
+
+    def column(name: str) -> pd.Series | None:
+        """A size column over the validated rows, whether or not the law uses it."""
+        if name in out.columns:
+            return out[name]
+        if name in frame.columns:
+            return _numeric(frame[name], name, []).reindex(out.index)
+        return None
+
+    n, d = column("n"), column("d")
     if n is not None and d is not None:
         few = d < n
         if few.any():
@@ -295,9 +336,9 @@ def validate_runs(
                 f"{int(few.sum())} run(s) have fewer training tokens than parameters ({_rows(out.index[few])}); "
                 "check that 'd' is in tokens and 'n' in parameters"
             )
-        if "c" in frame.columns:
-            c = _numeric(frame["c"], "c", []).reindex(out.index)
-            ratio = c / (flops_per_param_token * n.reindex(out.index) * d.reindex(out.index))
+        c = column("c")
+        if c is not None:
+            ratio = c / (flops_per_param_token * n * d)
             off = np.isfinite(ratio) & ((ratio > 1.5) | (ratio < 1 / 1.5))
             if off.any():
                 warn(

@@ -129,8 +129,20 @@ class Law:
             raise LawSpecError(f"{where}: declare at least one input, e.g. inputs={{'n': 'parameters'}}")
         if not self.params:
             raise LawSpecError(f"{where}: declare at least one parameter with its prior")
+        if not isinstance(self.target, str) or not self.target.isidentifier():
+            raise LawSpecError(
+                f"{where}: target must name the predicted column as an identifier, e.g. target='loss'; "
+                f"got {self.target!r}"
+            )
         if self.target in self.inputs:
             raise LawSpecError(f"{where}: target {self.target!r} is also an input")
+        for x, unit in self.inputs.items():
+            if not isinstance(x, str) or not x.isidentifier():
+                raise LawSpecError(
+                    f"{where}: input name {x!r} is not an identifier (it names a column and an argument)"
+                )
+            if not isinstance(unit, str):
+                raise LawSpecError(f"{where}: unit of input {x!r} must be a string, e.g. 'tokens'; got {unit!r}")
         clash = set(self.inputs) & set(self.params)
         if clash:
             raise LawSpecError(f"{where}: names used both as input and parameter: {sorted(clash)}")
@@ -152,6 +164,11 @@ class Law:
         unknown = set(self.published) - set(self.params)
         if unknown:
             raise LawSpecError(f"{where}: published values name unknown parameters {sorted(unknown)}")
+        unknown = set(self.example) - set(self.inputs)
+        if unknown:
+            raise LawSpecError(
+                f"{where}: example names unknown inputs {sorted(unknown)}; inputs are {list(self.inputs)}"
+            )
         for p, (x, expo) in self.centre.items():
             if p not in self.params:
                 raise LawSpecError(f"{where}: centre names unknown parameter {p!r}")
@@ -208,6 +225,11 @@ class Law:
             raise LawSpecError(f"{where}: evaluating fn at {example} with prior means failed: {err}") from err
         if out.shape != ():
             raise LawSpecError(f"{where}: fn must return one value per run; got shape {out.shape} for scalar inputs")
+        if not np.isfinite(out):
+            raise LawSpecError(
+                f"{where}: fn returned {out} at {example} with prior means {params}; check the formula, or give "
+                "example= inputs where the law is defined"
+            )
         if logout is not None and np.isfinite(out) and out > 0 and not np.isclose(logout, np.log(out), rtol=1e-6):
             raise LawSpecError(f"{where}: log_fn disagrees with log(fn): {logout} vs {np.log(out)}")
 
@@ -257,7 +279,9 @@ class Law:
             "target": self.target,
             "params": {p: _prior_to_dict(d) for p, d in self.params.items()},
             "reference": self.reference,
-            "centre": {p: [v[0], list(v[1]) if isinstance(v[1], (tuple, list)) else v[1]] for p, v in self.centre.items()},
+            "centre": {
+                p: [v[0], list(v[1]) if isinstance(v[1], (tuple, list)) else v[1]] for p, v in self.centre.items()
+            },
             "monotone": dict(self.monotone),
             "positive": self.positive,
             "description": self.description,
@@ -265,6 +289,9 @@ class Law:
             "example": dict(self.example),
             "published": dict(self.published),
             "registered": self.registered,
+            # argument order of fn and of the export (JSON writers may sort the keys of "inputs" and "params")
+            "input_order": list(self.inputs),
+            "param_order": list(self.params),
             "fn_source": _source_or_none(self.fn),
             "fn_export": _export_fn(self),
         }
@@ -339,7 +366,8 @@ def _export_fn(law: Law) -> str | None:
         with jax.enable_x64(True):
             spec = [jax.ShapeDtypeStruct((b,), jnp.float64)] * (nin + npar)
             exported = export.export(jax.jit(flat))(*spec)
-            return base64.b64encode(exported.serialize()).decode("ascii")
+            # vjp_order=1: a reloaded law is differentiable (NUTS, gradient-based optimum searches)
+            return base64.b64encode(exported.serialize(vjp_order=1)).decode("ascii")
     except Exception:  # noqa: BLE001 - a law that cannot be exported is still usable when registered
         return None
 
@@ -390,12 +418,16 @@ def law_from_dict(d: Mapping[str, Any]) -> Law:
             f"law {name!r} in this file is not registered here and its function could not be exported when it "
             "was saved; import the module that defines it and call bs.register(law) before loading"
         )
-    inputs, params = tuple(d["inputs"]), tuple(d["params"])
+    # The export takes its arguments in the law's declaration order, recorded in input_order / param_order;
+    # the "inputs" and "params" mappings may have been key-sorted by a JSON writer (Law.to_json sorts keys).
+    inputs = tuple(d.get("input_order") or d["inputs"])
+    params = tuple(d.get("param_order") or d["params"])
     fn = _import_fn(d["fn_export"], inputs, params)
     return Law(
-        name=name, fn=fn, inputs=d["inputs"], target=d["target"],
-        params={p: _prior_from_dict(v) for p, v in d["params"].items()}, reference=d["reference"],
-        centre={p: (v[0], tuple(v[1]) if isinstance(v[1], list) else v[1]) for p, v in d["centre"].items()}, monotone=d.get("monotone", {}),
+        name=name, fn=fn, inputs={x: d["inputs"][x] for x in inputs}, target=d["target"],
+        params={p: _prior_from_dict(d["params"][p]) for p in params}, reference=d["reference"],
+        centre={p: (v[0], tuple(v[1]) if isinstance(v[1], list) else v[1]) for p, v in d["centre"].items()},
+        monotone=d.get("monotone", {}),
         positive=d.get("positive", True), description=d.get("description", ""), formula=d.get("formula", ""),
         example=d.get("example", {}), published=d.get("published", {}),
     )
@@ -473,5 +505,7 @@ def get_law(name: str | Law) -> Law:
         return _REGISTRY[name]
     except KeyError:
         close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise KeyError(f"unknown law {name!r}{hint} Registered laws: {', '.join(sorted(_REGISTRY))}") from None
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else "."
+        raise KeyError(
+            f"unknown law {name!r}{hint} Registered laws: {', '.join(sorted(_REGISTRY))} (or pass a bs.Law)"
+        ) from None

@@ -11,7 +11,53 @@ import pandas as pd
 
 from bayescale.law import Law, get_law
 
-__all__ = ["simulate_ladder", "default_design"]
+__all__ = ["simulate_ladder", "default_design", "prior_median", "reference_params"]
+
+
+def prior_median(prior) -> float:
+    """Median of a scalar prior: its inverse CDF at 0.5 where NumPyro has one, else a fixed-seed Monte Carlo median.
+
+    (``Beta.icdf`` needs tensorflow-probability, which bayescale does not depend on.)
+
+    Parameters
+    ----------
+    prior : numpyro.distributions.Distribution
+
+    Returns
+    -------
+    float
+    """
+    try:
+        value = float(np.asarray(prior.icdf(0.5)))
+        if np.isfinite(value):
+            return value
+    except (ImportError, NotImplementedError):
+        pass
+    draws = np.asarray(prior.sample(jax.random.PRNGKey(0), (20001,)), dtype=float)
+    return float(np.median(draws))
+
+
+def reference_params(law: Law | str) -> dict[str, float]:
+    """Typical parameter values of a law: its published values, completed by prior medians.
+
+    Parameters
+    ----------
+    law : Law or str
+
+    Returns
+    -------
+    dict of str to float
+        One value per parameter, in declaration order.
+
+    Examples
+    --------
+    >>> from bayescale.simulate import reference_params
+    >>> round(reference_params("chinchilla")["e"], 3)
+    1.817
+    """
+    law = get_law(law)
+    return {p: float(law.published[p]) if p in law.published else prior_median(prior)
+            for p, prior in law.params.items()}
 
 
 def default_design(law: Law, *, sizes: Sequence[float] | None = None,
@@ -23,8 +69,10 @@ def default_design(law: Law, *, sizes: Sequence[float] | None = None,
     ----------
     law : Law
     sizes : sequence of float, optional
-        Model sizes (``n``) or, for single-input laws, the input values; default 6 log-spaced values over two
-        decades below the law's example.
+        Model sizes (``n``) or, for single-input laws, the input values. Default: for laws in ``n``, ``d`` (and
+        ``u``), 6 model sizes log-spaced from 3e7 to 3e9; for single-input laws, 12 values log-spaced from
+        1/300 to 3 times the law's example. Other laws get a product grid of 4 values per input, log-spaced from
+        1/30 to 3 times each input's example (1 when the law gives none).
     tokens_per_param : sequence of float
         Token multipliers ``d / n``.
     epochs : sequence of float
@@ -47,7 +95,13 @@ def default_design(law: Law, *, sizes: Sequence[float] | None = None,
         centre = float(law.example.get(x, 1e9))
         xs = np.asarray(sizes if sizes is not None else np.geomspace(centre / 300, centre * 3, 12), dtype=float)
         return pd.DataFrame({x: xs})
-    raise ValueError(f"no default design for law {law.name!r} with inputs {sorted(inputs)}; pass design=")
+    if sizes is not None:
+        raise ValueError(f"sizes= applies to laws in n and d or with one input; law {law.name!r} has inputs "
+                         f"{list(law.inputs)}; pass design= instead")
+    axes = [np.geomspace(float(law.example.get(x, 1.0)) / 30, float(law.example.get(x, 1.0)) * 3, 4)
+            for x in law.inputs]
+    grid = np.meshgrid(*axes, indexing="ij")
+    return pd.DataFrame({x: g.ravel() for x, g in zip(law.inputs, grid, strict=True)})
 
 
 def simulate_ladder(
@@ -67,7 +121,7 @@ def simulate_ladder(
     ----------
     law : Law or str
     params : mapping, optional
-        True parameter values; default the law's published values (``law.published``), else prior medians.
+        True parameter values; default :func:`reference_params` (published values, else prior medians).
     design : pandas.DataFrame, optional
         Run inputs; default :func:`default_design`.
     noise_sd : float
@@ -97,8 +151,7 @@ def simulate_ladder(
     law = get_law(law)
     rng = np.random.default_rng(seed)
     if params is None:
-        params = dict(law.published) or {p: float(np.asarray(d.icdf(0.5)) if hasattr(d, "icdf") else d.mean)
-                                         for p, d in law.params.items()}
+        params = reference_params(law)
     missing = set(law.params) - set(params)
     if missing:
         raise ValueError(f"params is missing {sorted(missing)} for law {law.name!r}")

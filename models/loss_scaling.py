@@ -22,6 +22,8 @@ natural parameter.
 
 from __future__ import annotations
 
+import math
+
 import jax.numpy as jnp
 import numpyro.distributions as dist
 
@@ -102,20 +104,31 @@ def log_kaplan(n, d, *, nc, dc, alpha_n, alpha_d):
 
 # ---------------------------------------------------------------------------------------------------------------- F1.4
 def effective_data(d, u, r_d):
-    r"""Muennighoff's effective data :math:`D' = U + U R^*_D (1 - e^{-R_D/R^*_D})`, :math:`R_D = D/U - 1`."""
-    repeats = jnp.maximum(d / u - 1.0, 0.0)
-    return u + u * r_d * (1.0 - jnp.exp(-repeats / r_d))
+    r"""Muennighoff's effective data :math:`D' = U_D + U_D R^*_D (1 - e^{-R_D/R^*_D})`, :math:`R_D = D/U_D - 1`.
+
+    :math:`U_D = \min(U, D)` is the number of unique tokens actually seen: a run on ``d`` tokens from a corpus of
+    ``u > d`` unique tokens sees ``d`` of them once (:math:`D' = D`). The datablations reference code assumes
+    ``u <= d`` and, given ``u > d``, would credit the whole corpus (:math:`D' = U > D`, so loss would keep falling as
+    the unused corpus grows); the two agree wherever ``u <= d``, including the published worked examples.
+    """
+    u_d = jnp.minimum(u, d)
+    repeats = d / u_d - 1.0
+    return u_d + u_d * r_d * (1.0 - jnp.exp(-repeats / r_d))
 
 
 def data_constrained(n, d, u, *, e, a, b, alpha, beta, r_d, r_n):
     r"""Data-constrained law (Muennighoff et al. 2023): Chinchilla in effective parameters and data.
 
     :math:`L = E + A N'^{-\alpha} + B D'^{-\beta}` with :math:`D'` from :func:`effective_data` and
-    :math:`N' = U_N + U_N R^*_N (1 - e^{-R_N/R^*_N})`, :math:`U_N = \min(N, N^*(U))` the compute-optimal size for
-    ``u`` unique tokens, :math:`R_N = N/U_N - 1`.
+    :math:`N' = U_N + U_N R^*_N (1 - e^{-R_N/R^*_N})`, :math:`U_N = \min(N, N^*(U_D))` the compute-optimal size for
+    :math:`U_D = \min(U, D)` unique tokens, :math:`R_N = N/U_N - 1`.
+
+    With the published fit (huggingface/datablations README) :math:`L(6.34\times10^9, 2.42\times10^{11},
+    2.5\times10^{10}) = 2.2256` and :math:`L(8.67\times10^9, 1.78\times10^{11}, 2.5\times10^{10}) = 2.2270`.
     """
     g = (alpha * a / (beta * b)) ** (1.0 / (alpha + beta))
-    u_n = jnp.minimum(n, g * (u * g) ** (beta / alpha))
+    u_d = jnp.minimum(u, d)
+    u_n = jnp.minimum(n, g * (u_d * g) ** (beta / alpha))
     r_nn = jnp.maximum(n / u_n - 1.0, 0.0)
     n_eff = u_n + u_n * r_n * (1.0 - jnp.exp(-r_nn / r_n))
     return e + a * n_eff ** (-alpha) + b * effective_data(d, u, r_d) ** (-beta)
@@ -220,7 +233,8 @@ DATA_CONSTRAINED = register(
         monotone={"n": -1, "d": -1, "u": -1},
         reference="Muennighoff et al. 2023, arXiv:2305.16264 (Eq. 5-6)",
         # huggingface/datablations README: exp(6.255414), exp(7.3049974), exp(0.6254804), alpha = beta tied
-        published={"e": float(jnp.exp(0.6254804)), "a": float(jnp.exp(6.255414)), "b": float(jnp.exp(7.3049974)),
+        # (math.exp, not jnp.exp: jnp computes in float32 unless x64 is on, losing 7 digits of the published fit)
+        published={"e": math.exp(0.6254804), "a": math.exp(6.255414), "b": math.exp(7.3049974),
                    "alpha": 0.3526596, "beta": 0.3526596, "r_d": 15.387756, "r_n": 5.309743},
         description="Chinchilla law in effective parameters and effective data: repeated tokens and excess "
         "parameters are worth exponentially less (e-folds r_d and r_n).",

@@ -1,0 +1,348 @@
+"""Run-table validation: every row of the bad-input table (issue 2) gives an error or a warning with a clear message.
+
+Errors name the column, the rows and the fix, and are all reported together in one RunTableError; warnings are
+DataWarnings recorded in the table's notes. The caller's frame is never modified: every call goes through
+``_validate``, which checks that.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayescale as bs
+from bayescale.data import parse_size
+
+
+def _validate(runs, law="chinchilla", **kwargs):
+    """``bs.validate_runs`` that also asserts the caller's frame is left exactly as it was, even on error."""
+    before = runs.copy(deep=True) if isinstance(runs, pd.DataFrame) else None
+    try:
+        return bs.validate_runs(runs, law, **kwargs)
+    finally:
+        if before is not None:
+            pd.testing.assert_frame_equal(runs, before)
+            assert runs.attrs == before.attrs
+
+
+def _no_warnings(runs, law="chinchilla", **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return _validate(runs, law, **kwargs)
+
+
+def _warns_once(runs, match, law="chinchilla", **kwargs):
+    """Validate, expecting exactly one DataWarning, matching ``match``, which is also recorded in the notes."""
+    with pytest.warns(bs.DataWarning, match=match) as record:
+        table = _validate(runs, law, **kwargs)
+    assert len(record) == 1, [str(w.message) for w in record]
+    assert str(record[0].message) in table.notes
+    return table
+
+
+@pytest.fixture
+def runs():
+    """A clean Chinchilla ladder: 6 model sizes (3e7..3e9) x 5 token multipliers (5..80), rows 0..29."""
+    frame = bs.simulate_ladder("chinchilla", seed=0)
+    frame.attrs.clear()
+    return frame
+
+
+def _with(frame, column, rows, value):
+    out = frame.copy()
+    out[column] = out[column].astype(object) if isinstance(value, str) else out[column]
+    for r in rows:
+        out.loc[r, column] = value
+    return out
+
+
+def test_clean_ladder_passes_silently(runs):
+    table = _no_warnings(runs)
+    assert len(table) == 30 and table.notes == ()
+    assert list(table.frame.columns) == ["n", "d", "loss"]
+    assert (table.frame.dtypes == "float64").all()
+
+
+# ---------------------------------------------------------------------------------------------- errors
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_loss(runs, bad):
+    with pytest.raises(bs.RunTableError, match=r"column 'loss' has 2 missing or infinite value\(s\) "
+                                               r"\(rows 3, 17\); drop those runs or fill them in"):
+        _validate(_with(runs, "loss", [3, 17], bad))
+
+
+@pytest.mark.parametrize(("column", "bad"), [("n", np.nan), ("d", np.inf), ("n", None)])
+def test_nan_or_inf_size(runs, column, bad):
+    frame = runs.astype({column: object}) if bad is None else runs
+    with pytest.raises(bs.RunTableError, match=rf"column '{column}' has 1 missing or infinite value\(s\) "
+                                               r"\(row 5\); drop those runs or fill them in"):
+        _validate(_with(frame, column, [5], bad))
+
+
+@pytest.mark.parametrize("bad", [0.0, -2.3])
+def test_loss_not_positive(runs, bad):
+    with pytest.raises(bs.RunTableError, match=r"column 'loss' has 2 non-positive value\(s\) \(rows 4, 9\); values "
+                                               r"of 'loss' must be > 0 \(the likelihood is on the log of the "
+                                               r"target\); correct or drop those runs"):
+        _validate(_with(runs, "loss", [4, 9], bad))
+
+
+@pytest.mark.parametrize(("column", "words"), [("n", "model sizes"), ("d", "token counts")])
+def test_size_not_positive(runs, column, words):
+    frame = _with(_with(runs, column, [0], 0.0), column, [29], -1e9)
+    with pytest.raises(bs.RunTableError, match=rf"column '{column}' has 2 non-positive value\(s\) \(rows 0, 29\); "
+                                               rf"{words} must be > 0; correct or drop those runs"):
+        _validate(frame)
+
+
+@pytest.mark.parametrize(
+    ("rename", "message"),
+    [
+        ({"loss": "val_loss"}, r"column 'loss' \(target of law 'chinchilla'\) is missing; did you mean 'val_loss'\? "
+                               r"Rename with runs.rename\(columns=\{'val_loss': 'loss'\}\)"),
+        ({"n": "N"}, r"column 'n' \(input \[parameters\] of law 'chinchilla'\) is missing; did you mean 'N'\?"),
+        ({"n": "params"}, r"column 'n' .* is missing; did you mean 'params'\? .*\{'params': 'n'\}"),
+        ({"d": "tokens"}, r"column 'd' \(input \[tokens\] of law 'chinchilla'\) is missing; did you mean 'tokens'\?"),
+        ({"d": "xyz"}, r"column 'd' .* is missing; the table has columns \['n', 'xyz', 'loss'\]"),
+    ],
+    ids=["val_loss", "N", "params", "tokens", "no-match"],
+)
+def test_missing_column_suggests_close_matches(runs, rename, message):
+    with pytest.raises(bs.RunTableError, match=message):
+        _validate(runs.rename(columns=rename))
+
+
+def test_missing_group_and_noise_columns(runs):
+    with pytest.raises(bs.RunTableError, match=r"2 problem\(s\)") as err:
+        _validate(runs.assign(Family="a", loss_sd=0.02), groups="family", noise="noise_sd")
+    assert err.value.problems[0].startswith("column 'family' (group column of law 'chinchilla') is missing; did you "
+                                            "mean 'Family'?")
+    assert err.value.problems[1].startswith("column 'noise_sd' (noise column of law 'chinchilla') is missing; did "
+                                            "you mean 'loss_sd'?")
+
+
+def test_size_strings_are_accepted(runs):
+    frame = runs.head(4).copy()
+    frame["n"] = ["70M", "350m", "1.4B", "7 b"]
+    frame["d"] = ["1.4b", "7e9", "28B", "1.5T"]
+    frame["loss"] = ["3.1", 2.9, "2.7", 2.5]
+    table = _no_warnings(frame)
+    np.testing.assert_array_equal(table.frame["n"], [70e6, 350e6, 1.4e9, 7e9])
+    np.testing.assert_array_equal(table.frame["d"], [1.4e9, 7e9, 28e9, 1.5e12])
+    np.testing.assert_array_equal(table.frame["loss"], [3.1, 2.9, 2.7, 2.5])
+
+
+@pytest.mark.parametrize(("value", "expected"), [("350M", 3.5e8), ("7B", 7e9), ("1.5T", 1.5e12), ("20k", 2e4),
+                                                 ("1,000", 1e3), ("3e9", 3e9), (3e9, 3e9), ("seven", np.nan),
+                                                 ("7 billion", np.nan), (True, np.nan), (None, np.nan)])
+def test_parse_size(value, expected):
+    np.testing.assert_equal(parse_size(value), expected)
+
+
+def test_garbage_cells_name_the_column_rows_and_values(runs):
+    frame = _with(_with(runs, "n", [4], "seven"), "n", [9], "7 billion")
+    with pytest.raises(bs.RunTableError, match=r"column 'n' has 2 non-numeric value\(s\) \(rows 4, 9: 'seven', "
+                                               r"'7 billion'\); use numbers or sizes like '350M', '7B', '1.5T'"):
+        _validate(frame)
+
+
+def test_size_suffix_is_not_a_loss(runs):
+    with pytest.raises(bs.RunTableError, match=r"column 'loss' has 1 non-numeric value\(s\) \(row 2: '2.5B'\); use "
+                                               r"plain numbers"):
+        _validate(_with(runs, "loss", [2], "2.5B"))
+
+
+def test_boolean_column_is_refused(runs):
+    with pytest.raises(bs.RunTableError, match=r"column 'loss' is boolean; it must hold numbers"):
+        _validate(runs.assign(loss=True))
+
+
+def test_fewer_than_three_runs(runs):
+    with pytest.raises(bs.RunTableError, match=r"only 2 distinct run\(s\) \(rows 0, 1\); a law needs at least 3 "
+                                               r"runs to fit: add runs"):
+        _validate(runs.head(2))
+
+
+def test_fewer_than_three_runs_after_dropping_duplicates(runs):
+    frame = runs.iloc[[0, 1, 1]]
+    with pytest.raises(bs.RunTableError, match=r"only 2 distinct run\(s\) \(rows 0, 1, 1\), after dropping 1 exact "
+                                               r"duplicate\(s\); a law needs at least 3 runs"):
+        _validate(frame)
+
+
+def test_empty_table(runs):
+    with pytest.raises(bs.RunTableError, match=r"only 0 distinct run\(s\) \(the table is empty\)"):
+        _validate(runs.iloc[:0])
+
+
+def test_empty_group_labels(runs):
+    frame = runs.assign(family=["a", "b", "c"] * 10)
+    frame.loc[[2, 7], "family"] = None
+    with pytest.raises(bs.RunTableError, match=r"group column 'family' has 2 empty label\(s\) \(rows 2, 7\); give "
+                                               r"every run a group"):
+        _validate(frame, groups="family")
+
+
+def test_bad_noise_column(runs):
+    frame = runs.assign(noise_sd=0.02)
+    frame.loc[[1, 2], "noise_sd"] = [0.0, np.nan]
+    with pytest.raises(bs.RunTableError, match=r"noise column 'noise_sd' has 2 missing, infinite or non-positive "
+                                               r"value\(s\) \(rows 1, 2\); it is a known sd of the log target"):
+        _validate(frame, noise="noise_sd")
+
+
+def test_several_problems_are_reported_together(runs):
+    frame = _with(_with(_with(runs, "loss", [3], np.nan), "n", [6], -5.0), "d", [8], "lots")
+    with pytest.raises(bs.RunTableError, match=r"^4 problem\(s\) with the runs table:\n  - ") as err:
+        _validate(frame, groups="family")
+    problems = err.value.problems
+    assert len(problems) == 4
+    for pattern in (r"column 'family' \(group column", r"column 'd' has 1 non-numeric value\(s\) \(row 8: 'lots'\)",
+                    r"column 'n' has 1 non-positive value\(s\) \(row 6\)",
+                    r"column 'loss' has 1 missing or infinite value\(s\) \(row 3\)"):
+        assert any(re.match(pattern, p) for p in problems), (pattern, problems)
+
+
+def test_rows_are_named_by_the_callers_labels(runs):
+    frame = runs.set_axis([f"run{i}" for i in range(30)])
+    with pytest.raises(bs.RunTableError, match=r"\(rows run3, run17\)"):
+        _validate(_with(frame, "loss", ["run3", "run17"], np.nan))
+
+
+def test_long_row_lists_are_shortened(runs):
+    with pytest.raises(bs.RunTableError, match=r"\(rows 0, 1, 2, 3, 4, 5, 6, 7, \.\.\. \(4 more\)\)"):
+        _validate(_with(runs, "loss", range(12), -1.0))
+
+
+def test_runs_must_be_a_table():
+    with pytest.raises(TypeError, match=r"runs must be a pandas DataFrame \(one row per run\), got list"):
+        bs.validate_runs([[1e9, 2e10, 2.5]], "chinchilla")
+
+
+def test_a_mapping_of_columns_is_accepted(runs):
+    columns = {k: v.to_numpy().copy() for k, v in runs.items()}
+    table = _no_warnings(columns)
+    assert len(table) == 30
+    np.testing.assert_array_equal(columns["loss"], runs["loss"].to_numpy())
+
+
+# ---------------------------------------------------------------------------------------------- warnings
+def test_exact_duplicates_are_dropped_and_recorded(runs):
+    frame = pd.concat([runs, runs.iloc[[4, 11]]], ignore_index=True)
+    table = _warns_once(frame, r"^2 exact duplicate run\(s\) \(rows 30, 31\) were dropped; each run is counted "
+                               r"once$")
+    assert len(table) == 30
+    assert list(table.frame.index) == list(range(30))
+
+
+def test_same_inputs_with_different_loss_are_replicates(runs):
+    replicate = runs.iloc[[4]].assign(loss=runs.loc[4, "loss"] * 1.01)
+    table = _no_warnings(pd.concat([runs, replicate], ignore_index=True))
+    assert len(table) == 31
+    assert table.notes == ("2 runs share their inputs with another run but differ in 'loss' (rows 4, 30); kept as "
+                           "replicates (they inform the noise level)",)
+
+
+def test_replicates_in_different_groups_are_not_replicates(runs):
+    frame = pd.concat([runs.assign(family="a"), runs.assign(family="b")], ignore_index=True)
+    table = _no_warnings(frame, groups="family")
+    assert len(table) == 60 and table.notes == ()
+    assert table.groups == ("family",)
+
+
+def test_group_with_one_run(runs):
+    frame = pd.concat([runs.assign(family="main"), runs.iloc[[3]].assign(family="solo")], ignore_index=True)
+    table = _warns_once(frame, r"1 group\(s\) of 'family' have only one run \(solo; row 30\); their group-level "
+                               r"parameters come from the population prior", groups="family")
+    assert len(table) == 31
+
+
+def test_group_with_one_run_over_two_group_columns(runs):
+    frame = pd.concat([runs.assign(family="a", data="web"), runs.iloc[[3]].assign(family="a", data="code")],
+                      ignore_index=True)
+    _warns_once(frame, r"1 group\(s\) of \['family', 'data'\] have only one run \(\('a', 'code'\); row 30\)",
+                groups=["family", "data"])
+
+
+def test_inputs_spanning_under_one_decade(runs):
+    n = np.repeat(np.geomspace(1e9, 5e9, 6), 5)
+    frame = runs.assign(n=n, d=n * runs["d"] / runs["n"])
+    _warns_once(frame, r"input 'n' spans under one decade \(1e\+09 to 5e\+09\); the floor and the coefficient "
+                       r"\(E and A\) are not identifiable")
+
+
+@pytest.mark.parametrize(("scale", "largest"), [(1e-6, "3000"), (1e-9, "3")], ids=["millions", "billions"])
+def test_sizes_that_look_like_millions_or_billions(runs, scale, largest):
+    _warns_once(runs.assign(n=runs["n"] * scale),
+                rf"column 'n' looks like it is in millions or billions \(largest value {largest}\); model sizes are "
+                r"raw counts: multiply, e.g. runs\['n'\] \* 1e6 for millions or \* 1e9 for billions")
+
+
+def test_tokens_in_billions(runs):
+    frame = runs.assign(d=runs["d"] * 1e-9, n=runs["n"] * 1e-9)
+    with pytest.warns(bs.DataWarning) as record:
+        _validate(frame)
+    messages = sorted(str(w.message) for w in record)
+    assert len(messages) == 2
+    assert messages[0].startswith("column 'd' looks like it is in millions or billions")
+    assert "token counts are raw counts: multiply, e.g. runs['d'] * 1e6" in messages[0]
+    assert messages[1].startswith("column 'n' looks like it is in millions or billions")
+
+
+def test_compute_that_is_not_in_flops():
+    frame = pd.DataFrame({"c": np.geomspace(1e-3, 10, 8), "loss": np.linspace(4, 2.5, 8)})  # PF-days
+    _warns_once(frame, r"column 'c' does not look like FLOPs \(largest value 10\); compute budgets are raw FLOPs: "
+                       r"from PF-days multiply by 8.64e19", "power_law_c")
+
+
+def test_tokens_fewer_than_parameters(runs):
+    frame = runs.copy()
+    frame.loc[[0, 1], "d"] = frame.loc[[0, 1], "n"] / 2
+    _warns_once(frame, r"2 run\(s\) have fewer training tokens than parameters \(rows 0, 1\); check that 'd' is in "
+                       r"tokens and 'n' in parameters")
+
+
+def test_compute_column_inconsistent_with_6nd(runs):
+    frame = runs.assign(c=6 * runs["n"] * runs["d"])
+    frame.loc[[3, 7], "c"] *= 3
+    _warns_once(frame, r"column 'c' is inconsistent with 6\*n\*d in 2 run\(s\) \(rows 3, 7; ratio 3\); check the "
+                       r"units or pass flops_per_param_token= for another FLOPs convention")
+
+
+def test_compute_column_with_another_flops_convention(runs):
+    frame = runs.assign(c=2 * runs["n"] * runs["d"])  # forward-pass FLOPs only
+    _no_warnings(frame, flops_per_param_token=2.0)
+    _warns_once(frame, r"inconsistent with 6\*n\*d in 30 run\(s\) .*ratio 0.333")
+    _no_warnings(runs.assign(c=1.4 * 6 * runs["n"] * runs["d"]))  # within the 1.5x tolerance
+
+
+def test_compute_law_checks_n_and_d_columns_after_dropping_duplicates():
+    """A compute law with n and d columns too: duplicates dropped, then n/d/c checks run on the remaining rows."""
+    n = np.geomspace(1e7, 1e9, 6)
+    d = 20 * n
+    d[0] = n[0] / 2
+    frame = pd.DataFrame({"n": n, "d": d, "c": 6 * n * d, "loss": np.linspace(4.0, 2.6, 6)})
+    frame = pd.concat([frame, frame.iloc[[2]]], ignore_index=True)
+    with pytest.warns(bs.DataWarning) as record:
+        table = _validate(frame, "power_law_c")
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("1 exact duplicate run(s) (row 6) were dropped")
+    assert messages[1].startswith("1 run(s) have fewer training tokens than parameters (row 0)")
+    assert len(table) == 6
+
+
+def test_prediction_tables_need_only_the_inputs(runs):
+    table = _no_warnings(runs[["n", "d"]].head(1), require_target=False)
+    assert len(table) == 1 and not table.has_target
+
+
+def test_warnings_point_at_the_caller(runs):
+    frame = pd.concat([runs, runs.iloc[[0]]], ignore_index=True)
+    with pytest.warns(bs.DataWarning) as record:
+        _validate(frame)
+    assert record[0].filename == __file__
