@@ -13,6 +13,7 @@ from bayescale._devices import configure_host_devices as _configure_host_devices
 _configure_host_devices()
 
 from bayescale import datasets  # noqa: E402
+from bayescale.calibration import CalibrationResult, calibrate  # noqa: E402
 from bayescale.data import DataWarning, RunTableError, validate_runs  # noqa: E402
 from bayescale.fit import ConvergenceWarning, Fit, FitFileError, fit, load  # noqa: E402
 from bayescale.law import Law, LawSpecError, get_law, laws, register  # noqa: E402

@@ -337,9 +337,13 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
     )
 
 
+#: Short names accepted by :func:`load`, :func:`info` and :func:`path` (``bs.datasets.load("chinchilla")``).
+ALIASES = {"chinchilla": "chinchilla_epoch", "datablations": "datablations_muennighoff"}
+
+
 def _get(name: str) -> _Dataset:
     try:
-        return _REGISTRY[name]
+        return _REGISTRY[ALIASES.get(name, name)]
     except (KeyError, TypeError):
         raise _UnknownNameError(
             f"unknown data set {name!r}{_suggest(str(name), sorted(_REGISTRY))}"

@@ -337,7 +337,7 @@ class Fit:
 
     @property
     def param_vars(self) -> list[str]:
-        """Posterior variables that summarise the model: law parameters, population and noise parameters."""
+        """Posterior variables that summarise the model (law parameters, population and noise parameters)."""
         names = list(self.law.params)
         for p, mode in self.config.pool.items():
             if mode == "partial":

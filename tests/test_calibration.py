@@ -1,0 +1,87 @@
+"""Simulation-based calibration of the Chinchilla law (S=100, fixed seed) and its negative control."""
+
+import dataclasses
+
+import jax
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import pytest
+
+import bayescale as bs
+from bayescale.engine import CompiledNUTS
+
+
+@pytest.fixture(scope="module")
+def sbc():
+    return bs.calibrate("chinchilla", num_simulations=100, seed=0)
+
+
+@pytest.mark.statistical
+def test_chinchilla_sbc_ranks_are_uniform(sbc):
+    assert set(sbc.ranks.columns) == {"e", "a", "b", "alpha", "beta", "sigma", "nu", "log_lik", "pred_10x_compute"}
+    assert len(sbc.ranks) == 100
+    assert sbc.ranks.to_numpy().min() >= 0 and sbc.ranks.to_numpy().max() <= sbc.num_draws
+    assert sbc.passed, sbc.summary()
+    assert "passed" in repr(sbc)
+
+
+@pytest.mark.statistical
+def test_sbc_negative_control_fails(sbc):
+    """Fitting with a prior on E far from the simulating prior must be flagged (E piles up at low ranks)."""
+    wrong = bs.calibrate("chinchilla", num_simulations=100, seed=0, fit_priors={"e": dist.LogNormal(1.2, 0.1)})
+    assert not wrong.passed
+    assert "e" in wrong.failed and "pred_10x_compute" in wrong.failed
+    assert wrong.summary().loc["e", "mean_rank"] < 0.3
+    assert "FAILED" in repr(wrong)
+
+
+@pytest.mark.statistical
+def test_sbc_plot_is_saved(sbc, tmp_path):
+    fig = sbc.plot(tmp_path / "ranks.png")
+    assert (tmp_path / "ranks.png").stat().st_size > 10_000
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == sbc.ranks.shape[1]
+
+
+def test_uniformity_test_detects_piled_ranks():
+    from bayescale.calibration import _uniformity_pvalue
+
+    rng = np.random.default_rng(0)
+    assert _uniformity_pvalue(rng.integers(0, 100, 1000), 99, 10) > 1e-3
+    assert _uniformity_pvalue(rng.integers(0, 30, 1000), 99, 10) < 1e-10
+
+
+def test_calibrate_rejects_bad_options():
+    with pytest.raises(ValueError, match=r"num_draws \+ 1 \(100\) must be divisible by bins \(7\)"):
+        bs.calibrate("chinchilla", bins=7)
+    with pytest.raises(ValueError, match="fit_priors names unknown parameter"):
+        bs.calibrate("chinchilla", fit_priors={"E": dist.LogNormal(0, 1)})
+    with pytest.raises(ValueError, match=r"must be at least num_draws"):
+        bs.calibrate("chinchilla", num_chains=1, num_samples=50)
+
+
+def test_compiled_nuts_matches_conjugate_posterior_and_reuses_compilation():
+    """Normal mean with known sd: posterior N(sum(y)/(n+1), 1/(n+1)) under a N(0, 1) prior."""
+
+    @jax.tree_util.register_dataclass
+    @dataclasses.dataclass(frozen=True)
+    class Data:
+        y: np.ndarray
+
+    def model(data):
+        mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
+        numpyro.sample("y", dist.Normal(mu, 1.0), obs=data.y)
+
+    rng = np.random.default_rng(1)
+    with jax.enable_x64(True):
+        sampler = CompiledNUTS(model, Data(y=np.zeros(20)), num_warmup=300, num_samples=1000, num_chains=2)
+        for s in range(2):
+            y = rng.normal(1.5 * s, 1.0, 20)
+            draws, stats = sampler.run(jax.random.PRNGKey(s), Data(y=y))
+            mu = draws["mu"].reshape(-1)
+            mean, sd = y.sum() / 21, np.sqrt(1 / 21)
+            # 2000 draws of near-independent NUTS: MCSE of the mean ~ sd / sqrt(2000 / 2)
+            assert abs(mu.mean() - mean) < 5 * sd / np.sqrt(1000)
+            assert abs(mu.std() / sd - 1) < 0.1
+            assert stats["diverging"].sum() == 0
+        assert sampler.traces == 1
