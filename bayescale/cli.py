@@ -1,0 +1,159 @@
+"""The ``bayescale`` command line (Typer): ``fit``, ``predict``, ``summary``, ``laws``, ``demo``.
+
+Errors in the input (a bad table, an unknown law, a missing file) are printed as one clear message with exit code 2,
+never as a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Bayesian scaling laws: fit a law to training runs, predict at scale, run the demo.")
+
+
+def _fail(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _read_table(path: Path):
+    import pandas as pd
+
+    if not path.exists():
+        _fail(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path)
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+    except ImportError as exc:
+        _fail(f"reading {path.name} needs pyarrow: pip install 'bayescale[parquet]' ({exc})")
+    _fail(f"{path.name}: expected a .csv or .parquet file of runs, got {suffix or 'no extension'!r}")
+
+
+def _load_fit(path: Path):
+    import bayescale as bs
+
+    try:
+        return bs.load(path)
+    except (bs.FitFileError, FileNotFoundError) as exc:
+        _fail(str(exc))
+
+
+def _print_fit(fit) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 140, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
+        typer.echo(fit.summary().to_string())
+    typer.echo(repr(fit.diagnostics))
+
+
+@app.command()
+def fit(
+    runs: Annotated[Path, typer.Argument(help="CSV or Parquet table of runs, one row per run")],
+    law: Annotated[str, typer.Option(help="registered law name (see `bayescale laws`)")] = "chinchilla",
+    out: Annotated[Path, typer.Option(help="fit file to write (netCDF)")] = Path("fit.nc"),
+    groups: Annotated[list[str] | None, typer.Option(help="group column (repeat for several)")] = None,
+    pool: Annotated[str | None, typer.Option(help="shared | partial | independent (with --groups)")] = None,
+    likelihood: Annotated[str, typer.Option(help="student_t | normal")] = "student_t",
+    noise: Annotated[str | None, typer.Option(help="column of known per-run sd of the log target")] = None,
+    num_chains: int = 4,
+    num_warmup: int = 1000,
+    num_samples: int = 1000,
+    seed: int = 0,
+    flops_per_param_token: Annotated[float, typer.Option(help="k in C = k N D")] = 6.0,
+):
+    """Fit a law to a table of runs with NUTS and save the fit atomically."""
+    import bayescale as bs
+
+    table = _read_table(runs)
+    try:
+        result = bs.fit(law, table, groups=groups or None, pool=pool, likelihood=likelihood, noise=noise,
+                        num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples, seed=seed,
+                        flops_per_param_token=flops_per_param_token)
+    except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
+        _fail(str(exc).strip('"'))
+    result.save(out)
+    _print_fit(result)
+    typer.echo(f"saved {out}")
+
+
+@app.command()
+def predict(
+    fit_file: Annotated[Path, typer.Argument(help="fit file written by `bayescale fit`")],
+    inputs: Annotated[Path | None, typer.Argument(help="CSV/Parquet of new inputs (one row per point)")] = None,
+    at: Annotated[list[str] | None, typer.Option(help="one point as name=value pairs, e.g. --at n=7e10,d=1.4e12")]
+    = None,
+    kind: Annotated[str, typer.Option(help="observation | mean")] = "observation",
+    quantiles: Annotated[str, typer.Option(help="comma-separated")] = "0.05,0.5,0.95",
+    out: Annotated[Path | None, typer.Option(help="write the predictions to this CSV")] = None,
+    seed: int = 0,
+):
+    """Posterior predictive quantiles of the target at new inputs."""
+    import pandas as pd
+
+    import bayescale as bs
+    from bayescale.data import parse_size
+
+    result = _load_fit(fit_file)
+    frames = []
+    if inputs is not None:
+        frames.append(_read_table(inputs))
+    for spec in at or []:
+        try:
+            point = {k.strip(): v.strip() for k, v in (kv.split("=", 1) for kv in spec.split(","))}
+        except ValueError:
+            _fail(f"--at {spec!r}: expected name=value pairs separated by commas, e.g. n=7e10,d=1.4e12")
+        frames.append(pd.DataFrame([{k: parse_size(v) if k in result.law.inputs else v for k, v in point.items()}]))
+    if not frames:
+        _fail(f"give new inputs: a CSV file or --at, with columns {list(result.law.inputs)}")
+    try:
+        qs = tuple(float(q) for q in quantiles.split(","))
+        table = result.predict(pd.concat(frames, ignore_index=True), quantiles=qs, kind=kind, seed=seed)
+    except (bs.RunTableError, KeyError, ValueError) as exc:
+        _fail(str(exc).strip('"'))
+    if out is not None:
+        table.to_csv(out, index=False)
+    with pd.option_context("display.width", 140, "display.max_columns", 20):
+        typer.echo(table.to_string(index=False))
+
+
+@app.command()
+def summary(fit_file: Annotated[Path, typer.Argument(help="fit file written by `bayescale fit`")]):
+    """Posterior summary and sampler diagnostics of a saved fit."""
+    result = _load_fit(fit_file)
+    typer.echo(repr(result))
+    _print_fit(result)
+
+
+@app.command()
+def laws():
+    """List the registered laws."""
+    import bayescale as bs
+
+    for name in bs.laws():
+        law = bs.get_law(name)
+        typer.echo(f"{name:20s} ({', '.join(law.inputs)}) -> {law.target}   {law.formula}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("chinchilla_replication_out"),
+    smoke: Annotated[bool, typer.Option(help="few draws, for tests (rough numbers)")] = False,
+    seed: int = 0,
+    data_dir: Annotated[Path | None, typer.Option(help="data directory (default: BAYESCALE_DATA_DIR / cache)")]
+    = None,
+):
+    """The Chinchilla replication case study (simulated data, and says so, when no data is reachable)."""
+    from bayescale.demo import run
+
+    run(out_dir=out, smoke=smoke, seed=seed, data_dir=data_dir)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
