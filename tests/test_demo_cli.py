@@ -1,0 +1,151 @@
+"""The Chinchilla replication (full, on the real data), its smoke mode and offline fallback, and the CLI."""
+
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import bayescale as bs
+from bayescale import demo
+from bayescale.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(monkeypatch):
+    if not os.environ.get("BAYESCALE_DATA_DIR") and SHARED.is_dir():
+        monkeypatch.setenv("BAYESCALE_DATA_DIR", str(SHARED))
+
+
+def _have_data() -> bool:
+    try:
+        bs.datasets.path("chinchilla_epoch")
+    except (bs.datasets.DatasetNotFoundError, OSError):
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_replication_recovers_besiroglu(tmp_path):
+    if not _have_data():
+        pytest.skip("Chinchilla data not reachable: set BAYESCALE_DATA_DIR to the shared data directory")
+    result = demo.run(out_dir=tmp_path, seed=0, progress_bar=False, verbose=False)
+    assert not result.simulated
+    assert len(result.fit.tree.observed_data["run"]) == 240 and len(result.dropped) == 5
+    assert (result.dropped["d"] / result.dropped["n"]).max() < 0.41
+    d = result.fit.diagnostics
+    assert d.divergences == 0 and d.max_r_hat < 1.01, d
+    # acceptance: medians of E, alpha, beta within 2 Besiroglu SEs (0.03, 0.02, 0.02) of the published values
+    t = result.table
+    for p in ("e", "alpha", "beta"):
+        assert abs(t.loc[p, "median"] - demo.BESIROGLU[p]) <= 2 * demo.BESIROGLU_SE[p], t
+    assert result.recovers_besiroglu
+    assert not result.hoffmann_in_region and result.hoffmann_mahalanobis > 5.99
+    n_opt = result.allocation.set_index("quantity").loc["n_opt"]
+    assert n_opt["q05"] < 7.22e10 < n_opt["q95"]  # Besiroglu's point optimum inside our 90% interval
+    for name in ("fit.nc", "parameters.csv", "allocation.csv", "loss_vs_compute.png", "frontier.png",
+                 "exponents_pair.png"):
+        assert (tmp_path / name).stat().st_size > 300, name
+    assert bs.load(tmp_path / "fit.nc").law.name == "chinchilla"
+
+
+@pytest.mark.slow
+def test_case_study_script_smoke(tmp_path):
+    if not _have_data():
+        pytest.skip("Chinchilla data not reachable")
+    script = ROOT / "case_studies" / "chinchilla_replication" / "run.py"
+    out = subprocess.run([sys.executable, str(script), "--smoke", "--out", str(tmp_path)], capture_output=True,
+                         text=True, timeout=600, env={**os.environ, "CI": "true"})
+    assert out.returncode == 0, out.stderr
+    assert "dropped the 5 with the smallest D/N" in out.stdout
+    assert "Hoffmann's (alpha, beta) = (0.34, 0.28) is" in out.stdout
+    assert "N* parameters" in out.stdout and "SIMULATED" not in out.stdout
+    assert (tmp_path / "frontier.png").exists()
+
+
+def test_demo_without_data_runs_on_simulated_ladder_and_says_so(tmp_path, monkeypatch, capsys):
+    def unreachable(name, **kwargs):
+        raise bs.datasets.DatasetNotFoundError(f"{name}: not in the data dir, not cached, download failed")
+
+    monkeypatch.setattr(bs.datasets, "load", unreachable)
+    result = demo.run(out_dir=tmp_path, smoke=True, seed=0, progress_bar=False)
+    text = capsys.readouterr().out
+    assert result.simulated
+    assert "SIMULATED ladder" in text and "Reminder: these results are from SIMULATED data." in text
+    assert (tmp_path / "exponents_pair.png").exists()
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def runs_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "runs.csv"
+    bs.simulate_ladder("chinchilla", seed=0).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fit_file(runs_csv):
+    out = runs_csv.with_name("fit.nc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # short chains; the CLI prints the diagnostics
+        res = runner.invoke(app, ["fit", str(runs_csv), "--out", str(out), "--num-chains", "2", "--num-warmup",
+                                  "300", "--num-samples", "300"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "Diagnostics(" in res.output
+    assert "saved" in res.output and "r_hat" in res.output
+    return out
+
+
+def test_cli_fit_predict_summary(fit_file, tmp_path):
+    res = runner.invoke(app, ["summary", str(fit_file)])
+    assert res.exit_code == 0 and "<Fit chinchilla: 30 runs" in res.output
+    res = runner.invoke(app, ["predict", str(fit_file), "--at", "n=70B,d=1.4T", "--kind", "mean",
+                              "--out", str(tmp_path / "p.csv")])
+    assert res.exit_code == 0, res.output
+    pred = pd.read_csv(tmp_path / "p.csv")
+    assert pred.loc[0, "n"] == 7e10 and 1.5 < pred.loc[0, "q50"] < 2.5
+    assert list(pred.columns) == ["n", "d", "mean", "q05", "q50", "q95"]
+
+
+def test_cli_laws_lists_registry():
+    res = runner.invoke(app, ["laws"])
+    assert res.exit_code == 0
+    assert all(name in res.output for name in bs.laws())
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [(["fit", "missing.csv"], "no such file: missing.csv"),
+     (["summary", "missing.nc"], "no fit file at missing.nc"),
+     (["fit", "runs.txt"], "expected a .csv or .parquet file of runs"),
+     (["fit", "bad.csv"], "column 'loss' has 1 missing or infinite value"),
+     (["fit", "good.csv", "--law", "chinchila"], "chinchilla")],
+)
+def test_cli_errors_are_messages_not_tracebacks(args, match, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("runs.txt").write_text("n,d,loss\n")
+    runs = bs.simulate_ladder("chinchilla", seed=0)
+    runs.to_csv("good.csv", index=False)
+    runs.assign(loss=np.where(runs.index == 3, np.nan, runs["loss"])).to_csv("bad.csv", index=False)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert match in res.output
+    assert "Traceback" not in res.output
+
+
+def test_cli_predict_needs_inputs(fit_file):
+    res = runner.invoke(app, ["predict", str(fit_file)])
+    assert res.exit_code == 2 and "give new inputs" in res.output
+    res = runner.invoke(app, ["predict", str(fit_file), "--at", "n70B"])
+    assert res.exit_code == 2 and "expected name=value pairs" in res.output
