@@ -528,9 +528,13 @@ def _gh(repo: str, commit: str, rel: str) -> str:
 
 # ==================================================================================================== parsers
 # One section per data set. A parser takes the table's resolved files and returns a tidy frame; it never drops
-# rows of the source (missing values stay NaN).
+# rows of the source (missing values stay NaN). Where a parser puts columns first with ``_front``, the order
+# is a module-level ``_<TABLE>_COLUMNS`` tuple that the table's registry entry reuses as (the start of) its
+# main columns, so each order is written once.
 
 # ------------------------------------------------------------------------------------------- chinchilla_epoch
+
+_CHINCHILLA_COLUMNS = ("n", "d", "c", "loss")
 
 
 def _chinchilla_svg(f: _Files) -> pd.DataFrame:
@@ -539,21 +543,23 @@ def _chinchilla_svg(f: _Files) -> pd.DataFrame:
     n = df["model_size"].astype(float)
     c = df["training_flop"].astype(float)
     df = df.assign(n=n, d=c / (6.0 * n), c=c)
-    return _front(df, ["n", "d", "c", "loss"])
+    return _front(df, _CHINCHILLA_COLUMNS)
 
 
 def _chinchilla_points(f: _Files) -> pd.DataFrame:
     # D = C / (6 N), exactly as Epoch derive it in data_analysis.ipynb (and as chinchilla_NDCloss.csv has it)
-    return _chinchilla_svg(f)[["n", "d", "c", "loss"]]
+    return _chinchilla_svg(f)[list(_CHINCHILLA_COLUMNS)]
 
 
 # ----------------------------------------------------------------------------------------------- datablations
+
+_DATABLATIONS_FINAL_COLUMNS = ("name", "n", "d", "u", "c", "epochs", "loss")
 
 
 def _datablations_final(f: _Files) -> pd.DataFrame:
     df = f.csv("datablations_final_losses.csv").rename(columns={"N": "n", "D": "d", "U": "u"})
     df["c"] = _six_nd(df["n"], df["d"])
-    return _front(df, ["name", "n", "d", "u", "c", "epochs", "loss"])
+    return _front(df, _DATABLATIONS_FINAL_COLUMNS)
 
 
 def _datablations_all_named(f: _Files) -> pd.DataFrame:
@@ -682,6 +688,9 @@ def _cherti_archs(f: _Files) -> pd.DataFrame:
     return df
 
 
+_CHERTI_ZEROSHOT_COLUMNS = ("model", "name", "arch", "dataset", "downstream_dataset", "task", "n", "d", "c")
+
+
 def _cherti_zeroshot(f: _Files) -> pd.DataFrame:
     raw = f.csv("zeroshot_results.csv")
     mparams = f.csv("arch_info.csv").set_index("model")["mparams"]
@@ -694,7 +703,7 @@ def _cherti_zeroshot(f: _Files) -> pd.DataFrame:
         d=df["samples_seen"],
         c=df["gmacs_total"] * 1e9,
     )
-    return _front(df, ["model", "name", "arch", "dataset", "downstream_dataset", "task", "n", "d", "c"])
+    return _front(df, _CHERTI_ZEROSHOT_COLUMNS)
 
 
 def _cherti_runs_frame(f: _Files) -> pd.DataFrame:
@@ -764,6 +773,7 @@ _GADRE_AVG17 = (
     "piqa",
 )
 _GADRE_ID = ["name", "dataset", "model", "n", "d", "c", "cc_mult", "m"]
+_GADRE_RUNS_COLUMNS = (*_GADRE_ID, "loss", "n_no_embed", "lr", "batch")
 
 
 def _gadre_runs(f: _Files) -> pd.DataFrame:
@@ -779,7 +789,7 @@ def _gadre_runs(f: _Files) -> pd.DataFrame:
     )
     df = df.rename(columns={c: _snake(c) for c in df.columns})
     df = df.assign(loss=df["loss_c4_val"], batch=df["global_bs_seqs"] * 2048)
-    return _front(df, _GADRE_ID + ["loss", "n_no_embed", "lr", "batch"])
+    return _front(df, _GADRE_RUNS_COLUMNS)
 
 
 def _gadre_losses(f: _Files) -> pd.DataFrame:
@@ -967,11 +977,13 @@ def _gem_light_eval(f: _Files) -> pd.DataFrame:
     return pd.concat(long, ignore_index=True)
 
 
+_GEM_PUBLIC_MODELS_COLUMNS = ("model", "n", "n_non_embed", "loss")
+
+
 def _gem_public_models(f: _Files) -> pd.DataFrame:
     raw = pd.DataFrame(f.json("data/our_val_loss_data.json"))
-    return raw.rename(columns={"hf_name": "model", "params": "n", "non_emb_params": "n_non_embed"}).pipe(
-        _front, ["model", "n", "n_non_embed", "loss"]
-    )
+    df = raw.rename(columns={"hf_name": "model", "params": "n", "non_emb_params": "n_non_embed"})
+    return _front(df, _GEM_PUBLIC_MODELS_COLUMNS)
 
 
 _GEM_A1 = re.compile(
@@ -1007,6 +1019,33 @@ def _gem_fits(f: _Files) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------- laion comparison
 
+_LAION_BEST_COLUMNS = (
+    "family",
+    "arch",
+    "dataset",
+    "lr_scheduler",
+    "eval_dataset",
+    "metric",
+    "n",
+    "d",
+    "c",
+    "value",
+)
+_LAION_SEGMENTATION_COLUMNS = (
+    "name",
+    "family",
+    "arch",
+    "dataset",
+    "n",
+    "d",
+    "c",
+    "miou",
+    "lr",
+    "batch",
+    "warmup",
+)
+_LAION_MODELS_COLUMNS = ("arch", "family", "n", "gflops")
+
 
 def _laion_best(f: _Files) -> pd.DataFrame:
     raw = f.csv("best_per_model_samples_seen.csv")
@@ -1016,9 +1055,7 @@ def _laion_best(f: _Files) -> pd.DataFrame:
         d=df["samples_seen"],
         c=df["total_gflops"] * 1e9,
     )
-    return _front(
-        df, ["family", "arch", "dataset", "lr_scheduler", "eval_dataset", "metric", "n", "d", "c", "value"]
-    )
+    return _front(df, _LAION_BEST_COLUMNS)
 
 
 def _laion_segmentation(f: _Files) -> pd.DataFrame:
@@ -1033,14 +1070,14 @@ def _laion_segmentation(f: _Files) -> pd.DataFrame:
         c=df["gflops"] * 1e9,
         batch=df["global_batch_size"],
     )
-    return _front(df, ["name", "family", "arch", "dataset", "n", "d", "c", "miou", "lr", "batch", "warmup"])
+    return _front(df, _LAION_SEGMENTATION_COLUMNS)
 
 
 def _laion_models(f: _Files) -> pd.DataFrame:
     raw = f.csv("model_profile.csv")
     df = raw.rename(columns={"model": "arch", "namespace": "family"})
     df.insert(1, "n", df["mparams"] * 1e6)
-    return _front(df, ["arch", "family", "n", "gflops"])
+    return _front(df, _LAION_MODELS_COLUMNS)
 
 
 # ----------------------------------------------------------------------------------------------- loss-to-loss
@@ -1065,6 +1102,9 @@ def _l2l_rename(col: str) -> str:
     return special.get(col, _snake(col))
 
 
+_L2L_RUNS_COLUMNS = ("id", "name", "dataset", "n", "d", "c", "loss")
+
+
 def _l2l_runs(f: _Files) -> pd.DataFrame:
     raw = f.csv("sweep.csv")
     new = [_l2l_rename(c) for c in raw.columns]
@@ -1072,7 +1112,7 @@ def _l2l_runs(f: _Files) -> pd.DataFrame:
         raise ValueError("loss_to_loss_brandfonbrener: column names collide after renaming")
     df = raw.set_axis(new, axis=1)
     df["n"] = df["n"].astype(float)
-    return _front(df, ["id", "name", "dataset", "n", "d", "c", "loss"])
+    return _front(df, _L2L_RUNS_COLUMNS)
 
 
 def _l2l_losses(f: _Files) -> pd.DataFrame:
@@ -1120,6 +1160,7 @@ def _mpl_curves(f: _Files) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------- obsscaling
 
 _OBS_META = ["model", "family", "n", "d", "c"]
+_OBS_LONG_COLUMNS = (*_OBS_META, "task", "value")
 
 
 def _obs_tidy(raw: pd.DataFrame) -> pd.DataFrame:
@@ -1160,7 +1201,7 @@ def _obs_melt(meta: pd.DataFrame, wide: pd.DataFrame) -> pd.DataFrame:
     long = long.rename(columns={"Model": "model"})
     for col in _OBS_META[1:]:
         long[col] = long["model"].map(meta[col])
-    return _front(long, _OBS_META + ["task", "value"])
+    return _front(long, _OBS_LONG_COLUMNS)
 
 
 def _obs_base_long(f: _Files) -> pd.DataFrame:
@@ -1209,6 +1250,8 @@ def _olmo_rename_evals(df: pd.DataFrame) -> pd.DataFrame:
 
 
 _OLMO_ID = ["run", "size", "chinchilla_mult", "rerun", "n", "d", "c"]
+_OLMO_FINAL_COLUMNS = (*_OLMO_ID, "loss", "steps", "lr", "batch")
+_OLMO_CURVES_COLUMNS = (*_OLMO_ID, "step", "loss", "lr", "lr_peak", "batch")
 
 
 def _olmo_final(f: _Files) -> pd.DataFrame:
@@ -1225,7 +1268,7 @@ def _olmo_final(f: _Files) -> pd.DataFrame:
         }
     )
     df["loss"] = df["loss_c4_en"]
-    return _front(df, _OLMO_ID + ["loss", "steps", "lr", "batch"])
+    return _front(df, _OLMO_FINAL_COLUMNS)
 
 
 def _olmo_long(f: _Files, metrics: tuple[str, ...]) -> pd.DataFrame:
@@ -1279,7 +1322,7 @@ def _olmo_curves(f: _Files) -> pd.DataFrame:
             index=df.index,
         )
         df = pd.concat([ids, df[[c for c in df.columns if c != gflops]]], axis=1)
-        parts.append(_front(df, _OLMO_ID + ["step", "loss", "lr", "lr_peak", "batch"]))
+        parts.append(_front(df, _OLMO_CURVES_COLUMNS))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -1295,11 +1338,12 @@ _PORIAN_SETTING = [
     "loss_split",
     "label",
 ]
+_PORIAN_ISOFLOP_COLUMNS = (*_PORIAN_SETTING, "n", "d", "c", "loss")
 
 
 def _porian_isoflop(f: _Files) -> pd.DataFrame:
     df = f.csv("porian_isoflop_points.csv").rename(columns={"N": "n", "D": "d", "flops": "c"})
-    return _front(df, _PORIAN_SETTING + ["n", "d", "c", "loss"])
+    return _front(df, _PORIAN_ISOFLOP_COLUMNS)
 
 
 def _porian_compute_optimal(f: _Files) -> pd.DataFrame:
@@ -1316,6 +1360,22 @@ def _porian_fits(f: _Files) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------------------------------- pythia
 
+_PYTHIA_EVALS_COLUMNS = (
+    "variant",
+    "size",
+    "deduped",
+    "batch",
+    "num_fewshot",
+    "step",
+    "n",
+    "d",
+    "c",
+    "task",
+    "metric",
+    "value",
+    "stderr",
+)
+
 
 def _pythia_evals(f: _Files) -> pd.DataFrame:
     raw = f.csv("pythia_evals_long.csv")
@@ -1325,24 +1385,7 @@ def _pythia_evals(f: _Files) -> pd.DataFrame:
     df["n"] = df["n"].astype(float)
     df["d"] = df["d"].astype(float)
     df["c"] = _six_nd(df["n"], df["d"])
-    return _front(
-        df,
-        [
-            "variant",
-            "size",
-            "deduped",
-            "batch",
-            "num_fewshot",
-            "step",
-            "n",
-            "d",
-            "c",
-            "task",
-            "metric",
-            "value",
-            "stderr",
-        ],
-    )
+    return _front(df, _PYTHIA_EVALS_COLUMNS)
 
 
 # ---------------------------------------------------------------------------------------------------- steplaw
@@ -1366,14 +1409,27 @@ def _steplaw_dense(f: _Files) -> pd.DataFrame:
     return _front(df, ["exp_name", "n", "d", "c", "lr", "batch", "steps", "loss", "loss_raw"])
 
 
+_STEPLAW_MOE_COLUMNS = (
+    "exp_name",
+    "moe_name",
+    "n",
+    "n_active",
+    "d",
+    "c",
+    "lr",
+    "batch",
+    "steps",
+    "loss",
+    "loss_raw",
+)
+
+
 def _steplaw_moe(f: _Files) -> pd.DataFrame:
     raw = f.csv("moe_lr_bs_loss.csv")
     df = _steplaw_common(raw, raw["seq_len"])
     df["n_active"] = df["n_active"].astype(float)
     df["c"] = _six_nd(df["n_active"], df["d"])
-    return _front(
-        df, ["exp_name", "moe_name", "n", "n_active", "d", "c", "lr", "batch", "steps", "loss", "loss_raw"]
-    )
+    return _front(df, _STEPLAW_MOE_COLUMNS)
 
 
 # =================================================================================================== manifest
@@ -1921,15 +1977,7 @@ name, or ``openai-<arch>`` for the three OpenAI references, which share the name
             "(LAION-80M, LAION-400M, LAION-2B, CLIP-WIT), ``task`` is zeroshot_classification or "
             "zeroshot_retrieval.",
             (
-                "model",
-                "name",
-                "arch",
-                "dataset",
-                "downstream_dataset",
-                "task",
-                "n",
-                "d",
-                "c",
+                *_CHERTI_ZEROSHOT_COLUMNS,
                 "acc1",
                 "acc5",
                 "mean_per_class_recall",
@@ -2007,14 +2055,14 @@ on log loss, 240 points): A=482.0, B=2085.4, E=1.817, alpha=0.348, beta=0.366.
             ("svg_extracted_data.csv",),
             _chinchilla_points,
             "245 rows, the fitting table.",
-            ("n", "d", "c", "loss"),
+            _CHINCHILLA_COLUMNS,
         ),
         _Table(
             "svg",
             ("svg_extracted_data.csv",),
             _chinchilla_svg,
             "245 rows, the upstream file with every column (SVG coordinates and colours) plus n, d, c.",
-            ("n", "d", "c", "loss", "x", "y", "color", "hex_color", "model_size", "training_flop"),
+            (*_CHINCHILLA_COLUMNS, "x", "y", "color", "hex_color", "model_size", "training_flop"),
         ),
     ],
     upstream=lambda rel: f"data/{rel}",
@@ -2133,7 +2181,7 @@ reproduces the trend, not the absolute losses (median relative error about 8 %; 
             ("datablations_final_losses.csv",),
             _datablations_final,
             "229 rows, the main table of finished C4 runs.",
-            ("name", "n", "d", "u", "c", "epochs", "loss"),
+            _DATABLATIONS_FINAL_COLUMNS,
         ),
         _Table(
             "all_named",
@@ -2225,24 +2273,7 @@ parsed from upstream ``exp_data/grid.json``.
             _gadre_runs,
             "104 rows, one per model, wide: ``loss_<split>``, ``loss_lo95_<split>``, ``loss_hi95_<split>``, "
             "``ntok_<split>`` for 8 eval splits and ``acc_<task>`` for 46 tasks.",
-            (
-                "name",
-                "dataset",
-                "model",
-                "n",
-                "d",
-                "c",
-                "cc_mult",
-                "m",
-                "loss",
-                "n_no_embed",
-                "lr",
-                "batch",
-                "err_avg17",
-                "err_avg46",
-                "loss_c4_val",
-                "acc_hellaswag",
-            ),
+            (*_GADRE_RUNS_COLUMNS, "err_avg17", "err_avg46", "loss_c4_val", "acc_hellaswag"),
         ),
         _Table(
             "losses",
@@ -2364,7 +2395,7 @@ def _gem_tables() -> list[_Table]:
             ("data/our_val_loss_data.json",),
             _gem_public_models,
             "21 rows: the authors' validation loss for public models (Gemma, Llama, Qwen).",
-            ("model", "n", "n_non_embed", "loss", "width", "depth", "vocab_size"),
+            (*_GEM_PUBLIC_MODELS_COLUMNS, "width", "depth", "vocab_size"),
         ),
         _Table(
             "fits",
@@ -2460,7 +2491,7 @@ steeply and overtakes CLIP at about 1e20 FLOPs on both data sets. ``d`` is sampl
             _laion_best,
             "2686 rows, one per (eval, metric, pre-training data set, LR schedule, family, arch, samples "
             "seen).",
-            ("family", "arch", "dataset", "lr_scheduler", "eval_dataset", "metric", "n", "d", "c", "value"),
+            _LAION_BEST_COLUMNS,
         ),
         _Table(
             "segmentation",
@@ -2468,14 +2499,14 @@ steeply and overtakes CLIP at about 1e20 FLOPs on both data sets. ``d`` is sampl
             _laion_segmentation,
             "1431 rows, ADE-20K segmentation (mIoU) of CLIP and MaMMUT runs on DataComp-1.4B with their "
             "hyper-parameters (all upstream columns except 3 file paths).",
-            ("name", "family", "arch", "dataset", "n", "d", "c", "miou", "lr", "batch", "warmup"),
+            _LAION_SEGMENTATION_COLUMNS,
         ),
         _Table(
             "models",
             ("model_profile.csv",),
             _laion_models,
             "56 rows, per architecture and family: parameters and GFLOPs per sample.",
-            ("arch", "family", "n", "gflops", "mparams"),
+            (*_LAION_MODELS_COLUMNS, "mparams"),
         ),
     ],
     derived={
@@ -2522,20 +2553,7 @@ losses. The paper's law: L_y = K (L_x - E_x)^kappa + E_y between losses at match
             _l2l_runs,
             "529 rows, one per run, wide: ``loss_<set>`` and ``ppl_<set>`` for 8 validation sets, downstream "
             "``<task>_acc`` / ``<task>_len_norm`` / ``<task>_ce_loss``, train losses.",
-            (
-                "id",
-                "name",
-                "dataset",
-                "n",
-                "d",
-                "c",
-                "loss",
-                "loss_c4",
-                "loss_fineweb_edu_100b",
-                "steps",
-                "n_layers",
-                "d_model",
-            ),
+            (*_L2L_RUNS_COLUMNS, "loss_c4", "loss_fineweb_edu_100b", "steps", "n_layers", "d_model"),
         ),
         _Table(
             "losses",
@@ -2627,11 +2645,7 @@ post-training files have 84 and 96 rows (one more than a line count suggests).
             "148 base models, wide: mmlu, arc_c, hellaswag, winograd, truthfulqa, gsm8k, xwinograd, "
             "humaneval.",
             (
-                "model",
-                "family",
-                "n",
-                "d",
-                "c",
+                *_OBS_META,
                 "mmlu",
                 "arc_c",
                 "hellaswag",
@@ -2647,14 +2661,14 @@ post-training files have 84 and 96 rows (one more than a line count suggests).
             (_OBS_BASE,),
             _obs_base_long,
             "1184 rows, the base table long: one per (model, benchmark).",
-            ("model", "family", "n", "d", "c", "task", "value"),
+            _OBS_LONG_COLUMNS,
         ),
         _Table(
             "sub_10b",
             ("base_llm_benchmark_eval_sub_10b.csv",),
             _obs_sub_10b,
             "92 base models under 10B parameters (the cheap-analysis subset), wide like ``base``.",
-            ("model", "family", "n", "d", "c", "mmlu", "arc_c", "gsm8k"),
+            (*_OBS_META, "mmlu", "arc_c", "gsm8k"),
         ),
         _Table(
             "emergent",
@@ -2662,14 +2676,14 @@ post-training files have 84 and 96 rows (one more than a line count suggests).
             _obs_file_long("base_llm_emergent_capability_eval.csv", _OBS_BASE),
             "672 rows (84 models x 8): 2-shot word unscrambling, IPA transliteration, arithmetic, Persian "
             "QA; ``task`` is the upstream column (task_shots_metric).",
-            ("model", "family", "n", "d", "c", "task", "value"),
+            _OBS_LONG_COLUMNS,
         ),
         _Table(
             "leaderboard_v2",
             ("base_llm_leaderboard_v2_eval.csv", _OBS_BASE),
             _obs_file_long("base_llm_leaderboard_v2_eval.csv", _OBS_BASE),
             "432 rows (72 models x 6): BBH, GPQA, IFEval, MATH-hard, MMLU-Pro, MuSR.",
-            ("model", "family", "n", "d", "c", "task", "value"),
+            _OBS_LONG_COLUMNS,
         ),
         _Table(
             "post_training",
@@ -2678,7 +2692,7 @@ post-training files have 84 and 96 rows (one more than a line count suggests).
             "22464 rows (96 models x 234): GSM8K / BBH with CoT, self-consistency, ...; ``filter`` is the "
             "lm-eval-harness filter (``strict-match``, ``maj@5``, ...; ``,norm`` variants are normalised and "
             "can be negative).",
-            ("model", "family", "n", "d", "c", "task", "filter", "value"),
+            (*_OBS_META, "task", "filter", "value"),
         ),
         _Table(
             "instruct",
@@ -2686,14 +2700,14 @@ post-training files have 84 and 96 rows (one more than a line count suggests).
             _obs_instruct,
             "27 instruction-tuned models, wide: arena_elo, mtbench and standard benchmarks (normalised "
             "upstream).",
-            ("model", "family", "n", "d", "c", "arena_elo", "mtbench", "mmlu", "gsm8k"),
+            (*_OBS_META, "arena_elo", "mtbench", "mmlu", "gsm8k"),
         ),
         _Table(
             "agent",
             ("instruct_llm_agent_eval.csv", _OBS_INSTRUCT),
             _obs_file_long("instruct_llm_agent_eval.csv", _OBS_INSTRUCT),
             "783 rows (27 models x 29): AgentBench (``ABench-*``) and AgentBoard (``ABoard-*``) scores.",
-            ("model", "family", "n", "d", "c", "task", "value"),
+            _OBS_LONG_COLUMNS,
         ),
     ],
     upstream=lambda rel: f"eval_results/{rel}",
@@ -2745,22 +2759,7 @@ bpb = A / n^alpha + B / d^beta + E and a sigmoid from bpb to accuracy to predict
             ("ladder_final_checkpoints.csv",),
             _olmo_final,
             "30 rows, the last evaluation of each run, wide (one column per eval set / task / metric).",
-            (
-                "run",
-                "size",
-                "chinchilla_mult",
-                "rerun",
-                "n",
-                "d",
-                "c",
-                "loss",
-                "steps",
-                "lr",
-                "batch",
-                "loss_c4_en",
-                "bpb_hellaswag_val",
-                "acc_hellaswag_val",
-            ),
+            (*_OLMO_FINAL_COLUMNS, "loss_c4_en", "bpb_hellaswag_val", "acc_hellaswag_val"),
         ),
         _Table(
             "tasks",
@@ -2768,14 +2767,14 @@ bpb = A / n^alpha + B / d^beta + E and a sigmoid from bpb to accuracy to predict
             _olmo_tasks,
             "2400 rows, the final evaluations long: one per (run, task, split, metric), metric in bpb, acc, "
             "soft, soft_log.",
-            ("run", "size", "chinchilla_mult", "rerun", "n", "d", "c", "task", "split", "metric", "value"),
+            (*_OLMO_ID, "task", "split", "metric", "value"),
         ),
         _Table(
             "losses",
             ("ladder_final_checkpoints.csv",),
             _olmo_losses,
             "330 rows, the final validation losses long: one per (run, eval set).",
-            ("run", "size", "chinchilla_mult", "rerun", "n", "d", "c", "eval_set", "loss"),
+            (*_OLMO_ID, "eval_set", "loss"),
         ),
         _Table(
             "curves",
@@ -2783,20 +2782,7 @@ bpb = A / n^alpha + B / d^beta + E and a sigmoid from bpb to accuracy to predict
             _olmo_curves,
             "3569 rows, every evaluation of the 30 runs (wide, like ``final``); ``d`` and ``c`` are "
             "cumulative at the step.",
-            (
-                "run",
-                "size",
-                "chinchilla_mult",
-                "rerun",
-                "n",
-                "d",
-                "c",
-                "step",
-                "loss",
-                "lr",
-                "lr_peak",
-                "batch",
-            ),
+            _OLMO_CURVES_COLUMNS,
         ),
     ],
     upstream=lambda rel: f"src/scripts/paper/data/{rel}",
@@ -2841,20 +2827,7 @@ with a restricted unpickler); the per-run table with learning-rate / batch-size 
             ("porian_isoflop_points.csv",),
             _porian_isoflop,
             "1745 rows, one per (setting, budget, model size).",
-            (
-                "source_file",
-                "dataset",
-                "hparams",
-                "warmup",
-                "decay",
-                "param_count",
-                "loss_split",
-                "label",
-                "n",
-                "d",
-                "c",
-                "loss",
-            ),
+            _PORIAN_ISOFLOP_COLUMNS,
         ),
         _Table(
             "compute_optimal",
@@ -2920,21 +2893,7 @@ checkpoints.
             ("pythia_evals_long.csv",),
             _pythia_evals,
             "11936 rows, one per (variant, shots, step, task, metric).",
-            (
-                "variant",
-                "size",
-                "deduped",
-                "batch",
-                "num_fewshot",
-                "step",
-                "n",
-                "d",
-                "c",
-                "task",
-                "metric",
-                "value",
-                "stderr",
-            ),
+            _PYTHIA_EVALS_COLUMNS,
         ),
     ],
     derived={"pythia_evals_long.csv": None},
@@ -2988,7 +2947,7 @@ paper's target) and ``loss_raw`` the last raw value. Published law: lr_opt = 1.7
             ("moe_lr_bs_loss.csv",),
             _steplaw_moe,
             "708 rows, mixture-of-experts models.",
-            ("exp_name", "moe_name", "n", "n_active", "d", "c", "lr", "batch", "steps", "loss", "loss_raw"),
+            _STEPLAW_MOE_COLUMNS,
         ),
     ],
     upstream=lambda rel: f"data/{rel}",
