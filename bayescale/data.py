@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
+from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -16,6 +17,9 @@ import numpy as np
 import pandas as pd
 
 from bayescale.law import Law, get_law
+
+#: Warnings point at the first caller outside bayescale (``bs.fit(...)`` in the user's script), not at internals.
+_PACKAGE_DIRS = (str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "models"))
 
 __all__ = ["RunTable", "RunTableError", "DataWarning", "validate_runs", "parse_size"]
 
@@ -206,7 +210,7 @@ def validate_runs(
 
     def warn(msg: str) -> None:
         notes.append(msg)
-        warnings.warn(msg, DataWarning, stacklevel=3)
+        warnings.warn(msg, DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
 
     needed = list(law.inputs) + ([law.target] if require_target else []) + list(groups) + ([noise] if noise else [])
     missing = [c for c in needed if c not in frame.columns]

@@ -31,7 +31,7 @@ from bayescale.build import (
     group_codes,
     resolve_pool,
 )
-from bayescale.data import RunTable, validate_runs
+from bayescale.data import _PACKAGE_DIRS, RunTable, validate_runs
 from bayescale.law import Law, get_law, law_from_dict
 
 __all__ = ["fit", "Fit", "load", "ConvergenceWarning", "FitFileError", "Diagnostics", "THRESHOLDS"]
@@ -293,7 +293,7 @@ def fit(
     result = Fit(tree, law=law)
     diag = result.diagnostics
     for msg in diag.problems:
-        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+        warnings.warn(msg, ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
     return result
 
 
@@ -486,9 +486,15 @@ def _diagnose(tree, var_names: Sequence[str], max_tree_depth: int) -> Diagnostic
     import arviz_stats as azs
 
     post = tree.posterior.to_dataset()[list(var_names)]
+    rpost = post
+    if post.sizes["chain"] == 1:  # ArviZ gives NaN for one chain: compare its two halves (as split R-hat does)
+        half = post.sizes["draw"] // 2
+        first = post.isel(draw=slice(0, half))
+        second = post.isel(draw=slice(half, 2 * half)).assign_coords(draw=first["draw"].values)
+        rpost = xr.concat([first, second], dim="chain").assign_coords(chain=[0, 1])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        rhat = azs.rhat(post)
+        rhat = azs.rhat(rpost)
         ess_b = azs.ess(post, method="bulk")
         ess_t = azs.ess(post, method="tail")
 

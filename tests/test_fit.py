@@ -109,8 +109,9 @@ def test_same_seed_same_draws(flat_runs):
 
 def test_fit_does_not_modify_runs(flat_runs):
     before = flat_runs.copy()
-    _quiet_fit("chinchilla", flat_runs, num_chains=1, num_warmup=20, num_samples=20, progress_bar=False)
+    one = _quiet_fit("chinchilla", flat_runs, num_chains=1, num_warmup=20, num_samples=20, progress_bar=False)
     pd.testing.assert_frame_equal(flat_runs, before)
+    assert np.isfinite(one.diagnostics.max_r_hat)  # one chain: R-hat of its two halves, not NaN
 
 
 @pytest.mark.parametrize(
