@@ -92,9 +92,12 @@ def load_runs(data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
         print(f"NOTE: the Chinchilla data could not be read or downloaded ({str(exc).splitlines()[0]}).\n"
               "      Running on a SIMULATED ladder drawn from Besiroglu et al.'s published fit instead; the numbers\n"
               "      below describe simulated data, not Chinchilla.")
-        design = pd.DataFrame([{"n": n, "d": n * t} for n in np.geomspace(7e7, 1.6e10, 12)
-                               for t in (0.3, 1, 3, 10, 30, 100)])
-        runs = bs.simulate_ladder("chinchilla", BESIROGLU, design=design, noise_sd=0.02, df=4, seed=0)
+        # Hoffmann's Approach 3 layout: 9 iso-FLOP budgets x 20 model sizes, noise like the real residuals
+        design = pd.DataFrame([{"n": n, "d": c / (6 * n)} for c in np.geomspace(6e18, 3e21, 9)
+                               for n in np.geomspace(7e7, 1.6e10, 20)])
+        design = design[(design["d"] / design["n"] > 0.3) & (design["d"] / design["n"] < 500)]
+        runs = bs.simulate_ladder("chinchilla", BESIROGLU, design=design.reset_index(drop=True), noise_sd=0.005,
+                                  df=4, seed=0)
         simulated = True
     ratio = runs["d"] / runs["n"]
     drop = ratio.nsmallest(5).index
@@ -157,7 +160,7 @@ def run(*, out_dir: str | Path = "chinchilla_replication_out", smoke: bool = Fal
     runs, dropped, simulated = load_runs(data_dir)
     if smoke:
         num_chains, num_warmup, num_samples = 2, 150, 150
-    source = "SIMULATED ladder (Besiroglu's fit + Student-t noise)" if simulated else \
+    source = "a SIMULATED iso-FLOP ladder (Besiroglu's fit + 0.5% Student-t noise)" if simulated else \
         "Epoch AI's extraction of Hoffmann et al. 2022 Fig. 4"
     say(f"Chinchilla replication on {source}: {len(runs) + len(dropped)} runs; dropped the 5 with the smallest "
         f"D/N (max {float((dropped['d'] / dropped['n']).max()):.3f}) as Besiroglu et al. 2024 did -> {len(runs)}.")
