@@ -146,6 +146,7 @@ def calibrate(
     num_warmup: int = 400,
     num_samples: int = 500,
     num_draws: int = 99,
+    target_accept_prob: float = 0.9,
     bins: int = 10,
     alpha: float = 0.01,
     seed: int = 0,
@@ -169,6 +170,8 @@ def calibrate(
     num_draws : int
         Posterior draws ``L`` each rank is taken among (thinned evenly from ``num_chains * num_samples``); choose
         ``L + 1`` divisible by ``bins``.
+    target_accept_prob : float
+        NUTS step-size adaptation target (as in :func:`bayescale.fit`).
     bins : int
         Bins of the chi-square uniformity test.
     alpha : float
@@ -224,7 +227,8 @@ def calibrate(
         prior = Predictive(sim_model, num_samples=num_simulations)(key_sim, data)
         names = [p for p in law.params] + ["sigma"] + (["nu"] if likelihood == "student_t" else [])
         sampler = CompiledNUTS(fit_model, dataclasses.replace(data, y=np.ones(len(design))),
-                               num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, seed=seed)
+                               num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                               target_accept_prob=target_accept_prob, seed=seed)
         thin = np.linspace(0, total - 1, num_draws).round().astype(int)
         rows, divergences = [], []
         for s in range(num_simulations):
