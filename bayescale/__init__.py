@@ -19,7 +19,6 @@ from bayescale.fit import ConvergenceWarning, Fit, FitFileError, fit, load  # no
 from bayescale.law import Law, LawSpecError, get_law, laws, register  # noqa: E402
 from bayescale.simulate import simulate_ladder  # noqa: E402
 
-
 __version__ = "0.1.0"
 
 __all__ = [

@@ -190,7 +190,8 @@ def build_model(law: Law, config: ModelConfig):
                     shift = jnp.broadcast_to(e_grp * lx0, (n_all,))
                     with numpyro.plate(f"{p}_groups", data.n_groups):
                         c_g = numpyro.sample(f"{p}_c", _log_shift_dist(prior, shift[: data.n_groups]))
-                    u = _append_new(p, c_g, data, lambda n: _log_shift_dist(prior, shift[data.n_groups:]))
+                    u = _append_new(p, c_g, data,
+                                    lambda n, prior=prior, shift=shift: _log_shift_dist(prior, shift[data.n_groups:]))
                     pop[p] = jnp.exp(jnp.mean(c_g) + e_pop * lx0)
                 grp[p] = _grp_deterministic(p, jnp.exp(u + e_grp * lx0), data)
                 continue
@@ -205,7 +206,7 @@ def build_model(law: Law, config: ModelConfig):
             else:
                 with numpyro.plate(f"{p}_groups", data.n_groups):
                     v = numpyro.sample(p, prior)
-                grp[p] = _append_new(p, v, data, lambda n: prior.expand((n,)))
+                grp[p] = _append_new(p, v, data, lambda n, prior=prior: prior.expand((n,)))
                 pop[p] = bij(jnp.mean(bij.inv(v)))
 
         # per-run parameter values

@@ -260,7 +260,7 @@ def calibrate(
 
 
 def _log_prediction(law: Law, x: Mapping[str, np.ndarray], params: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The law's (log) mean at one input point for a batch of parameter draws."""
+    """Evaluate the law's (log) mean at one input point for a batch of parameter draws."""
     xs = [jnp.asarray(x[k]) for k in law.inputs]
     ps = {k: jnp.asarray(v) for k, v in params.items()}
     out = law.log(*xs, **ps) if law.positive else law.fn(*xs, **ps)

@@ -74,7 +74,8 @@ def fit(
 
     table = _read_table(runs)
     try:
-        result = bs.fit(law, table, groups=groups or None, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
+        result = bs.fit(law, table, groups=groups or None, pool=pool, pooling=pooling, likelihood=likelihood,
+                        noise=noise,
                         num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples, seed=seed,
                         flops_per_param_token=flops_per_param_token)
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
@@ -150,7 +151,7 @@ def demo(
     data_dir: Annotated[Path | None, typer.Option(help="data directory (default: BAYESCALE_DATA_DIR / cache)")]
     = None,
 ):
-    """The Chinchilla replication case study (simulated data, and says so, when no data is reachable)."""
+    """Run the Chinchilla replication case study (simulated data, and says so, when no data is reachable)."""
     from bayescale.demo import run
 
     run(out_dir=out, smoke=smoke, seed=seed, data_dir=data_dir)

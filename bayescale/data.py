@@ -9,9 +9,9 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
-from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -325,7 +325,7 @@ def validate_runs(
         )
 
     def column(name: str) -> pd.Series | None:
-        """A size column over the validated rows, whether or not the law uses it."""
+        """Return a size column over the validated rows, whether or not the law uses it."""
         if name in out.columns:
             return out[name]
         if name in frame.columns:

@@ -77,7 +77,7 @@ class ReplicationResult:
 
 
 def load_runs(data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
-    """The Chinchilla runs minus the 5 smallest-D/N ones; simulated from Besiroglu's fit when no data is reachable.
+    """Load the Chinchilla runs minus the 5 smallest-D/N ones (simulated from Besiroglu's fit without data).
 
     Returns
     -------
@@ -105,7 +105,7 @@ def load_runs(data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
 
 
 def hoffmann_region(fit, prob: float = 0.95) -> tuple[bool, float]:
-    """Is Hoffmann's (alpha, beta) inside the ``prob`` posterior region (Gaussian approximation of the draws)?"""
+    """Test whether Hoffmann's (alpha, beta) is inside the ``prob`` posterior region (Gaussian approximation)."""
     draws = fit.draws(["alpha", "beta"])
     x = np.column_stack([draws["alpha"], draws["beta"]])
     diff = np.array([HOFFMANN["alpha"], HOFFMANN["beta"]]) - x.mean(0)

@@ -268,7 +268,7 @@ class Law:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
-        """Serialisable description of the spec (priors as distribution name + arguments, fn exported).
+        """Describe the spec in serialisable form (priors as distribution name + arguments, fn exported).
 
         The function is exported with :mod:`jax.export` (StableHLO, shape-polymorphic in the number of runs), so a
         saved fit predicts with a user-defined law without the original script and without executing Python.
@@ -301,7 +301,7 @@ class Law:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     def signature_dict(self) -> dict[str, Any]:
-        """The parts of the spec that define the statistical model (used to match a saved law to the registry)."""
+        """Return the parts of the spec that define the statistical model (to match a saved law to the registry)."""
         d = self.to_dict()
         return {k: d[k] for k in ("name", "inputs", "target", "params", "centre", "positive")}
 

@@ -81,7 +81,7 @@ def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[f
 
 def plot_frontier(fit, c: Sequence[float], *, k: float | None = None,
                   marks: Mapping[str, tuple[float, float, float]] | None = None, path=None):
-    """The compute-optimal frontier N*(C) and D*(C) with 90% posterior bands.
+    """Plot the compute-optimal frontier N*(C) and D*(C) with 90% posterior bands.
 
     Parameters
     ----------

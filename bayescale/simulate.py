@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 
 import jax
 import numpy as np
-from numpyro.distributions import transforms
 import pandas as pd
+from numpyro.distributions import transforms
 
 from bayescale.law import Law, get_law
 
@@ -63,7 +63,7 @@ def reference_params(law: Law | str) -> dict[str, float]:
 def default_design(law: Law, *, sizes: Sequence[float] | None = None,
                    tokens_per_param: Sequence[float] = (5, 10, 20, 40, 80),
                    epochs: Sequence[float] = (1, 2, 4, 8)) -> pd.DataFrame:
-    """A grid of run inputs for a law: model sizes x tokens-per-parameter (x epochs), or a log grid.
+    """Build a grid of run inputs for a law: model sizes x tokens-per-parameter (x epochs), or a log grid.
 
     Parameters
     ----------

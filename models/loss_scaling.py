@@ -146,7 +146,7 @@ def overtraining(n, d, *, e, a, b, eta):
 
 
 def log_overtraining(n, d, *, e, a, b, eta):
-    """Log of :func:`overtraining` via log-sum-exp (the two reducible terms are a N^-2eta and b D^-2eta times 6^-eta)."""
+    """Log of :func:`overtraining` via log-sum-exp (reducible terms a N^-2eta and b D^-2eta, times 6^-eta)."""
     t0 = jnp.broadcast_to(jnp.log(e), jnp.broadcast_shapes(jnp.shape(n), jnp.shape(d), jnp.shape(e)))
     t1 = jnp.log(a) - eta * jnp.log(6.0) - 2.0 * eta * jnp.log(n)
     t2 = jnp.log(b) - eta * jnp.log(6.0) - 2.0 * eta * jnp.log(d)

@@ -51,8 +51,8 @@ def flat_fit(flat_runs):
 
 @pytest.fixture(scope="module")
 def group_runs():
-    return bs.simulate_ladder("chinchilla", TRUTH, design=DESIGN, noise_sd=0.02, num_groups=5, group_sd={"e": 0.1, "a": 0.3},
-                              seed=2)
+    return bs.simulate_ladder("chinchilla", TRUTH, design=DESIGN, noise_sd=0.02, num_groups=5,
+                              group_sd={"e": 0.1, "a": 0.3}, seed=2)
 
 
 @pytest.fixture(scope="module")
@@ -180,10 +180,10 @@ def test_optimal_allocation_closed_form_matches_numeric(flat_fit):
     closed = flat_fit.optimal_allocation([1e21, 5.76e23])
     law = flat_fit.law
     assert law.optimum is not None
-    from bayescale.predict import _group_params, _numeric_optimum
-
     import jax
     import jax.numpy as jnp
+
+    from bayescale.predict import _group_params, _numeric_optimum
 
     with jax.enable_x64(True):
         p = {k: jnp.asarray(v)[:, None] for k, v in _group_params(flat_fit, None).items()}
