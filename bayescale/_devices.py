@@ -14,6 +14,17 @@ import sys
 _FLAG = "--xla_force_host_platform_device_count"
 
 
+def chain_method(num_chains: int) -> str:
+    """NumPyro ``chain_method`` for ``num_chains``: parallel over host devices on CPU when there are enough."""
+    import jax
+
+    if num_chains == 1:
+        return "sequential"
+    if jax.default_backend() == "cpu" and jax.local_device_count() >= num_chains:
+        return "parallel"
+    return "vectorized"
+
+
 def configure_host_devices() -> int | None:
     """Request host devices for parallel chains; returns the count requested, or None if left unchanged."""
     flags = os.environ.get("XLA_FLAGS", "")

@@ -216,12 +216,11 @@ def build_model(law: Law, config: ModelConfig):
                 params[p] = grp[p][data.group]
             else:
                 params[p] = pop[p]
-        xs = [data.x[k] for k in law.inputs]
-        mu = law.log(*xs, **params) if law.positive else law.fn(*xs, **params)
+        mu = law_location(law, [data.x[k] for k in law.inputs], params)
 
         sigma = numpyro.sample("sigma", dist.HalfNormal(config.sigma_scale))
         scale = sigma if data.noise is None else jnp.sqrt(sigma**2 + data.noise**2)
-        site = f"log_{law.target}" if law.positive else law.target
+        site = obs_site(law)
         y = None if data.y is None else (jnp.log(data.y) if law.positive else data.y)
         if data.y is None:
             numpyro.deterministic("mu", mu)
@@ -234,6 +233,16 @@ def build_model(law: Law, config: ModelConfig):
             numpyro.sample(site, like, obs=y)
 
     return model
+
+
+def obs_site(law: Law) -> str:
+    """Name of the observed site: ``log_<target>`` for positive targets (likelihood on the log), else the target."""
+    return f"log_{law.target}" if law.positive else law.target
+
+
+def law_location(law: Law, xs: Sequence[Any], params: Mapping[str, Any]):
+    """Evaluate the law on the likelihood's scale: ``log`` of the target for positive targets, the target otherwise."""
+    return law.log(*xs, **params) if law.positive else law.fn(*xs, **params)
 
 
 def _uses_group(expo, grp) -> bool:
@@ -297,4 +306,4 @@ def group_codes(frame, groups: Sequence[str], levels: Sequence[str] | None = Non
     return np.asarray([index[k] for k in key], dtype=np.int32), levels, new
 
 
-__all__ += ["geometric_centre", "group_codes", "resolve_pool"]
+__all__ += ["geometric_centre", "group_codes", "resolve_pool", "obs_site", "law_location"]

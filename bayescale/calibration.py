@@ -24,7 +24,15 @@ import numpyro.distributions as dist
 import pandas as pd
 from scipy import stats
 
-from bayescale.build import ModelConfig, ModelData, build_model, geometric_centre, resolve_pool
+from bayescale.build import (
+    ModelConfig,
+    ModelData,
+    build_model,
+    geometric_centre,
+    law_location,
+    obs_site,
+    resolve_pool,
+)
 from bayescale.engine import CompiledNUTS
 from bayescale.law import Law, get_law
 from bayescale.simulate import default_design
@@ -218,7 +226,7 @@ def calibrate(
         x = {k: design[k].to_numpy(np.float64) for k in law.inputs}
         log_x0 = geometric_centre(x)
         data = ModelData(x=x, log_x0=log_x0)
-        site = f"log_{law.target}" if law.positive else law.target
+        site = obs_site(law)
         # extrapolation point: every input of the largest run scaled so that compute grows tenfold
         big = design.iloc[int(np.argmax(np.prod([x[k] for k in law.inputs], axis=0)))]
         factor = 10.0 ** (1.0 / len(law.inputs))
@@ -261,7 +269,5 @@ def calibrate(
 
 def _log_prediction(law: Law, x: Mapping[str, np.ndarray], params: Mapping[str, np.ndarray]) -> np.ndarray:
     """Evaluate the law's (log) mean at one input point for a batch of parameter draws."""
-    xs = [jnp.asarray(x[k]) for k in law.inputs]
-    ps = {k: jnp.asarray(v) for k, v in params.items()}
-    out = law.log(*xs, **ps) if law.positive else law.fn(*xs, **ps)
+    out = law_location(law, [jnp.asarray(x[k]) for k in law.inputs], {k: jnp.asarray(v) for k, v in params.items()})
     return np.asarray(out).reshape(-1)

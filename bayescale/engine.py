@@ -15,6 +15,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from bayescale._devices import chain_method
+
 __all__ = ["CompiledNUTS"]
 
 
@@ -71,7 +73,7 @@ class CompiledNUTS:
             values = jax.vmap(self._postprocess_gen(data))(zs)
             return values, div[num_warmup:], steps[num_warmup:]
 
-        if jax.default_backend() == "cpu" and jax.local_device_count() >= num_chains > 1:
+        if chain_method(num_chains) == "parallel":
             self._run = jax.pmap(chain, in_axes=(0, 0, None))
         else:
             self._run = jax.jit(jax.vmap(chain, in_axes=(0, 0, None)))

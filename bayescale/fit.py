@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayescale._devices import chain_method
 from bayescale.build import (
     LIKELIHOODS,
     ModelConfig,
@@ -29,6 +30,7 @@ from bayescale.build import (
     build_model,
     geometric_centre,
     group_codes,
+    obs_site,
     resolve_pool,
 )
 from bayescale.data import _PACKAGE_DIRS, RunTable, validate_runs
@@ -119,14 +121,6 @@ def _default_progress() -> bool:
     return not os.environ.get("CI") and sys.stderr.isatty()
 
 
-def _chain_method(num_chains: int) -> str:
-    if num_chains == 1:
-        return "sequential"
-    if jax.default_backend() == "cpu" and jax.local_device_count() >= num_chains:
-        return "parallel"
-    return "vectorized"
-
-
 def _model_data(table: RunTable, log_x0: Mapping[str, float], levels=None, with_target: bool = True):
     frame = table.frame
     codes, levels, new = group_codes(frame, table.groups, levels)
@@ -157,8 +151,7 @@ def _dims(law: Law, config: ModelConfig, groups: Sequence[str]) -> dict[str, lis
                 dims[f"{p}_z"] = dims[f"{p}_u"] = g
             else:
                 dims[f"{p}_c"] = g
-    site = f"log_{law.target}" if law.positive else law.target
-    dims[site] = ["run"]
+    dims[obs_site(law)] = ["run"]
     return dims
 
 
@@ -267,7 +260,7 @@ def fit(
         kernel = NUTS(model, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
                       dense_mass=dense, init_strategy=init_to_median(num_samples=15))
         mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-                    chain_method=_chain_method(num_chains), progress_bar=progress)
+                    chain_method=chain_method(num_chains), progress_bar=progress)
         mcmc.run(jax.random.PRNGKey(seed), data, extra_fields=EXTRA_FIELDS)
         tree = _to_tree(mcmc, law, config, table, levels, data)
     meta = {
@@ -280,7 +273,7 @@ def fit(
         "seed": seed,
         "options": {"num_chains": num_chains, "num_warmup": num_warmup, "num_samples": num_samples,
                     "target_accept_prob": target_accept_prob, "max_tree_depth": max_tree_depth,
-                    "dense_mass": dense, "chain_method": _chain_method(num_chains),
+                    "dense_mass": dense, "chain_method": chain_method(num_chains),
                     "flops_per_param_token": flops_per_param_token},
         "notes": list(table.notes),
         "input_hash": _input_hash(table.frame),

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from bayescale.build import build_model
+from bayescale.build import build_model, obs_site
 from bayescale.data import validate_runs
 from bayescale.fit import Fit, _model_data, _pct
 
@@ -81,9 +81,9 @@ def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95
         sites = set(_sample_sites(model, data))
         draws = {k: jnp.asarray(v) for k, v in fit.draws([v for v in fit.tree.posterior.data_vars
                                                            if v in sites]).items()}
-        pred = Predictive(model, posterior_samples=draws, return_sites=["mu", _obs_site(law)])
+        pred = Predictive(model, posterior_samples=draws, return_sites=["mu", obs_site(law)])
         out = pred(jax.random.PRNGKey(seed), data)
-        values = np.asarray(out["mu"] if kind == "mean" else out[_obs_site(law)])
+        values = np.asarray(out["mu"] if kind == "mean" else out[obs_site(law)])
     if law.positive:
         values = np.exp(values)
     result = table.frame[list(law.inputs) + list(fit.groups)].copy()
@@ -93,10 +93,6 @@ def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95
     if new:
         result.attrs["new_groups"] = list(new)
     return result
-
-
-def _obs_site(law) -> str:
-    return f"log_{law.target}" if law.positive else law.target
 
 
 def _group_params(fit: Fit, group: str | None) -> dict[str, np.ndarray]:
