@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["ReplicationResult", "run", "main", "BESIROGLU", "BESIROGLU_SE", "HOFFMANN", "CHINCHILLA_BUDGET"]
+__all__ = ["ReplicationResult", "run", "main", "load_runs", "comparison_table", "hoffmann_region", "BESIROGLU",
+           "BESIROGLU_SE", "HOFFMANN", "CHINCHILLA_BUDGET"]
 
 #: Besiroglu et al. 2024 (arXiv:2404.10102) Table 1, with bootstrap standard errors.
 BESIROGLU = {"e": 1.8172, "a": 482.01, "b": 2085.43, "alpha": 0.3478, "beta": 0.3658}
@@ -79,9 +80,19 @@ class ReplicationResult:
 def load_runs(data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
     """Load the Chinchilla runs minus the 5 smallest-D/N ones (simulated from Besiroglu's fit without data).
 
+    Parameters
+    ----------
+    data_dir : str or path-like, optional
+        Data directory; default ``BAYESCALE_DATA_DIR``, then the cache, then a verified download.
+
     Returns
     -------
-    runs, dropped, simulated
+    runs : pandas.DataFrame
+        The runs kept (``n, d, c, loss``).
+    dropped : pandas.DataFrame
+        The 5 runs left out.
+    simulated : bool
+        True when no data was reachable and the runs were simulated.
     """
     import bayescale as bs
 
@@ -105,7 +116,22 @@ def load_runs(data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
 
 
 def hoffmann_region(fit, prob: float = 0.95) -> tuple[bool, float]:
-    """Test whether Hoffmann's (alpha, beta) is inside the ``prob`` posterior region (Gaussian approximation)."""
+    """Test whether Hoffmann's (alpha, beta) is inside the ``prob`` posterior region (Gaussian approximation).
+
+    Parameters
+    ----------
+    fit : Fit
+        A Chinchilla fit.
+    prob : float
+        Mass of the region.
+
+    Returns
+    -------
+    inside : bool
+    d2 : float
+        Squared Mahalanobis distance under the posterior mean and covariance of (alpha, beta); the region is
+        ``d2 <= chi2.ppf(prob, 2)``.
+    """
     draws = fit.draws(["alpha", "beta"])
     x = np.column_stack([draws["alpha"], draws["beta"]])
     diff = np.array([HOFFMANN["alpha"], HOFFMANN["beta"]]) - x.mean(0)
@@ -114,7 +140,19 @@ def hoffmann_region(fit, prob: float = 0.95) -> tuple[bool, float]:
 
 
 def comparison_table(fit) -> pd.DataFrame:
-    """Posterior median and 90% interval beside Besiroglu's (with SE) and Hoffmann's estimates."""
+    """Tabulate the posterior median and 90% interval beside Besiroglu's (with SE) and Hoffmann's estimates.
+
+    Parameters
+    ----------
+    fit : Fit
+        A Chinchilla fit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per parameter: ``median, q05, q95, sd, besiroglu, besiroglu_se, hoffmann, z_vs_besiroglu,
+        within_2se``.
+    """
     s = fit.summary(list(PARAMS))
     out = pd.DataFrame({
         "median": s["q50"], "q05": s["q05"], "q95": s["q95"], "sd": s["sd"],

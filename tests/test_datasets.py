@@ -306,6 +306,8 @@ def test_chinchilla_points():
     np.testing.assert_allclose(
         df[["n", "d", "c", "loss"]].to_numpy(), derived[["N", "D", "C", "loss"]], rtol=1e-6
     )
+    pd.testing.assert_frame_equal(datasets.load("chinchilla"), df)  # the short name of DESIGN.md
+    assert datasets.info("chinchilla") == datasets.info("chinchilla_epoch")
 
 
 @needs_data
