@@ -15,7 +15,7 @@ _configure_host_devices()
 from bayescale import datasets  # noqa: E402
 from bayescale.calibration import CalibrationResult, calibrate  # noqa: E402
 from bayescale.data import DataWarning, RunTableError, validate_runs  # noqa: E402
-from bayescale.fit import ConvergenceWarning, Fit, FitFileError, fit, load  # noqa: E402
+from bayescale.fit import ConvergenceWarning, Fit, FitFileError, fit, fit_many, load  # noqa: E402
 from bayescale.law import Law, LawSpecError, get_law, laws, register  # noqa: E402
 from bayescale.simulate import simulate_ladder  # noqa: E402
 
@@ -33,6 +33,7 @@ __all__ = [
     "calibrate",
     "datasets",
     "fit",
+    "fit_many",
     "get_law",
     "laws",
     "load",

@@ -1,15 +1,17 @@
 """NUTS fits of a law to a table of runs, the :class:`Fit` result, and atomic save / load.
 
-``fit`` is the only place MCMC runs. Everything a saved fit needs to predict (law spec, hierarchy, centring point,
-group levels) is stored in the attrs of its ArviZ DataTree.
+``fit`` and ``fit_many`` are the only places MCMC runs (through :mod:`bayescale.engine`). Everything a saved fit
+needs to predict (law spec, hierarchy, centring point, group levels) is stored in the attrs of its ArviZ DataTree.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import sys
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayescale._devices import chain_method
 from bayescale.build import (
     LIKELIHOODS,
     ModelConfig,
@@ -33,10 +35,10 @@ from bayescale.build import (
     obs_site,
     resolve_pool,
 )
-from bayescale.data import _PACKAGE_DIRS, RunTable, validate_runs
+from bayescale.data import _PACKAGE_DIRS, RunTable, RunTableError, validate_runs
 from bayescale.law import Law, get_law, law_from_dict
 
-__all__ = ["fit", "Fit", "load", "ConvergenceWarning", "FitFileError", "Diagnostics", "THRESHOLDS"]
+__all__ = ["fit", "fit_many", "Fit", "load", "ConvergenceWarning", "FitFileError", "Diagnostics", "THRESHOLDS"]
 
 #: Convergence thresholds checked on every fit (Vehtari et al. 2021; Betancourt 2016 for E-BFMI).
 THRESHOLDS = {"r_hat": 1.01, "ess_bulk": 400, "ess_tail": 400, "divergences": 0, "tree_depth_frac": 0.0,
@@ -44,8 +46,6 @@ THRESHOLDS = {"r_hat": 1.01, "ess_bulk": 400, "ess_tail": 400, "divergences": 0,
 _ATTR = "bayescale"
 #: Smallest group size at which ``pooling="auto"`` chooses the centred parameterisation.
 CENTRED_MIN_RUNS = 6
-#: NUTS statistics kept in ``sample_stats`` (ArviZ names them energy, tree_depth, step_size, diverging, ...).
-EXTRA_FIELDS = ("diverging", "energy", "num_steps", "adapt_state.step_size", "accept_prob", "potential_energy")
 
 
 class ConvergenceWarning(UserWarning):
@@ -155,6 +155,23 @@ def _dims(law: Law, config: ModelConfig, groups: Sequence[str]) -> dict[str, lis
     return dims
 
 
+_NUTS_DOC = """num_chains, num_warmup, num_samples : int
+        NUTS settings (NumPyro's names). Chains run in parallel over host devices on CPU.
+    seed : int
+        Random seed; the same seed and data give the same draws.
+    target_accept_prob, max_tree_depth : float, int
+        NUTS step-size adaptation target and tree-depth cap.
+    dense_mass : bool, optional
+        Dense mass matrix; default dense when the model has at most 50 unconstrained parameters.
+    sigma_scale, group_scale : float
+        Scales of the HalfNormal priors on the residual sd and on group-level spreads.
+    flops_per_param_token : float
+        FLOPs convention ``c = k n d`` used by validation and :meth:`Fit.optimal_allocation`.
+    precision : {"float64", "float32"}
+        Floating-point precision of the sampler. ``"float32"`` halves memory and is faster on GPUs; check that its
+        diagnostics still pass (the Chinchilla law fits the same in both, see ``benchmarks/README.md``)."""
+
+
 def fit(
     law: Law | str,
     runs,
@@ -174,9 +191,14 @@ def fit(
     sigma_scale: float = 0.1,
     group_scale: float = 0.5,
     flops_per_param_token: float = 6.0,
+    precision: str = "float64",
     progress_bar: bool | None = None,
 ) -> Fit:
     """Fit a law to runs with NUTS.
+
+    The sampler is compiled once per law, hierarchy, settings and (bucketed) data size and reused by every later
+    fit in the process (and, through JAX's persistent compilation cache, by later processes): a repeat fit of the
+    same shapes compiles nothing. See :mod:`bayescale.engine`.
 
     Parameters
     ----------
@@ -201,20 +223,10 @@ def fit(
         Likelihood of the log target.
     noise : str, optional
         Column with a known per-run sd of the log target (added in quadrature to the fitted sd).
-    num_chains, num_warmup, num_samples : int
-        NUTS settings (NumPyro's names). Chains run in parallel over host devices on CPU.
-    seed : int
-        Random seed; the same seed and data give the same draws.
-    target_accept_prob, max_tree_depth : float, int
-        NUTS step-size adaptation target and tree-depth cap.
-    dense_mass : bool, optional
-        Dense mass matrix; default dense when the model has at most 50 unconstrained parameters.
-    sigma_scale, group_scale : float
-        Scales of the HalfNormal priors on the residual sd and on group-level spreads.
-    flops_per_param_token : float
-        FLOPs convention ``c = k n d`` used by validation and :meth:`Fit.optimal_allocation`.
+    {nuts}
     progress_bar : bool, optional
-        Show NumPyro's progress bar; default on in an interactive terminal, off when ``CI`` is set.
+        Print one line when sampling starts and ends (the sampler runs as one compiled program, so there is no
+        per-iteration bar); default on in an interactive terminal, off when ``CI`` is set.
 
     Returns
     -------
@@ -225,6 +237,10 @@ def fit(
     ConvergenceWarning
         When R-hat, bulk/tail ESS, divergences, tree depth or E-BFMI fail their thresholds (stated in the message).
 
+    See Also
+    --------
+    fit_many : many independent fits in one compiled program.
+
     Examples
     --------
     >>> import bayescale as bs
@@ -232,14 +248,197 @@ def fit(
     >>> f = bs.fit("chinchilla", runs, num_warmup=300, num_samples=300, seed=1)  # doctest: +SKIP
     >>> f.summary().loc[["alpha", "beta"], ["mean", "r_hat"]]  # doctest: +SKIP
     """
-    from numpyro.infer import MCMC, NUTS, init_to_median
-
     law = get_law(law)
+    opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
+                    flops_per_param_token)
+    prep = _prepare(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
+                    sigma_scale=sigma_scale, group_scale=group_scale, flops_per_param_token=flops_per_param_token)
+    progress = _default_progress() if progress_bar is None else progress_bar
+    start = time.perf_counter()
+    if progress:
+        print(f"bayescale: sampling {law.name}, {num_chains} chains x ({num_warmup} warm-up + {num_samples}) "
+              f"draws on {len(prep.table.frame)} runs ...", file=sys.stderr, flush=True)
+    (result,) = _run_batch([prep], [jax.random.PRNGKey(seed)], [seed], opts, dense_mass)
+    if progress:
+        print(f"bayescale: done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    for msg in result.diagnostics.problems:
+        warnings.warn(msg, ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
+    return result
+
+
+def fit_many(
+    law: Law | str,
+    runs,
+    by: str | Sequence[str] | None = None,
+    *,
+    groups: Sequence[str] | str | None = None,
+    pool: str | Mapping[str, str] | None = None,
+    pooling: str = "auto",
+    likelihood: str = "student_t",
+    noise: str | None = None,
+    num_chains: int = 4,
+    num_warmup: int = 1000,
+    num_samples: int = 1000,
+    seed: int = 0,
+    target_accept_prob: float = 0.9,
+    max_tree_depth: int = 10,
+    dense_mass: bool | None = None,
+    sigma_scale: float = 0.1,
+    group_scale: float = 0.5,
+    flops_per_param_token: float = 6.0,
+    precision: str = "float64",
+    batch_size: int = 128,
+    client=None,
+    progress_bar: bool | None = None,
+) -> dict[Any, Fit]:
+    """Many independent fits of one law (per task, data set, bootstrap or SBC replicate) in one compiled program.
+
+    Every fit's chains become jobs of one :class:`~bayescale.engine.NUTSProgram`, vectorised and split over all
+    local devices (host devices on CPU, the GPU when JAX sees one); data sizes are padded to a common bucket. Each
+    result is a normal :class:`Fit`, the same as ``bs.fit`` on that subset (same model, priors and checks; the
+    draws differ because the random keys do).
+
+    Parameters
+    ----------
+    law : Law or str
+    runs : pandas.DataFrame or mapping of name to pandas.DataFrame
+        All runs with the ``by`` column(s) naming the fit each run belongs to; or one table per fit.
+    by : str or sequence of str, optional
+        Column(s) splitting ``runs`` into fits (required for a DataFrame, not allowed for a mapping).
+    groups, pool, pooling, likelihood, noise
+        As in :func:`fit`, applied to every fit (``pooling="auto"`` decides per fit).
+    {nuts}
+    batch_size : int
+        Fits per compiled program call (bounds memory: each call holds ``batch_size x num_chains x num_samples``
+        draws); fits of different structure (number of groups, pooling) go to separate calls.
+    client : dask.distributed.Client, optional
+        Run the batches on a Dask cluster (``pip install 'bayescale[distributed]'``): each worker fits whole
+        batches with its own compiled program. Without it everything runs in this process.
+    progress_bar : bool, optional
+        Show a progress bar over batches (tqdm); default on in an interactive terminal, off when ``CI`` is set.
+
+    Returns
+    -------
+    dict
+        ``{name: Fit}`` in the order the names first appear (``by`` values; a tuple for several columns).
+
+    Warns
+    -----
+    ConvergenceWarning
+        Once, naming every fit that failed a diagnostic threshold (each Fit's ``diagnostics`` has the details).
+
+    Examples
+    --------
+    >>> import bayescale as bs, pandas as pd
+    >>> runs = pd.concat([bs.simulate_ladder(seed=s).assign(task=f"t{s}") for s in range(8)])
+    >>> fits = bs.fit_many("chinchilla", runs, by="task", seed=0)  # doctest: +SKIP
+    >>> fits["t0"].summary().loc["alpha", "mean"]  # doctest: +SKIP
+    """
+    law = get_law(law)
+    opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
+                    flops_per_param_token)
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    tables = _split(runs, by)
+    preps = []
+    for name, frame in tables.items():
+        try:
+            preps.append(_prepare(law, frame, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood,
+                                  noise=noise, sigma_scale=sigma_scale, group_scale=group_scale,
+                                  flops_per_param_token=flops_per_param_token))
+        except RunTableError as err:
+            raise RunTableError([f"fit {name!r} (by={by!r}): {p}" for p in err.problems]) from err
+        except (ValueError, TypeError) as err:
+            raise type(err)(f"fit {name!r} (by={by!r}): {err}") from err
+    names = list(tables)
+    root = jax.random.PRNGKey(seed)
+    keys = [jax.random.fold_in(root, i) for i in range(len(names))]
+    # batches of one structure each, in order of first appearance
+    structures: dict[Any, list[int]] = {}
+    for i, prep in enumerate(preps):
+        structures.setdefault(_structure(prep), []).append(i)
+    batches = [idx[j:j + batch_size] for idx in structures.values() for j in range(0, len(idx), batch_size)]
+    progress = _default_progress() if progress_bar is None else progress_bar
+    results: dict[int, Fit] = {}
+    if client is not None:
+        from dask.distributed import as_completed
+
+        futures = {client.submit(_run_batch, [preps[i] for i in b], [keys[i] for i in b], [seed] * len(b), opts,
+                                 dense_mass, pure=False): b for b in batches}
+        bar = _bar(len(names), progress)
+        for fut in as_completed(list(futures)):
+            b = futures[fut]
+            results.update(zip(b, fut.result(), strict=True))
+            bar.update(len(b))
+        bar.close()
+    else:
+        bar = _bar(len(names), progress)
+        for b in batches:
+            results.update(zip(b, _run_batch([preps[i] for i in b], [keys[i] for i in b], [seed] * len(b), opts,
+                                             dense_mass), strict=True))
+            bar.update(len(b))
+        bar.close()
+    out = {names[i]: results[i] for i in range(len(names))}
+    for i, fit_ in enumerate(out.values()):
+        fit_.tree.attrs["fit_index"] = i
+    bad = {k: f.diagnostics for k, f in out.items() if not f.diagnostics.ok}
+    if bad:
+        listed = "; ".join(f"{k!r}: {d.problems[0]}" for k, d in list(bad.items())[:5])
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        warnings.warn(f"{len(bad)} of {len(out)} fits failed a diagnostic check: {listed}{more}",
+                      ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
+    return out
+
+
+fit.__doc__ = fit.__doc__.replace("{nuts}", _NUTS_DOC)
+fit_many.__doc__ = fit_many.__doc__.replace("{nuts}", _NUTS_DOC)
+
+
+# ---------------------------------------------------------------------------------------------- internals
+PRECISIONS = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class _Options:
+    num_chains: int
+    num_warmup: int
+    num_samples: int
+    target_accept_prob: float
+    max_tree_depth: int
+    precision: str
+    flops_per_param_token: float
+
+
+def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
+             flops_per_param_token) -> _Options:
+    for name, value in (("num_chains", num_chains), ("num_warmup", num_warmup), ("num_samples", num_samples),
+                        ("max_tree_depth", max_tree_depth)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not 0 < target_accept_prob < 1:
+        raise ValueError(f"target_accept_prob must be in (0, 1), got {target_accept_prob!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}")
+    return _Options(int(num_chains), int(num_warmup), int(num_samples), float(target_accept_prob),
+                    int(max_tree_depth), precision, float(flops_per_param_token))
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One validated fit problem: the table, the model structure and the unpadded model data."""
+
+    law: Law
+    table: RunTable
+    config: ModelConfig
+    log_x0: dict[str, float]
+    data: ModelData
+    levels: tuple[str, ...]
+
+
+def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_scale, group_scale,
+             flops_per_param_token) -> _Prepared:
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
-    for name, value in (("num_chains", num_chains), ("num_warmup", num_warmup), ("num_samples", num_samples)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if pooling not in ("auto", "noncentred", "centred"):
         raise ValueError(f"pooling={pooling!r} is not one of ('auto', 'noncentred', 'centred')")
     table = validate_runs(runs, law, groups=groups, noise=noise, flops_per_param_token=flops_per_param_token)
@@ -251,73 +450,200 @@ def fit(
         group_scale=group_scale, centred=pooling == "centred",
     )
     log_x0 = geometric_centre({k: table.frame[k].to_numpy() for k in law.inputs})
+    data, levels, _ = _model_data(table, log_x0)
+    return _Prepared(law, table, config, log_x0, data, tuple(levels))
+
+
+def _structure(prep: _Prepared):
+    """Return what must agree between fits that share one compiled program."""
+    d = prep.data
+    return (json.dumps(prep.config.to_dict(), sort_keys=True), d.n_groups, d.group is not None, d.noise is not None)
+
+
+def _split(runs, by) -> dict[Any, pd.DataFrame]:
+    if isinstance(runs, Mapping):
+        if by is not None:
+            raise ValueError("by= splits one DataFrame; runs is already a mapping of name to DataFrame")
+        tables = dict(runs)
+    else:
+        if not isinstance(runs, pd.DataFrame):
+            raise TypeError(f"runs must be a pandas DataFrame or a mapping of name to DataFrame, got "
+                            f"{type(runs).__name__}")
+        if by is None:
+            raise ValueError("by= is required: name the column(s) that say which fit each run belongs to, e.g. "
+                             "by='task'")
+        cols = [by] if isinstance(by, str) else list(by)
+        missing = [c for c in cols if c not in runs.columns]
+        if missing:
+            raise ValueError(f"by column(s) {missing} not in runs (columns: {list(runs.columns)})")
+        nulls = runs.index[runs[cols].isna().any(axis=1)].tolist()
+        if nulls:
+            raise ValueError(f"by column(s) {cols} are missing in rows {nulls[:10]}: every run must name its fit")
+        key = cols[0] if len(cols) == 1 else cols
+        tables = {name: frame.drop(columns=cols) for name, frame in runs.groupby(key, sort=False)}
+    if not tables:
+        raise ValueError("no fits: runs is empty")
+    return tables
+
+
+def _bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="bayescale fits", unit="fit", disable=not enabled)
+
+
+_DENSE_CACHE: dict[Any, int] = {}
+
+
+def _dense(prep: _Prepared, model, dense_mass: bool | None) -> bool:
+    if dense_mass is not None:
+        return bool(dense_mass)
+    key = (id(prep.law), _structure(prep))
+    if key not in _DENSE_CACHE:
+        with jax.enable_x64(True):
+            _DENSE_CACHE[key] = _count_unconstrained(model, prep.data)
+    return _DENSE_CACHE[key] <= 50
+
+
+def _padded(data: ModelData, size: int, dtype) -> ModelData:
+    """Pad the runs axis to ``size`` with copies of the first run, masked out of the likelihood."""
+    n = len(data.y)
+    pad = size - n
+
+    def grow(v, cast=True):
+        v = np.asarray(v)
+        v = np.concatenate([v, np.repeat(v[:1], pad, axis=0)]) if pad else v
+        return v.astype(dtype) if cast else v
+
+    return dataclasses.replace(
+        data,
+        x={k: grow(v) for k, v in data.x.items()},
+        log_x0={k: np.asarray(v, dtype=dtype) for k, v in data.log_x0.items()},
+        group=None if data.group is None else grow(data.group, cast=False),
+        noise=None if data.noise is None else grow(data.noise),
+        y=grow(data.y),
+        mask=np.arange(size) < n,
+    )
+
+
+def _run_batch(preps: Sequence[_Prepared], keys, seeds, opts: _Options, dense_mass: bool | None) -> list[Fit]:
+    """Fit problems of one structure in one call of one compiled program; one :class:`Fit` each."""
+    from bayescale import engine
+
+    engine.enable_persistent_cache()
+    first = preps[0]
+    law, config = first.law, first.config
     model = build_model(law, config)
-    progress = _default_progress() if progress_bar is None else progress_bar
-    with jax.enable_x64(True):
-        data, levels, _ = _model_data(table, log_x0)
-        n_unconstrained = _count_unconstrained(model, data)
-        dense = n_unconstrained <= 50 if dense_mass is None else dense_mass
-        kernel = NUTS(model, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
-                      dense_mass=dense, init_strategy=init_to_median(num_samples=15))
-        mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-                    chain_method=chain_method(num_chains), progress_bar=progress)
-        mcmc.run(jax.random.PRNGKey(seed), data, extra_fields=EXTRA_FIELDS)
-        tree = _to_tree(mcmc, law, config, table, levels, data)
-    meta = {
-        "law": law.to_dict(),
-        "config": config.to_dict(),
-        "groups": list(table.groups),
-        "levels": list(levels),
-        "noise": table.noise,
-        "log_x0": log_x0,
-        "seed": seed,
-        "options": {"num_chains": num_chains, "num_warmup": num_warmup, "num_samples": num_samples,
-                    "target_accept_prob": target_accept_prob, "max_tree_depth": max_tree_depth,
-                    "dense_mass": dense, "chain_method": chain_method(num_chains),
-                    "flops_per_param_token": flops_per_param_token},
-        "notes": list(table.notes),
-        "input_hash": _input_hash(table.frame),
-        "versions": _versions(),
-    }
-    tree.attrs[_ATTR] = json.dumps(meta)
-    tree.attrs["law"] = law.name
-    tree.attrs["seed"] = seed
-    tree.attrs["input_hash"] = meta["input_hash"]
-    result = Fit(tree, law=law)
-    diag = result.diagnostics
-    for msg in diag.problems:
-        warnings.warn(msg, ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
-    return result
+    dense = _dense(first, model, dense_mass)
+    settings = engine.NUTSSettings(opts.num_warmup, opts.num_samples, opts.target_accept_prob, opts.max_tree_depth,
+                                   dense)
+    x64 = opts.precision == "float64"
+    prog = engine.program((id(law), law.name, _structure(first), opts.precision), model, settings,
+                          loglik_site=obs_site(law))
+    size = engine.bucket(max(len(p.data.y) for p in preps))
+    dtype = np.float64 if x64 else np.float32
+    c = opts.num_chains
+    with jax.enable_x64(x64):
+        padded = [_padded(p.data, size, dtype) for p in preps]
+        jobs = jax.tree.map(lambda *v: np.repeat(np.stack(v), c, axis=0), *padded)
+        chain_keys = jnp.concatenate([jax.random.split(k, c) for k in keys])
+        samples, stats = prog.run(chain_keys, jobs)
+    n_dev = min(jax.local_device_count(), len(preps) * c)
+    law_dict, versions = law.to_dict(), _versions()
+    out = []
+    for i, (prep, seed) in enumerate(zip(preps, seeds, strict=True)):
+        sl = slice(i * c, (i + 1) * c)
+        tree = _tree(prep, {k: v[sl] for k, v in samples.items()}, {k: v[sl] for k, v in stats.items()},
+                     opts.max_tree_depth)
+        meta = {
+            "law": law_dict,
+            "config": prep.config.to_dict(),
+            "groups": list(prep.table.groups),
+            "levels": list(prep.levels),
+            "noise": prep.table.noise,
+            "log_x0": prep.log_x0,
+            "seed": seed,
+            "options": {"num_chains": c, "num_warmup": opts.num_warmup, "num_samples": opts.num_samples,
+                        "target_accept_prob": opts.target_accept_prob, "max_tree_depth": opts.max_tree_depth,
+                        "dense_mass": dense, "precision": opts.precision,
+                        "chain_method": "parallel" if n_dev >= len(preps) * c else "vectorized",
+                        "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size,
+                        "batch_fits": len(preps), "flops_per_param_token": opts.flops_per_param_token},
+            "sampler": {"warmup_steps": int(np.sum(stats["warmup_steps"][sl])),
+                        "sample_steps": int(np.sum(stats["num_steps"][sl]))},
+            "notes": list(prep.table.notes),
+            "input_hash": _input_hash(prep.table.frame),
+            "versions": versions,
+        }
+        tree.attrs[_ATTR] = json.dumps(meta)
+        tree.attrs["law"] = law.name
+        tree.attrs["seed"] = seed
+        tree.attrs["input_hash"] = meta["input_hash"]
+        out.append(Fit(tree, law=law))
+    return out
 
 
 def _count_unconstrained(model, data) -> int:
+    """Count the latent values by tracing the model abstractly (nothing is compiled or sampled)."""
     from numpyro import handlers
 
-    tr = handlers.trace(handlers.seed(model, 0)).get_trace(data)
-    return int(sum(np.size(s["value"]) for s in tr.values()
-                   if s["type"] == "sample" and not s.get("is_observed", False)))
+    count = []
+
+    def trace(d):
+        tr = handlers.trace(handlers.seed(model, 0)).get_trace(d)
+        count.append(sum(int(np.prod(jnp.shape(s["value"]))) for s in tr.values()
+                         if s["type"] == "sample" and not s.get("is_observed", False)))
+        return 0.0
+
+    jax.eval_shape(trace, data)
+    return count[0]
 
 
-def _to_tree(mcmc, law: Law, config: ModelConfig, table: RunTable, levels, data: ModelData):
+def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str, np.ndarray], max_tree_depth: int):
+    """ArviZ DataTree of one fit from the engine's arrays (chains x draws leading)."""
     import arviz_base as azb
 
+    law, table, data = prep.law, prep.table, prep.data
+    n = len(data.y)
+    site = obs_site(law)
     coords = {"run": [str(i) for i in table.frame.index]}
     if table.groups:
-        coords[_group_dim(table.groups)] = list(levels)
+        coords[_group_dim(table.groups)] = list(prep.levels)
     constant = {k: np.asarray(v) for k, v in data.x.items()}
     if data.group is not None:
         constant["group_code"] = np.asarray(data.group)
     if data.noise is not None:
         constant["noise"] = np.asarray(data.noise)
-    dims = _dims(law, config, table.groups)
+    dims = _dims(law, config=prep.config, groups=table.groups)
     for k in constant:
         dims[k] = ["run"]
+    y = np.asarray(data.y, dtype=np.float64)
+    n_steps = np.asarray(stats["num_steps"])
+    tree_depth = np.floor(np.log2(np.maximum(n_steps, 1))).astype(int) + 1
+    sample_stats = {
+        "diverging": np.asarray(stats["diverging"], dtype=bool),
+        "energy": np.asarray(stats["energy"]),
+        "n_steps": n_steps,
+        "tree_depth": tree_depth,
+        "reached_max_tree_depth": tree_depth >= max_tree_depth,
+        "step_size": np.asarray(stats["step_size"]),
+        "acceptance_rate": np.asarray(stats["accept_prob"]),
+        "lp": -np.asarray(stats["potential_energy"]),
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        tree = azb.from_numpyro(mcmc, log_likelihood=True, coords=coords, dims=dims, constant_data=constant)
-    # from_numpyro leaves some variables as device (JAX) arrays; hold plain NumPy so the tree pickles, saves and
-    # computes without touching JAX again
-    return tree.map_over_datasets(lambda ds: ds.copy(data={k: np.asarray(v.values) for k, v in ds.data_vars.items()}))
+        return azb.from_dict(
+            {
+                "posterior": {k: np.asarray(v) for k, v in samples.items()},
+                "sample_stats": sample_stats,
+                "log_likelihood": {site: np.asarray(stats["log_likelihood"])[..., :n]},
+                "observed_data": {site: np.log(y) if law.positive else y},
+                "constant_data": constant,
+            },
+            coords=coords,
+            dims=dims,
+            attrs={"/": {"inference_library": "numpyro", "sampler": "bayescale.engine.NUTSProgram"}},
+        )
 
 
 class Fit:

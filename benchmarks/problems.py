@@ -6,7 +6,8 @@
   group (log-scale sd 0.1 and 0.3), 2% log-normal noise; ``e`` and ``a`` partially pooled (centred: every group
   has 60 runs).
 * **C** — 100 independent flat Chinchilla fits of 30 runs each (5 sizes x 6 token counts), each simulated from
-  its own parameters (the reference values perturbed on the log scale), column ``task`` naming the fit.
+  its own parameters (the reference values perturbed on the log scale) with 0.5% Normal noise, column ``task``
+  naming the fit; fitted with the Normal likelihood (:data:`LIKELIHOOD_C`).
 
 The model every system fits (bayescale's spec, written out so Stan and PyMC can match it exactly):
 
@@ -63,6 +64,16 @@ def problem_b(seed: int = 0) -> pd.DataFrame:
 POOL_B = {"e": "partial", "a": "partial"}
 
 
+#: Run-to-run noise (sd of log loss) of problem C: 0.5%, as in the Chinchilla data (fitted sigma 0.004).
+NOISE_C = 0.005
+
+
+#: Likelihood and NUTS target acceptance of problem C: the data are simulated with Normal noise, and the matching
+#: Normal likelihood is what a user fitting 100 such tasks would choose.
+LIKELIHOOD_C = "normal"
+TARGET_ACCEPT_C = 0.9
+
+
 def problem_c(num_fits: int = 100, seed: int = 0) -> pd.DataFrame:
     """Problem C: ``num_fits`` independent data sets of 30 runs (columns ``n, d, loss, task``)."""
     rng = np.random.default_rng(seed)
@@ -74,7 +85,7 @@ def problem_c(num_fits: int = 100, seed: int = 0) -> pd.DataFrame:
             params[p] = float(ref[p] * np.exp(0.2 * rng.standard_normal()))
         for p in ("alpha", "beta"):
             params[p] = float(ref[p] + 0.03 * rng.standard_normal())
-        runs = bs.simulate_ladder("chinchilla", params, design=_design(5, 6), noise_sd=0.02,
+        runs = bs.simulate_ladder("chinchilla", params, design=_design(5, 6), noise_sd=NOISE_C,
                                   seed=int(rng.integers(2**31)))
         frames.append(runs.assign(task=f"t{i:03d}"))
     return pd.concat(frames, ignore_index=True)

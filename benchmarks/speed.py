@@ -1,0 +1,413 @@
+"""Speed benchmark: bayescale's compiled NUTS against its earlier mode, the Huber point fit, Stan and nutpie.
+
+Problems (``benchmarks/problems.py``): **A** the Chinchilla law on the 240 real Chinchilla runs; **B** the same law
+hierarchical over 8 groups x 60 runs; **C** 100 independent fits of 30 runs. Every system fits the same model to
+the same data with 4 chains x 1000 warm-up x 1000 draws (``--quick``: 2 x 300 x 300, for a smoke test).
+
+Rows and what they time:
+
+* ``bayescale`` (A): three fresh processes measure *cold* (empty persistent compilation cache: import, data,
+  trace, compile, sample), *repeat* (a second fit of the same shapes in that process) and *cached* (a new process
+  whose persistent cache the first one filled). B and C run in this process with the cache off.
+* ``numpyro MCMC parallel`` / ``vectorized``: bayescale's earlier mode, ``numpyro.infer.MCMC`` on the same model
+  (it retraces and recompiles on every run), chains over host devices or vectorised.
+* ``Huber + bootstrap`` (A): the literature's point fit (``fit_speed.py``): L-BFGS-B from Hoffmann's 4500-point grid,
+  then 200 warm-started bootstrap refits.
+* ``stan`` / ``nutpie``: the peers of ``peers.py`` (``pip install -e '.[bench]'``); skipped, with the reason
+  printed, when they cannot be imported.
+
+Columns: compile s (JAX trace + XLA compile from ``jax.monitoring``; Stan's model build; nutpie's compile),
+sampling s (wall minus compile), wall s, ESS/s (min bulk ESS over the law's parameters / sampling s), ESS per 1k
+gradient evaluations (post-warm-up leapfrog steps), and the quality gate: max R-hat <= 1.01, no divergences, min
+bulk ESS >= 400 and, where Stan ran, every posterior mean within 0.1 posterior sd of Stan's. Ratios are against
+baselines measured in the same run. The gradient floor is the gradient evaluations (warm-up + sampling) times the
+measured cost of one gradient, divided by the chains that run at once (``min(chains, CPUs)``).
+
+Run ``python benchmarks/speed.py`` (about 15 minutes on 2 CPU cores with the peers), ``--problems A C`` for a
+subset, ``--quick`` for a smoke test, ``--json out.json`` to keep every number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import jax  # noqa: E402  (importing JAX does not start its backend: bayescale still sets host devices)
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import problems  # noqa: E402
+
+import bayescale as bs  # noqa: E402
+
+fit_module = importlib.import_module("bayescale.fit")
+PARAMS = ("e", "a", "b", "alpha", "beta")
+GATE = {"r_hat": 1.01, "divergences": 0, "ess": 400, "mean_sd": 0.1}
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+class Compiles:
+    """Seconds spent tracing, lowering and compiling with JAX since creation (``jax.monitoring`` events)."""
+
+    _total = [0.0]
+    _on = False
+
+    def __init__(self):
+        if not Compiles._on:
+            def listen(event, duration, **kw):
+                if event.startswith("/jax/core/compile/"):
+                    Compiles._total[0] += duration
+
+            jax.monitoring.register_event_duration_secs_listener(listen)
+            Compiles._on = True
+        self.start = Compiles._total[0]
+
+    @property
+    def seconds(self) -> float:
+        return Compiles._total[0] - self.start
+
+
+def quality(post: dict[str, np.ndarray], divergences: int) -> dict:
+    """Max R-hat and min bulk/tail ESS over :data:`PARAMS` (arrays chains x draws), means and sds."""
+    import arviz_stats as azs
+    import xarray as xr
+
+    ds = xr.Dataset({k: (("chain", "draw"), np.asarray(post[k], dtype=float)) for k in PARAMS})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rhat, bulk, tail = azs.rhat(ds), azs.ess(ds, method="bulk"), azs.ess(ds, method="tail")
+    return {"max_r_hat": max(float(rhat[k]) for k in PARAMS), "min_ess_bulk": min(float(bulk[k]) for k in PARAMS),
+            "min_ess_tail": min(float(tail[k]) for k in PARAMS), "divergences": int(divergences),
+            "means": {k: float(np.mean(post[k])) for k in PARAMS}, "sds": {k: float(np.std(post[k])) for k in PARAMS}}
+
+
+def fit_row(fit: bs.Fit) -> dict:
+    post = {k: fit.tree.posterior[k].values for k in PARAMS}
+    row = quality(post, fit.diagnostics.divergences)
+    row["grad_evals"] = int(fit.meta["sampler"]["sample_steps"])
+    row["warmup_grad_evals"] = int(fit.meta["sampler"]["warmup_steps"])
+    return row
+
+
+def gate(row: dict, stan: dict | None) -> str:
+    fails = []
+    if not row["max_r_hat"] <= GATE["r_hat"]:
+        fails.append(f"R-hat {row['max_r_hat']:.3f}")
+    if row["divergences"] > GATE["divergences"]:
+        fails.append(f"{row['divergences']} div")
+    if row["min_ess_bulk"] < GATE["ess"]:
+        fails.append(f"ESS {row['min_ess_bulk']:.0f}")
+    if stan is not None and "means" in stan and row is not stan:
+        off = {k: abs(row["means"][k] - stan["means"][k]) / stan["sds"][k] for k in PARAMS}
+        worst = max(off, key=off.get)
+        if off[worst] > GATE["mean_sd"]:
+            fails.append(f"{worst} {off[worst]:.2f} sd from Stan")
+    return "pass" if not fails else "FAIL: " + ", ".join(fails)
+
+
+def settings(quick: bool) -> dict:
+    return {"num_chains": 2, "num_warmup": 300, "num_samples": 300} if quick else dict(problems.SETTINGS)
+
+
+def numpyro_mcmc(runs: pd.DataFrame, chain_method: str, opts: dict, **fit_kw) -> dict:
+    """bayescale's earlier mode: ``numpyro.infer.MCMC`` on the same model (recompiles on every run)."""
+    from numpyro.infer import MCMC, NUTS, init_to_median
+
+    law = bs.get_law("chinchilla")
+    prep = fit_module._prepare(law, runs, groups=fit_kw.get("groups"), pool=fit_kw.get("pool"), pooling="auto",
+                               likelihood="student_t", noise=None, sigma_scale=0.1, group_scale=0.5,
+                               flops_per_param_token=6.0)
+    model = bs.build.build_model(law, prep.config)
+    comp = Compiles()
+    t0 = time.perf_counter()
+    with jax.enable_x64(True):
+        kernel = NUTS(model, target_accept_prob=0.9, dense_mass=True, init_strategy=init_to_median(num_samples=15))
+        mcmc = MCMC(kernel, num_warmup=opts["num_warmup"], num_samples=opts["num_samples"],
+                    num_chains=opts["num_chains"], chain_method=chain_method, progress_bar=False)
+        mcmc.run(jax.random.PRNGKey(0), prep.data, extra_fields=("diverging", "num_steps"))
+        post = mcmc.get_samples(group_by_chain=True)
+        extra = mcmc.get_extra_fields(group_by_chain=True)
+        post = {k: np.asarray(v) for k, v in post.items()}
+    wall = time.perf_counter() - t0
+    row = quality(post, int(np.sum(extra["diverging"])))
+    row.update(wall_s=wall, compile_s=comp.seconds, sample_s=wall - comp.seconds,
+               grad_evals=int(np.sum(extra["num_steps"])))
+    return row
+
+
+def gradient_cost(runs: pd.DataFrame, **fit_kw) -> float:
+    """Seconds per evaluation of the potential and its gradient (one chain's work per leapfrog step)."""
+    from numpyro.infer.util import initialize_model
+
+    law = bs.get_law("chinchilla")
+    prep = fit_module._prepare(law, runs, groups=fit_kw.get("groups"), pool=fit_kw.get("pool"), pooling="auto",
+                               likelihood="student_t", noise=None, sigma_scale=0.1, group_scale=0.5,
+                               flops_per_param_token=6.0)
+    model = bs.build.build_model(law, prep.config)
+    with jax.enable_x64(True):
+        data = fit_module._padded(prep.data, bs.engine.bucket(len(prep.data.y)), np.float64)
+        info = initialize_model(jax.random.PRNGKey(0), model, model_args=(data,))
+        f = jax.jit(jax.value_and_grad(info.potential_fn))
+        z = info.param_info.z
+        jax.block_until_ready(f(z))
+        n = 2000
+        t0 = time.perf_counter()
+        for _ in range(n):
+            out = f(z)
+        jax.block_until_ready(out)
+    return (time.perf_counter() - t0) / n
+
+
+def peers(problem: str, runs: pd.DataFrame, opts: dict, skip: bool) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    if skip:
+        return out
+    try:
+        import peers as peer_mod
+    except ImportError as err:
+        print(f"  peers skipped: {err}")
+        return out
+    for name, reason in peer_mod.available().items():
+        if reason:
+            print(f"  {name} skipped: {reason}")
+            continue
+        fn = peer_mod.stan_fit if name == "stan" else peer_mod.nutpie_fit
+        try:
+            res = fn(problem, runs, seed=0, num_chains=opts["num_chains"], num_warmup=opts["num_warmup"],
+                     num_samples=opts["num_samples"])
+        except Exception as err:  # noqa: BLE001 - a peer failing must not stop the benchmark
+            print(f"  {name} failed: {type(err).__name__}: {err}")
+            continue
+        out[name] = {"wall_s": res["wall_s"], "compile_s": res["compile_s"], "sample_s": res["sample_s"],
+                     "grad_evals": res["grad_evals"], "divergences": res["divergences"],
+                     "max_r_hat": res["max_r_hat"], "min_ess_bulk": res["min_ess_bulk"],
+                     "min_ess_tail": res["min_ess_tail"], "means": {k: res["means"][k] for k in PARAMS},
+                     "sds": {k: res["sds"][k] for k in PARAMS}}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- children
+CHILD = """
+import json, sys, time, warnings
+t0 = time.perf_counter()
+sys.path.insert(0, {here!r})
+import bayescale as bs, problems, speed
+runs = problems.problem_a()
+out = {{"import_s": time.perf_counter() - t0}}
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", bs.DataWarning)
+    for label in {labels!r}:
+        t = time.perf_counter()
+        fit = bs.fit("chinchilla", runs, seed=len(out), progress_bar=False, **{opts!r})
+        out[label] = dict(speed.fit_row(fit), fit_s=time.perf_counter() - t, since_start_s=time.perf_counter() - t0)
+print("RESULT " + json.dumps(out))
+"""
+
+
+def child(labels: list[str], opts: dict, cache: str) -> dict:
+    env = {**os.environ, "BAYESCALE_JAX_CACHE": cache}
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", CHILD.format(here=str(HERE), labels=labels, opts=opts)], env=env,
+                          capture_output=True, text=True, timeout=900)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(f"child process failed:\n{proc.stderr[-3000:]}")
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
+    out = json.loads(line[len("RESULT "):])
+    out["process_wall_s"] = wall
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- problems
+def problem_a(opts: dict, args) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        cold = child(["cold", "repeat"], opts, cache)
+        cached = child(["cached"], opts, cache)
+    c = cold["cold"]
+    rows.append(dict(c, system="bayescale, cold process (import + compile + sample)", wall_s=cold["process_wall_s"],
+                     compile_s=None, sample_s=None))
+    r = cold["repeat"]
+    rows.append(dict(r, system="bayescale, repeat fit in the same process", wall_s=r["fit_s"], compile_s=0.0,
+                     sample_s=r["fit_s"]))
+    k = cached["cached"]
+    rows.append(dict(k, system="bayescale, new process with the persistent cache", wall_s=cached["process_wall_s"],
+                     compile_s=None, sample_s=None))
+    runs = problems.problem_a()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.DataWarning)
+        for method in ("parallel", "vectorized"):
+            rows.append(dict(numpyro_mcmc(runs, method, opts), system=f"numpyro MCMC {method} (earlier mode)"))
+        grad_s = gradient_cost(runs)
+    if not args.no_huber:
+        import fit_speed
+
+        h = fit_speed.run_huber(runs, n_boot=20 if args.quick else 200, seed=0, workers=os.cpu_count() or 1)
+        rows.append({"system": "Huber + L-BFGS grid + bootstrap", "wall_s": h["total_s"], "compile_s": None,
+                     "sample_s": None})
+    for name, row in peers("A", runs, opts, args.no_peers).items():
+        rows.append(dict(row, system=name))
+    rows.append({"system": "_gradient", "grad_s": grad_s})
+    return rows
+
+
+def problem_b(opts: dict, args) -> list[dict]:
+    runs = problems.problem_b()
+    kw = {"groups": "group", "pool": problems.POOL_B}
+    rows = []
+    comp = Compiles()
+    t0 = time.perf_counter()
+    fit = bs.fit("chinchilla", runs, seed=0, progress_bar=False, **kw, **opts)
+    first = time.perf_counter() - t0
+    compile_s = comp.seconds
+    t0 = time.perf_counter()
+    fit2 = bs.fit("chinchilla", runs, seed=1, progress_bar=False, **kw, **opts)
+    repeat = time.perf_counter() - t0
+    rows.append(dict(fit_row(fit), system="bayescale, first fit", wall_s=first, compile_s=compile_s,
+                     sample_s=first - compile_s))
+    rows.append(dict(fit_row(fit2), system="bayescale, repeat fit", wall_s=repeat, compile_s=0.0, sample_s=repeat))
+    rows.append(dict(numpyro_mcmc(runs, "parallel", opts, **kw), system="numpyro MCMC parallel (earlier mode)"))
+    for name, row in peers("B", runs, opts, args.no_peers).items():
+        rows.append(dict(row, system=name))
+    rows.append({"system": "_gradient", "grad_s": gradient_cost(runs, **kw)})
+    return rows
+
+
+def problem_c(opts: dict, args) -> list[dict]:
+    num = 10 if args.quick else 100
+    runs = problems.problem_c(num)
+    kw = {"likelihood": problems.LIKELIHOOD_C, "target_accept_prob": problems.TARGET_ACCEPT_C}
+    tables = {name: frame.drop(columns="task") for name, frame in runs.groupby("task", sort=False)}
+    rows = []
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        comp = Compiles()
+        t0 = time.perf_counter()
+        many = bs.fit_many("chinchilla", runs, by="task", seed=0, progress_bar=False, **kw, **opts)
+        wall = time.perf_counter() - t0
+        rows.append(summarise_many("bs.fit_many (one compiled program)", many, wall, comp.seconds))
+        comp = Compiles()
+        t0 = time.perf_counter()
+        loop = {name: bs.fit("chinchilla", t, seed=i, progress_bar=False, **kw, **opts)
+                for i, (name, t) in enumerate(tables.items())}
+        wall = time.perf_counter() - t0
+        rows.append(summarise_many("loop of bs.fit (compiled sampler reused)", loop, wall, comp.seconds))
+        n_old = 5 if args.quick else 10
+        t0 = time.perf_counter()
+        old = [numpyro_mcmc_c(t, opts, kw) for t in list(tables.values())[:n_old]]
+        wall = time.perf_counter() - t0
+        rows.append({"system": f"loop of numpyro MCMC (earlier mode; first {n_old} fits)", "fits": n_old,
+                     "wall_s": wall, "per_fit_s": wall / n_old, "compile_s": sum(o["compile_s"] for o in old),
+                     "passed": sum(gate(o, None) == "pass" for o in old)})
+    return rows
+
+
+def numpyro_mcmc_c(runs, opts, kw):
+    from numpyro.infer import MCMC, NUTS, init_to_median
+
+    law = bs.get_law("chinchilla")
+    prep = fit_module._prepare(law, runs, groups=None, pool=None, pooling="auto", likelihood=kw["likelihood"],
+                               noise=None, sigma_scale=0.1, group_scale=0.5, flops_per_param_token=6.0)
+    model = bs.build.build_model(law, prep.config)
+    comp = Compiles()
+    with jax.enable_x64(True):
+        mcmc = MCMC(NUTS(model, target_accept_prob=kw["target_accept_prob"], dense_mass=True,
+                         init_strategy=init_to_median(num_samples=15)),
+                    num_warmup=opts["num_warmup"], num_samples=opts["num_samples"], num_chains=opts["num_chains"],
+                    chain_method="parallel", progress_bar=False)
+        mcmc.run(jax.random.PRNGKey(0), prep.data, extra_fields=("diverging",))
+        post = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+        div = int(np.sum(mcmc.get_extra_fields()["diverging"]))
+    return dict(quality(post, div), compile_s=comp.seconds)
+
+
+def summarise_many(label: str, fits: dict, wall: float, compile_s: float) -> dict:
+    rows = [fit_row(f) for f in fits.values()]
+    passed = sum(gate(r, None) == "pass" for r in rows)
+    return {"system": label, "fits": len(rows), "wall_s": wall, "per_fit_s": wall / len(rows),
+            "compile_s": compile_s, "passed": passed, "min_ess_bulk": min(r["min_ess_bulk"] for r in rows),
+            "max_r_hat": max(r["max_r_hat"] for r in rows), "divergences": sum(r["divergences"] for r in rows),
+            "failed": [name for name, r in zip(fits, rows, strict=True) if gate(r, None) != "pass"]}
+
+
+# ------------------------------------------------------------------------------------------------- report
+def _f(v, spec=".1f"):
+    return "—" if v is None else format(v, spec)
+
+
+def table(problem: str, rows: list[dict], opts: dict) -> None:
+    cpus = os.cpu_count() or 1
+    grad = next((r["grad_s"] for r in rows if r["system"] == "_gradient"), None)
+    rows = [r for r in rows if r["system"] != "_gradient"]
+    stan = next((r for r in rows if r["system"] == "stan"), None)
+    base = rows[0]
+    print(f"\n## Problem {problem}" + (f"  (one gradient: {1e6 * grad:.1f} us)" if grad else ""))
+    head = ("| system | compile s | sampling s | wall s | wall / bayescale | ESS/s (sampling) | ESS per 1k grads | "
+            "sampling / gradient floor | min ESS bulk | max R-hat | div | gate |")
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for r in rows:
+        sample_s = r.get("sample_s")
+        ess_s = r["min_ess_bulk"] / sample_s if sample_s else None
+        per_k = 1000 * r["min_ess_bulk"] / r["grad_evals"] if r.get("grad_evals") else None
+        floor = None
+        if grad and sample_s and "warmup_grad_evals" in r:
+            floor = sample_s / ((r["grad_evals"] + r["warmup_grad_evals"]) * grad / min(opts["num_chains"], cpus))
+        print(f"| {r['system']} | {_f(r.get('compile_s'))} | {_f(sample_s)} | {_f(r['wall_s'])} | "
+              f"{_f(r['wall_s'] / base['wall_s'], '.2f')}x | {_f(ess_s, '.0f')} | {_f(per_k)} | "
+              f"{_f(floor, '.2f')} | {_f(r.get('min_ess_bulk'), '.0f')} | {_f(r.get('max_r_hat'), '.3f')} | "
+              f"{r.get('divergences', '—')} | {gate(r, stan) if 'max_r_hat' in r else '—'} |")
+
+
+def table_c(rows: list[dict]) -> None:
+    print("\n## Problem C (per-fit gate: R-hat <= 1.01, no divergences, min bulk ESS >= 400)")
+    print("| system | fits | wall s | s per fit | speed-up of bs.fit_many | compile s | fits passing the gate |")
+    print("|---|---|---|---|---|---|---|")
+    many = rows[0]
+    for r in rows:
+        print(f"| {r['system']} | {r['fits']} | {r['wall_s']:.1f} | {r['per_fit_s']:.2f} | "
+              f"{r['per_fit_s'] / many['per_fit_s']:.1f}x | {r['compile_s']:.1f} | {r['passed']}/{r['fits']} |")
+    for r in rows:
+        if r.get("failed"):
+            print(f"  {r['system']}: failed the gate: {r['failed']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--problems", nargs="+", default=["A", "B", "C"], choices=["A", "B", "C"])
+    parser.add_argument("--quick", action="store_true", help="2 chains x 300 x 300: a smoke test")
+    parser.add_argument("--no-peers", action="store_true", help="skip Stan and nutpie")
+    parser.add_argument("--no-huber", action="store_true", help="skip the Huber point fit (problem A)")
+    parser.add_argument("--json", help="write every number to this file")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("BAYESCALE_JAX_CACHE", "off")  # this process measures compilation; children set their own
+    opts = settings(args.quick)
+    import fit_speed
+
+    info = fit_speed.machine_info()
+    print(f"# bayescale speed benchmark — {info['date_utc']} UTC, {info['cpu_count']} CPUs ({info['processor']}), "
+          f"JAX {jax.default_backend()} x {jax.local_device_count()} devices, "
+          f"{opts['num_chains']} chains x {opts['num_warmup']} warm-up x {opts['num_samples']} draws")
+    results = {"machine": info, "settings": opts}
+    for p in args.problems:
+        print(f"\n(running problem {p} ...)", flush=True)
+        rows = {"A": problem_a, "B": problem_b, "C": problem_c}[p](opts, args)
+        results[p] = rows
+        table_c(rows) if p == "C" else table(p, rows, opts)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

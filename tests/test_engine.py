@@ -1,0 +1,241 @@
+"""The compiled sampler: compile reuse, shape buckets, batched fits, float32, the persistent cache, Dask."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import bayescale as bs
+from bayescale import engine
+from bayescale.build import ModelConfig, build_model
+
+fit_module = importlib.import_module("bayescale.fit")
+
+PARAMS = ["e", "a", "b", "alpha", "beta", "sigma", "nu"]
+SMALL = dict(num_chains=4, num_warmup=400, num_samples=500, progress_bar=False)
+
+
+class CompileCounter:
+    """Counts XLA compilations (``jax.monitoring`` backend-compile events) from the moment it is created."""
+
+    _events: list[str] = []
+    _registered = False
+
+    def __init__(self):
+        if not CompileCounter._registered:
+            jax.monitoring.register_event_duration_secs_listener(
+                lambda event, duration, **kw: CompileCounter._events.append(event))
+            CompileCounter._registered = True
+        self.start = len(self._events)
+
+    @property
+    def compiles(self) -> int:
+        return sum(e == "/jax/core/compile/backend_compile_duration" for e in self._events[self.start:])
+
+
+def ladder(seed: int, n_d: int = 6, noise: float = 0.005) -> pd.DataFrame:
+    n = np.geomspace(4e7, 4e9, 5)
+    d = np.geomspace(5e9, 5e11, n_d)
+    nn, dd = np.meshgrid(n, d, indexing="ij")
+    design = pd.DataFrame({"n": nn.ravel(), "d": dd.ravel()})
+    return bs.simulate_ladder("chinchilla", design=design, noise_sd=noise, seed=seed)
+
+
+def quiet_fit(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        return bs.fit(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------- shapes and masks
+@given(st.integers(1, 100_000))
+def test_bucket_pads_at_most_a_quarter(n):
+    b = engine.bucket(n)
+    assert n <= b <= max(n * 1.25, n + 1)
+    assert engine.bucket(b) == b  # a bucket is its own bucket
+
+
+def test_bucket_examples():
+    assert [engine.bucket(n) for n in (1, 8, 30, 240, 250, 300)] == [1, 8, 32, 256, 256, 320]
+
+
+def test_padded_runs_do_not_change_the_log_density():
+    from numpyro.infer.util import log_density
+
+    law = bs.get_law("chinchilla")
+    runs = ladder(0)
+    config = ModelConfig(pool={p: "shared" for p in law.params})
+    model = build_model(law, config)
+    params = {"e": 1.8, "a_c": 1.0, "b_c": 2.0, "alpha": 0.35, "beta": 0.36, "sigma": 0.01, "nu": 5.0}
+    with jax.enable_x64(True):
+        table = bs.validate_runs(runs, law)
+        data, _, _ = fit_module._model_data(table, fit_module.geometric_centre({k: runs[k] for k in law.inputs}))
+        exact, _ = log_density(model, (data,), {}, params)
+        padded = fit_module._padded(data, 48, np.float64)
+        assert padded.mask.sum() == len(runs) and len(padded.y) == 48
+        masked, _ = log_density(model, (padded,), {}, params)
+    assert float(masked) == pytest.approx(float(exact), rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------------- compile reuse
+def test_repeat_fit_of_the_same_shapes_compiles_nothing():
+    first = quiet_fit("chinchilla", ladder(0), seed=0, **SMALL)
+    key = next(k for k in engine._PROGRAMS if k[0][1] == "chinchilla")
+    traces = engine._PROGRAMS[key].traces
+    counter = CompileCounter()
+    # new data (29 runs: same bucket of 32 as 30), new seed: nothing is traced or compiled
+    second = quiet_fit("chinchilla", ladder(1).iloc[:29], seed=1, **SMALL)
+    assert counter.compiles == 0
+    assert engine._PROGRAMS[key].traces == traces
+    assert second.tree.observed_data.sizes["run"] == 29
+    assert second.tree.log_likelihood.sizes["run"] == 29
+    assert second.meta["options"]["padded_runs"] == 32
+    assert not np.allclose(first.tree.posterior["e"].values, second.tree.posterior["e"].values)
+
+
+def test_same_seed_same_draws():
+    a = quiet_fit("chinchilla", ladder(0), seed=5, **SMALL)
+    b = quiet_fit("chinchilla", ladder(0), seed=5, **SMALL)
+    np.testing.assert_array_equal(a.tree.posterior["alpha"].values, b.tree.posterior["alpha"].values)
+
+
+def test_fit_tree_has_arviz_groups_and_stats():
+    f = quiet_fit("chinchilla", ladder(0), seed=0, **SMALL)
+    for group in ("posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data"):
+        assert group in f.tree.children
+    stats = f.tree.sample_stats
+    for name in ("diverging", "energy", "n_steps", "tree_depth", "step_size", "acceptance_rate", "lp"):
+        assert stats[name].shape == (4, 500)
+    assert f.tree.log_likelihood["log_loss"].shape == (4, 500, 30)
+    assert f.diagnostics.ok, f.diagnostics
+
+
+# --------------------------------------------------------------------------------------------- batched fits
+@pytest.mark.statistical
+def test_fit_many_matches_one_at_a_time_fits_within_mcse():
+    runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(3)], ignore_index=True)
+    counter = CompileCounter()
+    many = bs.fit_many("chinchilla", runs, by="task", seed=11, **SMALL)
+    assert counter.compiles <= 1 + 5  # one sampler program (plus a few tiny host ops on first use)
+    assert list(many) == ["t0", "t1", "t2"]
+    for s, (name, fm) in enumerate(many.items()):
+        assert isinstance(fm, bs.Fit) and fm.diagnostics.ok, fm.diagnostics
+        fs = quiet_fit("chinchilla", ladder(s), seed=100 + s, **SMALL)
+        a, b = fm.summary(PARAMS), fs.summary(PARAMS)
+        z = (a["mean"] - b["mean"]) / np.sqrt(a["mcse_mean"] ** 2 + b["mcse_mean"] ** 2)
+        assert (z.abs() < 4.5).all(), f"{name}: z-scores\n{z}"
+        assert ((a["sd"] / b["sd"] - 1).abs() < 0.25).all(), f"{name}: sd ratios\n{a['sd'] / b['sd']}"
+        # a normal Fit: predicts, and records where it came from
+        pred = fm.predict(pd.DataFrame({"n": [1e10], "d": [2e11]}))
+        assert np.isfinite(pred.to_numpy(dtype=float)).all()
+        assert json.loads(fm.tree.attrs["bayescale"])["options"]["batch_fits"] == 3
+
+
+def test_fit_many_accepts_a_mapping_and_mixed_sizes():
+    tables = {"small": ladder(0, n_d=4), "large": ladder(1, n_d=8)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # 200 draws: too few for the ESS threshold
+        fits = bs.fit_many("chinchilla", tables, seed=0, num_chains=2, num_warmup=200, num_samples=200,
+                           progress_bar=False)
+    assert fits["small"].tree.observed_data.sizes["run"] == 20
+    assert fits["large"].tree.observed_data.sizes["run"] == 40
+    assert fits["small"].meta["options"]["padded_runs"] == 40
+
+
+def test_fit_many_bad_input_names_the_fit_and_the_fix():
+    runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(2)], ignore_index=True)
+    with pytest.raises(ValueError, match="by= is required"):
+        bs.fit_many("chinchilla", runs)
+    with pytest.raises(ValueError, match=r"by column\(s\) \['job'\] not in runs"):
+        bs.fit_many("chinchilla", runs, by="job")
+    with pytest.raises(ValueError, match="already a mapping"):
+        bs.fit_many("chinchilla", {"a": ladder(0)}, by="task")
+    broken = runs.copy()
+    broken.loc[33, "loss"] = np.nan
+    with pytest.raises(ValueError, match=r"fit 't1' \(by='task'\).*loss"):
+        bs.fit_many("chinchilla", broken, by="task")
+    missing = runs.copy()
+    missing.loc[3, "task"] = None
+    with pytest.raises(ValueError, match=r"missing in rows \[3\]"):
+        bs.fit_many("chinchilla", missing, by="task")
+    with pytest.raises(ValueError, match="batch_size"):
+        bs.fit_many("chinchilla", runs, by="task", batch_size=0)
+
+
+def test_float32_fits_the_same_posterior():
+    runs = ladder(2)
+    f64 = quiet_fit("chinchilla", runs, seed=0, **SMALL)
+    f32 = quiet_fit("chinchilla", runs, seed=0, precision="float32", **SMALL)
+    assert f32.tree.posterior["alpha"].dtype == np.float32
+    assert f32.meta["options"]["precision"] == "float32"
+    assert f32.diagnostics.divergences == 0 and f32.diagnostics.max_r_hat < 1.01
+    a, b = f32.summary(PARAMS), f64.summary(PARAMS)
+    z = (a["mean"] - b["mean"]) / np.sqrt(a["mcse_mean"] ** 2 + b["mcse_mean"] ** 2)
+    assert (z.abs() < 4.5).all(), z
+    with pytest.raises(ValueError, match="precision"):
+        bs.fit("chinchilla", runs, precision="float16")
+
+
+# --------------------------------------------------------------------------------------------- across processes
+SCRIPT = textwrap.dedent("""
+    import json, jax, warnings, bayescale as bs
+    hits = []
+    jax.monitoring.register_event_listener(lambda event, **kw: hits.append(event))
+    runs = bs.simulate_ladder("chinchilla", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bs.fit("chinchilla", runs, num_chains=2, num_warmup=50, num_samples=50, progress_bar=False)
+    print(json.dumps({"hits": hits.count("/jax/compilation_cache/cache_hits")}))
+""")
+
+
+@pytest.mark.slow
+def test_persistent_cache_serves_a_new_process(tmp_path):
+    env = {**os.environ, "BAYESCALE_JAX_CACHE": str(tmp_path / "jax")}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    runs = []
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert any((tmp_path / "jax").iterdir()), "the first process wrote nothing to the cache"
+    assert runs[1]["hits"] >= 1 and runs[1]["hits"] > runs[0]["hits"]
+
+
+def test_cache_can_be_switched_off(monkeypatch):
+    monkeypatch.setattr(engine, "_CACHE_STATE", {"dir": None, "checked": False})
+    monkeypatch.setenv("BAYESCALE_JAX_CACHE", "off")
+    assert engine.enable_persistent_cache() is None
+
+
+@pytest.mark.slow
+def test_fit_many_on_a_local_dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(4)], ignore_index=True)
+    kw = dict(seed=3, num_chains=2, num_warmup=200, num_samples=200, batch_size=2, progress_bar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dask's start-up chatter; 200 draws are too few for the ESS threshold
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            remote = bs.fit_many("chinchilla", runs, by="task", client=client, **kw)
+            workers = {w["id"] for w in client.scheduler_info()["workers"].values()}
+        local = bs.fit_many("chinchilla", runs, by="task", **kw)
+    assert len(workers) == 2
+    assert list(remote) == list(local) == ["t0", "t1", "t2", "t3"]
+    for name in local:
+        # same batches and keys on the same kind of process: the same draws
+        np.testing.assert_allclose(remote[name].tree.posterior["alpha"].values,
+                                   local[name].tree.posterior["alpha"].values, rtol=1e-9)
+        assert remote[name].diagnostics.max_r_hat < 1.1
