@@ -22,6 +22,7 @@ Parameterisation (named, never hidden)
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -85,7 +86,7 @@ class ModelConfig:
 @partial(
     jax.tree_util.register_dataclass,
     data_fields=["x", "log_x0", "group", "noise", "y", "mask", "extra"],
-    meta_fields=["n_groups", "n_new_groups"],
+    meta_fields=["n_groups", "n_new_groups", "grid"],
 )
 @dataclass(frozen=True)
 class ModelData:
@@ -94,6 +95,11 @@ class ModelData:
     ``group`` holds codes in ``[0, n_groups + n_new_groups)``; codes ``>= n_groups`` are groups unseen in fitting.
     ``mask`` (optional, boolean per run) switches off the likelihood of padding runs (data padded to a shape bucket
     so that one compiled sampler serves nearby data sizes).
+
+    With ``grid=True`` (the fitting layout of grouped data) every per-run array is ``(n_groups, slots)``: row ``g``
+    holds group ``g``'s runs, padded and masked, and ``group`` is None. Group parameters then broadcast over a row
+    instead of being gathered per run: measured on 8 groups x 60 runs, the gradient is several times cheaper (a
+    gather's gradient is a scatter-add, slow on CPU).
     """
 
     x: Mapping[str, Any]
@@ -105,6 +111,7 @@ class ModelData:
     extra: Mapping[str, Any] = field(default_factory=dict)
     n_groups: int = 1
     n_new_groups: int = 0
+    grid: bool = False
 
 
 def resolve_pool(law: Law, pool, has_groups: bool) -> dict[str, str]:
@@ -217,7 +224,7 @@ def build_model(law: Law, config: ModelConfig):
         params = {}
         for p in law.params:
             if p in grp:
-                params[p] = grp[p][data.group]
+                params[p] = grp[p][: data.n_groups, None] if data.grid else grp[p][data.group]
             else:
                 params[p] = pop[p]
         mu = law_location(law, [data.x[k] for k in law.inputs], params)
@@ -233,12 +240,13 @@ def build_model(law: Law, config: ModelConfig):
             like = dist.StudentT(nu, mu, scale)
         else:
             like = dist.Normal(mu, scale)
-        with numpyro.plate("runs", mu.shape[0]):
-            if data.mask is None:
-                numpyro.sample(site, like, obs=y)
-            else:
-                with numpyro.handlers.mask(mask=data.mask):
-                    numpyro.sample(site, like, obs=y)
+        with contextlib.ExitStack() as stack:
+            if data.grid:
+                stack.enter_context(numpyro.plate("run_groups", mu.shape[0], dim=-2))
+            stack.enter_context(numpyro.plate("runs", mu.shape[-1], dim=-1))
+            if data.mask is not None:
+                stack.enter_context(numpyro.handlers.mask(mask=data.mask))
+            numpyro.sample(site, like, obs=y)
 
     return model
 

@@ -135,6 +135,34 @@ def _model_data(table: RunTable, log_x0: Mapping[str, float], levels=None, with_
     ), levels, new
 
 
+def _grid_data(data: ModelData, size: int | None = None) -> tuple[ModelData, np.ndarray]:
+    """Re-lay grouped per-run data as ``(n_groups, slots)`` rows (padded with the group's first run, masked).
+
+    Returns the grid data and, for each run, its flat position ``g * slots + slot`` in the grid.
+    """
+    from bayescale.engine import bucket
+
+    codes = np.asarray(data.group)
+    counts = np.bincount(codes, minlength=data.n_groups)
+    slots = bucket(int(counts.max())) if size is None else size
+    order = np.argsort(codes, kind="stable")
+    slot = np.empty(len(codes), dtype=np.int64)
+    slot[order] = np.arange(len(codes)) - np.repeat(np.cumsum(counts) - counts, counts)
+    positions = codes * slots + slot
+    first = order[np.cumsum(counts) - counts]  # each group's first run fills its padding
+    take = np.repeat(first[:, None], slots, axis=1)
+    take.reshape(-1)[positions] = np.arange(len(codes))
+
+    def lay(v):
+        return None if v is None else np.asarray(v)[take]
+
+    mask = np.zeros(data.n_groups * slots, dtype=bool)
+    mask[positions] = True
+    grid = dataclasses.replace(data, x={k: lay(v) for k, v in data.x.items()}, group=None, noise=lay(data.noise),
+                               y=lay(data.y), mask=mask.reshape(data.n_groups, slots), grid=True)
+    return grid, positions
+
+
 def _group_dim(groups: Sequence[str]) -> str:
     return "__".join(groups)
 
@@ -433,6 +461,8 @@ class _Prepared:
     log_x0: dict[str, float]
     data: ModelData
     levels: tuple[str, ...]
+    #: Flat grid position of each run when ``data.grid`` (groups x points layout), else None.
+    positions: np.ndarray | None = None
 
 
 def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_scale, group_scale,
@@ -451,13 +481,21 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
     )
     log_x0 = geometric_centre({k: table.frame[k].to_numpy() for k in law.inputs})
     data, levels, _ = _model_data(table, log_x0)
-    return _Prepared(law, table, config, log_x0, data, tuple(levels))
+    positions = None
+    if data.group is not None:
+        data, positions = _grid_data(data)
+    return _Prepared(law, table, config, log_x0, data, tuple(levels), positions)
 
 
 def _structure(prep: _Prepared):
     """Return what must agree between fits that share one compiled program."""
     d = prep.data
-    return (json.dumps(prep.config.to_dict(), sort_keys=True), d.n_groups, d.group is not None, d.noise is not None)
+    return (json.dumps(prep.config.to_dict(), sort_keys=True), d.n_groups, d.grid, d.noise is not None)
+
+
+def _slots(data: ModelData) -> int:
+    """Length of the runs axis (the last axis) of model data."""
+    return int(np.shape(data.y)[-1])
 
 
 def _split(runs, by) -> dict[Any, pd.DataFrame]:
@@ -506,13 +544,14 @@ def _dense(prep: _Prepared, model, dense_mass: bool | None) -> bool:
 
 
 def _padded(data: ModelData, size: int, dtype) -> ModelData:
-    """Pad the runs axis to ``size`` with copies of the first run, masked out of the likelihood."""
-    n = len(data.y)
-    pad = size - n
+    """Pad the runs axis (the last) to ``size`` with copies of the first run, masked out of the likelihood."""
+    pad = size - _slots(data)
+    mask = np.ones(np.shape(data.y), dtype=bool) if data.mask is None else np.asarray(data.mask)
 
     def grow(v, cast=True):
         v = np.asarray(v)
-        v = np.concatenate([v, np.repeat(v[:1], pad, axis=0)]) if pad else v
+        if pad:
+            v = np.concatenate([v, np.repeat(v[..., :1], pad, axis=-1)], axis=-1)
         return v.astype(dtype) if cast else v
 
     return dataclasses.replace(
@@ -522,7 +561,7 @@ def _padded(data: ModelData, size: int, dtype) -> ModelData:
         group=None if data.group is None else grow(data.group, cast=False),
         noise=None if data.noise is None else grow(data.noise),
         y=grow(data.y),
-        mask=np.arange(size) < n,
+        mask=np.concatenate([mask, np.zeros(mask.shape[:-1] + (pad,), dtype=bool)], axis=-1) if pad else mask,
     )
 
 
@@ -540,7 +579,7 @@ def _run_batch(preps: Sequence[_Prepared], keys, seeds, opts: _Options, dense_ma
     x64 = opts.precision == "float64"
     prog = engine.program((id(law), law.name, _structure(first), opts.precision), model, settings,
                           loglik_site=obs_site(law))
-    size = engine.bucket(max(len(p.data.y) for p in preps))
+    size = engine.bucket(max(_slots(p.data) for p in preps))
     dtype = np.float64 if x64 else np.float32
     c = opts.num_chains
     with jax.enable_x64(x64):
@@ -603,21 +642,27 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
     """ArviZ DataTree of one fit from the engine's arrays (chains x draws leading)."""
     import arviz_base as azb
 
-    law, table, data = prep.law, prep.table, prep.data
-    n = len(data.y)
+    law, table = prep.law, prep.table
+    frame = table.frame
+    n = len(frame)
     site = obs_site(law)
-    coords = {"run": [str(i) for i in table.frame.index]}
+    coords = {"run": [str(i) for i in frame.index]}
     if table.groups:
         coords[_group_dim(table.groups)] = list(prep.levels)
-    constant = {k: np.asarray(v) for k, v in data.x.items()}
-    if data.group is not None:
-        constant["group_code"] = np.asarray(data.group)
-    if data.noise is not None:
-        constant["noise"] = np.asarray(data.noise)
+    constant = {k: frame[k].to_numpy(dtype=np.float64) for k in law.inputs}
+    if table.groups:
+        constant["group_code"] = group_codes(frame, table.groups, prep.levels)[0]
+    if table.noise is not None:
+        constant["noise"] = frame[table.noise].to_numpy(dtype=np.float64)
+    loglik = np.asarray(stats["log_likelihood"])
+    if prep.positions is not None:  # groups x slots -> runs
+        loglik = loglik.reshape(loglik.shape[:2] + (-1,))[..., prep.positions]
+    else:
+        loglik = loglik[..., :n]
     dims = _dims(law, config=prep.config, groups=table.groups)
     for k in constant:
         dims[k] = ["run"]
-    y = np.asarray(data.y, dtype=np.float64)
+    y = frame[law.target].to_numpy(dtype=np.float64)
     n_steps = np.asarray(stats["num_steps"])
     tree_depth = np.floor(np.log2(np.maximum(n_steps, 1))).astype(int) + 1
     sample_stats = {
@@ -636,7 +681,7 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
             {
                 "posterior": {k: np.asarray(v) for k, v in samples.items()},
                 "sample_stats": sample_stats,
-                "log_likelihood": {site: np.asarray(stats["log_likelihood"])[..., :n]},
+                "log_likelihood": {site: loglik},
                 "observed_data": {site: np.log(y) if law.positive else y},
                 "constant_data": constant,
             },

@@ -255,15 +255,16 @@ def summarise(draws: dict[str, np.ndarray]) -> dict[str, Any]:
     import arviz_stats as azs
     import xarray as xr
 
+    num_chains, num_draws = next(iter(draws.values())).shape
     ds = xr.Dataset({k: (("chain", "draw"), v) for k, v in draws.items()},
-                    coords={"chain": np.arange(next(iter(draws.values())).shape[0]),
-                            "draw": np.arange(next(iter(draws.values())).shape[1])})
+                    coords={"chain": np.arange(num_chains), "draw": np.arange(num_draws)})
 
     def per_param(res: xr.Dataset) -> dict[str, float]:
         return {k: float(res[k].values) for k in draws}
 
-    bulk, tail, rhat = per_param(azs.ess(ds, method="bulk")), per_param(azs.ess(ds, method="tail")), \
-        per_param(azs.rhat(ds))
+    bulk = per_param(azs.ess(ds, method="bulk"))
+    tail = per_param(azs.ess(ds, method="tail"))
+    rhat = per_param(azs.rhat(ds))
     return {
         "max_r_hat": max(rhat.values()),
         "min_ess_bulk": min(bulk.values()),

@@ -5,9 +5,10 @@
 * **B** — the same law, hierarchical: 8 groups x 60 runs simulated from the law with ``e`` and ``a`` varying by
   group (log-scale sd 0.1 and 0.3), 2% log-normal noise; ``e`` and ``a`` partially pooled (centred: every group
   has 60 runs).
-* **C** — 100 independent flat Chinchilla fits of 30 runs each (5 sizes x 6 token counts), each simulated from
+* **C** — 100 independent flat Chinchilla fits of 30 runs each (5 model sizes from 1e7 to 3e9 x 6 ratios of
+  tokens to parameters from 5 to 160), each simulated from
   its own parameters (the reference values perturbed on the log scale) with 0.5% Normal noise, column ``task``
-  naming the fit; fitted with the Normal likelihood (:data:`LIKELIHOOD_C`).
+  naming the fit; fitted with bayescale's default model (Student-t likelihood).
 
 The model every system fits (bayescale's spec, written out so Stan and PyMC can match it exactly):
 
@@ -53,6 +54,14 @@ def _design(num_n: int, num_d: int) -> pd.DataFrame:
     return pd.DataFrame({"n": nn.ravel(), "d": dd.ravel()})
 
 
+def _ratio_design(num_n: int, ratios) -> pd.DataFrame:
+    """Model sizes x tokens-per-parameter ratios, as in an iso-FLOP ladder (Chinchilla used 5-160 tokens per
+    parameter)."""
+    n = np.geomspace(1e7, 3e9, num_n)
+    nn, rr = np.meshgrid(n, np.asarray(ratios, dtype=float), indexing="ij")
+    return pd.DataFrame({"n": nn.ravel(), "d": (nn * rr).ravel()})
+
+
 def problem_b(seed: int = 0) -> pd.DataFrame:
     """Problem B: 8 groups x 60 runs (columns ``n, d, loss, group``); fit with ``pool={"e": "partial", "a":
     "partial"}``."""
@@ -68,9 +77,8 @@ POOL_B = {"e": "partial", "a": "partial"}
 NOISE_C = 0.005
 
 
-#: Likelihood and NUTS target acceptance of problem C: the data are simulated with Normal noise, and the matching
-#: Normal likelihood is what a user fitting 100 such tasks would choose.
-LIKELIHOOD_C = "normal"
+#: Likelihood and NUTS target acceptance of problem C: bayescale's defaults.
+LIKELIHOOD_C = "student_t"
 TARGET_ACCEPT_C = 0.9
 
 
@@ -85,7 +93,8 @@ def problem_c(num_fits: int = 100, seed: int = 0) -> pd.DataFrame:
             params[p] = float(ref[p] * np.exp(0.2 * rng.standard_normal()))
         for p in ("alpha", "beta"):
             params[p] = float(ref[p] + 0.03 * rng.standard_normal())
-        runs = bs.simulate_ladder("chinchilla", params, design=_design(5, 6), noise_sd=NOISE_C,
+        runs = bs.simulate_ladder("chinchilla", params, design=_ratio_design(5, (5, 10, 20, 40, 80, 160)),
+                                  noise_sd=NOISE_C,
                                   seed=int(rng.integers(2**31)))
         frames.append(runs.assign(task=f"t{i:03d}"))
     return pd.concat(frames, ignore_index=True)
