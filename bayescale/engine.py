@@ -271,7 +271,7 @@ def enable_persistent_cache(path: str | os.PathLike | None = None) -> str | None
     except OSError:  # read-only home: run without the cache rather than fail the fit
         return None
     jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     _CACHE_STATE["dir"] = path
     return path

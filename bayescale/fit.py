@@ -197,7 +197,8 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int
         FLOPs convention ``c = k n d`` used by validation and :meth:`Fit.optimal_allocation`.
     precision : {"float64", "float32"}
         Floating-point precision of the sampler. ``"float32"`` halves memory and is faster on GPUs; check that its
-        diagnostics still pass (the Chinchilla law fits the same in both, see ``benchmarks/README.md``)."""
+        diagnostics still pass (the tests check that the Chinchilla law fits the same posterior in both, within
+        Monte Carlo error)."""
 
 
 def fit(

@@ -2,7 +2,9 @@
 
 Both peers fit exactly the model written out in :mod:`problems` (same priors, same centring of ``a`` and ``b``
 at the data's geometric mean, same Student-t likelihood on the log loss, centred partial pooling of ``e`` and
-``a`` for B) on the same data, with each system's default NUTS (diagonal mass matrix adapted in warm-up).
+``a`` for B) on the same data, with each system's default NUTS (diagonal mass matrix adapted in warm-up). One
+prior follows bayescale's default model rather than that docstring: ``nu - 1 ~ Gamma(2, 0.1)`` (``nu > 1``,
+bayescale's ``ShiftedGamma``); ``nu_shift=0`` (``--nu-shift 0``) gives the docstring's ``nu ~ Gamma(2, 0.1)``.
 
 * **Stan**: the programs :data:`STAN_A` and :data:`STAN_B`, built with ``stan.build`` (stanc + C++ compile;
   by default this program's httpstan cache entry is dropped first, so ``compile_s`` is a real build) and
@@ -21,7 +23,8 @@ from the sampled centred coordinates in the same Python code for both systems.
 
 That the two programs are the same density is checked by :func:`check_same_model` (``--check-model``): at
 random points of the common unconstrained space, their log-density gradients agree to about 1e-12 (and, checked
-once by hand, so do they with bayescale's NumPyro model for ``pool={"e": "partial", "a": "partial"}``, centred).
+by hand, so do they with bayescale's NumPyro model: flat for A, ``pool={"e": "partial", "a": "partial"}``
+centred for B).
 
 Run ``python benchmarks/peers.py [--problem A|B|both] [--quick]`` in an environment with the ``bench``
 extra (pystan, nutpie, pymc); problem A reads the Chinchilla data from ``$BAYESCALE_DATA_DIR`` (or
@@ -52,6 +55,7 @@ data {
   vector[N] log_n;
   vector[N] log_d;
   vector[N] log_loss;
+  real<lower=0> nu_shift;
 }
 transformed data {
   real lx0_n = mean(log_n);
@@ -66,7 +70,7 @@ parameters {
   real a_c;
   real b_c;
   real<lower=0> sigma;
-  real<lower=0> nu;
+  real<lower=nu_shift> nu;
 }
 model {
   // elementwise log(e + A n^-alpha + B d^-beta), centred; the vectorised binary log_sum_exp is stable
@@ -77,7 +81,7 @@ model {
   a_c ~ normal(6 - alpha * lx0_n, 2.5);
   b_c ~ normal(6 - beta * lx0_d, 2.5);
   sigma ~ normal(0, 0.1);
-  nu ~ gamma(2, 0.1);
+  nu - nu_shift ~ gamma(2, 0.1);
   log_loss ~ student_t(nu, mu, sigma);
 }
 """
@@ -91,6 +95,7 @@ data {
   vector[N] log_n;
   vector[N] log_d;
   vector[N] log_loss;
+  real<lower=0> nu_shift;
 }
 transformed data {
   real lx0_n = mean(log_n);
@@ -109,7 +114,7 @@ parameters {
   vector[G] a_u;
   real b_c;
   real<lower=0> sigma;
-  real<lower=0> nu;
+  real<lower=nu_shift> nu;
 }
 model {
   vector[N] mu = log_sum_exp(log_sum_exp(a_u[group] - alpha * ln_c, b_c - beta * ld_c), e_u[group]);
@@ -123,17 +128,22 @@ model {
   a_u ~ normal(a_c_loc, a_scale);
   b_c ~ normal(6 - beta * lx0_d, 2.5);
   sigma ~ normal(0, 0.1);
-  nu ~ gamma(2, 0.1);
+  nu - nu_shift ~ gamma(2, 0.1);
   log_loss ~ student_t(nu, mu, sigma);
 }
 """
 
 PROBLEMS = ("A", "B")
+#: Lower bound of the Student-t degrees of freedom: ``nu - NU_SHIFT ~ Gamma(2, 0.1)``, as bayescale's default
+#: model (``ShiftedGamma(2, 0.1, 1)``, so that ``nu > 1``). 0 gives the unshifted ``nu ~ Gamma(2, 0.1)``.
+NU_SHIFT = 1.0
 #: Sampled (unconstrained-model) variables of each problem, as named in both the Stan program and the PyMC model.
 SAMPLED = {
     "A": ("e", "alpha", "beta", "a_c", "b_c", "sigma", "nu"),
     "B": ("e_loc", "e_scale", "e_u", "alpha", "beta", "a_c_loc", "a_scale", "a_u", "b_c", "sigma", "nu"),
 }
+#: Names in the PyMC model where they differ from Stan's: ``nu`` is ``nu_shift + nu_excess`` there.
+PYMC_NAMES = {"nu": "nu_excess"}
 INSTALL_HINT = "pip install -e '.[bench]'"
 
 
@@ -212,6 +222,16 @@ def model_inputs(problem: str, runs: pd.DataFrame) -> dict[str, Any]:
         codes, levels = pd.factorize(runs["group"].astype(str), sort=False)
         out["group"], out["levels"] = codes.astype(np.int64), [str(v) for v in levels]
     return out
+
+
+def _stan_data(problem: str, inputs: dict[str, Any], nu_shift: float) -> dict[str, Any]:
+    """Data block of :data:`STAN_A` / :data:`STAN_B`."""
+    data: dict[str, Any] = {"N": len(inputs["log_loss"]), "log_n": inputs["log_n"], "log_d": inputs["log_d"],
+                            "log_loss": inputs["log_loss"], "nu_shift": float(nu_shift)}
+    if problem == "B":
+        data["G"] = len(inputs["levels"])
+        data["group"] = inputs["group"] + 1  # Stan indexes from 1
+    return data
 
 
 def _compared(problem: str, raw: dict[str, np.ndarray], inputs: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -310,7 +330,7 @@ def _stan_chains(fit, name: str, num_chains: int) -> np.ndarray:
 
 
 def stan_fit(problem: str, runs: pd.DataFrame, seed: int = 0, num_chains: int = 4, num_warmup: int = 1000,
-             num_samples: int = 1000, *, fresh_build: bool = True) -> dict[str, Any]:
+             num_samples: int = 1000, *, fresh_build: bool = True, nu_shift: float = NU_SHIFT) -> dict[str, Any]:
     """Fit problem A or B with Stan (pystan 3).
 
     Parameters
@@ -326,6 +346,8 @@ def stan_fit(problem: str, runs: pd.DataFrame, seed: int = 0, num_chains: int = 
         Drop this program's entry in the httpstan model cache first, so ``compile_s`` times stanc and the C++
         compile (True); with False a cached build is reused and ``compile_s`` is near zero. Either way no
         cached fit is reused (httpstan also caches fits by seed and settings).
+    nu_shift : float
+        Lower bound of ``nu``: ``nu - nu_shift ~ Gamma(2, 0.1)`` (:data:`NU_SHIFT`, as bayescale).
 
     Returns
     -------
@@ -347,11 +369,7 @@ def stan_fit(problem: str, runs: pd.DataFrame, seed: int = 0, num_chains: int = 
     problem = _check_problem(problem)
     inputs = model_inputs(problem, runs)
     code = STAN_A if problem == "A" else STAN_B
-    data: dict[str, Any] = {"N": len(inputs["log_loss"]), "log_n": inputs["log_n"], "log_d": inputs["log_d"],
-                            "log_loss": inputs["log_loss"]}
-    if problem == "B":
-        data["G"] = len(inputs["levels"])
-        data["group"] = inputs["group"] + 1  # Stan indexes from 1
+    data = _stan_data(problem, inputs, nu_shift)
     model_name = httpstan.models.calculate_model_name(code)
     if fresh_build:
         httpstan.cache.delete_model_directory(model_name)  # ignores a missing entry
@@ -368,14 +386,15 @@ def stan_fit(problem: str, runs: pd.DataFrame, seed: int = 0, num_chains: int = 
 
     raw = {v: _stan_chains(fit, v, num_chains) for v in SAMPLED[problem]}
     draws = _compared(problem, raw, inputs)
-    settings = {"num_chains": num_chains, "num_warmup": num_warmup, "num_samples": num_samples, "seed": seed}
+    settings = {"num_chains": num_chains, "num_warmup": num_warmup, "num_samples": num_samples, "seed": seed,
+                "nu_shift": float(nu_shift)}
     extra = {"compile_cached": cached, "versions": _versions("pystan", "httpstan")}
     return _result("stan", problem, inputs, compile_s, sample_s, np.sum(fit["n_leapfrog__"]),
                    np.sum(fit["divergent__"]), draws, settings, extra)
 
 
 # ------------------------------------------------------------------------------------------------------- nutpie
-def pymc_model(problem: str, runs: pd.DataFrame):
+def pymc_model(problem: str, runs: pd.DataFrame, nu_shift: float = NU_SHIFT):
     """The PyMC model of problem A or B (the same density as :data:`STAN_A` / :data:`STAN_B`).
 
     Parameters
@@ -383,6 +402,9 @@ def pymc_model(problem: str, runs: pd.DataFrame):
     problem : {"A", "B"}
     runs : pandas.DataFrame
         Columns ``n, d, loss`` (and ``group`` for B).
+    nu_shift : float
+        Lower bound of ``nu``: ``nu = nu_shift + nu_excess`` with ``nu_excess ~ Gamma(2, 0.1)`` (the same
+        unconstrained coordinate ``log(nu - nu_shift)`` as Stan's ``real<lower=nu_shift> nu``).
 
     Returns
     -------
@@ -412,13 +434,13 @@ def pymc_model(problem: str, runs: pd.DataFrame):
             log_e, a_term = e_u[inputs["group"]], a_u[inputs["group"]]
         mu = pm.math.logaddexp(log_e, a_term - alpha * ln_c, b_c - beta * ld_c)
         sigma = pm.HalfNormal("sigma", sigma=0.1)
-        nu = pm.Gamma("nu", alpha=2.0, beta=0.1)
+        nu = pm.Deterministic("nu", nu_shift + pm.Gamma(PYMC_NAMES["nu"], alpha=2.0, beta=0.1))
         pm.StudentT("log_loss", nu=nu, mu=mu, sigma=sigma, observed=inputs["log_loss"])
     return model
 
 
 def nutpie_fit(problem: str, runs: pd.DataFrame, seed: int = 0, num_chains: int = 4, num_warmup: int = 1000,
-               num_samples: int = 1000) -> dict[str, Any]:
+               num_samples: int = 1000, *, nu_shift: float = NU_SHIFT) -> dict[str, Any]:
     """Fit problem A or B with nutpie on the PyMC model of :func:`pymc_model` (numba backend).
 
     Parameters
@@ -431,6 +453,8 @@ def nutpie_fit(problem: str, runs: pd.DataFrame, seed: int = 0, num_chains: int 
     num_chains, num_warmup, num_samples : int
         ``chains``, ``tune`` and ``draws`` of ``nutpie.sample`` (nutpie's defaults otherwise: diagonal mass
         matrix adapted from draws and gradients, target accept 0.8, max tree depth 10).
+    nu_shift : float
+        Lower bound of ``nu``, as in :func:`stan_fit`.
 
     Returns
     -------
@@ -448,7 +472,7 @@ def nutpie_fit(problem: str, runs: pd.DataFrame, seed: int = 0, num_chains: int 
     problem = _check_problem(problem)
     inputs = model_inputs(problem, runs)
     t0 = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(pymc_model(problem, runs))
+    compiled = nutpie.compile_pymc_model(pymc_model(problem, runs, nu_shift=nu_shift))
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     trace = nutpie.sample(compiled, chains=num_chains, tune=num_warmup, draws=num_samples, seed=seed,
@@ -456,19 +480,20 @@ def nutpie_fit(problem: str, runs: pd.DataFrame, seed: int = 0, num_chains: int 
     sample_s = time.perf_counter() - t0
 
     post, stats = trace["posterior"], trace["sample_stats"]
-    raw = {}
-    for v in SAMPLED[problem]:
-        da = post[v]
-        raw[v] = np.asarray(da.transpose("chain", "draw", ...).values, dtype=float)
+    raw = {v: np.asarray(post[PYMC_NAMES.get(v, v)].transpose("chain", "draw", ...).values, dtype=float)
+           for v in SAMPLED[problem]}
+    raw["nu"] = raw["nu"] + nu_shift
     draws = _compared(problem, raw, inputs)
-    settings = {"num_chains": num_chains, "num_warmup": num_warmup, "num_samples": num_samples, "seed": seed}
+    settings = {"num_chains": num_chains, "num_warmup": num_warmup, "num_samples": num_samples, "seed": seed,
+                "nu_shift": float(nu_shift)}
     extra = {"versions": _versions("nutpie", "pymc", "pytensor", "numba")}
     return _result("nutpie", problem, inputs, compile_s, sample_s, np.sum(stats["n_steps"].values),
                    np.sum(stats["diverging"].values), draws, settings, extra)
 
 
 # ------------------------------------------------------------------------------------------------ same model?
-def check_same_model(problem: str, runs: pd.DataFrame, num_points: int = 4, seed: int = 0) -> dict[str, Any]:
+def check_same_model(problem: str, runs: pd.DataFrame, num_points: int = 4, seed: int = 0, *,
+                     nu_shift: float = NU_SHIFT) -> dict[str, Any]:
     """Check that the Stan program and the PyMC model are the same density, by comparing gradients.
 
     Both systems use the same unconstrained coordinates (log for positive parameters, logit for ``alpha`` and
@@ -482,6 +507,8 @@ def check_same_model(problem: str, runs: pd.DataFrame, num_points: int = 4, seed
     runs : pandas.DataFrame
     num_points : int
     seed : int
+    nu_shift : float
+        Lower bound of ``nu``, as in :func:`stan_fit`.
 
     Returns
     -------
@@ -496,14 +523,11 @@ def check_same_model(problem: str, runs: pd.DataFrame, num_points: int = 4, seed
 
     problem = _check_problem(problem)
     inputs = model_inputs(problem, runs)
-    data: dict[str, Any] = {"N": len(inputs["log_loss"]), "log_n": inputs["log_n"], "log_d": inputs["log_d"],
-                            "log_loss": inputs["log_loss"]}
-    if problem == "B":
-        data["G"], data["group"] = len(inputs["levels"]), inputs["group"] + 1
+    data = _stan_data(problem, inputs, nu_shift)
     posterior = stan.build(STAN_A if problem == "A" else STAN_B, data=data, random_seed=seed)
-    model = pymc_model(problem, runs)
+    model = pymc_model(problem, runs, nu_shift=nu_shift)
     # Stan's unconstrained vector follows the declaration order of its parameters block
-    rvs = [model[name] for name in posterior.param_names]
+    rvs = [model[PYMC_NAMES.get(name, name)] for name in posterior.param_names]
     values = [model.rvs_to_values[rv] for rv in rvs]
     sizes = [int(np.prod(d)) if d else 1 for d in posterior.dims]
     logp_fn = model.compile_logp(jacobian=True)  # vars= would drop the likelihood term
@@ -590,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--problem", choices=("A", "B", "both"), default="both")
     parser.add_argument("--quick", action="store_true", help="smoke test: 2 chains x 300 warm-up x 300 draws")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nu-shift", type=float, default=NU_SHIFT,
+                        help=f"lower bound of nu: nu - shift ~ Gamma(2, 0.1) (default {NU_SHIFT:g}, as bayescale)")
     parser.add_argument("--systems", default="stan,nutpie", help="comma-separated subset of stan,nutpie")
     parser.add_argument("--stan-cache", action="store_true",
                         help="reuse a cached Stan build (compile_s then excludes the C++ compile)")
@@ -605,7 +631,8 @@ def main(argv: list[str] | None = None) -> int:
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     avail = available()
     print(f"peers benchmark: {settings['num_chains']} chains x {settings['num_warmup']} warm-up x "
-          f"{settings['num_samples']} draws, seed {args.seed}; usable CPUs {_cpus()}")
+          f"{settings['num_samples']} draws, seed {args.seed}, nu - {args.nu_shift:g} ~ Gamma(2, 0.1); "
+          f"usable CPUs {_cpus()}")
     print("versions:", ", ".join(f"{k} {v}" for k, v in _versions(
         "pystan", "httpstan", "nutpie", "pymc", "pytensor", "numba", "arviz-stats", "numpy").items()))
     print(f"load average (1/5/15 min) at start: {_load()}")
@@ -613,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         runs = _load_problem(problem, args.data_dir)
         if args.check_model:
-            check = check_same_model(problem, runs, seed=args.seed)
+            check = check_same_model(problem, runs, seed=args.seed, nu_shift=args.nu_shift)
             checks.append(check)
             print(f"[check] problem {problem}: Stan vs PyMC log density over {check['num_dims']} unconstrained dims: "
                   f"max relative gradient difference {check['max_grad_rel_diff']:.1e}, max log-density "
@@ -624,9 +651,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"[{system}] problem {problem} ({len(runs)} runs) ...", flush=True)
             if system == "stan":
-                res = stan_fit(problem, runs, seed=args.seed, fresh_build=not args.stan_cache, **settings)
+                res = stan_fit(problem, runs, seed=args.seed, fresh_build=not args.stan_cache, nu_shift=args.nu_shift,
+                               **settings)
             else:
-                res = nutpie_fit(problem, runs, seed=args.seed, **settings)
+                res = nutpie_fit(problem, runs, seed=args.seed, nu_shift=args.nu_shift, **settings)
             print(f"    compile {res['compile_s']:.1f} s, sample {res['sample_s']:.1f} s", flush=True)
             results.append(res)
     if results:

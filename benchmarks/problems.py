@@ -12,8 +12,8 @@
 
 The model every system fits (bayescale's spec, written out so Stan and PyMC can match it exactly):
 
-* ``e ~ LogNormal(0.5, 0.5)``, ``alpha, beta ~ Beta(2, 4)``, ``sigma ~ HalfNormal(0.1)``, ``nu ~ Gamma(2, 0.1)``
-  (shape, rate);
+* ``e ~ LogNormal(0.5, 0.5)``, ``alpha, beta ~ Beta(2, 4)``, ``sigma ~ HalfNormal(0.1)``,
+  ``nu - 1 ~ Gamma(2, 0.1)`` (shape, rate; ``nu > 1``);
 * ``a`` and ``b`` are sampled centred at the data's geometric mean: ``a_c = log a - alpha * lx0_n`` with
   ``lx0_n = mean(log n)``, so ``a_c ~ Normal(6 - alpha * lx0_n, 2.5)`` (the ``LogNormal(6, 2.5)`` prior on ``a``
   carried over exactly); likewise ``b_c ~ Normal(6 - beta * lx0_d, 2.5)``;

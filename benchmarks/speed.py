@@ -53,6 +53,8 @@ import bayescale as bs  # noqa: E402
 
 fit_module = importlib.import_module("bayescale.fit")
 PARAMS = ("e", "a", "b", "alpha", "beta")
+#: Compared in problem B: population and spread of e and a, the shared parameters, and every group's e and a.
+PARAMS_B = ("e_loc", "e_scale", "a_loc", "a_scale", "b", "alpha", "beta", "e", "a")
 GATE = {"r_hat": 1.01, "divergences": 0, "ess": 400, "mean_sd": 0.1}
 
 
@@ -78,23 +80,35 @@ class Compiles:
         return Compiles._total[0] - self.start
 
 
-def quality(post: dict[str, np.ndarray], divergences: int) -> dict:
-    """Max R-hat and min bulk/tail ESS over :data:`PARAMS` (arrays chains x draws), means and sds."""
+def quality(post: dict[str, np.ndarray], divergences: int, names=None) -> dict:
+    """Max R-hat and min bulk/tail ESS over the compared parameters (arrays chains x draws [x groups]).
+
+    ``names`` defaults to :data:`PARAMS`; a per-group parameter ``e`` of shape (chains, draws, G) is compared as
+    ``e[0]``, ..., ``e[G-1]``.
+    """
     import arviz_stats as azs
     import xarray as xr
 
-    ds = xr.Dataset({k: (("chain", "draw"), np.asarray(post[k], dtype=float)) for k in PARAMS})
+    flat = {}
+    for k in names or PARAMS:
+        v = np.asarray(post[k], dtype=float)
+        if v.ndim == 2:
+            flat[k] = v
+        else:
+            flat.update({f"{k}[{g}]": v[..., g] for g in range(v.shape[-1])})
+    ds = xr.Dataset({k: (("chain", "draw"), v) for k, v in flat.items()})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rhat, bulk, tail = azs.rhat(ds), azs.ess(ds, method="bulk"), azs.ess(ds, method="tail")
-    return {"max_r_hat": max(float(rhat[k]) for k in PARAMS), "min_ess_bulk": min(float(bulk[k]) for k in PARAMS),
-            "min_ess_tail": min(float(tail[k]) for k in PARAMS), "divergences": int(divergences),
-            "means": {k: float(np.mean(post[k])) for k in PARAMS}, "sds": {k: float(np.std(post[k])) for k in PARAMS}}
+    return {"max_r_hat": max(float(rhat[k]) for k in flat), "min_ess_bulk": min(float(bulk[k]) for k in flat),
+            "min_ess_tail": min(float(tail[k]) for k in flat), "divergences": int(divergences),
+            "means": {k: float(np.mean(v)) for k, v in flat.items()},
+            "sds": {k: float(np.std(v)) for k, v in flat.items()}}
 
 
-def fit_row(fit: bs.Fit) -> dict:
-    post = {k: fit.tree.posterior[k].values for k in PARAMS}
-    row = quality(post, fit.diagnostics.divergences)
+def fit_row(fit: bs.Fit, names=None) -> dict:
+    post = {k: fit.tree.posterior[k].values for k in names or PARAMS}
+    row = quality(post, fit.diagnostics.divergences, names)
     row["grad_evals"] = int(fit.meta["sampler"]["sample_steps"])
     row["warmup_grad_evals"] = int(fit.meta["sampler"]["warmup_steps"])
     return row
@@ -109,7 +123,7 @@ def gate(row: dict, stan: dict | None) -> str:
     if row["min_ess_bulk"] < GATE["ess"]:
         fails.append(f"ESS {row['min_ess_bulk']:.0f}")
     if stan is not None and "means" in stan and row is not stan:
-        off = {k: abs(row["means"][k] - stan["means"][k]) / stan["sds"][k] for k in PARAMS}
+        off = {k: abs(row["means"][k] - stan["means"][k]) / stan["sds"][k] for k in stan["means"]}
         worst = max(off, key=off.get)
         if off[worst] > GATE["mean_sd"]:
             fails.append(f"{worst} {off[worst]:.2f} sd from Stan")
@@ -140,7 +154,7 @@ def numpyro_mcmc(runs: pd.DataFrame, chain_method: str, opts: dict, **fit_kw) ->
         extra = mcmc.get_extra_fields(group_by_chain=True)
         post = {k: np.asarray(v) for k, v in post.items()}
     wall = time.perf_counter() - t0
-    row = quality(post, int(np.sum(extra["diverging"])))
+    row = quality(post, int(np.sum(extra["diverging"])), PARAMS_B if fit_kw.get("groups") else None)
     row.update(wall_s=wall, compile_s=comp.seconds, sample_s=wall - comp.seconds,
                grad_evals=int(np.sum(extra["num_steps"])))
     return row
@@ -200,11 +214,12 @@ def peers(problem: str, runs: pd.DataFrame, opts: dict, skip: bool) -> dict[str,
         except Exception as err:  # noqa: BLE001 - a peer failing must not stop the benchmark
             print(f"  {name} failed: {type(err).__name__}: {err}")
             continue
+        keys = [k for k in res["means"] if k.split("[")[0] in (PARAMS_B if problem == "B" else PARAMS)]
         out[name] = {"wall_s": res["wall_s"], "compile_s": res["compile_s"], "sample_s": res["sample_s"],
                      "grad_evals": res["grad_evals"], "divergences": res["divergences"],
                      "max_r_hat": res["max_r_hat"], "min_ess_bulk": res["min_ess_bulk"],
-                     "min_ess_tail": res["min_ess_tail"], "means": {k: res["means"][k] for k in PARAMS},
-                     "sds": {k: res["sds"][k] for k in PARAMS}}
+                     "min_ess_tail": res["min_ess_tail"], "means": {k: res["means"][k] for k in keys},
+                     "sds": {k: res["sds"][k] for k in keys}}
     return out
 
 
@@ -282,9 +297,10 @@ def problem_b(opts: dict, args) -> list[dict]:
     t0 = time.perf_counter()
     fit2 = bs.fit("chinchilla", runs, seed=1, progress_bar=False, **kw, **opts)
     repeat = time.perf_counter() - t0
-    rows.append(dict(fit_row(fit), system="bayescale, first fit", wall_s=first, compile_s=compile_s,
+    rows.append(dict(fit_row(fit, PARAMS_B), system="bayescale, first fit", wall_s=first, compile_s=compile_s,
                      sample_s=first - compile_s))
-    rows.append(dict(fit_row(fit2), system="bayescale, repeat fit", wall_s=repeat, compile_s=0.0, sample_s=repeat))
+    rows.append(dict(fit_row(fit2, PARAMS_B), system="bayescale, repeat fit", wall_s=repeat, compile_s=0.0,
+                     sample_s=repeat))
     rows.append(dict(numpyro_mcmc(runs, "parallel", opts, **kw), system="numpyro MCMC parallel (earlier mode)"))
     for name, row in peers("B", runs, opts, args.no_peers).items():
         rows.append(dict(row, system=name))

@@ -89,6 +89,37 @@ def test_padded_runs_do_not_change_the_log_density():
     assert float(masked) == pytest.approx(float(exact), rel=1e-12)
 
 
+def test_groups_x_points_layout_keeps_every_run_once():
+    law = bs.get_law("chinchilla")
+    runs = bs.simulate_ladder("chinchilla", num_groups=3, seed=0)
+    runs = runs.drop(index=[0, 1, 2, 20]).sample(frac=1.0, random_state=1)  # unequal groups, shuffled rows
+    table = bs.validate_runs(runs, law, groups="group")
+    data, _, _ = fit_module._model_data(table, {"n": 20.0, "d": 22.0})
+    grid, positions = fit_module._grid_data(data)
+    assert grid.grid and grid.group is None and grid.y.shape == grid.mask.shape == (3, 32)  # 30 runs -> bucket 32
+    np.testing.assert_array_equal(grid.y.reshape(-1)[positions], runs["loss"].to_numpy())
+    np.testing.assert_array_equal(grid.x["n"].reshape(-1)[positions], runs["n"].to_numpy())
+    assert grid.mask.sum() == len(runs) and grid.mask.reshape(-1)[positions].all()
+    # every row holds its own group's runs only
+    codes = np.asarray(data.group)
+    np.testing.assert_array_equal(positions // 32, codes)
+
+
+def test_shifted_gamma_prior_of_nu():
+    from numpyro.distributions import Gamma
+
+    from bayescale.build import ShiftedGamma
+
+    d = ShiftedGamma(2.0, 0.1, 1.0)
+    x = np.array([1.01, 2.0, 30.0])
+    with jax.enable_x64(True):
+        np.testing.assert_allclose(d.log_prob(x), Gamma(2.0, 0.1).log_prob(x - 1.0), rtol=1e-12)
+        assert float(d.mean) == 21.0
+        assert float(d.sample(jax.random.PRNGKey(0), (2000,)).min()) > 1.0
+    leaves, tree = jax.tree.flatten(d)
+    assert float(jax.tree.unflatten(tree, leaves).shift) == 1.0
+
+
 # --------------------------------------------------------------------------------------------- compile reuse
 def test_repeat_fit_of_the_same_shapes_compiles_nothing():
     first = quiet_fit("chinchilla", ladder(0), seed=0, **SMALL)
