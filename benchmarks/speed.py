@@ -23,8 +23,10 @@ bulk ESS >= 400 and, where Stan ran, every posterior mean within 0.1 posterior s
 baselines measured in the same run. The gradient floor is the gradient evaluations (warm-up + sampling) times the
 measured cost of one gradient, divided by the chains that run at once (``min(chains, CPUs)``).
 
-Run ``python benchmarks/speed.py`` (about 15 minutes on 2 CPU cores with the peers), ``--problems A C`` for a
-subset, ``--quick`` for a smoke test, ``--json out.json`` to keep every number.
+Run ``python benchmarks/speed.py`` (about 12 minutes on 2 CPU cores with the peers), ``--problems A C`` for a
+subset, ``--quick`` for a smoke test, ``--json out.json`` to keep every number. ``--problems G`` measures the
+throughput of 1,000 batched small fits (``--many``) and one 64-group hierarchical fit on whatever backend JAX
+sees: the GPU check of issue 3, to be run on a GPU machine and on a CPU one.
 """
 
 from __future__ import annotations
@@ -337,6 +339,33 @@ def problem_c(opts: dict, args) -> list[dict]:
     return rows
 
 
+def problem_g(opts: dict, args) -> list[dict]:
+    """Throughput of many small batched fits and one large hierarchical fit on the current JAX backend.
+
+    Run it once on a GPU machine and once on a CPU one: the issue's GPU goal compares the two throughputs.
+    """
+    runs = problems.problem_c(args.many)
+    kw = {"likelihood": problems.LIKELIHOOD_C, "target_accept_prob": problems.TARGET_ACCEPT_C}
+    rows = []
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        comp = Compiles()
+        t0 = time.perf_counter()
+        many = bs.fit_many("chinchilla", runs, by="task", seed=0, progress_bar=False, **kw, **opts)
+        wall = time.perf_counter() - t0
+        rows.append(summarise_many(f"bs.fit_many, {args.many} fits of 30 runs ({jax.default_backend()})", many,
+                                   wall, comp.seconds))
+        big = bs.simulate_ladder("chinchilla", design=problems._design(6, 10), noise_sd=0.02, num_groups=64,
+                                 group_sd={"e": 0.1, "a": 0.3}, seed=1)
+        comp = Compiles()
+        t0 = time.perf_counter()
+        fit = bs.fit("chinchilla", big, groups="group", pool=problems.POOL_B, seed=0, progress_bar=False, **opts)
+        wall = time.perf_counter() - t0
+        rows.append(dict(summarise_many(f"bs.fit, 64 groups x 60 runs ({jax.default_backend()})", {"big": fit}, wall,
+                                        comp.seconds)))
+    return rows
+
+
 def numpyro_mcmc_c(runs, opts, kw):
     from numpyro.infer import MCMC, NUTS, init_to_median
 
@@ -394,14 +423,15 @@ def table(problem: str, rows: list[dict], opts: dict) -> None:
               f"{r.get('divergences', '—')} | {gate(r, stan) if 'max_r_hat' in r else '—'} |")
 
 
-def table_c(rows: list[dict]) -> None:
-    print("\n## Problem C (per-fit gate: R-hat <= 1.01, no divergences, min bulk ESS >= 400)")
+def table_c(rows: list[dict], compare: bool = True) -> None:
+    print("\n## Many fits (per-fit gate: R-hat <= 1.01, no divergences, min bulk ESS >= 400)")
     print("| system | fits | wall s | s per fit | speed-up of bs.fit_many | compile s | fits passing the gate |")
     print("|---|---|---|---|---|---|---|")
     many = rows[0]
     for r in rows:
-        print(f"| {r['system']} | {r['fits']} | {r['wall_s']:.1f} | {r['per_fit_s']:.2f} | "
-              f"{r['per_fit_s'] / many['per_fit_s']:.1f}x | {r['compile_s']:.1f} | {r['passed']}/{r['fits']} |")
+        ratio = f"{r['per_fit_s'] / many['per_fit_s']:.1f}x" if compare else "—"
+        print(f"| {r['system']} | {r['fits']} | {r['wall_s']:.1f} | {r['per_fit_s']:.2f} | {ratio} | "
+              f"{r['compile_s']:.1f} | {r['passed']}/{r['fits']} |")
     for r in rows:
         if r.get("failed"):
             print(f"  {r['system']}: failed the gate: {r['failed']}")
@@ -409,7 +439,9 @@ def table_c(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--problems", nargs="+", default=["A", "B", "C"], choices=["A", "B", "C"])
+    parser.add_argument("--problems", nargs="+", default=["A", "B", "C"], choices=["A", "B", "C", "G"],
+                        help="G: throughput of --many batched fits and one 64-group fit on this backend (GPU check)")
+    parser.add_argument("--many", type=int, default=1000, help="number of fits in problem G")
     parser.add_argument("--quick", action="store_true", help="2 chains x 300 x 300: a smoke test")
     parser.add_argument("--no-peers", action="store_true", help="skip Stan and nutpie")
     parser.add_argument("--no-huber", action="store_true", help="skip the Huber point fit (problem A)")
@@ -431,9 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     results = {"machine": info, "settings": opts}
     for p in args.problems:
         print(f"\n(running problem {p} ...)", flush=True)
-        rows = {"A": problem_a, "B": problem_b, "C": problem_c}[p](opts, args)
+        rows = {"A": problem_a, "B": problem_b, "C": problem_c, "G": problem_g}[p](opts, args)
         results[p] = rows
-        table_c(rows) if p == "C" else table(p, rows, opts)
+        table_c(rows, compare=p == "C") if p in ("C", "G") else table(p, rows, opts)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
     return 0
