@@ -270,3 +270,22 @@ def test_fit_many_on_a_local_dask_cluster():
         np.testing.assert_allclose(remote[name].tree.posterior["alpha"].values,
                                    local[name].tree.posterior["alpha"].values, rtol=1e-9)
         assert remote[name].diagnostics.max_r_hat < 1.1
+
+
+def test_grouped_fit_log_likelihood_is_in_run_order():
+    """The groups x points layout is undone for log_likelihood: each run's value is its own."""
+    from numpyro.infer.util import log_likelihood
+
+    runs = bs.simulate_ladder("chinchilla", num_groups=3, seed=4).drop(index=[1, 2, 40])
+    runs = runs.sample(frac=1.0, random_state=0)
+    fit = quiet_fit("chinchilla", runs, groups="group", pool={"e": "partial"}, num_chains=1, num_warmup=100,
+                    num_samples=20, progress_bar=False)
+    assert fit.config.centred  # 27-30 runs per group
+    model = build_model(fit.law, fit.config)
+    draws = fit.draws()
+    with jax.enable_x64(True):
+        table = bs.validate_runs(runs, fit.law, groups="group")
+        data, _, _ = fit_module._model_data(table, fit.meta["log_x0"], levels=fit.levels)  # per-run layout
+        expected = np.asarray(log_likelihood(model, {k: v[:5] for k, v in draws.items()}, data)["log_loss"])
+    got = fit.tree.log_likelihood["log_loss"].values[0, :5]
+    np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-10)
