@@ -316,7 +316,7 @@ def fit_many(
     group_scale: float = 0.5,
     flops_per_param_token: float = 6.0,
     precision: str = "float64",
-    batch_size: int = 128,
+    batch_size: int = 32,
     client=None,
     progress_bar: bool | None = None,
 ) -> dict[Any, Fit]:
@@ -338,8 +338,10 @@ def fit_many(
         As in :func:`fit`, applied to every fit (``pooling="auto"`` decides per fit).
     {nuts}
     batch_size : int
-        Fits per compiled program call (bounds memory: each call holds ``batch_size x num_chains x num_samples``
-        draws); fits of different structure (number of groups, pooling) go to separate calls.
+        Most fits per compiled program call: it bounds memory (a call holds ``batch_size x num_chains x
+        num_samples`` draws) and sets the step of the progress bar. Fits of one structure are split into calls of
+        equal size (the last padded with repeats, whose results are dropped) so that one compilation serves all;
+        fits of different structure (number of groups, pooling) go to separate calls.
     client : dask.distributed.Client, optional
         Run the batches on a Dask cluster (``pip install 'bayescale[distributed]'``): each worker fits whole
         batches with its own compiled program. Without it everything runs in this process.
@@ -386,7 +388,7 @@ def fit_many(
     structures: dict[Any, list[int]] = {}
     for i, prep in enumerate(preps):
         structures.setdefault(_structure(prep), []).append(i)
-    batches = [idx[j:j + batch_size] for idx in structures.values() for j in range(0, len(idx), batch_size)]
+    batches = [b for idx in structures.values() for b in _equal_batches(idx, batch_size)]
     progress = _default_progress() if progress_bar is None else progress_bar
     results: dict[int, Fit] = {}
     if client is not None:
@@ -397,15 +399,13 @@ def fit_many(
         bar = _bar(len(names), progress)
         for fut in as_completed(list(futures)):
             b = futures[fut]
-            results.update(zip(b, fut.result(), strict=True))
-            bar.update(len(b))
+            bar.update(_collect(results, b, fut.result()))
         bar.close()
     else:
         bar = _bar(len(names), progress)
         for b in batches:
-            results.update(zip(b, _run_batch([preps[i] for i in b], [keys[i] for i in b], [seed] * len(b), opts,
-                                             dense_mass), strict=True))
-            bar.update(len(b))
+            fits_b = _run_batch([preps[i] for i in b], [keys[i] for i in b], [seed] * len(b), opts, dense_mass)
+            bar.update(_collect(results, b, fits_b))
         bar.close()
     out = {names[i]: results[i] for i in range(len(names))}
     for i, fit_ in enumerate(out.values()):
@@ -523,6 +523,24 @@ def _split(runs, by) -> dict[Any, pd.DataFrame]:
     if not tables:
         raise ValueError("no fits: runs is empty")
     return tables
+
+
+def _equal_batches(idx: list[int], batch_size: int) -> list[list[int]]:
+    """Split ``idx`` into calls of one size (<= batch_size), padding the last with repeats of the first fits."""
+    n_calls = -(-len(idx) // batch_size)
+    size = -(-len(idx) // n_calls)
+    padded = idx + idx[: n_calls * size - len(idx)]
+    return [padded[j:j + size] for j in range(0, len(padded), size)]
+
+
+def _collect(results: dict[int, Fit], batch: Sequence[int], fits: Sequence[Fit]) -> int:
+    """Keep each fit once (padding repeats are dropped); return how many fits were new."""
+    new = 0
+    for i, f in zip(batch, fits, strict=True):
+        if i not in results:
+            results[i] = f
+            new += 1
+    return new
 
 
 def _bar(total: int, enabled: bool):
