@@ -299,3 +299,36 @@ def test_grouped_fit_log_likelihood_is_in_run_order():
         expected = np.asarray(log_likelihood(model, {k: v[:5] for k, v in draws.items()}, data)["log_loss"])
     got = fit.tree.log_likelihood["log_loss"].values[0, :5]
     np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("batching", ["map", "vmap"])
+def test_program_batching_modes_sample_the_conjugate_posterior(batching):
+    """Several jobs per device, run one after another (CPU default) or vectorised (the GPU default)."""
+    import dataclasses
+
+    import numpyro
+    import numpyro.distributions as dist
+
+    @jax.tree_util.register_dataclass
+    @dataclasses.dataclass(frozen=True)
+    class Data:
+        y: np.ndarray
+
+    def model(data):
+        mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
+        numpyro.sample("y", dist.Normal(mu, 1.0), obs=data.y)
+
+    rng = np.random.default_rng(0)
+    ys = np.stack([rng.normal(m, 1.0, 20) for m in (-1.0, 0.5, 2.0)])  # 3 data sets
+    chains = 4
+    jobs = Data(y=np.repeat(ys, chains, axis=0))  # 12 jobs: 3 per host device
+    prog = engine.NUTSProgram(model, engine.NUTSSettings(300, 1000), loglik_site="y", batching=batching)
+    with jax.enable_x64(True):
+        samples, stats = prog.run(jax.random.split(jax.random.PRNGKey(1), len(jobs.y)), jobs)
+    assert samples["mu"].shape == (12, 1000) and stats["log_likelihood"].shape == (12, 1000, 20)
+    for i, y in enumerate(ys):
+        mu = samples["mu"][i * chains:(i + 1) * chains].reshape(-1)
+        mean, sd = y.sum() / 21, np.sqrt(1 / 21)
+        assert abs(mu.mean() - mean) < 5 * sd / np.sqrt(2000)
+        assert abs(mu.std() / sd - 1) < 0.1
+    assert prog.traces == 1
