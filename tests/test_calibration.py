@@ -1,15 +1,11 @@
 """Simulation-based calibration of the Chinchilla law (S=100, fixed seed) and its negative control."""
 
-import dataclasses
 
-import jax
 import numpy as np
-import numpyro
 import numpyro.distributions as dist
 import pytest
 
 import bayescale as bs
-from bayescale.engine import CompiledNUTS
 
 
 @pytest.fixture(scope="module")
@@ -59,29 +55,3 @@ def test_calibrate_rejects_bad_options():
     with pytest.raises(ValueError, match=r"must be at least num_draws"):
         bs.calibrate("chinchilla", num_chains=1, num_samples=50)
 
-
-def test_compiled_nuts_matches_conjugate_posterior_and_reuses_compilation():
-    """Normal mean with known sd: posterior N(sum(y)/(n+1), 1/(n+1)) under a N(0, 1) prior."""
-
-    @jax.tree_util.register_dataclass
-    @dataclasses.dataclass(frozen=True)
-    class Data:
-        y: np.ndarray
-
-    def model(data):
-        mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
-        numpyro.sample("y", dist.Normal(mu, 1.0), obs=data.y)
-
-    rng = np.random.default_rng(1)
-    with jax.enable_x64(True):
-        sampler = CompiledNUTS(model, Data(y=np.zeros(20)), num_warmup=300, num_samples=1000, num_chains=2)
-        for s in range(2):
-            y = rng.normal(1.5 * s, 1.0, 20)
-            draws, stats = sampler.run(jax.random.PRNGKey(s), Data(y=y))
-            mu = draws["mu"].reshape(-1)
-            mean, sd = y.sum() / 21, np.sqrt(1 / 21)
-            # 2000 draws of near-independent NUTS: MCSE of the mean ~ sd / sqrt(2000 / 2)
-            assert abs(mu.mean() - mean) < 5 * sd / np.sqrt(1000)
-            assert abs(mu.std() / sd - 1) < 0.1
-            assert stats["diverging"].sum() == 0
-        assert sampler.traces == 1
