@@ -3,7 +3,7 @@
 Measured on a 2-core machine: chains in parallel over host devices sample 2-3x faster than vectorized chains.
 bayescale asks XLA for ``max(4, cpu_count)`` host devices (enough for the default 4 chains) unless the user set
 ``--xla_force_host_platform_device_count`` already or ``BAYESCALE_HOST_DEVICES`` says otherwise. It has no effect
-if JAX's backend was started before bayescale was imported; fits then fall back to vectorized chains.
+if JAX's backend was started before bayescale was imported; the chains of a fit then run one after another.
 """
 
 from __future__ import annotations
@@ -12,17 +12,6 @@ import os
 import sys
 
 _FLAG = "--xla_force_host_platform_device_count"
-
-
-def chain_method(num_chains: int) -> str:
-    """NumPyro ``chain_method`` for ``num_chains``: parallel over host devices on CPU when there are enough."""
-    import jax
-
-    if num_chains == 1:
-        return "sequential"
-    if jax.default_backend() == "cpu" and jax.local_device_count() >= num_chains:
-        return "parallel"
-    return "vectorized"
 
 
 def configure_host_devices() -> int | None:

@@ -234,9 +234,8 @@ def calibrate(
         key_sim, key_fit = jax.random.split(jax.random.PRNGKey(seed))
         prior = Predictive(sim_model, num_samples=num_simulations)(key_sim, data)
         names = [p for p in law.params] + ["sigma"] + (["nu"] if likelihood == "student_t" else [])
-        sampler = CompiledNUTS(fit_model, dataclasses.replace(data, y=np.ones(len(design))),
-                               num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-                               target_accept_prob=target_accept_prob, seed=seed)
+        sampler = CompiledNUTS(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                               target_accept_prob=target_accept_prob)
         thin = np.linspace(0, total - 1, num_draws).round().astype(int)
         rows, divergences = [], []
         for s in range(num_simulations):

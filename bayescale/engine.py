@@ -286,20 +286,16 @@ class CompiledNUTS:
     Parameters
     ----------
     model : callable
-        NumPyro model taking one pytree argument.
-    prototype : pytree
-        Unused (kept for compatibility); shapes come from the data of each call.
+        NumPyro model taking one pytree argument; shapes come from the data of each :meth:`run`, whose key seeds
+        initialisation and sampling.
     num_warmup, num_samples, num_chains : int
     target_accept_prob : float
     max_tree_depth : int
     dense_mass : bool
-    seed : int
-        Unused (the key of each :meth:`run` seeds initialisation and sampling).
     """
 
-    def __init__(self, model: Callable, prototype: Any = None, *, num_warmup: int, num_samples: int,
-                 num_chains: int = 2, target_accept_prob: float = 0.9, max_tree_depth: int = 10,
-                 dense_mass: bool = True, seed: int = 0):
+    def __init__(self, model: Callable, *, num_warmup: int, num_samples: int, num_chains: int = 2,
+                 target_accept_prob: float = 0.9, max_tree_depth: int = 10, dense_mass: bool = True):
         self.num_chains = num_chains
         self._program = NUTSProgram(model, NUTSSettings(num_warmup, num_samples, target_accept_prob, max_tree_depth,
                                                         dense_mass))

@@ -287,7 +287,7 @@ def fit(
     if progress:
         print(f"bayescale: sampling {law.name}, {num_chains} chains x ({num_warmup} warm-up + {num_samples}) "
               f"draws on {len(prep.table.frame)} runs ...", file=sys.stderr, flush=True)
-    (result,) = _run_batch([prep], [jax.random.PRNGKey(seed)], [seed], opts, dense_mass)
+    (result,) = _run_batch([prep], [jax.random.PRNGKey(seed)], seed, opts, dense_mass)
     if progress:
         print(f"bayescale: done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     for msg in result.diagnostics.problems:
@@ -390,23 +390,21 @@ def fit_many(
         structures.setdefault(_structure(prep), []).append(i)
     batches = [b for idx in structures.values() for b in _equal_batches(idx, batch_size)]
     progress = _default_progress() if progress_bar is None else progress_bar
-    results: dict[int, Fit] = {}
+    def args(b):
+        return [preps[i] for i in b], [keys[i] for i in b], seed, opts, dense_mass
+
     if client is not None:
         from dask.distributed import as_completed
 
-        futures = {client.submit(_run_batch, [preps[i] for i in b], [keys[i] for i in b], [seed] * len(b), opts,
-                                 dense_mass, pure=False): b for b in batches}
-        bar = _bar(len(names), progress)
-        for fut in as_completed(list(futures)):
-            b = futures[fut]
-            bar.update(_collect(results, b, fut.result()))
-        bar.close()
+        futures = {client.submit(_run_batch, *args(b), pure=False): b for b in batches}
+        done = ((futures[fut], fut.result()) for fut in as_completed(list(futures)))
     else:
-        bar = _bar(len(names), progress)
-        for b in batches:
-            fits_b = _run_batch([preps[i] for i in b], [keys[i] for i in b], [seed] * len(b), opts, dense_mass)
-            bar.update(_collect(results, b, fits_b))
-        bar.close()
+        done = ((b, _run_batch(*args(b))) for b in batches)
+    results: dict[int, Fit] = {}
+    bar = _bar(len(names), progress)
+    for b, fits_b in done:
+        bar.update(_collect(results, b, fits_b))
+    bar.close()
     out = {names[i]: results[i] for i in range(len(names))}
     for i, fit_ in enumerate(out.values()):
         fit_.tree.attrs["fit_index"] = i
@@ -584,7 +582,7 @@ def _padded(data: ModelData, size: int, dtype) -> ModelData:
     )
 
 
-def _run_batch(preps: Sequence[_Prepared], keys, seeds, opts: _Options, dense_mass: bool | None) -> list[Fit]:
+def _run_batch(preps: Sequence[_Prepared], keys, seed: int, opts: _Options, dense_mass: bool | None) -> list[Fit]:
     """Fit problems of one structure in one call of one compiled program; one :class:`Fit` each."""
     from bayescale import engine
 
@@ -609,7 +607,7 @@ def _run_batch(preps: Sequence[_Prepared], keys, seeds, opts: _Options, dense_ma
     n_dev = min(jax.local_device_count(), len(preps) * c)
     law_dict, versions = law.to_dict(), _versions()
     out = []
-    for i, (prep, seed) in enumerate(zip(preps, seeds, strict=True)):
+    for i, prep in enumerate(preps):
         sl = slice(i * c, (i + 1) * c)
         tree = _tree(prep, {k: v[sl] for k, v in samples.items()}, {k: v[sl] for k, v in stats.items()},
                      opts.max_tree_depth)
@@ -624,7 +622,7 @@ def _run_batch(preps: Sequence[_Prepared], keys, seeds, opts: _Options, dense_ma
             "options": {"num_chains": c, "num_warmup": opts.num_warmup, "num_samples": opts.num_samples,
                         "target_accept_prob": opts.target_accept_prob, "max_tree_depth": opts.max_tree_depth,
                         "dense_mass": dense, "precision": opts.precision,
-                        "chain_method": "parallel" if n_dev >= len(preps) * c else "vectorized",
+                        "chain_method": "parallel" if n_dev >= len(preps) * c else prog.batching,
                         "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size,
                         "batch_fits": len(preps), "flops_per_param_token": opts.flops_per_param_token},
             "sampler": {"warmup_steps": int(np.sum(stats["warmup_steps"][sl])),
