@@ -350,3 +350,26 @@ def test_program_batching_modes_sample_the_conjugate_posterior(batching):
         assert abs(mu.mean() - mean) < 5 * sd / np.sqrt(2000)
         assert abs(mu.std() / sd - 1) < 0.1
     assert prog.traces == 1
+
+
+def test_program_cache_reuses_and_clears():
+    settings = engine.NUTSSettings(10, 10)
+    first = engine.program(("test", 1), normal_mean, settings)
+    assert engine.program(("test", 1), normal_mean, settings) is first
+    assert engine.program(("test", 2), normal_mean, settings) is not first
+    engine.clear_programs()
+    assert engine.program(("test", 1), normal_mean, settings) is not first
+    engine.clear_programs()
+
+
+def test_init_near_mean_jitters_within_the_radius():
+    prior = dist.Beta(2.0, 4.0)
+    site = {"type": "sample", "is_observed": False, "fn": prior, "value": None, "name": "alpha",
+            "kwargs": {"rng_key": None, "sample_shape": ()}}
+    assert float(engine.init_near_mean(site)) == pytest.approx(1 / 3)  # no key: the mean itself
+    logit = np.log(1 / 3 / (2 / 3))
+    for s in range(20):
+        v = float(engine.init_near_mean({**site, "kwargs": {"rng_key": jax.random.PRNGKey(s), "sample_shape": ()}},
+                                        radius=0.5))
+        assert abs(np.log(v / (1 - v)) - logit) <= 0.5 + 1e-9
+    assert engine.init_near_mean({**site, "is_observed": True}) is None
