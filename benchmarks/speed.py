@@ -310,6 +310,14 @@ def problem_b(opts: dict, args) -> list[dict]:
     return rows
 
 
+def timed_fit_many(label: str, runs: pd.DataFrame, kw: dict, opts: dict) -> dict:
+    """One timed ``bs.fit_many`` over the ``task`` column, summarised."""
+    comp = Compiles()
+    t0 = time.perf_counter()
+    many = bs.fit_many("chinchilla", runs, by="task", seed=0, progress_bar=False, **kw, **opts)
+    return summarise_many(label, many, time.perf_counter() - t0, comp.seconds)
+
+
 def problem_c(opts: dict, args) -> list[dict]:
     num = 10 if args.quick else 100
     runs = problems.problem_c(num)
@@ -318,11 +326,7 @@ def problem_c(opts: dict, args) -> list[dict]:
     rows = []
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        comp = Compiles()
-        t0 = time.perf_counter()
-        many = bs.fit_many("chinchilla", runs, by="task", seed=0, progress_bar=False, **kw, **opts)
-        wall = time.perf_counter() - t0
-        rows.append(summarise_many("bs.fit_many (one compiled program)", many, wall, comp.seconds))
+        rows.append(timed_fit_many("bs.fit_many (one compiled program)", runs, kw, opts))
         comp = Compiles()
         t0 = time.perf_counter()
         loop = {name: bs.fit("chinchilla", t, seed=i, progress_bar=False, **kw, **opts)
@@ -349,12 +353,8 @@ def problem_g(opts: dict, args) -> list[dict]:
     rows = []
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        comp = Compiles()
-        t0 = time.perf_counter()
-        many = bs.fit_many("chinchilla", runs, by="task", seed=0, progress_bar=False, **kw, **opts)
-        wall = time.perf_counter() - t0
-        rows.append(summarise_many(f"bs.fit_many, {args.many} fits of 30 runs ({jax.default_backend()})", many,
-                                   wall, comp.seconds))
+        rows.append(timed_fit_many(f"bs.fit_many, {args.many} fits of 30 runs ({jax.default_backend()})", runs, kw,
+                                   opts))
         big = bs.simulate_ladder("chinchilla", design=problems._design(6, 10), noise_sd=0.02, num_groups=64,
                                  group_sd={"e": 0.1, "a": 0.3}, seed=1)
         comp = Compiles()
