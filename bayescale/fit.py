@@ -36,7 +36,7 @@ from bayescale.build import (
     resolve_pool,
 )
 from bayescale.data import _PACKAGE_DIRS, RunTable, RunTableError, validate_runs
-from bayescale.law import Law, get_law, law_from_dict
+from bayescale.law import Law, LawSpecError, get_law, law_from_dict
 
 __all__ = ["fit", "fit_many", "Fit", "load", "ConvergenceWarning", "FitFileError", "Diagnostics", "THRESHOLDS"]
 
@@ -287,7 +287,7 @@ def fit(
     if progress:
         print(f"bayescale: sampling {law.name}, {num_chains} chains x ({num_warmup} warm-up + {num_samples}) "
               f"draws on {len(prep.table.frame)} runs ...", file=sys.stderr, flush=True)
-    (result,) = _run_batch([prep], [jax.random.PRNGKey(seed)], seed, opts, dense_mass)
+    (result,) = _run_batch([prep], [0], seed, opts, dense_mass)
     if progress:
         print(f"bayescale: done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     for msg in result.diagnostics.problems:
@@ -382,8 +382,6 @@ def fit_many(
         except (ValueError, TypeError) as err:
             raise type(err)(f"fit {name!r} (by={by!r}): {err}") from err
     names = list(tables)
-    root = jax.random.PRNGKey(seed)
-    keys = [jax.random.fold_in(root, i) for i in range(len(names))]
     # batches of one structure each, in order of first appearance
     structures: dict[Any, list[int]] = {}
     for i, prep in enumerate(preps):
@@ -391,7 +389,7 @@ def fit_many(
     batches = [b for idx in structures.values() for b in _equal_batches(idx, batch_size)]
     progress = _default_progress() if progress_bar is None else progress_bar
     def args(b):
-        return [preps[i] for i in b], [keys[i] for i in b], seed, opts, dense_mass
+        return [preps[i] for i in b], b, seed, opts, dense_mass
 
     if client is not None:
         from dask.distributed import as_completed
@@ -582,8 +580,13 @@ def _padded(data: ModelData, size: int, dtype) -> ModelData:
     )
 
 
-def _run_batch(preps: Sequence[_Prepared], keys, seed: int, opts: _Options, dense_mass: bool | None) -> list[Fit]:
-    """Fit problems of one structure in one call of one compiled program; one :class:`Fit` each."""
+def _run_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int, opts: _Options,
+               dense_mass: bool | None) -> list[Fit]:
+    """Fit problems of one structure in one call of one compiled program; one :class:`Fit` each.
+
+    ``indices`` number the problems within their call of ``fit``/``fit_many``; with ``seed`` they pick the chains'
+    random keys (:func:`bayescale.engine.job_keys`), so a fit's draws do not depend on how fits are batched.
+    """
     from bayescale import engine
 
     engine.enable_persistent_cache()
@@ -594,15 +597,16 @@ def _run_batch(preps: Sequence[_Prepared], keys, seed: int, opts: _Options, dens
     settings = engine.NUTSSettings(opts.num_warmup, opts.num_samples, opts.target_accept_prob, opts.max_tree_depth,
                                    dense)
     x64 = opts.precision == "float64"
-    prog = engine.program((id(law), law.name, _structure(first), opts.precision), model, settings,
-                          loglik_site=obs_site(law))
+    structure = (law.name, _structure(first), opts.precision)
+    prog = engine.program((id(law), *structure), model, settings, loglik_site=obs_site(law),
+                          store_key=_store_key(law, structure))
     size = engine.bucket(max(_slots(p.data) for p in preps))
     dtype = np.float64 if x64 else np.float32
     c = opts.num_chains
     with jax.enable_x64(x64):
         padded = [_padded(p.data, size, dtype) for p in preps]
         jobs = jax.tree.map(lambda *v: np.repeat(np.stack(v), c, axis=0), *padded)
-        chain_keys = jnp.concatenate([jax.random.split(k, c) for k in keys])
+        chain_keys = np.concatenate([engine.job_keys(seed, i, c) for i in indices])
         samples, stats = prog.run(chain_keys, jobs)
     n_dev = min(jax.local_device_count(), len(preps) * c)
     law_dict, versions = law.to_dict(), _versions()
@@ -637,6 +641,21 @@ def _run_batch(preps: Sequence[_Prepared], keys, seed: int, opts: _Options, dens
         tree.attrs["input_hash"] = meta["input_hash"]
         out.append(Fit(tree, law=law))
     return out
+
+
+def _store_key(law: Law, structure) -> str | None:
+    """Name of the model across processes: a digest of the law's full spec (priors, exported ``fn``) and structure.
+
+    None (the program is not stored) for a law whose function cannot be exported or whose priors cannot be written
+    down, since nothing else would tell two such laws of the same name apart.
+    """
+    try:
+        spec = law.to_dict()
+    except LawSpecError:
+        return None
+    if spec["fn_export"] is None:
+        return None
+    return hashlib.sha256(json.dumps([spec, structure], sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _count_unconstrained(model, data) -> int:

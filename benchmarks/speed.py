@@ -21,7 +21,7 @@ sampling s (wall minus compile), wall s, ESS/s (min bulk ESS over the law's para
 gradient evaluations (post-warm-up leapfrog steps), and the quality gate: max R-hat <= 1.01, no divergences, min
 bulk ESS >= 400 and, where Stan ran, every posterior mean within 0.1 posterior sd of Stan's. Ratios are against
 baselines measured in the same run. The gradient floor is the gradient evaluations (warm-up + sampling) times the
-measured cost of one gradient, divided by the chains that run at once (``min(chains, CPUs)``).
+measured cost of one gradient while ``min(chains, CPUs)`` chains run at once, divided by that number.
 
 Run ``python benchmarks/speed.py`` (about 12 minutes on 2 CPU cores with the peers), ``--problems A C`` for a
 subset, ``--quick`` for a smoke test, ``--json out.json`` to keep every number. ``--problems G`` measures the
@@ -162,12 +162,15 @@ def numpyro_mcmc(runs: pd.DataFrame, chain_method: str, opts: dict, **fit_kw) ->
     return row
 
 
-def gradient_cost(runs: pd.DataFrame, **fit_kw) -> float:
+def gradient_cost(runs: pd.DataFrame, **fit_kw) -> dict[str, float]:
     """Seconds per evaluation of the potential and its gradient (one chain's work per leapfrog step).
 
     Timed inside one compiled ``lax.scan`` of 20,000 evaluations at slightly different points, so that Python
-    dispatch is not counted.
+    dispatch is not counted: ``alone`` on one device, ``together`` per evaluation while ``min(4, CPUs)`` devices
+    run the same loop at once, as the chains of a fit do (cores share caches and memory bandwidth: on the 2-core
+    development machine two at once cost 1.14x one alone). The gradient floor uses ``together``.
     """
+    from jax.sharding import Mesh, PartitionSpec
     from numpyro.infer.util import initialize_model
 
     law = bs.get_law("chinchilla")
@@ -176,24 +179,31 @@ def gradient_cost(runs: pd.DataFrame, **fit_kw) -> float:
                                flops_per_param_token=6.0)
     model = bs.build.build_model(law, prep.config)
     n = 20_000
+    out = {}
     with jax.enable_x64(True):
         data = fit_module._padded(prep.data, bs.engine.bucket(fit_module._slots(prep.data)), np.float64)
         info = initialize_model(jax.random.PRNGKey(0), model, model_args=(data,))
         grad = jax.value_and_grad(info.potential_fn)
 
-        @jax.jit
         def many(z):
             def step(carry, i):
                 value, g = grad(jax.tree.map(lambda v: v + 1e-9 * i, carry))
                 return jax.tree.map(lambda v, gv: v + 1e-12 * gv, carry, g), value
 
-            return jax.lax.scan(step, z, jnp.arange(n))
+            return jax.lax.scan(step, z, jnp.arange(n))[1]
 
-        z = info.param_info.z
-        jax.block_until_ready(many(z))
-        t0 = time.perf_counter()
-        jax.block_until_ready(many(z))
-    return (time.perf_counter() - t0) / n
+        together = min(4, os.cpu_count() or 1, jax.local_device_count())
+        for label, k in (("alone", 1), ("together", together)):
+            mesh = Mesh(np.asarray(jax.local_devices()[:k]), ("j",))
+            fn = jax.jit(jax.shard_map(lambda zs: many(jax.tree.map(lambda v: v[0], zs))[None], mesh=mesh,
+                                       in_specs=PartitionSpec("j"), out_specs=PartitionSpec("j"), check_vma=False))
+            zs = jax.tree.map(lambda v: jnp.broadcast_to(v, (k,) + v.shape), info.param_info.z)
+            jax.block_until_ready(fn(zs))
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(zs))
+            out[label] = (time.perf_counter() - t0) / n
+        out["concurrent"] = together
+    return out
 
 
 def peers(problem: str, runs: pd.DataFrame, opts: dict, skip: bool) -> dict[str, dict]:
@@ -401,11 +411,14 @@ def _f(v, spec=".1f"):
 
 def table(problem: str, rows: list[dict], opts: dict) -> None:
     cpus = os.cpu_count() or 1
-    grad = next((r["grad_s"] for r in rows if r["system"] == "_gradient"), None)
+    cost = next((r["grad_s"] for r in rows if r["system"] == "_gradient"), None)
+    grad = cost["together"] if cost else None
     rows = [r for r in rows if r["system"] != "_gradient"]
     stan = next((r for r in rows if r["system"] == "stan"), None)
     base = rows[0]
-    print(f"\n## Problem {problem}" + (f"  (one gradient: {1e6 * grad:.1f} us)" if grad else ""))
+    print(f"\n## Problem {problem}" + (f"  (one gradient: {1e6 * cost['alone']:.1f} us alone, "
+                                        f"{1e6 * grad:.1f} us each with {cost['concurrent']} at once)"
+                                        if cost else ""))
     head = ("| system | compile s | sampling s | wall s | wall / bayescale | ESS/s (sampling) | ESS per 1k grads | "
             "sampling / gradient floor | min ESS bulk | max R-hat | div | gate |")
     print(head)

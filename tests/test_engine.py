@@ -235,27 +235,71 @@ def test_float32_fits_the_same_posterior():
 # --------------------------------------------------------------------------------------------- across processes
 SCRIPT = textwrap.dedent("""
     import json, jax, warnings, bayescale as bs
+    from bayescale import engine
     hits = []
     jax.monitoring.register_event_listener(lambda event, **kw: hits.append(event))
     runs = bs.simulate_ladder("chinchilla", seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bs.fit("chinchilla", runs, num_chains=2, num_warmup=50, num_samples=50, progress_bar=False)
-    print(json.dumps({"hits": hits.count("/jax/compilation_cache/cache_hits")}))
+        fit = bs.fit("chinchilla", runs, num_chains=2, num_warmup=50, num_samples=50, progress_bar=False)
+    print(json.dumps({"hits": hits.count("/jax/compilation_cache/cache_hits"),
+                      "traces": sum(p.traces for p in engine._PROGRAMS.values()),
+                      "alpha": fit.tree.posterior["alpha"].values.ravel()[:5].tolist()}))
 """)
+
+
+def run_script(env) -> dict:
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
 def test_persistent_cache_serves_a_new_process(tmp_path):
     env = {**os.environ, "BAYESCALE_JAX_CACHE": str(tmp_path / "jax")}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    runs = []
-    for _ in range(2):
-        proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stderr
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    first, second = run_script(env), run_script(env)
     assert any((tmp_path / "jax").iterdir()), "the first process wrote nothing to the cache"
-    assert runs[1]["hits"] >= 1 and runs[1]["hits"] > runs[0]["hits"]
+    assert second["hits"] >= 1 and second["hits"] > first["hits"]
+    # the second process loads the stored program: it traces nothing, and samples the same draws
+    assert len(list((tmp_path / "jax" / "programs").glob("*.jaxexport"))) == 1
+    assert first["traces"] == 1 and second["traces"] == 0
+    assert second["alpha"] == first["alpha"]
+
+
+@pytest.mark.slow
+def test_unreadable_stored_program_is_traced_again(tmp_path):
+    env = {**os.environ, "BAYESCALE_JAX_CACHE": str(tmp_path / "jax")}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    first = run_script(env)
+    (stored,) = (tmp_path / "jax" / "programs").glob("*.jaxexport")
+    stored.write_bytes(b"half a file")
+    again = run_script(env)
+    assert again["traces"] == 1 and again["alpha"] == first["alpha"]
+    assert stored.read_bytes() != b"half a file"  # rewritten whole
+
+
+def test_store_key_names_the_law_and_structure_not_the_caller():
+    law = bs.get_law("chinchilla")
+    key = fit_module._store_key(law, ("chinchilla", "s", "float64"))
+    assert key == (lambda: fit_module._store_key(law, ("chinchilla", "s", "float64")))()
+    assert key != fit_module._store_key(law, ("chinchilla", "s", "float32"))
+    kaplan = bs.get_law("kaplan")
+    assert fit_module._store_key(kaplan, ("chinchilla", "s", "float64")) != key
+
+
+def test_laws_without_an_export_are_not_stored():
+    law = bs.get_law("chinchilla")
+    unexportable = dataclasses.replace(law, name="chinchilla_copy", fn=lambda n, d, **p: law.fn(n, d, **p))
+    object.__setattr__(unexportable, "_fn_export", None)
+    assert fit_module._store_key(unexportable, ("chinchilla_copy", "s", "float64")) is None
+
+
+def test_job_keys_depend_on_seed_and_fit_only():
+    a = engine.job_keys(3, 0, 4)
+    assert a.shape == (4, 2) and a.dtype == np.uint32
+    np.testing.assert_array_equal(a, engine.job_keys(3, 0, 4))
+    assert len({tuple(k) for k in np.concatenate([a, engine.job_keys(3, 1, 4), engine.job_keys(4, 0, 4)])}) == 12
 
 
 def test_cache_can_be_switched_off(monkeypatch):

@@ -7,6 +7,8 @@ independent computations; bad specs, registry look-ups and duplicate registratio
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 
 import jax
@@ -60,6 +62,18 @@ def _evaluate(law, inputs: dict, params: dict, *, log: bool = False) -> np.ndarr
 
 
 # ---------------------------------------------------------------------------------------------- shapes
+@pytest.mark.parametrize("name", LAWS)
+def test_catalogue_law_passes_the_creation_check(name):
+    # the catalogue skips Law's evaluation check at import (it compiles op by op); it must still pass it
+    bs.get_law(name)._check_evaluates()
+
+
+def test_user_laws_are_checked_at_creation():
+    law = bs.get_law("chinchilla")
+    with pytest.raises(bs.LawSpecError, match="returned nan"):
+        dataclasses.replace(law, name="broken", fn=lambda n, d, **p: law.fn(n, d, **p) * jnp.nan)
+
+
 @pytest.mark.parametrize("name", LAWS)
 def test_scalar_inputs_give_a_scalar(name):
     law = bs.get_law(name)
