@@ -207,7 +207,7 @@ class NUTSProgram:
         return values, {k: np.asarray(v)[:num_jobs] for k, v in stats.items()}
 
     def _callable(self, n_dev: int, treedef, keys: np.ndarray, leaves: list[np.ndarray]) -> Callable:
-        """The compiled program for one signature of arguments: from the program store if it has it, else traced.
+        """Return the compiled program for one signature of arguments: from the program store, else traced.
 
         With a ``store_key`` and the persistent cache on, the traced program is exported (:mod:`jax.export`,
         StableHLO) to ``<cache>/programs/`` under a digest of everything it depends on, and run from there; a new

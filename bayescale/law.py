@@ -12,9 +12,9 @@ import base64
 import contextlib
 import contextvars
 import difflib
+import functools
 import inspect
 import json
-import functools
 import math
 import sys
 from collections.abc import Callable, Mapping
@@ -383,8 +383,11 @@ def _export_fn(law: Law) -> str | None:
 
 
 def _no_locations():
-    """Leave Python source locations out of exported code, so that the same law exports to the same bytes from any
-    caller (the export is part of the key under which compiled samplers are stored)."""
+    """Leave Python source locations out of exported code.
+
+    The same law then exports to the same bytes from any caller (the export is part of the key under which compiled
+    samplers are stored).
+    """
     try:
         from jax._src.config import traceback_in_locations_limit
 

@@ -197,7 +197,7 @@ def gradient_cost(runs: pd.DataFrame, **fit_kw) -> dict[str, float]:
             mesh = Mesh(np.asarray(jax.local_devices()[:k]), ("j",))
             fn = jax.jit(jax.shard_map(lambda zs: many(jax.tree.map(lambda v: v[0], zs))[None], mesh=mesh,
                                        in_specs=PartitionSpec("j"), out_specs=PartitionSpec("j"), check_vma=False))
-            zs = jax.tree.map(lambda v: jnp.broadcast_to(v, (k,) + v.shape), info.param_info.z)
+            zs = jax.tree.map(lambda v, k=k: jnp.broadcast_to(v, (k,) + v.shape), info.param_info.z)
             jax.block_until_ready(fn(zs))
             t0 = time.perf_counter()
             jax.block_until_ready(fn(zs))

@@ -8,7 +8,6 @@ independent computations; bad specs, registry look-ups and duplicate registratio
 from __future__ import annotations
 
 import dataclasses
-
 import json
 
 import jax
