@@ -1,4 +1,4 @@
-"""The ``bayescale`` command line (Typer): ``fit``, ``predict``, ``summary``, ``laws``, ``demo``.
+"""The ``bayescale`` command line (Typer): ``fit``, ``predict``, ``summary``, ``report``, ``laws``, ``demo``.
 
 Errors in the input (a bad table, an unknown law, a missing file) are printed as one clear message with exit code 2,
 never as a traceback.
@@ -100,18 +100,13 @@ def predict(
     import pandas as pd
 
     import bayescale as bs
-    from bayescale.data import parse_size
 
     result = _load_fit(fit_file)
     frames = []
     if inputs is not None:
         frames.append(_read_table(inputs))
-    for spec in at or []:
-        try:
-            point = {k.strip(): v.strip() for k, v in (kv.split("=", 1) for kv in spec.split(","))}
-        except ValueError:
-            _fail(f"--at {spec!r}: expected name=value pairs separated by commas, e.g. n=7e10,d=1.4e12")
-        frames.append(pd.DataFrame([{k: parse_size(v) if k in result.law.inputs else v for k, v in point.items()}]))
+    if at:
+        frames.append(_points(result, at))
     if not frames:
         _fail(f"give new inputs: a CSV file or --at, with columns {list(result.law.inputs)}")
     try:
@@ -131,6 +126,41 @@ def summary(fit_file: Annotated[Path, typer.Argument(help="fit file written by `
     result = _load_fit(fit_file)
     typer.echo(repr(result))
     _print_fit(result)
+
+
+@app.command()
+def report(
+    fit_file: Annotated[Path, typer.Argument(help="fit file written by `bayescale fit`")],
+    out: Annotated[Path, typer.Option(help="folder for report.html, report.md and figures/")] = Path("report"),
+    at: Annotated[list[str] | None, typer.Option(help="a point to predict at, e.g. --at n=7e10,d=1.4e12 "
+                                                      "(adds the extrapolation check)")] = None,
+    seed: int = 0,
+):
+    """Check a saved fit and write its report (self-contained HTML and a Markdown twin)."""
+    result = _load_fit(fit_file)
+    points = _points(result, at) if at else None
+    try:
+        files = result.report(out, at=points, seed=seed)
+    except (ValueError, KeyError) as exc:
+        _fail(str(exc).strip('"'))
+    typer.echo(repr(files.report))
+    typer.echo(f"wrote {files.html} and {files.markdown}")
+
+
+def _points(result, specs: list[str]):
+    """Rows of new inputs from ``--at name=value,...`` options."""
+    import pandas as pd
+
+    from bayescale.data import parse_size
+
+    rows = []
+    for spec in specs:
+        try:
+            point = {k.strip(): v.strip() for k, v in (kv.split("=", 1) for kv in spec.split(","))}
+        except ValueError:
+            _fail(f"--at {spec!r}: expected name=value pairs separated by commas, e.g. n=7e10,d=1.4e12")
+        rows.append({k: parse_size(v) if k in result.law.inputs else v for k, v in point.items()})
+    return pd.DataFrame(rows)
 
 
 @app.command()

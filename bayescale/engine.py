@@ -292,6 +292,9 @@ def _atomic_write(path: Path, blob: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(blob)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; give them the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

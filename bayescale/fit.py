@@ -707,6 +707,7 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
         "n_steps": n_steps,
         "tree_depth": tree_depth,
         "reached_max_tree_depth": tree_depth >= max_tree_depth,
+        "reached_max_treedepth": tree_depth >= max_tree_depth,  # ArviZ's name (its diagnose reads only this one)
         "step_size": np.asarray(stats["step_size"]),
         "acceptance_rate": np.asarray(stats["accept_prob"]),
         "lp": -np.asarray(stats["potential_energy"]),
@@ -820,6 +821,40 @@ class Fit:
         if self._diagnostics is None:
             self._diagnostics = _diagnose(self.tree, self.param_vars, self.meta["options"]["max_tree_depth"])
         return self._diagnostics
+
+    def runs(self) -> pd.DataFrame:
+        """Return the runs the fit was made on (after validation), indexed by run label.
+
+        Columns: the law's inputs, the group columns, the noise column (if any) and the target.
+        """
+        cd, site = self.tree.constant_data, obs_site(self.law)
+        index = pd.Index(self.tree.observed_data["run"].values, name="run")
+        out = pd.DataFrame({x: cd[x].values for x in self.law.inputs}, index=index)
+        if self.groups:
+            keys = [self.levels[int(c)] for c in cd["group_code"].values]
+            parts = [k.split(" | ") for k in keys] if len(self.groups) > 1 else [[k] for k in keys]
+            for j, g in enumerate(self.groups):
+                out[g] = [p[j] for p in parts]
+        if self.meta.get("noise") is not None:
+            out[self.meta["noise"]] = cd["noise"].values
+        y = self.tree.observed_data[site].values
+        out[self.law.target] = np.exp(y) if self.law.positive else y
+        return out
+
+    def check(self, at=None, *, seed: int = 0):
+        """Run every trust check on the fit (see :func:`bayescale.check.check`); returns a ``Report``."""
+        from bayescale.check import check
+
+        return check(self, at, seed=seed)
+
+    def report(self, path: str | os.PathLike, *, at=None, title: str | None = None, seed: int = 0):
+        """Write the fit's report to the folder ``path``: ``report.html`` (self-contained) and ``report.md``.
+
+        See :func:`bayescale.report.write_report`; returns its ``ReportFiles``.
+        """
+        from bayescale.report import write_report
+
+        return write_report(self, path, at=at, title=title, seed=seed)
 
     def draws(self, var_names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Posterior draws flattened over chains: ``{name: array (num_chains * num_samples, ...)}``."""

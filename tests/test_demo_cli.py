@@ -151,3 +151,14 @@ def test_cli_predict_needs_inputs(fit_file):
     assert res.exit_code == 2 and "give new inputs" in res.output
     res = runner.invoke(app, ["predict", str(fit_file), "--at", "n70B"])
     assert res.exit_code == 2 and "expected name=value pairs" in res.output
+
+
+def test_cli_report_writes_html_and_markdown(fit_file, tmp_path):
+    res = runner.invoke(app, ["report", str(fit_file), "--out", str(tmp_path / "rep"), "--at", "n=70B,d=1.4T"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "Report for a chinchilla fit on 30 runs" in res.output
+    assert "extrapolation:" in res.output  # --at adds the extrapolation check
+    assert (tmp_path / "rep" / "report.html").stat().st_size > 100_000
+    assert (tmp_path / "rep" / "report.md").read_text().startswith("# bayescale report")
+    res = runner.invoke(app, ["report", "missing.nc"])
+    assert res.exit_code == 2 and "no fit file" in res.output

@@ -1,0 +1,141 @@
+"""Quantities computed from a fit after sampling, at the runs it was fitted to.
+
+The fit's model is rebuilt on its own runs (:func:`fit_data`, the same layout the sampler used), so prior draws,
+log prior densities and posterior predictive draws come from the one model function that was sampled; PSIS-LOO and
+LOO-PIT come from arviz-stats.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayescale.build import ModelData, build_model, obs_site
+
+__all__ = ["fit_data", "prior_draws", "log_prior_tree", "predictive_tree", "loo_table"]
+
+
+def fit_data(fit) -> ModelData:
+    """Return the model data of the fit's own runs, laid out as when it was sampled (groups x points when grouped)."""
+    from bayescale.data import DataWarning, validate_runs
+    from bayescale.fit import _grid_data, _model_data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)  # already reported when the fit was made
+        table = validate_runs(fit.runs(), fit.law, groups=fit.groups, noise=fit.meta.get("noise"))
+    data, _, _ = _model_data(table, fit.meta["log_x0"], levels=fit.levels)
+    if data.group is not None:
+        data, _ = _grid_data(data)
+    return data
+
+
+def _latent_sites(model, data) -> list[str]:
+    from numpyro import handlers
+
+    with jax.enable_x64(True):
+        tr = handlers.trace(handlers.seed(model, 0)).get_trace(data)
+    return [k for k, s in tr.items() if s["type"] == "sample" and not s["is_observed"]]
+
+
+def prior_draws(fit, data: ModelData | None = None, *, num_samples: int = 2000, seed: int = 0) -> dict[str, np.ndarray]:
+    """Draws of every site (latent, deterministic) from the fit's prior, ``{name: (num_samples, ...)}``."""
+    import dataclasses
+
+    from numpyro.infer import Predictive
+
+    data = fit_data(fit) if data is None else data
+    model = build_model(fit.law, fit.config)
+    with jax.enable_x64(True):
+        out = Predictive(model, num_samples=num_samples)(jax.random.PRNGKey(seed), dataclasses.replace(data, y=None))
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _posterior_latents(fit, model, data) -> dict[str, jnp.ndarray]:
+    sites = [s for s in _latent_sites(model, data) if s in fit.tree.posterior]
+    return {k: jnp.asarray(v) for k, v in fit.draws(sites).items()}
+
+
+def log_prior_tree(fit, data: ModelData | None = None):
+    """Return the fit's DataTree with a ``log_prior`` group: the log prior density of every draw (for power-scaling)."""
+    from numpyro import handlers
+
+    data = fit_data(fit) if data is None else data
+    model = build_model(fit.law, fit.config)
+    post = fit.tree.posterior
+    shape = (post.sizes["chain"], post.sizes["draw"])
+    with jax.enable_x64(True):
+        draws = _posterior_latents(fit, model, data)
+
+        def one(params):
+            tr = handlers.trace(handlers.substitute(handlers.seed(model, 0), data=params)).get_trace(data)
+            return sum(jnp.sum(s["fn"].log_prob(s["value"])) for s in tr.values()
+                       if s["type"] == "sample" and not s["is_observed"])
+
+        lp = np.asarray(jax.jit(jax.vmap(one))(draws)).reshape(shape)
+    tree = fit.tree.copy()
+    tree["log_prior"] = xr.Dataset({"prior": (("chain", "draw"), lp)},
+                                   coords={"chain": post["chain"].values, "draw": post["draw"].values})
+    return tree
+
+
+def predictive_tree(fit, data: ModelData | None = None, *, seed: int = 0):
+    """Return the fit's DataTree with a ``posterior_predictive`` group: a replicate of every run for every draw."""
+    from numpyro.infer import Predictive
+
+    from bayescale.fit import _grid_data
+
+    data = fit_data(fit) if data is None else data
+    model = build_model(fit.law, fit.config)
+    site = obs_site(fit.law)
+    post = fit.tree.posterior
+    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+    with jax.enable_x64(True):
+        draws = _posterior_latents(fit, model, data)
+        import dataclasses
+
+        yrep = Predictive(model, posterior_samples=draws, return_sites=[site])(
+            jax.random.PRNGKey(seed), dataclasses.replace(data, y=None))[site]
+    yrep = np.asarray(yrep).reshape(n_chain * n_draw, -1)
+    if data.grid:  # groups x slots -> runs, in the fit's run order
+        from bayescale.data import DataWarning, validate_runs
+        from bayescale.fit import _model_data
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataWarning)
+            table = validate_runs(fit.runs(), fit.law, groups=fit.groups, noise=fit.meta.get("noise"))
+        flat, _, _ = _model_data(table, fit.meta["log_x0"], levels=fit.levels)
+        _, positions = _grid_data(flat)
+        yrep = yrep[:, positions]
+    tree = fit.tree.copy()
+    obs = fit.tree.observed_data[site]
+    tree["posterior_predictive"] = xr.Dataset(
+        {site: (("chain", "draw", "run"), yrep.reshape(n_chain, n_draw, -1))},
+        coords={"chain": post["chain"].values, "draw": post["draw"].values, "run": obs["run"].values})
+    return tree
+
+
+def loo_table(fit, tree=None) -> pd.DataFrame:
+    """Tabulate per run the law's inputs and target, PSIS-LOO Pareto k and the LOO-PIT value.
+
+    ``attrs["good_k"]`` holds ArviZ's threshold for a reliable Pareto k at this number of draws, ``attrs["elpd"]``
+    and ``attrs["se"]`` the LOO estimate.
+    """
+    import arviz_stats as azs
+
+    tree = predictive_tree(fit) if tree is None or "posterior_predictive" not in tree else tree
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        elpd = azs.loo(tree, pointwise=True)
+        pit = azs.loo_pit(tree)
+    site = obs_site(fit.law)
+    runs = fit.runs()
+    out = runs[list(fit.law.inputs) + list(fit.groups) + [fit.law.target]].copy()
+    out["pareto_k"] = np.asarray(elpd.pareto_k).reshape(-1)
+    out["loo_pit"] = np.asarray(pit[site]).reshape(-1)
+    out.attrs.update(good_k=float(elpd.good_k), elpd=float(elpd.elpd), se=float(elpd.se))
+    return out

@@ -1,0 +1,318 @@
+"""A fit's report: one self-contained HTML page (figures inlined) and its Markdown twin.
+
+:func:`write_report` (``Fit.report``, ``bayescale report fit.nc --out DIR``) runs :func:`bayescale.check.check`, draws
+the figures (arviz-plots where it has them: trace, rank, pair, posterior predictive, LOO-PIT; matplotlib for the
+residuals and the law's extrapolation bands) and renders two Jinja2 templates: ``report.html`` with every figure
+as an inline PNG, and ``report.md`` with the figures as files in ``figures/``. Nothing is shown on screen.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayescale.build import obs_site
+
+__all__ = ["write_report", "ReportFiles", "SECTIONS"]
+
+#: Section ids of the report, in order (the HTML has an element with each id; the Markdown a heading each).
+SECTIONS = ("verdict", "data", "diagnostics", "parameters", "trace", "pair", "ppc", "residuals", "loo-pit",
+            "influence", "sensitivity", "law", "provenance")
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where :func:`write_report` wrote the report.
+
+    Attributes
+    ----------
+    html : pathlib.Path
+        Self-contained page (figures inlined as PNG data URIs).
+    markdown : pathlib.Path
+        Markdown twin; its figures are ``figures/*.png`` beside it.
+    figures : dict of str to pathlib.Path
+    report : bayescale.check.Report
+    """
+
+    html: Path
+    markdown: Path
+    figures: dict[str, Path]
+    report: object
+
+
+@dataclass(frozen=True)
+class _Figure:
+    key: str
+    title: str
+    caption: str
+    png: bytes
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+def write_report(fit, out_dir, *, at=None, title: str | None = None, seed: int = 0) -> ReportFiles:
+    """Write the report of a fit to ``out_dir`` (``report.html``, ``report.md``, ``figures/``).
+
+    Parameters
+    ----------
+    fit : Fit
+    out_dir : str or path-like
+        Created if missing; files in it are replaced atomically.
+    at : pandas.DataFrame, optional
+        Inputs where predictions are wanted: adds the extrapolation check, and the law figure extends to them.
+    title : str, optional
+    seed : int
+        Seed of the prior and posterior predictive draws.
+
+    Returns
+    -------
+    ReportFiles
+    """
+    from bayescale.check import check
+    from bayescale.posterior import fit_data, predictive_tree
+
+    out_dir = Path(out_dir)
+    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
+    report = check(fit, at, seed=seed)
+    ptree = predictive_tree(fit, fit_data(fit), seed=seed)
+    figures = _figures(fit, report, ptree, at)
+    paths = {}
+    for f in figures:
+        paths[f.key] = out_dir / "figures" / f"{f.key}.png"
+        _atomic_write(paths[f.key], f.png)
+    context = _context(fit, report, figures, title)
+    env = _environment()
+    html = env.get_template("report.html.j2").render(**context, inline=True)
+    md = env.get_template("report.md.j2").render(**context, inline=False)
+    html_path, md_path = out_dir / "report.html", out_dir / "report.md"
+    _atomic_write(html_path, html.encode())
+    _atomic_write(md_path, md.encode())
+    return ReportFiles(html=html_path, markdown=md_path, figures=paths, report=report)
+
+
+# ---------------------------------------------------------------------------------------------- context
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.PackageLoader("bayescale", "templates"),
+                              autoescape=jinja2.select_autoescape(["html", "html.j2"]), trim_blocks=True,
+                              lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+
+
+def _table(frame: pd.DataFrame, index_name: str | None = None, digits: int = 4) -> dict:
+    """Return the header and rows (formatted strings) of a table for the templates."""
+    frame = frame.copy()
+    if index_name is not None:
+        frame = frame.reset_index(names=index_name)
+    rows = [[_cell(v, digits) for v in r] for r in frame.itertuples(index=False)]
+    return {"header": [str(c) for c in frame.columns], "rows": rows}
+
+
+def _cell(v, digits: int) -> str:
+    if isinstance(v, (float, np.floating)):
+        if not np.isfinite(v):
+            return str(v)
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def _context(fit, report, figures, title) -> dict:
+    runs = fit.runs()
+    law = fit.law
+    meta = fit.meta
+    data_rows = [["runs", str(len(runs))]]
+    for col in list(law.inputs) + [law.target]:
+        lo, hi = runs[col].min(), runs[col].max()
+        span = f" ({np.log10(hi / lo):.1f} decades)" if lo > 0 and col in law.inputs else ""
+        data_rows.append([col, f"{lo:.4g} to {hi:.4g}{span}"])
+    for g in fit.groups:
+        data_rows.append([f"group {g}", f"{runs[g].nunique()} levels"])
+    params = fit.summary()
+    influence = report.pareto_k.sort_values("pareto_k", ascending=False).head(10)
+    opts = meta["options"]
+    provenance = [["law", f"{law.name}: {law.formula or ''} ({law.reference})"],
+                  ["seed", str(meta["seed"])], ["input hash (sha256 of the runs)", meta["input_hash"]],
+                  ["sampler", f"NUTS, {opts['num_chains']} chains x {opts['num_warmup']} warm-up x "
+                              f"{opts['num_samples']} draws, target accept {opts['target_accept_prob']}, max tree "
+                              f"depth {opts['max_tree_depth']}, {opts.get('precision', 'float64')}"],
+                  ["hierarchy", ", ".join(f"{p}: {m}" for p, m in fit.config.pool.items())
+                   + (f" (groups {', '.join(fit.groups)})" if fit.groups else "")],
+                  ["likelihood", fit.config.likelihood],
+                  ["report written", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")]]
+    provenance += [[f"version: {k}", v] for k, v in meta.get("versions", {}).items()]
+    d = report.diagnostics
+    diag_rows = [["max R-hat", f"{d.max_r_hat:.4f}", "< 1.01"],
+                 ["min bulk ESS", f"{d.min_ess_bulk:.0f}", ">= 400"],
+                 ["min tail ESS", f"{d.min_ess_tail:.0f}", ">= 400"],
+                 ["divergences", str(d.divergences), "0"],
+                 ["at max tree depth", f"{100 * d.tree_depth_frac:.1f}% (depth {d.max_tree_depth})", "0%"],
+                 ["min E-BFMI", f"{d.min_e_bfmi:.2f}", ">= 0.3"]]
+    order = {"problem": 0, "warning": 1, "ok": 2}
+    return {
+        "title": title or f"bayescale report: {law.name} fit on {len(runs)} runs",
+        "verdict": report.verdict,
+        "clean": report.ok,
+        "findings": sorted(report.findings, key=lambda f: order[f.level]),
+        "data": {"header": ["", "value"], "rows": data_rows},
+        "notes": list(meta.get("notes", [])),
+        "diagnostics": {"header": ["check", "value", "threshold"], "rows": diag_rows},
+        "parameters": _table(params, "parameter"),
+        "influence": _table(influence, "run"),
+        "good_k": f"{report.pareto_k.attrs['good_k']:.2f}",
+        "elpd": f"{report.pareto_k.attrs['elpd']:.1f} (se {report.pareto_k.attrs['se']:.1f})",
+        "sensitivity": _table(report.sensitivity, "parameter"),
+        "extrapolation": None if report.extrapolation is None else _table(report.extrapolation.reset_index(drop=True)),
+        "provenance": {"header": ["", ""], "rows": provenance},
+        "figures": {f.key: f for f in figures},
+        "sections": SECTIONS,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- figures
+def _pyplot():
+    from bayescale.plots import _pyplot as plt
+
+    return plt()
+
+
+def _png(fig) -> bytes:
+    plt = _pyplot()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _pc_png(pc) -> bytes:
+    return _png(pc.viz["figure"].item())
+
+
+def _figures(fit, report, ptree, at) -> list[_Figure]:
+    import arviz_plots as azp
+
+    from bayescale.check import law_param_names
+
+    _pyplot()
+    names = law_param_names(fit)
+    show = names + [v for v in ("sigma", "nu") if v in fit.tree.posterior]
+    site = obs_site(fit.law)
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pc = azp.plot_trace_dist(fit.tree, var_names=show, backend="matplotlib")
+        out.append(_Figure("trace", "Trace", "Draws of each chain (left: densities per chain; right: the draws in "
+                           "order). Chains that agree overlap.", _pc_png(pc)))
+        pc = azp.plot_rank(fit.tree, var_names=show, backend="matplotlib")
+        out.append(_Figure("rank", "Rank plots", "Ranks of each chain's draws among all draws: uniform (flat) when "
+                           "the chains sample the same distribution.", _pc_png(pc)))
+        pair = _pair_vars(report.correlations)
+        pc = azp.plot_pair(fit.tree, var_names=pair, backend="matplotlib",
+                           figure_kwargs={"figsize": (3.0 * len(pair), 2.7 * len(pair))})
+        out.append(_Figure("pair", "Pair plot", f"Joint posterior of {', '.join(pair)}: the most strongly correlated "
+                           "law parameters (|r| > 0.9 is flagged above).", _pc_png(pc)))
+        pc = azp.plot_ppc_dist(ptree, backend="matplotlib")
+        out.append(_Figure("ppc", "Posterior predictive check", f"Distribution of the observed {site} (black) against "
+                           "replicated data sets from the posterior predictive.", _pc_png(pc)))
+        pc = azp.plot_loo_pit(ptree, backend="matplotlib")
+        out.append(_Figure("loo_pit", "LOO-PIT", "Leave-one-out probability integral transform: the ECDF of each "
+                           "run's PIT value should stay inside the band of a uniform.", _pc_png(pc)))
+    out.append(_Figure("residuals", "Residuals against compute", "Observed minus the posterior median of each run's "
+                       "predictive distribution, on the likelihood's scale, with 90% predictive intervals.",
+                       _png(_residual_figure(fit, ptree))))
+    law_fig = _law_figure(fit, at)
+    if law_fig is not None:
+        out.append(_Figure("law", "The law and its extrapolation", law_fig[1], _png(law_fig[0])))
+    return out
+
+
+def _pair_vars(corr: pd.DataFrame) -> list[str]:
+    names = list(corr.columns)
+    if len(names) <= 3:
+        return names
+    c = corr.abs().where(~np.eye(len(names), dtype=bool)).fillna(0.0)
+    strong = [n for n in names if (c[n] > 0.9).any()]
+    if len(strong) >= 2:
+        return strong[:5]
+    i, j = np.unravel_index(np.argmax(c.to_numpy()), c.shape)
+    return [names[i], names[j]]
+
+
+def _x_compute(fit, runs: pd.DataFrame) -> tuple[np.ndarray, str]:
+    if {"n", "d"} <= set(fit.law.inputs):
+        k = fit.meta["options"]["flops_per_param_token"]
+        return k * runs["n"].to_numpy() * runs["d"].to_numpy(), f"compute C = {k:g} N D (FLOPs)"
+    x = fit.law.input_names[0]
+    return runs[x].to_numpy(), f"{x} ({fit.law.inputs[x]})"
+
+
+def _residual_figure(fit, ptree):
+    plt = _pyplot()
+    site = obs_site(fit.law)
+    runs = fit.runs()
+    x, label = _x_compute(fit, runs)
+    obs = fit.tree.observed_data[site].values
+    rep = ptree.posterior_predictive[site].stack(sample=("chain", "draw")).transpose("sample", ...).values
+    med = np.median(rep, axis=0)
+    lo, hi = np.quantile(rep, [0.05, 0.95], axis=0)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    ax.errorbar(x, obs - med, yerr=[med - lo, hi - med], fmt="o", ms=3, lw=0.6, alpha=0.7, color="C0",
+                ecolor="0.6")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel(label)
+    ax.set_ylabel(f"observed - predicted median ({site})")
+    ax.set_title(f"{fit.law.name}: residuals")
+    return fig
+
+
+def _law_figure(fit, at):
+    """Draw the fitted law with 90% bands out past the data; None when the law has no one-dimensional view."""
+    from bayescale.plots import plot_loss_vs_compute
+
+    law = fit.law
+    runs = fit.runs()
+    x, label = _x_compute(fit, runs)
+    hi = x.max() * 100
+    if at is not None:
+        ax_at, _ = _x_compute(fit, pd.DataFrame(at))
+        hi = max(hi, float(np.max(ax_at)) * 2)
+    grouped = [p for p in law.params if fit.config.pool.get(p) != "shared"]
+    if {"n", "d"} <= set(law.inputs) and not grouped and set(law.inputs) == {"n", "d"}:
+        c = np.geomspace(x.min(), hi, 40)
+        fig = plot_loss_vs_compute(fit, c=c)
+        return fig, ("Runs (coloured by model size) and the posterior of the compute-optimal loss L*(C) with its 90% "
+                     "interval, from the smallest run's compute to 100x the largest.")
+    if len(law.inputs) == 1 and not grouped:
+        plt = _pyplot()
+        name = law.input_names[0]
+        grid = pd.DataFrame({name: np.geomspace(x.min(), hi, 60)})
+        pred = fit.predict(grid, quantiles=(0.05, 0.5, 0.95))
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        ax.fill_between(grid[name], pred["q05"], pred["q95"], color="C3", alpha=0.25, lw=0, label="90% interval")
+        ax.plot(grid[name], pred["q50"], color="C3", label="median")
+        ax.scatter(runs[name], runs[law.target], s=12, color="k", zorder=3, label="runs")
+        ax.set_xscale("log")
+        ax.set_yscale("log" if law.positive else "linear")
+        ax.set_xlabel(label)
+        ax.set_ylabel(law.target)
+        ax.legend(fontsize=8)
+        ax.set_title(f"{law.name}: fit and extrapolation")
+        return fig, ("Runs and the posterior predictive median and 90% interval of a new run, to 100x the largest "
+                     "observed input.")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- files
+def _atomic_write(path: Path, blob: bytes) -> None:
+    from bayescale.engine import _atomic_write as write
+
+    write(path, blob)

@@ -1,0 +1,165 @@
+"""fit.check(): every check on a clean fit and on fits with planted problems; the report files."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import warnings
+from html.parser import HTMLParser
+
+import numpy as np
+import numpyro.distributions as dist
+import pandas as pd
+import pytest
+
+import bayescale as bs
+from bayescale.check import CHECKS, Finding, with_treedepth_stat
+from bayescale.report import SECTIONS
+
+pytestmark = pytest.mark.slow
+
+
+def ladder(seed=0, n_lo=4e7, n_hi=4e9, noise=0.01) -> pd.DataFrame:
+    n = np.geomspace(n_lo, n_hi, 5)
+    ratio = np.geomspace(4, 400, 6)
+    nn, rr = np.meshgrid(n, ratio, indexing="ij")
+    design = pd.DataFrame({"n": nn.ravel(), "d": (nn * rr).ravel()})
+    return bs.simulate_ladder("chinchilla", design=design, noise_sd=noise, seed=seed)
+
+
+def quiet_fit(runs, law="chinchilla", **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.DataWarning)
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        return bs.fit(law, runs, progress_bar=False, **kw)
+
+
+def levels(report, check):
+    return {f.level for f in report.findings if f.check == check}
+
+
+def text(report, level=None):
+    return " ".join(f.message for f in report.findings if level is None or f.level == level)
+
+
+@pytest.fixture(scope="module")
+def clean():
+    return quiet_fit(ladder(), seed=1)
+
+
+@pytest.fixture(scope="module")
+def clean_report(clean):
+    return clean.check()
+
+
+def test_clean_fit_gets_a_clean_verdict(clean_report):
+    assert clean_report.ok, repr(clean_report)
+    assert clean_report.verdict.startswith("clean")
+    checks = {f.check for f in clean_report.findings}
+    assert {"sampler", "identifiability", "influence", "prior sensitivity", "data"} <= checks
+    assert "clean: every check passed" in repr(clean_report)
+
+
+def test_report_tables(clean_report):
+    assert list(clean_report.pareto_k.columns[-2:]) == ["pareto_k", "loo_pit"]
+    assert len(clean_report.pareto_k) == 30
+    assert set(clean_report.correlations.columns) == {"e", "a_c", "b_c", "alpha", "beta"}  # centred coefficients
+    assert (clean_report.contraction["contraction"] > CHECKS["contraction"]).all()
+    assert set(clean_report.sensitivity.index) == {"e", "a", "b", "alpha", "beta"}
+    assert list(clean_report.to_frame().columns) == ["check", "level", "message"]
+
+
+def test_outlier_run_is_named():
+    runs = ladder(seed=2)
+    runs.loc[17, "loss"] *= 1.25
+    report = quiet_fit(runs, seed=2).check()
+    assert "problem" in levels(report, "influence")
+    msg = text(report, "problem")
+    assert "outlier run" in msg and "run 17 " in msg, repr(report)
+    assert not report.ok
+
+
+def test_one_decade_of_sizes_is_named():
+    report = quiet_fit(ladder(seed=3, n_lo=4e8, n_hi=4e9), seed=3).check()
+    msg = text(report, "warning")
+    assert "input 'n' spans only 1.0 decade" in msg, repr(report)
+
+
+def test_badly_scaled_prior_is_named():
+    law = bs.get_law("chinchilla")
+    bad = dataclasses.replace(law, name="chinchilla_bad_prior",
+                              params={**law.params, "e": dist.LogNormal(np.log(6.0), 0.05)})
+    report = quiet_fit(ladder(seed=4), law=bad, seed=4).check()
+    assert "problem" in levels(report, "prior sensitivity"), repr(report)
+    assert "prior-data conflict on e" in text(report, "problem")
+
+
+def test_tree_depth_saturation_is_checked_although_arviz_misses_it():
+    import arviz_stats as azs
+
+    fit = quiet_fit(ladder(seed=5), seed=5, max_tree_depth=2, num_warmup=300, num_samples=300)
+    # what ArviZ 1.3 sees in a NumPyro-style tree (no 'reached_max_treedepth'): no tree-depth check at all
+    old = fit.tree.copy()
+    old["sample_stats"] = old["sample_stats"].to_dataset().drop_vars("reached_max_treedepth")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, res = azs.diagnose(old, show_diagnostics=False, return_diagnostics=True)
+        assert "treedepth" not in res
+        _, res = azs.diagnose(with_treedepth_stat(old), show_diagnostics=False, return_diagnostics=True)
+    assert res["treedepth"]["n_max"] > 0
+    msg = text(fit.check(), "problem")
+    assert "hit the maximum tree depth 2" in msg
+
+
+def test_extrapolation_distance(clean):
+    runs = clean.runs()
+    c_max = float((6 * runs["n"] * runs["d"]).max())
+    n = np.sqrt(c_max / 6 / 20)
+
+    def at(factor):
+        return pd.DataFrame({"n": [n * np.sqrt(factor)], "d": [20 * n * np.sqrt(factor)]})
+
+    for factor, level in ((5, "ok"), (50, "warning"), (500, "problem")):
+        report = clean.check(at=at(factor))
+        assert levels(report, "extrapolation") == {level}, (factor, repr(report))
+        assert report.extrapolation["ratio"].iloc[0] == pytest.approx(factor, rel=1e-6)
+
+
+def test_finding_levels_are_checked():
+    with pytest.raises(ValueError, match="level"):
+        Finding("sampler", "fatal", "x")
+
+
+# --------------------------------------------------------------------------------------------- report files
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.images, self.figure_ids = set(), [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+
+
+def test_report_html_is_self_contained_with_every_section_and_figure(clean, tmp_path):
+    files = clean.report(tmp_path / "rep")
+    page = _Page()
+    page.feed(files.html.read_text())
+    assert set(SECTIONS) <= page.ids
+    expected = {"trace", "rank", "pair", "ppc", "loo_pit", "residuals", "law"}
+    assert {f"fig-{k}" for k in expected} <= page.ids
+    assert len(page.images) == len(expected)
+    for src in page.images:
+        assert src.startswith("data:image/png;base64,")
+        png = base64.b64decode(src.split(",", 1)[1])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    md = files.markdown.read_text()
+    for k in expected:
+        assert f"](figures/{k}.png)" in md
+        assert (tmp_path / "rep" / "figures" / f"{k}.png").stat().st_size > 5000
+    for heading in ("## Verdict", "## Data", "## Provenance", "## LOO-PIT"):
+        assert heading in md
+    assert clean.meta["input_hash"] in md and clean.meta["input_hash"] in files.html.read_text()
