@@ -13,7 +13,9 @@ from bayescale._devices import configure_host_devices as _configure_host_devices
 _configure_host_devices()
 
 from bayescale import datasets  # noqa: E402
+from bayescale.backtest import Backtest, backtest  # noqa: E402
 from bayescale.calibration import CalibrationResult, calibrate  # noqa: E402
+from bayescale.compare import Comparison, compare  # noqa: E402
 from bayescale.data import DataWarning, RunTableError, validate_runs  # noqa: E402
 from bayescale.fit import ConvergenceWarning, Fit, FitFileError, fit, fit_many, load  # noqa: E402
 from bayescale.law import Law, LawSpecError, get_law, laws, register  # noqa: E402
@@ -22,7 +24,9 @@ from bayescale.simulate import simulate_ladder  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
+    "Backtest",
     "CalibrationResult",
+    "Comparison",
     "ConvergenceWarning",
     "DataWarning",
     "Fit",
@@ -30,7 +34,9 @@ __all__ = [
     "Law",
     "LawSpecError",
     "RunTableError",
+    "backtest",
     "calibrate",
+    "compare",
     "datasets",
     "fit",
     "fit_many",

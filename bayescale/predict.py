@@ -17,7 +17,7 @@ from bayescale.build import build_model, obs_site
 from bayescale.data import validate_runs
 from bayescale.fit import Fit, _model_data, _pct
 
-__all__ = ["predict", "optimal_allocation"]
+__all__ = ["predict", "predictive_draws", "optimal_allocation"]
 
 _KINDS = ("observation", "mean")
 
@@ -68,11 +68,21 @@ def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95
     >>> import pandas as pd
     >>> fit.predict(pd.DataFrame({"n": [7e10], "d": [1.4e12]}), quantiles=(0.05, 0.95))  # doctest: +SKIP
     """
+    qs = _check_quantiles(quantiles)
+    table, values, new = predictive_draws(fit, new_runs, kind=kind, seed=seed)
+    return _quantile_frame(fit, table, values, qs, new)
+
+
+def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int = 0):
+    """Posterior predictive draws of the target at new inputs, on the target's scale.
+
+    Returns the validated table of inputs, the draws (shape ``(draws, points)``) and the group levels the fit has
+    not seen.
+    """
     from numpyro.infer import Predictive
 
     if kind not in _KINDS:
         raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
-    qs = _check_quantiles(quantiles)
     law = fit.law
     table = validate_runs(new_runs, law, groups=fit.groups, require_target=False)
     model = build_model(law, fit.config)
@@ -86,7 +96,11 @@ def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95
         values = np.asarray(out["mu"] if kind == "mean" else out[obs_site(law)])
     if law.positive:
         values = np.exp(values)
-    result = table.frame[list(law.inputs) + list(fit.groups)].copy()
+    return table, values, new
+
+
+def _quantile_frame(fit: Fit, table, values: np.ndarray, qs: Sequence[float], new=()) -> pd.DataFrame:
+    result = table.frame[list(fit.law.inputs) + list(fit.groups)].copy()
     result["mean"] = values.mean(axis=0)
     for q, col in zip(qs, _qcols(qs), strict=True):
         result[col] = np.quantile(values, q, axis=0)

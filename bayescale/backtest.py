@@ -1,0 +1,199 @@
+"""Leave-the-future-out backtests: fit on the smaller runs, predict the larger ones, score both methods.
+
+:func:`backtest` cuts the runs at a compute (or input) value, fits each law on the runs below the cut with NUTS and
+with the literature's point fit (:mod:`bayescale.classical`: Huber on log residuals, L-BFGS from a grid of starts,
+bootstrap), predicts the held-out runs at and above the cut, and scores every prediction the same way:
+
+* **median absolute error** and **median relative error** of the predictive median;
+* **CRPS** (continuous ranked probability score, from the predictive draws: ``E|X - y| - E|X - X'| / 2``), in the
+  target's units; lower is better;
+* **log score**: the mean log predictive density of the held-out values, on the log scale of the target for
+  positive targets, from a Gaussian kernel density estimate of each method's predictive draws (the same estimator
+  for both methods); higher is better;
+* **coverage** of the central 50% and 90% predictive intervals.
+
+Several cuts in one call give a rolling backtest.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Backtest", "backtest", "score"]
+
+METHODS = ("bayescale", "huber")
+
+
+@dataclass(frozen=True, eq=False)
+class Backtest:
+    """The result of :func:`backtest`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per (cut, law, method): ``cut, law, method, n_train, n_test, mae, mre, crps, log_score, cover50,
+        cover90``.
+    predictions : pandas.DataFrame
+        One row per (cut, law, method, held-out run): the run's inputs, the observed target, ``q05, q25, q50, q75,
+        q95``.
+    by : str
+        What the cut is on (``"compute"`` or an input column).
+    fits : dict
+        ``{(cut, law): Fit}`` of the Bayesian fits.
+    """
+
+    table: pd.DataFrame
+    predictions: pd.DataFrame
+    by: str
+    fits: Mapping
+
+    def __repr__(self) -> str:
+        cols = ["cut", "law", "method", "n_train", "n_test", "mae", "mre", "crps", "log_score", "cover50", "cover90"]
+        with pd.option_context("display.width", 160, "display.max_columns", 20,
+                               "display.float_format", "{:.4g}".format):
+            return f"Backtest on {self.by} ({len(self.table)} rows):\n{self.table[cols].to_string(index=False)}"
+
+
+def score(draws: np.ndarray, y: np.ndarray, *, positive: bool = True) -> dict[str, float]:
+    """Score predictive draws (``(draws, runs)``) against observed values ``y`` (see the module docstring)."""
+    from scipy.stats import gaussian_kde
+
+    draws = np.asarray(draws, dtype=float)
+    y = np.asarray(y, dtype=float)
+    q = np.quantile(draws, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    med = q[2]
+    err = np.abs(med - y)
+    # CRPS from samples: E|X - y| - 0.5 E|X - X'| (the second term by sorting: exact for the empirical distribution)
+    s = np.sort(draws, axis=0)
+    m = s.shape[0]
+    weights = (2 * np.arange(1, m + 1) - m - 1)[:, None]
+    e_xx = 2 * np.sum(weights * s, axis=0) / (m * m)
+    crps = np.mean(np.abs(draws - y[None, :]), axis=0) - 0.5 * e_xx
+    logs = []
+    for j in range(draws.shape[1]):
+        d, v = (np.log(draws[:, j]), np.log(y[j])) if positive else (draws[:, j], y[j])
+        try:
+            logs.append(float(np.log(max(gaussian_kde(d)(v)[0], 1e-300))))
+        except np.linalg.LinAlgError:  # all draws equal
+            logs.append(-np.inf)
+    return {
+        "mae": float(np.median(err)),
+        "mre": float(np.median(err / np.abs(y))),
+        "crps": float(np.mean(crps)),
+        "log_score": float(np.mean(logs)),
+        "cover50": float(np.mean((y >= q[1]) & (y <= q[3]))),
+        "cover90": float(np.mean((y >= q[0]) & (y <= q[4]))),
+    }
+
+
+def _cut_column(runs: pd.DataFrame, by: str, k: float) -> np.ndarray:
+    if by == "compute":
+        if "c" in runs:
+            return runs["c"].to_numpy(dtype=float)
+        if {"n", "d"} <= set(runs.columns):
+            return k * runs["n"].to_numpy(dtype=float) * runs["d"].to_numpy(dtype=float)
+        raise ValueError("by='compute' needs a 'c' column or 'n' and 'd' columns; or pass by=<an input column>")
+    if by not in runs:
+        raise ValueError(f"by={by!r} is not a column of the runs (columns: {list(runs.columns)})")
+    return runs[by].to_numpy(dtype=float)
+
+
+def _cuts(values: np.ndarray, holdout, cuts) -> list[float]:
+    if (holdout is None) == (cuts is None):
+        raise ValueError("give either holdout= (fractions of the runs to hold out, largest first) or cuts= (values "
+                         "of the cut column: train below, test at or above)")
+    if cuts is not None:
+        out = [float(c) for c in np.atleast_1d(cuts)]
+    else:
+        fracs = [float(f) for f in np.atleast_1d(holdout)]
+        bad = [f for f in fracs if not 0.0 < f < 1.0]
+        if bad:
+            raise ValueError(f"holdout fractions must lie strictly between 0 and 1, got {bad}")
+        uniq = np.sort(values)
+        out = [float(uniq[int(np.floor((1 - f) * len(uniq)))]) for f in fracs]
+    return sorted(set(out), reverse=True)
+
+
+def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout: float | Sequence[float] | None = None,
+             cuts: float | Sequence[float] | None = None, by: str = "compute", classical: bool = True,
+             n_boot: int = 100, flops_per_param_token: float = 6.0, seed: int = 0, min_train: int = 5,
+             **fit_kwargs) -> Backtest:
+    """Fit each law on the runs below a cut and score its predictions of the runs at and above it.
+
+    Parameters
+    ----------
+    laws : str, Law or sequence of them
+    runs : pandas.DataFrame
+        The runs, with every law's inputs and the target (and a ``c`` column for compute laws).
+    holdout : float or sequence of float, optional
+        Fraction(s) of the runs, largest ``by`` first, to hold out; several fractions are several cuts.
+    cuts : float or sequence of float, optional
+        Cut value(s) of ``by`` instead: train on ``by < cut``, test on ``by >= cut``.
+    by : str
+        ``"compute"`` (the ``c`` column, or ``k n d``) or an input column such as ``"n"``.
+    classical : bool
+        Also run the Huber point fit with bootstrap intervals on every cut.
+    n_boot : int
+        Bootstrap resamples of the point fit.
+    flops_per_param_token : float
+        ``k`` in ``C = k N D``.
+    seed : int
+    min_train : int
+        Fewest training runs a cut must leave; cuts that leave fewer are refused with a message.
+    **fit_kwargs
+        Passed to :func:`bayescale.fit` (``num_samples``, ``groups``, ...).
+
+    Returns
+    -------
+    Backtest
+
+    Examples
+    --------
+    >>> bt = bs.backtest(["chinchilla", "kaplan"], runs, holdout=[0.2, 0.4])  # doctest: +SKIP
+    >>> bt.table  # doctest: +SKIP
+    """
+    import bayescale as bs
+    from bayescale.classical import huber_fit
+    from bayescale.law import get_law
+    from bayescale.predict import predictive_draws
+
+    laws = [get_law(x) for x in ([laws] if isinstance(laws, str) or not isinstance(laws, Sequence) else laws)]
+    runs = pd.DataFrame(runs).reset_index(drop=True)
+    values = _cut_column(runs, by, flops_per_param_token)
+    cut_values = _cuts(values, holdout, cuts)
+    fit_kwargs.setdefault("progress_bar", False)
+    rows, preds, fits = [], [], {}
+    for cut in cut_values:
+        train, test = runs[values < cut], runs[values >= cut]
+        if len(train) < min_train or len(test) == 0:
+            raise ValueError(f"cut {by} = {cut:.4g} leaves {len(train)} training and {len(test)} held-out runs; each "
+                             f"cut needs at least {min_train} training runs and one held-out run")
+        for law in laws:
+            y = test[law.target].to_numpy(dtype=float)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", bs.DataWarning)
+                fit = bs.fit(law, train, seed=seed, flops_per_param_token=flops_per_param_token, **fit_kwargs)
+                _, draws, _ = predictive_draws(fit, test, seed=seed)
+            fits[(cut, law.name)] = fit
+            methods = {"bayescale": draws}
+            if classical:
+                point = huber_fit(law, train, n_boot=n_boot, seed=seed)
+                methods["huber"] = point.predictive_draws(test, seed=seed)
+            for method, d in methods.items():
+                rows.append({"cut": cut, "law": law.name, "method": method, "n_train": len(train),
+                             "n_test": len(test), **score(d, y, positive=law.positive)})
+                q = np.quantile(d, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+                frame = test[list(law.inputs)].copy()
+                frame.insert(0, "method", method)
+                frame.insert(0, "law", law.name)
+                frame.insert(0, "cut", cut)
+                frame[law.target] = y
+                for name, v in zip(("q05", "q25", "q50", "q75", "q95"), q, strict=True):
+                    frame[name] = v
+                preds.append(frame)
+    return Backtest(table=pd.DataFrame(rows), predictions=pd.concat(preds, ignore_index=True), by=by, fits=fits)

@@ -1,0 +1,147 @@
+"""Which law fits these runs best? PSIS-LOO comparison and the stacked posterior predictive.
+
+:func:`compare` takes fits of different laws to the same runs and returns a :class:`Comparison`: arviz-stats'
+``compare`` table (expected log pointwise predictive density by PSIS-LOO, its standard error, differences from the
+best, and stacking weights, Yao et al. 2018) and :meth:`Comparison.predict`, the stacked posterior predictive:
+each law's predictive draws mixed in proportion to its stacking weight (arviz-stats' ``weight_predictions``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Comparison", "compare"]
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """The result of :func:`compare`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per fit, best first: ``rank, elpd, p, elpd_diff, weight, se, dse, warning`` (arviz-stats' columns;
+        ``elpd`` on the log scale of the target for positive targets, which every compared fit shares).
+    fits : dict of str to Fit
+    weights : dict of str to float
+        Stacking weights (sum to 1).
+    """
+
+    table: pd.DataFrame
+    fits: Mapping[str, object]
+    weights: Mapping[str, float]
+
+    def __repr__(self) -> str:
+        cols = [c for c in ("rank", "elpd", "se", "elpd_diff", "dse", "weight", "p", "warning") if c in self.table]
+        with pd.option_context("display.width", 140, "display.float_format", "{:.3f}".format):
+            return f"Comparison of {len(self.fits)} fits (PSIS-LOO, stacking weights):\n{self.table[cols]}"
+
+    @property
+    def best(self) -> str:
+        """Name of the fit with the highest expected log predictive density."""
+        return str(self.table.index[0])
+
+    def predict(self, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95), kind: str = "observation",
+                seed: int = 0) -> pd.DataFrame:
+        """Quantiles of the stacked posterior predictive at new inputs.
+
+        Each fit's predictive draws are weighted by its stacking weight (``arviz_stats.weight_predictions``); fits
+        whose laws need different inputs each take their own columns from ``new_runs``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The union of the fits' input columns, ``mean`` and one column per quantile.
+        """
+        import arviz_stats as azs
+        import xarray as xr
+
+        from bayescale.predict import _check_quantiles, _qcols, predictive_draws
+
+        qs = _check_quantiles(quantiles)
+        trees, inputs = [], []
+        sizes = {n: f.tree.posterior.sizes["chain"] * f.tree.posterior.sizes["draw"] for n, f in self.fits.items()}
+        names = [n for n in self.fits if self.weights[n] * min(sizes.values()) >= 1]  # fits that get a draw
+        for i, name in enumerate(names):
+            fit = self.fits[name]
+            _, values, _ = predictive_draws(fit, new_runs, kind=kind, seed=seed + i)
+            inputs += [c for c in list(fit.law.inputs) + list(fit.groups) if c not in inputs]
+            n = fit.tree.posterior.sizes
+            da = xr.DataArray(values.reshape(n["chain"], n["draw"], -1), dims=("chain", "draw", "point"),
+                              coords={"chain": np.arange(n["chain"]), "draw": np.arange(n["draw"])})
+            # weight_predictions carries the first tree's observed_data over: a placeholder of the points
+            placeholder = xr.Dataset({"y": ("point", np.zeros(da.sizes["point"]))})
+            trees.append(xr.DataTree.from_dict({"posterior_predictive": xr.Dataset({"y": da}),
+                                                "observed_data": placeholder}))
+        if len(trees) == 1:
+            values = trees[0].posterior_predictive["y"].stack(sample=("chain", "draw")).transpose("sample", ...).values
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                mixed = azs.weight_predictions(trees, weights=[self.weights[n] for n in names], random_seed=seed)
+            values = mixed.posterior_predictive["y"].transpose("sample", ...).values
+        frame = pd.DataFrame(new_runs)
+        out = frame[[c for c in inputs if c in frame]].copy().reset_index(drop=True)
+        out["mean"] = values.mean(axis=0)
+        for q, col in zip(qs, _qcols(qs), strict=True):
+            out[col] = np.quantile(values, q, axis=0)
+        return out
+
+
+def compare(fits: Mapping[str, object], *, method: str = "stacking") -> Comparison:
+    """Compare fits of different laws to the same runs by PSIS-LOO.
+
+    Parameters
+    ----------
+    fits : mapping of str to Fit
+        At least two fits, on the same runs (same target values in the same order) and the same likelihood scale.
+    method : {"stacking", "bb-pseudo-bma", "pseudo-bma"}
+        How arviz-stats weights the fits.
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    ValueError
+        Fewer than two fits, or fits of different runs or targets (named).
+
+    Examples
+    --------
+    >>> cmp = bs.compare({"chinchilla": fit_a, "kaplan": fit_b})  # doctest: +SKIP
+    >>> cmp.table[["elpd", "se", "elpd_diff", "weight"]]  # doctest: +SKIP
+    >>> cmp.predict(pd.DataFrame({"n": [7e10], "d": [1.4e12]}))  # doctest: +SKIP
+    """
+    import arviz_stats as azs
+
+    from bayescale.build import obs_site
+
+    fits = dict(fits)
+    if len(fits) < 2:
+        raise ValueError(f"compare needs at least two fits, got {len(fits)}")
+    names = list(fits)
+    ref_name, ref = names[0], fits[names[0]]
+    ref_site, ref_y = obs_site(ref.law), ref.tree.observed_data[obs_site(ref.law)].values
+    for name in names[1:]:
+        fit = fits[name]
+        site = obs_site(fit.law)
+        if site != ref_site:
+            raise ValueError(f"fits {ref_name!r} and {name!r} model different targets ({ref_site!r} and {site!r}); "
+                             "LOO compares predictions of the same observations")
+        y = fit.tree.observed_data[site].values
+        if y.shape != ref_y.shape or not np.allclose(y, ref_y, rtol=1e-12, atol=0):
+            raise ValueError(
+                f"fits {ref_name!r} ({ref_y.size} runs) and {name!r} ({y.size} runs) were not made on the same runs in "
+                "the same order; fit every law to the same table (after validation drops duplicates) to compare them")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = azs.compare({n: f.tree for n, f in fits.items()}, method=method, round_to="none")
+    table = pd.DataFrame(table)
+    weights = {n: float(table.loc[n, "weight"]) for n in names}
+    return Comparison(table=table, fits=fits, weights=weights)

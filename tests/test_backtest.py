@@ -1,0 +1,140 @@
+"""bs.compare, the classical Huber baseline, scores and bs.backtest (coverage on simulated ladders)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import bayescale as bs
+from bayescale.backtest import score
+from bayescale.classical import hoffmann_grid, huber_fit
+from bayescale.demo import BESIROGLU, BESIROGLU_SE, load_runs
+
+
+def ladder(seed=0, noise=0.01) -> pd.DataFrame:
+    n = np.geomspace(4e7, 4e9, 5)
+    ratio = np.geomspace(4, 400, 6)
+    nn, rr = np.meshgrid(n, ratio, indexing="ij")
+    design = pd.DataFrame({"n": nn.ravel(), "d": (nn * rr).ravel()})
+    runs = bs.simulate_ladder("chinchilla", design=design, noise_sd=noise, seed=seed)
+    return runs.assign(c=6 * runs["n"] * runs["d"])
+
+
+def quiet(fn, *args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.DataWarning)
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        return fn(*args, **kw)
+
+
+# --------------------------------------------------------------------------------------------- scores
+def test_scores_match_closed_forms():
+    rng = np.random.default_rng(0)
+    mu, sd = 2.0, 0.1
+    draws = np.exp(rng.normal(np.log(mu), sd, size=(40_000, 1)))
+    y = np.array([mu * np.exp(0.05)])
+    s = score(draws, y, positive=True)
+    # CRPS of a log-normal (Baran and Lerch 2015) at y
+    z = (np.log(y[0]) - np.log(mu)) / sd
+    crps = y[0] * (2 * stats.norm.cdf(z) - 1) - 2 * np.exp(np.log(mu) + sd**2 / 2) * (
+        stats.norm.cdf(z - sd) + stats.norm.cdf(sd / np.sqrt(2)) - 1)
+    assert s["crps"] == pytest.approx(crps, rel=0.02)
+    assert s["log_score"] == pytest.approx(stats.norm.logpdf(np.log(y[0]), np.log(mu), sd), abs=0.02)
+    assert s["mre"] == pytest.approx(1 - np.exp(-0.05), rel=0.01)
+    assert s["cover50"] == 1.0 and s["cover90"] == 1.0  # z = 0.5 lies inside both intervals
+    far = score(draws, np.array([mu * np.exp(0.2)]))
+    assert far["cover50"] == 0.0 and far["cover90"] == 0.0  # z = 2
+
+
+# --------------------------------------------------------------------------------------------- classical
+@pytest.mark.slow
+def test_huber_point_fit_reproduces_the_literature_on_chinchilla():
+    runs = load_runs()[0]
+    point = huber_fit("chinchilla", runs, n_boot=50, seed=0)
+    # the optimum of Hoffmann's 4500-start grid on these 240 runs (benchmarks/README.md: 0.00101827)
+    assert point.objective == pytest.approx(0.0010182740, rel=1e-6)
+    for p, v in BESIROGLU.items():
+        assert abs(point.params[p] - v) < BESIROGLU_SE[p], (p, point.params[p], v)
+    iv = point.intervals()
+    assert (iv["q05"] < iv["estimate"]).all() and (iv["estimate"] < iv["q95"]).all()
+    assert hoffmann_grid().shape == (4500, 5)
+
+
+def test_huber_refuses_unknown_starts():
+    with pytest.raises(ValueError, match="starts"):
+        huber_fit("chinchilla", ladder(), starts="random")
+    with pytest.raises(ValueError, match="Hoffmann's grid is for the Chinchilla law"):
+        huber_fit("kaplan", ladder(), starts="hoffmann")
+
+
+# --------------------------------------------------------------------------------------------- backtest
+@pytest.mark.slow
+def test_backtest_on_real_chinchilla_compares_both_methods():
+    runs = load_runs()[0]
+    bt = quiet(bs.backtest, "chinchilla", runs, holdout=[0.2, 0.4], n_boot=30)
+    assert list(bt.table["method"]) == ["bayescale", "huber"] * 2
+    assert list(bt.table["n_test"]) == [48, 48, 96, 96]
+    assert bt.table[["mae", "mre", "crps", "cover50", "cover90"]].notna().all().all()
+    assert (bt.table["mre"] < 0.05).all()  # held-out losses within a few percent
+    assert len(bt.predictions) == 2 * (48 + 96)
+    assert {"q05", "q25", "q50", "q75", "q95", "loss", "n", "d"} <= set(bt.predictions.columns)
+    assert "Backtest on compute" in repr(bt)
+
+
+def test_backtest_refuses_bad_cuts():
+    runs = ladder()
+    with pytest.raises(ValueError, match="either holdout="):
+        bs.backtest("chinchilla", runs)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        bs.backtest("chinchilla", runs, holdout=1.5)
+    with pytest.raises(ValueError, match="leaves 0 training"):
+        bs.backtest("chinchilla", runs, cuts=[1.0])
+    with pytest.raises(ValueError, match="by='size'"):
+        bs.backtest("chinchilla", runs, holdout=0.2, by="size")
+
+
+@pytest.mark.statistical
+def test_bayesian_intervals_cover_held_out_runs_of_well_specified_ladders():
+    # 50 ladders simulated from the Chinchilla law; fit on the smallest 80% of compute, predict the largest 20%
+    covered, total = 0, 0
+    for s in range(50):
+        bt = quiet(bs.backtest, "chinchilla", ladder(seed=100 + s), holdout=0.2, classical=False, seed=s,
+                   num_warmup=500, num_samples=500)
+        (row,) = bt.table.itertuples()
+        covered += row.cover90 * row.n_test
+        total += row.n_test
+    rate = covered / total
+    assert 0.84 <= rate <= 0.95, rate
+
+
+# --------------------------------------------------------------------------------------------- compare
+@pytest.mark.slow
+def test_compare_ranks_the_true_law_first_and_stacks_predictions():
+    runs = ladder(seed=7)
+    fits = {law: quiet(bs.fit, law, runs, seed=1, progress_bar=False) for law in ("chinchilla", "kaplan",
+                                                                                   "power_law_c")}
+    cmp = bs.compare(fits)
+    assert cmp.best == "chinchilla"
+    assert sum(cmp.weights.values()) == pytest.approx(1.0)
+    assert {"elpd", "se", "elpd_diff", "dse", "weight"} <= set(cmp.table.columns)
+    new = pd.DataFrame({"n": [7e10], "d": [1.4e12], "c": [6 * 7e10 * 1.4e12]})
+    stacked = cmp.predict(new)
+    alone = fits["chinchilla"].predict(new)
+    if cmp.weights["chinchilla"] > 0.99:
+        assert stacked["q50"].iloc[0] == pytest.approx(alone["q50"].iloc[0], rel=0.01)
+    assert stacked["q05"].iloc[0] < stacked["q50"].iloc[0] < stacked["q95"].iloc[0]
+    assert "Comparison of 3 fits" in repr(cmp)
+
+
+@pytest.mark.slow
+def test_compare_refuses_fits_of_different_runs():
+    a = quiet(bs.fit, "chinchilla", ladder(seed=1), progress_bar=False, num_warmup=200, num_samples=200)
+    b = quiet(bs.fit, "chinchilla", ladder(seed=2), progress_bar=False, num_warmup=200, num_samples=200)
+    with pytest.raises(ValueError, match="not made on the same runs"):
+        bs.compare({"a": a, "b": b})
+    with pytest.raises(ValueError, match="at least two fits"):
+        bs.compare({"a": a})
