@@ -1,4 +1,6 @@
-"""The ``bayescale`` command line (Typer): ``fit``, ``predict``, ``summary``, ``report``, ``laws``, ``demo``.
+"""The ``bayescale`` command line (Typer).
+
+Commands: ``fit``, ``predict``, ``summary``, ``report``, ``compare``, ``backtest``, ``laws``, ``demo``.
 
 Errors in the input (a bad table, an unknown law, a missing file) are printed as one clear message with exit code 2,
 never as a traceback.
@@ -161,6 +163,65 @@ def _points(result, specs: list[str]):
             _fail(f"--at {spec!r}: expected name=value pairs separated by commas, e.g. n=7e10,d=1.4e12")
         rows.append({k: parse_size(v) if k in result.law.inputs else v for k, v in point.items()})
     return pd.DataFrame(rows)
+
+
+@app.command()
+def compare(
+    fit_files: Annotated[list[Path], typer.Argument(help="two or more fit files of different laws on the same runs")],
+    out: Annotated[Path | None, typer.Option(help="write the comparison table to this CSV")] = None,
+):
+    """Compare saved fits by PSIS-LOO (elpd, se, differences, stacking weights)."""
+    import pandas as pd
+
+    import bayescale as bs
+
+    fits = {}
+    for path in fit_files:
+        result = _load_fit(path)
+        name = path.stem if path.stem not in fits else str(path)
+        fits[name] = result
+    try:
+        cmp = bs.compare(fits)
+    except ValueError as exc:
+        _fail(str(exc))
+    if out is not None:
+        cmp.table.to_csv(out)
+    with pd.option_context("display.width", 140):
+        typer.echo(repr(cmp))
+
+
+@app.command()
+def backtest(
+    runs: Annotated[Path, typer.Argument(help="CSV or Parquet table of runs")],
+    law: Annotated[list[str] | None, typer.Option(help="law to backtest (repeat for several)")] = None,
+    holdout: Annotated[list[float] | None, typer.Option(help="fraction of the runs to hold out, largest first "
+                                                            "(repeat for a rolling backtest)")] = None,
+    cut: Annotated[list[float] | None, typer.Option(help="cut value instead: train below, test at or above")]
+    = None,
+    by: Annotated[str, typer.Option(help="compute (c, or 6 n d) or an input column")] = "compute",
+    classical: Annotated[bool, typer.Option(help="also score the Huber point fit with bootstrap")] = True,
+    out: Annotated[Path | None, typer.Option(help="folder for backtest.csv and predictions.csv")] = None,
+    num_warmup: int = 1000,
+    num_samples: int = 1000,
+    seed: int = 0,
+):
+    """Fit on the runs below a cut, predict the larger ones, score Bayesian and Huber fits side by side."""
+    import pandas as pd
+
+    import bayescale as bs
+
+    table = _read_table(runs)
+    try:
+        bt = bs.backtest(law or ["chinchilla"], table, holdout=holdout or None, cuts=cut or None, by=by,
+                         classical=classical, seed=seed, num_warmup=num_warmup, num_samples=num_samples)
+    except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
+        _fail(str(exc).strip('"'))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        bt.table.to_csv(out / "backtest.csv", index=False)
+        bt.predictions.to_csv(out / "predictions.csv", index=False)
+    with pd.option_context("display.width", 160):
+        typer.echo(repr(bt))
 
 
 @app.command()

@@ -162,3 +162,19 @@ def test_cli_report_writes_html_and_markdown(fit_file, tmp_path):
     assert (tmp_path / "rep" / "report.md").read_text().startswith("# bayescale report")
     res = runner.invoke(app, ["report", "missing.nc"])
     assert res.exit_code == 2 and "no fit file" in res.output
+
+
+def test_cli_compare_and_backtest(runs_csv, fit_file, tmp_path):
+    res = runner.invoke(app, ["compare", str(fit_file)])
+    assert res.exit_code == 2 and "at least two fits" in res.output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        res = runner.invoke(app, ["backtest", str(runs_csv), "--law", "chinchilla", "--holdout", "0.2",
+                                  "--num-warmup", "300", "--num-samples", "300", "--out", str(tmp_path / "bt")])
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "Backtest on compute" in res.output and "huber" in res.output
+    table = pd.read_csv(tmp_path / "bt" / "backtest.csv")
+    assert list(table["method"]) == ["bayescale", "huber"]
+    assert len(pd.read_csv(tmp_path / "bt" / "predictions.csv")) == 2 * table["n_test"].iloc[0]
+    res = runner.invoke(app, ["backtest", str(runs_csv), "--holdout", "2"])
+    assert res.exit_code == 2 and "strictly between 0 and 1" in res.output
