@@ -178,3 +178,16 @@ def test_cli_compare_and_backtest(runs_csv, fit_file, tmp_path):
     assert len(pd.read_csv(tmp_path / "bt" / "predictions.csv")) == 2 * table["n_test"].iloc[0]
     res = runner.invoke(app, ["backtest", str(runs_csv), "--holdout", "2"])
     assert res.exit_code == 2 and "strictly between 0 and 1" in res.output
+
+
+@pytest.mark.slow
+def test_law_selection_case_study_smoke(tmp_path):
+    script = ROOT / "case_studies" / "law_selection" / "run.py"
+    proc = subprocess.run([sys.executable, str(script), "--smoke", "--out", str(tmp_path)], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "CI": "true"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Which law extrapolates best" in proc.stdout and "PSIS-LOO prefers" in proc.stdout
+    for f in ("loo_chinchilla.csv", "backtest_chinchilla.csv", "predictions_chinchilla.csv", "backtest_chinchilla.png"):
+        assert (tmp_path / f).stat().st_size > 0
+    table = pd.read_csv(tmp_path / "backtest_chinchilla.csv")
+    assert set(table["method"]) == {"bayescale", "huber"} and len(table) == 4

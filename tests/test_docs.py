@@ -102,5 +102,9 @@ def test_api_reference_documents_the_public_api(built_docs):
         "bayescale.datasets.load(",
         "bayescale.datasets.info(",
         "bayescale.datasets.names(",
+        "bayescale.check.check(",
+        "bayescale.compare(",
+        "bayescale.backtest(",
+        "bayescale.classical.huber_fit(",
     ):
         assert obj in text, f"{obj!r} missing from the API reference"
