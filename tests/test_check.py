@@ -163,3 +163,91 @@ def test_report_html_is_self_contained_with_every_section_and_figure(clean, tmp_
     for heading in ("## Verdict", "## Data", "## Provenance", "## LOO-PIT"):
         assert heading in md
     assert clean.meta["input_hash"] in md and clean.meta["input_hash"] in files.html.read_text()
+
+
+# --------------------------------------------------------------------------------------------- unit checks
+class _FakeFit:
+    """The attributes the identifiability checks read, with chosen posterior draws."""
+
+    def __init__(self, draws: dict, notes=()):
+        import xarray as xr
+
+        from bayescale.build import ModelConfig, resolve_pool
+
+        self.law = bs.get_law("chinchilla")
+        self.config = ModelConfig(pool=resolve_pool(self.law, None, False))
+        self._draws = draws
+        self.tree = xr.DataTree.from_dict({"posterior": xr.Dataset(
+            {k: (("chain", "draw"), v.reshape(2, -1)) for k, v in draws.items()})})
+        self.meta = {"notes": list(notes)}
+
+    def draws(self, names):
+        return {n: self._draws[n] for n in names}
+
+
+def _fake_draws(rng, corr=0.0, alpha_sd=0.02):
+    z = rng.multivariate_normal([0, 0], [[1, corr], [corr, 1]], size=2000)
+    return {"e": np.exp(rng.normal(0.5, 0.01, 2000)), "a_c": 1.0 + 0.05 * z[:, 0],
+            "b_c": rng.normal(1.0, 0.05, 2000), "alpha": 0.34 + alpha_sd * z[:, 1],
+            "beta": rng.normal(0.3, 0.02, 2000)}
+
+
+def test_correlated_and_loose_pair_is_a_warning_correlated_and_tight_is_not():
+    from bayescale.check import _contraction, _correlations
+
+    rng = np.random.default_rng(0)
+    prior = {"e": np.exp(rng.normal(0.5, 0.5, 4000)), "a_c": rng.normal(0, 4, 4000),
+             "b_c": rng.normal(0, 4, 4000), "alpha": rng.beta(2, 4, 4000), "beta": rng.beta(2, 4, 4000)}
+    tight = _FakeFit(_fake_draws(rng, corr=-0.97, alpha_sd=0.02))
+    table, found = _contraction(tight, prior)
+    corr, found = _correlations(tight, table)
+    assert {f.level for f in found} == {"ok"} and "a_c and alpha (r = -0.97" in found[0].message
+    # alpha's posterior as wide as its prior (log-sd about 0.65): a ridge, and alpha barely contracted
+    loose = _FakeFit(_fake_draws(rng, corr=-0.97, alpha_sd=0.2))
+    table, c_found = _contraction(loose, prior)
+    corr, found = _correlations(loose, table)
+    assert [f.level for f in found] == ["warning"]
+    assert "a_c and alpha are strongly correlated" in found[0].message and "loosely determined" in found[0].message
+    assert table.loc["alpha", "contraction"] < 0.5
+
+
+def test_parameter_that_stays_at_its_prior_is_named():
+    from bayescale.check import _contraction
+
+    rng = np.random.default_rng(1)
+    prior = {"e": np.exp(rng.normal(0.5, 0.5, 4000)), "a_c": rng.normal(0, 4, 4000),
+             "b_c": rng.normal(0, 4, 4000), "alpha": rng.beta(2, 4, 4000), "beta": rng.beta(2, 4, 4000)}
+    draws = _fake_draws(rng)
+    draws["beta"] = rng.beta(2, 4, 2000)  # the posterior of beta is its prior
+    table, found = _contraction(_FakeFit(draws), prior)
+    assert any(f.level == "warning" and f.message.startswith("beta barely moved from its prior") for f in found)
+
+
+def test_validation_notes_become_findings():
+    from bayescale.check import _data_notes
+
+    notes = ["input 'n' spans under one decade (1e+08 to 5e+08); ...",
+             "2 runs share their inputs with another run but differ in 'loss' (rows 1, 2); kept as replicates"]
+    found = _data_notes(_FakeFit(_fake_draws(np.random.default_rng(2)), notes=notes))
+    assert [f.level for f in found] == ["warning", "ok"]
+
+
+def test_report_renders_in_headless_chromium(clean, tmp_path):
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("no Chromium on PATH (apt install chromium); the HTML is still parsed by the test above")
+    files = clean.report(tmp_path / "rep")
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           f"--screenshot={shot}", "--window-size=1100,9000", files.html.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert shot.exists(), proc.stderr[-2000:]
+    from matplotlib.image import imread
+
+    img = imread(shot)[..., :3]
+    rows = np.where((img < 0.9).any(axis=(1, 2)))[0]
+    assert rows.max() > 6000  # content (figures) runs far down the page, not just the text at the top
+    assert (img < 0.5).mean() > 0.01
