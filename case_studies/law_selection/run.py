@@ -83,10 +83,12 @@ def figure(name: str, bt, path: Path) -> None:
     plt.close(fig)
 
 
-def conclusion(name: str, cmp, bt) -> str:
+def conclusion(name: str, cmp, bt, failed: dict[str, str]) -> str:
     t = bt.table
-    bayes = t[t["method"] == "bayescale"].set_index("law")
+    bayes = t[(t["method"] == "bayescale") & ~t["law"].isin(list(failed))].set_index("law")
     huber = t[t["method"] == "huber"].set_index("law")
+    if bayes.empty:
+        return f"{name}: no law's fit passed its diagnostics; no conclusion"
     best_bt = bayes["crps"].idxmin()
     calibrated = bayes[(bayes["cover90"] >= 0.8)]
     lines = [f"{name}: on the runs seen, PSIS-LOO prefers {cmp.best} (stacking weight "
@@ -100,6 +102,9 @@ def conclusion(name: str, cmp, bt) -> str:
         h = huber.loc[best_bt]
         lines.append(f"  The Huber point fit of {best_bt} scores CRPS {h['crps']:.3g} with bootstrap intervals "
                      f"covering {100 * h['cover90']:.0f}% (nominal 90%).")
+    for law, why in failed.items():
+        lines.append(f"  {law} is left out: its fit failed the sampler diagnostics ({why}), so neither its LOO nor "
+                     "its backtest can be trusted.")
     if calibrated.empty:
         lines.append("  No law's 90% intervals cover 80% of the held-out runs: every form tried is overconfident "
                      "this far out, so treat extrapolations from these data with extra caution.")
@@ -126,17 +131,22 @@ def main(argv=None) -> int:
             warnings.simplefilter("ignore", bs.DataWarning)
             warnings.simplefilter("ignore", bs.ConvergenceWarning)  # diagnostics are printed per fit below
             fits = {law: bs.fit(law, runs, seed=args.seed, progress_bar=False, **fit_kw) for law in laws}
-            cmp = bs.compare(fits)
             bt = bs.backtest(laws, runs, holdout=0.2, seed=args.seed, n_boot=10 if args.smoke else 100, **fit_kw)
         for law, f in fits.items():
             print(f"  {law:17s} {f.diagnostics!r}")
+        # a fit that failed its diagnostics is reported, not ranked (in smoke mode the short chains fail them all)
+        failed = {} if args.smoke else {
+            law: f.diagnostics.problems[0].split(":")[0] for law, f in
+            [*fits.items(), *((k[1], f) for k, f in bt.fits.items())] if not f.diagnostics.ok}
+        cmp = bs.compare({k: f for k, f in fits.items() if k not in failed} if len(fits) - len(failed) >= 2
+                         else fits)
         print(cmp)
         print(bt)
         cmp.table.to_csv(args.out / f"loo_{name}.csv")
         bt.table.to_csv(args.out / f"backtest_{name}.csv", index=False)
         bt.predictions.to_csv(args.out / f"predictions_{name}.csv", index=False)
         figure(name, bt, args.out / f"backtest_{name}.png")
-        conclusions.append(conclusion(name, cmp, bt))
+        conclusions.append(conclusion(name, cmp, bt, failed))
         print(f"  ({time.perf_counter() - t0:.0f} s)")
     print("\n=== Which law extrapolates best")
     print("\n".join(conclusions))
