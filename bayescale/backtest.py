@@ -5,8 +5,9 @@ with the literature's point fit (:mod:`bayescale.classical`: Huber on log residu
 bootstrap), predicts the held-out runs at and above the cut, and scores every prediction the same way:
 
 * **median absolute error** and **median relative error** of the predictive median;
-* **CRPS** (continuous ranked probability score, from the predictive draws: ``E|X - y| - E|X - X'| / 2``), in the
-  target's units; lower is better;
+* **CRPS** (continuous ranked probability score, from the predictive draws: ``E|X - y| - E|X - X'| / 2``), of the
+  log of the target for positive targets (a Student-t predictive with few degrees of freedom has no finite mean
+  on the target's own scale, so its CRPS there would be infinite); lower is better;
 * **log score**: the mean log predictive density of the held-out values, on the log scale of the target for
   positive targets, from a Gaussian kernel density estimate of each method's predictive draws (the same estimator
   for both methods); higher is better;
@@ -69,11 +70,12 @@ def score(draws: np.ndarray, y: np.ndarray, *, positive: bool = True) -> dict[st
     med = q[2]
     err = np.abs(med - y)
     # CRPS from samples: E|X - y| - 0.5 E|X - X'| (the second term by sorting: exact for the empirical distribution)
-    s = np.sort(draws, axis=0)
+    xd, xy = (np.log(draws), np.log(y)) if positive else (draws, y)
+    s = np.sort(xd, axis=0)
     m = s.shape[0]
     weights = (2 * np.arange(1, m + 1) - m - 1)[:, None]
     e_xx = 2 * np.sum(weights * s, axis=0) / (m * m)
-    crps = np.mean(np.abs(draws - y[None, :]), axis=0) - 0.5 * e_xx
+    crps = np.mean(np.abs(xd - xy[None, :]), axis=0) - 0.5 * e_xx
     logs = []
     for j in range(draws.shape[1]):
         d, v = (np.log(draws[:, j]), np.log(y[j])) if positive else (draws[:, j], y[j])

@@ -14,8 +14,9 @@ The checks, each stated with its threshold (:data:`CHECKS`):
 * **influence and outliers**: PSIS-LOO Pareto k above ArviZ's good-k threshold, listed by run; runs whose
   observed value falls in a tail of its leave-one-out predictive distribution (LOO-PIT) beyond ``0.05 / (2 n)``
   for ``n`` runs (Bonferroni: a clean fit of any size is flagged with probability about 5%).
-* **prior sensitivity**: power-scaling (Kallioinen et al. 2024) with arviz-stats' ``psense_summary``: prior-data
-  conflict, or a strong prior with a weak likelihood.
+* **prior sensitivity**: power-scaling (Kallioinen et al. 2024) with arviz-stats' ``psense_summary`` (threshold
+  0.05): prior-data conflict (a problem when both sensitivities are at least twice the threshold, else a
+  warning), or a strong prior with a weak likelihood (a warning).
 * **extrapolation** (with ``at=``): how far each requested prediction lies beyond the largest observed compute
   (or input, for laws without ``n`` and ``d``): a warning past 10x, a problem past 100x.
 * **data**: what validation noted about the runs when the fit was made.
@@ -23,7 +24,9 @@ The checks, each stated with its threshold (:data:`CHECKS`):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -396,7 +399,7 @@ def _sensitivity(fit, tree) -> tuple[pd.DataFrame, list[Finding]]:
     import arviz_stats as azs
 
     names = law_param_names(fit)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # it prints a hint when it flags
         warnings.simplefilter("ignore")
         table = azs.psense_summary(tree, var_names=names, threshold=CHECKS["psense"])
     thr = CHECKS["psense"]
@@ -404,11 +407,13 @@ def _sensitivity(fit, tree) -> tuple[pd.DataFrame, list[Finding]]:
     for name, r in table.iterrows():
         diag = str(r["diagnosis"])
         if "conflict" in diag:
+            strong = r["prior"] >= 2 * thr and r["likelihood"] >= 2 * thr
             found.append(Finding(
-                "prior sensitivity", "problem",
-                f"prior-data conflict on {name}: the posterior moves when either the prior or the likelihood is "
-                f"power-scaled (sensitivity {r['prior']:.3f} and {r['likelihood']:.3f}, threshold {thr}); the prior "
-                f"puts {name} where the runs do not; widen or re-centre it"))
+                "prior sensitivity", "problem" if strong else "warning",
+                f"{'' if strong else 'potential '}prior-data conflict on {name}: the posterior moves when either the "
+                f"prior or the likelihood is power-scaled (sensitivity {r['prior']:.3f} and {r['likelihood']:.3f}, "
+                f"threshold {thr}{'; both at least twice it' if strong else ''}); the prior puts {name} where the "
+                "runs do not; widen or re-centre it"))
         elif "strong prior" in diag:
             found.append(Finding(
                 "prior sensitivity", "warning",

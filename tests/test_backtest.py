@@ -38,10 +38,9 @@ def test_scores_match_closed_forms():
     draws = np.exp(rng.normal(np.log(mu), sd, size=(40_000, 1)))
     y = np.array([mu * np.exp(0.05)])
     s = score(draws, y, positive=True)
-    # CRPS of a log-normal (Baran and Lerch 2015) at y
+    # CRPS of the log target: a normal's closed form (Gneiting and Raftery 2007) at log y
     z = (np.log(y[0]) - np.log(mu)) / sd
-    crps = y[0] * (2 * stats.norm.cdf(z) - 1) - 2 * np.exp(np.log(mu) + sd**2 / 2) * (
-        stats.norm.cdf(z - sd) + stats.norm.cdf(sd / np.sqrt(2)) - 1)
+    crps = sd * (z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / np.sqrt(np.pi))
     assert s["crps"] == pytest.approx(crps, rel=0.02)
     assert s["log_score"] == pytest.approx(stats.norm.logpdf(np.log(y[0]), np.log(mu), sd), abs=0.02)
     assert s["mre"] == pytest.approx(1 - np.exp(-0.05), rel=0.01)

@@ -91,7 +91,7 @@ def test_badly_scaled_prior_is_named():
                               params={**law.params, "e": dist.LogNormal(np.log(6.0), 0.05)})
     report = quiet_fit(ladder(seed=4), law=bad, seed=4).check()
     assert "problem" in levels(report, "prior sensitivity"), repr(report)
-    assert "prior-data conflict on e" in text(report, "problem")
+    assert "prior-data conflict on e" in text(report, "problem"), repr(report)
 
 
 def test_tree_depth_saturation_is_checked_although_arviz_misses_it():
