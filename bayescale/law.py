@@ -432,6 +432,7 @@ def law_from_dict(d: Mapping[str, Any]) -> Law:
     Law
     """
     name = d["name"]
+    _ensure_catalogue()  # a new process loading a fit has not looked up a law yet
     if name in _REGISTRY:
         reg = _REGISTRY[name]
         saved = {k: d[k] for k in ("name", "inputs", "target", "params", "centre", "positive")}

@@ -76,7 +76,8 @@ def log_prior_tree(fit, data: ModelData | None = None):
             return sum(jnp.sum(s["fn"].log_prob(s["value"])) for s in tr.values()
                        if s["type"] == "sample" and not s["is_observed"])
 
-        lp = np.asarray(jax.jit(jax.vmap(one))(draws)).reshape(shape)
+        # lax.map, not vmap: a law reloaded from a saved fit is an exported function, which JAX cannot batch
+        lp = np.asarray(jax.jit(lambda d: jax.lax.map(one, d))(draws)).reshape(shape)
     tree = fit.tree.copy()
     tree["log_prior"] = xr.Dataset({"prior": (("chain", "draw"), lp)},
                                    coords={"chain": post["chain"].values, "draw": post["draw"].values})

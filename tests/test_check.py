@@ -251,3 +251,23 @@ def test_report_renders_in_headless_chromium(clean, tmp_path):
     rows = np.where((img < 0.9).any(axis=(1, 2)))[0]
     assert rows.max() > 6000  # content (figures) runs far down the page, not just the text at the top
     assert (img < 0.5).mean() > 0.01
+
+
+def test_check_of_a_reloaded_user_law(tmp_path):
+    # an unregistered law comes back from a saved fit as its exported function (which JAX cannot vmap)
+    law = dataclasses.replace(bs.get_law("chinchilla"), name="my_chinchilla")
+    fit = quiet_fit(ladder(seed=8), law=law, seed=8, num_warmup=300, num_samples=300)
+    loaded = bs.load(fit.save(tmp_path / "fit.nc"))
+    assert loaded.law is not law and not loaded.law.registered
+    report = loaded.check()
+    assert {f.check for f in report.findings} >= {"sampler", "influence", "prior sensitivity"}
+
+
+def test_a_new_process_loads_a_built_in_law_from_the_registry(clean, tmp_path):
+    import subprocess
+    import sys
+
+    path = clean.save(tmp_path / "fit.nc")
+    code = f"import bayescale as bs; print(bs.load({str(path)!r}).law.registered)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.stdout.strip().splitlines()[-1] == "True", proc.stderr[-2000:]
