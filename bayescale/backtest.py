@@ -6,11 +6,11 @@ bootstrap), predicts the held-out runs at and above the cut, and scores every pr
 
 * **median absolute error** and **median relative error** of the predictive median;
 * **CRPS** (continuous ranked probability score, from the predictive draws: ``E|X - y| - E|X - X'| / 2``), of the
-  log of the target for positive targets (a Student-t predictive with few degrees of freedom has no finite mean
-  on the target's own scale, so its CRPS there would be infinite); lower is better;
-* **log score**: the mean log predictive density of the held-out values, on the log scale of the target for
-  positive targets, from a Gaussian kernel density estimate of each method's predictive draws (the same estimator
-  for both methods); higher is better;
+  target on the likelihood's scale (log or logit; a Student-t predictive with few degrees of freedom has no finite
+  mean on the target's own scale, so its CRPS there would be infinite); lower is better;
+* **log score**: the mean log predictive density of the held-out values on the likelihood's scale, from a Gaussian
+  kernel density estimate of each method's predictive draws (the same estimator for both methods); higher is
+  better;
 * **coverage** of the central 50% and 90% predictive intervals.
 
 Several cuts in one call give a rolling backtest.
@@ -60,7 +60,7 @@ class Backtest:
             return f"Backtest on {self.by} ({len(self.table)} rows):\n{self.table[cols].to_string(index=False)}"
 
 
-def score(draws: np.ndarray, y: np.ndarray, *, positive: bool = True) -> dict[str, float]:
+def score(draws: np.ndarray, y: np.ndarray, *, link: str = "log") -> dict[str, float]:
     """Score predictive draws (``(draws, runs)``) against observed values ``y`` (see the module docstring)."""
     from scipy.stats import gaussian_kde
 
@@ -70,7 +70,17 @@ def score(draws: np.ndarray, y: np.ndarray, *, positive: bool = True) -> dict[st
     med = q[2]
     err = np.abs(med - y)
     # CRPS from samples: E|X - y| - 0.5 E|X - X'| (the second term by sorting: exact for the empirical distribution)
-    xd, xy = (np.log(draws), np.log(y)) if positive else (draws, y)
+    from bayescale.law import LINKS
+
+    if link not in LINKS:
+        raise ValueError(f"link must be one of {LINKS}, got {link!r}")
+
+    def scaled(v):
+        if link == "log":
+            return np.log(v)
+        return np.log(v) - np.log1p(-v) if link == "logit" else v
+
+    xd, xy = scaled(draws), scaled(y)
     s = np.sort(xd, axis=0)
     m = s.shape[0]
     weights = (2 * np.arange(1, m + 1) - m - 1)[:, None]
@@ -78,7 +88,7 @@ def score(draws: np.ndarray, y: np.ndarray, *, positive: bool = True) -> dict[st
     crps = np.mean(np.abs(xd - xy[None, :]), axis=0) - 0.5 * e_xx
     logs = []
     for j in range(draws.shape[1]):
-        d, v = (np.log(draws[:, j]), np.log(y[j])) if positive else (draws[:, j], y[j])
+        d, v = xd[:, j], xy[j]
         try:
             logs.append(float(np.log(max(gaussian_kde(d)(v)[0], 1e-300))))
         except np.linalg.LinAlgError:  # all draws equal
@@ -188,7 +198,7 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
                 methods["huber"] = point.predictive_draws(test, seed=seed)
             for method, d in methods.items():
                 rows.append({"cut": cut, "law": law.name, "method": method, "n_train": len(train),
-                             "n_test": len(test), **score(d, y, positive=law.positive)})
+                             "n_test": len(test), **score(d, y, link=law.link)})
                 q = np.quantile(d, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
                 frame = test[list(law.inputs)].copy()
                 frame.insert(0, "method", method)

@@ -232,7 +232,7 @@ def build_model(law: Law, config: ModelConfig):
         sigma = numpyro.sample("sigma", dist.HalfNormal(config.sigma_scale))
         scale = sigma if data.noise is None else jnp.sqrt(sigma**2 + data.noise**2)
         site = obs_site(law)
-        y = None if data.y is None else (jnp.log(data.y) if law.positive else data.y)
+        y = None if data.y is None else law.to_link(data.y, jnp)
         if data.y is None:
             numpyro.deterministic("mu", mu)
         if config.likelihood == "student_t":
@@ -288,13 +288,13 @@ class ShiftedGamma(dist.TransformedDistribution):
 
 
 def obs_site(law: Law) -> str:
-    """Name of the observed site: ``log_<target>`` for positive targets (likelihood on the log), else the target."""
-    return f"log_{law.target}" if law.positive else law.target
+    """Name of the observed site: ``log_<target>`` or ``logit_<target>`` (the likelihood's scale), else the target."""
+    return law.target if law.link == "identity" else f"{law.link}_{law.target}"
 
 
 def law_location(law: Law, xs: Sequence[Any], params: Mapping[str, Any]):
-    """Evaluate the law on the likelihood's scale: ``log`` of the target for positive targets, the target otherwise."""
-    return law.log(*xs, **params) if law.positive else law.fn(*xs, **params)
+    """Evaluate the law on the likelihood's scale (its ``link``: log, logit or the target itself)."""
+    return law.link_location(*xs, **params)
 
 
 def _uses_group(expo, grp) -> bool:

@@ -3,7 +3,8 @@
 For ``s = 1..S``: draw parameters from the prior and a ladder of runs from the model, fit it with NUTS, and record
 the rank of each true quantity among ``L`` (thinned) posterior draws. When the model, its priors and the sampler
 are right, every rank is uniform on ``0..L``. Checked quantities: each parameter, ``sigma`` (and ``nu``), the
-log-likelihood of the simulated data, and the predicted log loss at ten times the largest compute of the design.
+log-likelihood of the simulated data, and the law's prediction (on the likelihood's scale) beyond the design: at
+ten times the largest compute for laws in sizes, at half the smallest loss for laws of a loss (downstream transfer).
 
 The uniformity test is Pearson's chi-square on ``bins`` equal bins per quantity, with a Bonferroni correction over
 quantities; :attr:`CalibrationResult.passed` is False when any quantity fails. A negative control fits with priors
@@ -227,10 +228,7 @@ def calibrate(
         log_x0 = geometric_centre(x)
         data = ModelData(x=x, log_x0=log_x0)
         site = obs_site(law)
-        # extrapolation point: every input of the largest run scaled so that compute grows tenfold
-        big = design.iloc[int(np.argmax(np.prod([x[k] for k in law.inputs], axis=0)))]
-        factor = 10.0 ** (1.0 / len(law.inputs))
-        x_ext = {k: np.asarray([float(big[k]) * factor]) for k in law.inputs}
+        x_ext, ext_name = _extrapolation_point(law, design)
         key_sim, key_fit = jax.random.split(jax.random.PRNGKey(seed))
         prior = Predictive(sim_model, num_samples=num_simulations)(key_sim, data)
         names = [p for p in law.params] + ["sigma"] + (["nu"] if likelihood == "student_t" else [])
@@ -239,7 +237,7 @@ def calibrate(
         thin = np.linspace(0, total - 1, num_draws).round().astype(int)
         rows, divergences = [], []
         for s in range(num_simulations):
-            y = np.exp(np.asarray(prior[site][s])) if law.positive else np.asarray(prior[site][s])
+            y = law.from_link(np.asarray(prior[site][s]))
             sim_data = dataclasses.replace(data, y=y)
             samples, sstats = sampler.run(jax.random.fold_in(key_fit, s), sim_data)
             post = {k: v.reshape((total,) + v.shape[2:])[thin] for k, v in samples.items()}
@@ -252,7 +250,7 @@ def calibrate(
             row["log_lik"] = int(np.sum(np.asarray(ll_post) < float(ll_true[0])))
             ext_post = _log_prediction(law, x_ext, {p: post[p] for p in law.params})
             ext_true = _log_prediction(law, x_ext, {p: truth[p][None] for p in law.params})
-            row["pred_10x_compute"] = int(np.sum(ext_post < ext_true[0]))
+            row[ext_name] = int(np.sum(ext_post < ext_true[0]))
             rows.append(row)
             if progress and (s + 1) % 10 == 0:
                 print(f"  calibrate {law.name}: {s + 1}/{num_simulations} fits, "
@@ -264,6 +262,25 @@ def calibrate(
         divergences=np.asarray(divergences), seconds=time.perf_counter() - start, law=law.name,
         fit_priors={k: repr(v) for k, v in (fit_priors or {}).items()},
     )
+
+
+#: Inputs that are sizes (scaled up to extrapolate); any other input (a loss) is scaled down.
+_SIZES = ("n", "d", "c", "u")
+
+
+def _extrapolation_point(law: Law, design: pd.DataFrame) -> tuple[dict[str, np.ndarray], str]:
+    """Where the extrapolation statistic predicts, and its name.
+
+    Laws in sizes: every input of the largest run scaled so that compute grows tenfold (``pred_10x_compute``).
+    Laws of a loss (downstream transfer): the smallest loss of the design halved (``pred_half_loss``): better
+    models have lower loss.
+    """
+    if set(law.inputs) <= set(_SIZES):
+        big = design.iloc[int(np.argmax(np.prod([design[k].to_numpy(float) for k in law.inputs], axis=0)))]
+        factor = 10.0 ** (1.0 / len(law.inputs))
+        return {k: np.asarray([float(big[k]) * factor]) for k in law.inputs}, "pred_10x_compute"
+    return {k: np.asarray([float(design[k].min()) * (1.0 if k in _SIZES else 0.5)]) for k in law.inputs}, \
+        "pred_half_loss"
 
 
 def _log_prediction(law: Law, x: Mapping[str, np.ndarray], params: Mapping[str, np.ndarray]) -> np.ndarray:

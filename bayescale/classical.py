@@ -74,17 +74,15 @@ class PointFit:
         p = dict(self.params) if params is None else params
         with jax.enable_x64(True):
             xs = [np.asarray(runs[x], dtype=float) for x in law.inputs]
-            if law.positive:
-                return np.exp(np.asarray(law.log(*xs, **{k: np.asarray(v)[..., None] if np.ndim(v) else v
-                                                           for k, v in p.items()})))
-            return np.asarray(law.fn(*xs, **{k: np.asarray(v)[..., None] if np.ndim(v) else v for k, v in p.items()}))
+            kw = {k: np.asarray(v)[..., None] if np.ndim(v) else v for k, v in p.items()}
+            return law.from_link(np.asarray(law.link_location(*xs, **kw)))
 
     def predictive_draws(self, runs: pd.DataFrame, *, seed: int = 0) -> np.ndarray:
         """Predictive draws for new runs, shape ``(n_boot, len(runs))``: bootstrap fits x resampled residuals."""
         rng = np.random.default_rng(seed)
         mean = self.predict_mean(runs, {k: self.boot[k].to_numpy() for k in self.law.params})
         noise = rng.choice(self.residuals, size=mean.shape, replace=True)
-        return mean * np.exp(noise) if self.law.positive else mean + noise
+        return self.law.from_link(self.law.to_link(mean) + noise)
 
 
 def hoffmann_grid() -> np.ndarray:
@@ -129,11 +127,11 @@ def _objective(law, runs: pd.DataFrame):
     with jax.enable_x64(True):
         xs = [jnp.asarray(runs[x].to_numpy(dtype=float)) for x in law.inputs]
         y = runs[law.target].to_numpy(dtype=float)
-        target = jnp.asarray(np.log(y) if law.positive else y)
+        target = jnp.asarray(law.to_link(y))
 
         def f(u, xs, target):
             params = {n: jnp.exp(u[i]) if logs[i] else u[i] for i, n in enumerate(names)}
-            pred = law.log(*xs, **params) if law.positive else law.fn(*xs, **params)
+            pred = law.link_location(*xs, **params)
             r = pred - target
             ar = jnp.abs(r)
             return jnp.sum(jnp.where(ar <= HUBER_DELTA, 0.5 * r * r, HUBER_DELTA * (ar - 0.5 * HUBER_DELTA)))
@@ -228,5 +226,5 @@ def huber_fit(law, runs: pd.DataFrame, *, starts: str | np.ndarray = "prior", n_
                    residuals=np.zeros(0), starts=len(u_grid))
     y = frame[law.target].to_numpy(dtype=float)
     mean = fit.predict_mean(frame)
-    resid = np.log(y) - np.log(mean) if law.positive else y - mean
+    resid = law.to_link(y) - law.to_link(mean)
     return PointFit(law=law, params=params, boot=fit.boot, objective=best[0], residuals=resid, starts=len(u_grid))

@@ -249,6 +249,15 @@ def validate_runs(
                 f"column {col!r} has {int(nonpos.sum())} non-positive value(s) ({_rows(out.index[nonpos])}); "
                 f"{what} must be > 0{why}; correct or drop those runs"
             )
+        if col == law.target and law.link == "logit":
+            outside = np.isfinite(values) & ((values <= 0) | (values >= 1))
+            if outside.any():
+                pct = " (it looks like a percentage: divide by 100)" if values.max() > 1.5 else ""
+                problems.append(
+                    f"column {col!r} has {int(outside.sum())} value(s) outside (0, 1) ({_rows(out.index[outside])}); "
+                    f"law {law.name!r} models {col!r} on the logit scale, as a fraction strictly between 0 and 1"
+                    f"{pct}; correct or drop those runs"
+                )
     if noise and noise not in missing:
         bad = ~(np.isfinite(out[noise]) & (out[noise] > 0))
         if bad.any():

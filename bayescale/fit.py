@@ -719,7 +719,7 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
                 "posterior": {k: np.asarray(v) for k, v in samples.items()},
                 "sample_stats": sample_stats,
                 "log_likelihood": {site: loglik},
-                "observed_data": {site: np.log(y) if law.positive else y},
+                "observed_data": {site: law.to_link(y)},
                 "constant_data": constant,
             },
             coords=coords,
@@ -838,7 +838,7 @@ class Fit:
         if self.meta.get("noise") is not None:
             out[self.meta["noise"]] = cd["noise"].values
         y = self.tree.observed_data[site].values
-        out[self.law.target] = np.exp(y) if self.law.positive else y
+        out[self.law.target] = self.law.from_link(y)
         return out
 
     def check(self, at=None, *, seed: int = 0):

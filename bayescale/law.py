@@ -75,6 +75,10 @@ class Law:
         ``{input: -1 | +1}``: the law promises to decrease (-1) or increase (+1) in that input; tested.
     positive : bool
         The target is strictly positive, so the likelihood is placed on its logarithm (default True).
+    link : {"log", "logit", "identity"}, optional
+        The scale of the likelihood: ``"log"`` for positive targets (losses), ``"logit"`` for targets in (0, 1)
+        (accuracies, error rates), ``"identity"`` otherwise. Default: ``"log"`` if ``positive`` else ``"identity"``;
+        giving it sets ``positive`` (true for ``"log"`` only).
     description, formula : str
         Plain-language description and a LaTeX formula, used in the docs.
     example : mapping, optional
@@ -110,6 +114,7 @@ class Law:
     centre: Mapping[str, tuple[str, str | float]] = field(default_factory=dict)
     monotone: Mapping[str, int] = field(default_factory=dict)
     positive: bool = True
+    link: str = ""
     description: str = ""
     formula: str = ""
     example: Mapping[str, float] = field(default_factory=dict)
@@ -118,6 +123,12 @@ class Law:
     registered: bool = False
 
     def __post_init__(self):
+        if self.link not in ("",) + LINKS:
+            raise LawSpecError(f"law {self.name!r}: link must be one of {LINKS}, got {self.link!r}")
+        if self.link:
+            object.__setattr__(self, "positive", self.link == "log")
+        else:
+            object.__setattr__(self, "link", "log" if self.positive else "identity")
         for attr in ("inputs", "params", "centre", "monotone", "example", "published"):
             object.__setattr__(self, attr, _freeze(getattr(self, attr)))
         self._check()
@@ -261,6 +272,29 @@ class Law:
             raise TypeError(f"law {self.name!r} got unknown arguments {sorted(unknown)}")
         return self.fn(*[jnp.asarray(v) for v in inputs], **kwargs)
 
+    def to_link(self, y, xp=np):
+        """Map target values to the likelihood's scale (``log``, ``logit`` or unchanged); ``xp`` is numpy or jnp."""
+        if self.link == "log":
+            return xp.log(y)
+        if self.link == "logit":
+            return xp.log(y) - xp.log1p(-y)
+        return y
+
+    def from_link(self, v, xp=np):
+        """Map values on the likelihood's scale back to the target (``exp``, the logistic function, unchanged)."""
+        if self.link == "log":
+            return xp.exp(v)
+        if self.link == "logit":
+            return 1.0 / (1.0 + xp.exp(-v))
+        return v
+
+    def link_location(self, *inputs, **params):
+        """Evaluate the law on the likelihood's scale: :meth:`log` for ``link="log"``, ``logit(fn)``, or ``fn``."""
+        if self.link == "log":
+            return self.log(*inputs, **params)
+        value = self.fn(*inputs, **params)
+        return self.to_link(value, jnp) if self.link == "logit" else value
+
     def log(self, *inputs, **params):
         """Logarithm of the law, fused when the spec provides ``log_fn``."""
         if self.log_fn is not None:
@@ -289,6 +323,7 @@ class Law:
             },
             "monotone": dict(self.monotone),
             "positive": self.positive,
+            "link": self.link,
             "description": self.description,
             "formula": self.formula,
             "example": dict(self.example),
@@ -313,7 +348,7 @@ class Law:
     def signature_dict(self) -> dict[str, Any]:
         """Return the parts of the spec that define the statistical model (to match a saved law to the registry)."""
         d = self.to_dict()
-        return {k: d[k] for k in ("name", "inputs", "target", "params", "centre", "positive")}
+        return {k: d[k] for k in ("name", "inputs", "target", "params", "centre", "positive", "link")}
 
 
 def _source_or_none(fn) -> str | None:
@@ -436,6 +471,7 @@ def law_from_dict(d: Mapping[str, Any]) -> Law:
     if name in _REGISTRY:
         reg = _REGISTRY[name]
         saved = {k: d[k] for k in ("name", "inputs", "target", "params", "centre", "positive")}
+        saved["link"] = d.get("link", "log" if d["positive"] else "identity")  # files written before links
         if json.dumps(reg.signature_dict(), sort_keys=True) == json.dumps(saved, sort_keys=True):
             return reg
     if not d.get("fn_export"):
@@ -453,7 +489,8 @@ def law_from_dict(d: Mapping[str, Any]) -> Law:
         params={p: _prior_from_dict(d["params"][p]) for p in params}, reference=d["reference"],
         centre={p: (v[0], tuple(v[1]) if isinstance(v[1], list) else v[1]) for p, v in d["centre"].items()},
         monotone=d.get("monotone", {}),
-        positive=d.get("positive", True), description=d.get("description", ""), formula=d.get("formula", ""),
+        positive=d.get("positive", True), link=d.get("link", ""), description=d.get("description", ""),
+        formula=d.get("formula", ""),
         example=d.get("example", {}), published=d.get("published", {}),
     )
 
@@ -479,6 +516,9 @@ def register(law: Law, *, overwrite: bool = False) -> Law:
     _REGISTRY[law.name] = law
     return law
 
+
+#: Scales the likelihood can be placed on (:attr:`Law.link`).
+LINKS = ("log", "logit", "identity")
 
 #: True while the built-in catalogue is imported: its laws skip the evaluation check of ``Law.__post_init__`` (each
 #: check runs the law eagerly, and eager JAX operations compile one by one: 0.3 s at the first ``get_law``).

@@ -11,8 +11,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from bayescale.build import obs_site
-
 __all__ = ["plot_loss_vs_compute", "plot_frontier", "plot_pair"]
 
 
@@ -61,11 +59,7 @@ def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[f
     plt = _pyplot()
     k = fit.meta["options"]["flops_per_param_token"] if k is None else k
     if runs is None:
-        cd = fit.tree.constant_data
-        runs = pd.DataFrame({"n": cd["n"].values, "d": cd["d"].values,
-                             fit.law.target: fit.tree.observed_data[obs_site(fit.law)].values})
-        if fit.law.positive:
-            runs[fit.law.target] = np.exp(runs[fit.law.target])
+        runs = fit.runs()
     compute = k * runs["n"].to_numpy() * runs["d"].to_numpy()
     if c is None:
         c = np.geomspace(compute.min(), compute.max() * 100, 40)

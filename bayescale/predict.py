@@ -94,9 +94,7 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
         pred = Predictive(model, posterior_samples=draws, return_sites=["mu", obs_site(law)])
         out = pred(jax.random.PRNGKey(seed), data)
         values = np.asarray(out["mu"] if kind == "mean" else out[obs_site(law)])
-    if law.positive:
-        values = np.exp(values)
-    return table, values, new
+    return table, law.from_link(values), new
 
 
 def _quantile_frame(fit: Fit, table, values: np.ndarray, qs: Sequence[float], new=()) -> pd.DataFrame:

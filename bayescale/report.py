@@ -301,7 +301,7 @@ def _law_figure(fit, at):
         ax.plot(grid[name], pred["q50"], color="C3", label="median")
         ax.scatter(runs[name], runs[law.target], s=12, color="k", zorder=3, label="runs")
         ax.set_xscale("log")
-        ax.set_yscale("log" if law.positive else "linear")
+        ax.set_yscale("log" if law.link == "log" else "linear")
         ax.set_xlabel(label)
         ax.set_ylabel(law.target)
         ax.legend(fontsize=8)

@@ -177,7 +177,7 @@ def simulate_ladder(
     with jax.enable_x64(True):
         mean = np.asarray(law(*[frame[x].to_numpy(float) for x in law.inputs], **pvals))
     eps = rng.standard_t(df, len(frame)) if df else rng.standard_normal(len(frame))
-    frame[law.target] = mean * np.exp(noise_sd * eps) if law.positive else mean + noise_sd * eps
+    frame[law.target] = law.from_link(law.to_link(mean) + noise_sd * eps)
     frame.attrs["simulated"] = True
     frame.attrs["params"] = truth
     return frame

@@ -3,6 +3,6 @@
 Importing this package registers every law (``bs.laws()`` lists them).
 """
 
-from bayescale.models import loss_scaling
+from bayescale.models import downstream, loss_scaling
 
-__all__ = ["loss_scaling"]
+__all__ = ["downstream", "loss_scaling"]
