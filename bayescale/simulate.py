@@ -70,8 +70,9 @@ def default_design(law: Law, *, sizes: Sequence[float] | None = None,
     law : Law
     sizes : sequence of float, optional
         Model sizes (``n``) or, for single-input laws, the input values. Default: for laws in ``n``, ``d`` (and
-        ``u``), 6 model sizes log-spaced from 3e7 to 3e9; for single-input laws, 12 values log-spaced from
-        1/300 to 3 times the law's example. Other laws get a product grid of 4 values per input, log-spaced from
+        ``u``), 6 model sizes log-spaced from 3e7 to 3e9; for single-input laws in a size, 12 values log-spaced
+        from 1/300 to 3 times the law's example, and in a loss, 12 values from half to 1.5 times the example.
+        Other laws get a product grid of 4 values per input, log-spaced from
         1/30 to 3 times each input's example (1 when the law gives none).
     tokens_per_param : sequence of float
         Token multipliers ``d / n``.
@@ -93,7 +94,12 @@ def default_design(law: Law, *, sizes: Sequence[float] | None = None,
     if len(inputs) == 1:
         (x,) = inputs
         centre = float(law.example.get(x, 1e9))
-        xs = np.asarray(sizes if sizes is not None else np.geomspace(centre / 300, centre * 3, 12), dtype=float)
+        if sizes is not None:
+            xs = np.asarray(sizes, dtype=float)
+        elif x in ("n", "d", "c", "u"):  # a size: orders of magnitude
+            xs = np.geomspace(centre / 300, centre * 3, 12)
+        else:  # a loss (downstream laws): a factor of three around the example, as ladders of small models span
+            xs = np.linspace(centre / 2, centre * 1.5, 12)
         return pd.DataFrame({x: xs})
     if sizes is not None:
         raise ValueError(f"sizes= applies to laws in n and d or with one input; law {law.name!r} has inputs "

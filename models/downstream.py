@@ -2,16 +2,24 @@
 
 * :func:`sigmoid_transfer`: accuracy as a sigmoid of the task loss between the task's chance level and a ceiling
   (Bhagia et al. 2024, arXiv:2412.04403, Eq. 2), fitted on the logit of the accuracy.
+* :func:`exp_error`: top-1 error as ``eps - k exp(-gamma L)`` of the loss (Gadre et al. 2024, arXiv:2403.08540,
+  Eq. 5), registered through the loss ``l_zero`` at which it would vanish (:func:`exp_error_zero`), and fitted on
+  the logit of the error.
+* :func:`bleu_log`: translation quality as ``(log(A D^alpha))^beta`` of the pretraining tokens (Isik et al. 2024,
+  arXiv:2402.04177), registered through the data size ``d_star`` at which it would vanish (:func:`bleu_log_star`),
+  and fitted on the log of the score.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 import numpyro.distributions as dist
 
 from bayescale.law import Law, register
 
-__all__ = ["sigmoid_transfer", "sigmoid_transfer_law"]
+__all__ = ["sigmoid_transfer", "sigmoid_transfer_law", "exp_error", "exp_error_zero", "bleu_log", "bleu_log_star",
+           "log_bleu_log"]
 
 
 def sigmoid_transfer(loss, *, ceiling, k, l0, floor=0.25):
@@ -64,3 +72,87 @@ def sigmoid_transfer_law(chance: float = 0.25, name: str | None = None) -> Law:
 
 
 register(sigmoid_transfer_law())
+
+
+def exp_error(loss, *, eps, k, gamma):
+    r"""Exponential error :math:`\mathrm{Err}(L) = \epsilon - k e^{-\gamma L}` (Gadre et al.'s form).
+
+    ``eps`` is the error of a model that learned nothing (near the tasks' chance error), approached as the loss
+    grows; the error falls as the loss falls.
+    """
+    return eps - k * jnp.exp(-gamma * loss)
+
+
+def exp_error_zero(loss, *, eps, gamma, l_zero):
+    r"""Gadre's exponential error written through the loss at which it would reach zero.
+
+    :math:`\mathrm{Err}(L) = \epsilon (1 - e^{-\gamma (L - L_z)})`, that is :math:`k = \epsilon e^{\gamma L_z}`
+    in :func:`exp_error`. The error stays in :math:`(0, \epsilon)` for every loss above :math:`L_z`, so a prior
+    on :math:`L_z` below the losses of real models keeps every prior draw a valid error rate; in Gadre's own
+    parameters a wide prior on ``k`` gives negative errors.
+    """
+    return eps * -jnp.expm1(-gamma * (loss - l_zero))
+
+
+register(Law(
+    name="exp_error",
+    fn=lambda loss, *, eps, gamma, l_zero: exp_error_zero(loss, eps=eps, gamma=gamma, l_zero=l_zero),
+    inputs={"loss": "loss (nats per token) on a validation set"},
+    target="err",
+    params={
+        "eps": dist.Beta(8.0, 2.0),  # the error of a model that learned nothing: median 0.82
+        "gamma": dist.LogNormal(-0.5, 0.75),  # per nat: median 0.61
+        "l_zero": dist.LogNormal(-0.5, 0.5),  # the loss at which the error would vanish: median 0.61 nats
+    },
+    reference="Gadre et al. 2024, arXiv:2403.08540 (Eq. 5, Err = eps - k exp(-gamma L) with k = eps exp(gamma L_z); "
+              "average top-1 error over 17 tasks)",
+    monotone={"loss": 1},
+    link="logit",
+    description="Average top-1 error of downstream tasks as an exponential function of the loss: it falls from the "
+                "chance-level error eps as the loss falls, towards zero at the loss L_z; likelihood on the logit of "
+                "the error.",
+    formula=r"\mathrm{Err}(L) = \epsilon\,(1 - e^{-\gamma (L - L_z)}) = \epsilon - k\,e^{-\gamma L},\ "
+            r"k = \epsilon\,e^{\gamma L_z}",
+    example={"loss": 3.0},
+))
+
+
+def bleu_log(d, *, a, alpha, beta):
+    r"""Isik's translation-quality law :math:`f(D_p) = (\log(A D_p^{\alpha}))^{\beta}` in the pretraining tokens."""
+    return jnp.log(a * d**alpha) ** beta
+
+
+def bleu_log_star(d, *, alpha, beta, d_star):
+    r"""Isik's law written through the data size at which quality would vanish.
+
+    :math:`f(D) = (\alpha \log(D / D^*))^{\beta}`, that is :math:`A = D^{*-\alpha}` in :func:`bleu_log`. The law
+    is defined for :math:`D > D^*`; a prior on :math:`D^*` far below real pretraining sizes keeps every draw valid,
+    where Isik's ``A`` puts a boundary of the posterior next to the data (NUTS then diverges).
+    """
+    return jnp.exp(log_bleu_log(d, alpha=alpha, beta=beta, d_star=d_star))
+
+
+def log_bleu_log(d, *, alpha, beta, d_star):
+    """Log of :func:`bleu_log_star`: ``beta * (log alpha + log(log d - log d_star))``."""
+    return beta * (jnp.log(alpha) + jnp.log(jnp.log(d) - jnp.log(d_star)))
+
+
+register(Law(
+    name="bleu_log",
+    fn=lambda d, *, alpha, beta, d_star: bleu_log_star(d, alpha=alpha, beta=beta, d_star=d_star),
+    log_fn=lambda d, *, alpha, beta, d_star: log_bleu_log(d, alpha=alpha, beta=beta, d_star=d_star),
+    inputs={"d": "pretraining tokens"},
+    target="bleu",
+    params={
+        "alpha": dist.LogNormal(np.log(0.3), 0.5),
+        "beta": dist.LogNormal(np.log(1.5), 0.5),
+        "d_star": dist.LogNormal(np.log(1e3), 2.0),  # tokens at which quality would vanish: far below real data
+    },
+    reference="Isik et al. 2024, arXiv:2402.04177 (f = (log(A D^alpha))^beta with A = d_star^-alpha; BLEU and COMET "
+              "against pretraining data size)",
+    monotone={"d": 1},
+    description="Machine-translation quality (BLEU, COMET) after fine-tuning, as a function of the pretraining "
+                "tokens: a power of the log of a power law; one curve per pretraining mixture and fine-tuning size.",
+    formula=r"f(D_p) = \left(\log(A\,D_p^{\alpha})\right)^{\beta} = \left(\alpha \log(D_p / D^*)\right)^{\beta}",
+    example={"d": 1e10},
+))

@@ -16,6 +16,14 @@ from bayescale.build import obs_site
 
 DESIGN = pd.DataFrame({"loss": np.linspace(0.6, 3.0, 24)})
 TRUTH = {"ceiling": 0.8, "k": 4.0, "l0": 1.5}
+#: law -> (design, true parameters, a wrong prior for the SBC negative control)
+CASES = {
+    "sigmoid_transfer": (DESIGN, TRUTH, {"l0": dist.LogNormal(1.5, 0.1)}),
+    "exp_error": (pd.DataFrame({"loss": np.linspace(2.5, 6.0, 24)}), {"eps": 0.85, "gamma": 0.7, "l_zero": 0.8},
+                  {"eps": dist.Beta(2.0, 8.0)}),
+    "bleu_log": (pd.DataFrame({"d": np.geomspace(1e8, 1e11, 16)}), {"alpha": 0.25, "beta": 1.6, "d_star": 200.0},
+                 {"beta": dist.LogNormal(np.log(4.0), 0.1)}),
+}
 
 
 # --------------------------------------------------------------------------------------------- links
@@ -59,28 +67,54 @@ def test_sigmoid_transfer_runs_from_ceiling_to_chance():
         sigmoid_transfer_law(chance=1.0)
 
 
+def test_exp_error_is_gadres_form_and_stays_a_valid_error_rate():
+    from bayescale.models.downstream import exp_error, exp_error_zero
+
+    law = bs.get_law("exp_error")
+    loss = np.linspace(1.0, 8.0, 15)
+    eps, gamma, l_zero = 0.85, 0.7, 0.8
+    k = eps * np.exp(gamma * l_zero)
+    np.testing.assert_allclose(np.asarray(exp_error_zero(loss, eps=eps, gamma=gamma, l_zero=l_zero)),
+                               np.asarray(exp_error(loss, eps=eps, k=k, gamma=gamma)), rtol=1e-6)
+    err = np.asarray(law(loss, eps=eps, gamma=gamma, l_zero=l_zero))
+    assert ((err > 0) & (err < eps)).all() and (np.diff(err) > 0).all()
+
+
+def test_bleu_log_is_isiks_form():
+    from bayescale.models.downstream import bleu_log, bleu_log_star
+
+    d = np.geomspace(1e8, 1e11, 7)
+    alpha, beta, d_star = 0.25, 1.6, 200.0
+    np.testing.assert_allclose(np.asarray(bleu_log_star(d, alpha=alpha, beta=beta, d_star=d_star)),
+                               np.asarray(bleu_log(d, a=d_star**-alpha, alpha=alpha, beta=beta)), rtol=1e-5)
+
+
 @pytest.mark.slow
-def test_sigmoid_transfer_recovers_its_parameters():
-    runs = bs.simulate_ladder("sigmoid_transfer", TRUTH, design=DESIGN, noise_sd=0.05, seed=3)
-    assert runs["acc"].between(0, 1).all()
+@pytest.mark.parametrize("name", list(CASES))
+def test_downstream_law_recovers_its_parameters(name):
+    design, truth, _ = CASES[name]
+    law = bs.get_law(name)
+    runs = bs.simulate_ladder(name, truth, design=design, noise_sd=0.03, seed=3)
+    assert runs[law.target].gt(0).all()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bs.DataWarning)  # loss spans under one decade, as task losses do
-        fit = bs.fit("sigmoid_transfer", runs, seed=3, progress_bar=False, target_accept_prob=0.9)
+        warnings.simplefilter("ignore", bs.DataWarning)  # task losses span under one decade
+        fit = bs.fit(name, runs, seed=3, progress_bar=False, target_accept_prob=0.95)
     assert fit.diagnostics.ok, fit.diagnostics
-    s = fit.summary(list(TRUTH))
-    for p, v in TRUTH.items():
+    s = fit.summary(list(truth))
+    for p, v in truth.items():
         assert s.loc[p, "q05"] < v < s.loc[p, "q95"], (p, v, s.loc[p].to_dict())
-    pred = fit.predict(pd.DataFrame({"loss": [0.3]}), kind="mean")
-    true = float(bs.get_law("sigmoid_transfer")(np.array(0.3), **TRUTH))
-    assert pred["q05"].iloc[0] < true < pred["q95"].iloc[0]
-    assert 0.25 < pred["q05"].iloc[0] and pred["q95"].iloc[0] < 1.0
+    x = law.input_names[0]
+    beyond = pd.DataFrame({x: [design[x].min() / 2 if x == "loss" else design[x].max() * 10]})
+    pred = fit.predict(beyond, kind="mean")
+    true = float(law(np.asarray(beyond[x]), **truth)[0])
+    assert pred["q05"].iloc[0] < true < pred["q95"].iloc[0], (pred, true)
 
 
 @pytest.mark.statistical
-def test_sigmoid_transfer_sbc_and_its_negative_control():
-    good = bs.calibrate("sigmoid_transfer", num_simulations=100, design=DESIGN, seed=0)
+@pytest.mark.parametrize("name", list(CASES))
+def test_downstream_law_sbc_and_its_negative_control(name):
+    design, _, wrong_prior = CASES[name]
+    good = bs.calibrate(name, num_simulations=100, design=design, seed=0)
     assert good.passed, good.summary()
-    assert "pred_half_loss" in good.ranks.columns
-    wrong = bs.calibrate("sigmoid_transfer", num_simulations=100, design=DESIGN, seed=0,
-                         fit_priors={"l0": dist.LogNormal(1.5, 0.1)})
-    assert not wrong.passed and "l0" in wrong.failed
+    wrong = bs.calibrate(name, num_simulations=100, design=design, seed=0, fit_priors=wrong_prior)
+    assert not wrong.passed and set(wrong_prior) <= set(wrong.failed), wrong.summary()
