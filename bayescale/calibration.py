@@ -264,10 +264,6 @@ def calibrate(
     )
 
 
-#: Inputs that are sizes (scaled up to extrapolate); any other input (a loss) is scaled down.
-_SIZES = ("n", "d", "c", "u")
-
-
 def _extrapolation_point(law: Law, design: pd.DataFrame) -> tuple[dict[str, np.ndarray], str]:
     """Where the extrapolation statistic predicts, and its name.
 
@@ -275,11 +271,11 @@ def _extrapolation_point(law: Law, design: pd.DataFrame) -> tuple[dict[str, np.n
     Laws of a loss (downstream transfer): the smallest loss of the design halved (``pred_half_loss``): better
     models have lower loss.
     """
-    if set(law.inputs) <= set(_SIZES):
+    if not any(law.is_loss_input(k) for k in law.inputs):
         big = design.iloc[int(np.argmax(np.prod([design[k].to_numpy(float) for k in law.inputs], axis=0)))]
         factor = 10.0 ** (1.0 / len(law.inputs))
         return {k: np.asarray([float(big[k]) * factor]) for k in law.inputs}, "pred_10x_compute"
-    return {k: np.asarray([float(design[k].min()) * (1.0 if k in _SIZES else 0.5)]) for k in law.inputs}, \
+    return {k: np.asarray([float(design[k].min()) * (0.5 if law.is_loss_input(k) else 1.0)]) for k in law.inputs}, \
         "pred_half_loss"
 
 

@@ -18,7 +18,9 @@ The checks, each stated with its threshold (:data:`CHECKS`):
   0.05): prior-data conflict (a problem when both sensitivities are at least twice the threshold, else a
   warning), or a strong prior with a weak likelihood (a warning).
 * **extrapolation** (with ``at=``): how far each requested prediction lies beyond the largest observed compute
-  (or input, for laws without ``n`` and ``d``): a warning past 10x, a problem past 100x.
+  (or input, for laws without ``n`` and ``d``): a warning past 10x, a problem past 100x; for laws of a loss
+  (downstream transfer), how far below the smallest observed loss, in spans of the observed losses: a warning
+  past half a span, a problem past one.
 * **data**: what validation noted about the runs when the fit was made.
 """
 
@@ -47,6 +49,8 @@ CHECKS = {
     "psense": 0.05,
     "extrapolation_warn": 10.0,
     "extrapolation_problem": 100.0,
+    "loss_extrapolation_warn": 0.5,
+    "loss_extrapolation_problem": 1.0,
 }
 LEVELS = ("ok", "warning", "problem")
 
@@ -340,7 +344,7 @@ def _spans(fit) -> list[Finding]:
     runs = fit.runs()
     thr = CHECKS["decades"]
     found = []
-    for x in fit.law.inputs:
+    for x in (x for x in fit.law.inputs if not fit.law.is_loss_input(x)):  # losses never span decades
         lo, hi = float(runs[x].min()), float(runs[x].max())
         decades = np.log10(hi / lo)
         if decades < thr:
@@ -349,9 +353,10 @@ def _spans(fit) -> list[Finding]:
                 f"input {x!r} spans only {decades:.1f} decade(s) ({lo:.3g} to {hi:.3g}; threshold {thr:g}): the "
                 f"exponent of {x!r} and the floor trade off against each other over so short a range, so an "
                 f"extrapolation in {x!r} leans on the prior; add runs further apart in {x!r}"))
-    if not found:
-        spans = ", ".join(f"{x} {np.log10(runs[x].max() / runs[x].min()):.1f}" for x in fit.law.inputs)
-        found.append(Finding("identifiability", "ok", f"every input spans at least {thr:g} decades ({spans})"))
+    sizes = [x for x in fit.law.inputs if not fit.law.is_loss_input(x)]
+    if not found and sizes:
+        spans = ", ".join(f"{x} {np.log10(runs[x].max() / runs[x].min()):.1f}" for x in sizes)
+        found.append(Finding("identifiability", "ok", f"every size input spans at least {thr:g} decades ({spans})"))
     return found
 
 
@@ -437,6 +442,8 @@ def _extrapolation(fit, at) -> tuple[pd.DataFrame, list[Finding]]:
         quantity = "compute"
         observed = float((k * runs["n"] * runs["d"]).max())
         requested = (k * table["n"] * table["d"]).to_numpy(dtype=float)
+    elif law.is_loss_input(law.input_names[0]):  # a law of a loss: better models lie below the smallest loss seen
+        return _loss_extrapolation(law, table, runs)
     else:
         quantity = law.input_names[0]
         observed = float(runs[quantity].max())
@@ -460,6 +467,31 @@ def _extrapolation(fit, at) -> tuple[pd.DataFrame, list[Finding]]:
                          "keeps its form out there; backtest it (bs.backtest) before relying on them")]
     else:
         found = [Finding("extrapolation", "ok", f"{what}, within {CHECKS['extrapolation_warn']:g}x")]
+    return out, found
+
+
+def _loss_extrapolation(law, table: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
+    """Extrapolation of a law of a loss: how far below the smallest observed loss, in spans of the observed losses."""
+    x = law.input_names[0]
+    lo, hi = float(runs[x].min()), float(runs[x].max())
+    requested = table[x].to_numpy(dtype=float)
+    gap = (lo - requested) / (hi - lo)
+    out = table[list(law.inputs)].copy()
+    out["spans_below"] = gap
+    worst = float(gap.max())
+    what = (f"the smallest requested {x!r} ({float(requested.min()):.4g}) lies {worst:.2f} spans of the observed "
+            f"{x!r} ({lo:.4g} to {hi:.4g}) below the smallest observed")
+    warn, problem = CHECKS["loss_extrapolation_warn"], CHECKS["loss_extrapolation_problem"]
+    if worst > problem:
+        found = [Finding("extrapolation", "problem",
+                         f"{what} (problem past {problem:g} span): treat those predictions as scenarios of the law's "
+                         "form, not forecasts; nothing in the runs tests it that far out")]
+    elif worst > warn:
+        found = [Finding("extrapolation", "warning",
+                         f"{what} (warning past {warn:g} span): the intervals assume the law keeps its form out there")]
+    else:
+        found = [Finding("extrapolation", "ok", f"{what}, within {warn:g} span" if worst > 0 else
+                         f"every requested {x!r} lies within or above the observed range ({lo:.4g} to {hi:.4g})")]
     return out, found
 
 

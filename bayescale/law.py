@@ -272,6 +272,15 @@ class Law:
             raise TypeError(f"law {self.name!r} got unknown arguments {sorted(unknown)}")
         return self.fn(*[jnp.asarray(v) for v in inputs], **kwargs)
 
+    def is_loss_input(self, x: str) -> bool:
+        """Whether input ``x`` is a loss (its unit mentions a loss, nats or bits per byte) rather than a size.
+
+        Sizes (parameters, tokens, FLOPs) span decades and better models are larger; losses span a factor of a few
+        and better models have smaller ones. Data checks, extrapolation distances and default designs follow this.
+        """
+        unit = self.inputs[x].lower()
+        return any(w in unit for w in ("loss", "nats", "bits per byte", "bpb"))
+
     def to_link(self, y, xp=np):
         """Map target values to the likelihood's scale (``log``, ``logit`` or unchanged); ``xp`` is numpy or jnp."""
         if self.link == "log":

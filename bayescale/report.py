@@ -282,7 +282,7 @@ def _law_figure(fit, at):
     runs = fit.runs()
     x, label = _x_compute(fit, runs)
     hi = x.max() * 100
-    if at is not None:
+    if at is not None and not law.is_loss_input(law.input_names[0]):
         ax_at, _ = _x_compute(fit, pd.DataFrame(at))
         hi = max(hi, float(np.max(ax_at)) * 2)
     grouped = [p for p in law.params if fit.config.pool.get(p) != "shared"]
@@ -294,20 +294,27 @@ def _law_figure(fit, at):
     if len(law.inputs) == 1 and not grouped:
         plt = _pyplot()
         name = law.input_names[0]
-        grid = pd.DataFrame({name: np.geomspace(x.min(), hi, 60)})
+        size = not law.is_loss_input(name)
+        if size:
+            grid = pd.DataFrame({name: np.geomspace(x.min(), hi, 60)})
+        else:  # a loss: better models lie below the data, out to one span of the observed losses
+            lo = x.min() - (x.max() - x.min())
+            if at is not None:
+                lo = min(lo, float(np.min(pd.DataFrame(at)[name])))
+            grid = pd.DataFrame({name: np.linspace(max(lo, 1e-3), x.max(), 60)})
         pred = fit.predict(grid, quantiles=(0.05, 0.5, 0.95))
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         ax.fill_between(grid[name], pred["q05"], pred["q95"], color="C3", alpha=0.25, lw=0, label="90% interval")
         ax.plot(grid[name], pred["q50"], color="C3", label="median")
         ax.scatter(runs[name], runs[law.target], s=12, color="k", zorder=3, label="runs")
-        ax.set_xscale("log")
+        ax.set_xscale("log" if size else "linear")
         ax.set_yscale("log" if law.link == "log" else "linear")
         ax.set_xlabel(label)
         ax.set_ylabel(law.target)
         ax.legend(fontsize=8)
         ax.set_title(f"{law.name}: fit and extrapolation")
-        return fig, ("Runs and the posterior predictive median and 90% interval of a new run, to 100x the largest "
-                     "observed input.")
+        reach = "to 100x the largest observed input" if size else "to one span below the smallest loss"
+        return fig, f"Runs and the posterior predictive median and 90% interval of a new run, {reach}."
     return None
 
 

@@ -96,7 +96,7 @@ def default_design(law: Law, *, sizes: Sequence[float] | None = None,
         centre = float(law.example.get(x, 1e9))
         if sizes is not None:
             xs = np.asarray(sizes, dtype=float)
-        elif x in ("n", "d", "c", "u"):  # a size: orders of magnitude
+        elif not law.is_loss_input(x):  # a size: orders of magnitude
             xs = np.geomspace(centre / 300, centre * 3, 12)
         else:  # a loss (downstream laws): a factor of three around the example, as ladders of small models span
             xs = np.linspace(centre / 2, centre * 1.5, 12)

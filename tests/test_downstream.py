@@ -118,3 +118,19 @@ def test_downstream_law_sbc_and_its_negative_control(name):
     assert good.passed, good.summary()
     wrong = bs.calibrate(name, num_simulations=100, design=design, seed=0, fit_priors=wrong_prior)
     assert not wrong.passed and set(wrong_prior) <= set(wrong.failed), wrong.summary()
+
+
+@pytest.mark.slow
+def test_checks_of_a_law_of_a_loss_measure_extrapolation_in_loss_spans():
+    design = pd.DataFrame({"loss": np.linspace(1.5, 2.5, 16)})  # one nat of task loss: a span of 1
+    runs = bs.simulate_ladder("sigmoid_transfer", TRUTH, design=design, noise_sd=0.03, seed=3)
+    law = bs.get_law("sigmoid_transfer")
+    assert law.is_loss_input("loss") and not bs.get_law("chinchilla").is_loss_input("n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.DataWarning)  # losses span under a decade, as they do: no warning
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        fit = bs.fit("sigmoid_transfer", runs, seed=3, progress_bar=False, target_accept_prob=0.95)
+    for loss, level in ((2.0, "ok"), (1.2, "ok"), (0.8, "warning"), (0.3, "problem")):
+        report = fit.check(at=pd.DataFrame({"loss": [loss]}))
+        assert {f.level for f in report.findings if f.check == "extrapolation"} == {level}, (loss, repr(report))
+    assert "decade" not in repr(report)
