@@ -37,10 +37,12 @@ from numpyro.distributions import transforms
 
 from bayescale.law import Law
 
-__all__ = ["ModelConfig", "ModelData", "build_model", "POOL_MODES", "LIKELIHOODS"]
+__all__ = ["ModelConfig", "ModelData", "build_model", "POOL_MODES", "LIKELIHOODS", "NOISE_PARAMS"]
 
 POOL_MODES = ("shared", "partial", "independent")
-LIKELIHOODS = ("student_t", "normal")
+LIKELIHOODS = ("student_t", "normal", "beta")
+#: Noise parameters each likelihood adds to the law's: sampled, summarised and calibrated with it.
+NOISE_PARAMS = {"student_t": ("sigma", "nu"), "normal": ("sigma",), "beta": ("phi",)}
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,10 @@ class ModelConfig:
     pool : mapping of str to str
         ``{param: "shared" | "partial" | "independent"}`` for every law parameter.
     likelihood : str
-        ``"student_t"`` or ``"normal"``, on the log of the target.
+        ``"student_t"`` or ``"normal"`` on the likelihood's scale (the law's link: log, logit or the target), or
+        ``"beta"`` for a target in (0, 1) with a logit link: ``y ~ Beta(p phi, (1 - p) phi)`` for the law's value
+        ``p`` and a concentration ``phi``, written on the logit scale (with its Jacobian) so that log-likelihoods,
+        LOO and predictions share the scale of the other likelihoods.
     sigma_scale : float
         Scale of the ``HalfNormal`` prior on the residual sd of the log target.
     group_scale : float
@@ -229,17 +234,24 @@ def build_model(law: Law, config: ModelConfig):
                 params[p] = pop[p]
         mu = law_location(law, [data.x[k] for k in law.inputs], params)
 
-        sigma = numpyro.sample("sigma", dist.HalfNormal(config.sigma_scale))
-        scale = sigma if data.noise is None else jnp.sqrt(sigma**2 + data.noise**2)
         site = obs_site(law)
         y = None if data.y is None else law.to_link(data.y, jnp)
         if data.y is None:
             numpyro.deterministic("mu", mu)
-        if config.likelihood == "student_t":
-            nu = numpyro.sample("nu", ShiftedGamma(2.0, 0.1, 1.0))
-            like = dist.StudentT(nu, mu, scale)
+        if config.likelihood == "beta":
+            # phi acts like the number of questions behind each accuracy: median 100, 90% between 8 and 1200
+            phi = numpyro.sample("phi", dist.LogNormal(jnp.log(100.0), 1.5))
+            p = jnp.clip(law.from_link(mu, jnp), 1e-12, 1 - 1e-12)
+            like = dist.TransformedDistribution(dist.Beta(p * phi, (1 - p) * phi),
+                                                transforms.SigmoidTransform().inv)  # the Beta, on logit(y)
         else:
-            like = dist.Normal(mu, scale)
+            sigma = numpyro.sample("sigma", dist.HalfNormal(config.sigma_scale))
+            scale = sigma if data.noise is None else jnp.sqrt(sigma**2 + data.noise**2)
+            if config.likelihood == "student_t":
+                nu = numpyro.sample("nu", ShiftedGamma(2.0, 0.1, 1.0))
+                like = dist.StudentT(nu, mu, scale)
+            else:
+                like = dist.Normal(mu, scale)
         with contextlib.ExitStack() as stack:
             if data.grid:
                 stack.enter_context(numpyro.plate("run_groups", mu.shape[0], dim=-2))

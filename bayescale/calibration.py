@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from bayescale.build import (
+    NOISE_PARAMS,
     ModelConfig,
     ModelData,
     build_model,
@@ -170,7 +171,7 @@ def calibrate(
         Number of simulated data sets ``S``.
     design : pandas.DataFrame, optional
         Inputs of the simulated ladder; default :func:`bayescale.simulate.default_design`.
-    likelihood : {"student_t", "normal"}
+    likelihood : {"student_t", "normal", "beta"}
     fit_priors : mapping, optional
         Priors used for fitting instead of the law's (data are still simulated from the law's priors): a
         misspecified prior here is the negative control, whose ranks must fail the test.
@@ -231,7 +232,7 @@ def calibrate(
         x_ext, ext_name = _extrapolation_point(law, design)
         key_sim, key_fit = jax.random.split(jax.random.PRNGKey(seed))
         prior = Predictive(sim_model, num_samples=num_simulations)(key_sim, data)
-        names = [p for p in law.params] + ["sigma"] + (["nu"] if likelihood == "student_t" else [])
+        names = [p for p in law.params] + list(NOISE_PARAMS[likelihood])
         sampler = CompiledNUTS(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                                target_accept_prob=target_accept_prob)
         thin = np.linspace(0, total - 1, num_draws).round().astype(int)

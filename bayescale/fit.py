@@ -27,6 +27,7 @@ import xarray as xr
 
 from bayescale.build import (
     LIKELIHOODS,
+    NOISE_PARAMS,
     ModelConfig,
     ModelData,
     build_model,
@@ -248,8 +249,9 @@ def fit(
         ladders (6 groups, E varying, 2% noise, 4 x 1000 draws): 12 runs per group, non-centred 8 divergences /
         centred 0; 6 runs, 1 / 0; 4 runs, non-centred fine but centred min ESS 70. The choice is recorded in
         the fit's config.
-    likelihood : {"student_t", "normal"}
-        Likelihood of the log target.
+    likelihood : {"student_t", "normal", "beta"}
+        Likelihood on the law's link scale (log of a loss, logit of an accuracy); ``"beta"`` for accuracies and
+        error rates of laws with ``link="logit"`` (see :class:`bayescale.build.ModelConfig`).
     noise : str, optional
         Column with a known per-run sd of the log target (added in quadrature to the fitted sd).
     {nuts}
@@ -466,6 +468,9 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
              flops_per_param_token) -> _Prepared:
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
+    if likelihood == "beta" and (law.link != "logit" or noise is not None):
+        raise ValueError(f"likelihood='beta' models a fraction in (0, 1): it needs a law with link='logit' (law "
+                         f"{law.name!r} has link={law.link!r}) and no noise= column")
     if pooling not in ("auto", "noncentred", "centred"):
         raise ValueError(f"pooling={pooling!r} is not one of ('auto', 'noncentred', 'centred')")
     table = validate_runs(runs, law, groups=groups, noise=noise, flops_per_param_token=flops_per_param_token)
@@ -765,9 +770,7 @@ class Fit:
         for p, mode in self.config.pool.items():
             if mode == "partial":
                 names += [f"{p}_loc", f"{p}_scale"]
-        names.append("sigma")
-        if self.config.likelihood == "student_t":
-            names.append("nu")
+        names += list(NOISE_PARAMS[self.config.likelihood])
         return [v for v in names if v in self.tree.posterior]
 
     def summary(self, var_names: Sequence[str] | None = None, *, ci_prob: float = 0.9) -> pd.DataFrame:

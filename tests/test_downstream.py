@@ -134,3 +134,36 @@ def test_checks_of_a_law_of_a_loss_measure_extrapolation_in_loss_spans():
         report = fit.check(at=pd.DataFrame({"loss": [loss]}))
         assert {f.level for f in report.findings if f.check == "extrapolation"} == {level}, (loss, repr(report))
     assert "decade" not in repr(report)
+
+
+# --------------------------------------------------------------------------------------------- Beta likelihood
+def _beta_runs(seed=0, phi=200.0):
+    rng = np.random.default_rng(seed)
+    p = np.asarray(bs.get_law("sigmoid_transfer")(DESIGN["loss"].to_numpy(), **TRUTH))
+    return DESIGN.assign(acc=rng.beta(p * phi, (1 - p) * phi))
+
+
+@pytest.mark.slow
+def test_beta_likelihood_recovers_the_law_and_its_concentration():
+    fit = bs.fit("sigmoid_transfer", _beta_runs(), likelihood="beta", seed=1, progress_bar=False,
+                 target_accept_prob=0.9)
+    assert fit.diagnostics.ok, fit.diagnostics
+    assert "phi" in fit.param_vars and "sigma" not in fit.tree.posterior
+    s = fit.summary()
+    for p, v in {**TRUTH, "phi": 200.0}.items():
+        assert s.loc[p, "q05"] < v < s.loc[p, "q95"], (p, v, s.loc[p].to_dict())
+    pred = fit.predict(pd.DataFrame({"loss": [0.3, 2.0]}))
+    assert ((pred["q05"] > 0) & (pred["q95"] < 1)).all()
+    assert fit.check().ok
+
+
+def test_beta_likelihood_needs_a_logit_law():
+    with pytest.raises(ValueError, match="needs a law with link='logit'"):
+        bs.fit("chinchilla", bs.simulate_ladder("chinchilla", seed=0), likelihood="beta")
+
+
+@pytest.mark.statistical
+def test_beta_likelihood_sbc():
+    res = bs.calibrate("sigmoid_transfer", likelihood="beta", num_simulations=100, design=DESIGN, seed=0)
+    assert res.passed, res.summary()
+    assert "phi" in res.ranks.columns and "sigma" not in res.ranks.columns
