@@ -63,7 +63,7 @@ def fit(
     groups: Annotated[list[str] | None, typer.Option(help="group column (repeat for several)")] = None,
     pool: Annotated[str | None, typer.Option(help="shared | partial | independent (with --groups)")] = None,
     pooling: Annotated[str, typer.Option(help="auto | noncentred | centred (partial pooling)")] = "auto",
-    likelihood: Annotated[str, typer.Option(help="student_t | normal")] = "student_t",
+    likelihood: Annotated[str, typer.Option(help="student_t | normal | beta (accuracies, logit laws)")] = "student_t",
     noise: Annotated[str | None, typer.Option(help="column of known per-run sd of the log target")] = None,
     num_chains: int = 4,
     num_warmup: int = 1000,
