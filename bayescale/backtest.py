@@ -70,17 +70,9 @@ def score(draws: np.ndarray, y: np.ndarray, *, link: str = "log") -> dict[str, f
     med = q[2]
     err = np.abs(med - y)
     # CRPS from samples: E|X - y| - 0.5 E|X - X'| (the second term by sorting: exact for the empirical distribution)
-    from bayescale.law import LINKS
+    from bayescale.law import to_link
 
-    if link not in LINKS:
-        raise ValueError(f"link must be one of {LINKS}, got {link!r}")
-
-    def scaled(v):
-        if link == "log":
-            return np.log(v)
-        return np.log(v) - np.log1p(-v) if link == "logit" else v
-
-    xd, xy = scaled(draws), scaled(y)
+    xd, xy = to_link(link, draws), to_link(link, y)
     s = np.sort(xd, axis=0)
     m = s.shape[0]
     weights = (2 * np.arange(1, m + 1) - m - 1)[:, None]

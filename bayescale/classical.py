@@ -20,6 +20,7 @@ and run-to-run noise, as a careful user of the point fit would add them.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -221,10 +222,7 @@ def huber_fit(law, runs: pd.DataFrame, *, starts: str | np.ndarray = "prior", n_
         return {n: float(np.exp(u[i]) if logs[i] else u[i]) for i, n in enumerate(names)}
 
     boot = [natural(u) for u in boot_u]
-    params = natural(best[1])
-    fit = PointFit(law=law, params=params, boot=pd.DataFrame(boot, columns=names), objective=best[0],
+    fit = PointFit(law=law, params=natural(best[1]), boot=pd.DataFrame(boot, columns=names), objective=best[0],
                    residuals=np.zeros(0), starts=len(u_grid))
-    y = frame[law.target].to_numpy(dtype=float)
-    mean = fit.predict_mean(frame)
-    resid = law.to_link(y) - law.to_link(mean)
-    return PointFit(law=law, params=params, boot=fit.boot, objective=best[0], residuals=resid, starts=len(u_grid))
+    resid = law.to_link(frame[law.target].to_numpy(dtype=float)) - law.to_link(fit.predict_mean(frame))
+    return dataclasses.replace(fit, residuals=resid)

@@ -283,11 +283,7 @@ class Law:
 
     def to_link(self, y, xp=np):
         """Map target values to the likelihood's scale (``log``, ``logit`` or unchanged); ``xp`` is numpy or jnp."""
-        if self.link == "log":
-            return xp.log(y)
-        if self.link == "logit":
-            return xp.log(y) - xp.log1p(-y)
-        return y
+        return to_link(self.link, y, xp)
 
     def from_link(self, v, xp=np):
         """Map values on the likelihood's scale back to the target (``exp``, the logistic function, unchanged)."""
@@ -528,6 +524,17 @@ def register(law: Law, *, overwrite: bool = False) -> Law:
 
 #: Scales the likelihood can be placed on (:attr:`Law.link`).
 LINKS = ("log", "logit", "identity")
+
+
+def to_link(link: str, y, xp=np):
+    """Map values of a target to the scale ``link`` (one of :data:`LINKS`); ``xp`` is numpy or jax.numpy."""
+    if link == "log":
+        return xp.log(y)
+    if link == "logit":
+        return xp.log(y) - xp.log1p(-y)
+    if link == "identity":
+        return y
+    raise ValueError(f"link must be one of {LINKS}, got {link!r}")
 
 #: True while the built-in catalogue is imported: its laws skip the evaluation check of ``Law.__post_init__`` (each
 #: check runs the law eagerly, and eager JAX operations compile one by one: 0.3 s at the first ``get_law``).

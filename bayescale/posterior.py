@@ -22,6 +22,11 @@ __all__ = ["fit_data", "prior_draws", "log_prior_tree", "predictive_tree", "loo_
 
 def fit_data(fit) -> ModelData:
     """Return the model data of the fit's own runs, laid out as when it was sampled (groups x points when grouped)."""
+    return _layout(fit)[0]
+
+
+def _layout(fit) -> tuple[ModelData, np.ndarray | None]:
+    """Return the fit's model data and, for the groups x points layout, each run's flat position in it."""
     from bayescale.data import DataWarning, validate_runs
     from bayescale.fit import _grid_data, _model_data
 
@@ -29,17 +34,7 @@ def fit_data(fit) -> ModelData:
         warnings.simplefilter("ignore", DataWarning)  # already reported when the fit was made
         table = validate_runs(fit.runs(), fit.law, groups=fit.groups, noise=fit.meta.get("noise"))
     data, _, _ = _model_data(table, fit.meta["log_x0"], levels=fit.levels)
-    if data.group is not None:
-        data, _ = _grid_data(data)
-    return data
-
-
-def _latent_sites(model, data) -> list[str]:
-    from numpyro import handlers
-
-    with jax.enable_x64(True):
-        tr = handlers.trace(handlers.seed(model, 0)).get_trace(data)
-    return [k for k, s in tr.items() if s["type"] == "sample" and not s["is_observed"]]
+    return _grid_data(data) if data.group is not None else (data, None)
 
 
 def prior_draws(fit, data: ModelData | None = None, *, num_samples: int = 2000, seed: int = 0) -> dict[str, np.ndarray]:
@@ -56,7 +51,10 @@ def prior_draws(fit, data: ModelData | None = None, *, num_samples: int = 2000, 
 
 
 def _posterior_latents(fit, model, data) -> dict[str, jnp.ndarray]:
-    sites = [s for s in _latent_sites(model, data) if s in fit.tree.posterior]
+    from bayescale.predict import _sample_sites
+
+    with jax.enable_x64(True):
+        sites = [s for s in _sample_sites(model, data) if s in fit.tree.posterior]
     return {k: jnp.asarray(v) for k, v in fit.draws(sites).items()}
 
 
@@ -84,33 +82,23 @@ def log_prior_tree(fit, data: ModelData | None = None):
     return tree
 
 
-def predictive_tree(fit, data: ModelData | None = None, *, seed: int = 0):
+def predictive_tree(fit, *, seed: int = 0):
     """Return the fit's DataTree with a ``posterior_predictive`` group: a replicate of every run for every draw."""
+    import dataclasses
+
     from numpyro.infer import Predictive
 
-    from bayescale.fit import _grid_data
-
-    data = fit_data(fit) if data is None else data
+    data, positions = _layout(fit)
     model = build_model(fit.law, fit.config)
     site = obs_site(fit.law)
     post = fit.tree.posterior
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     with jax.enable_x64(True):
         draws = _posterior_latents(fit, model, data)
-        import dataclasses
-
         yrep = Predictive(model, posterior_samples=draws, return_sites=[site])(
             jax.random.PRNGKey(seed), dataclasses.replace(data, y=None))[site]
     yrep = np.asarray(yrep).reshape(n_chain * n_draw, -1)
-    if data.grid:  # groups x slots -> runs, in the fit's run order
-        from bayescale.data import DataWarning, validate_runs
-        from bayescale.fit import _model_data
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DataWarning)
-            table = validate_runs(fit.runs(), fit.law, groups=fit.groups, noise=fit.meta.get("noise"))
-        flat, _, _ = _model_data(table, fit.meta["log_x0"], levels=fit.levels)
-        _, positions = _grid_data(flat)
+    if positions is not None:  # groups x slots -> runs, in the fit's run order
         yrep = yrep[:, positions]
     tree = fit.tree.copy()
     obs = fit.tree.observed_data[site]

@@ -78,12 +78,12 @@ def write_report(fit, out_dir, *, at=None, title: str | None = None, seed: int =
     ReportFiles
     """
     from bayescale.check import check
-    from bayescale.posterior import fit_data, predictive_tree
+    from bayescale.posterior import predictive_tree
 
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     report = check(fit, at, seed=seed)
-    ptree = predictive_tree(fit, fit_data(fit), seed=seed)
+    ptree = predictive_tree(fit, seed=seed)
     figures = _figures(fit, report, ptree, at)
     paths = {}
     for f in figures:

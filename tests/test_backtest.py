@@ -137,3 +137,8 @@ def test_compare_refuses_fits_of_different_runs():
         bs.compare({"a": a, "b": b})
     with pytest.raises(ValueError, match="at least two fits"):
         bs.compare({"a": a})
+
+
+def test_score_refuses_an_unknown_link():
+    with pytest.raises(ValueError, match="link must be one of"):
+        score(np.ones((10, 2)), np.ones(2), link="probit")
