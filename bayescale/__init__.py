@@ -15,6 +15,7 @@ _configure_host_devices()
 from bayescale import datasets  # noqa: E402
 from bayescale.backtest import Backtest, backtest  # noqa: E402
 from bayescale.calibration import CalibrationResult, calibrate  # noqa: E402
+from bayescale.chain import Chain, ChainFit, chain  # noqa: E402
 from bayescale.compare import Comparison, compare  # noqa: E402
 from bayescale.data import DataWarning, RunTableError, validate_runs  # noqa: E402
 from bayescale.fit import ConvergenceWarning, Fit, FitFileError, fit, fit_many, load  # noqa: E402
@@ -26,6 +27,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Backtest",
     "CalibrationResult",
+    "Chain",
+    "ChainFit",
     "Comparison",
     "ConvergenceWarning",
     "DataWarning",
@@ -36,6 +39,7 @@ __all__ = [
     "RunTableError",
     "backtest",
     "calibrate",
+    "chain",
     "compare",
     "datasets",
     "fit",

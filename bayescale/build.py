@@ -176,7 +176,9 @@ def build_model(law: Law, config: ModelConfig):
     -------
     callable
         ``model(data: ModelData)``. With ``data.y`` set it conditions on the observed target (fit); with
-        ``data.y=None`` it records ``mu`` (the law's log prediction) and samples the log target (predict).
+        ``data.y=None`` it records ``mu`` (the law's log prediction) and samples the log target (predict). It
+        returns ``(mu, value)``: the law on the likelihood's scale and the observed or sampled target on that scale
+        (a chained model feeds one of them to the next stage, see :mod:`bayescale.chain`).
     """
     centred = [p for p in law.params if p in law.centre]
     order = [p for p in law.params if p not in law.centre] + centred
@@ -258,7 +260,8 @@ def build_model(law: Law, config: ModelConfig):
             stack.enter_context(numpyro.plate("runs", mu.shape[-1], dim=-1))
             if data.mask is not None:
                 stack.enter_context(numpyro.handlers.mask(mask=data.mask))
-            numpyro.sample(site, like, obs=y)
+            value = numpyro.sample(site, like, obs=y)
+        return mu, value
 
     return model
 

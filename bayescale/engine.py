@@ -91,8 +91,9 @@ class NUTSProgram:
     model : callable
         NumPyro model taking one pytree argument.
     settings : NUTSSettings
-    loglik_site : str, optional
-        Observed site whose pointwise log-likelihood is returned for every draw.
+    loglik_site : str or tuple of str, optional
+        Observed site whose pointwise log-likelihood is returned for every draw (``log_likelihood``); for a tuple,
+        each site's as ``log_likelihood:<site>``.
     batching : {"auto", "map", "vmap"}
         How the jobs of one device run: ``"vmap"`` vectorises them (one NUTS loop for all, each step as long as the
         longest trajectory), ``"map"`` runs them one after another inside the compiled program. ``"auto"``:
@@ -143,8 +144,12 @@ class NUTSProgram:
         stats["warmup_steps"] = warmup_steps
         values = jax.vmap(info.postprocess_fn)(zs)
         if self.loglik_site is not None:
-            ll = log_likelihood(self.model, values, data, parallel=True)[self.loglik_site]
-            stats["log_likelihood"] = ll
+            ll = log_likelihood(self.model, values, data, parallel=True)
+            if isinstance(self.loglik_site, str):
+                stats["log_likelihood"] = ll[self.loglik_site]
+            else:  # several observed sites (the stages of a chain): one entry each
+                for site in self.loglik_site:
+                    stats[f"log_likelihood:{site}"] = ll[site]
         return values, stats
 
     @staticmethod

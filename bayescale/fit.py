@@ -279,12 +279,22 @@ def fit(
     >>> f = bs.fit("chinchilla", runs, num_warmup=300, num_samples=300, seed=1)  # doctest: +SKIP
     >>> f.summary().loc[["alpha", "beta"], ["mean", "r_hat"]]  # doctest: +SKIP
     """
-    law = get_law(law)
+    from bayescale.chain import Chain, fit_chain
+
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
                     flops_per_param_token)
+    progress = _default_progress() if progress_bar is None else progress_bar
+    if isinstance(law, Chain):
+        result = fit_chain(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
+                           sigma_scale=sigma_scale, group_scale=group_scale,
+                           flops_per_param_token=flops_per_param_token, opts=opts, seed=seed, dense_mass=dense_mass,
+                           progress=progress)
+        for msg in result.diagnostics.problems:
+            warnings.warn(msg, ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
+        return result
+    law = get_law(law)
     prep = _prepare(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
                     sigma_scale=sigma_scale, group_scale=group_scale, flops_per_param_token=flops_per_param_token)
-    progress = _default_progress() if progress_bar is None else progress_bar
     start = time.perf_counter()
     if progress:
         print(f"bayescale: sampling {law.name}, {num_chains} chains x ({num_warmup} warm-up + {num_samples}) "
@@ -614,38 +624,47 @@ def _run_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int, op
         chain_keys = np.concatenate([engine.job_keys(seed, i, c) for i in indices])
         samples, stats = prog.run(chain_keys, jobs)
     n_dev = min(jax.local_device_count(), len(preps) * c)
+    run_info = {"dense_mass": dense, "chain_method": "parallel" if n_dev >= len(preps) * c else prog.batching,
+                "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size, "batch_fits": len(preps)}
     law_dict, versions = law.to_dict(), _versions()
     out = []
     for i, prep in enumerate(preps):
         sl = slice(i * c, (i + 1) * c)
-        tree = _tree(prep, {k: v[sl] for k, v in samples.items()}, {k: v[sl] for k, v in stats.items()},
-                     opts.max_tree_depth)
-        meta = {
-            "law": law_dict,
-            "config": prep.config.to_dict(),
-            "groups": list(prep.table.groups),
-            "levels": list(prep.levels),
-            "noise": prep.table.noise,
-            "log_x0": prep.log_x0,
-            "seed": seed,
-            "options": {"num_chains": c, "num_warmup": opts.num_warmup, "num_samples": opts.num_samples,
-                        "target_accept_prob": opts.target_accept_prob, "max_tree_depth": opts.max_tree_depth,
-                        "dense_mass": dense, "precision": opts.precision,
-                        "chain_method": "parallel" if n_dev >= len(preps) * c else prog.batching,
-                        "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size,
-                        "batch_fits": len(preps), "flops_per_param_token": opts.flops_per_param_token},
-            "sampler": {"warmup_steps": int(np.sum(stats["warmup_steps"][sl])),
-                        "sample_steps": int(np.sum(stats["num_steps"][sl]))},
-            "notes": list(prep.table.notes),
-            "input_hash": _input_hash(prep.table.frame),
-            "versions": versions,
-        }
-        tree.attrs[_ATTR] = json.dumps(meta)
-        tree.attrs["law"] = law.name
-        tree.attrs["seed"] = seed
-        tree.attrs["input_hash"] = meta["input_hash"]
-        out.append(Fit(tree, law=law))
+        out.append(_make_fit(prep, {k: v[sl] for k, v in samples.items()}, {k: v[sl] for k, v in stats.items()},
+                             seed=seed, opts=opts, run_info=run_info, law_dict=law_dict, versions=versions))
     return out
+
+
+def _make_fit(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str, np.ndarray], *, seed: int,
+              opts: _Options, run_info: Mapping[str, Any], law_dict=None, versions=None,
+              extra: Mapping[str, Any] | None = None) -> Fit:
+    """Wrap one problem's draws and sampler statistics (chains leading) as a :class:`Fit` with its metadata."""
+    law = prep.law
+    tree = _tree(prep, samples, stats, opts.max_tree_depth)
+    meta = {
+        "law": law.to_dict() if law_dict is None else law_dict,
+        "config": prep.config.to_dict(),
+        "groups": list(prep.table.groups),
+        "levels": list(prep.levels),
+        "noise": prep.table.noise,
+        "log_x0": prep.log_x0,
+        "seed": seed,
+        "options": {"num_chains": int(np.shape(stats["diverging"])[0]), "num_warmup": opts.num_warmup,
+                    "num_samples": opts.num_samples, "target_accept_prob": opts.target_accept_prob,
+                    "max_tree_depth": opts.max_tree_depth, "precision": opts.precision,
+                    "flops_per_param_token": opts.flops_per_param_token, **run_info},
+        "sampler": {"warmup_steps": int(np.sum(stats["warmup_steps"])),
+                    "sample_steps": int(np.sum(stats["num_steps"]))},
+        "notes": list(prep.table.notes),
+        "input_hash": _input_hash(prep.table.frame),
+        "versions": _versions() if versions is None else versions,
+        **(extra or {}),
+    }
+    tree.attrs[_ATTR] = json.dumps(meta)
+    tree.attrs["law"] = law.name
+    tree.attrs["seed"] = seed
+    tree.attrs["input_hash"] = meta["input_hash"]
+    return Fit(tree, law=law)
 
 
 def _store_key(law: Law, structure) -> str | None:
@@ -896,23 +915,28 @@ class Fit:
         -------
         pathlib.Path
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        return _atomic_netcdf(self.tree, path)
+
+
+def _atomic_netcdf(tree: xr.DataTree, path: str | os.PathLike) -> Path:
+    """Write a DataTree to netCDF atomically: temp file, fsync, rename, fsync of the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tree.to_netcdf(tmp, engine="h5netcdf")
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
-            self.tree.to_netcdf(tmp, engine="h5netcdf")
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            os.fsync(dir_fd)
         finally:
-            if tmp.exists():
-                tmp.unlink()
-        return path
+            os.close(dir_fd)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
 
 
 def _pct(q: float) -> str:
@@ -1011,6 +1035,11 @@ def load(path: str | os.PathLike) -> Fit:
             f"cannot read fit file {path} ({type(err).__name__}: {err}); it is truncated or corrupted — re-run the "
             "fit, or restore the file (bayescale writes atomically, so a crash during save never damages it)"
         ) from err
+    from bayescale.chain import _ATTR as _CHAIN_ATTR
+    from bayescale.chain import ChainFit
+
+    if _CHAIN_ATTR in tree.attrs:
+        return ChainFit(tree)
     if _ATTR not in tree.attrs:
         raise FitFileError(f"{path} is a netCDF file but not a bayescale fit (no 'bayescale' attrs)")
     return Fit(tree)

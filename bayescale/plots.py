@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_loss_vs_compute", "plot_frontier", "plot_pair"]
+__all__ = ["plot_loss_vs_compute", "plot_frontier", "plot_pair", "plot_chain"]
 
 
 def _pyplot():
@@ -156,4 +156,104 @@ def plot_pair(fit, var_names: Sequence[str] = ("alpha", "beta"), *,
             if reference:
                 ax.legend(fontsize=7)
     fig.suptitle(f"{fit.law.name}: posterior of {', '.join(var_names)}")
+    return _save(fig, path)
+
+
+def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[str] | None = None, seed: int = 0,
+               path=None):
+    """Each stage of a chained fit with its bands, and the chained predictions at ``at``.
+
+    The first panel shows the first stage's observed target against compute (``6 n d`` for laws in ``n`` and ``d``,
+    else the first input); each later panel shows a stage's target against the previous stage's target: the runs,
+    the law's curve with its 90% band (posterior of the curve, per group), and, at ``at``, the chained predictive
+    medians with 90% intervals on both axes.
+
+    Parameters
+    ----------
+    chain_fit : bayescale.chain.ChainFit
+    at : pandas.DataFrame, optional
+        Inputs of the chained predictions to mark (the chain's inputs and groups).
+    groups : sequence of str, optional
+        Group levels to draw (default: up to 6 of the fit's).
+    seed : int
+    path : str or path-like, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    chain = chain_fit.chain
+    runs = chain_fit.runs()
+    gcols = list(chain_fit.groups)
+    levels = list(groups) if groups is not None else list(chain_fit.levels)[:6]
+    key = runs[gcols].astype(str).agg(" | ".join, axis=1) if gcols else pd.Series("all", index=runs.index)
+    pred = chain_fit.predict(at, quantiles=(0.05, 0.5, 0.95), seed=seed) if at is not None else None
+    pkey = None
+    if pred is not None:
+        pkey = pred[gcols].astype(str).agg(" | ".join, axis=1) if gcols else pd.Series("all", index=pred.index)
+    n_st = len(chain.stages)
+    fig, axes = plt.subplots(1, n_st, figsize=(4.6 * n_st, 3.8), squeeze=False)
+    colours = {lv: f"C{i % 10}" for i, lv in enumerate(levels if gcols else ["all"])}
+    first = chain.stages[0]
+    ax = axes[0, 0]
+    if {"n", "d"} <= set(first.inputs):
+        k = chain_fit.stages[first.target].meta["options"]["flops_per_param_token"]
+        xname, xrun = "compute (FLOPs)", k * runs["n"] * runs["d"]
+
+        def xof(frame):
+            return k * frame["n"] * frame["d"]
+    else:
+        x0 = first.input_names[0]
+        xname, xrun = f"{x0} [{first.inputs[x0]}]", runs[x0]
+
+        def xof(frame):
+            return frame[x0]
+    for lv, col in colours.items():
+        sel = key == lv
+        ax.scatter(xrun[sel], runs.loc[sel, first.target], s=14, color=col, label=lv if gcols else "runs")
+        if pred is not None:
+            p = pred[(pred["target"] == first.target) & (pkey == lv)]
+            ax.errorbar(xof(p), p["q50"], yerr=[p["q50"] - p["q05"], p["q95"] - p["q50"]], fmt="D", ms=5, color=col,
+                        mfc="white", capsize=3)
+    ax.set_xscale("log")
+    ax.set_xlabel(xname)
+    ax.set_ylabel(first.target)
+    ax.set_title(f"stage 1: {first.name}", fontsize=10)
+    for j, (law, fed) in enumerate(zip(chain.stages[1:], chain.feeds, strict=True), start=1):
+        ax = axes[0, j]
+        prev = chain.stages[j - 1].target
+        fit_j = chain_fit.stages[law.target]
+        lo_x = float(runs[prev].min())
+        hi_x = float(runs[prev].max())
+        if pred is not None:
+            lo_x = min(lo_x, float(pred.loc[pred["target"] == prev, "q05"].min()))
+            hi_x = max(hi_x, float(pred.loc[pred["target"] == prev, "q95"].max()))
+        grid = np.linspace(lo_x, hi_x, 60)
+        for lv, col in colours.items():
+            sel = key == lv
+            ax.scatter(runs.loc[sel, prev], runs.loc[sel, law.target], s=14, color=col)
+            new = pd.DataFrame({fed: grid})
+            for x in law.inputs:
+                if x != fed:
+                    new[x] = float(runs.loc[sel, x].iloc[0])
+            for g, v in zip(gcols, lv.split(" | ") if gcols else [], strict=False):
+                new[g] = v
+            band = fit_j.predict(new, quantiles=(0.05, 0.5, 0.95), kind="mean", seed=seed)
+            ax.fill_between(grid, band["q05"], band["q95"], color=col, alpha=0.2, lw=0)
+            ax.plot(grid, band["q50"], color=col, lw=1.4)
+            if pred is not None:
+                px = pred[(pred["target"] == prev) & (pkey == lv)]
+                py = pred[(pred["target"] == law.target) & (pkey == lv)]
+                ax.errorbar(px["q50"].to_numpy(), py["q50"].to_numpy(),
+                            xerr=[(px["q50"] - px["q05"]).to_numpy(), (px["q95"] - px["q50"]).to_numpy()],
+                            yerr=[(py["q50"] - py["q05"]).to_numpy(), (py["q95"] - py["q50"]).to_numpy()],
+                            fmt="D", ms=5, color=col, mfc="white", capsize=3)
+        ax.set_xlabel(prev)
+        ax.set_ylabel(law.target)
+        ax.set_title(f"stage {j + 1}: {law.name} (curve: 90% band)", fontsize=10)
+    if gcols and len(colours) > 1:
+        axes[0, 0].legend(fontsize=7, frameon=False)
+    fig.suptitle(f"{chain.name}: runs (dots), chained predictions (diamonds, 90% intervals)", fontsize=10)
+    fig.tight_layout()
     return _save(fig, path)

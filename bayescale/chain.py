@@ -1,0 +1,516 @@
+"""Chained laws: a law built from laws, fitted as one Bayesian model in one NUTS run.
+
+A :class:`Chain` composes stages — e.g. Chinchilla for a task's loss, then a sigmoid for its accuracy — where each
+stage after the first takes the previous stage's target as one of its inputs. The joint model is the product of the
+stages' models, each the model :func:`bayescale.build.build_model` makes for that law (same priors, hierarchy and
+likelihood), with its sites named ``<target>.<site>``:
+
+* **fitting**: stage ``k`` is conditioned on the observed target of stage ``k - 1`` (a run's measured loss is the
+  input of its accuracy), so every run must have every stage's target;
+* **prediction**: stage ``k``'s input is stage ``k - 1``'s posterior predictive draw (a new model's loss, with its
+  run-to-run noise), draw by draw, so the intervals of the last stage carry every stage's parameter and noise
+  uncertainty. ``kind="mean"`` feeds each stage's law value (the curve) instead.
+
+The two-step **plug-in chain** of point estimates that the task-scaling literature uses (Bhagia et al. 2024,
+Gadre et al. 2024: fit stage 1, plug its point prediction into stage 2) is :meth:`ChainFit.plugin_predict`: posterior
+medians of every parameter, stage 1's point prediction fed to stage 2, intervals from stage 2's residual noise alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import pandas as pd
+import xarray as xr
+
+from bayescale.build import ModelData, build_model, obs_site
+from bayescale.law import Law, LawSpecError, get_law, law_from_dict
+
+__all__ = ["Chain", "chain", "ChainFit", "ChainData", "build_chain_model"]
+
+_ATTR = "bayescale_chain"
+
+
+@dataclass(frozen=True, eq=False)
+class Chain:
+    """A composition of laws: stage ``k + 1`` takes stage ``k``'s target as its input ``feeds[k]``.
+
+    Build it with :func:`chain`; fit it with :func:`bayescale.fit` like a law.
+
+    Attributes
+    ----------
+    name : str
+    stages : tuple of Law
+    feeds : tuple of str
+        ``feeds[k]`` is the input of ``stages[k + 1]`` that receives ``stages[k].target``.
+    """
+
+    name: str
+    stages: tuple[Law, ...]
+    feeds: tuple[str, ...]
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The stages' targets, in order (each one a column of the runs)."""
+        return tuple(s.target for s in self.stages)
+
+    @property
+    def inputs(self) -> dict[str, str]:
+        """Inputs a prediction needs: the first stage's, plus later stages' inputs that no stage feeds."""
+        out = dict(self.stages[0].inputs)
+        for law, fed in zip(self.stages[1:], self.feeds, strict=True):
+            out.update({x: u for x, u in law.inputs.items() if x != fed})
+        return out
+
+    @property
+    def target(self) -> str:
+        """The last stage's target (what the chain predicts in the end)."""
+        return self.stages[-1].target
+
+    def stage(self, target: str) -> Law:
+        """Return the law of the stage that predicts ``target``."""
+        for law in self.stages:
+            if law.target == target:
+                return law
+        raise KeyError(f"chain {self.name!r} has no stage with target {target!r}; its targets are {self.targets}")
+
+    def __repr__(self) -> str:
+        parts = [f"{self.stages[0].name}({', '.join(self.stages[0].inputs)}) -> {self.stages[0].target}"]
+        for law, fed in zip(self.stages[1:], self.feeds, strict=True):
+            parts.append(f"{law.name}({fed}) -> {law.target}")
+        return f"Chain({self.name!r}: {' ; '.join(parts)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Describe the chain in serialisable form (each stage's :meth:`Law.to_dict`)."""
+        return {"name": self.name, "stages": [law.to_dict() for law in self.stages], "feeds": list(self.feeds)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Chain:
+        """Inverse of :meth:`to_dict`."""
+        return cls(name=d["name"], stages=tuple(law_from_dict(s) for s in d["stages"]), feeds=tuple(d["feeds"]))
+
+
+def chain(*laws: Law | str, name: str | None = None, feeds: Sequence[str] | None = None) -> Chain:
+    """Compose laws into a chain: each stage's target becomes an input of the next stage.
+
+    Parameters
+    ----------
+    *laws : Law or str
+        Two or more laws (or registered names), first stage first.
+    name : str, optional
+        Default: the stage names joined by ``"_to_"``.
+    feeds : sequence of str, optional
+        For each stage after the first, the input that receives the previous stage's target. Default: the input
+        named like that target, else the stage's only input measured as a loss (:meth:`Law.is_loss_input`).
+
+    Returns
+    -------
+    Chain
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> bs.chain("chinchilla", "sigmoid_transfer").targets
+    ('loss', 'acc')
+    """
+    stages = tuple(get_law(law) for law in laws)
+    if len(stages) < 2:
+        raise LawSpecError("a chain needs at least two laws, e.g. bs.chain('chinchilla', 'sigmoid_transfer')")
+    targets = [s.target for s in stages]
+    if len(set(targets)) != len(targets):
+        raise LawSpecError(f"the stages of a chain must predict different targets, got {targets}")
+    if feeds is not None and len(feeds) != len(stages) - 1:
+        raise LawSpecError(f"feeds= names one input per stage after the first ({len(stages) - 1}), got {list(feeds)}")
+    chosen = []
+    for k, law in enumerate(stages[1:]):
+        prev = stages[k].target
+        if feeds is not None:
+            fed = feeds[k]
+            if fed not in law.inputs:
+                raise LawSpecError(f"feeds[{k}]={fed!r} is not an input of law {law.name!r} ({list(law.inputs)})")
+        elif prev in law.inputs:
+            fed = prev
+        else:
+            losses = [x for x in law.inputs if law.is_loss_input(x)]
+            if len(losses) != 1:
+                raise LawSpecError(
+                    f"cannot tell which input of law {law.name!r} ({list(law.inputs)}) takes {prev!r}, the target "
+                    f"of law {stages[k].name!r}: pass feeds=[...]"
+                )
+            fed = losses[0]
+        clash = (set(law.inputs) - {fed}) & set(targets)
+        if clash:
+            raise LawSpecError(f"law {law.name!r} has input(s) {sorted(clash)} named like a target of the chain")
+        chosen.append(fed)
+    return Chain(name=name or "_to_".join(s.name for s in stages), stages=stages, feeds=tuple(chosen))
+
+
+@partial(jax.tree_util.register_dataclass, data_fields=["stages"], meta_fields=["feed"])
+@dataclass(frozen=True)
+class ChainData:
+    """The model data of each stage, and what is fed forward: ``"sample"`` (observed or drawn) or ``"mean"``."""
+
+    stages: tuple[ModelData, ...]
+    feed: str = "sample"
+
+
+def build_chain_model(chain_: Chain, configs: Sequence):
+    """Return the NumPyro model of a chain: each stage's model under the name scope ``<target>.``.
+
+    Stage ``k + 1``'s fed input is replaced by stage ``k``'s observed or sampled target (``feed="sample"``) or its
+    law value (``feed="mean"``).
+    """
+    models = [build_model(law, cfg) for law, cfg in zip(chain_.stages, configs, strict=True)]
+
+    def model(data: ChainData):
+        prev = None
+        for k, (law, stage_model) in enumerate(zip(chain_.stages, models, strict=True)):
+            d = data.stages[k]
+            if k:
+                before = chain_.stages[k - 1]
+                mu, value = prev
+                fed = before.from_link(value if data.feed == "sample" else mu, jnp)
+                d = dataclasses.replace(d, x={**d.x, chain_.feeds[k - 1]: fed})
+            with numpyro.handlers.scope(prefix=law.target, divider="."):
+                prev = stage_model(d)
+        return prev
+
+    return model
+
+
+def _per_stage(value, chain_: Chain, what: str, default):
+    """Expand an option given once or per stage (a mapping keyed by target) into one value per stage."""
+    if isinstance(value, Mapping):
+        unknown = set(value) - set(chain_.targets)
+        if unknown:
+            raise ValueError(f"{what}= names unknown stage(s) {sorted(unknown)}; the chain's targets are "
+                             f"{chain_.targets}")
+        return [value.get(t, default) for t in chain_.targets]
+    return [value] * len(chain_.stages)
+
+
+def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, sigma_scale, group_scale,
+              flops_per_param_token, opts, seed, dense_mass, progress) -> ChainFit:
+    """Fit a chain in one NUTS run (called by :func:`bayescale.fit`)."""
+    from bayescale import engine
+    from bayescale.fit import (
+        _count_unconstrained,
+        _make_fit,
+        _padded,
+        _prepare,
+        _slots,
+        _store_key,
+        _structure,
+        _versions,
+    )
+
+    if isinstance(likelihood, str) and likelihood == "beta":
+        likelihood = {law.target: "beta" for law in chain_.stages if law.link == "logit"}
+    pools = _per_stage(pool, chain_, "pool", None)
+    likelihoods = _per_stage(likelihood, chain_, "likelihood", "student_t")
+    noises = _per_stage(noise, chain_, "noise", None)
+    preps = []
+    for law, pool_k, like_k, noise_k in zip(chain_.stages, pools, likelihoods, noises, strict=True):
+        try:
+            preps.append(_prepare(law, runs, groups=groups, pool=pool_k, pooling=pooling, likelihood=like_k,
+                                  noise=noise_k, sigma_scale=sigma_scale, group_scale=group_scale,
+                                  flops_per_param_token=flops_per_param_token))
+        except (ValueError, TypeError) as err:
+            raise type(err)(f"stage {law.target!r} ({law.name}) of chain {chain_.name!r}: {err}") from err
+    kept = [p.table.frame.index for p in preps]
+    if any(not k.equals(kept[0]) for k in kept[1:]):
+        raise ValueError(
+            f"the stages of chain {chain_.name!r} kept different runs after validation (duplicate runs are dropped "
+            "per stage); remove duplicate rows from runs before fitting"
+        )
+    configs = [p.config for p in preps]
+    model = build_chain_model(chain_, configs)
+    size = engine.bucket(_slots(preps[0].data))
+    x64 = opts.precision == "float64"
+    dtype = np.float64 if x64 else np.float32
+    data = ChainData(tuple(_padded(p.data, size, dtype) for p in preps))
+    if dense_mass is None:
+        with jax.enable_x64(True):
+            dense_mass = _count_unconstrained(model, data) <= 50
+    settings = engine.NUTSSettings(opts.num_warmup, opts.num_samples, opts.target_accept_prob, opts.max_tree_depth,
+                                   bool(dense_mass))
+    sites = tuple(f"{law.target}.{obs_site(law)}" for law in chain_.stages)
+    structure = ("chain", chain_.name, tuple(_structure(p) for p in preps), opts.precision)
+    keys = [_store_key(law, s) for law, s in zip(chain_.stages, structure[2], strict=True)]
+    store_key = None if None in keys else hashlib.sha256(json.dumps([keys, structure]).encode()).hexdigest()
+    prog = engine.program((id(chain_), *structure), model, settings, loglik_site=sites, store_key=store_key)
+    engine.enable_persistent_cache()
+    c = opts.num_chains
+    start = time.perf_counter()
+    if progress:
+        print(f"bayescale: sampling chain {chain_.name}, {c} chains x ({opts.num_warmup} warm-up + "
+              f"{opts.num_samples}) draws on {len(preps[0].table.frame)} runs ...", file=sys.stderr, flush=True)
+    with jax.enable_x64(x64):
+        jobs = jax.tree.map(lambda v: np.repeat(np.asarray(v)[None], c, axis=0), data)
+        samples, stats = prog.run(engine.job_keys(seed, 0, c), jobs)
+    if progress:
+        print(f"bayescale: done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    n_dev = min(jax.local_device_count(), c)
+    run_info = {"dense_mass": bool(dense_mass), "chain_method": "parallel" if n_dev >= c else prog.batching,
+                "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size, "batch_fits": 1}
+    common = {k: v for k, v in stats.items() if not k.startswith("log_likelihood:")}
+    versions = _versions()
+    stage_fits = {}
+    for k, (law, prep) in enumerate(zip(chain_.stages, preps, strict=True)):
+        prefix = f"{law.target}."
+        s_k = {name[len(prefix):]: v for name, v in samples.items() if name.startswith(prefix)}
+        st_k = {**common, "log_likelihood": stats[f"log_likelihood:{sites[k]}"]}
+        stage_fits[law.target] = _make_fit(
+            prep, s_k, st_k, seed=seed, opts=opts, run_info=run_info, versions=versions,
+            extra={"chain": {"name": chain_.name, "stage": k, "targets": list(chain_.targets),
+                             "feed": chain_.feeds[k - 1] if k else None}},
+        )
+    result = ChainFit.from_stages(chain_, stage_fits, seed=seed)
+    return result
+
+
+class ChainFit:
+    """The posterior of a chain: one :class:`~bayescale.Fit` per stage, sampled jointly.
+
+    Attributes
+    ----------
+    chain : Chain
+    stages : dict of str to Fit
+        Each stage's fit, keyed by its target: a normal :class:`~bayescale.Fit` (summary, check, report, predict
+        at given inputs, e.g. accuracy at a given loss). Their draws are the joint posterior's, aligned draw by draw.
+    tree : xarray.DataTree
+        One child per stage (each a fit's DataTree); the chain's spec in the root's attrs.
+    """
+
+    def __init__(self, tree: xr.DataTree, chain_: Chain | None = None):
+        from bayescale.fit import Fit, FitFileError
+
+        if _ATTR not in tree.attrs:
+            raise FitFileError("this DataTree was not written by bayescale for a chain (no 'bayescale_chain' attrs)")
+        self.tree = tree
+        self.meta: dict[str, Any] = json.loads(tree.attrs[_ATTR])
+        self.chain: Chain = chain_ if chain_ is not None else Chain.from_dict(self.meta["chain"])
+        self.stages: dict[str, Fit] = {
+            law.target: Fit(tree[law.target].copy(), law=law) for law in self.chain.stages
+        }
+        first = next(iter(self.stages.values()))
+        self.groups, self.levels = first.groups, first.levels
+
+    @classmethod
+    def from_stages(cls, chain_: Chain, stage_fits: Mapping[str, Any], *, seed: int = 0) -> ChainFit:
+        """Assemble a chain fit from its stages' fits (their draws must come from one joint run)."""
+        tree = xr.DataTree(children={t: f.tree for t, f in stage_fits.items()})
+        tree.attrs[_ATTR] = json.dumps({"chain": chain_.to_dict(), "seed": seed})
+        tree.attrs["law"] = chain_.name
+        return cls(tree, chain_)
+
+    @property
+    def law(self) -> Chain:
+        """The chain (for code written against :class:`~bayescale.Fit`, whose ``law`` is its law)."""
+        return self.chain
+
+    def __repr__(self) -> str:
+        first = next(iter(self.stages.values()))
+        post = first.tree.posterior
+        grp = f", groups {list(self.groups)} ({len(self.levels)} levels)" if self.groups else ""
+        return (f"<ChainFit {self.chain.name}: {' -> '.join(self.chain.targets)}; "
+                f"{first.tree.observed_data.sizes['run']} runs{grp}, {post.sizes['chain']} chains x "
+                f"{post.sizes['draw']} draws; {self.diagnostics!r}>")
+
+    # ------------------------------------------------------------------ description
+    def summary(self, *, ci_prob: float = 0.9) -> pd.DataFrame:
+        """Every stage's :meth:`Fit.summary`, rows labelled ``<target>.<parameter>``."""
+        parts = [f.summary(ci_prob=ci_prob).rename(index=lambda i, t=t: f"{t}.{i}") for t, f in self.stages.items()]
+        return pd.concat(parts)
+
+    @property
+    def diagnostics(self):
+        """Sampler diagnostics of the joint run: the worst value over the stages' parameters, every problem."""
+        from bayescale.fit import Diagnostics
+
+        ds = {t: f.diagnostics for t, f in self.stages.items()}
+        first = next(iter(ds.values()))
+        problems = tuple(
+            p if p.startswith(("divergent", "E-BFMI")) or "maximum tree depth" in p else f"stage {t!r}: {p}"
+            for t, d in ds.items() for p in d.problems
+        )
+        return Diagnostics(
+            max_r_hat=max(d.max_r_hat for d in ds.values()), min_ess_bulk=min(d.min_ess_bulk for d in ds.values()),
+            min_ess_tail=min(d.min_ess_tail for d in ds.values()), divergences=first.divergences,
+            tree_depth_frac=first.tree_depth_frac, max_tree_depth=first.max_tree_depth,
+            min_e_bfmi=first.min_e_bfmi, num_draws=first.num_draws, problems=tuple(dict.fromkeys(problems)),
+        )
+
+    def runs(self) -> pd.DataFrame:
+        """Return the runs the chain was fitted on: every input and every stage's target."""
+        out = None
+        for f in self.stages.values():
+            r = f.runs()
+            out = r if out is None else out.join(r[[c for c in r.columns if c not in out.columns]])
+        return out
+
+    # ------------------------------------------------------------------ prediction
+    def predictive_draws(self, new_runs, *, kind: str = "observation", seed: int = 0, plugin: bool = False):
+        """Draws of every stage's target at new inputs: ``(table, {target: (draws, points)}, new_groups)``.
+
+        ``table`` is the first stage's validated table of inputs. See :meth:`predict`.
+        """
+        from numpyro.infer import Predictive
+
+        from bayescale.data import validate_runs
+        from bayescale.fit import _model_data
+        from bayescale.predict import _KINDS, _sample_sites
+
+        if kind not in _KINDS:
+            raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
+        if not isinstance(new_runs, pd.DataFrame):
+            new_runs = pd.DataFrame(dict(new_runs))
+        datas, tables, new = [], [], ()
+        with jax.enable_x64(True):
+            for k, (law, f) in enumerate(zip(self.chain.stages, self.stages.values(), strict=True)):
+                runs_k = new_runs
+                if k:  # the fed input comes from the stage before; a placeholder passes validation
+                    runs_k = new_runs.assign(**{self.chain.feeds[k - 1]: 1.0})
+                table = validate_runs(runs_k, law, groups=f.groups, require_target=False)
+                data, _, new_k = _model_data(table, f.meta["log_x0"], levels=f.levels, with_target=False)
+                datas.append(data)
+                tables.append(table)
+                new = new or new_k
+            if plugin and new:
+                raise ValueError(f"the plug-in chain uses each group's point estimates; groups {list(new)} are not "
+                                 "in the fit")
+            data = ChainData(tuple(datas), feed="mean" if (kind == "mean" or plugin) else "sample")
+            model = build_chain_model(self.chain, [f.config for f in self.stages.values()])
+            sites = set(_sample_sites(model, data))
+            draws = {}
+            for t, f in self.stages.items():
+                names = [v for v in f.tree.posterior.data_vars if f"{t}.{v}" in sites]
+                draws.update({f"{t}.{k}": v for k, v in f.draws(names).items()})
+            if plugin:  # every draw set to the posterior median of each parameter (per group for group parameters)
+                draws = {k: np.broadcast_to(np.median(v, axis=0), v.shape) for k, v in draws.items()}
+            draws = {k: jnp.asarray(v) for k, v in draws.items()}
+            returns = [f"{law.target}.{'mu' if kind == 'mean' else obs_site(law)}" for law in self.chain.stages]
+            out = Predictive(model, posterior_samples=draws, return_sites=returns)(jax.random.PRNGKey(seed), data)
+            values = {law.target: law.from_link(np.asarray(out[site]))
+                      for law, site in zip(self.chain.stages, returns, strict=True)}
+        return tables[0], values, new
+
+    def predict(self, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95), kind: str = "observation",
+                seed: int = 0) -> pd.DataFrame:
+        """Posterior predictive quantiles of every stage's target at new inputs.
+
+        The inputs are the first stage's, and later stages' inputs that no stage feeds. Stage ``k``'s prediction
+        takes stage ``k - 1``'s predictive draws as its input, draw by draw, so the last
+        stage's interval includes every stage's uncertainty.
+
+        Parameters
+        ----------
+        new_runs : pandas.DataFrame
+            The chain's :attr:`Chain.inputs` (and the fit's group columns).
+        quantiles : sequence of float
+        kind : {"observation", "mean"}
+            ``"observation"``: a new run's values (each stage's run-to-run noise included and fed forward);
+            ``"mean"``: the laws' curves, each stage fed the previous stage's curve.
+        seed : int
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per input row and stage: the inputs (and groups), ``target`` (the stage's target name),
+            ``mean`` and one column per quantile; the index repeats ``new_runs``'s.
+        """
+        from bayescale.predict import _check_quantiles
+
+        qs = _check_quantiles(quantiles)
+        table, values, new = self.predictive_draws(new_runs, kind=kind, seed=seed)
+        return self._frame(table, values, qs, new)
+
+    def plugin_predict(self, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95), seed: int = 0):
+        """Predict with the two-step plug-in chain of point estimates, for comparison with :meth:`predict`.
+
+        Every parameter at its posterior median; each stage's point prediction (the law's value) is the next
+        stage's input; each stage's interval comes from its residual noise at the point estimates. This is how
+        task-scaling papers chain their fits (with least-squares point estimates); it leaves out the parameters'
+        uncertainty and the noise of the earlier stages.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :meth:`predict`.
+        """
+        from bayescale.predict import _check_quantiles
+
+        qs = _check_quantiles(quantiles)
+        table, values, new = self.predictive_draws(new_runs, seed=seed, plugin=True)
+        return self._frame(table, values, qs, new)
+
+    def _frame(self, table, values: Mapping[str, np.ndarray], qs, new) -> pd.DataFrame:
+        from bayescale.predict import _qcols
+
+        cols = [x for x in self.chain.inputs if x in table.frame] + list(self.groups)
+        parts = []
+        for t, v in values.items():
+            part = table.frame[[c for c in cols if c in table.frame]].copy()
+            part.insert(len(part.columns), "target", t)
+            part["mean"] = v.mean(axis=0)
+            for q, col in zip(qs, _qcols(qs), strict=True):
+                part[col] = np.quantile(v, q, axis=0)
+            parts.append(part)
+        out = pd.concat(parts)
+        if new:
+            out.attrs["new_groups"] = list(new)
+        return out
+
+    # ------------------------------------------------------------------ checks and reports
+    def check(self, at=None, *, seed: int = 0) -> dict[str, Any]:
+        """Every stage's :meth:`Fit.check` report, keyed by target (``at`` applies to the first stage)."""
+        return {t: f.check(at if k == 0 else None, seed=seed) for k, (t, f) in enumerate(self.stages.items())}
+
+    def report(self, path: str | os.PathLike, *, at=None, title: str | None = None, seed: int = 0):
+        """Write one report per stage under ``path/<target>/`` and the chain's figure ``path/chain.png``.
+
+        The figure shows each stage with its bands: stage 1 along its first input, each later stage against the
+        previous stage's target, with the chained prediction at ``at`` (inputs of the first stage) when given.
+
+        Returns
+        -------
+        dict of str to Path
+            ``{"<target>": report folder, ..., "figure": chain.png}``.
+        """
+        from bayescale.plots import plot_chain
+
+        path = Path(path)
+        out = {}
+        for k, (t, f) in enumerate(self.stages.items()):
+            f.report(path / t, at=at if k == 0 else None, title=f"{title or self.chain.name}: stage {t}", seed=seed)
+            out[t] = path / t
+        fig = plot_chain(self, at=at, seed=seed)
+        out["figure"] = path / "chain.png"
+        fig.savefig(out["figure"], dpi=110)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the chain fit to one netCDF file atomically (one group per stage); read it with ``bs.load``."""
+        from bayescale.fit import _atomic_netcdf
+
+        return _atomic_netcdf(self.tree, path)
+
+
