@@ -1,10 +1,12 @@
 """Simulation-based calibration (Talts et al. 2018, arXiv:1804.06788) of a law's model and sampler.
 
 For ``s = 1..S``: draw parameters from the prior and a ladder of runs from the model, fit it with NUTS, and record
-the rank of each true quantity among ``L`` (thinned) posterior draws. When the model, its priors and the sampler
-are right, every rank is uniform on ``0..L``. Checked quantities: each parameter, ``sigma`` (and ``nu``), the
-log-likelihood of the simulated data, and the law's prediction (on the likelihood's scale) beyond the design: at
-ten times the largest compute for laws in sizes, at half the smallest loss for laws of a loss (downstream transfer).
+the rank of each true quantity among ``L`` (thinned) posterior draws (ties broken at random). When the model, its
+priors and the sampler are right, every rank is uniform on ``0..L``. Checked quantities: each parameter, ``sigma``
+(and ``nu``), the log-likelihood of the simulated data, and the law's prediction (on the likelihood's scale) beyond
+the design: at ten times the largest compute for laws in sizes, at half the smallest loss for laws of a loss
+(downstream transfer). A chain (:func:`bayescale.chain`) is calibrated the same way over all its stages, and the
+coverage of its chained predictive intervals is measured against the plug-in chain of point estimates.
 
 The uniformity test is Pearson's chi-square on ``bins`` equal bins per quantity, with a Bonferroni correction over
 quantities; :attr:`CalibrationResult.passed` is False when any quantity fails. A negative control fits with priors
@@ -17,6 +19,7 @@ import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -65,6 +68,10 @@ class CalibrationResult:
     law : str
     fit_priors : dict
         Parameters whose fitting prior differed from the simulating prior (the negative control), as text.
+    coverage : dict
+        Chains only: how often a new run's last-stage target at the extrapolation point fell inside the central
+        ``prob`` predictive interval of the chained posterior (``"chain"``) and of the plug-in chain of point
+        estimates (``"plugin"``), with the intervals' mean widths (``"chain_width"``, ``"plugin_width"``).
     """
 
     ranks: pd.DataFrame
@@ -76,6 +83,7 @@ class CalibrationResult:
     seconds: float
     law: str
     fit_priors: dict = field(default_factory=dict)
+    coverage: dict = field(default_factory=dict)
 
     @property
     def threshold(self) -> float:
@@ -102,9 +110,14 @@ class CalibrationResult:
 
     def __repr__(self) -> str:
         verdict = "passed" if self.passed else f"FAILED for {self.failed}"
+        cov = ""
+        if self.coverage:
+            c = self.coverage
+            cov = (f"; {100 * c['prob']:.0f}% intervals at {c['point']} cover {100 * c['chain']:.0f}% (chain) vs "
+                   f"{100 * c['plugin']:.0f}% (plug-in)")
         return (f"<CalibrationResult {self.law}: S={len(self.ranks)}, L={self.num_draws}, {verdict} "
                 f"(chi-square, {self.bins} bins, alpha={self.alpha} Bonferroni over {len(self.pvalues)}); "
-                f"{int(self.divergences.sum())} divergences; {self.seconds:.0f} s>")
+                f"{int(self.divergences.sum())} divergences; {self.seconds:.0f} s{cov}>")
 
     def plot(self, path=None):
         """Rank histograms with the 99% band of a uniform histogram; saved to ``path`` when given.
@@ -205,12 +218,16 @@ def calibrate(
     from numpyro.infer import Predictive
     from numpyro.infer.util import log_likelihood
 
+    from bayescale.chain import Chain
+
+    if isinstance(law, Chain):
+        return _calibrate_chain(law, num_simulations=num_simulations, design=design, likelihood=likelihood,
+                                fit_priors=fit_priors, num_chains=num_chains, num_warmup=num_warmup,
+                                num_samples=num_samples, num_draws=num_draws, target_accept_prob=target_accept_prob,
+                                bins=bins, alpha=alpha, seed=seed, progress=progress)
     law = get_law(law)
-    if (num_draws + 1) % bins:
-        raise ValueError(f"num_draws + 1 ({num_draws + 1}) must be divisible by bins ({bins})")
+    _check_sizes(num_draws, bins, num_chains, num_samples)
     total = num_chains * num_samples
-    if total < num_draws:
-        raise ValueError(f"num_chains * num_samples ({total}) must be at least num_draws ({num_draws})")
     design = default_design(law) if design is None else design.reset_index(drop=True)
     missing = [x for x in law.inputs if x not in design]
     if missing:
@@ -236,6 +253,7 @@ def calibrate(
         sampler = CompiledNUTS(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                                target_accept_prob=target_accept_prob)
         thin = np.linspace(0, total - 1, num_draws).round().astype(int)
+        rng = np.random.default_rng(seed)  # breaks ties between draws and the truth at random
         rows, divergences = [], []
         for s in range(num_simulations):
             y = law.from_link(np.asarray(prior[site][s]))
@@ -244,14 +262,14 @@ def calibrate(
             post = {k: v.reshape((total,) + v.shape[2:])[thin] for k, v in samples.items()}
             divergences.append(int(sstats["diverging"].sum()))
             truth = {k: np.asarray(prior[k][s]) for k in names}
-            row = {k: int(np.sum(post[k] < truth[k])) for k in names}
+            row = {k: _rank(post[k], truth[k], rng) for k in names}
             ll_post = log_likelihood(fit_model, post, sim_data)[site].sum(-1)
             latent = {k: np.asarray(v[s])[None] for k, v in prior.items() if k != site}
             ll_true = log_likelihood(sim_model, latent, sim_data)[site].sum(-1)
-            row["log_lik"] = int(np.sum(np.asarray(ll_post) < float(ll_true[0])))
+            row["log_lik"] = _rank(ll_post, ll_true[0], rng)
             ext_post = _log_prediction(law, x_ext, {p: post[p] for p in law.params})
             ext_true = _log_prediction(law, x_ext, {p: truth[p][None] for p in law.params})
-            row[ext_name] = int(np.sum(ext_post < ext_true[0]))
+            row[ext_name] = _rank(ext_post, ext_true[0], rng)
             rows.append(row)
             if progress and (s + 1) % 10 == 0:
                 print(f"  calibrate {law.name}: {s + 1}/{num_simulations} fits, "
@@ -262,6 +280,150 @@ def calibrate(
         ranks=ranks, num_draws=num_draws, pvalues=pvalues, alpha=alpha, bins=bins,
         divergences=np.asarray(divergences), seconds=time.perf_counter() - start, law=law.name,
         fit_priors={k: repr(v) for k, v in (fit_priors or {}).items()},
+    )
+
+
+def _rank(draws, truth, rng: np.random.Generator) -> int:
+    """Rank of ``truth`` among ``draws``, ties broken at random.
+
+    Ties happen where a law saturates (a sigmoid at its floor evaluates to the floor exactly in float64 for every
+    draw and for the truth); counting them all as larger would pile ranks at 0 and fail a calibrated model.
+    """
+    draws, truth = np.asarray(draws).reshape(-1), float(np.asarray(truth))
+    below = int(np.sum(draws < truth))
+    return below + int(rng.integers(0, int(np.sum(draws == truth)) + 1))
+
+
+def _check_sizes(num_draws: int, bins: int, num_chains: int, num_samples: int) -> None:
+    if (num_draws + 1) % bins:
+        raise ValueError(f"num_draws + 1 ({num_draws + 1}) must be divisible by bins ({bins})")
+    if num_chains * num_samples < num_draws:
+        raise ValueError(f"num_chains * num_samples ({num_chains * num_samples}) must be at least num_draws "
+                         f"({num_draws})")
+
+
+def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num_chains, num_warmup, num_samples,
+                     num_draws, target_accept_prob, bins, alpha, seed, progress, prob: float = 0.9):
+    """SBC of a chain, and the coverage of chained and plug-in predictive intervals of a new run.
+
+    Ranks of every stage's parameters, the joint log-likelihood and the chained prediction beyond the design; the
+    coverage is that of a new run's last-stage target at the same extrapolation point.
+    """
+    from numpyro.infer import Predictive
+    from numpyro.infer.util import log_likelihood
+
+    from bayescale.chain import Chain, ChainData, _stage_likelihoods, build_chain_model
+
+    _check_sizes(num_draws, bins, num_chains, num_samples)
+    first, last = ch.stages[0], ch.stages[-1]
+    design = default_design(first) if design is None else design.reset_index(drop=True)
+    missing = [x for x in ch.inputs if x not in design]
+    if missing:
+        raise ValueError(f"design is missing input column(s) {missing} of chain {ch.name!r}")
+    likelihoods = _stage_likelihoods(ch, likelihood)
+    configs = [ModelConfig(pool=resolve_pool(law, None, False), likelihood=lk)
+               for law, lk in zip(ch.stages, likelihoods, strict=True)]
+    fit_ch = ch
+    if fit_priors:
+        stages = list(ch.stages)
+        for key, prior in fit_priors.items():
+            target, _, p = key.partition(".")
+            if target not in ch.targets or p not in ch.stage(target).params:
+                raise ValueError(f"fit_priors key {key!r} must name '<target>.<parameter>' of chain {ch.name!r}")
+            k = ch.targets.index(target)
+            stages[k] = dataclasses.replace(stages[k], params={**stages[k].params, p: prior}, registered=False)
+        fit_ch = Chain(ch.name, tuple(stages), ch.feeds)
+    sim_model, fit_model = build_chain_model(ch, configs), build_chain_model(fit_ch, configs)
+    total = num_chains * num_samples
+    start = time.perf_counter()
+    x_ext, ext_name = _extrapolation_point(first, design)
+    x_ext = {**{k: design[k].to_numpy(np.float64)[:1] for k in ch.inputs}, **x_ext}  # later stages' own inputs
+    n = len(design)
+
+    def chain_data(frame_x: Mapping[str, np.ndarray], ys=None, log_x0=None, feed="sample"):
+        stages = []
+        for k, law in enumerate(ch.stages):
+            x = {i: np.asarray(frame_x[i], dtype=np.float64) if i in frame_x else
+                 np.ones(len(next(iter(frame_x.values())))) for i in law.inputs}
+            lx0 = log_x0[k] if log_x0 is not None else geometric_centre(x)
+            stages.append(ModelData(x=x, log_x0=lx0, y=None if ys is None else ys[k]))
+        return ChainData(tuple(stages), feed=feed)
+
+    with jax.enable_x64(True):
+        cols = {k: np.concatenate([design[k].to_numpy(np.float64), x_ext[k]]) for k in ch.inputs}
+        sites = [f"{law.target}.{obs_site(law)}" for law in ch.stages]
+        key_sim, key_fit, key_pred = jax.random.split(jax.random.PRNGKey(seed), 3)
+        prior = Predictive(sim_model, num_samples=num_simulations)(key_sim, chain_data(cols))
+        names = [f"{law.target}.{p}" for law, cfg in zip(ch.stages, configs, strict=True)
+                 for p in list(law.params) + list(NOISE_PARAMS[cfg.likelihood])]
+        sampler = CompiledNUTS(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                               target_accept_prob=target_accept_prob)
+        thin = np.linspace(0, total - 1, num_draws).round().astype(int)
+        rng = np.random.default_rng(seed)  # breaks ties between draws and the truth at random
+        last_site = sites[-1]
+
+        @partial(jax.jit, static_argnums=3)
+        def predict_ext(key, post, log_x0, feed):
+            data = chain_data(x_ext, log_x0=log_x0, feed=feed)
+            return Predictive(fit_model, posterior_samples=post, return_sites=[last_site])(key, data)[last_site]
+
+        def chain_location(params):
+            """Evaluate the chain's law at the extrapolation point (last stage, on its likelihood's scale)."""
+            value = None
+            for k, law in enumerate(ch.stages):
+                xs = {i: jnp.asarray(x_ext[i]) for i in law.inputs if i in x_ext}
+                if k:
+                    xs[ch.feeds[k - 1]] = ch.stages[k - 1].from_link(value, jnp)
+                value = law_location(law, [xs[i] for i in law.inputs], params[k])
+            return np.asarray(value).reshape(-1)
+
+        rows, divergences, inside, widths = [], [], {"chain": [], "plugin": []}, {"chain": [], "plugin": []}
+        lo_q, hi_q = (1 - prob) / 2, 1 - (1 - prob) / 2
+        for s in range(num_simulations):
+            ys = [ch.stages[k].from_link(np.asarray(prior[site][s][:n])) for k, site in enumerate(sites)]
+            fit_x = {k: v[:n] for k, v in cols.items()}
+            for k in range(1, len(ch.stages)):
+                fit_x[ch.feeds[k - 1]] = ys[k - 1]
+            log_x0 = []
+            for law in ch.stages:
+                log_x0.append(geometric_centre({i: fit_x[i] for i in law.inputs}))
+            sim_data = dataclasses.replace(chain_data(fit_x, ys, log_x0=log_x0))
+            # each stage's own data (the fed input is overwritten inside the model with the observed target)
+            samples, sstats = sampler.run(jax.random.fold_in(key_fit, s), sim_data)
+            post = {k: v.reshape((total,) + v.shape[2:])[thin] for k, v in samples.items()}
+            divergences.append(int(sstats["diverging"].sum()))
+            truth = {k: np.asarray(prior[k][s]) for k in names}
+            row = {k: _rank(post[k], truth[k], rng) for k in names}
+            ll_post = sum(np.asarray(v).sum(-1) for v in log_likelihood(fit_model, post, sim_data).values())
+            latent = {k: np.asarray(v[s])[None] for k, v in prior.items() if k not in sites}
+            ll_true = sum(np.asarray(v).sum(-1) for v in log_likelihood(sim_model, latent, sim_data).values())
+            row["log_lik"] = _rank(ll_post, ll_true[0], rng)
+            split = [{p: post[f"{law.target}.{p}"] for p in law.params} for law in ch.stages]
+            true_split = [{p: truth[f"{law.target}.{p}"][None] for p in law.params} for law in ch.stages]
+            row[ext_name] = _rank(chain_location(split), chain_location(true_split)[0], rng)
+            rows.append(row)
+            # a new run at the extrapolation point: chained vs plug-in predictive intervals
+            y_new = float(last.from_link(np.asarray(prior[last_site][s][n])))
+            full = {k: jnp.asarray(v.reshape((total,) + v.shape[2:])) for k, v in samples.items()}
+            med = {k: jnp.broadcast_to(jnp.median(v, axis=0), v.shape) for k, v in full.items()}
+            for label, draws, feed in (("chain", full, "sample"), ("plugin", med, "mean")):
+                pred = last.from_link(np.asarray(predict_ext(jax.random.fold_in(key_pred, s), draws, log_x0,
+                                                             feed)).reshape(-1))
+                lo, hi = np.quantile(pred, [lo_q, hi_q])
+                inside[label].append(lo <= y_new <= hi)
+                widths[label].append(hi - lo)
+            if progress and (s + 1) % 10 == 0:
+                print(f"  calibrate {ch.name}: {s + 1}/{num_simulations} fits, "
+                      f"{time.perf_counter() - start:.0f} s", flush=True)
+    ranks = pd.DataFrame(rows)
+    pvalues = pd.Series({c: _uniformity_pvalue(ranks[c].to_numpy(), num_draws, bins) for c in ranks.columns})
+    coverage = {"prob": prob, "point": ext_name, "target": last.target,
+                "chain": float(np.mean(inside["chain"])), "plugin": float(np.mean(inside["plugin"])),
+                "chain_width": float(np.mean(widths["chain"])), "plugin_width": float(np.mean(widths["plugin"]))}
+    return CalibrationResult(
+        ranks=ranks, num_draws=num_draws, pvalues=pvalues, alpha=alpha, bins=bins,
+        divergences=np.asarray(divergences), seconds=time.perf_counter() - start, law=ch.name,
+        fit_priors={k: repr(v) for k, v in (fit_priors or {}).items()}, coverage=coverage,
     )
 
 

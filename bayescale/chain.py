@@ -203,10 +203,18 @@ def _per_stage(value, chain_: Chain, what: str, default):
     return [value] * len(chain_.stages)
 
 
+def _stage_likelihoods(chain_: Chain, likelihood) -> list[str]:
+    """One likelihood per stage: a mapping by target, or one name for all (``"beta"``: for the logit stages)."""
+    if isinstance(likelihood, str) and likelihood == "beta":
+        likelihood = {law.target: "beta" for law in chain_.stages if law.link == "logit"}
+    return _per_stage(likelihood, chain_, "likelihood", "student_t")
+
+
 def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, sigma_scale, group_scale,
               flops_per_param_token, opts, seed, dense_mass, progress) -> ChainFit:
     """Fit a chain in one NUTS run (called by :func:`bayescale.fit`)."""
     from bayescale import engine
+    from bayescale.data import RunTableError
     from bayescale.fit import (
         _count_unconstrained,
         _make_fit,
@@ -218,10 +226,8 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
         _versions,
     )
 
-    if isinstance(likelihood, str) and likelihood == "beta":
-        likelihood = {law.target: "beta" for law in chain_.stages if law.link == "logit"}
     pools = _per_stage(pool, chain_, "pool", None)
-    likelihoods = _per_stage(likelihood, chain_, "likelihood", "student_t")
+    likelihoods = _stage_likelihoods(chain_, likelihood)
     noises = _per_stage(noise, chain_, "noise", None)
     preps = []
     for law, pool_k, like_k, noise_k in zip(chain_.stages, pools, likelihoods, noises, strict=True):
@@ -229,6 +235,9 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
             preps.append(_prepare(law, runs, groups=groups, pool=pool_k, pooling=pooling, likelihood=like_k,
                                   noise=noise_k, sigma_scale=sigma_scale, group_scale=group_scale,
                                   flops_per_param_token=flops_per_param_token))
+        except RunTableError as err:
+            raise RunTableError([f"stage {law.target!r} ({law.name}) of chain {chain_.name!r}: {p}"
+                                 for p in err.problems]) from err
         except (ValueError, TypeError) as err:
             raise type(err)(f"stage {law.target!r} ({law.name}) of chain {chain_.name!r}: {err}") from err
     kept = [p.table.frame.index for p in preps]

@@ -1,0 +1,163 @@
+"""Chained laws (N, D -> loss -> accuracy) fitted as one model: spec, fit, prediction, SBC and coverage."""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+import pandas as pd
+import pytest
+from numpyro.infer.util import log_density
+
+import bayescale as bs
+from bayescale.chain import ChainData, build_chain_model
+from bayescale.fit import _prepare
+
+TRUTH_ACC = {"ceiling": 0.8, "k": 3.0, "l0": 2.6}
+AT = pd.DataFrame({"n": [7e10, 3e9], "d": [1.4e12, 6e10]})
+
+
+def _runs(seed=0, sd=0.05):
+    runs = bs.simulate_ladder("chinchilla", seed=seed)
+    rng = np.random.default_rng(seed)
+    acc = np.asarray(bs.get_law("sigmoid_transfer")(loss=runs["loss"].to_numpy(), **TRUTH_ACC))
+    return runs.assign(acc=1 / (1 + np.exp(-(np.log(acc / (1 - acc)) + rng.normal(0, sd, len(acc))))))
+
+
+@pytest.fixture(scope="module")
+def chain_fit():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        return bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), _runs(), num_warmup=500, num_samples=500, seed=1,
+                      progress_bar=False)
+
+
+# --------------------------------------------------------------------------------------------- spec
+def test_chain_links_each_stage_to_the_previous_target():
+    ch = bs.chain("chinchilla", "sigmoid_transfer")
+    assert ch.targets == ("loss", "acc") and ch.feeds == ("loss",) and ch.target == "acc"
+    assert ch.inputs == {"n": "parameters", "d": "tokens"}
+    assert ch.name == "chinchilla_to_sigmoid_transfer" and "sigmoid_transfer(loss) -> acc" in repr(ch)
+    back = type(ch).from_dict(ch.to_dict())
+    assert back.targets == ch.targets and back.feeds == ch.feeds
+
+
+def test_chain_refuses_what_it_cannot_link():
+    with pytest.raises(bs.LawSpecError, match="at least two laws"):
+        bs.chain("chinchilla")
+    with pytest.raises(bs.LawSpecError, match="different targets"):
+        bs.chain("chinchilla", "kaplan")
+    with pytest.raises(bs.LawSpecError, match="cannot tell which input"):
+        bs.chain("chinchilla", "bleu_log")
+    with pytest.raises(bs.LawSpecError, match="not an input"):
+        bs.chain("chinchilla", "sigmoid_transfer", feeds=["bpb"])
+
+
+def test_chain_model_density_and_gradient_are_finite():
+    """The joint model's log density is the sum of the stages' and has a finite gradient everywhere sampled."""
+    ch = bs.chain("chinchilla", "sigmoid_transfer")
+    runs = _runs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        preps = [_prepare(law, runs, groups=None, pool=None, pooling="auto", likelihood="student_t", noise=None,
+                          sigma_scale=0.1, group_scale=0.5, flops_per_param_token=6.0) for law in ch.stages]
+    model = build_chain_model(ch, [p.config for p in preps])
+    data = ChainData(tuple(p.data for p in preps))
+    params = {"loss.e": 1.7, "loss.a_c": 0.0, "loss.b_c": 0.0, "loss.alpha": 0.34, "loss.beta": 0.28,
+              "loss.sigma": 0.02, "loss.nu": 5.0, "acc.ceiling": 0.8, "acc.k": 3.0, "acc.l0": 2.6,
+              "acc.sigma": 0.05, "acc.nu": 5.0}
+    with jax.enable_x64(True):
+        params = {k: jnp.asarray(v) for k, v in params.items()}
+        total, trace = log_density(model, (data,), {}, params)
+        grad = jax.grad(lambda p: log_density(model, (data,), {}, p)[0])(params)
+    assert np.isfinite(float(total))
+    assert {"loss.log_loss", "acc.logit_acc"} <= set(trace)
+    assert all(np.isfinite(float(g)) for g in grad.values())
+
+
+# --------------------------------------------------------------------------------------------- fit and predict
+@pytest.mark.statistical
+def test_chain_fit_recovers_both_stages(chain_fit):
+    assert chain_fit.diagnostics.ok, chain_fit.diagnostics
+    s = chain_fit.summary(ci_prob=0.98)  # six checks at once: 98% intervals
+    for p, v in TRUTH_ACC.items():
+        assert s.loc[f"acc.{p}", "q01"] < v < s.loc[f"acc.{p}", "q99"], (p, s.loc[f"acc.{p}"].to_dict())
+    truth_loss = bs.simulate.reference_params("chinchilla")
+    for p in ("e", "alpha", "beta"):
+        assert s.loc[f"loss.{p}", "q01"] < truth_loss[p] < s.loc[f"loss.{p}", "q99"], p
+    assert set(chain_fit.stages) == {"loss", "acc"}
+    assert list(chain_fit.runs().columns) == ["n", "d", "loss", "acc"]
+
+
+def test_chain_predicts_every_stage_and_the_plugin_chain_is_narrower(chain_fit):
+    pred = chain_fit.predict(AT)
+    assert list(pred["target"]) == ["loss", "loss", "acc", "acc"]
+    assert list(pred.columns) == ["n", "d", "target", "mean", "q05", "q50", "q95"]
+    acc = pred[pred["target"] == "acc"]
+    assert ((acc["q05"] > 0.25) & (acc["q95"] < 1)).all()
+    mean = chain_fit.predict(AT, kind="mean")
+    plug = chain_fit.plugin_predict(AT)
+    width = (acc["q95"] - acc["q05"]).to_numpy()
+    assert np.all((mean[mean["target"] == "acc"].eval("q95 - q05")).to_numpy() < width)
+    assert np.all(plug[plug["target"] == "acc"].eval("q95 - q05").to_numpy() < width)
+    # the plug-in's stage-2 input is the point prediction of stage 1: its median follows the chained median
+    assert np.allclose(plug[plug["target"] == "acc"]["q50"], acc["q50"], atol=0.02)
+    # the accuracy at the chained loss matches the accuracy stage evaluated at the predicted loss
+    loss_mid = mean[mean["target"] == "loss"]["q50"].to_numpy()
+    at_loss = chain_fit.stages["acc"].predict(pd.DataFrame({"loss": loss_mid}), kind="mean")
+    assert np.allclose(at_loss["q50"], mean[mean["target"] == "acc"]["q50"], atol=0.01)
+
+
+def test_chain_fit_saves_loads_checks_and_reports(chain_fit, tmp_path):
+    path = chain_fit.save(tmp_path / "chain.nc")
+    back = bs.load(path)
+    assert isinstance(back, bs.ChainFit) and back.chain.targets == ("loss", "acc")
+    pd.testing.assert_frame_equal(back.predict(AT, seed=3), chain_fit.predict(AT, seed=3))
+    reports = chain_fit.check()
+    assert set(reports) == {"loss", "acc"}
+    files = chain_fit.report(tmp_path / "report", at=AT.iloc[:1])
+    assert (files["loss"] / "report.html").exists() and (files["acc"] / "report.html").exists()
+    assert files["figure"].stat().st_size > 10_000
+
+
+def test_chain_errors_name_the_stage():
+    runs = _runs().drop(columns="acc")
+    with pytest.raises(bs.RunTableError, match="stage 'acc'.*column 'acc'"):
+        bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), runs, progress_bar=False)
+    with pytest.raises(ValueError, match="unknown stage"):
+        bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), _runs(), likelihood={"err": "beta"})
+
+
+def test_hierarchical_chain_over_tasks():
+    """Two tasks, per-task parameters partially pooled in both stages, predicted per task."""
+    runs = pd.concat([_runs(seed=0).assign(task="a"), _runs(seed=1, sd=0.03).assign(task="b")], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        fit = bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), runs, groups="task",
+                     pool={"loss": {"e": "partial"}, "acc": {"l0": "partial", "ceiling": "partial"}},
+                     num_warmup=300, num_samples=300, seed=0, progress_bar=False)
+    assert fit.stages["acc"].tree.posterior["l0"].sizes["task"] == 2
+    pred = fit.predict(AT.assign(task="b"))
+    assert set(pred["task"]) == {"b"} and len(pred) == 4
+    with pytest.raises(ValueError, match="not in the fit"):
+        fit.plugin_predict(AT.assign(task="new"))
+
+
+# --------------------------------------------------------------------------------------------- calibration
+@pytest.mark.statistical
+def test_chain_sbc_coverage_and_negative_control():
+    """SBC over both stages (S=100), the chained 90% intervals' coverage, and a misspecified prior that fails."""
+    ch = bs.chain("chinchilla", "sigmoid_transfer")
+    good = bs.calibrate(ch, num_simulations=100, seed=0)
+    assert good.passed, good.summary()
+    assert {"loss.alpha", "acc.l0", "acc.sigma", "log_lik", "pred_10x_compute"} <= set(good.ranks.columns)
+    cov = good.coverage
+    assert 0.84 <= cov["chain"] <= 0.95, cov
+    assert cov["plugin"] < 0.84 and cov["plugin_width"] < cov["chain_width"], cov
+    wrong = bs.calibrate(ch, num_simulations=100, seed=0, fit_priors={"acc.l0": dist.LogNormal(1.5, 0.1)})
+    assert not wrong.passed and "acc.l0" in wrong.failed
+    with pytest.raises(ValueError, match="<target>.<parameter>"):
+        bs.calibrate(ch, fit_priors={"l0": dist.LogNormal(0, 1)})
