@@ -52,7 +52,8 @@ class ModelConfig:
     Attributes
     ----------
     pool : mapping of str to str
-        ``{param: "shared" | "partial" | "independent"}`` for every law parameter.
+        ``{param: "shared" | "partial" | "independent"}`` for every law parameter, and optionally the noise scale
+        (``"sigma"`` or ``"phi"``: ``"independent"`` for one per group).
     likelihood : str
         ``"student_t"`` or ``"normal"`` on the likelihood's scale (the law's link: log, logit or the target), or
         ``"beta"`` for a target in (0, 1) with a logit link: ``y ~ Beta(p phi, (1 - p) phi)`` for the law's value
@@ -119,8 +120,12 @@ class ModelData:
     grid: bool = False
 
 
-def resolve_pool(law: Law, pool, has_groups: bool) -> dict[str, str]:
-    """Expand the user's ``pool=`` option into one mode per parameter, with clear errors."""
+def resolve_pool(law: Law, pool, has_groups: bool, likelihood: str = "student_t") -> dict[str, str]:
+    """Expand the user's ``pool=`` option into one mode per parameter, with clear errors.
+
+    A mapping may also name the likelihood's scale parameter (``"sigma"``, or ``"phi"`` for the Beta) with mode
+    ``"independent"``: one residual scale per group (tasks measured with different noise), each from its prior.
+    """
     if not has_groups:
         if pool not in (None, "shared") and not (
             isinstance(pool, Mapping) and all(v == "shared" for v in pool.values())
@@ -129,15 +134,22 @@ def resolve_pool(law: Law, pool, has_groups: bool) -> dict[str, str]:
         return {p: "shared" for p in law.params}
     if pool is None:
         pool = "partial"
+    scale = NOISE_PARAMS[likelihood][0] if likelihood in NOISE_PARAMS else "sigma"
     if isinstance(pool, str):
         modes = {p: pool for p in law.params}
     elif isinstance(pool, Mapping):
-        unknown = set(pool) - set(law.params)
+        unknown = set(pool) - set(law.params) - {scale}
         if unknown:
             raise ValueError(
-                f"pool= names unknown parameter(s) {sorted(unknown)}; law {law.name!r} has {list(law.params)}"
+                f"pool= names unknown parameter(s) {sorted(unknown)}; law {law.name!r} has {list(law.params)} "
+                f"(and the noise scale {scale!r})"
             )
         modes = {p: pool.get(p, "shared") for p in law.params}
+        if pool.get(scale, "shared") != "shared":
+            if pool[scale] != "independent":
+                raise ValueError(f"pool mode {pool[scale]!r} for the noise scale {scale!r} must be 'shared' or "
+                                 "'independent'")
+            modes[scale] = "independent"
     else:
         raise TypeError(f"pool= must be a string or a mapping of parameter to mode, got {type(pool).__name__}")
     for p, m in modes.items():
@@ -242,12 +254,12 @@ def build_model(law: Law, config: ModelConfig):
             numpyro.deterministic("mu", mu)
         if config.likelihood == "beta":
             # phi acts like the number of questions behind each accuracy: median 100, 90% between 8 and 1200
-            phi = numpyro.sample("phi", dist.LogNormal(jnp.log(100.0), 1.5))
+            phi = _noise_scale("phi", dist.LogNormal(jnp.log(100.0), 1.5), pool, data)
             p = jnp.clip(law.from_link(mu, jnp), 1e-12, 1 - 1e-12)
             like = dist.TransformedDistribution(dist.Beta(p * phi, (1 - p) * phi),
                                                 transforms.SigmoidTransform().inv)  # the Beta, on logit(y)
         else:
-            sigma = numpyro.sample("sigma", dist.HalfNormal(config.sigma_scale))
+            sigma = _noise_scale("sigma", dist.HalfNormal(config.sigma_scale), pool, data)
             scale = sigma if data.noise is None else jnp.sqrt(sigma**2 + data.noise**2)
             if config.likelihood == "student_t":
                 nu = numpyro.sample("nu", ShiftedGamma(2.0, 0.1, 1.0))
@@ -310,6 +322,16 @@ def obs_site(law: Law) -> str:
 def law_location(law: Law, xs: Sequence[Any], params: Mapping[str, Any]):
     """Evaluate the law on the likelihood's scale (its ``link``: log, logit or the target itself)."""
     return law.link_location(*xs, **params)
+
+
+def _noise_scale(name: str, prior: dist.Distribution, pool: Mapping[str, str], data: ModelData):
+    """Sample the likelihood's scale: one value, or one per group (``pool[name] == "independent"``) per run."""
+    if pool.get(name, "shared") == "shared":
+        return numpyro.sample(name, prior)
+    with numpyro.plate(f"{name}_groups", data.n_groups):
+        v = numpyro.sample(name, prior)
+    v = _append_new(name, v, data, lambda n: prior.expand((n,)))
+    return v[: data.n_groups, None] if data.grid else v[data.group]
 
 
 def _uses_group(expo, grp) -> bool:

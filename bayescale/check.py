@@ -344,7 +344,7 @@ def _spans(fit) -> list[Finding]:
     runs = fit.runs()
     thr = CHECKS["decades"]
     found = []
-    for x in (x for x in fit.law.inputs if not fit.law.is_loss_input(x)):  # losses never span decades
+    for x in (x for x in fit.law.inputs if fit.law.is_size_input(x)):  # losses never span decades
         lo, hi = float(runs[x].min()), float(runs[x].max())
         decades = np.log10(hi / lo)
         if decades < thr:
@@ -353,7 +353,7 @@ def _spans(fit) -> list[Finding]:
                 f"input {x!r} spans only {decades:.1f} decade(s) ({lo:.3g} to {hi:.3g}; threshold {thr:g}): the "
                 f"exponent of {x!r} and the floor trade off against each other over so short a range, so an "
                 f"extrapolation in {x!r} leans on the prior; add runs further apart in {x!r}"))
-    sizes = [x for x in fit.law.inputs if not fit.law.is_loss_input(x)]
+    sizes = [x for x in fit.law.inputs if fit.law.is_size_input(x)]
     if not found and sizes:
         spans = ", ".join(f"{x} {np.log10(runs[x].max() / runs[x].min()):.1f}" for x in sizes)
         found.append(Finding("identifiability", "ok", f"every size input spans at least {thr:g} decades ({spans})"))

@@ -313,7 +313,7 @@ def validate_runs(
                     "group-level parameters come from the population prior, barely informed by one run: add runs "
                     "to those groups, or fix their parameters across groups (pool=)"
                 )
-        for col in (c for c in law.inputs if not law.is_loss_input(c)):  # sizes, not losses, should span decades
+        for col in (c for c in law.inputs if law.is_size_input(c)):  # sizes, not losses, should span decades
             lo, hi = out[col].min(), out[col].max()
             if hi / lo < 10:
                 warn(

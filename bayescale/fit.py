@@ -488,7 +488,7 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
         smallest = int(table.frame.groupby(list(table.groups)).size().min()) if table.groups else 0
         pooling = "centred" if smallest >= CENTRED_MIN_RUNS else "noncentred"
     config = ModelConfig(
-        pool=resolve_pool(law, pool, bool(table.groups)), likelihood=likelihood, sigma_scale=sigma_scale,
+        pool=resolve_pool(law, pool, bool(table.groups), likelihood), likelihood=likelihood, sigma_scale=sigma_scale,
         group_scale=group_scale, centred=pooling == "centred",
     )
     log_x0 = geometric_centre({k: table.frame[k].to_numpy() for k in law.inputs})

@@ -281,6 +281,18 @@ class Law:
         unit = self.inputs[x].lower()
         return any(w in unit for w in ("loss", "nats", "bits per byte", "bpb"))
 
+    def is_level_input(self, x: str) -> bool:
+        """Whether input ``x`` is a fixed level of each run (its unit mentions a fraction, e.g. a task's chance level).
+
+        Such inputs are constants of a task, neither sizes (which span decades) nor losses.
+        """
+        unit = self.inputs[x].lower()
+        return "fraction" in unit or "chance" in unit
+
+    def is_size_input(self, x: str) -> bool:
+        """Whether input ``x`` is a size (parameters, tokens, FLOPs...): neither a loss nor a level."""
+        return not (self.is_loss_input(x) or self.is_level_input(x))
+
     def to_link(self, y, xp=np):
         """Map target values to the likelihood's scale (``log``, ``logit`` or unchanged); ``xp`` is numpy or jnp."""
         return to_link(self.link, y, xp)

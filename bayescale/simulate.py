@@ -91,8 +91,9 @@ def default_design(law: Law, *, sizes: Sequence[float] | None = None,
         if "u" in inputs:
             frame = pd.concat([frame.assign(u=frame["d"] / e) for e in epochs], ignore_index=True)
         return frame
-    if len(inputs) == 1:
-        (x,) = inputs
+    levels = {x: float(law.example.get(x, 0.25)) for x in law.inputs if law.is_level_input(x)}
+    if len(inputs) - len(levels) == 1:  # one varying input; levels (a task's chance) held at the example
+        (x,) = inputs - set(levels)
         centre = float(law.example.get(x, 1e9))
         if sizes is not None:
             xs = np.asarray(sizes, dtype=float)
@@ -100,7 +101,7 @@ def default_design(law: Law, *, sizes: Sequence[float] | None = None,
             xs = np.geomspace(centre / 300, centre * 3, 12)
         else:  # a loss (downstream laws): a factor of three around the example, as ladders of small models span
             xs = np.linspace(centre / 2, centre * 1.5, 12)
-        return pd.DataFrame({x: xs})
+        return pd.DataFrame({x: xs, **levels})[list(law.inputs)]
     if sizes is not None:
         raise ValueError(f"sizes= applies to laws in n and d or with one input; law {law.name!r} has inputs "
                          f"{list(law.inputs)}; pass design= instead")

@@ -1,7 +1,9 @@
 """Family 2: downstream transfer — task metrics as functions of a model's loss.
 
 * :func:`sigmoid_transfer`: accuracy as a sigmoid of the task loss between the task's chance level and a ceiling
-  (Bhagia et al. 2024, arXiv:2412.04403, Eq. 2), fitted on the logit of the accuracy.
+  (Bhagia et al. 2024, arXiv:2412.04403, Eq. 2), fitted on the logit of the accuracy: ``sigmoid_transfer`` (chance
+  0.25, or :func:`sigmoid_transfer_law` for another), and ``sigmoid_transfer_chance`` with each run's chance level
+  as an input column (tasks with different numbers of options in one hierarchical fit).
 * :func:`exp_error`: top-1 error as ``eps - k exp(-gamma L)`` of the loss (Gadre et al. 2024, arXiv:2403.08540,
   Eq. 5), registered through the loss ``l_zero`` at which it would vanish (:func:`exp_error_zero`), and fitted on
   the logit of the error.
@@ -72,6 +74,28 @@ def sigmoid_transfer_law(chance: float = 0.25, name: str | None = None) -> Law:
 
 
 register(sigmoid_transfer_law())
+
+register(Law(
+    name="sigmoid_transfer_chance",
+    fn=lambda loss, chance, *, top, k, l0: sigmoid_transfer(loss, ceiling=chance + (1 - chance) * top, k=k, l0=l0,
+                                                            floor=chance),
+    inputs={"loss": "task loss (nats per token, or bits per byte)", "chance": "chance-level accuracy (fraction)"},
+    target="acc",
+    params={
+        "top": dist.Beta(4.0, 2.0),  # share of the gap from chance to 1 reached at low loss: median 0.69
+        "k": dist.LogNormal(1.0, 1.0),
+        "l0": dist.LogNormal(0.0, 0.75),
+    },
+    reference="Bhagia et al. 2024, arXiv:2412.04403 (OLMo task-scaling ladders, Eq. 2)",
+    monotone={"loss": -1},
+    link="logit",
+    description="The sigmoid transfer law with each run's chance level as an input column (``chance``), so that one "
+                "hierarchical fit covers tasks with different numbers of options (0.25 for four, 0.5 for two, 0.2 "
+                "for five). The ceiling is ``chance + (1 - chance) * top``: always above chance, with ``top`` the "
+                "share of the way from chance to a perfect score.",
+    formula=r"a(L) = f + (1 - f)\,t / (1 + e^{k (L - L_0)}),\ f = \text{chance}",
+    example={"loss": 1.0, "chance": 0.25},
+))
 
 
 def exp_error(loss, *, eps, k, gamma):
