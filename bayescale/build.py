@@ -39,7 +39,7 @@ from bayescale.law import Law
 
 __all__ = ["ModelConfig", "ModelData", "build_model", "POOL_MODES", "LIKELIHOODS", "NOISE_PARAMS"]
 
-POOL_MODES = ("shared", "partial", "independent")
+POOL_MODES = ("shared", "partial", "independent", "crossed")
 LIKELIHOODS = ("student_t", "normal", "beta")
 #: Noise parameters each likelihood adds to the law's: sampled, summarised and calibrated with it.
 NOISE_PARAMS = {"student_t": ("sigma", "nu"), "normal": ("sigma",), "beta": ("phi",)}
@@ -65,6 +65,17 @@ class ModelConfig:
         Scale of the ``HalfNormal`` prior on group-level spreads (unconstrained scale).
     centred : bool
         Centred (``p_u ~ Normal(loc, scale)``) instead of non-centred (``p_z``) partial pooling.
+    crossed : mapping of str to (str, str)
+        Crossed effects: ``{param: (vector, column)}``. The parameter (pool mode ``"crossed"``) takes, in each
+        group, the value of ``vector`` at that group's level of ``column`` (one of the group columns); parameters
+        naming the same vector share its values. E.g. ``{"e_x": ("e", "x_set"), "e_y": ("e", "y_set")}``: one
+        irreducible loss per dataset, used as ``E_x`` by the pairs that start from it and as ``E_y`` by the pairs
+        that end at it. Each vector value is drawn from the prior of the first parameter naming it.
+    crossed_levels : mapping of str to sequence of str
+        The fitted levels of each vector (set by the fit).
+    crossed_priors : mapping of str to mapping of str to (float, float)
+        Priors of single levels of a vector, ``{vector: {level: (loc, scale)}}``, each a LogNormal(loc, scale) in
+        place of the parameter's own LogNormal prior (e.g. a dataset's irreducible loss from an earlier fit).
     """
 
     pool: Mapping[str, str]
@@ -72,11 +83,17 @@ class ModelConfig:
     sigma_scale: float = 0.1
     group_scale: float = 0.5
     centred: bool = False
+    crossed: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    crossed_levels: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    crossed_priors: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
         return {"pool": dict(self.pool), "likelihood": self.likelihood, "sigma_scale": self.sigma_scale,
-                "group_scale": self.group_scale, "centred": self.centred}
+                "group_scale": self.group_scale, "centred": self.centred,
+                "crossed": {p: list(v) for p, v in self.crossed.items()},
+                "crossed_levels": {k: list(v) for k, v in self.crossed_levels.items()},
+                "crossed_priors": {k: {lv: list(v) for lv, v in d.items()} for k, d in self.crossed_priors.items()}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelConfig:
@@ -200,9 +217,22 @@ def build_model(law: Law, config: ModelConfig):
         n_all = data.n_groups + data.n_new_groups
         pop: dict[str, Any] = {}  # population (scalar) values
         grp: dict[str, Any] = {}  # per-group values, shape (n_groups + n_new_groups,)
+        vectors: dict[str, Any] = {}
         for p in order:
             prior = law.params[p]
             mode = pool[p]
+            if mode == "crossed":
+                name = config.crossed[p][0]
+                if name not in vectors:
+                    with numpyro.plate(f"{name}_levels", data.extra[f"{name}_fit"].shape[-1]):
+                        v = numpyro.sample(name, _level_prior(prior, config, name))
+                    n_new = data.extra[f"{name}_new"].shape[-1]
+                    if n_new:
+                        v = jnp.concatenate([v, numpyro.sample(f"{name}_new", prior.expand((n_new,)).to_event(0))])
+                    vectors[name] = v
+                grp[p] = _grp_deterministic(p, vectors[name][data.extra[f"{p}_index"]], data)
+                pop[p] = jnp.mean(vectors[name])
+                continue
             if p in law.centre:
                 x, expo = law.centre[p]
                 lx0 = data.log_x0[x]
@@ -322,6 +352,17 @@ def obs_site(law: Law) -> str:
 def law_location(law: Law, xs: Sequence[Any], params: Mapping[str, Any]):
     """Evaluate the law on the likelihood's scale (its ``link``: log, logit or the target itself)."""
     return law.link_location(*xs, **params)
+
+
+def _level_prior(prior: dist.Distribution, config: ModelConfig, name: str) -> dist.Distribution:
+    """Return the prior of each fitted level of a crossed vector: the parameter's, or a given LogNormal per level."""
+    given = config.crossed_priors.get(name)
+    if not given:
+        return prior
+    levels = list(config.crossed_levels[name])
+    loc = np.asarray([given[lv][0] if lv in given else float(prior.loc) for lv in levels])
+    scale = np.asarray([given[lv][1] if lv in given else float(prior.scale) for lv in levels])
+    return dist.LogNormal(loc, scale)
 
 
 def _noise_scale(name: str, prior: dist.Distribution, pool: Mapping[str, str], data: ModelData):

@@ -288,7 +288,7 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
             extra={"chain": {"name": chain_.name, "stage": k, "targets": list(chain_.targets),
                              "feed": chain_.feeds[k - 1] if k else None}},
         )
-    result = ChainFit.from_stages(chain_, stage_fits, seed=seed)
+    result = ChainFit.from_stages(chain_, stage_fits, seed=seed, joint=True)
     return result
 
 
@@ -317,13 +317,44 @@ class ChainFit:
             law.target: Fit(tree[law.target].copy(), law=law) for law in self.chain.stages
         }
         first = next(iter(self.stages.values()))
-        self.groups, self.levels = first.groups, first.levels
+        #: Group columns of every stage (stages fitted separately may group their runs differently).
+        self.groups = tuple(dict.fromkeys(g for f in self.stages.values() for g in f.groups))
+        self.levels = first.levels
+        self.joint: bool = self.meta.get("joint", True)
 
     @classmethod
-    def from_stages(cls, chain_: Chain, stage_fits: Mapping[str, Any], *, seed: int = 0) -> ChainFit:
-        """Assemble a chain fit from its stages' fits (their draws must come from one joint run)."""
-        tree = xr.DataTree(children={t: f.tree for t, f in stage_fits.items()})
-        tree.attrs[_ATTR] = json.dumps({"chain": chain_.to_dict(), "seed": seed})
+    def from_stages(cls, chain_: Chain, stage_fits: Mapping[str, Any], *, seed: int = 0,
+                    joint: bool = False) -> ChainFit:
+        """Compose a chain from one fit per stage, keyed by target.
+
+        Use it when the stages are observed on different rows, e.g. one loss per model for a Chinchilla stage and
+        one per model and evaluation set for a loss-to-loss stage, so that one joint fit cannot hold both. Fitted
+        jointly, such stages would have independent posteriors anyway (each stage conditions on the previous
+        stage's observed target), so composing separate fits predicts from the same joint posterior: draw ``i`` of
+        every stage is combined. Every stage needs the same number of draws.
+
+        Parameters
+        ----------
+        chain_ : Chain
+        stage_fits : mapping of str to Fit
+            One fit of each stage's law, keyed by the stage's target.
+        seed : int
+        joint : bool
+            True when the fits' draws come from one NUTS run (set by :func:`bayescale.fit`).
+        """
+        missing = set(chain_.targets) - set(stage_fits)
+        if missing:
+            raise ValueError(f"no fit given for stage(s) {sorted(missing)} of chain {chain_.name!r}")
+        for law in chain_.stages:
+            f = stage_fits[law.target]
+            if f.law.signature_dict() != law.signature_dict():
+                raise ValueError(f"the fit given for stage {law.target!r} is of law {f.law.name!r}, not {law.name!r}")
+        sizes = {t: f.tree.posterior.sizes["chain"] * f.tree.posterior.sizes["draw"] for t, f in stage_fits.items()}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"the stages' fits have different numbers of draws {sizes}; fit them with the same "
+                             "num_chains and num_samples")
+        tree = xr.DataTree(children={law.target: stage_fits[law.target].tree for law in chain_.stages})
+        tree.attrs[_ATTR] = json.dumps({"chain": chain_.to_dict(), "seed": seed, "joint": joint})
         tree.attrs["law"] = chain_.name
         return cls(tree, chain_)
 
@@ -353,15 +384,20 @@ class ChainFit:
 
         ds = {t: f.diagnostics for t, f in self.stages.items()}
         first = next(iter(ds.values()))
+        shared = ("divergent", "E-BFMI", "maximum tree depth")  # statistics of the joint run, not of one stage
         problems = tuple(
-            p if p.startswith(("divergent", "E-BFMI")) or "maximum tree depth" in p else f"stage {t!r}: {p}"
+            p if self.joint and any(w in p for w in shared) else f"stage {t!r}: {p}"
             for t, d in ds.items() for p in d.problems
         )
+        every = ds.values()
         return Diagnostics(
-            max_r_hat=max(d.max_r_hat for d in ds.values()), min_ess_bulk=min(d.min_ess_bulk for d in ds.values()),
-            min_ess_tail=min(d.min_ess_tail for d in ds.values()), divergences=first.divergences,
-            tree_depth_frac=first.tree_depth_frac, max_tree_depth=first.max_tree_depth,
-            min_e_bfmi=first.min_e_bfmi, num_draws=first.num_draws, problems=tuple(dict.fromkeys(problems)),
+            max_r_hat=max(d.max_r_hat for d in every), min_ess_bulk=min(d.min_ess_bulk for d in every),
+            min_ess_tail=min(d.min_ess_tail for d in every),
+            # one joint run shares its sampler statistics between the stages; separate fits add up
+            divergences=first.divergences if self.joint else sum(d.divergences for d in every),
+            tree_depth_frac=max(d.tree_depth_frac for d in every), max_tree_depth=first.max_tree_depth,
+            min_e_bfmi=min(d.min_e_bfmi for d in every), num_draws=first.num_draws,
+            problems=tuple(dict.fromkeys(problems)),
         )
 
     def runs(self) -> pd.DataFrame:
@@ -374,9 +410,9 @@ class ChainFit:
 
     # ------------------------------------------------------------------ prediction
     def predictive_draws(self, new_runs, *, kind: str = "observation", seed: int = 0, plugin: bool = False):
-        """Draws of every stage's target at new inputs: ``(table, {target: (draws, points)}, new_groups)``.
+        """Draws of every stage's target at new inputs: ``(frame, {target: (draws, points)}, new_groups)``.
 
-        ``table`` is the first stage's validated table of inputs. See :meth:`predict`.
+        ``frame`` holds the validated inputs and group columns of every stage. See :meth:`predict`.
         """
         from numpyro.infer import Predictive
 
@@ -395,10 +431,11 @@ class ChainFit:
                 if k:  # the fed input comes from the stage before; a placeholder passes validation
                     runs_k = new_runs.assign(**{self.chain.feeds[k - 1]: 1.0})
                 table = validate_runs(runs_k, law, groups=f.groups, require_target=False)
-                data, _, new_k = _model_data(table, f.meta["log_x0"], levels=f.levels, with_target=False)
+                data, _, new_k = _model_data(table, f.meta["log_x0"], levels=f.levels, with_target=False,
+                                              config=f.config)
                 datas.append(data)
                 tables.append(table)
-                new = new or new_k
+                new = tuple(dict.fromkeys(new + tuple(new_k)))
             if plugin and new:
                 raise ValueError(f"the plug-in chain uses each group's point estimates; groups {list(new)} are not "
                                  "in the fit")
@@ -416,7 +453,10 @@ class ChainFit:
             out = Predictive(model, posterior_samples=draws, return_sites=returns)(jax.random.PRNGKey(seed), data)
             values = {law.target: law.from_link(np.asarray(out[site]))
                       for law, site in zip(self.chain.stages, returns, strict=True)}
-        return tables[0], values, new
+        frame = tables[0].frame.copy()
+        for table in tables[1:]:  # later stages' own inputs and group columns
+            frame = frame.join(table.frame[[c for c in table.frame.columns if c not in frame.columns]])
+        return frame, values, new
 
     def predict(self, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95), kind: str = "observation",
                 seed: int = 0) -> pd.DataFrame:
@@ -467,13 +507,13 @@ class ChainFit:
         table, values, new = self.predictive_draws(new_runs, seed=seed, plugin=True)
         return self._frame(table, values, qs, new)
 
-    def _frame(self, table, values: Mapping[str, np.ndarray], qs, new) -> pd.DataFrame:
+    def _frame(self, frame: pd.DataFrame, values: Mapping[str, np.ndarray], qs, new) -> pd.DataFrame:
         from bayescale.predict import _qcols
 
-        cols = [x for x in self.chain.inputs if x in table.frame] + list(self.groups)
+        cols = [x for x in self.chain.inputs if x in frame] + list(self.groups)
         parts = []
         for t, v in values.items():
-            part = table.frame[[c for c in cols if c in table.frame]].copy()
+            part = frame[[c for c in cols if c in frame]].copy()
             part.insert(len(part.columns), "target", t)
             part["mean"] = v.mean(axis=0)
             for q, col in zip(qs, _qcols(qs), strict=True):

@@ -122,18 +122,105 @@ def _default_progress() -> bool:
     return not os.environ.get("CI") and sys.stderr.isatty()
 
 
-def _model_data(table: RunTable, log_x0: Mapping[str, float], levels=None, with_target: bool = True):
+def _model_data(table: RunTable, log_x0: Mapping[str, float], levels=None, with_target: bool = True,
+                config: ModelConfig | None = None):
     frame = table.frame
     codes, levels, new = group_codes(frame, table.groups, levels)
+    extra = {}
+    if config is not None and config.crossed:
+        extra = _crossed_extra(frame, table.groups, codes, len(levels) + len(new), config)
     return ModelData(
         x={k: np.asarray(frame[k], dtype=np.float64) for k in table.law.inputs},
         log_x0=dict(log_x0),
         group=codes,
         noise=None if table.noise is None else np.asarray(frame[table.noise], dtype=np.float64),
         y=np.asarray(frame[table.law.target], dtype=np.float64) if with_target else None,
+        extra=extra,
         n_groups=max(len(levels), 1),
         n_new_groups=len(new),
     ), levels, new
+
+
+def _crossed_levels(frame: pd.DataFrame, crossed: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Levels of each crossed vector: the values of its columns, in order of first appearance."""
+    out: dict[str, list[str]] = {}
+    for _, (vector, column) in crossed.items():
+        out.setdefault(vector, [])
+        out[vector] += [v for v in dict.fromkeys(frame[column].astype(str)) if v not in out[vector]]
+    return out
+
+
+def _crossed_extra(frame: pd.DataFrame, groups, codes, n_all: int, config: ModelConfig) -> dict[str, np.ndarray]:
+    """Index arrays of crossed effects: for each crossed parameter, its vector's level in each group.
+
+    Levels of a vector not seen in fitting get places after the fitted ones (drawn from the prior in prediction).
+    """
+    fitted = {k: list(v) for k, v in config.crossed_levels.items()}
+    new: dict[str, list[str]] = {k: [] for k in fitted}
+    extra: dict[str, np.ndarray] = {}
+    first = np.zeros(n_all, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # a run of each group (every group has one: codes come from it)
+    for p, (vector, column) in config.crossed.items():
+        values = frame[column].astype(str).to_numpy()[first]
+        for v in values:
+            if v not in fitted[vector] and v not in new[vector]:
+                new[vector].append(v)
+        index = {v: i for i, v in enumerate(fitted[vector] + new[vector])}
+        extra[f"{p}_index"] = np.asarray([index[v] for v in values], dtype=np.int32)
+    for vector in fitted:
+        extra[f"{vector}_fit"] = np.zeros(len(fitted[vector]))
+        extra[f"{vector}_new"] = np.zeros(len(new[vector]))
+    return extra
+
+
+def _crossed_config(law: Law, crossed, groups: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Check the user's ``crossed={vector: {param: column}}`` and flatten it to ``{param: (vector, column)}``."""
+    if not crossed:
+        return {}
+    if not isinstance(crossed, Mapping) or not all(isinstance(v, Mapping) for v in crossed.values()):
+        raise TypeError("crossed= maps a vector name to {parameter: column}, e.g. "
+                        "crossed={'e': {'e_x': 'x_set', 'e_y': 'y_set'}}")
+    out: dict[str, tuple[str, str]] = {}
+    for vector, members in crossed.items():
+        for p, column in members.items():
+            if p not in law.params:
+                raise ValueError(f"crossed= names unknown parameter {p!r}; law {law.name!r} has {list(law.params)}")
+            if p in law.centre:
+                raise ValueError(f"crossed= cannot share the centred coefficient {p!r}")
+            if column not in groups:
+                raise ValueError(f"crossed column {column!r} (for {p!r}) must be one of the group columns "
+                                 f"groups={list(groups)}: each group then has one level of it")
+            if p in out:
+                raise ValueError(f"parameter {p!r} appears twice in crossed=")
+            if vector in law.params and vector not in members:
+                raise ValueError(f"crossed vector name {vector!r} is also a parameter of law {law.name!r}")
+            out[p] = (str(vector), column)
+    return out
+
+
+def _crossed_priors(law: Law, cross, levels, given) -> dict[str, dict[str, list[float]]]:
+    """Check ``crossed_priors=`` and write each level's LogNormal as ``[loc, scale]``."""
+    if not given:
+        return {}
+    import numpyro.distributions as dist
+
+    out: dict[str, dict[str, list[float]]] = {}
+    for vector, priors in given.items():
+        if vector not in levels:
+            raise ValueError(f"crossed_priors names {vector!r}, which is not a crossed vector ({sorted(levels)})")
+        first = next(p for p, (v, _) in cross.items() if v == vector)
+        if not isinstance(law.params[first], dist.LogNormal):
+            raise ValueError(f"crossed_priors needs a LogNormal prior on {first!r} (law {law.name!r})")
+        out[vector] = {}
+        for level, prior in priors.items():
+            if str(level) not in levels[vector]:
+                raise ValueError(f"crossed_priors[{vector!r}] names level {level!r}, not among the runs' "
+                                 f"{levels[vector]}")
+            if not isinstance(prior, dist.LogNormal):
+                raise TypeError(f"crossed_priors[{vector!r}][{level!r}] must be a numpyro LogNormal, got "
+                                f"{type(prior).__name__}")
+            out[vector][str(level)] = [float(prior.loc), float(prior.scale)]
+    return out
 
 
 def _grid_data(data: ModelData, size: int | None = None) -> tuple[ModelData, np.ndarray]:
@@ -178,8 +265,10 @@ def _dims(law: Law, config: ModelConfig, groups: Sequence[str]) -> dict[str, lis
             dims[p] = g
             if mode == "partial":
                 dims[f"{p}_z"] = dims[f"{p}_u"] = g
-            else:
+            elif mode == "independent":
                 dims[f"{p}_c"] = g
+        for vector in config.crossed_levels:
+            dims[vector] = [f"{vector}_level"]
     dims[obs_site(law)] = ["run"]
     return dims
 
@@ -211,6 +300,8 @@ def fit(
     pooling: str = "auto",
     likelihood: str = "student_t",
     noise: str | None = None,
+    crossed: Mapping[str, Mapping[str, str]] | None = None,
+    crossed_priors: Mapping[str, Mapping[str, Any]] | None = None,
     num_chains: int = 4,
     num_warmup: int = 1000,
     num_samples: int = 1000,
@@ -254,6 +345,16 @@ def fit(
         error rates of laws with ``link="logit"`` (see :class:`bayescale.build.ModelConfig`).
     noise : str, optional
         Column with a known per-run sd of the log target (added in quadrature to the fitted sd).
+    crossed : mapping, optional
+        Crossed effects ``{vector: {parameter: column}}``: each named parameter takes, in each group, the value of
+        ``vector`` at the group's level of ``column`` (a group column), so parameters naming one vector share its
+        values across groups. E.g. for loss-to-loss pairs grouped by ``["x_set", "y_set"]``,
+        ``crossed={"e": {"e_x": "x_set", "e_y": "y_set"}}`` gives one irreducible loss per dataset, shared by
+        every pair that uses that dataset. See :class:`bayescale.build.ModelConfig`.
+    crossed_priors : mapping, optional
+        ``{vector: {level: prior}}``: a ``numpyro.distributions.LogNormal`` for single levels of a crossed vector
+        in place of the parameter's own (LogNormal) prior, e.g. each dataset's irreducible loss as found by an
+        earlier fit of its scaling law.
     {nuts}
     progress_bar : bool, optional
         Print one line when sampling starts and ends (the sampler runs as one compiled program, so there is no
@@ -294,7 +395,8 @@ def fit(
         return result
     law = get_law(law)
     prep = _prepare(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
-                    sigma_scale=sigma_scale, group_scale=group_scale, flops_per_param_token=flops_per_param_token)
+                    sigma_scale=sigma_scale, group_scale=group_scale, flops_per_param_token=flops_per_param_token,
+                    crossed=crossed, crossed_priors=crossed_priors)
     start = time.perf_counter()
     if progress:
         print(f"bayescale: sampling {law.name}, {num_chains} chains x ({num_warmup} warm-up + {num_samples}) "
@@ -317,6 +419,7 @@ def fit_many(
     pooling: str = "auto",
     likelihood: str = "student_t",
     noise: str | None = None,
+    crossed: Mapping[str, Mapping[str, str]] | None = None,
     num_chains: int = 4,
     num_warmup: int = 1000,
     num_samples: int = 1000,
@@ -346,7 +449,7 @@ def fit_many(
         All runs with the ``by`` column(s) naming the fit each run belongs to; or one table per fit.
     by : str or sequence of str, optional
         Column(s) splitting ``runs`` into fits (required for a DataFrame, not allowed for a mapping).
-    groups, pool, pooling, likelihood, noise
+    groups, pool, pooling, likelihood, noise, crossed
         As in :func:`fit`, applied to every fit (``pooling="auto"`` decides per fit).
     {nuts}
     batch_size : int
@@ -388,7 +491,7 @@ def fit_many(
         try:
             preps.append(_prepare(law, frame, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood,
                                   noise=noise, sigma_scale=sigma_scale, group_scale=group_scale,
-                                  flops_per_param_token=flops_per_param_token))
+                                  flops_per_param_token=flops_per_param_token, crossed=crossed))
         except RunTableError as err:
             raise RunTableError([f"fit {name!r} (by={by!r}): {p}" for p in err.problems]) from err
         except (ValueError, TypeError) as err:
@@ -475,7 +578,7 @@ class _Prepared:
 
 
 def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_scale, group_scale,
-             flops_per_param_token) -> _Prepared:
+             flops_per_param_token, crossed=None, crossed_priors=None) -> _Prepared:
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
     if likelihood == "beta" and (law.link != "logit" or noise is not None):
@@ -487,12 +590,20 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
     if pooling == "auto":
         smallest = int(table.frame.groupby(list(table.groups)).size().min()) if table.groups else 0
         pooling = "centred" if smallest >= CENTRED_MIN_RUNS else "noncentred"
+    cross = _crossed_config(law, crossed, table.groups)
+    modes = resolve_pool(law, pool, bool(table.groups), likelihood)
+    for p in cross:
+        if isinstance(pool, Mapping) and pool.get(p, "shared") != "shared":
+            raise ValueError(f"parameter {p!r} is crossed (crossed=); leave it out of pool=")
+        modes[p] = "crossed"
+    cross_levels = _crossed_levels(table.frame, cross)
     config = ModelConfig(
-        pool=resolve_pool(law, pool, bool(table.groups), likelihood), likelihood=likelihood, sigma_scale=sigma_scale,
-        group_scale=group_scale, centred=pooling == "centred",
+        pool=modes, likelihood=likelihood, sigma_scale=sigma_scale, group_scale=group_scale,
+        centred=pooling == "centred", crossed=cross, crossed_levels=cross_levels,
+        crossed_priors=_crossed_priors(law, cross, cross_levels, crossed_priors),
     )
     log_x0 = geometric_centre({k: table.frame[k].to_numpy() for k in law.inputs})
-    data, levels, _ = _model_data(table, log_x0)
+    data, levels, _ = _model_data(table, log_x0, config=config)
     positions = None
     if data.group is not None:
         data, positions = _grid_data(data)
@@ -709,6 +820,8 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
     coords = {"run": [str(i) for i in frame.index]}
     if table.groups:
         coords[_group_dim(table.groups)] = list(prep.levels)
+    for vector, levels in prep.config.crossed_levels.items():
+        coords[f"{vector}_level"] = list(levels)
     constant = {k: frame[k].to_numpy(dtype=np.float64) for k in law.inputs}
     if table.groups:
         constant["group_code"] = group_codes(frame, table.groups, prep.levels)[0]

@@ -188,6 +188,8 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
     gcols = list(chain_fit.groups)
     levels = list(groups) if groups is not None else list(chain_fit.levels)[:6]
     key = runs[gcols].astype(str).agg(" | ".join, axis=1) if gcols else pd.Series("all", index=runs.index)
+    if gcols:  # the drawn groups only (axes follow their runs)
+        runs, key = runs[key.isin(levels)], key[key.isin(levels)]
     pred = chain_fit.predict(at, quantiles=(0.05, 0.5, 0.95), seed=seed) if at is not None else None
     pkey = None
     if pred is not None:

@@ -33,7 +33,7 @@ def _layout(fit) -> tuple[ModelData, np.ndarray | None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # already reported when the fit was made
         table = validate_runs(fit.runs(), fit.law, groups=fit.groups, noise=fit.meta.get("noise"))
-    data, _, _ = _model_data(table, fit.meta["log_x0"], levels=fit.levels)
+    data, _, _ = _model_data(table, fit.meta["log_x0"], levels=fit.levels, config=fit.config)
     return _grid_data(data) if data.group is not None else (data, None)
 
 

@@ -87,7 +87,8 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
     table = validate_runs(new_runs, law, groups=fit.groups, require_target=False)
     model = build_model(law, fit.config)
     with jax.enable_x64(True):
-        data, _, new = _model_data(table, fit.meta["log_x0"], levels=fit.levels, with_target=False)
+        data, _, new = _model_data(table, fit.meta["log_x0"], levels=fit.levels, with_target=False,
+                                   config=fit.config)
         sites = set(_sample_sites(model, data))
         draws = {k: jnp.asarray(v) for k, v in fit.draws([v for v in fit.tree.posterior.data_vars
                                                            if v in sites]).items()}

@@ -98,6 +98,9 @@ register(Law(
 ))
 
 
+_SOFT_EDGE = 0.005
+
+
 def exp_error(loss, *, eps, k, gamma):
     r"""Exponential error :math:`\mathrm{Err}(L) = \epsilon - k e^{-\gamma L}` (Gadre et al.'s form).
 
@@ -113,9 +116,12 @@ def exp_error_zero(loss, *, eps, gamma, l_zero):
     :math:`\mathrm{Err}(L) = \epsilon (1 - e^{-\gamma (L - L_z)})`, that is :math:`k = \epsilon e^{\gamma L_z}`
     in :func:`exp_error`. The error stays in :math:`(0, \epsilon)` for every loss above :math:`L_z`, so a prior
     on :math:`L_z` below the losses of real models keeps every prior draw a valid error rate; in Gadre's own
-    parameters a wide prior on ``k`` gives negative errors.
+    parameters a wide prior on ``k`` gives negative errors. Below :math:`L_z` (a loss no real model reaches, but a
+    heavy-tailed predictive draw of a chained loss can) the gap :math:`L - L_z` is kept positive by a softplus
+    of width 0.005 nats, so the error stays a tiny positive rate instead of turning negative.
     """
-    return eps * -jnp.expm1(-gamma * (loss - l_zero))
+    gap = _SOFT_EDGE * jnp.logaddexp(0.0, (loss - l_zero) / _SOFT_EDGE)  # loss - l_zero, kept positive smoothly
+    return eps * -jnp.expm1(-gamma * gap)
 
 
 register(Law(
