@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
-
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro.distributions as dist
 import pandas as pd
 import pytest
 from bayescale.models.loss_to_loss import shifted_power
@@ -94,13 +91,4 @@ def test_crossed_errors_are_clear():
         bs.fit("chinchilla", bs.simulate_ladder(num_groups=2), groups="group", crossed={"c": {"a": "group"}})
 
 
-@pytest.mark.statistical
-def test_shifted_power_sbc_and_negative_control():
-    design = pd.DataFrame({"l_x": np.linspace(2.0, 4.5, 20)})
-    good = bs.calibrate("shifted_power", num_simulations=100, design=design, seed=0)
-    assert good.passed, good.summary()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wrong = bs.calibrate("shifted_power", num_simulations=100, design=design, seed=0,
-                             fit_priors={"kappa": dist.LogNormal(0.5, 0.05)})
-    assert not wrong.passed and "kappa" in wrong.failed
+# recovery and SBC (S=100, with a negative control) of the law itself: tests/test_downstream.py (CASES)
