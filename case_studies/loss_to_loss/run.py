@@ -89,14 +89,14 @@ def e_priors(stage1) -> dict:
 
 def fit_stages(own: pd.DataFrame, pairs: pd.DataFrame, *, smoke: bool, seed: int) -> ChainFit:
     """Fit both stages and compose them into a chain."""
-    draws = dict(num_warmup=300, num_samples=200, num_chains=2) if smoke else dict(num_warmup=1000,
-                                                                                     num_samples=1000)
+    draws = dict(num_warmup=300, num_samples=200, num_chains=2) if smoke else dict(num_warmup=1500,
+                                                                                     num_samples=1500)
     chain = bs.chain("chinchilla", "shifted_power")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.DataWarning)
         start = time.perf_counter()
         stage1 = bs.fit("chinchilla", own, groups="dataset", pool={p: "partial" for p in chain.stages[0].params}
-                        | {"sigma": "independent"}, seed=seed, target_accept_prob=0.95, **draws)
+                        | {"sigma": "independent"}, seed=seed, target_accept_prob=0.99, **draws)
         print(f"stage 1 (Chinchilla over {own['dataset'].nunique()} pre-training sets, {len(own)} runs) in "
               f"{time.perf_counter() - start:.0f} s: {stage1.diagnostics!r}")
         start = time.perf_counter()
@@ -203,10 +203,11 @@ def main(argv=None) -> int:
         print(pred.pivot(index="pretraining_set", columns="eval_set", values="q50"))
     print("\nLowest expected loss on each evaluation set at 1e21 FLOPs:")
     for v, g in best.groupby("eval_set", sort=False):
-        top = g.sort_values("p_best", ascending=False).iloc[0]
-        second = g.sort_values("p_best", ascending=False).iloc[1]
-        print(f"  {v:18s} {top['pretraining_set']:18s} P(best) = {top['p_best']:.2f}  "
-              f"(next: {second['pretraining_set']}, {second['p_best']:.2f})")
+        ranked = g.sort_values(["p_best", "expected_loss"], ascending=[False, True])
+        top, second = ranked.iloc[0], ranked.iloc[1]
+        print(f"  {v:18s} {top['pretraining_set']:18s} P(best) = {top['p_best']:.2f}, expected loss "
+              f"{top['expected_loss']:.3f}  (runner-up: {second['pretraining_set']}, {second['expected_loss']:.3f}, "
+              f"P(best) = {second['p_best']:.2f})")
     print(f"\nwrote {args.out}/predictions.csv, best.csv, summary_*.csv and p_best.png")
     return 0
 
