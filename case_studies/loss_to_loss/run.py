@@ -53,6 +53,7 @@ OWN = {
     "smollm-corpus": "smollm",
     "starcoder": "starcoder",
 }
+COLUMN_SPELLING = {"fineweb_1t": "fineweb_1T"}
 TARGET = {"n": 3_309_980_160.0, "d": 50_352_769_083.0}
 #: Published per-set Chinchilla irreducible losses of the own validation loss (LAWS.md: the authors' fits).
 PUBLISHED_E = {"fineweb-edu-100b": 2.002, "starcoder": 0.863, "smollm-corpus": 1.552}
@@ -65,7 +66,9 @@ def load() -> tuple[pd.DataFrame, pd.DataFrame]:
     own = runs[["id", "dataset", "n", "d", "loss"]].reset_index(drop=True)
     losses = bs.datasets.load("loss_to_loss_brandfonbrener", table="losses")
     pairs = losses.merge(own[["id", "loss"]].rename(columns={"loss": "l_x"}), on="id")
-    pairs = pairs.assign(x_set=pairs["dataset"].map(OWN), y_set=pairs["eval_set"].str.lower(), l_y=pairs["loss"])
+    # evaluation sets spelled as in the data's column names, eval/<set>_val/CrossEntropyLoss (fineweb_1T)
+    pairs = pairs.assign(x_set=pairs["dataset"].map(OWN), y_set=pairs["eval_set"].replace(COLUMN_SPELLING),
+                         l_y=pairs["loss"])
     pairs = pairs[pairs["x_set"] != pairs["y_set"]]  # the own set is stage 1 itself
     return own, pairs[["id", "dataset", "x_set", "y_set", "l_x", "l_y"]].reset_index(drop=True)
 
