@@ -28,7 +28,8 @@ Data: ``bs.datasets.load("loss_to_loss_brandfonbrener")`` (KempnerInstitute/loss
 
 Writes ``predictions.csv`` (``pretraining_set, eval_set, mean, q05, q25, q50, q75, q95``: the loss of one such
 model, run-to-run noise included), ``best.csv`` (per evaluation set, the probability that each pre-training set
-gives the lowest expected loss), ``summary_chinchilla.csv``, ``summary_l2l.csv`` and ``p_best.png`` under ``--out``.
+gives the lowest expected loss), ``summary_chinchilla.csv``, ``summary_l2l.csv`` and ``p_best.png`` (each evaluation
+set's predicted losses with their intervals, the winner marked) under ``--out``.
 """
 
 from __future__ import annotations
@@ -152,18 +153,30 @@ def predict(fit: ChainFit, sets, evals, *, seed: int) -> tuple[pd.DataFrame, pd.
     return pred, pd.DataFrame(rows)
 
 
-def figure(best: pd.DataFrame, path: Path) -> None:
-    """P(best pre-training set) for each evaluation set, as stacked bars."""
+def figure(pred: pd.DataFrame, best: pd.DataFrame, path: Path) -> None:
+    """One panel per evaluation set: each pre-training set's predicted loss (median, 90% interval), winner marked."""
     from bayescale.plots import _pyplot
 
     plt = _pyplot()
-    table = best.pivot(index="eval_set", columns="pretraining_set", values="p_best")
-    fig, ax = plt.subplots(figsize=(8, 3.8))
-    table.plot.barh(stacked=True, ax=ax, width=0.8, colormap="tab10")
-    ax.set_xlabel("P(lowest expected loss at 1e21 FLOPs)")
-    ax.set_xlim(0, 1)
-    ax.legend(fontsize=7, loc="lower right", title="pre-training set", title_fontsize=7)
-    ax.set_title("Which pre-training set wins on each evaluation set (3.3B params, 50B tokens)", fontsize=10)
+    evals = list(dict.fromkeys(pred["eval_set"]))
+    ncol = min(4, len(evals))
+    nrow = -(-len(evals) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.3 * ncol, 2.6 * nrow), squeeze=False)
+    for ax, v in zip(axes.flat, evals, strict=False):
+        p = pred[pred["eval_set"] == v].reset_index(drop=True)
+        b = best[best["eval_set"] == v].set_index("pretraining_set")
+        winner = b["p_best"].idxmax()
+        y = np.arange(len(p))
+        colours = ["C3" if s == winner else "C0" for s in p["pretraining_set"]]
+        ax.hlines(y, p["q05"], p["q95"], color=colours, lw=2)
+        ax.scatter(p["q50"], y, color=colours, s=14, zorder=3)
+        ax.set_yticks(y, p["pretraining_set"], fontsize=7)
+        ax.set_title(f"{v}: {winner}, P(best) {b.loc[winner, 'p_best']:.2f}", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+    for ax in list(axes.flat)[len(evals):]:
+        ax.set_visible(False)
+    fig.suptitle("Loss at 1e21 FLOPs (3.3B params, 50B tokens) on each evaluation set: median and 90% interval "
+                 "per pre-training set (red: lowest expected loss)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -200,7 +213,7 @@ def main(argv=None) -> int:
     pred, best = predict(fit, sets, evals, seed=args.seed)
     pred.to_csv(args.out / "predictions.csv", index=False)
     best.to_csv(args.out / "best.csv", index=False)
-    figure(best, args.out / "p_best.png")
+    figure(pred, best, args.out / "p_best.png")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format):
         print("\nPredicted loss at 1e21 FLOPs (median, rows: pre-training set, columns: evaluation set):")
         print(pred.pivot(index="pretraining_set", columns="eval_set", values="q50"))
