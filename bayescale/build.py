@@ -76,6 +76,11 @@ class ModelConfig:
     crossed_priors : mapping of str to mapping of str to (float, float)
         Priors of single levels of a vector, ``{vector: {level: (loc, scale)}}``, each a LogNormal(loc, scale) in
         place of the parameter's own LogNormal prior (e.g. a dataset's irreducible loss from an earlier fit).
+    group_predictors : mapping of str to mapping of str to float
+        Group-level regression of partially pooled parameters, ``{param: {column: centre}}``: the parameter's
+        population location (on its unconstrained scale, the log for positive parameters) moves with
+        ``beta * (log column - centre)`` per column, a column constant within each group (e.g. each model size's
+        parameters and tokens). ``centre`` is the mean log value over the fitted groups.
     """
 
     pool: Mapping[str, str]
@@ -86,6 +91,7 @@ class ModelConfig:
     crossed: Mapping[str, Sequence[str]] = field(default_factory=dict)
     crossed_levels: Mapping[str, Sequence[str]] = field(default_factory=dict)
     crossed_priors: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
+    group_predictors: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
@@ -93,7 +99,8 @@ class ModelConfig:
                 "group_scale": self.group_scale, "centred": self.centred,
                 "crossed": {p: list(v) for p, v in self.crossed.items()},
                 "crossed_levels": {k: list(v) for k, v in self.crossed_levels.items()},
-                "crossed_priors": {k: {lv: list(v) for lv, v in d.items()} for k, d in self.crossed_priors.items()}}
+                "crossed_priors": {k: {lv: list(v) for lv, v in d.items()} for k, d in self.crossed_priors.items()},
+                "group_predictors": {p: dict(d) for p, d in self.group_predictors.items()}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelConfig:
@@ -382,12 +389,16 @@ def _uses_group(expo, grp) -> bool:
 
 def _partial_offsets(p: str, loc, config: ModelConfig, data: ModelData):
     scale = numpyro.sample(f"{p}_scale", dist.HalfNormal(config.group_scale))
+    n = data.n_groups
+    loc = loc + _group_regression(p, config, data)  # scalar, or one location per group with group predictors
+    fit_loc = loc[:n] if jnp.ndim(loc) else loc
+    new_loc = loc[n:] if jnp.ndim(loc) else loc
     if config.centred:
         with numpyro.plate(f"{p}_groups", data.n_groups):
-            u = numpyro.sample(f"{p}_u", dist.Normal(loc, scale))
+            u = numpyro.sample(f"{p}_u", dist.Normal(fit_loc, scale))
         if data.n_new_groups:
             with numpyro.plate(f"{p}_new_groups", data.n_new_groups):
-                u = jnp.concatenate([u, numpyro.sample(f"{p}_u_new", dist.Normal(loc, scale))])
+                u = jnp.concatenate([u, numpyro.sample(f"{p}_u_new", dist.Normal(new_loc, scale))])
         return u
     with numpyro.plate(f"{p}_groups", data.n_groups):
         z = numpyro.sample(f"{p}_z", dist.Normal(0.0, 1.0))
@@ -396,6 +407,19 @@ def _partial_offsets(p: str, loc, config: ModelConfig, data: ModelData):
             z_new = numpyro.sample(f"{p}_z_new", dist.Normal(0.0, 1.0))
         z = jnp.concatenate([z, z_new])
     return loc + scale * z
+
+
+def _group_regression(p: str, config: ModelConfig, data: ModelData):
+    """``sum_k beta_k (log x_gk - mean)`` over the group predictors of ``p`` (0 without any).
+
+    Each ``beta_k`` (site ``<p>_on_<column>``) is the exponent of a power law of the parameter in a group-level
+    column, e.g. ``log B_noise_g = loc + beta_n log(N_g / N_0) + beta_d log(D_g / D_0) + scale z_g``.
+    """
+    shift = 0.0
+    for col in config.group_predictors.get(p, {}):
+        beta = numpyro.sample(f"{p}_on_{col}", dist.Normal(0.0, 1.0))
+        shift = shift + beta * data.extra[f"{p}_x_{col}"]
+    return shift
 
 
 def _append_new(p: str, values, data: ModelData, new_dist):

@@ -417,7 +417,7 @@ class ChainFit:
         from numpyro.infer import Predictive
 
         from bayescale.data import validate_runs
-        from bayescale.fit import _model_data
+        from bayescale.fit import _model_data, predictor_columns
         from bayescale.predict import _KINDS, _sample_sites
 
         if kind not in _KINDS:
@@ -430,7 +430,8 @@ class ChainFit:
                 runs_k = new_runs
                 if k:  # the fed input comes from the stage before; a placeholder passes validation
                     runs_k = new_runs.assign(**{self.chain.feeds[k - 1]: 1.0})
-                table = validate_runs(runs_k, law, groups=f.groups, require_target=False)
+                table = validate_runs(runs_k, law, groups=f.groups, require_target=False,
+                                      keep=predictor_columns(f.config))
                 data, _, new_k = _model_data(table, f.meta["log_x0"], levels=f.levels, with_target=False,
                                               config=f.config)
                 datas.append(data)

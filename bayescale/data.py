@@ -153,6 +153,7 @@ def validate_runs(
     noise: str | None = None,
     require_target: bool = True,
     flops_per_param_token: float = 6.0,
+    keep: Sequence[str] = (),
 ) -> RunTable:
     """Check a table of runs against a law and return a cleaned copy.
 
@@ -170,6 +171,8 @@ def validate_runs(
         False for prediction tables, which need only the inputs (and groups); fit-only checks are skipped.
     flops_per_param_token : float
         The FLOPs convention ``c = k n d`` used to check a compute column against ``n`` and ``d``.
+    keep : sequence of str
+        Other positive numeric columns to check and keep (group-level predictors of a hierarchical fit).
 
     Returns
     -------
@@ -212,12 +215,15 @@ def validate_runs(
         notes.append(msg)
         warnings.warn(msg, DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
 
-    needed = list(law.inputs) + ([law.target] if require_target else []) + list(groups) + ([noise] if noise else [])
+    keep = [c for c in keep if c not in law.inputs]
+    needed = (list(law.inputs) + ([law.target] if require_target else []) + list(groups) + ([noise] if noise else [])
+              + list(keep))
     missing = [c for c in needed if c not in frame.columns]
     for col in missing:
         role = (
             f"input [{law.inputs[col]}]" if col in law.inputs else
-            "target" if col == law.target else "group column" if col in groups else "noise column"
+            "target" if col == law.target else "group column" if col in groups else
+            "group-level predictor" if col in keep else "noise column"
         )
         close = _suggest(col, frame.columns)
         hint = (
@@ -228,9 +234,10 @@ def validate_runs(
     # the columns that are present are still checked, so that every problem is reported at once
 
     out = pd.DataFrame(index=frame.index)
-    value_cols = [c for c in list(law.inputs) + ([law.target] if require_target else []) if c not in missing]
+    value_cols = [c for c in list(law.inputs) + ([law.target] if require_target else []) + list(keep)
+                  if c not in missing]
     for col in value_cols + ([noise] if noise and noise not in missing else []):
-        out[col] = _numeric(frame[col], col, problems, suffixes=col in law.inputs)
+        out[col] = _numeric(frame[col], col, problems, suffixes=col in law.inputs or col in keep)
     for col in value_cols:
         values = out[col]
         unparsed = values.isna() & frame[col].notna() & (not pd.api.types.is_numeric_dtype(frame[col]))
@@ -241,7 +248,7 @@ def validate_runs(
                 "drop those runs or fill them in"
             )
         nonpos = np.isfinite(values) & (values <= 0)
-        positive_needed = col in law.inputs or law.positive
+        positive_needed = col in law.inputs or col in keep or law.positive
         if positive_needed and nonpos.any():
             what = _UNIT_WORDS.get(col, f"values of {col!r}")
             why = " (the likelihood is on the log of the target)" if col == law.target else ""

@@ -129,6 +129,12 @@ def _model_data(table: RunTable, log_x0: Mapping[str, float], levels=None, with_
     extra = {}
     if config is not None and config.crossed:
         extra = _crossed_extra(frame, table.groups, codes, len(levels) + len(new), config)
+    if config is not None and config.group_predictors:
+        first = np.zeros(len(levels) + len(new), dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]  # a run of each group
+        for p, cols in config.group_predictors.items():
+            for col, centre in cols.items():
+                extra[f"{p}_x_{col}"] = np.log(frame[col].to_numpy(np.float64)[first]) - centre
     return ModelData(
         x={k: np.asarray(frame[k], dtype=np.float64) for k in table.law.inputs},
         log_x0=dict(log_x0),
@@ -195,6 +201,47 @@ def _crossed_config(law: Law, crossed, groups: Sequence[str]) -> dict[str, tuple
             if vector in law.params and vector not in members:
                 raise ValueError(f"crossed vector name {vector!r} is also a parameter of law {law.name!r}")
             out[p] = (str(vector), column)
+    return out
+
+
+def predictor_columns(config: ModelConfig) -> list[str]:
+    """Columns a fit's group-level predictors need (kept by validation, stored with the runs)."""
+    return sorted({c for cols in config.group_predictors.values() for c in cols})
+
+
+def _predictor_spec(law: Law, group_predictors, pool, groups) -> dict[str, list[str]]:
+    """Check ``group_predictors=``: partially pooled parameters of the law, each with a list of columns."""
+    if not group_predictors:
+        return {}
+    if not groups:
+        raise ValueError("group_predictors= needs groups=: the predictors are columns of each group")
+    out = {}
+    for p, cols in group_predictors.items():
+        if p not in law.params:
+            raise ValueError(f"group_predictors names unknown parameter {p!r}; law {law.name!r} has "
+                             f"{list(law.params)}")
+        mode = pool if isinstance(pool, str) or pool is None else pool.get(p, "shared")
+        if (mode or "partial") != "partial":
+            raise ValueError(f"group_predictors: {p!r} must be partially pooled (pool={{{p!r}: 'partial'}}) to "
+                             "have a group-level regression")
+        out[p] = [cols] if isinstance(cols, str) else list(cols)
+    return out
+
+
+def _predictor_centres(table: RunTable, predictors: Mapping[str, Sequence[str]]) -> dict[str, dict[str, float]]:
+    """Mean log value of each predictor over the groups; every predictor must be constant within each group."""
+    out: dict[str, dict[str, float]] = {}
+    frame = table.frame
+    for p, cols in predictors.items():
+        out[p] = {}
+        for col in cols:
+            per_group = frame.groupby(list(table.groups), sort=False)[col]
+            varying = per_group.nunique()
+            if (varying > 1).any():
+                bad = [str(k) for k in varying.index[varying > 1][:5]]
+                raise ValueError(f"group predictor {col!r} varies within group(s) {bad}: a group-level predictor "
+                                 "takes one value per group")
+            out[p][col] = float(np.mean(np.log(per_group.first().to_numpy(np.float64))))
     return out
 
 
@@ -302,6 +349,7 @@ def fit(
     noise: str | None = None,
     crossed: Mapping[str, Mapping[str, str]] | None = None,
     crossed_priors: Mapping[str, Mapping[str, Any]] | None = None,
+    group_predictors: Mapping[str, Sequence[str]] | None = None,
     num_chains: int = 4,
     num_warmup: int = 1000,
     num_samples: int = 1000,
@@ -355,6 +403,13 @@ def fit(
         ``{vector: {level: prior}}``: a ``numpyro.distributions.LogNormal`` for single levels of a crossed vector
         in place of the parameter's own (LogNormal) prior, e.g. each dataset's irreducible loss as found by an
         earlier fit of its scaling law.
+    group_predictors : mapping, optional
+        ``{parameter: [column, ...]}``: a group-level regression of a partially pooled parameter on columns that
+        are constant within each group, as a power law: its population location on the log scale (for a positive
+        parameter) moves with ``beta_column * log(column)``, coefficients ``<parameter>_on_<column>`` with a
+        Normal(0, 1) prior. E.g. ``{"b_noise": ["n", "d"]}`` fits ``log B_noise = c + b_n log N + b_d log D`` across
+        model sizes, every run of every size informing it; a group not seen in fitting is predicted from its own
+        columns.
     {nuts}
     progress_bar : bool, optional
         Print one line when sampling starts and ends (the sampler runs as one compiled program, so there is no
@@ -396,7 +451,7 @@ def fit(
     law = get_law(law)
     prep = _prepare(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
                     sigma_scale=sigma_scale, group_scale=group_scale, flops_per_param_token=flops_per_param_token,
-                    crossed=crossed, crossed_priors=crossed_priors)
+                    crossed=crossed, crossed_priors=crossed_priors, group_predictors=group_predictors)
     start = time.perf_counter()
     if progress:
         print(f"bayescale: sampling {law.name}, {num_chains} chains x ({num_warmup} warm-up + {num_samples}) "
@@ -578,7 +633,7 @@ class _Prepared:
 
 
 def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_scale, group_scale,
-             flops_per_param_token, crossed=None, crossed_priors=None) -> _Prepared:
+             flops_per_param_token, crossed=None, crossed_priors=None, group_predictors=None) -> _Prepared:
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
     if likelihood == "beta" and (law.link != "logit" or noise is not None):
@@ -586,7 +641,9 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
                          f"{law.name!r} has link={law.link!r}) and no noise= column")
     if pooling not in ("auto", "noncentred", "centred"):
         raise ValueError(f"pooling={pooling!r} is not one of ('auto', 'noncentred', 'centred')")
-    table = validate_runs(runs, law, groups=groups, noise=noise, flops_per_param_token=flops_per_param_token)
+    predictors = _predictor_spec(law, group_predictors, pool, groups)
+    table = validate_runs(runs, law, groups=groups, noise=noise, flops_per_param_token=flops_per_param_token,
+                          keep=sorted({c for cols in predictors.values() for c in cols}))
     if pooling == "auto":
         smallest = int(table.frame.groupby(list(table.groups)).size().min()) if table.groups else 0
         pooling = "centred" if smallest >= CENTRED_MIN_RUNS else "noncentred"
@@ -601,6 +658,7 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
         pool=modes, likelihood=likelihood, sigma_scale=sigma_scale, group_scale=group_scale,
         centred=pooling == "centred", crossed=cross, crossed_levels=cross_levels,
         crossed_priors=_crossed_priors(law, cross, cross_levels, crossed_priors),
+        group_predictors=_predictor_centres(table, predictors),
     )
     log_x0 = geometric_centre({k: table.frame[k].to_numpy() for k in law.inputs})
     data, levels, _ = _model_data(table, log_x0, config=config)
@@ -827,6 +885,8 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
         constant["group_code"] = group_codes(frame, table.groups, prep.levels)[0]
     if table.noise is not None:
         constant["noise"] = frame[table.noise].to_numpy(dtype=np.float64)
+    for col in predictor_columns(prep.config):
+        constant[col] = frame[col].to_numpy(dtype=np.float64)
     loglik = np.asarray(stats["log_likelihood"])
     if prep.positions is not None:  # groups x slots -> runs
         loglik = loglik.reshape(loglik.shape[:2] + (-1,))[..., prep.positions]
@@ -972,6 +1032,8 @@ class Fit:
                 out[g] = [p[j] for p in parts]
         if self.meta.get("noise") is not None:
             out[self.meta["noise"]] = cd["noise"].values
+        for col in predictor_columns(self.config):
+            out[col] = cd[col].values
         y = self.tree.observed_data[site].values
         out[self.law.target] = self.law.from_link(y)
         return out

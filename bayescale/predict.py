@@ -15,9 +15,9 @@ import pandas as pd
 
 from bayescale.build import build_model, obs_site
 from bayescale.data import validate_runs
-from bayescale.fit import Fit, _model_data, _pct
+from bayescale.fit import Fit, _model_data, _pct, predictor_columns
 
-__all__ = ["predict", "predictive_draws", "optimal_allocation"]
+__all__ = ["predict", "predictive_draws", "parameter_draws", "optimal_allocation"]
 
 _KINDS = ("observation", "mean")
 
@@ -84,7 +84,8 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
     if kind not in _KINDS:
         raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
     law = fit.law
-    table = validate_runs(new_runs, law, groups=fit.groups, require_target=False)
+    table = validate_runs(new_runs, law, groups=fit.groups, require_target=False,
+                          keep=predictor_columns(fit.config))
     model = build_model(law, fit.config)
     with jax.enable_x64(True):
         data, _, new = _model_data(table, fit.meta["log_x0"], levels=fit.levels, with_target=False,
@@ -96,6 +97,57 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
         out = pred(jax.random.PRNGKey(seed), data)
         values = np.asarray(out["mu"] if kind == "mean" else out[obs_site(law)])
     return table, law.from_link(values), new
+
+
+def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """Posterior draws of every law parameter for each row of ``groups``, seen in fitting or not.
+
+    A group the fit has not seen takes its partially pooled parameters from the population, moved by its own
+    group-level predictors when the fit has some (its columns must then be in ``groups``), and its independent ones
+    from the prior.
+
+    Parameters
+    ----------
+    fit : Fit
+    groups : pandas.DataFrame
+        The fit's group columns (and group-predictor columns); the law's inputs are not needed.
+    seed : int
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``{parameter: (draws, rows)}``.
+    """
+    from numpyro.infer import Predictive
+
+    law = fit.law
+    frame = pd.DataFrame(groups).copy()
+    for x in law.inputs:
+        if x not in frame:
+            frame[x] = 1.0  # placeholder: parameters do not depend on the inputs
+    table = validate_runs(frame, law, groups=fit.groups, require_target=False, keep=predictor_columns(fit.config))
+    model = build_model(law, fit.config)
+    post = fit.draws([p for p in law.params])
+    with jax.enable_x64(True):
+        data, _, new = _model_data(table, fit.meta["log_x0"], levels=fit.levels, with_target=False,
+                                   config=fit.config)
+        sites = set(_sample_sites(model, data))
+        draws = {k: jnp.asarray(v) for k, v in fit.draws([v for v in fit.tree.posterior.data_vars
+                                                           if v in sites]).items()}
+        wanted = [f"{p}_new_value" for p in law.params if fit.config.pool[p] != "shared"] if new else []
+        out = Predictive(model, posterior_samples=draws, return_sites=wanted)(jax.random.PRNGKey(seed), data) \
+            if wanted else {}
+    codes = data.group
+    result = {}
+    for p in law.params:
+        v = post[p]
+        if v.ndim == 1:
+            result[p] = np.repeat(v[:, None], len(table.frame), axis=1)
+            continue
+        if new:
+            v = np.concatenate([v, np.asarray(out[f"{p}_new_value"])], axis=1)
+        result[p] = v[:, codes]
+    return result
 
 
 def _quantile_frame(fit: Fit, table, values: np.ndarray, qs: Sequence[float], new=()) -> pd.DataFrame:

@@ -3,6 +3,6 @@
 Importing this package registers every law (``bs.laws()`` lists them).
 """
 
-from bayescale.models import downstream, loss_scaling, loss_to_loss
+from bayescale.models import batch, downstream, loss_scaling, loss_to_loss
 
-__all__ = ["downstream", "loss_scaling", "loss_to_loss"]
+__all__ = ["batch", "downstream", "loss_scaling", "loss_to_loss"]

@@ -1,0 +1,108 @@
+"""Family 4: batch size — the critical batch size and the steps/data trade-off of large-batch training.
+
+* :func:`mccandlish_steps`: steps to reach a target loss at batch size ``B``, ``S = S_min (1 + B_noise / B)``
+  (McCandlish et al. 2018, arXiv:1812.06162, Eq. 2.11). The examples processed, ``E = B S = E_min (1 + B / B_noise)``
+  with ``E_min = S_min B_noise``, follow from the same two parameters, and the critical batch size is
+  ``B_crit = E_min / S_min = B_noise``. Hierarchical over model sizes (or target losses), with ``B_noise`` regressed
+  on each size's parameters and tokens (``bs.fit(..., group_predictors={"b_noise": ["n", "d"]})``), every run of the
+  sweep informs the critical batch's scaling, not just each size's argmin.
+* :func:`kaplan_bcrit`: ``B_crit(L) = B* / L^(1 / alpha_B)`` (Kaplan et al. 2020, arXiv:2001.08361, Eq. 5.4).
+* :func:`bcrit_power`: ``log B_crit = c + b_N log N + b_D log D`` (Zhang et al. 2024, arXiv:2410.21676, find that it
+  follows data, not model size): a fit says how much of the growth goes with each.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+
+from bayescale.law import Law, register
+
+__all__ = ["mccandlish_steps", "log_mccandlish_steps", "kaplan_bcrit", "bcrit_power", "zhang_cbs"]
+
+
+def mccandlish_steps(b, *, s_min, b_noise):
+    r"""Return the steps to a target loss at batch size ``b``: :math:`S = S_{min} (1 + B_{noise} / B)`."""
+    return s_min * (1.0 + b_noise / b)
+
+
+def log_mccandlish_steps(b, *, s_min, b_noise):
+    """Log of :func:`mccandlish_steps` as a fused log-sum-exp."""
+    return jnp.log(s_min) + jnp.logaddexp(0.0, jnp.log(b_noise) - jnp.log(b))
+
+
+def zhang_cbs(b_noise, b_ref=256.0, overhead=0.2):
+    """Convert McCandlish's ``B_noise`` to Zhang et al.'s critical batch size.
+
+    Theirs is the largest batch whose steps exceed linear scaling from ``b_ref`` by at most ``overhead``:
+    ``S(B) / (S(b_ref) b_ref / B) = 1 + overhead`` gives ``B* = (1 + overhead) b_ref + overhead B_noise`` (their
+    notebook: ``b / (5 a) + 1.2 * 256``).
+    """
+    return (1.0 + overhead) * b_ref + overhead * np.asarray(b_noise)
+
+
+register(Law(
+    name="mccandlish",
+    fn=mccandlish_steps,
+    log_fn=log_mccandlish_steps,
+    inputs={"b": "batch size (sequences or tokens per step)"},
+    target="steps",
+    params={
+        "s_min": dist.LogNormal(np.log(1e4), 2.0),  # steps at an infinite batch
+        "b_noise": dist.LogNormal(np.log(1e3), 2.5),  # the noise scale = the critical batch, in the unit of b
+    },
+    reference="McCandlish et al. 2018, arXiv:1812.06162 (Eq. 2.11; E_min = S_min B_noise, B_crit = B_noise)",
+    monotone={"b": -1},
+    description="Optimisation steps needed to reach a target loss as a function of the batch size: perfect "
+                "scaling (steps halve as the batch doubles) below the critical batch B_noise, diminishing returns "
+                "above it, down to S_min steps. The data processed, E = B S = E_min (1 + B / B_noise), follow.",
+    formula=r"S(B) = S_{\min}\,(1 + B_{\mathrm{noise}} / B),\quad E(B) = E_{\min}\,(1 + B / B_{\mathrm{noise}})",
+    example={"b": 256.0},
+))
+
+
+def kaplan_bcrit(loss, *, b_star, alpha_b):
+    r"""Kaplan's critical batch :math:`B_{crit}(L) = B^* / L^{1 / \alpha_B}` (tokens)."""
+    return b_star * loss ** (-1.0 / alpha_b)
+
+
+register(Law(
+    name="kaplan_bcrit",
+    fn=kaplan_bcrit,
+    log_fn=lambda loss, *, b_star, alpha_b: jnp.log(b_star) - jnp.log(loss) / alpha_b,
+    inputs={"loss": "loss (nats per token)"},
+    target="b_crit",
+    params={"b_star": dist.LogNormal(np.log(2e8), 1.5), "alpha_b": dist.LogNormal(np.log(0.2), 0.4)},
+    reference="Kaplan et al. 2020, arXiv:2001.08361 (Eq. 5.4: B* = 2e8 tokens, alpha_B = 0.21)",
+    monotone={"loss": -1},
+    description="The critical batch size (tokens) as a power of the loss reached: it grows as the loss falls.",
+    formula=r"B_{\mathrm{crit}}(L) = B^{*} / L^{1 / \alpha_B}",
+    example={"loss": 3.0},
+    published={"b_star": 2e8, "alpha_b": 0.21},
+))
+
+
+def bcrit_power(n, d, *, c, b_n, b_d):
+    r"""Critical batch as a power law in model size and data: :math:`B = c\,(N / 10^9)^{b_N} (D / 10^{10})^{b_D}`."""
+    return c * (n / 1e9) ** b_n * (d / 1e10) ** b_d
+
+
+register(Law(
+    name="bcrit_power",
+    fn=bcrit_power,
+    log_fn=lambda n, d, *, c, b_n, b_d: jnp.log(c) + b_n * jnp.log(n / 1e9) + b_d * jnp.log(d / 1e10),
+    inputs={"n": "parameters", "d": "tokens"},
+    target="b_crit",
+    params={
+        "c": dist.LogNormal(np.log(1e6), 2.0),  # critical batch (tokens) at N = 1e9, D = 1e10
+        "b_n": dist.Normal(0.25, 0.5),
+        "b_d": dist.Normal(0.25, 0.5),
+    },
+    reference="Zhang et al. 2024, arXiv:2410.21676 (critical batch follows data, B* ~ D^0.47, not model size)",
+    description="The critical batch size as a power law in model size and training tokens, "
+                "log B = log c + b_N log(N / 1e9) + b_D log(D / 1e10): the posterior of (b_N, b_D) says which one "
+                "it follows.",
+    formula=r"\log B_{\mathrm{crit}} = \log c + b_N \log(N / 10^9) + b_D \log(D / 10^{10})",
+    example={"n": 1e9, "d": 2e10},
+))

@@ -1,0 +1,141 @@
+"""Family 4, batch size: McCandlish's law, Kaplan's and the power-law critical batch, group-level predictors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+import pandas as pd
+import pytest
+from bayescale.models.batch import kaplan_bcrit, mccandlish_steps, zhang_cbs
+
+import bayescale as bs
+from bayescale.predict import parameter_draws
+
+ROOT = Path(__file__).resolve().parents[1]
+DESIGN = pd.DataFrame({"b": 32.0 * 2.0 ** np.arange(10)})
+
+
+def _sweep(seed=0, sizes=(8.5e7, 1.5e8, 3e8, 6e8, 1.2e9), exponent=0.45, sd=0.04):
+    """Steps to a target at 9 batch sizes for each model size, B_noise = 900 (N / 3e8)^exponent."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, n in enumerate(sizes):
+        b_noise = 900 * (n / 3e8) ** exponent * np.exp(rng.normal(0, 0.05))
+        s_min = 1500 * (n / 3e8) ** 0.5
+        for b in 64 * 2.0 ** np.arange(9):
+            rows.append({"model": f"m{i}", "n": n, "d": 20 * n, "b": b,
+                         "steps": s_min * (1 + b_noise / b) * np.exp(rng.normal(0, sd))})
+    return pd.DataFrame(rows)
+
+
+def test_mccandlish_steps_and_examples_share_two_parameters():
+    b = np.array([64.0, 256.0, 4096.0])
+    with jax.enable_x64(True):
+        s = np.asarray(mccandlish_steps(jnp.asarray(b), s_min=1000.0, b_noise=512.0))
+        log_s = np.asarray(bs.get_law("mccandlish").log(jnp.asarray(b), s_min=1000.0, b_noise=512.0))
+    np.testing.assert_allclose(s, 1000 * (1 + 512 / b))
+    np.testing.assert_allclose(log_s, np.log(s), rtol=1e-12)
+    examples = b * s  # E = E_min (1 + B / B_noise) with E_min = S_min B_noise
+    np.testing.assert_allclose(examples, 1000 * 512 * (1 + b / 512))
+    # (S / S_min - 1)(E / E_min - 1) = 1
+    np.testing.assert_allclose((s / 1000 - 1) * (examples / (1000 * 512) - 1), 1.0)
+    # Zhang's 20%-overhead critical batch from B_noise, as their notebook computes it from steps = a + b / B
+    a, bb = 1293.826869, 2.834258e6  # their 85M fit
+    assert zhang_cbs(bb / a) == pytest.approx(745.320147, rel=1e-6)
+
+
+def test_kaplan_critical_batch_check_values():
+    law = bs.get_law("kaplan_bcrit")
+    p = law.published
+    for loss, expected in ((2.0, 7.4e6), (3.0, 1.07e6), (4.0, 2.7e5)):
+        assert float(kaplan_bcrit(loss, **p)) == pytest.approx(expected, rel=0.03)
+    assert law.monotone == {"loss": -1}
+
+
+def test_critical_batch_power_law_in_n_and_d():
+    law = bs.get_law("bcrit_power")
+    v = float(law(n=2e9, d=4e10, c=1e6, b_n=0.1, b_d=0.5))
+    assert v == pytest.approx(1e6 * 2 ** 0.1 * 4 ** 0.5)
+
+
+@pytest.mark.statistical
+def test_mccandlish_recovers_its_parameters():
+    truth = {"s_min": 2000.0, "b_noise": 700.0}
+    runs = bs.simulate_ladder("mccandlish", truth, design=DESIGN, noise_sd=0.03, seed=1)
+    fit = bs.fit("mccandlish", runs, seed=1, progress_bar=False)
+    assert fit.diagnostics.ok, fit.diagnostics
+    s = fit.summary(list(truth))
+    for p, v in truth.items():
+        assert s.loc[p, "q05"] < v < s.loc[p, "q95"], (p, s.loc[p].to_dict())
+
+
+@pytest.mark.statistical
+def test_mccandlish_sbc_and_negative_control():
+    good = bs.calibrate("mccandlish", num_simulations=100, design=DESIGN, seed=0)
+    assert good.passed, good.summary()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wrong = bs.calibrate("mccandlish", num_simulations=100, design=DESIGN, seed=0,
+                             fit_priors={"b_noise": dist.LogNormal(np.log(1e5), 0.2)})
+    assert not wrong.passed and "b_noise" in wrong.failed
+
+
+@pytest.mark.statistical
+def test_group_predictors_recover_the_exponent_and_predict_a_held_out_size():
+    runs = _sweep()
+    train = runs[runs["model"] != "m4"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        fit = bs.fit("mccandlish", train, groups="model", pool={"s_min": "partial", "b_noise": "partial"},
+                     group_predictors={"b_noise": ["n"], "s_min": ["n"]}, pooling="noncentred", seed=0,
+                     target_accept_prob=0.99, progress_bar=False)
+    assert fit.diagnostics.divergences <= 5, fit.diagnostics
+    s = fit.summary(["b_noise_on_n", "s_min_on_n"], ci_prob=0.98)
+    assert s.loc["b_noise_on_n", "q01"] < 0.45 < s.loc["b_noise_on_n", "q99"]
+    assert s.loc["s_min_on_n", "q01"] < 0.5 < s.loc["s_min_on_n", "q99"]
+    assert fit.config.group_predictors["b_noise"]["n"] == pytest.approx(np.mean(np.log(train["n"].unique())))
+    # the held-out size: its critical batch from its own N
+    held = runs[runs["model"] == "m4"].iloc[:1][["model", "n"]]
+    bn = parameter_draws(fit, held)["b_noise"][:, 0]
+    truth = 900 * (1.2e9 / 3e8) ** 0.45
+    assert np.quantile(bn, 0.02) < truth < np.quantile(bn, 0.98)
+    known = parameter_draws(fit, pd.DataFrame({"model": ["m0"], "n": [8.5e7]}))["b_noise"][:, 0]
+    np.testing.assert_array_equal(known, fit.draws(["b_noise"])["b_noise"][:, 0])
+    pred = fit.predict(held.assign(b=256.0))
+    assert pred.attrs["new_groups"] == ["m4"]
+
+
+def test_group_predictor_errors_are_clear():
+    runs = _sweep()
+    with pytest.raises(ValueError, match="needs groups="):
+        bs.fit("mccandlish", runs, group_predictors={"b_noise": ["n"]})
+    with pytest.raises(ValueError, match="must be partially pooled"):
+        bs.fit("mccandlish", runs, groups="model", pool={"b_noise": "independent"},
+               group_predictors={"b_noise": ["n"]})
+    with pytest.raises(ValueError, match="varies within group"):
+        bs.fit("mccandlish", runs.assign(n=runs["n"] * (1 + runs.index % 2)), groups="model",
+               pool={"b_noise": "partial"}, group_predictors={"b_noise": ["n"]})
+    with pytest.raises(bs.RunTableError, match="group-level predictor"):
+        bs.fit("mccandlish", runs.drop(columns="n"), groups="model", pool={"b_noise": "partial"},
+               group_predictors={"b_noise": ["n"]})
+
+
+@pytest.mark.slow
+def test_critical_batch_case_study_smoke(tmp_path):
+    script = ROOT / "case_studies" / "critical_batch" / "run.py"
+    proc = subprocess.run([sys.executable, str(script), "--smoke", "--out", str(tmp_path)], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "CI": "true"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Does the critical batch follow model size or data?" in proc.stdout and "Held-out 1.2B" in proc.stdout
+    table = pd.read_csv(tmp_path / "predictions.csv")
+    assert set(table["quantity"]) == {"b_noise_seqs", "cbs_seqs"} and set(table["fit"]) == {"all", "without_1.2B"}
+    assert {"q05", "q25", "q50", "q75", "q95"} <= set(table.columns)
+    assert (tmp_path / "critical_batch.png").stat().st_size > 10_000
