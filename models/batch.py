@@ -9,6 +9,8 @@
 * :func:`kaplan_bcrit`: ``B_crit(L) = B* / L^(1 / alpha_B)`` (Kaplan et al. 2020, arXiv:2001.08361, Eq. 5.4).
 * :func:`bcrit_power`: ``log B_crit = c + b_N log N + b_D log D`` (Zhang et al. 2024, arXiv:2410.21676, find that it
   follows data, not model size): a fit says how much of the growth goes with each.
+* Optimal hyperparameters: Step Law's ``eta*(N, D)`` and ``B*(D)`` (Li et al. 2025) and DeepSeek's ``eta*(C)``,
+  ``B*(C)`` (DeepSeek-AI 2024), written at a reference point with the published constants converted.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpyro.distributions as dist
 
 from bayescale.law import Law, register
 
-__all__ = ["mccandlish_steps", "log_mccandlish_steps", "kaplan_bcrit", "bcrit_power", "zhang_cbs"]
+__all__ = ["mccandlish_steps", "log_mccandlish_steps", "kaplan_bcrit", "bcrit_power", "zhang_cbs", "steplaw_lr",
+           "steplaw_batch", "power_in_compute"]
 
 
 def mccandlish_steps(b, *, s_min, b_noise):
@@ -106,3 +109,75 @@ register(Law(
     formula=r"\log B_{\mathrm{crit}} = \log c + b_N \log(N / 10^9) + b_D \log(D / 10^{10})",
     example={"n": 1e9, "d": 2e10},
 ))
+
+
+# ---------------------------------------------------------------------------------------------- optimal hyperparameters
+#: Reference point of the optimal-hyperparameter laws: coefficients are the value there (decorrelates them from the
+#: exponents), published constants converted exactly.
+N_REF, D_REF, C_REF = 1e9, 1e11, 1e20
+
+
+def steplaw_lr(n, d, *, eta_ref, p, q):
+    r"""Step Law's optimal peak learning rate :math:`\eta^*(N, D) = \eta_{ref} (N / 10^9)^p (D / 10^{11})^q`."""
+    return eta_ref * (n / N_REF) ** p * (d / D_REF) ** q
+
+
+def steplaw_batch(d, *, b_ref, r):
+    r"""Step Law's optimal batch size in tokens :math:`B^*(D) = B_{ref} (D / 10^{11})^r`."""
+    return b_ref * (d / D_REF) ** r
+
+
+def power_in_compute(c, *, ref, exponent):
+    r"""Evaluate a power law in training compute, :math:`y(C) = y_{ref} (C / 10^{20})^{k}` (DeepSeek's eta*, B*)."""
+    return ref * (c / C_REF) ** exponent
+
+
+register(Law(
+    name="steplaw_lr",
+    fn=steplaw_lr,
+    log_fn=lambda n, d, *, eta_ref, p, q: jnp.log(eta_ref) + p * jnp.log(n / N_REF) + q * jnp.log(d / D_REF),
+    inputs={"n": "parameters (non-embedding)", "d": "tokens"},
+    target="lr",
+    params={"eta_ref": dist.LogNormal(np.log(1e-3), 1.5), "p": dist.Normal(-0.5, 0.5), "q": dist.Normal(0.2, 0.5)},
+    reference="Li et al. 2025, Predictable Scale Part I (Step Law): eta* = 1.79 N^-0.713 D^0.307",
+    description="The optimal peak learning rate as a power law in model size and training tokens, written at the "
+                "reference point N = 1e9, D = 1e11.",
+    formula=r"\eta^*(N, D) = \eta_{ref}\,(N / 10^9)^{p}\,(D / 10^{11})^{q}",
+    example={"n": 1e9, "d": 1e11},
+    published={"eta_ref": 1.79 * N_REF ** -0.713 * D_REF ** 0.307, "p": -0.713, "q": 0.307},
+))
+
+register(Law(
+    name="steplaw_batch",
+    fn=steplaw_batch,
+    log_fn=lambda d, *, b_ref, r: jnp.log(b_ref) + r * jnp.log(d / D_REF),
+    inputs={"d": "tokens"},
+    target="batch_tokens",
+    params={"b_ref": dist.LogNormal(np.log(1e6), 1.5), "r": dist.Normal(0.5, 0.3)},
+    reference="Li et al. 2025, Predictable Scale Part I (Step Law): B* = 0.58 D^0.571 tokens",
+    description="The optimal batch size (tokens) as a power law in training tokens, independent of model size, "
+                "written at D = 1e11.",
+    formula=r"B^*(D) = B_{ref}\,(D / 10^{11})^{r}",
+    example={"d": 1e11},
+    published={"b_ref": 0.58 * D_REF ** 0.571, "r": 0.571},
+))
+
+for _name, _target, _prior, _expo, _pub, _what in (
+    ("deepseek_lr", "lr", dist.LogNormal(np.log(1e-3), 1.5), dist.Normal(-0.1, 0.2), (0.3118, -0.1250),
+     "optimal learning rate"),
+    ("deepseek_batch", "batch_tokens", dist.LogNormal(np.log(1e6), 1.5), dist.Normal(0.3, 0.2), (0.2920, 0.3271),
+     "optimal batch size (tokens)"),
+):
+    register(Law(
+        name=_name,
+        fn=power_in_compute,
+        log_fn=lambda c, *, ref, exponent: jnp.log(ref) + exponent * jnp.log(c / C_REF),
+        inputs={"c": "FLOPs"},
+        target=_target,
+        params={"ref": _prior, "exponent": _expo},
+        reference=f"DeepSeek-AI 2024, arXiv:2401.02954 (Eq. 1: {_pub[0]} C^{_pub[1]}; C in FLOPs, M D)",
+        description=f"The {_what} as a power law in training compute, written at C = 1e20 FLOPs.",
+        formula=r"y(C) = y_{ref}\,(C / 10^{20})^{k}",
+        example={"c": 1e20},
+        published={"ref": _pub[0] * C_REF ** _pub[1], "exponent": _pub[1]},
+    ))

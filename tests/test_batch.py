@@ -139,3 +139,32 @@ def test_critical_batch_case_study_smoke(tmp_path):
     assert set(table["quantity"]) == {"b_noise_seqs", "cbs_seqs"} and set(table["fit"]) == {"all", "without_1.2B"}
     assert {"q05", "q25", "q50", "q75", "q95"} <= set(table.columns)
     assert (tmp_path / "critical_batch.png").stat().st_size > 10_000
+
+
+# --------------------------------------------------------------------------------------------- optimal hyperparameters
+def test_optimal_hyperparameter_laws_reproduce_the_published_forms():
+    lr, batch = bs.get_law("steplaw_lr"), bs.get_law("steplaw_batch")
+    for n, d in ((1.07e9, 2e10), (1.07e9, 5.69e10), (3e8, 1e12)):  # float32 evaluation: 1e-6
+        assert float(lr(n=n, d=d, **lr.published)) == pytest.approx(1.79 * n ** -0.713 * d ** 0.307, rel=1e-6)
+        assert float(batch(d=d, **batch.published)) == pytest.approx(0.58 * d ** 0.571, rel=1e-6)
+    for name, (a, k) in (("deepseek_lr", (0.3118, -0.1250)), ("deepseek_batch", (0.2920, 0.3271))):
+        law = bs.get_law(name)
+        for c in (1e17, 3e20, 1e24):
+            assert float(law(c=c, **law.published)) == pytest.approx(a * c ** k, rel=1e-6)
+
+
+@pytest.mark.statistical
+def test_steplaw_lr_recovery_sbc_and_negative_control():
+    design = pd.DataFrame([{"n": n, "d": n * t} for n in np.geomspace(1e8, 3e9, 5) for t in (8, 20, 60, 200)])
+    truth = bs.get_law("steplaw_lr").published
+    runs = bs.simulate_ladder("steplaw_lr", truth, design=design, noise_sd=0.1, seed=2)
+    fit = bs.fit("steplaw_lr", runs, seed=2, progress_bar=False)
+    assert fit.diagnostics.ok, fit.diagnostics
+    s = fit.summary(list(truth), ci_prob=0.98)
+    for p, v in truth.items():
+        assert s.loc[p, "q01"] < v < s.loc[p, "q99"], (p, s.loc[p].to_dict())
+    good = bs.calibrate("steplaw_lr", num_simulations=100, design=design, seed=0)
+    assert good.passed, good.summary()
+    wrong = bs.calibrate("steplaw_lr", num_simulations=100, design=design, seed=0,
+                         fit_priors={"p": dist.Normal(0.5, 0.1)})
+    assert not wrong.passed and "p" in wrong.failed
