@@ -71,18 +71,25 @@ def _rows(model, n, d, quantity, which, values) -> dict:
     return row
 
 
-def figure(runs: pd.DataFrame, table: pd.DataFrame, path: Path) -> None:
-    """Steps against batch size per model size, and the critical batch against N with the held-out prediction."""
+def figure(runs: pd.DataFrame, table: pd.DataFrame, path: Path, fit=None) -> None:
+    """Steps against batch size per model size (with the fitted law's 90% band), and the critical batch against N
+    with the held-out prediction."""
     from bayescale.plots import _pyplot
 
     plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     for i, (m, g) in enumerate(runs.groupby("model", sort=False)):
-        ax1.loglog(g["b"], g["steps"], "o-", color=f"C{i}", ms=4, lw=1, label=m)
+        ax1.loglog(g["b"], g["steps"], "o", color=f"C{i}", ms=4, label=m)
+        if fit is not None:
+            grid = pd.DataFrame({"model": m, "n": g["n"].iloc[0], "d": g["d"].iloc[0],
+                                 "b": np.geomspace(g["b"].min(), g["b"].max(), 40)})
+            band = fit.predict(grid, kind="mean")
+            ax1.fill_between(grid["b"], band["q05"], band["q95"], color=f"C{i}", alpha=0.2, lw=0)
+            ax1.plot(grid["b"], band["q50"], color=f"C{i}", lw=1)
     ax1.set_xlabel("batch size (sequences of 512 tokens)")
     ax1.set_ylabel("steps to the target loss")
     ax1.legend(fontsize=7)
-    ax1.set_title("Zhang et al.'s sweep", fontsize=10)
+    ax1.set_title("Zhang et al.'s sweep and McCandlish's law (90% band)", fontsize=10)
     bn = table[(table["quantity"] == "b_noise_seqs") & (table["fit"] == "all")]
     ax2.errorbar(bn["n"], bn["q50"], yerr=[bn["q50"] - bn["q05"], bn["q95"] - bn["q50"]], fmt="o", color="C0",
                  capsize=3, label="fitted on all sizes (90%)")
@@ -155,7 +162,7 @@ def main(argv=None) -> int:
     print(f"\nHeld-out {HELD_OUT}: predicted from the four smaller sizes B_noise {held.q50:.0f} "
           f"[{held.q05:.0f}, {held.q95:.0f}]; estimated with its own runs {own.q50:.0f}: "
           f"{'inside' if inside else 'OUTSIDE'} the 90% prediction interval")
-    figure(runs, table, args.out / "critical_batch.png")
+    figure(runs, table, args.out / "critical_batch.png", fit=full)
     print(f"\nwrote {args.out}/predictions.csv, summary.csv and critical_batch.png")
     return 0
 
