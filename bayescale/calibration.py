@@ -384,11 +384,9 @@ def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num
             fit_x = {k: v[:n] for k, v in cols.items()}
             for k in range(1, len(ch.stages)):
                 fit_x[ch.feeds[k - 1]] = ys[k - 1]
-            log_x0 = []
-            for law in ch.stages:
-                log_x0.append(geometric_centre({i: fit_x[i] for i in law.inputs}))
-            sim_data = dataclasses.replace(chain_data(fit_x, ys, log_x0=log_x0))
+            log_x0 = [geometric_centre({i: fit_x[i] for i in law.inputs}) for law in ch.stages]
             # each stage's own data (the fed input is overwritten inside the model with the observed target)
+            sim_data = chain_data(fit_x, ys, log_x0=log_x0)
             samples, sstats = sampler.run(jax.random.fold_in(key_fit, s), sim_data)
             post = {k: v.reshape((total,) + v.shape[2:])[thin] for k, v in samples.items()}
             divergences.append(int(sstats["diverging"].sum()))

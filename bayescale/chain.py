@@ -220,6 +220,7 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
         _make_fit,
         _padded,
         _prepare,
+        _run_info,
         _slots,
         _store_key,
         _structure,
@@ -273,9 +274,7 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
         samples, stats = prog.run(engine.job_keys(seed, 0, c), jobs)
     if progress:
         print(f"bayescale: done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
-    n_dev = min(jax.local_device_count(), c)
-    run_info = {"dense_mass": bool(dense_mass), "chain_method": "parallel" if n_dev >= c else prog.batching,
-                "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size, "batch_fits": 1}
+    run_info = _run_info(prog, dense_mass, 1, c, size)
     common = {k: v for k, v in stats.items() if not k.startswith("log_likelihood:")}
     versions = _versions()
     stage_fits = {}
@@ -417,7 +416,7 @@ class ChainFit:
         from numpyro.infer import Predictive
 
         from bayescale.data import validate_runs
-        from bayescale.fit import _model_data, predictor_columns
+        from bayescale.fit import _model_data, _predictor_columns
         from bayescale.predict import _KINDS, _sample_sites
 
         if kind not in _KINDS:
@@ -431,7 +430,7 @@ class ChainFit:
                 if k:  # the fed input comes from the stage before; a placeholder passes validation
                     runs_k = new_runs.assign(**{self.chain.feeds[k - 1]: 1.0})
                 table = validate_runs(runs_k, law, groups=f.groups, require_target=False,
-                                      keep=predictor_columns(f.config))
+                                      keep=_predictor_columns(f.config))
                 data, _, new_k = _model_data(table, f.meta["log_x0"], levels=f.levels, with_target=False,
                                               config=f.config)
                 datas.append(data)

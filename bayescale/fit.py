@@ -127,11 +127,10 @@ def _model_data(table: RunTable, log_x0: Mapping[str, float], levels=None, with_
     frame = table.frame
     codes, levels, new = group_codes(frame, table.groups, levels)
     extra = {}
-    if config is not None and config.crossed:
-        extra = _crossed_extra(frame, table.groups, codes, len(levels) + len(new), config)
-    if config is not None and config.group_predictors:
-        first = np.zeros(len(levels) + len(new), dtype=np.int64)
-        first[codes[::-1]] = np.arange(len(codes))[::-1]  # a run of each group
+    if config is not None and (config.crossed or config.group_predictors):
+        first = np.zeros(len(levels) + len(new), dtype=np.int64)  # a run of each group (every group has one)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]
+        extra = _crossed_extra(frame, first, config)
         for p, cols in config.group_predictors.items():
             for col, centre in cols.items():
                 extra[f"{p}_x_{col}"] = np.log(frame[col].to_numpy(np.float64)[first]) - centre
@@ -156,16 +155,15 @@ def _crossed_levels(frame: pd.DataFrame, crossed: Mapping[str, Sequence[str]]) -
     return out
 
 
-def _crossed_extra(frame: pd.DataFrame, groups, codes, n_all: int, config: ModelConfig) -> dict[str, np.ndarray]:
+def _crossed_extra(frame: pd.DataFrame, first: np.ndarray, config: ModelConfig) -> dict[str, np.ndarray]:
     """Index arrays of crossed effects: for each crossed parameter, its vector's level in each group.
 
-    Levels of a vector not seen in fitting get places after the fitted ones (drawn from the prior in prediction).
+    ``first`` holds a run of each group. Levels of a vector not seen in fitting get places after the fitted ones
+    (drawn from the prior in prediction).
     """
     fitted = {k: list(v) for k, v in config.crossed_levels.items()}
     new: dict[str, list[str]] = {k: [] for k in fitted}
     extra: dict[str, np.ndarray] = {}
-    first = np.zeros(n_all, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]  # a run of each group (every group has one: codes come from it)
     for p, (vector, column) in config.crossed.items():
         values = frame[column].astype(str).to_numpy()[first]
         for v in values:
@@ -204,7 +202,7 @@ def _crossed_config(law: Law, crossed, groups: Sequence[str]) -> dict[str, tuple
     return out
 
 
-def predictor_columns(config: ModelConfig) -> list[str]:
+def _predictor_columns(config: ModelConfig) -> list[str]:
     """Columns a fit's group-level predictors need (kept by validation, stored with the runs)."""
     return sorted({c for cols in config.group_predictors.values() for c in cols})
 
@@ -792,9 +790,7 @@ def _run_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int, op
         jobs = jax.tree.map(lambda *v: np.repeat(np.stack(v), c, axis=0), *padded)
         chain_keys = np.concatenate([engine.job_keys(seed, i, c) for i in indices])
         samples, stats = prog.run(chain_keys, jobs)
-    n_dev = min(jax.local_device_count(), len(preps) * c)
-    run_info = {"dense_mass": dense, "chain_method": "parallel" if n_dev >= len(preps) * c else prog.batching,
-                "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size, "batch_fits": len(preps)}
+    run_info = _run_info(prog, dense, len(preps), c, size)
     law_dict, versions = law.to_dict(), _versions()
     out = []
     for i, prep in enumerate(preps):
@@ -802,6 +798,13 @@ def _run_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int, op
         out.append(_make_fit(prep, {k: v[sl] for k, v in samples.items()}, {k: v[sl] for k, v in stats.items()},
                              seed=seed, opts=opts, run_info=run_info, law_dict=law_dict, versions=versions))
     return out
+
+
+def _run_info(prog, dense: bool, n_fits: int, num_chains: int, size: int) -> dict[str, Any]:
+    """How a call of the engine ran, for the ``options`` of each fit's metadata."""
+    n_dev = min(jax.local_device_count(), n_fits * num_chains)
+    return {"dense_mass": bool(dense), "chain_method": "parallel" if n_dev >= n_fits * num_chains else prog.batching,
+            "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size, "batch_fits": n_fits}
 
 
 def _make_fit(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str, np.ndarray], *, seed: int,
@@ -885,7 +888,7 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
         constant["group_code"] = group_codes(frame, table.groups, prep.levels)[0]
     if table.noise is not None:
         constant["noise"] = frame[table.noise].to_numpy(dtype=np.float64)
-    for col in predictor_columns(prep.config):
+    for col in _predictor_columns(prep.config):
         constant[col] = frame[col].to_numpy(dtype=np.float64)
     loglik = np.asarray(stats["log_likelihood"])
     if prep.positions is not None:  # groups x slots -> runs
@@ -1032,7 +1035,7 @@ class Fit:
                 out[g] = [p[j] for p in parts]
         if self.meta.get("noise") is not None:
             out[self.meta["noise"]] = cd["noise"].values
-        for col in predictor_columns(self.config):
+        for col in _predictor_columns(self.config):
             out[col] = cd[col].values
         y = self.tree.observed_data[site].values
         out[self.law.target] = self.law.from_link(y)

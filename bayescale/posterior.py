@@ -28,12 +28,12 @@ def fit_data(fit) -> ModelData:
 def _layout(fit) -> tuple[ModelData, np.ndarray | None]:
     """Return the fit's model data and, for the groups x points layout, each run's flat position in it."""
     from bayescale.data import DataWarning, validate_runs
-    from bayescale.fit import _grid_data, _model_data, predictor_columns
+    from bayescale.fit import _grid_data, _model_data, _predictor_columns
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # already reported when the fit was made
         table = validate_runs(fit.runs(), fit.law, groups=fit.groups, noise=fit.meta.get("noise"),
-                              keep=predictor_columns(fit.config))
+                              keep=_predictor_columns(fit.config))
     data, _, _ = _model_data(table, fit.meta["log_x0"], levels=fit.levels, config=fit.config)
     return _grid_data(data) if data.group is not None else (data, None)
 

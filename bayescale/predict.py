@@ -15,7 +15,7 @@ import pandas as pd
 
 from bayescale.build import build_model, obs_site
 from bayescale.data import validate_runs
-from bayescale.fit import Fit, _model_data, _pct, predictor_columns
+from bayescale.fit import Fit, _model_data, _pct, _predictor_columns
 
 __all__ = ["predict", "predictive_draws", "parameter_draws", "optimal_allocation"]
 
@@ -85,7 +85,7 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
         raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
     law = fit.law
     table = validate_runs(new_runs, law, groups=fit.groups, require_target=False,
-                          keep=predictor_columns(fit.config))
+                          keep=_predictor_columns(fit.config))
     model = build_model(law, fit.config)
     with jax.enable_x64(True):
         data, _, new = _model_data(table, fit.meta["log_x0"], levels=fit.levels, with_target=False,
@@ -125,7 +125,7 @@ def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]
     for x in law.inputs:
         if x not in frame:
             frame[x] = 1.0  # placeholder: parameters do not depend on the inputs
-    table = validate_runs(frame, law, groups=fit.groups, require_target=False, keep=predictor_columns(fit.config))
+    table = validate_runs(frame, law, groups=fit.groups, require_target=False, keep=_predictor_columns(fit.config))
     model = build_model(law, fit.config)
     post = fit.draws([p for p in law.params])
     with jax.enable_x64(True):

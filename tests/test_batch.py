@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import warnings
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +15,6 @@ from bayescale.models.batch import kaplan_bcrit, mccandlish_steps, zhang_cbs
 import bayescale as bs
 from bayescale.predict import parameter_draws
 
-ROOT = Path(__file__).resolve().parents[1]
 DESIGN = pd.DataFrame({"b": 32.0 * 2.0 ** np.arange(10)})
 
 
@@ -129,12 +124,9 @@ def test_group_predictor_errors_are_clear():
 
 
 @pytest.mark.slow
-def test_critical_batch_case_study_smoke(tmp_path):
-    script = ROOT / "case_studies" / "critical_batch" / "run.py"
-    proc = subprocess.run([sys.executable, str(script), "--smoke", "--out", str(tmp_path)], capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "CI": "true"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Does the critical batch follow model size or data?" in proc.stdout and "Held-out 1.2B" in proc.stdout
+def test_critical_batch_case_study_smoke(tmp_path, run_case_study):
+    out = run_case_study("critical_batch", tmp_path)
+    assert "Does the critical batch follow model size or data?" in out and "Held-out 1.2B" in out
     table = pd.read_csv(tmp_path / "predictions.csv")
     assert set(table["quantity"]) == {"b_noise_seqs", "cbs_seqs"} and set(table["fit"]) == {"all", "without_1.2B"}
     assert {"q05", "q25", "q50", "q75", "q95"} <= set(table.columns)

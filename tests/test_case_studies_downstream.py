@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 QCOLS = ["q05", "q25", "q50", "q75", "q95"]
-
-
-def _run(name: str, out: Path) -> str:
-    script = ROOT / "case_studies" / name / "run.py"
-    proc = subprocess.run([sys.executable, str(script), "--smoke", "--out", str(out)], capture_output=True,
-                          text=True, timeout=900, env={**os.environ, "CI": "true"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
 
 
 def _quantiles_ordered(frame: pd.DataFrame) -> bool:
@@ -27,8 +13,8 @@ def _quantiles_ordered(frame: pd.DataFrame) -> bool:
 
 
 @pytest.mark.slow
-def test_olmo_ladder_smoke(tmp_path):
-    out = _run("olmo_ladder", tmp_path)
+def test_olmo_ladder_smoke(tmp_path, run_case_study):
+    out = run_case_study("olmo_ladder", tmp_path)
     assert "Held-out 3B runs inside the 90% intervals" in out
     pred = pd.read_csv(tmp_path / "predictions.csv")
     assert {"model", "task", "metric", *QCOLS} <= set(pred.columns)
@@ -42,8 +28,8 @@ def test_olmo_ladder_smoke(tmp_path):
 
 
 @pytest.mark.slow
-def test_loss_to_loss_smoke(tmp_path):
-    out = _run("loss_to_loss", tmp_path)
+def test_loss_to_loss_smoke(tmp_path, run_case_study):
+    out = run_case_study("loss_to_loss", tmp_path)
     assert "Lowest expected loss on each evaluation set at 1e21 FLOPs" in out
     pred = pd.read_csv(tmp_path / "predictions.csv")
     assert {"pretraining_set", "eval_set", *QCOLS} <= set(pred.columns)
@@ -54,8 +40,8 @@ def test_loss_to_loss_smoke(tmp_path):
 
 
 @pytest.mark.slow
-def test_overtraining_downstream_smoke(tmp_path):
-    out = _run("overtraining_downstream", tmp_path)
+def test_overtraining_downstream_smoke(tmp_path, run_case_study):
+    out = run_case_study("overtraining_downstream", tmp_path)
     assert "paper: 0.71%" in out
     pred = pd.read_csv(tmp_path / "predictions.csv")
     assert {"dataset", "model", "metric", "observed", "rel_error", *QCOLS} <= set(pred.columns)

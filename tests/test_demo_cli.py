@@ -1,8 +1,6 @@
 """The Chinchilla replication (full, on the real data), its smoke mode and offline fallback, and the CLI."""
 
 import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -58,16 +56,13 @@ def test_replication_recovers_besiroglu(tmp_path):
 
 
 @pytest.mark.slow
-def test_case_study_script_smoke(tmp_path):
+def test_case_study_script_smoke(tmp_path, run_case_study):
     if not _have_data():
         pytest.skip("Chinchilla data not reachable")
-    script = ROOT / "case_studies" / "chinchilla_replication" / "run.py"
-    out = subprocess.run([sys.executable, str(script), "--smoke", "--out", str(tmp_path)], capture_output=True,
-                         text=True, timeout=600, env={**os.environ, "CI": "true"})
-    assert out.returncode == 0, out.stderr
-    assert "dropped the 5 with the smallest D/N" in out.stdout
-    assert "Hoffmann's (alpha, beta) = (0.34, 0.28) is" in out.stdout
-    assert "N* parameters" in out.stdout and "SIMULATED" not in out.stdout
+    out = run_case_study("chinchilla_replication", tmp_path)
+    assert "dropped the 5 with the smallest D/N" in out
+    assert "Hoffmann's (alpha, beta) = (0.34, 0.28) is" in out
+    assert "N* parameters" in out and "SIMULATED" not in out
     assert (tmp_path / "frontier.png").exists()
 
 
@@ -181,12 +176,9 @@ def test_cli_compare_and_backtest(runs_csv, fit_file, tmp_path):
 
 
 @pytest.mark.slow
-def test_law_selection_case_study_smoke(tmp_path):
-    script = ROOT / "case_studies" / "law_selection" / "run.py"
-    proc = subprocess.run([sys.executable, str(script), "--smoke", "--out", str(tmp_path)], capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "CI": "true"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Which law extrapolates best" in proc.stdout and "PSIS-LOO prefers" in proc.stdout
+def test_law_selection_case_study_smoke(tmp_path, run_case_study):
+    out = run_case_study("law_selection", tmp_path)
+    assert "Which law extrapolates best" in out and "PSIS-LOO prefers" in out
     for f in ("loo_chinchilla.csv", "backtest_chinchilla.csv", "predictions_chinchilla.csv", "backtest_chinchilla.png"):
         assert (tmp_path / f).stat().st_size > 0
     table = pd.read_csv(tmp_path / "backtest_chinchilla.csv")

@@ -138,6 +138,10 @@ def test_checks_of_a_law_of_a_loss_measure_extrapolation_in_loss_spans():
     runs = bs.simulate_ladder("sigmoid_transfer", TRUTH, design=design, noise_sd=0.03, seed=3)
     law = bs.get_law("sigmoid_transfer")
     assert law.is_loss_input("loss") and not bs.get_law("chinchilla").is_loss_input("n")
+    # a task's chance level is a level: neither a size (no decade checks) nor a loss
+    chance = bs.get_law("sigmoid_transfer_chance")
+    assert chance.is_level_input("chance") and not chance.is_size_input("chance")
+    assert not chance.is_loss_input("chance") and bs.get_law("chinchilla").is_size_input("n")
     with warnings.catch_warnings():
         warnings.simplefilter("error", bs.DataWarning)  # losses span under a decade, as they do: no warning
         warnings.simplefilter("ignore", bs.ConvergenceWarning)
