@@ -18,6 +18,7 @@ from bayescale.calibration import CalibrationResult, calibrate  # noqa: E402
 from bayescale.chain import Chain, ChainFit, chain  # noqa: E402
 from bayescale.compare import Comparison, compare  # noqa: E402
 from bayescale.data import DataWarning, RunTableError, validate_runs  # noqa: E402
+from bayescale.decide import BatchTradeoff, Recommendation, batch_tradeoff, recommend  # noqa: E402
 from bayescale.fit import ConvergenceWarning, Fit, FitFileError, fit, fit_many, load  # noqa: E402
 from bayescale.law import Law, LawSpecError, get_law, laws, register  # noqa: E402
 from bayescale.simulate import simulate_ladder  # noqa: E402
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Backtest",
+    "BatchTradeoff",
     "CalibrationResult",
     "Chain",
     "ChainFit",
@@ -36,8 +38,10 @@ __all__ = [
     "FitFileError",
     "Law",
     "LawSpecError",
+    "Recommendation",
     "RunTableError",
     "backtest",
+    "batch_tradeoff",
     "calibrate",
     "chain",
     "compare",
@@ -47,6 +51,7 @@ __all__ = [
     "get_law",
     "laws",
     "load",
+    "recommend",
     "register",
     "simulate_ladder",
     "validate_runs",

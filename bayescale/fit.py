@@ -1079,6 +1079,18 @@ class Fit:
         k = self.meta["options"]["flops_per_param_token"] if flops_per_param_token is None else flops_per_param_token
         return optimal_allocation(self, c, quantiles=quantiles, group=group, flops_per_param_token=k, fixed=fixed)
 
+    def recommend(self, **kwargs):
+        """Recommended learning rate and batch size with intervals (see :func:`bayescale.decide.recommend`)."""
+        from bayescale.decide import recommend
+
+        return recommend(self, **kwargs)
+
+    def batch_tradeoff(self, batches, **kwargs):
+        """Price candidate batch sizes by steps, tokens and cost (see :func:`bayescale.decide.batch_tradeoff`)."""
+        from bayescale.decide import batch_tradeoff
+
+        return batch_tradeoff(self, batches, **kwargs)
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fit to a netCDF file atomically (temp file + fsync + rename).

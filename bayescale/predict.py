@@ -6,6 +6,7 @@ Prediction re-uses the fitted model function (one model serves fit and predict) 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import jax
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.build import build_model, obs_site
-from bayescale.data import validate_runs
+from bayescale.data import DataWarning, validate_runs
 from bayescale.fit import Fit, _model_data, _pct, _predictor_columns
 
 __all__ = ["predict", "predictive_draws", "parameter_draws", "optimal_allocation"]
@@ -122,10 +123,14 @@ def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]
 
     law = fit.law
     frame = pd.DataFrame(groups).copy()
-    for x in law.inputs:
-        if x not in frame:
-            frame[x] = 1.0  # placeholder: parameters do not depend on the inputs
-    table = validate_runs(frame, law, groups=fit.groups, require_target=False, keep=_predictor_columns(fit.config))
+    placeholders = [x for x in law.inputs if x not in frame]
+    for x in placeholders:
+        frame[x] = float(law.example.get(x, 1.0))  # placeholder: parameters do not depend on the inputs
+    with warnings.catch_warnings():
+        for x in placeholders:  # the placeholders' units are not the user's to fix
+            warnings.filterwarnings("ignore", message=f"column '{x}'", category=DataWarning)
+        table = validate_runs(frame, law, groups=fit.groups, require_target=False,
+                              keep=_predictor_columns(fit.config))
     model = build_model(law, fit.config)
     post = fit.draws([p for p in law.params])
     with jax.enable_x64(True):

@@ -22,7 +22,7 @@ import numpyro.distributions as dist
 from bayescale.law import Law, register
 
 __all__ = ["mccandlish_steps", "log_mccandlish_steps", "kaplan_bcrit", "bcrit_power", "zhang_cbs", "steplaw_lr",
-           "steplaw_batch", "power_in_compute"]
+           "steplaw_batch", "power_in_compute", "lr_batch_landscape", "landscape_optimum", "flag_diverged"]
 
 
 def mccandlish_steps(b, *, s_min, b_noise):
@@ -181,3 +181,75 @@ for _name, _target, _prior, _expo, _pub, _what in (
         example={"c": 1e20},
         published={"ref": _pub[0] * C_REF ** _pub[1], "exponent": _pub[1]},
     ))
+
+
+# ---------------------------------------------------------------------------------------------------- loss landscape
+def lr_batch_landscape(n, d, lr, batch, *, e, a, b, alpha, beta, eta_ref, p, q, b_ref, r, k_lr, k_b, rho):
+    r"""Return the final loss of a run of a learning-rate x batch-size sweep: a bowl in (log lr, log batch).
+
+    The bowl's floor is the Chinchilla loss of the (N, D) cell, its minimum sits at Step Law's optimum
+    ``(eta*(N, D), B*(D))`` (:func:`steplaw_lr`, :func:`steplaw_batch`), and its shape is a quadratic form in
+    ``x = log(lr / eta*)`` and ``y = log(batch / B*)`` with curvatures ``k_lr``, ``k_b`` and correlation ``rho``
+    (positive definite for ``|rho| < 1``): :math:`L = E + A N^{-\alpha} + B D^{-\beta} + k_{lr} x^2 + k_b y^2
+    + 2 \rho \sqrt{k_{lr} k_b}\, x y`.
+    """
+    depth = e + a * n ** -alpha + b * d ** -beta
+    x = jnp.log(lr / steplaw_lr(n, d, eta_ref=eta_ref, p=p, q=q))
+    y = jnp.log(batch / steplaw_batch(d, b_ref=b_ref, r=r))
+    return depth + k_lr * x**2 + k_b * y**2 + 2.0 * rho * jnp.sqrt(k_lr * k_b) * x * y
+
+
+def landscape_optimum(n, d, **params):
+    """Return the optimum ``(lr*, batch*, loss*)`` of :func:`lr_batch_landscape` in a cell (broadcasting)."""
+    lr = steplaw_lr(n, d, eta_ref=params["eta_ref"], p=params["p"], q=params["q"])
+    batch = steplaw_batch(d, b_ref=params["b_ref"], r=params["r"])
+    return lr, batch, lr_batch_landscape(n, d, lr, batch, **params)
+
+
+def flag_diverged(runs, *, by=("n", "d"), target="loss", factor=1.5):
+    """Return a boolean mask of runs that diverged: a loss above ``factor`` times the best loss of their cell.
+
+    A bowl cannot describe a run that blew up (Step Law's sweep has final losses of 6-11 nats beside 2.2-2.8 in the
+    same cell); drop such runs before fitting :func:`lr_batch_landscape` and report how many. On that sweep the
+    ratio to the cell's best is below 1.3 or above 1.5 for every run, so the threshold does not decide borderline
+    cases.
+    """
+    best = runs.groupby(list(by))[target].transform("min")
+    return (runs[target] > factor * best).to_numpy()
+
+
+register(Law(
+    name="lr_batch_landscape",
+    fn=lr_batch_landscape,
+    inputs={"n": "parameters (non-embedding)", "d": "tokens", "lr": "peak learning rate",
+            "batch": "batch size (tokens)"},
+    target="loss",
+    params={
+        "e": dist.LogNormal(0.5, 0.5),
+        "a": dist.LogNormal(6.0, 2.5),
+        "b": dist.LogNormal(6.0, 2.5),
+        "alpha": dist.Beta(20.0, 40.0),  # sweeps span a narrow range of N: the floor's N term leans on its prior
+        "beta": dist.Beta(2.0, 4.0),
+        "eta_ref": dist.LogNormal(np.log(1e-3), 1.5),
+        "p": dist.Normal(-0.5, 0.5),
+        "q": dist.Normal(0.2, 0.5),
+        "b_ref": dist.LogNormal(np.log(1e6), 1.5),
+        "r": dist.Normal(0.5, 0.3),
+        "k_lr": dist.LogNormal(np.log(0.02), 1.0),  # loss added by a learning rate e-fold off the optimum
+        "k_b": dist.LogNormal(np.log(0.02), 1.0),
+        "rho": dist.Uniform(-1.0, 1.0),
+    },
+    centre={"a": ("n", "alpha"), "b": ("d", "beta")},
+    reference="Li et al. 2025, Predictable Scale Part I (Step Law): the loss over a learning-rate x batch sweep; "
+              "floor after Hoffmann et al. 2022",
+    description="The final loss of every run of a learning-rate x batch-size sweep, over many (N, D) cells: a "
+                "quadratic bowl in (log lr, log batch) whose minimum follows Step Law's eta*(N, D) and B*(D) and "
+                "whose floor follows the Chinchilla law. Fitted to every run rather than each cell's argmin; "
+                "grouped by cell with eta_ref and b_ref partially pooled, each cell's optimum may deviate from the "
+                "laws by a fitted spread.",
+    formula=r"L = E + A N^{-\alpha} + B D^{-\beta} + k_{lr} x^2 + k_b y^2 + 2\rho\sqrt{k_{lr} k_b}\,xy,\ "
+            r"x = \log(\eta / \eta^*(N, D)),\ y = \log(B / B^*(D))",
+    example={"n": 3e8, "d": 2e10, "lr": 2e-3, "batch": 5e5},
+    published={"eta_ref": 1.79 * N_REF ** -0.713 * D_REF ** 0.307, "p": -0.713, "q": 0.307,
+               "b_ref": 0.58 * D_REF ** 0.571, "r": 0.571},
+))

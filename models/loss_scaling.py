@@ -279,3 +279,30 @@ BROKEN_POWER_LAW = register(
         example={"c": 1e21},
     )
 )
+
+
+# ------------------------------------------------------------------------------------------------ compute-optimal size
+def compute_optimal_n(c, *, n_ref, a):
+    r"""Compute-optimal model size as a power of compute, :math:`N^*(C) = N_{ref} (C / 10^{18})^{a}`."""
+    return n_ref * (c / 1e18) ** a
+
+
+COMPUTE_OPTIMAL_N = register(
+    Law(
+        name="compute_optimal_n",
+        fn=compute_optimal_n,
+        log_fn=lambda c, *, n_ref, a: jnp.log(n_ref) + a * jnp.log(c / 1e18),
+        inputs={"c": "FLOPs"},
+        target="n_opt",
+        params={"n_ref": dist.LogNormal(math.log(1e8), 2.0), "a": dist.Beta(1.0, 1.0)},
+        monotone={"c": 1},
+        reference="Kaplan et al. 2020 (a = 0.73); Hoffmann et al. 2022 (a = 0.5); Porian et al. 2024, "
+                  "arXiv:2406.19146",
+        description="The compute-optimal model size (the minimum of each IsoFLOP curve) as a power of the "
+                    "training compute, written at C = 1e18 FLOPs. Kaplan et al. found a = 0.73, Hoffmann et al. "
+                    "a = 0.5; Porian et al. trace the gap to the training protocol. The prior on a is uniform on "
+                    "(0, 1), so it favours neither.",
+        formula=r"N^*(C) = N_{ref}\,(C / 10^{18})^{a}",
+        example={"c": 1e19},
+    )
+)

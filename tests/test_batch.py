@@ -131,6 +131,8 @@ def test_critical_batch_case_study_smoke(tmp_path, run_case_study):
     assert set(table["quantity"]) == {"b_noise_seqs", "cbs_seqs"} and set(table["fit"]) == {"all", "without_1.2B"}
     assert {"q05", "q25", "q50", "q75", "q95"} <= set(table.columns)
     assert (tmp_path / "critical_batch.png").stat().st_size > 10_000
+    trade = pd.read_csv(tmp_path / "tradeoff.csv")
+    assert trade.groupby("weights")["p_cheapest"].sum().round(6).eq(1.0).all() and trade["weights"].nunique() == 4
 
 
 # --------------------------------------------------------------------------------------------- optimal hyperparameters

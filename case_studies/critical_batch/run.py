@@ -22,12 +22,12 @@ sequences of 512 tokens; D per size is its Chinchilla-optimal budget, ``chinchil
     python case_studies/critical_batch/run.py [--smoke] [--out DIR]
 
 Writes ``predictions.csv`` (``model, n, d, quantity, fit, mean, q05, q25, q50, q75, q95``; quantity
-``b_noise_seqs`` or ``cbs_seqs``, fit ``all`` or ``without_1.2B``), ``summary.csv`` and ``critical_batch.png``.
+``b_noise_seqs`` or ``cbs_seqs``, fit ``all`` or ``without_1.2B``), ``tradeoff.csv`` (steps, tokens and expected cost
+of each batch for the 1.2B model under four cost weightings), ``summary.csv`` and ``critical_batch.png``.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
 from pathlib import Path
@@ -37,6 +37,7 @@ import pandas as pd
 from bayescale.models.batch import zhang_cbs
 
 import bayescale as bs
+from bayescale._scripts import case_study_args, case_study_parser
 from bayescale.predict import parameter_draws
 
 HELD_OUT = "1.2B"
@@ -108,13 +109,30 @@ def figure(runs: pd.DataFrame, table: pd.DataFrame, path: Path, fit=None) -> Non
     plt.close(fig)
 
 
+#: Cost weights of the time-versus-compute table: (label, w_time per step, w_compute per token).
+WEIGHTS = (("time only", 1.0, 0.0), ("a step costs as much as 1M tokens", 1.0, 1e-6),
+           ("a step costs as much as 4M tokens", 1.0, 2.5e-7), ("compute only", 0.0, 1.0))
+
+
+def tradeoff(f, runs: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """McCandlish's time-versus-compute trade-off for the largest size: the batch of least expected cost."""
+    batches = np.sort(runs["b"].unique())
+    tables = []
+    print(f"\nWhich batch for the {HELD_OUT} model? cost = w_time * steps + w_compute * tokens (sequences of 512):")
+    for label, w_t, w_c in WEIGHTS:
+        t = f.batch_tradeoff(batches, w_time=w_t, w_compute=w_c, tokens_per_unit=512, group=HELD_OUT)
+        row = t.table.set_index("batch").loc[t.best]
+        print(f"  {label:36s} batch {t.best:6.0f}: {row.steps_q50:7.0f} steps, {row.tokens_q50 / 1e9:5.2f}B tokens,"
+              f" P(cheapest) {row.p_cheapest:.2f}")
+        tables.append(t.table.assign(weights=label, w_time=w_t, w_compute=w_c))
+    table = pd.concat(tables, ignore_index=True)
+    table.to_csv(out / "tradeoff.csv", index=False)
+    return table
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("critical_batch_out"))
-    ap.add_argument("--smoke", action="store_true", help="short chains (for tests)")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    ap = case_study_parser(__doc__, "critical_batch_out", "short chains (for tests)")
+    args = case_study_args(ap, argv)
     runs = load()
     sizes = runs.groupby("model", sort=False)[["n", "d"]].first()
     print(f"Zhang et al.: {len(runs)} runs, {len(sizes)} model sizes x {runs.groupby('model').size().iloc[0]} batch "
@@ -162,8 +180,9 @@ def main(argv=None) -> int:
     print(f"\nHeld-out {HELD_OUT}: predicted from the four smaller sizes B_noise {held.q50:.0f} "
           f"[{held.q05:.0f}, {held.q95:.0f}]; estimated with its own runs {own.q50:.0f}: "
           f"{'inside' if inside else 'OUTSIDE'} the 90% prediction interval")
+    tradeoff(full, runs, args.out)
     figure(runs, table, args.out / "critical_batch.png", fit=full)
-    print(f"\nwrote {args.out}/predictions.csv, summary.csv and critical_batch.png")
+    print(f"\nwrote {args.out}/predictions.csv, tradeoff.csv, summary.csv and critical_batch.png")
     return 0
 
 

@@ -17,7 +17,6 @@ Data (``bs.datasets``, real and public):
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 import bayescale as bs
+from bayescale._scripts import case_study_args, case_study_parser
 
 #: Laws tried on each data set (those whose inputs the data have).
 LAWS = {
@@ -112,13 +112,9 @@ def conclusion(name: str, cmp, bt, failed: dict[str, str]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("law_selection_out"))
+    ap = case_study_parser(__doc__, "law_selection_out", "few draws, two laws, Chinchilla only (for tests)")
     ap.add_argument("--data", nargs="+", default=list(LAWS), choices=list(LAWS))
-    ap.add_argument("--smoke", action="store_true", help="few draws, two laws, Chinchilla only (for tests)")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = case_study_args(ap, argv)
     data = ["chinchilla"] if args.smoke else args.data
     fit_kw = dict(num_chains=2, num_warmup=200, num_samples=200) if args.smoke else {}
     conclusions = []

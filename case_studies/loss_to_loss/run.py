@@ -34,7 +34,6 @@ set's predicted losses with their intervals, the winner marked) under ``--out``.
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
 from pathlib import Path
@@ -43,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 import bayescale as bs
+from bayescale._scripts import case_study_args, case_study_parser
 from bayescale.chain import ChainFit
 
 #: Pre-training set -> the evaluation set of its own distribution (its ``val_loss``).
@@ -183,12 +183,8 @@ def figure(pred: pd.DataFrame, best: pd.DataFrame, path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("loss_to_loss_out"))
-    ap.add_argument("--smoke", action="store_true", help="three pre-training sets, three eval sets, few draws")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    ap = case_study_parser(__doc__, "loss_to_loss_out", "three pre-training sets, three eval sets, few draws")
+    args = case_study_args(ap, argv)
     own, pairs = load()
     sets, evals = list(OWN), sorted(pairs["y_set"].unique())
     if args.smoke:

@@ -24,15 +24,14 @@ posterior), ``chain_<task>.png`` figures and the fit itself (``fit.nc``) under `
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import bayescale as bs
+from bayescale._scripts import case_study_args, case_study_parser
 
 #: task -> (column stem in the data, chance level). Chance: 1 / number of answer options.
 TASKS = {
@@ -110,12 +109,8 @@ def holdout(fit, held: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("olmo_ladder_out"))
-    ap.add_argument("--smoke", action="store_true", help="three tasks, few draws (for tests)")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    ap = case_study_parser(__doc__, "olmo_ladder_out", "three tasks, few draws (for tests)")
+    args = case_study_args(ap, argv)
     runs = load_runs()
     if args.smoke:
         runs = runs[runs["task"].isin(["hellaswag", "piqa", "arc_easy"])]

@@ -27,15 +27,14 @@ q50, q75, q95, rel_error``, for the chain and the plug-in chain of point estimat
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import bayescale as bs
+from bayescale._scripts import case_study_args, case_study_parser
 
 SMALL = ("d=96_l=8_h=4", "d=512_l=8_h=4", "d=576_l=24_h=8", "d=1024_l=24_h=8")
 NAMES = {"rpj": "RedPajama", "c4_original": "C4", "rw_original": "RefinedWeb"}
@@ -72,12 +71,8 @@ def fit_chain(small: pd.DataFrame, *, smoke: bool, seed: int):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("overtraining_downstream_out"))
-    ap.add_argument("--smoke", action="store_true", help="RedPajama only, few draws (for tests)")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    ap = case_study_parser(__doc__, "overtraining_downstream_out", "RedPajama only, few draws (for tests)")
+    args = case_study_args(ap, argv)
     runs = load()
     if args.smoke:
         runs = runs[runs["dataset"].isin(["rpj", "rw_original"])]

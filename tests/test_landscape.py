@@ -1,0 +1,156 @@
+"""The learning-rate x batch-size loss landscape and the decisions drawn from it (recommend, batch trade-off)."""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+import pandas as pd
+import pytest
+from bayescale.models.batch import flag_diverged, landscape_optimum, lr_batch_landscape, steplaw_batch, steplaw_lr
+
+import bayescale as bs
+from bayescale.decide import batch_tradeoff, recommend
+
+LAW = bs.get_law("lr_batch_landscape")
+TRUTH = {"e": 1.8, "a": 482.0, "b": 2085.0, "alpha": 0.35, "beta": 0.37, "k_lr": 0.02, "k_b": 0.015, "rho": -0.4,
+         **{k: LAW.published[k] for k in ("eta_ref", "p", "q", "b_ref", "r")}}
+
+
+def _design(sizes=(1e8, 1e9, 1e10), ratios=(20, 100), lrs=6, batches=5):
+    return pd.DataFrame([{"n": n, "d": n * t, "lr": lr, "batch": b} for n in sizes for t in ratios
+                         for lr in np.geomspace(1e-4, 1e-2, lrs) for b in np.geomspace(1e5, 8e6, batches)])
+
+
+def test_landscape_is_a_bowl_whose_minimum_follows_the_optimal_hyperparameter_laws():
+    n, d = 3e8, 2e10
+    with jax.enable_x64(True):
+        lr_opt, b_opt, l_opt = (float(v) for v in landscape_optimum(n, d, **TRUTH))
+        assert lr_opt == pytest.approx(float(steplaw_lr(n, d, eta_ref=TRUTH["eta_ref"], p=TRUTH["p"], q=TRUTH["q"])))
+        assert b_opt == pytest.approx(float(steplaw_batch(d, b_ref=TRUTH["b_ref"], r=TRUTH["r"])))
+        floor = TRUTH["e"] + TRUTH["a"] * n ** -TRUTH["alpha"] + TRUTH["b"] * d ** -TRUTH["beta"]
+        assert l_opt == pytest.approx(floor, rel=1e-12)
+        # shapes broadcast: a grid of lr x batch around the optimum, every point above the floor
+        lr = lr_opt * np.exp(np.linspace(-2, 2, 9))[:, None]
+        b = b_opt * np.exp(np.linspace(-2, 2, 7))[None, :]
+        grid = np.asarray(lr_batch_landscape(n, d, jnp.asarray(lr), jnp.asarray(b), **TRUTH))
+        assert grid.shape == (9, 7) and np.all(grid >= l_opt - 1e-12)
+        assert np.unravel_index(np.argmin(grid), grid.shape) == (4, 3)
+        # a learning rate one e-fold off the optimum at the optimal batch costs exactly k_lr
+        off = float(lr_batch_landscape(n, d, lr_opt * np.e, b_opt, **TRUTH))
+        assert off - l_opt == pytest.approx(TRUTH["k_lr"], rel=1e-9)
+        # gradients are finite and vanish at the optimum
+        g = jax.grad(lambda x: lr_batch_landscape(n, d, jnp.exp(x[0]), jnp.exp(x[1]), **TRUTH))(
+            jnp.log(jnp.array([lr_opt, b_opt])))
+        np.testing.assert_allclose(np.asarray(g), 0.0, atol=1e-10)
+        gp = jax.grad(lambda e: lr_batch_landscape(n, d, 1e-3, 1e6, **{**TRUTH, "e": e}))(1.8)
+        assert float(gp) == pytest.approx(1.0)
+    # the floor falls with N and D at each cell's own optimum (family-1 monotonicity)
+    floors = [float(landscape_optimum(nn, dd, **TRUTH)[2]) for nn, dd in ((1e8, 2e9), (1e9, 2e9), (1e9, 2e10))]
+    assert floors[0] > floors[1] > floors[2]
+
+
+def test_flag_diverged_marks_runs_far_above_their_cell_best():
+    runs = pd.DataFrame({"n": [1.0] * 4 + [2.0] * 3, "d": 1.0, "loss": [2.5, 2.6, 7.1, 3.6, 2.2, 2.3, 11.0]})
+    np.testing.assert_array_equal(flag_diverged(runs), [False, False, True, False, False, False, True])
+    np.testing.assert_array_equal(flag_diverged(runs, factor=1.4), [False, False, True, True, False, False, True])
+
+
+@pytest.fixture(scope="module")
+def recovery_fit():
+    runs = bs.simulate_ladder(LAW, TRUTH, design=_design(), noise_sd=0.003, seed=3)
+    return bs.fit(LAW, runs, seed=3, progress_bar=False)
+
+
+@pytest.mark.statistical
+def test_landscape_recovers_its_parameters(recovery_fit):
+    assert recovery_fit.diagnostics.ok, recovery_fit.diagnostics
+    s = recovery_fit.summary(list(TRUTH), ci_prob=0.98)
+    for p, v in TRUTH.items():
+        assert s.loc[p, "q01"] < v < s.loc[p, "q99"], (p, s.loc[p].to_dict())
+
+
+@pytest.mark.statistical
+def test_recommend_finds_the_optimum_and_prices_a_point(recovery_fit):
+    n, d = 3e9, 6e10
+    true_lr, true_b, true_loss = (float(v) for v in landscape_optimum(n, d, **TRUTH))
+    off = {"lr": 4 * true_lr, "batch": true_b}
+    rec = recommend(recovery_fit, n=n, d=d, point=off)
+    t = rec.table.set_index("quantity")
+    assert t.loc["lr_opt", "q05"] < true_lr < t.loc["lr_opt", "q95"], t.loc["lr_opt"]
+    assert t.loc["batch_opt", "q05"] < true_b < t.loc["batch_opt", "q95"], t.loc["batch_opt"]
+    assert t.loc["loss_opt", "q05"] < true_loss < t.loc["loss_opt", "q95"]
+    # a posterior this concentrated chooses what the point estimate chooses, at a negligible penalty
+    assert rec.choice["lr"] == pytest.approx(rec.plug_in["lr"], rel=0.06)
+    assert rec.choice["batch"] == pytest.approx(rec.plug_in["batch"], rel=0.1)
+    assert 0 <= t.loc["penalty", "mean"] < 1e-3
+    # a learning rate 4x too high costs k_lr log(4)^2
+    assert t.loc["penalty_at_point", "q50"] == pytest.approx(TRUTH["k_lr"] * np.log(4) ** 2, rel=0.15)
+    assert "Recommendation(n=3e+09" in repr(rec)
+
+
+def test_recommend_errors_are_clear(recovery_fit):
+    with pytest.raises(ValueError, match=r"missing \['d'\]"):
+        recommend(recovery_fit, n=1e9)
+    with pytest.raises(ValueError, match="choose must name"):
+        recommend(recovery_fit, choose=("depth",), n=1e9, d=1e10)
+    with pytest.raises(ValueError, match="point must give"):
+        recommend(recovery_fit, n=1e9, d=1e10, point={"lr": 1e-3})
+    with pytest.raises(ValueError, match="must be finite"):
+        recommend(recovery_fit, n=-1.0, d=1e10)
+
+
+@pytest.mark.statistical
+def test_landscape_sbc_and_negative_control():
+    design = _design(sizes=(1e8, 1e10), ratios=(20, 200), lrs=4, batches=3)
+    good = bs.calibrate(LAW, num_simulations=100, design=design, seed=0)
+    assert good.passed, good.summary()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wrong = bs.calibrate(LAW, num_simulations=100, design=design, seed=0,
+                             fit_priors={"r": dist.Normal(0.0, 0.05)})
+    assert not wrong.passed and "r" in wrong.failed
+
+
+# ------------------------------------------------------------------------------------------ McCandlish's trade-off
+@pytest.fixture(scope="module")
+def steps_fit():
+    design = pd.DataFrame({"b": 32.0 * 2.0 ** np.arange(10)})
+    runs = bs.simulate_ladder("mccandlish", {"s_min": 1000.0, "b_noise": 512.0}, design=design, noise_sd=0.01,
+                              seed=4)
+    return bs.fit("mccandlish", runs, seed=4, progress_bar=False)
+
+
+def test_batch_tradeoff_balances_time_and_compute(steps_fit):
+    batches = 32.0 * 2.0 ** np.arange(10)
+    # cost = w_t S + w_c S B is least at B = sqrt(w_t B_noise / w_c): 1024 for w_t / w_c = 2048
+    t = batch_tradeoff(steps_fit, batches, w_time=2048.0, w_compute=1.0)
+    assert t.best == 1024.0 and t.table["p_cheapest"].sum() == pytest.approx(1.0)
+    assert t.table.set_index("batch").loc[1024.0, "p_cheapest"] > 0.9
+    row = t.table.set_index("batch").loc[512.0]
+    assert row["steps_q05"] < 2000 < row["steps_q95"] and row["tokens_q05"] < 2000 * 512 < row["tokens_q95"]
+    assert batch_tradeoff(steps_fit, batches, w_time=1.0).best == batches.max()  # time only: the largest batch
+    assert batch_tradeoff(steps_fit, batches, w_time=0.0, w_compute=1.0).best == batches.min()  # compute only
+    with pytest.raises(ValueError, match="not both 0"):
+        batch_tradeoff(steps_fit, batches, w_time=0.0)
+    with pytest.raises(ValueError, match="finite and > 0"):
+        batch_tradeoff(steps_fit, [0.0, 64.0])
+
+
+@pytest.mark.slow
+def test_hyperparameters_case_study_smoke(tmp_path, run_case_study):
+    out = run_case_study("hyperparameters", tmp_path)
+    assert "Step Law's exponents" in out and "diverged" in out
+    preds = pd.read_csv(tmp_path / "predictions.csv")
+    assert list(preds.columns[:3]) == ["n", "d", "quantity"] and set(preds["quantity"]) == {"lr", "batch_tokens"}
+    assert set(preds["d"]) == {2e10, 5.69e10} and set(preds["n"]) == {1_073_741_824}
+    assert {"q05", "q25", "q50", "q75", "q95"} <= set(preds.columns)
+    assert (preds["q05"] <= preds["q50"]).all() and (preds["q50"] <= preds["q95"]).all()
+    rec = pd.read_csv(tmp_path / "recommendation.csv")
+    assert (rec["expected_penalty"] >= 0).all() and rec["expected_loss"].between(1.5, 3.5).all()
+    exps = pd.read_csv(tmp_path / "exponents.csv").set_index("quantity")
+    assert exps.loc["p", "published"] == -0.713 and exps.loc["r", "published"] == 0.571
+    assert (tmp_path / "hyperparameters.png").stat().st_size > 10_000
