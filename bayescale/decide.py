@@ -95,15 +95,30 @@ def _cell_params(fit, group):
     return {p: v[:, 0] for p, v in parameter_draws(fit, frame).items()}
 
 
-def _refine(grid, axis_values, i):
-    """Parabola through the best grid point and its neighbours along one axis; returns the refined coordinate."""
-    h = axis_values[1] - axis_values[0]
-    size = len(axis_values)
-    i = np.clip(i, 1, size - 2)
-    y0, y1, y2 = (np.take_along_axis(grid, (i + s)[:, None], axis=1)[:, 0] for s in (-1, 0, 1))
-    denom = y0 - 2 * y1 + y2
-    shift = np.where(denom > 0, 0.5 * h * (y0 - y2) / np.where(denom > 0, denom, 1.0), 0.0)
-    return axis_values[i] + np.clip(shift, -h, h)
+def _newton(law, inputs, choose, z0, params, h, *, mean: bool = False, steps: int = 8):
+    """Polish grid minima by Newton steps on the law in the log of the chosen inputs.
+
+    ``z0`` is ``(rows, k)``: one start per posterior draw (``params`` holding each row's values), or, with
+    ``mean=True``, one start for the posterior mean loss over every draw in ``params``. Every step is clipped to one
+    grid spacing ``h`` around the start, so a surface that is not convex there keeps its grid point.
+    """
+    others = {x: jnp.asarray(float(v)) for x, v in inputs.items()}
+
+    def f(z, p):
+        args = {**others, **{x: jnp.exp(z[i]) for i, x in enumerate(choose)}}
+        return jnp.mean(law.fn(*[args[x] for x in law.inputs], **p))
+
+    axes = (0, None) if mean else (0, 0)
+    grad = jax.vmap(jax.grad(f), in_axes=axes)
+    hess = jax.vmap(jax.hessian(f), in_axes=axes)
+    z = jnp.asarray(z0)
+    lo, hi = z - h, z + h
+    for _ in range(steps):
+        g, hm = grad(z, params), hess(z, params)
+        ok = jnp.all(jnp.linalg.eigvalsh(hm) > 0, axis=-1, keepdims=True)
+        step = jnp.linalg.solve(jnp.where(ok[..., None], hm, jnp.eye(z.shape[1])), g[..., None])[..., 0]
+        z = jnp.clip(z - jnp.where(ok, step, 0.0), lo, hi)
+    return np.asarray(z)
 
 
 def recommend(fit, *, choose: Sequence[str] = ("lr", "batch"), point: Mapping[str, float] | None = None,
@@ -112,8 +127,8 @@ def recommend(fit, *, choose: Sequence[str] = ("lr", "batch"), point: Mapping[st
     """Recommend the values of some inputs (learning rate and batch size) for a new run, with intervals.
 
     For each posterior draw the law is minimised over the chosen inputs on a log grid (``grid_size`` points a side,
-    over the fitted runs' range widened by ``span`` e-folds each way, refined by a parabola per axis). The Bayes
-    choice minimises the posterior mean of the loss over the same grid.
+    over the fitted runs' range widened by ``span`` e-folds each way, then polished by Newton steps within a grid
+    cell). The Bayes choice minimises the posterior mean of the loss over the same grid.
 
     Parameters
     ----------
@@ -170,25 +185,24 @@ def recommend(fit, *, choose: Sequence[str] = ("lr", "batch"), point: Mapping[st
         p = {k: jnp.asarray(v)[:, None] for k, v in params.items()}
         surface = loss(flat, p)  # draws x grid points
         best = np.argmin(surface, axis=1)
-        opt = {}
         shape = [grid_size] * len(choose)
-        idx = np.unravel_index(best, shape)
-        for k, (x, ax) in enumerate(zip(choose, axes, strict=True)):
-            # slice through each draw's best point along axis k, refine by a parabola
-            cube = surface.reshape(-1, *shape)
-            sl = np.moveaxis(cube, k + 1, -1)
-            other_idx = tuple(idx[j] for j in range(len(choose)) if j != k)
-            line = sl[(np.arange(len(best)),) + other_idx]
-            opt[x] = np.exp(_refine(line, ax, idx[k]))
+        h = jnp.asarray([ax[1] - ax[0] for ax in axes])
+        fixed = {x: inputs[x] for x in others}
+        per_draw = {k: jnp.asarray(v) for k, v in params.items()}
+
+        def start(flat_index):
+            return np.stack([ax[i] for ax, i in zip(axes, np.unravel_index(flat_index, shape), strict=True)], axis=-1)
+
+        z = _newton(law, fixed, choose, start(best), per_draw, h)
+        opt = {x: np.exp(z[:, i]) for i, x in enumerate(choose)}
         loss_opt = loss({x: v[:, None] for x, v in opt.items()}, p)[:, 0]
-        mean_surface = surface.mean(axis=0)
-        j = int(np.argmin(mean_surface))
-        choice = {x: float(np.exp(ax[i])) for x, ax, i in zip(choose, axes, np.unravel_index(j, shape), strict=True)}
+        zc = _newton(law, fixed, choose, start(np.argmin(surface.mean(axis=0)))[None, :], per_draw, h, mean=True)
+        choice = {x: float(np.exp(zc[0, i])) for i, x in enumerate(choose)}
         at_choice = loss({x: np.array([v]) for x, v in choice.items()}, p)[:, 0]
         median = {k: jnp.median(v, axis=0, keepdims=True) for k, v in p.items()}
-        plug_surface = loss(flat, median)[0]
-        jp = int(np.argmin(plug_surface))
-        plug = {x: float(np.exp(ax[i])) for x, ax, i in zip(choose, axes, np.unravel_index(jp, shape), strict=True)}
+        zp = _newton(law, fixed, choose, start(np.argmin(loss(flat, median)[0]))[None, :],
+                     {k: v[:, 0] for k, v in median.items()}, h)
+        plug = {x: float(np.exp(zp[0, i])) for i, x in enumerate(choose)}
         at_plug = loss({x: np.array([v]) for x, v in plug.items()}, p)[:, 0]
         at_point = loss({x: np.array([float(v)]) for x, v in point.items()}, p)[:, 0] if point else None
     edge = [x for x, ax in zip(choose, axes, strict=True)

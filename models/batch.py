@@ -184,19 +184,32 @@ for _name, _target, _prior, _expo, _pub, _what in (
 
 
 # ---------------------------------------------------------------------------------------------------- loss landscape
-def lr_batch_landscape(n, d, lr, batch, *, e, a, b, alpha, beta, eta_ref, p, q, b_ref, r, k_lr, k_b, rho):
-    r"""Return the final loss of a run of a learning-rate x batch-size sweep: a bowl in (log lr, log batch).
+def _skewed(x, s):
+    """Map ``x`` to ``expm1(s x) / s``: the identity near 0 (and at ``s = 0``), steeper on the side ``s`` points to.
 
-    The bowl's floor is the Chinchilla loss of the (N, D) cell, its minimum sits at Step Law's optimum
-    ``(eta*(N, D), B*(D))`` (:func:`steplaw_lr`, :func:`steplaw_batch`), and its shape is a quadratic form in
-    ``x = log(lr / eta*)`` and ``y = log(batch / B*)`` with curvatures ``k_lr``, ``k_b`` and correlation ``rho``
-    (positive definite for ``|rho| < 1``): :math:`L = E + A N^{-\alpha} + B D^{-\beta} + k_{lr} x^2 + k_b y^2
-    + 2 \rho \sqrt{k_{lr} k_b}\, x y`.
+    Smooth and increasing, so a bowl in the mapped coordinate keeps its minimum at ``x = 0``.
+    """
+    s = jnp.where(jnp.abs(s) < 1e-6, 1e-6, s)
+    return jnp.expm1(s * x) / s
+
+
+def lr_batch_landscape(n, d, lr, batch, *, e, a, b, alpha, beta, eta_ref, p, q, b_ref, r, k_lr, k_b, rho, s_lr,
+                       s_b):
+    r"""Return the final loss of a run of a learning-rate x batch-size sweep: a skewed bowl in (log lr, log batch).
+
+    The bowl's floor is the Chinchilla loss of the (N, D) cell and its minimum sits at Step Law's optimum
+    ``(eta*(N, D), B*(D))`` (:func:`steplaw_lr`, :func:`steplaw_batch`). Its shape is a quadratic form, with
+    curvatures ``k_lr``, ``k_b`` and correlation ``rho`` (positive definite for ``|rho| < 1``), in skewed log
+    distances from the optimum, ``u = (e^{s_lr x} - 1) / s_lr`` with ``x = log(lr / eta*)`` and likewise ``v`` from
+    ``y = log(batch / B*)``: :math:`L = E + A N^{-\alpha} + B D^{-\beta} + k_{lr} u^2 + k_b v^2 + 2 \rho
+    \sqrt{k_{lr} k_b}\, u v`. With ``s_lr > 0`` the loss climbs faster above the optimal learning rate than below
+    it (runs near divergence), as real sweeps do; a symmetric bowl fitted to such a sweep puts its minimum too
+    low. ``s = 0`` is the symmetric quadratic.
     """
     depth = e + a * n ** -alpha + b * d ** -beta
-    x = jnp.log(lr / steplaw_lr(n, d, eta_ref=eta_ref, p=p, q=q))
-    y = jnp.log(batch / steplaw_batch(d, b_ref=b_ref, r=r))
-    return depth + k_lr * x**2 + k_b * y**2 + 2.0 * rho * jnp.sqrt(k_lr * k_b) * x * y
+    u = _skewed(jnp.log(lr / steplaw_lr(n, d, eta_ref=eta_ref, p=p, q=q)), s_lr)
+    v = _skewed(jnp.log(batch / steplaw_batch(d, b_ref=b_ref, r=r)), s_b)
+    return depth + k_lr * u**2 + k_b * v**2 + 2.0 * rho * jnp.sqrt(k_lr * k_b) * u * v
 
 
 def landscape_optimum(n, d, **params):
@@ -238,17 +251,20 @@ register(Law(
         "k_lr": dist.LogNormal(np.log(0.02), 1.0),  # loss added by a learning rate e-fold off the optimum
         "k_b": dist.LogNormal(np.log(0.02), 1.0),
         "rho": dist.Uniform(-1.0, 1.0),
+        "s_lr": dist.Normal(0.0, 0.4),  # skew: > 0, the bowl is steeper above the optimal learning rate
+        "s_b": dist.Normal(0.0, 0.4),
     },
     centre={"a": ("n", "alpha"), "b": ("d", "beta")},
     reference="Li et al. 2025, Predictable Scale Part I (Step Law): the loss over a learning-rate x batch sweep; "
               "floor after Hoffmann et al. 2022",
     description="The final loss of every run of a learning-rate x batch-size sweep, over many (N, D) cells: a "
-                "quadratic bowl in (log lr, log batch) whose minimum follows Step Law's eta*(N, D) and B*(D) and "
-                "whose floor follows the Chinchilla law. Fitted to every run rather than each cell's argmin; "
+                "skewed quadratic bowl in (log lr, log batch) whose minimum follows Step Law's eta*(N, D) and "
+                "B*(D) and whose floor follows the Chinchilla law. Fitted to every run rather than each cell's argmin; "
                 "grouped by cell with eta_ref and b_ref partially pooled, each cell's optimum may deviate from the "
                 "laws by a fitted spread.",
-    formula=r"L = E + A N^{-\alpha} + B D^{-\beta} + k_{lr} x^2 + k_b y^2 + 2\rho\sqrt{k_{lr} k_b}\,xy,\ "
-            r"x = \log(\eta / \eta^*(N, D)),\ y = \log(B / B^*(D))",
+    formula=r"L = E + A N^{-\alpha} + B D^{-\beta} + k_{lr} u^2 + k_b v^2 + 2\rho\sqrt{k_{lr} k_b}\,uv,\ "
+            r"u = (e^{s_{lr} x} - 1) / s_{lr},\ x = \log(\eta / \eta^*(N, D)),\ "
+            r"v = (e^{s_b y} - 1) / s_b,\ y = \log(B / B^*(D))",
     example={"n": 3e8, "d": 2e10, "lr": 2e-3, "batch": 5e5},
     published={"eta_ref": 1.79 * N_REF ** -0.713 * D_REF ** 0.307, "p": -0.713, "q": 0.307,
                "b_ref": 0.58 * D_REF ** 0.571, "r": 0.571},

@@ -17,6 +17,7 @@ from bayescale.decide import batch_tradeoff, recommend
 
 LAW = bs.get_law("lr_batch_landscape")
 TRUTH = {"e": 1.8, "a": 482.0, "b": 2085.0, "alpha": 0.35, "beta": 0.37, "k_lr": 0.02, "k_b": 0.015, "rho": -0.4,
+         "s_lr": 0.6, "s_b": -0.3,
          **{k: LAW.published[k] for k in ("eta_ref", "p", "q", "b_ref", "r")}}
 
 
@@ -39,9 +40,20 @@ def test_landscape_is_a_bowl_whose_minimum_follows_the_optimal_hyperparameter_la
         grid = np.asarray(lr_batch_landscape(n, d, jnp.asarray(lr), jnp.asarray(b), **TRUTH))
         assert grid.shape == (9, 7) and np.all(grid >= l_opt - 1e-12)
         assert np.unravel_index(np.argmin(grid), grid.shape) == (4, 3)
-        # a learning rate one e-fold off the optimum at the optimal batch costs exactly k_lr
-        off = float(lr_batch_landscape(n, d, lr_opt * np.e, b_opt, **TRUTH))
-        assert off - l_opt == pytest.approx(TRUTH["k_lr"], rel=1e-9)
+        # a learning rate one e-fold off the optimum at the optimal batch costs k_lr u^2, u = (e^{s x} - 1) / s:
+        # more above the optimum than below it when s_lr > 0
+        s_lr = TRUTH["s_lr"]
+        for x in (1.0, -1.0):
+            off = float(lr_batch_landscape(n, d, lr_opt * np.exp(x), b_opt, **TRUTH))
+            assert off - l_opt == pytest.approx(TRUTH["k_lr"] * (np.expm1(s_lr * x) / s_lr) ** 2, rel=1e-9)
+        above, below = (float(lr_batch_landscape(n, d, lr_opt * f, b_opt, **TRUTH)) for f in (4.0, 0.25))
+        assert above > below
+        # s = 0 is the symmetric quadratic, with finite gradients
+        sym = {**TRUTH, "s_lr": 0.0, "s_b": 0.0}
+        assert float(lr_batch_landscape(n, d, lr_opt * np.e, b_opt, **sym)) - l_opt == pytest.approx(TRUTH["k_lr"],
+                                                                                                     rel=1e-5)
+        g0 = jax.grad(lambda s: lr_batch_landscape(n, d, 2 * lr_opt, b_opt, **{**sym, "s_lr": s}))(0.0)
+        assert np.isfinite(float(g0))
         # gradients are finite and vanish at the optimum
         g = jax.grad(lambda x: lr_batch_landscape(n, d, jnp.exp(x[0]), jnp.exp(x[1]), **TRUTH))(
             jnp.log(jnp.array([lr_opt, b_opt])))
@@ -78,17 +90,21 @@ def test_recommend_finds_the_optimum_and_prices_a_point(recovery_fit):
     n, d = 3e9, 6e10
     true_lr, true_b, true_loss = (float(v) for v in landscape_optimum(n, d, **TRUTH))
     off = {"lr": 4 * true_lr, "batch": true_b}
-    rec = recommend(recovery_fit, n=n, d=d, point=off)
+    rec = recommend(recovery_fit, n=n, d=d, point=off, quantiles=(0.01, 0.5, 0.99))
     t = rec.table.set_index("quantity")
-    assert t.loc["lr_opt", "q05"] < true_lr < t.loc["lr_opt", "q95"], t.loc["lr_opt"]
-    assert t.loc["batch_opt", "q05"] < true_b < t.loc["batch_opt", "q95"], t.loc["batch_opt"]
-    assert t.loc["loss_opt", "q05"] < true_loss < t.loc["loss_opt", "q95"]
+    # the optimum of every draw is the law's closed form, found by the grid and Newton search
+    draws = recovery_fit.draws(["eta_ref", "p", "q"])
+    closed = draws["eta_ref"] * (n / 1e9) ** draws["p"] * (d / 1e11) ** draws["q"]
+    assert t.loc["lr_opt", "q50"] == pytest.approx(np.median(closed), rel=1e-6)
+    for name, true in (("lr_opt", true_lr), ("batch_opt", true_b), ("loss_opt", true_loss)):  # 98% intervals
+        assert t.loc[name, "q01"] < true < t.loc[name, "q99"], t.loc[name]
     # a posterior this concentrated chooses what the point estimate chooses, at a negligible penalty
     assert rec.choice["lr"] == pytest.approx(rec.plug_in["lr"], rel=0.06)
     assert rec.choice["batch"] == pytest.approx(rec.plug_in["batch"], rel=0.1)
     assert 0 <= t.loc["penalty", "mean"] < 1e-3
-    # a learning rate 4x too high costs k_lr log(4)^2
-    assert t.loc["penalty_at_point", "q50"] == pytest.approx(TRUTH["k_lr"] * np.log(4) ** 2, rel=0.15)
+    # a learning rate 4x too high costs k_lr u^2 with u = (4^s - 1) / s
+    expected = TRUTH["k_lr"] * (np.expm1(TRUTH["s_lr"] * np.log(4)) / TRUTH["s_lr"]) ** 2
+    assert t.loc["penalty_at_point", "q50"] == pytest.approx(expected, rel=0.15)
     assert "Recommendation(n=3e+09" in repr(rec)
 
 

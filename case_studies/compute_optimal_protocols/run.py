@@ -137,7 +137,7 @@ def figure(runs: pd.DataFrame, f, table: pd.DataFrame, path: Path) -> None:
     ax2.axvline(0.5, color="k", lw=0.8, ls="--")
     ax2.axvline(0.73, color="grey", lw=0.8, ls=":")
     ax2.set_yticks(y, [f"{d}: {lab}" for d, lab in zip(t["dataset"], t["label"], strict=True)], fontsize=6)
-    ax2.set_xlabel("exponent a in N* ~ C^a (dashed: Chinchilla 0.5; dotted: Kaplan 0.73)")
+    ax2.set_xlabel("exponent a of N* ~ C^a (dashed 0.5: Chinchilla; dotted 0.73: Kaplan)", fontsize=8)
     ax2.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -176,9 +176,10 @@ def main(argv=None) -> int:
         steps = [np.mean(a[:, i] > a[:, k]) for i, k in zip(idx[:-1], idx[1:], strict=True)]
         print("P(each RefinedWeb step lowers the exponent): " + ", ".join(f"{p:.2f}" for p in steps))
 
-    held, _ = held_out(runs, settings, smoke=args.smoke, seed=args.seed)
+    held, small = held_out(runs, settings, smoke=args.smoke, seed=args.seed)
+    print(f"\nfit on budgets <= {FIT_MAX:.2g} FLOPs: {small.diagnostics!r}")
     inside = ((held["q05"] <= held["published"]) & (held["published"] <= held["q95"]))
-    print(f"\nFit on budgets <= {FIT_MAX:.2g} FLOPs, predict N* at {TARGET_C:.3g} (16x beyond): observed inside the "
+    print(f"Fit on budgets <= {FIT_MAX:.2g} FLOPs, predict N* at {TARGET_C:.3g} (16x beyond): observed inside the "
           f"90% interval for {int(inside.sum())} of {len(held)} settings")
     for _, r in held.iterrows():
         print(f"  {r.dataset:4s} {r.label:49s} predicted {r.q50:.3g} [{r.q05:.3g}, {r.q95:.3g}], observed "

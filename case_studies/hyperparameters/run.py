@@ -72,7 +72,7 @@ def fit(runs: pd.DataFrame, *, smoke: bool, seed: int):
         if smoke:
             warnings.simplefilter("ignore", bs.ConvergenceWarning)
         return bs.fit("lr_batch_landscape", runs, groups="cell", pool={"eta_ref": "partial", "b_ref": "partial"},
-                      seed=seed, max_tree_depth=12, **draws)
+                      pooling="noncentred", target_accept_prob=0.95, seed=seed, max_tree_depth=12, **draws)
 
 
 def _row(quantity, values, **keys) -> dict:
