@@ -18,7 +18,16 @@ from bayescale.calibration import CalibrationResult, calibrate  # noqa: E402
 from bayescale.chain import Chain, ChainFit, chain  # noqa: E402
 from bayescale.compare import Comparison, compare  # noqa: E402
 from bayescale.data import DataWarning, RunTableError, validate_runs  # noqa: E402
-from bayescale.decide import BatchTradeoff, Recommendation, batch_tradeoff, recommend  # noqa: E402
+from bayescale.decide import (  # noqa: E402
+    Allocation,
+    BatchTradeoff,
+    Recommendation,
+    ScaleComparison,
+    allocate,
+    batch_tradeoff,
+    compare_at_scale,
+    recommend,
+)
 from bayescale.fit import ConvergenceWarning, Fit, FitFileError, fit, fit_many, load  # noqa: E402
 from bayescale.law import Law, LawSpecError, get_law, laws, register  # noqa: E402
 from bayescale.simulate import simulate_ladder  # noqa: E402
@@ -26,6 +35,7 @@ from bayescale.simulate import simulate_ladder  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
+    "Allocation",
     "Backtest",
     "BatchTradeoff",
     "CalibrationResult",
@@ -40,11 +50,14 @@ __all__ = [
     "LawSpecError",
     "Recommendation",
     "RunTableError",
+    "ScaleComparison",
+    "allocate",
     "backtest",
     "batch_tradeoff",
     "calibrate",
     "chain",
     "compare",
+    "compare_at_scale",
     "datasets",
     "fit",
     "fit_many",

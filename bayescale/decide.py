@@ -23,7 +23,8 @@ import pandas as pd
 
 from bayescale.predict import _check_quantiles, _group_params, _qcols, parameter_draws
 
-__all__ = ["Recommendation", "BatchTradeoff", "recommend", "batch_tradeoff"]
+__all__ = ["Recommendation", "BatchTradeoff", "Allocation", "ScaleComparison", "recommend", "batch_tradeoff",
+           "allocate", "compare_at_scale"]
 
 _QS = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -280,3 +281,306 @@ def batch_tradeoff(fit, batches, *, w_time: float = 1.0, w_compute: float = 0.0,
     table["p_cheapest"] = cheapest
     return BatchTradeoff(table=table, best=float(b[int(np.argmin(table["expected_cost"]))]),
                          weights={"w_time": float(w_time), "w_compute": float(w_compute)})
+
+
+# ------------------------------------------------------------------------------------------- allocation under a budget
+OBJECTIVES = ("expected", "quantile", "p_target")
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What :func:`allocate` returns.
+
+    Attributes
+    ----------
+    compute : float
+        The budget, in FLOPs.
+    objective : str
+        ``"expected"`` (least expected loss: the Bayes action), ``"quantile"`` (least posterior quantile of the loss:
+        risk-averse) or ``"p_target"`` (greatest probability of reaching ``target``).
+    choice, plug_in : mapping of str to float
+        ``n`` and ``d`` of the chosen allocation and of the plug-in allocation (the optimum of the law at the
+        posterior means of its parameters, a point fit's answer).
+    table : pandas.DataFrame
+        One row per allocation (``bayes``, ``plug_in``): ``n, d, tokens_per_param``, the loss's ``mean`` and
+        quantiles, ``expected_regret`` (the mean, over posterior draws, of its loss minus that draw's best loss on
+        the budget) and, with a target, ``p_target``.
+    curve : pandas.DataFrame
+        Along the budget line: ``n, d``, the loss's mean and quantiles (and ``p_target``).
+    """
+
+    compute: float
+    objective: str
+    choice: Mapping[str, float]
+    plug_in: Mapping[str, float]
+    table: pd.DataFrame
+    curve: pd.DataFrame
+
+    def __repr__(self) -> str:
+        return (f"Allocation(C={self.compute:.3g}, {self.objective}: n={self.choice['n']:.4g}, "
+                f"d={self.choice['d']:.4g})\n{self.table.to_string(index=False, float_format='%.4g')}")
+
+
+def _law_values(law, inputs: Mapping[str, np.ndarray], params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Evaluate the law for every draw (rows) at every input point (columns), in float64."""
+    with jax.enable_x64(True):
+        p = {k: jnp.asarray(v)[:, None] for k, v in params.items()}
+        x = {k: jnp.asarray(np.broadcast_to(v, np.shape(v)))[None, :] for k, v in inputs.items()}
+        return np.asarray(law.fn(*[x[name] for name in law.inputs], **p))
+
+
+def allocate(fit, compute: float, *, objective: str = "expected", quantile: float = 0.9, target: float | None = None,
+             inference_tokens: float = 0.0, n: float | None = None, d: float | None = None,
+             unique_tokens: float | None = None, group: str | None = None, flops_per_param_token: float = 6.0,
+             quantiles: Sequence[float] = (0.05, 0.5, 0.95), grid_size: int = 801) -> Allocation:
+    """Choose a model size and token count for a compute budget under the posterior.
+
+    The budget line is ``k N D + 2 N D_inf = C`` (training at ``k = 6`` FLOPs per parameter and token, plus
+    inference on ``D_inf`` tokens over the deployment, Sardana et al. 2024); the search runs over a log grid of
+    ``N`` along it (eight decades around the balanced point), for every posterior draw at once.
+
+    Parameters
+    ----------
+    fit : Fit
+        A fit of a law in ``n`` and ``d`` (and ``u`` for the data-constrained law).
+    compute : float
+        The budget C in FLOPs (training plus inference).
+    objective : {"expected", "quantile", "p_target"}
+        Least expected loss (the Bayes action for a utility linear in the loss), least ``quantile`` of the
+        loss (risk-averse), or greatest probability that the loss is below ``target``.
+    quantile : float
+        The quantile of ``objective="quantile"`` (0.9: the loss one is 90% sure to beat).
+    target : float, optional
+        Target loss; required by ``objective="p_target"``, reported for the others when given.
+    inference_tokens : float
+        Tokens to be served over the deployment (0: training compute only).
+    n, d : float, optional
+        A fixed model size or a fixed token budget: the other follows from the budget.
+    unique_tokens : float, optional
+        Unique tokens available, for laws with an input ``u`` (``data_constrained``).
+    group : str, optional
+        A fitted group; by default a new group from the population when the fit is hierarchical.
+    flops_per_param_token : float
+        ``k``.
+    quantiles : sequence of float
+    grid_size : int
+
+    Returns
+    -------
+    Allocation
+    """
+    law = fit.law
+    if not {"n", "d"} <= set(law.inputs):
+        raise ValueError(f"allocate needs a law in n and d; law {law.name!r} has inputs {list(law.inputs)}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    if objective == "p_target" and target is None:
+        raise ValueError("objective='p_target' needs target= (the loss to reach)")
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+    c, k, d_inf = float(compute), float(flops_per_param_token), float(inference_tokens)
+    if not np.isfinite(c) or c <= 0 or d_inf < 0:
+        raise ValueError(f"compute must be finite and > 0 and inference_tokens >= 0; got {compute}, {inference_tokens}")
+    if n is not None and d is not None:
+        raise ValueError("fix n or d, not both: the budget decides the other")
+    others = set(law.inputs) - {"n", "d"}
+    if others - {"u"} or ("u" in others) != (unique_tokens is not None):
+        raise ValueError(f"law {law.name!r} has inputs {list(law.inputs)}: give unique_tokens= exactly when it has "
+                         "an input 'u'")
+    n_max = c / (2.0 * d_inf) if d_inf > 0 else np.inf
+    if n is not None:
+        grid_n = np.array([float(n)])
+    elif d is not None:
+        grid_n = np.array([c / (k * float(d) + 2.0 * d_inf)])
+    else:
+        centre = np.sqrt(c / k)
+        hi = min(centre * 1e4, n_max * (1 - 1e-6))
+        grid_n = np.geomspace(centre * 1e-4, hi, grid_size)
+    grid_d = (c - 2.0 * grid_n * d_inf) / (k * grid_n)
+    if np.any(grid_d <= 0):
+        raise ValueError(f"the budget {c:.3g} FLOPs leaves no training tokens for n = {grid_n[grid_d <= 0][0]:.3g} "
+                         f"with {d_inf:.3g} inference tokens")
+    qs = _check_quantiles(quantiles)
+    params = _cell_params(fit, group)
+    inputs = {"n": grid_n, "d": grid_d}
+    if unique_tokens is not None:
+        inputs["u"] = np.full_like(grid_n, float(unique_tokens))
+    surface = _law_values(law, inputs, params)  # draws x grid
+    best = surface.min(axis=1, keepdims=True)
+    mean = surface.mean(axis=0)
+    score = {"expected": mean, "quantile": np.quantile(surface, quantile, axis=0)}.get(objective)
+    hit = (surface < target).mean(axis=0) if target is not None else None
+    j = int(np.argmax(hit)) if objective == "p_target" else int(np.argmin(score))
+    means = {p: np.asarray(np.mean(v, axis=0))[None] for p, v in params.items()}
+    jp = int(np.argmin(_law_values(law, inputs, means)[0]))
+    curve = pd.DataFrame({"n": grid_n, "d": grid_d, "mean": mean})
+    for q, col in zip(qs, _qcols(qs), strict=True):
+        curve[col] = np.quantile(surface, q, axis=0)
+    if hit is not None:
+        curve["p_target"] = hit
+    rows = []
+    for name, i in (("bayes", j), ("plug_in", jp)):
+        v = surface[:, i]
+        row = {"allocation": name, "n": grid_n[i], "d": grid_d[i], "tokens_per_param": grid_d[i] / grid_n[i],
+               "mean": float(v.mean())}
+        row.update({col: float(np.quantile(v, q)) for q, col in zip(qs, _qcols(qs), strict=True)})
+        row["expected_regret"] = float(np.mean(v - best[:, 0]))
+        if hit is not None:
+            row["p_target"] = float(hit[i])
+        rows.append(row)
+    return Allocation(compute=c, objective=objective, choice={"n": float(grid_n[j]), "d": float(grid_d[j])},
+                      plug_in={"n": float(grid_n[jp]), "d": float(grid_d[jp])}, table=pd.DataFrame(rows), curve=curve)
+
+
+# ------------------------------------------------------------------------------------------ which config wins at scale
+@dataclass(frozen=True)
+class ScaleComparison:
+    """What :func:`compare_at_scale` returns.
+
+    Attributes
+    ----------
+    better : str
+        ``"lower"`` (losses, error rates) or ``"higher"`` (accuracies).
+    table : pandas.DataFrame
+        Per compute and configuration: the target's ``mean`` and quantiles and ``p_best``.
+    pairwise : pandas.DataFrame
+        Per compute and ordered pair ``(a, b)``: ``p_a_better`` and the margin (``a`` minus ``b``, signed so that
+        positive favours ``a``) with its mean and quantiles.
+    crossover : pandas.DataFrame
+        Per pair: ``p_cross`` (the share of draws whose curves cross inside ``span``) and, among those, the
+        quantiles of the first crossing's compute (curves that cross twice in ``span`` report the lower one).
+    curves : pandas.DataFrame
+        Per compute on a fine grid and configuration: mean and quantiles (for figures).
+    """
+
+    better: str
+    table: pd.DataFrame
+    pairwise: pd.DataFrame
+    crossover: pd.DataFrame
+    curves: pd.DataFrame
+
+    def __repr__(self) -> str:
+        return (f"ScaleComparison({self.better} is better)\n"
+                f"{self.table.to_string(index=False, float_format='%.4g')}")
+
+
+def _at_compute(fit, group, c, k: float) -> np.ndarray:
+    """Per-draw target at each compute in ``c``: the law in ``c``, or its compute-optimal value for laws in N, D."""
+    from bayescale.predict import _numeric_optimum
+
+    law = fit.law
+    params = _cell_params(fit, group)
+    if list(law.inputs) == ["c"]:
+        return _law_values(law, {"c": np.asarray(c, dtype=float)}, params)
+    if set(law.inputs) == {"n", "d"}:
+        out = []
+        with jax.enable_x64(True):
+            p = {name: jnp.asarray(v)[:, None] for name, v in params.items()}
+            for budget in np.asarray(c, dtype=float):
+                if law.optimum is not None:
+                    loss = law.optimum(budget, k, **p)[2]
+                else:
+                    loss = _numeric_optimum(law, budget, k, p, {}, 801)[2]
+                out.append(np.asarray(loss).reshape(-1))
+        return np.stack(out, axis=1)
+    raise ValueError(f"compare_at_scale needs laws in compute c, or in n and d (compared at their compute-optimal "
+                     f"allocation); law {law.name!r} has inputs {list(law.inputs)}")
+
+
+def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[float, float] | None = None,
+                     quantiles: Sequence[float] = (0.05, 0.5, 0.95), flops_per_param_token: float = 6.0,
+                     seed: int = 0) -> ScaleComparison:
+    """Which configuration is best at each compute: probabilities, margins and where the curves cross.
+
+    Parameters
+    ----------
+    fits : mapping of str to Fit, or Fit
+        One fit per configuration (recipes, architectures, data sets: separate posteriors, so draws are paired at
+        random), or one hierarchical fit whose groups are the configurations (draws paired as sampled, keeping the
+        posterior correlation between groups).
+    compute : float or sequence of float
+        Compute budgets (FLOPs). Laws in ``n`` and ``d`` are compared at each draw's compute-optimal allocation.
+    better : {"lower", "higher"}, optional
+        Default ``"higher"`` for targets named like accuracies (``acc``...), else ``"lower"``.
+    span : (float, float), optional
+        The compute range searched for crossings; default two decades either side of ``compute``.
+    quantiles : sequence of float
+    flops_per_param_token : float
+    seed : int
+        Pairing of draws between separate fits.
+
+    Returns
+    -------
+    ScaleComparison
+    """
+    if isinstance(fits, Mapping):
+        configs = {str(name): (f, None) for name, f in fits.items()}
+    else:
+        if not fits.groups:
+            raise ValueError("pass a mapping {name: fit}, or one fit with groups (the configurations)")
+        configs = {str(g): (fits, g) for g in fits.levels}
+    if len(configs) < 2:
+        raise ValueError(f"compare_at_scale needs at least two configurations, got {list(configs)}")
+    targets = {f.law.target for f, _ in configs.values()}
+    if len(targets) > 1:
+        raise ValueError(f"the configurations predict different targets {sorted(targets)}; compare like with like")
+    target = targets.pop()
+    if better is None:
+        better = "higher" if target.startswith("acc") else "lower"
+    if better not in ("lower", "higher"):
+        raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
+    budgets = np.atleast_1d(np.asarray(compute, dtype=float))
+    if budgets.size == 0 or np.any(~np.isfinite(budgets) | (budgets <= 0)):
+        raise ValueError(f"compute must be finite and > 0, got {budgets.tolist()}")
+    qs = _check_quantiles(quantiles)
+    lo, hi = span if span is not None else (budgets.min() / 100.0, budgets.max() * 100.0)
+    grid = np.geomspace(lo, hi, 121)
+    sign = 1.0 if better == "higher" else -1.0
+    k = float(flops_per_param_token)
+    values = {name: _at_compute(f, g, np.concatenate([budgets, grid]), k) for name, (f, g) in configs.items()}
+    m = min(v.shape[0] for v in values.values())
+    rng = np.random.default_rng(seed)
+    if isinstance(fits, Mapping):  # independent posteriors: pair draws at random
+        values = {name: v[rng.permutation(v.shape[0])[:m]] for name, v in values.items()}
+    names = list(values)
+    at = np.stack([values[name][:, :budgets.size] for name in names])  # configs x draws x budgets
+    curve = np.stack([values[name][:, budgets.size:] for name in names])
+    winner = np.argmax(sign * at, axis=0)  # draws x budgets
+    rows, pairs, cross, curves = [], [], [], []
+    for i, name in enumerate(names):
+        for b, budget in enumerate(budgets):
+            v = at[i, :, b]
+            row = {"compute": budget, "config": name, "mean": float(v.mean()),
+                   "p_best": float(np.mean(winner[:, b] == i))}
+            row.update({col: float(np.quantile(v, q)) for q, col in zip(qs, _qcols(qs), strict=True)})
+            rows.append(row)
+        for g, c in enumerate(grid):
+            row = {"compute": c, "config": name, "mean": float(curve[i, :, g].mean())}
+            row.update({col: float(np.quantile(curve[i, :, g], q)) for q, col in zip(qs, _qcols(qs), strict=True)})
+            curves.append(row)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            if i == j:
+                continue
+            for t, budget in enumerate(budgets):
+                margin = sign * (at[i, :, t] - at[j, :, t])
+                row = {"compute": budget, "a": a, "b": b, "p_a_better": float(np.mean(margin > 0)),
+                       "margin_mean": float(margin.mean())}
+                row.update({f"margin_{col}": float(np.quantile(margin, q))
+                            for q, col in zip(qs, _qcols(qs), strict=True)})
+                pairs.append(row)
+            if j > i:
+                diff = curve[i] - curve[j]  # draws x grid
+                flips = np.diff(np.sign(diff), axis=1) != 0
+                has = flips.any(axis=1)
+                row = {"a": a, "b": b, "p_cross": float(has.mean())}
+                if has.any():
+                    first = np.argmax(flips[has], axis=1)
+                    d0, d1 = diff[has, first], diff[has, first + 1]
+                    lg = np.log(grid)
+                    frac = d0 / (d0 - d1)
+                    where = np.exp(lg[first] + frac * (lg[first + 1] - lg[first]))
+                    row.update({col: float(np.quantile(where, q)) for q, col in zip(qs, _qcols(qs), strict=True)})
+                cross.append(row)
+    return ScaleComparison(better=better, table=pd.DataFrame(rows), pairwise=pd.DataFrame(pairs),
+                           crossover=pd.DataFrame(cross), curves=pd.DataFrame(curves))

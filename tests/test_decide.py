@@ -1,0 +1,119 @@
+"""Decisions from posterior draws against cases with known answers: allocation and which configuration wins."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from bayescale.models.loss_scaling import chinchilla_optimum
+
+import bayescale as bs
+from bayescale.decide import allocate, compare_at_scale
+
+CHIN = bs.get_law("chinchilla")
+PUB = dict(CHIN.published)
+
+
+class FakeFit:
+    """A posterior given by its draws: the decision functions read only the law, the pooling and the draws."""
+
+    def __init__(self, law, draws):
+        self.law = bs.get_law(law)
+        self._draws = {k: np.asarray(v, dtype=float) for k, v in draws.items()}
+        self.groups = ()
+        self.levels = []
+        self.config = SimpleNamespace(pool={p: "shared" for p in self.law.params})
+
+    def draws(self, names=None):
+        return {k: self._draws[k] for k in (names or self._draws)}
+
+
+def _around(centre, sd, num=2000, seed=0):
+    """Draws log-normally spread around ``centre`` (relative sd ``sd``)."""
+    rng = np.random.default_rng(seed)
+    return {k: v * np.exp(sd * rng.standard_normal(num)) for k, v in centre.items()}
+
+
+def test_a_concentrated_posterior_allocates_as_the_closed_form():
+    fit = FakeFit("chinchilla", {k: np.full(50, v) for k, v in PUB.items()})
+    for c in (1e21, 5.76e23):
+        a = allocate(fit, c)
+        n_opt, d_opt, l_opt = (float(v) for v in chinchilla_optimum(c, 6.0, **PUB))
+        assert a.choice["n"] == pytest.approx(n_opt, rel=0.03) and a.choice == a.plug_in
+        t = a.table.set_index("allocation")
+        assert t.loc["bayes", "mean"] == pytest.approx(l_opt, rel=1e-5)
+        assert t.loc["bayes", "expected_regret"] == pytest.approx(0.0, abs=1e-12)
+    # risk-averse and target objectives agree when there is no uncertainty
+    assert allocate(fit, 1e21, objective="quantile").choice == allocate(fit, 1e21).choice
+
+
+def test_allocation_under_uncertainty_and_constraints():
+    fit = FakeFit("chinchilla", _around(PUB, 0.05))
+    a = allocate(fit, 1e22, target=2.2)
+    t = a.table.set_index("allocation")
+    # the Bayes action has the least expected regret of the two by construction of its loss
+    assert t.loc["bayes", "mean"] <= t.loc["plug_in", "mean"] + 1e-12
+    assert t.loc["bayes", "expected_regret"] >= 0 and 0 <= t.loc["bayes", "p_target"] <= 1
+    # an inference budget shifts the choice to smaller models trained on more tokens (Sardana et al. 2024)
+    served = allocate(fit, 1e22, inference_tokens=1e13)
+    assert served.choice["n"] < a.choice["n"]
+    assert 6 * served.choice["n"] * served.choice["d"] + 2 * served.choice["n"] * 1e13 == pytest.approx(1e22)
+    fixed = allocate(fit, 1e22, n=1e9)
+    assert fixed.choice["n"] == 1e9 and fixed.choice["d"] == pytest.approx(1e22 / 6e9)
+    with pytest.raises(ValueError, match="needs target"):
+        allocate(fit, 1e22, objective="p_target")
+    with pytest.raises(ValueError, match="not both"):
+        allocate(fit, 1e22, n=1e9, d=1e10)
+    with pytest.raises(ValueError, match="unique_tokens"):
+        allocate(fit, 1e22, unique_tokens=1e10)
+
+
+def _power(e, a, alpha, sd=0.0, seed=0):
+    return FakeFit("power_law_c", _around({"e": e, "a": a, "alpha": alpha}, sd, seed=seed))
+
+
+def test_well_separated_configurations_give_probabilities_near_zero_or_one():
+    good, bad = _power(1.7, 40.0, 0.05, sd=0.01), _power(2.2, 40.0, 0.05, sd=0.01, seed=1)
+    r = compare_at_scale({"good": good, "bad": bad}, [1e21, 1e22])
+    t = r.table.set_index(["compute", "config"])
+    assert (t.xs("good", level="config")["p_best"] > 0.999).all()
+    p = r.pairwise[(r.pairwise["a"] == "good") & (r.pairwise["b"] == "bad")]
+    assert (p["p_a_better"] > 0.999).all() and (p["margin_mean"] > 0).all()
+    # for an accuracy-type target higher is better: the same numbers read the other way round
+    assert compare_at_scale({"good": good, "bad": bad}, 1e21, better="higher").table.set_index(
+        "config").loc["bad", "p_best"] > 0.999
+
+
+def test_symmetric_configurations_give_one_half():
+    a, b = _power(1.8, 40.0, 0.05, sd=0.05, seed=2), _power(1.8, 40.0, 0.05, sd=0.05, seed=3)
+    r = compare_at_scale({"a": a, "b": b}, 1e21)
+    assert r.table["p_best"].to_numpy() == pytest.approx([0.5, 0.5], abs=0.05)
+
+
+def test_crossover_posterior_finds_a_known_crossing():
+    # y1 = 1.5 + 100 C^-0.1 and y2 = 2.0 + A2 C^-0.2 cross where 100 C^-0.1 - A2 C^-0.2 = 0.5; choose C* = 1e21
+    c_star = 1e21
+    a2 = (100 * c_star ** -0.1 - 0.5) * c_star ** 0.2
+    one = FakeFit("power_law_c", _around({"e": 1.5, "a": 100.0, "alpha": 0.1}, 0.0005, seed=4))
+    two = FakeFit("power_law_c", _around({"e": 2.0, "a": a2, "alpha": 0.2}, 0.0005, seed=5))
+    r = compare_at_scale({"one": one, "two": two}, [3e19, 1e23], span=(3e19, 1e23))  # (they cross again near 1.5e19)
+    x = r.crossover.iloc[0]
+    assert x["p_cross"] > 0.95 and x["q05"] < c_star < x["q95"]
+    assert x["q50"] == pytest.approx(c_star, rel=0.3)
+    p = r.table.set_index(["compute", "config"])["p_best"]
+    assert p[(3e19, "two")] > 0.99 and p[(1e23, "one")] > 0.99  # the curves swap order at the crossing
+    with pytest.raises(ValueError, match="at least two"):
+        compare_at_scale({"one": one}, 1e21)
+
+
+@pytest.mark.statistical
+def test_groups_of_one_hierarchical_fit_are_compared_with_their_joint_draws():
+    runs = bs.simulate_ladder("chinchilla", PUB, num_groups=2, group_sd={"e": 0.0}, noise_sd=0.01, seed=0)
+    runs.loc[runs["group"] == "g1", "loss"] += 0.3  # the second recipe is worse by 0.3 nats everywhere
+    fit = bs.fit("chinchilla", runs, groups="group", pool={"e": "partial"}, progress_bar=False, seed=0)
+    r = bs.compare_at_scale(fit, [1e22, 1e24])
+    t = r.table.set_index(["compute", "config"])["p_best"]
+    assert t[(1e22, "g0")] > 0.99 and t[(1e24, "g0")] > 0.99
+    a = bs.allocate(fit, 1e22, group="g0")
+    assert a.table.set_index("allocation").loc["bayes", "expected_regret"] >= 0
