@@ -450,7 +450,7 @@ class ScaleComparison:
         Per pair: ``p_cross`` (the share of draws whose curves cross inside ``span``) and, among those, the
         quantiles of the first crossing's compute (curves that cross twice in ``span`` report the lower one).
     curves : pandas.DataFrame
-        Per compute on a fine grid and configuration: mean and quantiles (for figures).
+        Per compute on a fine grid (``span``) and configuration: mean, quantiles and ``p_best`` (for figures).
     """
 
     better: str
@@ -546,6 +546,7 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
     at = np.stack([values[name][:, :budgets.size] for name in names])  # configs x draws x budgets
     curve = np.stack([values[name][:, budgets.size:] for name in names])
     winner = np.argmax(sign * at, axis=0)  # draws x budgets
+    grid_winner = np.argmax(sign * curve, axis=0)
     rows, pairs, cross, curves = [], [], [], []
     for i, name in enumerate(names):
         for b, budget in enumerate(budgets):
@@ -555,7 +556,8 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
             row.update({col: float(np.quantile(v, q)) for q, col in zip(qs, _qcols(qs), strict=True)})
             rows.append(row)
         for g, c in enumerate(grid):
-            row = {"compute": c, "config": name, "mean": float(curve[i, :, g].mean())}
+            row = {"compute": c, "config": name, "mean": float(curve[i, :, g].mean()),
+                   "p_best": float(np.mean(grid_winner[:, g] == i))}
             row.update({col: float(np.quantile(curve[i, :, g], q)) for q, col in zip(qs, _qcols(qs), strict=True)})
             curves.append(row)
     for i, a in enumerate(names):

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_loss_vs_compute", "plot_frontier", "plot_pair", "plot_chain"]
+__all__ = ["plot_loss_vs_compute", "plot_frontier", "plot_pair", "plot_chain", "plot_compare_at_scale"]
 
 
 def _pyplot():
@@ -257,5 +257,48 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
     if gcols and len(colours) > 1:
         axes[0, 0].legend(fontsize=7, frameon=False)
     fig.suptitle(f"{chain.name}: runs (dots), chained predictions (diamonds, 90% intervals)", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_compare_at_scale(result, *, title: str | None = None, path=None):
+    """Each configuration's curve against compute with its 90% band, and beneath it the strip of P(best).
+
+    Parameters
+    ----------
+    result : bayescale.decide.ScaleComparison
+        What :func:`bayescale.compare_at_scale` returned (its ``curves`` hold the fine compute grid).
+    title : str, optional
+    path : path-like, optional
+        Where to save the figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    fig, (ax, strip) = plt.subplots(2, 1, figsize=(7, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    curves, table = result.curves, result.table
+    names = list(dict.fromkeys(curves["config"]))
+    for i, name in enumerate(names):
+        c = curves[curves["config"] == name]
+        ax.fill_between(c["compute"], c["q05"], c["q95"], color=f"C{i}", alpha=0.2, lw=0)
+        ax.plot(c["compute"], c["q50"], color=f"C{i}", lw=1.6, label=name)
+        t = table[table["config"] == name]
+        ax.errorbar(t["compute"], t["q50"], yerr=[t["q50"] - t["q05"], t["q95"] - t["q50"]], fmt="o", ms=4,
+                    color=f"C{i}", capsize=3)
+    ax.set_xscale("log")
+    ax.set_ylabel(f"target ({result.better} is better)")
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(title or "Curves with 90% bands; dots: the compared budgets", fontsize=10)
+    grid = np.sort(curves["compute"].unique())
+    shares = [curves[curves["config"] == name].set_index("compute").loc[grid, "p_best"].to_numpy() for name in names]
+    strip.stackplot(grid, *shares, colors=[f"C{i}" for i in range(len(names))], alpha=0.8)
+    for budget in table["compute"].unique():
+        for a in (ax, strip):
+            a.axvline(budget, color="grey", lw=0.6, ls=":")
+    strip.set_ylim(0, 1)
+    strip.set_ylabel("P(best)")
+    strip.set_xlabel("compute (FLOPs)")
     fig.tight_layout()
     return _save(fig, path)

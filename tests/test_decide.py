@@ -117,3 +117,12 @@ def test_groups_of_one_hierarchical_fit_are_compared_with_their_joint_draws():
     assert t[(1e22, "g0")] > 0.99 and t[(1e24, "g0")] > 0.99
     a = bs.allocate(fit, 1e22, group="g0")
     assert a.table.set_index("allocation").loc["bayes", "expected_regret"] >= 0
+
+
+def test_compare_at_scale_figure(tmp_path):
+    from bayescale.plots import plot_compare_at_scale
+
+    r = compare_at_scale({"a": _power(1.7, 40.0, 0.05, sd=0.02), "b": _power(1.8, 40.0, 0.06, sd=0.02, seed=7)},
+                         [1e20, 1e21, 1e22])
+    fig = plot_compare_at_scale(r, path=tmp_path / "cmp.png")
+    assert len(fig.axes) == 2 and (tmp_path / "cmp.png").stat().st_size > 10_000
