@@ -21,11 +21,13 @@ from bayescale.data import DataWarning, RunTableError, validate_runs  # noqa: E4
 from bayescale.decide import (  # noqa: E402
     Allocation,
     BatchTradeoff,
+    NextRun,
     Recommendation,
     ScaleComparison,
     allocate,
     batch_tradeoff,
     compare_at_scale,
+    next_run,
     recommend,
 )
 from bayescale.fit import ConvergenceWarning, Fit, FitFileError, fit, fit_many, load  # noqa: E402
@@ -48,6 +50,7 @@ __all__ = [
     "FitFileError",
     "Law",
     "LawSpecError",
+    "NextRun",
     "Recommendation",
     "RunTableError",
     "ScaleComparison",
@@ -64,6 +67,7 @@ __all__ = [
     "get_law",
     "laws",
     "load",
+    "next_run",
     "recommend",
     "register",
     "simulate_ladder",

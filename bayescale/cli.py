@@ -1,6 +1,7 @@
 """The ``bayescale`` command line (Typer).
 
-Commands: ``fit``, ``predict``, ``summary``, ``report``, ``compare``, ``backtest``, ``laws``, ``demo``.
+Commands: ``fit``, ``predict``, ``summary``, ``report``, ``compare``, ``backtest``, ``decide``, ``compare-at-scale``,
+``laws``, ``demo``.
 
 Errors in the input (a bad table, an unknown law, a missing file) are printed as one clear message with exit code 2,
 never as a traceback.
@@ -246,6 +247,82 @@ def demo(
     from bayescale.demo import run
 
     run(out_dir=out, smoke=smoke, seed=seed, data_dir=data_dir)
+
+
+@app.command()
+def decide(
+    fit_file: Annotated[Path, typer.Argument(help="fit file of a law in n and d, written by `bayescale fit`")],
+    compute: Annotated[list[float], typer.Option(help="compute budget in FLOPs (repeat for several)")],
+    objective: Annotated[str, typer.Option(help="expected | quantile | p_target")] = "expected",
+    quantile: Annotated[float, typer.Option(help="the quantile of --objective quantile")] = 0.9,
+    target: Annotated[float | None, typer.Option(help="target loss (needed by --objective p_target)")] = None,
+    inference_tokens: Annotated[float, typer.Option(help="tokens served over the deployment")] = 0.0,
+    group: Annotated[str | None, typer.Option(help="a fitted group (default: a new one)")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the allocations to this CSV")] = None,
+):
+    """Choose model size and tokens for each compute budget: the Bayes choice beside the plug-in one."""
+    import pandas as pd
+
+    import bayescale as bs
+
+    result = _load_fit(fit_file)
+    tables = []
+    try:
+        for c in compute:
+            a = bs.allocate(result, c, objective=objective, quantile=quantile, target=target,
+                            inference_tokens=inference_tokens, group=group)
+            tables.append(a.table.assign(compute=c, objective=objective))
+    except (bs.RunTableError, KeyError, ValueError) as exc:
+        _fail(str(exc).strip('"'))
+    table = pd.concat(tables, ignore_index=True)
+    front = ["compute", "objective", "allocation"]
+    table = table[front + [c for c in table.columns if c not in front]]
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
+        typer.echo(table.to_string(index=False))
+    if out is not None:
+        table.to_csv(out, index=False)
+        typer.echo(f"wrote {out}")
+
+
+@app.command("compare-at-scale")
+def compare_at_scale(
+    fits: Annotated[list[str], typer.Argument(help="NAME=FIT_FILE per configuration, or one hierarchical fit file "
+                                                   "whose groups are the configurations")],
+    compute: Annotated[list[float], typer.Option(help="compute budget in FLOPs (repeat for several)")],
+    better: Annotated[str | None, typer.Option(help="lower | higher (default: higher for accuracies)")] = None,
+    figure: Annotated[Path | None, typer.Option(help="write the curves and the P(best) strip to this PNG")] = None,
+    out: Annotated[Path | None, typer.Option(help="write P(best) per compute and configuration to this CSV")] = None,
+):
+    """Which configuration is best at each compute, with probabilities, margins and the crossover compute."""
+    import pandas as pd
+
+    import bayescale as bs
+
+    if len(fits) == 1 and "=" not in fits[0]:
+        given = _load_fit(Path(fits[0]))
+    else:
+        given = {}
+        for spec in fits:
+            name, sep, path = spec.partition("=")
+            if not sep or not name or not path:
+                _fail(f"expected NAME=FIT_FILE, got {spec!r}")
+            given[name] = _load_fit(Path(path))
+    try:
+        result = bs.compare_at_scale(given, compute, better=better)
+    except (KeyError, ValueError) as exc:
+        _fail(str(exc).strip('"'))
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
+        typer.echo(result.table.to_string(index=False))
+        typer.echo("\ncrossover (compute where the curves cross):")
+        typer.echo(result.crossover.to_string(index=False))
+    if out is not None:
+        result.table.to_csv(out, index=False)
+        typer.echo(f"wrote {out}")
+    if figure is not None:
+        from bayescale.plots import plot_compare_at_scale
+
+        plot_compare_at_scale(result, path=figure)
+        typer.echo(f"wrote {figure}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,8 +23,8 @@ import pandas as pd
 
 from bayescale.predict import _check_quantiles, _group_params, _qcols, parameter_draws
 
-__all__ = ["Recommendation", "BatchTradeoff", "Allocation", "ScaleComparison", "recommend", "batch_tradeoff",
-           "allocate", "compare_at_scale"]
+__all__ = ["Recommendation", "BatchTradeoff", "Allocation", "ScaleComparison", "NextRun", "recommend",
+           "batch_tradeoff", "allocate", "compare_at_scale", "next_run"]
 
 _QS = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -329,6 +329,40 @@ def _law_values(law, inputs: Mapping[str, np.ndarray], params: Mapping[str, np.n
         return np.asarray(law.fn(*[x[name] for name in law.inputs], **p))
 
 
+def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, unique_tokens=None, group=None, k=6.0,
+                    grid_size=801):
+    """Lay the budget line ``k N D + 2 N D_inf = C`` on a log grid of N; evaluate the law there for every draw."""
+    law = fit.law
+    c, k, d_inf = float(compute), float(k), float(inference_tokens)
+    if not np.isfinite(c) or c <= 0 or d_inf < 0:
+        raise ValueError(f"compute must be finite and > 0 and inference_tokens >= 0; got {compute}, {inference_tokens}")
+    if n is not None and d is not None:
+        raise ValueError("fix n or d, not both: the budget decides the other")
+    others = set(law.inputs) - {"n", "d"}
+    if others - {"u"} or ("u" in others) != (unique_tokens is not None):
+        raise ValueError(f"law {law.name!r} has inputs {list(law.inputs)}: give unique_tokens= exactly when it has "
+                         "an input 'u'")
+    n_max = c / (2.0 * d_inf) if d_inf > 0 else np.inf
+    if n is not None:
+        grid_n = np.array([float(n)])
+    elif d is not None:
+        grid_n = np.array([c / (k * float(d) + 2.0 * d_inf)])
+    else:
+        centre = np.sqrt(c / k)
+        hi = min(centre * 1e4, n_max * (1 - 1e-6))
+        grid_n = np.geomspace(centre * 1e-4, hi, grid_size)
+    grid_d = (c - 2.0 * grid_n * d_inf) / (k * grid_n)
+    if np.any(grid_d <= 0):
+        raise ValueError(f"the budget {c:.3g} FLOPs leaves no training tokens for n = {grid_n[grid_d <= 0][0]:.3g} "
+                         f"with {d_inf:.3g} inference tokens")
+    params = _cell_params(fit, group)
+    inputs = {"n": grid_n, "d": grid_d}
+    if unique_tokens is not None:
+        inputs["u"] = np.full_like(grid_n, float(unique_tokens))
+    surface = _law_values(law, inputs, params)  # draws x grid
+    return grid_n, grid_d, inputs, surface, params
+
+
 def allocate(fit, compute: float, *, objective: str = "expected", quantile: float = 0.9, target: float | None = None,
              inference_tokens: float = 0.0, n: float | None = None, d: float | None = None,
              unique_tokens: float | None = None, group: str | None = None, flops_per_param_token: float = 6.0,
@@ -378,34 +412,11 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
         raise ValueError("objective='p_target' needs target= (the loss to reach)")
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must be in (0, 1), got {quantile}")
-    c, k, d_inf = float(compute), float(flops_per_param_token), float(inference_tokens)
-    if not np.isfinite(c) or c <= 0 or d_inf < 0:
-        raise ValueError(f"compute must be finite and > 0 and inference_tokens >= 0; got {compute}, {inference_tokens}")
-    if n is not None and d is not None:
-        raise ValueError("fix n or d, not both: the budget decides the other")
-    others = set(law.inputs) - {"n", "d"}
-    if others - {"u"} or ("u" in others) != (unique_tokens is not None):
-        raise ValueError(f"law {law.name!r} has inputs {list(law.inputs)}: give unique_tokens= exactly when it has "
-                         "an input 'u'")
-    n_max = c / (2.0 * d_inf) if d_inf > 0 else np.inf
-    if n is not None:
-        grid_n = np.array([float(n)])
-    elif d is not None:
-        grid_n = np.array([c / (k * float(d) + 2.0 * d_inf)])
-    else:
-        centre = np.sqrt(c / k)
-        hi = min(centre * 1e4, n_max * (1 - 1e-6))
-        grid_n = np.geomspace(centre * 1e-4, hi, grid_size)
-    grid_d = (c - 2.0 * grid_n * d_inf) / (k * grid_n)
-    if np.any(grid_d <= 0):
-        raise ValueError(f"the budget {c:.3g} FLOPs leaves no training tokens for n = {grid_n[grid_d <= 0][0]:.3g} "
-                         f"with {d_inf:.3g} inference tokens")
     qs = _check_quantiles(quantiles)
-    params = _cell_params(fit, group)
-    inputs = {"n": grid_n, "d": grid_d}
-    if unique_tokens is not None:
-        inputs["u"] = np.full_like(grid_n, float(unique_tokens))
-    surface = _law_values(law, inputs, params)  # draws x grid
+    grid_n, grid_d, inputs, surface, params = _budget_surface(
+        fit, compute, inference_tokens=inference_tokens, n=n, d=d, unique_tokens=unique_tokens, group=group,
+        k=flops_per_param_token, grid_size=grid_size)
+    c = float(compute)
     best = surface.min(axis=1, keepdims=True)
     mean = surface.mean(axis=0)
     score = {"expected": mean, "quantile": np.quantile(surface, quantile, axis=0)}.get(objective)
@@ -586,3 +597,139 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
                 cross.append(row)
     return ScaleComparison(better=better, table=pd.DataFrame(rows), pairwise=pd.DataFrame(pairs),
                            crossover=pd.DataFrame(cross), curves=pd.DataFrame(curves))
+
+
+# ------------------------------------------------------------------------------------------------ value of the next run
+@dataclass(frozen=True)
+class NextRun:
+    """What :func:`next_run` returns.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per candidate, best value per cost first: ``n, d, cost``, ``evsi`` (the expected drop in the
+        expected loss of the final allocation if the run were trained), ``evsi_per_cost``, ``d_gain`` (the
+        expected drop in the log-determinant of the posterior covariance of the law's parameters: Bayesian
+        D-optimality), ``weights_ess`` (mean effective sample size of the reweighted draws; small values make
+        ``evsi`` noisy) and ``pick_<policy>`` flags for the policies ``voi``, ``cheapest``, ``largest`` and
+        ``d_optimal``.
+    expected_loss : float
+        The expected loss of today's Bayes allocation.
+    compute : float
+        The budget of the final decision.
+    """
+
+    table: pd.DataFrame
+    expected_loss: float
+    compute: float
+
+
+def _noise_draws(fit, num: int) -> dict[str, np.ndarray]:
+    like = fit.config.likelihood
+    if like not in ("student_t", "normal"):
+        raise ValueError(f"next_run simulates outcomes for Student-t and Normal likelihoods, not {like!r}")
+    if fit.config.pool.get("sigma", "shared") != "shared":
+        raise ValueError("next_run needs one noise scale for all groups (pool sigma 'shared')")
+    names = ["sigma", "nu"] if like == "student_t" else ["sigma"]
+    out = {k: np.asarray(v).reshape(num, -1)[:, 0] for k, v in fit.draws(names).items()}
+    return out
+
+
+def _logpdf(y, mu, sigma, nu=None):
+    from scipy import special
+
+    z = (y - mu) / sigma
+    if nu is None:
+        return -0.5 * z**2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
+    return (special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * np.log(nu * np.pi) - np.log(sigma)
+            - (nu + 1) / 2 * np.log1p(z**2 / nu))
+
+
+def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None = None, group: str | None = None,
+             inference_tokens: float = 0.0, num_outcomes: int = 256, flops_per_param_token: float = 6.0,
+             seed: int = 0) -> NextRun:
+    """Rank candidate runs by the expected value of their result for an allocation decision, per unit cost.
+
+    Preposterior simulation with importance reweighting: for each candidate, ``num_outcomes`` results are drawn
+    from the posterior predictive, the posterior draws are reweighted by each result's likelihood, and the Bayes
+    allocation at ``compute`` is made again under each reweighted posterior (no refit). The expected value of
+    sample information is the mean, over results, of how much better the new best allocation is than today's under
+    the updated posterior (equal in expectation to today's expected loss minus the expected loss after the run, and
+    exactly zero for a result that would not change the choice): how much the run would improve the decision, in
+    the loss the decision is about. Candidates that say nothing about the
+    allocation (e.g. about an irreducible loss that shifts every allocation alike) score zero, however much they
+    would narrow the posterior; ``d_gain`` reports that narrowing for comparison (D-optimal design).
+
+    Parameters
+    ----------
+    fit : Fit
+        A fit of a law in ``n`` and ``d`` with a Student-t or Normal likelihood.
+    candidates : pandas.DataFrame
+        Columns ``n`` and ``d`` (and ``cost`` to price runs; by default ``6 n d`` FLOPs).
+    compute : float
+        The budget of the final allocation.
+    cost : str, optional
+        The column of ``candidates`` holding each run's cost.
+    group : str, optional
+        A fitted group, for hierarchical fits.
+    inference_tokens : float
+        As in :func:`allocate`.
+    num_outcomes : int
+        Simulated results per candidate.
+    flops_per_param_token : float
+    seed : int
+
+    Returns
+    -------
+    NextRun
+    """
+    law = fit.law
+    cand = pd.DataFrame(candidates).reset_index(drop=True)
+    missing = [c for c in ("n", "d") if c not in cand]
+    if missing or cand.empty:
+        raise ValueError(f"candidates need columns n and d (one row per candidate run); missing {missing}")
+    bad = cand.index[~(np.isfinite(cand["n"]) & np.isfinite(cand["d"]) & (cand["n"] > 0) & (cand["d"] > 0))]
+    if len(bad):
+        raise ValueError(f"candidates rows {list(bad)} have non-positive or missing n or d")
+    k = float(flops_per_param_token)
+    costs = cand[cost].to_numpy(float) if cost is not None else k * cand["n"].to_numpy(float) * cand["d"].to_numpy(
+        float)
+    if np.any(~np.isfinite(costs) | (costs <= 0)):
+        raise ValueError("every candidate's cost must be finite and > 0")
+    _, _, _, surface, params = _budget_surface(fit, compute, inference_tokens=inference_tokens, group=group, k=k,
+                                               grid_size=401)
+    num = surface.shape[0]
+    noise = _noise_draws(fit, num)
+    today_mean = surface.mean(axis=0)
+    today, j0 = float(today_mean.min()), int(np.argmin(today_mean))
+    theta = np.column_stack([np.log(v) if np.all(v > 0) else v for v in params.values()])
+    base_logdet = np.linalg.slogdet(np.cov(theta, rowvar=False))[1]
+    mu = law.to_link(_law_values(law, {"n": cand["n"].to_numpy(float), "d": cand["d"].to_numpy(float)}, params))
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(len(cand)):
+        s = rng.integers(num, size=num_outcomes)
+        eps = rng.standard_t(noise["nu"][s]) if "nu" in noise else rng.standard_normal(num_outcomes)
+        y = mu[s, i] + noise["sigma"][s] * eps
+        nu = noise["nu"][None, :] if "nu" in noise else None
+        logw = _logpdf(y[:, None], mu[None, :, i], noise["sigma"][None, :], nu)
+        w = np.exp(logw - logw.max(axis=1, keepdims=True))
+        w /= w.sum(axis=1, keepdims=True)  # outcomes x draws
+        updated = w @ surface  # outcomes x grid: expected loss of each allocation after the result
+        gain = updated[:, j0] - updated.min(axis=1)  # >= 0: today's choice against the best one after the result
+        ess = 1.0 / np.sum(w**2, axis=1)
+        mean_w = w @ theta
+        logdets = []
+        for m in range(num_outcomes):
+            dev = theta - mean_w[m]
+            logdets.append(np.linalg.slogdet((w[m, :, None] * dev).T @ dev)[1])
+        rows.append({"n": cand.loc[i, "n"], "d": cand.loc[i, "d"], "cost": costs[i],
+                     "evsi": float(gain.mean()), "d_gain": float(base_logdet - np.mean(logdets)),
+                     "weights_ess": float(ess.mean())})
+    table = pd.DataFrame(rows)
+    table["evsi_per_cost"] = table["evsi"] / table["cost"]
+    for policy, idx in (("voi", table["evsi_per_cost"].idxmax()), ("cheapest", table["cost"].idxmin()),
+                        ("largest", table["cost"].idxmax()), ("d_optimal", table["d_gain"].idxmax())):
+        table[f"pick_{policy}"] = table.index == idx
+    table = table.sort_values("evsi_per_cost", ascending=False).reset_index(drop=True)
+    return NextRun(table=table, expected_loss=today, compute=float(compute))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 from bayescale.models.loss_scaling import chinchilla_optimum
 
 import bayescale as bs
-from bayescale.decide import allocate, compare_at_scale
+from bayescale.decide import allocate, compare_at_scale, next_run
 
 CHIN = bs.get_law("chinchilla")
 PUB = dict(CHIN.published)
@@ -23,7 +24,7 @@ class FakeFit:
         self._draws = {k: np.asarray(v, dtype=float) for k, v in draws.items()}
         self.groups = ()
         self.levels = []
-        self.config = SimpleNamespace(pool={p: "shared" for p in self.law.params})
+        self.config = SimpleNamespace(pool={p: "shared" for p in self.law.params}, likelihood="student_t")
 
     def draws(self, names=None):
         return {k: self._draws[k] for k in (names or self._draws)}
@@ -126,3 +127,33 @@ def test_compare_at_scale_figure(tmp_path):
                          [1e20, 1e21, 1e22])
     fig = plot_compare_at_scale(r, path=tmp_path / "cmp.png")
     assert len(fig.axes) == 2 and (tmp_path / "cmp.png").stat().st_size > 10_000
+
+
+def _with_noise(draws, num=2000):
+    return {**draws, "sigma": np.full(num, 0.01), "nu": np.full(num, 30.0)}
+
+
+CANDIDATES = pd.DataFrame({"n": [1e7, 1e8, 1e9, 3e9], "d": [2e8, 2e9, 2e10, 6e10]})
+
+
+def test_a_run_that_cannot_change_the_allocation_is_worth_nothing():
+    # only the irreducible loss is uncertain: it shifts every allocation alike, so no result changes the choice,
+    # though every run narrows the posterior (D-optimality sees a gain)
+    rng = np.random.default_rng(0)
+    draws = {k: np.full(2000, v) for k, v in PUB.items()}
+    draws["e"] = PUB["e"] * np.exp(0.05 * rng.standard_normal(2000))
+    r = next_run(FakeFit("chinchilla", _with_noise(draws)), CANDIDATES, compute=1e23, num_outcomes=64)
+    assert np.allclose(r.table["evsi"], 0.0, atol=1e-12)
+    assert (r.table["d_gain"] > 0).all()
+
+
+def test_value_of_information_ranks_runs_that_inform_the_decision():
+    draws = _with_noise(_around(PUB, 0.03, seed=1))
+    r = next_run(FakeFit("chinchilla", draws), CANDIDATES, compute=1e23, num_outcomes=128)
+    t = r.table
+    assert (t["evsi"] >= 0).all() and t["evsi"].max() > 0
+    assert t["evsi_per_cost"].is_monotonic_decreasing and t.loc[0, "pick_voi"]
+    assert t["pick_cheapest"].sum() == t["pick_largest"].sum() == t["pick_d_optimal"].sum() == 1
+    assert t.loc[t["pick_cheapest"], "n"].iloc[0] == 1e7 and (t["weights_ess"] > 1).all()
+    with pytest.raises(ValueError, match="columns n and d"):
+        next_run(FakeFit("chinchilla", draws), pd.DataFrame({"n": [1e9]}), compute=1e23)

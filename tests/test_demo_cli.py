@@ -159,6 +159,24 @@ def test_cli_report_writes_html_and_markdown(fit_file, tmp_path):
     assert res.exit_code == 2 and "no fit file" in res.output
 
 
+def test_cli_decide_and_compare_at_scale(fit_file, tmp_path):
+    res = runner.invoke(app, ["decide", str(fit_file), "--compute", "1e21", "--compute", "1e23",
+                              "--inference-tokens", "1e12", "--out", str(tmp_path / "alloc.csv")])
+    assert res.exit_code == 0, (res.output, res.exception)
+    table = pd.read_csv(tmp_path / "alloc.csv")
+    assert list(table["allocation"]) == ["bayes", "plug_in"] * 2 and (table["expected_regret"] >= 0).all()
+    res = runner.invoke(app, ["decide", str(fit_file), "--compute", "1e21", "--objective", "p_target"])
+    assert res.exit_code == 2 and "needs target" in res.output
+    res = runner.invoke(app, ["compare-at-scale", f"one={fit_file}", f"two={fit_file}", "--compute", "1e22",
+                              "--figure", str(tmp_path / "cmp.png")])
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "p_best" in res.output and "crossover" in res.output and (tmp_path / "cmp.png").exists()
+    res = runner.invoke(app, ["compare-at-scale", str(fit_file), "--compute", "1e22"])
+    assert res.exit_code == 2 and "groups" in res.output
+    res = runner.invoke(app, ["compare-at-scale", "one", "two", "--compute", "1e22"])
+    assert res.exit_code == 2 and "NAME=FIT_FILE" in res.output
+
+
 def test_cli_compare_and_backtest(runs_csv, fit_file, tmp_path):
     res = runner.invoke(app, ["compare", str(fit_file)])
     assert res.exit_code == 2 and "at least two fits" in res.output
