@@ -330,7 +330,7 @@ def _law_values(law, inputs: Mapping[str, np.ndarray], params: Mapping[str, np.n
 
 
 def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, unique_tokens=None, group=None, k=6.0,
-                    grid_size=801):
+                    grid_size=801, bounds=None):
     """Lay the budget line ``k N D + 2 N D_inf = C`` on a log grid of N; evaluate the law there for every draw."""
     law = fit.law
     c, k, d_inf = float(compute), float(k), float(inference_tokens)
@@ -349,8 +349,8 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
         grid_n = np.array([c / (k * float(d) + 2.0 * d_inf)])
     else:
         centre = np.sqrt(c / k)
-        hi = min(centre * 1e4, n_max * (1 - 1e-6))
-        grid_n = np.geomspace(centre * 1e-4, hi, grid_size)
+        lo, hi = bounds if bounds is not None else (centre * 1e-4, centre * 1e4)
+        grid_n = np.geomspace(lo, min(hi, n_max * (1 - 1e-6)), grid_size)
     grid_d = (c - 2.0 * grid_n * d_inf) / (k * grid_n)
     if np.any(grid_d <= 0):
         raise ValueError(f"the budget {c:.3g} FLOPs leaves no training tokens for n = {grid_n[grid_d <= 0][0]:.3g} "
@@ -696,8 +696,13 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
         float)
     if np.any(~np.isfinite(costs) | (costs <= 0)):
         raise ValueError("every candidate's cost must be finite and > 0")
-    _, _, _, surface, params = _budget_surface(fit, compute, inference_tokens=inference_tokens, group=group, k=k,
+    grid_n, _, _, surface, _ = _budget_surface(fit, compute, inference_tokens=inference_tokens, group=group, k=k,
                                                grid_size=401)
+    # a second, fine grid over the range of the draws' own optima: one run moves the choice by little
+    best = grid_n[np.argmin(surface, axis=1)]
+    step = grid_n[1] / grid_n[0]
+    _, _, _, surface, params = _budget_surface(fit, compute, inference_tokens=inference_tokens, group=group, k=k,
+                                               grid_size=401, bounds=(best.min() / step**2, best.max() * step**2))
     num = surface.shape[0]
     noise = _noise_draws(fit, num)
     today_mean = surface.mean(axis=0)

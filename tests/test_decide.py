@@ -157,3 +157,15 @@ def test_value_of_information_ranks_runs_that_inform_the_decision():
     assert t.loc[t["pick_cheapest"], "n"].iloc[0] == 1e7 and (t["weights_ess"] > 1).all()
     with pytest.raises(ValueError, match="columns n and d"):
         next_run(FakeFit("chinchilla", draws), pd.DataFrame({"n": [1e9]}), compute=1e23)
+
+
+@pytest.mark.slow
+def test_chinchilla_allocation_case_study_smoke(tmp_path, run_case_study):
+    import json
+
+    out = run_case_study("chinchilla_allocation", tmp_path)
+    assert "Answer: at Chinchilla's budget" in out and "Which extra run" in out
+    answer = json.loads((tmp_path / "answer.json").read_text())
+    kinds = {(a["compute"], a["inference_tokens"], a["allocation"]) for a in answer["allocations"]}
+    assert len(kinds) == 3 * 3 * 3 and len(answer["next_run"]) == 10
+    assert all(r["evsi"] >= 0 for r in answer["next_run"])
