@@ -13,6 +13,7 @@ Pure functions over a fit's draws; results are frozen dataclasses holding tidy t
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -86,13 +87,16 @@ def _summarise(name: str, v, qs) -> dict:
     return row
 
 
-def _cell_params(fit, group):
-    """Per-draw law parameters of one group, or of a new group drawn from the population (``group=None``)."""
+def _cell_params(fit, group, **columns):
+    """Per-draw law parameters of one group, or of a new group drawn from the population (``group=None``).
+
+    ``columns`` are a new group's group-level predictor values (e.g. ``n=1.2e9``).
+    """
     if not fit.groups:
         return _group_params(fit, None)
     if group is not None:
         return _group_params(fit, group)
-    frame = pd.DataFrame({g: ["(new)"] for g in fit.groups})
+    frame = pd.DataFrame({**{g: ["(new)"] for g in fit.groups}, **{k: [v] for k, v in columns.items()}})
     return {p: v[:, 0] for p, v in parameter_draws(fit, frame).items()}
 
 
@@ -209,8 +213,6 @@ def recommend(fit, *, choose: Sequence[str] = ("lr", "batch"), point: Mapping[st
     edge = [x for x, ax in zip(choose, axes, strict=True)
             if np.mean((np.log(opt[x]) <= ax[1]) | (np.log(opt[x]) >= ax[-2])) > 0.01]
     if edge:
-        import warnings
-
         warnings.warn(f"the optimum of {edge} lies at the edge of the search grid for over 1% of draws; "
                       f"widen span= (now {span} e-folds beyond the fitted runs)", stacklevel=2)
     rows = [_summarise(f"{x}_opt", v, qs) for x, v in opt.items()]
@@ -261,13 +263,7 @@ def batch_tradeoff(fit, batches, *, w_time: float = 1.0, w_compute: float = 0.0,
     if w_time < 0 or w_compute < 0 or w_time + w_compute == 0:
         raise ValueError(f"weights must be >= 0 and not both 0, got w_time={w_time}, w_compute={w_compute}")
     qs = _check_quantiles(quantiles)
-    if fit.groups and group is None:
-        frame = pd.DataFrame({g: ["(new)"] for g in fit.groups})
-        for col, v in inputs.items():
-            frame[col] = v
-        params = {p: v[:, 0] for p, v in parameter_draws(fit, frame).items()}
-    else:
-        params = _cell_params(fit, group)
+    params = _cell_params(fit, group, **inputs)
     with jax.enable_x64(True):
         steps = np.asarray(law.fn(jnp.asarray(b)[None, :], **{k: jnp.asarray(v)[:, None] for k, v in params.items()}))
     tokens = steps * b[None, :] * tokens_per_unit
