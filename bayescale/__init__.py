@@ -17,7 +17,7 @@ from bayescale.backtest import Backtest, backtest  # noqa: E402
 from bayescale.calibration import CalibrationResult, calibrate  # noqa: E402
 from bayescale.chain import Chain, ChainFit, chain  # noqa: E402
 from bayescale.compare import Comparison, compare  # noqa: E402
-from bayescale.data import DataWarning, RunTableError, validate_runs  # noqa: E402
+from bayescale.data import DataWarning, RunTableError, pareto_front, validate_runs  # noqa: E402
 from bayescale.decide import (  # noqa: E402
     Allocation,
     BatchTradeoff,
@@ -68,6 +68,7 @@ __all__ = [
     "laws",
     "load",
     "next_run",
+    "pareto_front",
     "recommend",
     "register",
     "simulate_ladder",

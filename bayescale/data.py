@@ -21,7 +21,7 @@ from bayescale.law import Law, get_law
 #: Warnings point at the first caller outside bayescale (``bs.fit(...)`` in the user's script), not at internals.
 _PACKAGE_DIRS = (str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "models"))
 
-__all__ = ["RunTable", "RunTableError", "DataWarning", "validate_runs", "parse_size"]
+__all__ = ["RunTable", "RunTableError", "DataWarning", "validate_runs", "parse_size", "pareto_front"]
 
 
 class RunTableError(ValueError):
@@ -367,3 +367,51 @@ def validate_runs(
                     "flops_per_param_token= for another FLOPs convention"
                 )
     return RunTable(frame=out, law=law, groups=groups, noise=noise, notes=tuple(notes))
+
+
+def pareto_front(runs: pd.DataFrame, *, x: str = "c", y: str = "loss", better: str | None = None,
+                 by: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """Keep the runs on the compute-Pareto front: no cheaper run (in ``x``) is as good or better (in ``y``).
+
+    Scaling comparisons that sweep sizes and durations (e.g. Nezhurina et al. 2025, Fig. 1) fit the law to the
+    best result reachable at each compute, not to every run.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        Never modified.
+    x : str
+        The cost column (default ``"c"``, FLOPs).
+    y : str
+        The result column.
+    better : {"lower", "higher"}, optional
+        Default ``"higher"`` for columns named like accuracies (``acc...``, ``value``), else ``"lower"``.
+    by : str or sequence of str, optional
+        One front per group (model family, data set).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The front's rows, sorted by group and ``x``, with their original index. Ties in ``x`` keep the best run.
+    """
+    missing = [c for c in [x, y, *([by] if isinstance(by, str) else (by or []))] if c not in runs.columns]
+    if missing:
+        raise RunTableError([f"column {c!r} is missing; columns are {list(runs.columns)}" for c in missing])
+    if better is None:
+        better = "higher" if y.startswith("acc") or y == "value" else "lower"
+    if better not in ("lower", "higher"):
+        raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
+    bad = runs.index[~np.isfinite(runs[x].to_numpy(float)) | ~np.isfinite(runs[y].to_numpy(float))]
+    if len(bad):
+        raise RunTableError([f"columns {x!r} / {y!r} hold NaN or inf in {_rows(bad)}; drop those rows"])
+    sign = 1.0 if better == "higher" else -1.0
+
+    def front(g: pd.DataFrame) -> pd.DataFrame:
+        g = g.assign(_score=sign * g[y]).sort_values([x, "_score"], ascending=[True, False], kind="stable")
+        best = g["_score"].cummax().shift(fill_value=-np.inf)
+        return g[g["_score"] > best].drop(columns="_score")
+
+    if by is None:
+        return front(runs)
+    keys = [by] if isinstance(by, str) else list(by)
+    return pd.concat([front(g) for _, g in runs.groupby(keys, sort=True)])

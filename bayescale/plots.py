@@ -261,13 +261,18 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
     return _save(fig, path)
 
 
-def plot_compare_at_scale(result, *, title: str | None = None, path=None):
+def plot_compare_at_scale(result, *, observed=None, ylabel: str | None = None, title: str | None = None, path=None):
     """Each configuration's curve against compute with its 90% band, and beneath it the strip of P(best).
 
     Parameters
     ----------
     result : bayescale.decide.ScaleComparison
         What :func:`bayescale.compare_at_scale` returned (its ``curves`` hold the fine compute grid).
+    observed : pandas.DataFrame, optional
+        Measured points to overlay, with columns ``config``, ``compute`` and ``value`` (and optionally a boolean
+        ``held_out``: those are drawn hollow).
+    ylabel : str, optional
+        Label of the target axis.
     title : str, optional
     path : path-like, optional
         Where to save the figure.
@@ -287,8 +292,15 @@ def plot_compare_at_scale(result, *, title: str | None = None, path=None):
         t = table[table["config"] == name]
         ax.errorbar(t["compute"], t["q50"], yerr=[t["q50"] - t["q05"], t["q95"] - t["q50"]], fmt="o", ms=4,
                     color=f"C{i}", capsize=3)
+        if observed is not None:
+            o = observed[observed["config"] == name]
+            held = o["held_out"].to_numpy(bool) if "held_out" in o else np.zeros(len(o), bool)
+            ax.scatter(o["compute"][~held], o["value"][~held], s=10, color=f"C{i}", alpha=0.7, lw=0)
+            if held.any():
+                ax.scatter(o["compute"][held], o["value"][held], s=18, facecolors="none", edgecolors=f"C{i}",
+                           label=f"{name}: held out")
     ax.set_xscale("log")
-    ax.set_ylabel(f"target ({result.better} is better)")
+    ax.set_ylabel(f"{ylabel or 'target'} ({result.better} is better)")
     ax.legend(fontsize=8, frameon=False)
     ax.set_title(title or "Curves with 90% bands; dots: the compared budgets", fontsize=10)
     grid = np.sort(curves["compute"].unique())

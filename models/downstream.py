@@ -7,6 +7,9 @@
 * :func:`exp_error`: top-1 error as ``eps - k exp(-gamma L)`` of the loss (Gadre et al. 2024, arXiv:2403.08540,
   Eq. 5), registered through the loss ``l_zero`` at which it would vanish (:func:`exp_error_zero`), and fitted on
   the logit of the error.
+* :func:`accuracy_compute`: accuracy against training compute, whose error is Nezhurina et al. 2025's power law
+  plus floor ``E_0 + A (C + C_0)^{-alpha}`` in shifted compute (an error of 1 at no compute), fitted on the logit
+  of the accuracy.
 * :func:`bleu_log`: translation quality as ``(log(A D^alpha))^beta`` of the pretraining tokens (Isik et al. 2024,
   arXiv:2402.04177), registered through the data size ``d_star`` at which it would vanish (:func:`bleu_log_star`),
   and fitted on the log of the score.
@@ -20,8 +23,8 @@ import numpyro.distributions as dist
 
 from bayescale.law import Law, register
 
-__all__ = ["sigmoid_transfer", "sigmoid_transfer_law", "exp_error", "exp_error_zero", "bleu_log", "bleu_log_star",
-           "log_bleu_log"]
+__all__ = ["sigmoid_transfer", "sigmoid_transfer_law", "exp_error", "exp_error_zero", "accuracy_compute", "bleu_log",
+           "bleu_log_star", "log_bleu_log"]
 
 
 def sigmoid_transfer(loss, *, ceiling, k, l0, floor=0.25):
@@ -144,6 +147,43 @@ register(Law(
     formula=r"\mathrm{Err}(L) = \epsilon\,(1 - e^{-\gamma (L - L_z)}) = \epsilon - k\,e^{-\gamma L},\ "
             r"k = \epsilon\,e^{\gamma L_z}",
     example={"loss": 3.0},
+))
+
+
+def accuracy_compute(c, *, top, c0, alpha):
+    r"""Accuracy against compute, :math:`a(C) = t\,(1 - (1 + C / C_0)^{-\alpha})`.
+
+    The error is Nezhurina et al.'s power law plus floor in shifted compute,
+    :math:`1 - a = E_0 + A\,(C + C_0)^{-\alpha}` with :math:`E_0 = 1 - t` and :math:`A = t\,C_0^{\alpha}`: it
+    falls from 1 at no compute towards the floor :math:`1 - t`. ``top`` is the accuracy approached at infinite
+    compute, ``alpha`` the exponent of the error's excess at large compute, and ``c0`` the compute below which the
+    accuracy grows in proportion to compute (:math:`a \approx t \alpha C / C_0`).
+    """
+    return -top * jnp.expm1(-alpha * jnp.log1p(c / c0))
+
+
+register(Law(
+    name="accuracy_compute",
+    fn=accuracy_compute,
+    inputs={"c": "FLOPs"},
+    target="acc",
+    params={
+        "top": dist.Beta(4.0, 2.0),  # accuracy at infinite compute: median 0.69
+        "c0": dist.LogNormal(np.log(1e18), 4.0),  # compute scale: 90% in (1e15, 7e20)
+        "alpha": dist.LogNormal(np.log(0.3), 0.7),  # exponent of the error's excess: 90% in (0.1, 0.95)
+    },
+    centre={"c0": ("c", 1.0)},
+    reference="Nezhurina et al. 2025, arXiv:2506.04598 (error E(C) = A C^-alpha + E_0 on the compute-Pareto front, "
+              "per model family and pre-training data set)",
+    monotone={"c": 1},
+    link="logit",
+    description="Zero-shot (or any top-1) accuracy against total training compute on the compute-Pareto front. Its "
+                "error is Nezhurina et al.'s power law plus floor in shifted compute, which starts at 1 with no "
+                "compute, so the accuracy stays in (0, 1) where the plain power law would exceed an error of 1; "
+                "likelihood on the logit of the accuracy.",
+    formula=r"a(C) = t\,\left(1 - (1 + C/C_0)^{-\alpha}\right),\quad 1 - a = (1 - t) + t\,C_0^{\alpha} "
+            r"(C + C_0)^{-\alpha}",
+    example={"c": 1e20},
 ))
 
 

@@ -169,3 +169,19 @@ def test_chinchilla_allocation_case_study_smoke(tmp_path, run_case_study):
     kinds = {(a["compute"], a["inference_tokens"], a["allocation"]) for a in answer["allocations"]}
     assert len(kinds) == 3 * 3 * 3 and len(answer["next_run"]) == 10
     assert all(r["evsi"] >= 0 for r in answer["next_run"])
+
+
+@pytest.mark.slow
+def test_clip_vs_mammut_case_study_smoke(tmp_path, run_case_study):
+    import json
+
+    out = run_case_study("clip_vs_mammut", tmp_path, "--fit-max-compute", "1e20")
+    assert "Answer:" in out and ("MaMMUT wins with probability" in out or "CLIP wins with probability" in out)
+    answer = json.loads((tmp_path / "answer.json").read_text())
+    assert set(answer["datasets"]) == {"datacomp_1b", "relaion2b-en"} and answer["fit_max_compute"] == 1e20
+    for a in answer["datasets"].values():
+        assert set(a["at"]) == {"1e+20", "1e+21", "1e+22"}
+        assert all(0.0 <= r["p_mammut_better"] <= 1.0 for r in a["at"].values())
+        assert {"p_cross", "q05", "q50", "q95"} <= set(a["crossover"])
+    assert answer["held_out"]["points"] == 18  # front points above 1e20 FLOPs, both data sets and families
+    assert (tmp_path / "compare_datacomp_1b.png").stat().st_size > 10_000

@@ -28,6 +28,9 @@ CASES = {
     "sigmoid_transfer_chance": (pd.DataFrame({"loss": np.tile(np.linspace(0.6, 3.0, 12), 2),
                                               "chance": np.repeat([0.25, 0.5], 12)}),
                                 {"top": 0.75, "k": 4.0, "l0": 1.5}, {"l0": dist.LogNormal(1.5, 0.1)}),
+    # accuracy against compute (the clip_vs_mammut case study's law), on a front from 1e18 to 1e21 FLOPs
+    "accuracy_compute": (pd.DataFrame({"c": np.geomspace(1e18, 1e21, 20)}), {"top": 0.9, "c0": 2e17, "alpha": 0.22},
+                         {"alpha": dist.LogNormal(np.log(0.8), 0.1)}),
     # family 3: one pair of the loss-to-loss law
     "shifted_power": (pd.DataFrame({"l_x": np.linspace(2.0, 4.5, 20)}),
                       {"k": 1.2, "kappa": 0.9, "e_x": 1.5, "e_y": 1.0}, {"kappa": dist.LogNormal(0.5, 0.05)}),
@@ -86,6 +89,31 @@ def test_exp_error_is_gadres_form_and_stays_a_valid_error_rate():
                                np.asarray(exp_error(loss, eps=eps, k=k, gamma=gamma)), rtol=1e-6)
     err = np.asarray(law(loss, eps=eps, gamma=gamma, l_zero=l_zero))
     assert ((err > 0) & (err < eps)).all() and (np.diff(err) > 0).all()
+
+
+def test_accuracy_compute_is_nezhurinas_error_power_law_in_shifted_compute():
+    law = bs.get_law("accuracy_compute")
+    c = np.geomspace(1e12, 1e26, 29)
+    top, c0, alpha = 0.9, 2e17, 0.22
+    acc = np.asarray(law(c, top=top, c0=c0, alpha=alpha), dtype=float)
+    # 1 - a = E0 + A (C + C0)^-alpha with E0 = 1 - top and A = top C0^alpha (float64 reference)
+    np.testing.assert_allclose(1 - acc, (1 - top) + top * c0**alpha * (c + c0) ** -alpha, rtol=2e-5)
+    assert ((acc > 0) & (acc < top)).all() and (np.diff(acc) > 0).all()
+    # far below C0 the accuracy grows in proportion to compute: a ~ top alpha C / C0
+    np.testing.assert_allclose(acc[0], top * alpha * c[0] / c0, rtol=1e-3)
+
+
+def test_pareto_front_keeps_the_best_run_reachable_at_each_compute():
+    runs = pd.DataFrame({"c": [1, 2, 2, 3, 4, 5, 1, 2], "acc": [0.1, 0.3, 0.2, 0.25, 0.4, 0.4, 0.5, 0.4],
+                         "family": list("aaaaaabb")})
+    front = bs.pareto_front(runs, y="acc", by="family")
+    assert front.index.tolist() == [0, 1, 4, 6]  # 2: tie in c, worse; 3: below 0.3; 5: no gain; 7: below 0.5
+    loss = bs.pareto_front(runs.assign(loss=1 - runs["acc"]), y="loss")  # lower is better for a loss
+    assert loss.index.tolist() == [6]
+    with pytest.raises(bs.RunTableError, match="row 3"):
+        bs.pareto_front(runs.assign(acc=runs["acc"].where(runs.index != 3)), y="acc")
+    with pytest.raises(bs.RunTableError, match="'flops' is missing"):
+        bs.pareto_front(runs, x="flops", y="acc")
 
 
 def test_bleu_log_is_isiks_form():
