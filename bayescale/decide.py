@@ -471,10 +471,38 @@ class ScaleComparison:
                 f"{self.table.to_string(index=False, float_format='%.4g')}")
 
 
-def _at_compute(fit, group, c, k: float) -> np.ndarray:
-    """Per-draw target at each compute in ``c``: the law in ``c``, or its compute-optimal value for laws in N, D."""
+def _chain_at_compute(fit, group, c, k: float, target: str) -> np.ndarray:
+    """Per-draw value of a chain's stage ``target`` at each compute.
+
+    The first stage is taken at its compute-optimal allocation and fed draw by draw (the joint posterior) through
+    the later stages' laws.
+    """
+    chain_, stages = fit.chain, list(fit.stages.values())
+    if target not in chain_.targets:
+        raise ValueError(f"target {target!r} is not a stage of the chain; its targets are {list(chain_.targets)}")
+    values = _at_compute(stages[0], group, c, k)
+    for i in range(1, chain_.targets.index(target) + 1):
+        law, f, feed = chain_.stages[i], stages[i], chain_.feeds[i - 1]
+        if set(law.inputs) != {feed}:
+            raise ValueError(f"compare_at_scale follows a chain whose later stages take only the fed input; stage "
+                             f"{law.name!r} also needs {sorted(set(law.inputs) - {feed})}")
+        with jax.enable_x64(True):
+            p = {name: jnp.asarray(v)[:, None] for name, v in _cell_params(f, group).items()}
+            values = np.asarray(law.fn(jnp.asarray(values), **p))
+    return values
+
+
+def _at_compute(fit, group, c, k: float, target: str | None = None) -> np.ndarray:
+    """Per-draw target at each compute in ``c``.
+
+    The law in ``c``, or its compute-optimal value for laws in N, D (for a chain, the stage ``target`` fed from the
+    first stage's compute-optimal value).
+    """
+    from bayescale.chain import ChainFit
     from bayescale.predict import _numeric_optimum
 
+    if isinstance(fit, ChainFit):
+        return _chain_at_compute(fit, group, c, k, target or fit.chain.target)
     law = fit.law
     params = _cell_params(fit, group)
     if list(law.inputs) == ["c"]:
@@ -496,15 +524,16 @@ def _at_compute(fit, group, c, k: float) -> np.ndarray:
 
 def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[float, float] | None = None,
                      quantiles: Sequence[float] = (0.05, 0.5, 0.95), flops_per_param_token: float = 6.0,
-                     seed: int = 0) -> ScaleComparison:
+                     target: str | None = None, seed: int = 0) -> ScaleComparison:
     """Which configuration is best at each compute: probabilities, margins and where the curves cross.
 
     Parameters
     ----------
-    fits : mapping of str to Fit, or Fit
+    fits : mapping of str to Fit, or Fit, or ChainFit
         One fit per configuration (recipes, architectures, data sets: separate posteriors, so draws are paired at
         random), or one hierarchical fit whose groups are the configurations (draws paired as sampled, keeping the
-        posterior correlation between groups).
+        posterior correlation between groups). A chain fit (e.g. ``bs.chain("overtraining", "exp_error")``) compares
+        a stage's target: each draw's compute-optimal loss fed through the later stages of the same draw.
     compute : float or sequence of float
         Compute budgets (FLOPs). Laws in ``n`` and ``d`` are compared at each draw's compute-optimal allocation.
     better : {"lower", "higher"}, optional
@@ -513,6 +542,8 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
         The compute range searched for crossings; default two decades either side of ``compute``.
     quantiles : sequence of float
     flops_per_param_token : float
+    target : str, optional
+        For chains: the stage compared (default the chain's last target, e.g. the downstream error).
     seed : int
         Pairing of draws between separate fits.
 
@@ -528,7 +559,7 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
         configs = {str(g): (fits, g) for g in fits.levels}
     if len(configs) < 2:
         raise ValueError(f"compare_at_scale needs at least two configurations, got {list(configs)}")
-    targets = {f.law.target for f, _ in configs.values()}
+    targets = {target or f.law.target for f, _ in configs.values()}
     if len(targets) > 1:
         raise ValueError(f"the configurations predict different targets {sorted(targets)}; compare like with like")
     target = targets.pop()
@@ -544,7 +575,8 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
     grid = np.geomspace(lo, hi, 121)
     sign = 1.0 if better == "higher" else -1.0
     k = float(flops_per_param_token)
-    values = {name: _at_compute(f, g, np.concatenate([budgets, grid]), k) for name, (f, g) in configs.items()}
+    values = {name: _at_compute(f, g, np.concatenate([budgets, grid]), k, target)
+              for name, (f, g) in configs.items()}
     m = min(v.shape[0] for v in values.values())
     rng = np.random.default_rng(seed)
     if isinstance(fits, Mapping):  # independent posteriors: pair draws at random

@@ -145,6 +145,18 @@ def overtraining(n, d, *, e, a, b, eta):
     return e + (a * m**eta + b * m ** (-eta)) * c ** (-eta)
 
 
+def overtraining_optimum(c, k, *, e, a, b, eta):
+    r"""Closed-form compute-optimal allocation of the over-training law for :math:`C = k N D`.
+
+    At fixed :math:`N D`, :math:`a M^{\eta} + b M^{-\eta}` is least at :math:`M^* = (b / a)^{1 / (2 \eta)}`, so
+    :math:`N^* = \sqrt{C / (k M^*)}`, :math:`D^* = M^* N^*` and :math:`L^* = E + 2 \sqrt{a b}\,(6 C / k)^{-\eta}`.
+    """
+    m_opt = (b / a) ** (0.5 / eta)
+    n_opt = jnp.sqrt(c / (k * m_opt))
+    d_opt = m_opt * n_opt
+    return n_opt, d_opt, overtraining(n_opt, d_opt, e=e, a=a, b=b, eta=eta)
+
+
 def log_overtraining(n, d, *, e, a, b, eta):
     """Log of :func:`overtraining` via log-sum-exp (reducible terms a N^-2eta and b D^-2eta, times 6^-eta)."""
     t0 = jnp.broadcast_to(jnp.log(e), jnp.broadcast_shapes(jnp.shape(n), jnp.shape(d), jnp.shape(e)))
@@ -257,6 +269,7 @@ OVERTRAINING = register(
         description="Loss in compute C = 6ND and token multiplier M = D/N with one exponent (alpha = beta).",
         formula=r"L(C, M) = E + (a M^{\eta} + b M^{-\eta}) C^{-\eta}",
         example={"n": 4e8, "d": 8e9},
+        optimum=overtraining_optimum,
     )
 )
 

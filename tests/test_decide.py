@@ -185,3 +185,19 @@ def test_clip_vs_mammut_case_study_smoke(tmp_path, run_case_study):
         assert {"p_cross", "q05", "q50", "q95"} <= set(a["crossover"])
     assert answer["held_out"]["points"] == 18  # front points above 1e20 FLOPs, both data sets and families
     assert (tmp_path / "compare_datacomp_1b.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_pretraining_data_choice_case_study_smoke(tmp_path, run_case_study):
+    import json
+
+    out = run_case_study("pretraining_data_choice", tmp_path)
+    assert "Answer:" in out and "lowest 17-task average top-1 error at 1e+23 FLOPs" in out
+    answer = json.loads((tmp_path / "answer.json").read_text())
+    for target in ("loss", "err"):
+        for c in ("1e+22", "1e+23"):
+            at = answer["targets"][target][c]
+            assert set(at["corpora"]) == {"C4", "RedPajama", "RefinedWeb"}
+            assert sum(v["p_best"] for v in at["corpora"].values()) == pytest.approx(1.0)
+            assert len(at["pairwise"]) == 6
+    assert (tmp_path / "compare_err.png").stat().st_size > 10_000

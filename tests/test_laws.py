@@ -324,13 +324,25 @@ def test_published_values_are_stored_in_double_precision():
 HOFFMANN = {"e": 1.69, "a": 406.4, "b": 410.7, "alpha": 0.34, "beta": 0.28}
 
 
-@pytest.mark.parametrize("name", WITH_OPTIMUM)
+#: Parameter sets per law with a closed-form optimum (each law's published values, and one more).
+OPTIMUM_PARAMS = {
+    "chinchilla": {"published": None, "hoffmann": HOFFMANN},
+    # Gadre et al.'s form; values near the pretraining_data_choice fit (C4) and a steeper, data-hungry variant
+    "overtraining": {"c4": {"e": 1.6, "a": 60.0, "b": 400.0, "eta": 0.12},
+                     "data_hungry": {"e": 1.9, "a": 30.0, "b": 3e3, "eta": 0.2}},
+}
+
+
+def test_every_closed_form_optimum_is_tested():
+    assert set(WITH_OPTIMUM) == set(OPTIMUM_PARAMS)
+
+
+@pytest.mark.parametrize(("name", "source"), [(n, s) for n, v in OPTIMUM_PARAMS.items() for s in v])
 @pytest.mark.parametrize("c", [1e19, 5.76e23, 1e26])
-@pytest.mark.parametrize("source", ["published", "hoffmann"])
 def test_closed_form_optimum_matches_brute_force_minimisation(name, c, source):
     law = bs.get_law(name)
     assert set(law.inputs) == {"n", "d"}
-    params = dict(law.published) if source == "published" else HOFFMANN
+    params = OPTIMUM_PARAMS[name][source] or dict(law.published)
     k = 6.0
     n_opt, d_opt, loss_opt = (float(v) for v in _x64(law.optimum, c, k, **params))
     assert k * n_opt * d_opt == pytest.approx(c, rel=1e-12)
