@@ -144,6 +144,24 @@ def test_hierarchical_chain_over_tasks():
     assert set(pred["task"]) == {"b"} and len(pred) == 4
     with pytest.raises(ValueError, match="not in the fit"):
         fit.plugin_predict(AT.assign(task="new"))
+    # which task wins at scale: each draw's compute-optimal loss fed through the same draw's accuracy law
+    from bayescale.models.loss_scaling import chinchilla_optimum
+
+    from bayescale.predict import _group_params
+
+    cmp = bs.compare_at_scale(fit, [1e21], span=(1e20, 1e22))
+    loss_cmp = bs.compare_at_scale(fit, [1e21], target="loss", span=(1e20, 1e22))
+    assert cmp.better == "higher" and loss_cmp.better == "lower"
+    for task in ("a", "b"):
+        with jax.enable_x64(True):
+            loss = chinchilla_optimum(1e21, 6.0, **_group_params(fit.stages["loss"], task))[2]
+            acc = np.asarray(bs.get_law("sigmoid_transfer")(loss, **_group_params(fit.stages["acc"], task)))
+            loss = np.asarray(loss)
+        got = cmp.table.set_index("config").loc[task, "mean"]
+        assert got == pytest.approx(float(np.mean(acc)), rel=1e-9)
+        assert loss_cmp.table.set_index("config").loc[task, "mean"] == pytest.approx(float(np.mean(loss)), rel=1e-9)
+    with pytest.raises(ValueError, match="not a stage"):
+        bs.compare_at_scale(fit, [1e21], target="err")
 
 
 # --------------------------------------------------------------------------------------------- calibration
