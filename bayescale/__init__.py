@@ -23,12 +23,14 @@ from bayescale.decide import (  # noqa: E402
     BatchTradeoff,
     NextRun,
     Recommendation,
+    Replay,
     ScaleComparison,
     allocate,
     batch_tradeoff,
     compare_at_scale,
     next_run,
     recommend,
+    replay,
 )
 from bayescale.fit import ConvergenceWarning, Fit, FitFileError, fit, fit_many, load  # noqa: E402
 from bayescale.law import Law, LawSpecError, get_law, laws, register  # noqa: E402
@@ -52,6 +54,7 @@ __all__ = [
     "LawSpecError",
     "NextRun",
     "Recommendation",
+    "Replay",
     "RunTableError",
     "ScaleComparison",
     "allocate",
@@ -70,6 +73,7 @@ __all__ = [
     "next_run",
     "pareto_front",
     "recommend",
+    "replay",
     "register",
     "simulate_ladder",
     "validate_runs",

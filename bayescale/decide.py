@@ -766,3 +766,169 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
         table[f"pick_{policy}"] = table.index == idx
     table = table.sort_values("evsi_per_cost", ascending=False).reset_index(drop=True)
     return NextRun(table=table, expected_loss=today, compute=float(compute))
+
+
+# ----------------------------------------------------------------------------------------------- replay of policies
+POLICIES = ("voi", "cheapest", "random", "largest", "d_optimal")
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What :func:`replay` returns.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per policy, repeat and step (step 0: the starting runs): the run added (``n, d, cost``), the
+        compute ``spent`` on added runs so far, the Bayes choice ``choice_n, choice_d`` at ``compute`` from the runs
+        so far, its ``regret`` (its expected loss under the full-data posterior minus that of the full-data Bayes
+        choice) and ``diagnostics_ok`` of the fit.
+    reference : mapping
+        The full-data Bayes choice (``n``, ``d``), its expected loss ``loss`` and ``diagnostics_ok`` of that fit.
+    summary : pandas.DataFrame
+        Per policy and regret threshold: the compute spent when the regret first fell to the threshold and stayed
+        there (``inf`` if never; the median over repeats for ``random``), and the mean regret at the end.
+    """
+
+    table: pd.DataFrame
+    reference: Mapping[str, float]
+    summary: pd.DataFrame
+
+
+def replay(law, runs: pd.DataFrame, *, start: Sequence, compute: float, budget: float,
+           policies: Sequence[str] = POLICIES, steps: int = 10, repeats: int = 3,
+           thresholds: Sequence[float] = (1e-2, 3e-3, 1e-3), num_outcomes: int = 64,
+           flops_per_param_token: float = 6.0, fit_kwargs: Mapping | None = None, reference=None, seed: int = 0,
+           progress: bool = True) -> Replay:
+    """Replay run-selection policies on a real ladder: which one reaches a good allocation with the least compute.
+
+    Start from the runs ``start`` (index labels of ``runs``); the rest are the candidates, each with its measured
+    result. At every step each policy adds one candidate that fits in what is left of ``budget`` (the sum of the
+    added runs' costs ``k n d``), the law is refitted, and the Bayes allocation at ``compute`` is scored against the
+    full-data answer: its expected loss under the posterior of a fit to every run, minus the least such loss.
+
+    Policies: ``voi`` (greatest expected value of sample information per FLOP, :func:`next_run`), ``d_optimal``
+    (greatest expected drop in the log-determinant of the parameters' posterior covariance), ``cheapest``,
+    ``largest`` (the largest affordable) and ``random`` (``repeats`` times with different seeds).
+
+    Parameters
+    ----------
+    law : Law or str
+        A law in ``n`` and ``d``.
+    runs : pandas.DataFrame
+        Every run of the ladder: ``n``, ``d`` and the law's target.
+    start : sequence
+        Index labels of the starting runs.
+    compute : float
+        The budget of the final decision (FLOPs).
+    budget : float
+        The compute each policy may spend on added runs.
+    policies : sequence of str
+    steps : int
+        Most runs each policy adds.
+    repeats : int
+        Repeats of the ``random`` policy.
+    thresholds : sequence of float
+        Regrets (in the target's units) at which :attr:`Replay.summary` reports the compute spent.
+    num_outcomes : int
+        Simulated results per candidate for ``voi`` and ``d_optimal``.
+    flops_per_param_token : float
+    fit_kwargs : mapping, optional
+        Passed to :func:`bayescale.fit` (draws, seed, ...).
+    reference : Fit, optional
+        The fit to every run (the full-data answer); fitted with ``fit_kwargs`` when not given.
+    seed : int
+    progress : bool
+        Print one line per step.
+
+    Returns
+    -------
+    Replay
+    """
+    from bayescale.data import DataWarning
+    from bayescale.fit import ConvergenceWarning
+    from bayescale.fit import fit as fit_law
+
+    unknown = sorted(set(policies) - set(POLICIES))
+    if unknown:
+        raise ValueError(f"unknown policies {unknown}; choose from {POLICIES}")
+    start = list(start)
+    missing = [s for s in start if s not in runs.index]
+    if missing or len(start) < 2:
+        raise ValueError(f"start must name at least two rows of runs by index label; not found: {missing[:8]}")
+    k = float(flops_per_param_token)
+    kwargs = dict(fit_kwargs or {})
+
+    def fit_on(rows):  # the data warnings were given once, by the fit to every run; diagnostics go in the table
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", DataWarning)
+            return fit_law(law, runs.loc[rows], progress_bar=False, **kwargs)
+
+    full = reference if reference is not None else fit_law(law, runs, progress_bar=False, **kwargs)
+    ref = allocate(full, compute, flops_per_param_token=k)
+    ref_loss = float(ref.table.set_index("allocation").loc["bayes", "mean"])
+    full_params = _cell_params(full, None)
+
+    def regret(choice):
+        v = _law_values(full.law, {"n": np.array([choice["n"]]), "d": np.array([choice["d"]])}, full_params)
+        return max(float(v.mean()) - ref_loss, 0.0)
+
+    cost = k * runs["n"].to_numpy(float) * runs["d"].to_numpy(float)
+    cost = pd.Series(cost, index=runs.index)
+    rows = []
+    first = fit_on(start)
+    first_choice = allocate(first, compute, flops_per_param_token=k).choice
+    jobs = [(p, r) for p in policies for r in (range(repeats) if p == "random" else [0])]
+    for policy, rep in jobs:
+        rng = np.random.default_rng([seed, rep])
+        have, spent, fit_t, choice = list(start), 0.0, first, first_choice
+        rows.append({"policy": policy, "repeat": rep, "step": 0, "n": np.nan, "d": np.nan, "cost": 0.0,
+                     "spent": 0.0, "choice_n": choice["n"], "choice_d": choice["d"], "regret": regret(choice),
+                     "diagnostics_ok": bool(fit_t.diagnostics.ok)})
+        for step in range(1, steps + 1):
+            pool = runs.index.difference(have)
+            pool = pool[cost[pool].to_numpy() <= budget - spent]
+            if len(pool) == 0:
+                break
+            if policy in ("voi", "d_optimal"):
+                cands = runs.loc[pool, ["n", "d"]]
+                nr = next_run(fit_t, cands, compute=compute, num_outcomes=num_outcomes, flops_per_param_token=k,
+                              seed=int(rng.integers(2**31)))
+                row = nr.table[nr.table[f"pick_{policy}"]].iloc[0]
+                pick = pool[np.flatnonzero(np.isclose(cands["n"], row["n"]) & np.isclose(cands["d"], row["d"]))[0]]
+            elif policy == "cheapest":
+                pick = cost[pool].idxmin()
+            elif policy == "largest":
+                pick = cost[pool].idxmax()
+            else:
+                pick = pool[int(rng.integers(len(pool)))]
+            have.append(pick)
+            spent += float(cost[pick])
+            fit_t = fit_on(have)
+            choice = allocate(fit_t, compute, flops_per_param_token=k).choice
+            rows.append({"policy": policy, "repeat": rep, "step": step, "n": float(runs.loc[pick, "n"]),
+                         "d": float(runs.loc[pick, "d"]), "cost": float(cost[pick]), "spent": spent,
+                         "choice_n": choice["n"], "choice_d": choice["d"], "regret": regret(choice),
+                         "diagnostics_ok": bool(fit_t.diagnostics.ok)})
+            if progress:
+                r = rows[-1]
+                print(f"  {policy:9s} #{rep} step {step:2d}: + N {r['n']:.3g} D {r['d']:.3g} ({r['cost']:.2g} FLOPs), "
+                      f"spent {spent:.3g}, choice N {choice['n']:.3g}, regret {r['regret']:.2e}", flush=True)
+    table = pd.DataFrame(rows)
+    summary = []
+    for policy, g in table.groupby("policy", sort=False):
+        row = {"policy": policy}
+        for t in thresholds:
+            reach = []
+            for _, h in g.groupby("repeat"):
+                above = np.flatnonzero(h["regret"].to_numpy() > t)
+                last = above[-1] + 1 if len(above) else 0  # the regret stays at or below t from this step on
+                reach.append(h["spent"].iloc[last] if last < len(h) else np.inf)
+            row[f"spent_to_{t:g}"] = float(np.median(reach))
+        row["final_regret"] = float(g.groupby("repeat")["regret"].last().mean())
+        row["final_spent"] = float(g.groupby("repeat")["spent"].last().mean())
+        summary.append(row)
+    return Replay(table=table, reference={"n": ref.choice["n"], "d": ref.choice["d"], "loss": ref_loss,
+                                          "diagnostics_ok": bool(full.diagnostics.ok)},
+                  summary=pd.DataFrame(summary))

@@ -201,3 +201,28 @@ def test_pretraining_data_choice_case_study_smoke(tmp_path, run_case_study):
             assert sum(v["p_best"] for v in at["corpora"].values()) == pytest.approx(1.0)
             assert len(at["pairwise"]) == 6
     assert (tmp_path / "compare_err.png").stat().st_size > 10_000
+
+
+def test_replay_refuses_unknown_policies_and_bad_starts():
+    runs = bs.simulate_ladder("chinchilla", seed=0)
+    with pytest.raises(ValueError, match="unknown policies"):
+        bs.replay("chinchilla", runs, start=[0, 1], compute=1e22, budget=1e20, policies=["oracle"])
+    with pytest.raises(ValueError, match="start must name"):
+        bs.replay("chinchilla", runs, start=[10_000, 0], compute=1e22, budget=1e20)
+
+
+@pytest.mark.slow
+def test_next_run_replay_case_study_smoke(tmp_path, run_case_study):
+    import json
+
+    out = run_case_study("next_run_replay", tmp_path)
+    assert "Answer:" in out and "simulated_twin" in out
+    answer = json.loads((tmp_path / "answer.json").read_text())
+    assert set(answer["ladders"]) == {"chinchilla", "simulated_twin"}
+    for ladder in answer["ladders"].values():
+        assert set(ladder["policies"]) == {"voi", "cheapest", "random", "largest", "d_optimal"}
+        starts = {p["start_regret"] for p in ladder["policies"].values()}
+        assert len(starts) == 1 and min(starts) >= 0  # every policy starts from the same fit
+    steps = pd.read_csv(tmp_path / "replay_chinchilla.csv")
+    assert (steps["spent"] <= answer["budget"]).all() and (steps["regret"] >= 0).all()
+    assert steps.groupby("policy")["step"].max().eq(2).all()

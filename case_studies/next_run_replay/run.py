@@ -1,0 +1,133 @@
+"""Which extra runs to train? Replaying five selection policies on Chinchilla's runs, and on a simulated twin.
+
+Start from the 25 cheapest of Hoffmann et al.'s runs (under 7e18 FLOPs; Epoch AI's extraction,
+``bs.datasets.load("chinchilla")``, as in the demo); the other 215 runs are the candidates, each with its measured
+loss. Each policy adds one run at a time, as long as its runs fit in 2e21 FLOPs, the Chinchilla law is refitted,
+and the Bayes allocation at 5.76e23 FLOPs (Chinchilla's budget) is scored by its regret against the full-data
+answer: its expected loss under the posterior of a fit to all 240 runs, minus that of the full-data choice.
+
+Policies (``bs.replay``): ``voi`` (the greatest expected value of sample information per FLOP, ``bs.next_run``),
+``d_optimal`` (the greatest expected drop in the log-determinant of the parameters' posterior covariance),
+``cheapest``, ``largest`` (the largest affordable) and ``random`` (three repeats).
+
+The same replay runs on a simulated twin: the same 240 (N, D) runs, their losses drawn from the Chinchilla law at
+the full-data posterior means with the fitted noise, so that the law is exactly right. The comparison separates what
+the policies do from what a law that does not fit every run does to them.
+
+    python case_studies/next_run_replay/run.py [--smoke] [--out DIR]
+
+Writes ``answer.json`` (per ladder and policy: the compute spent to reach each regret, the regret at fixed
+spends), ``replay_<ladder>.csv`` (every step) and ``replay.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+
+import bayescale as bs
+from bayescale._scripts import case_study_args, case_study_parser
+from bayescale.demo import load_runs
+
+DECISION = 5.76e23
+BUDGET = 2e21
+START_BELOW = 7e18
+CHECKPOINTS = (1e19, 1e20, 1e21, 2e21)
+THRESHOLDS = (3e-3, 1e-3, 3e-4)
+COLOURS = {"voi": "C3", "d_optimal": "C2", "cheapest": "C0", "largest": "C1", "random": "0.5"}
+
+
+def regret_at(table: pd.DataFrame, spend: float) -> float:
+    """Mean over repeats of the regret after the last step whose spent compute is at most ``spend``."""
+    return float(np.mean([g.loc[g["spent"] <= spend, "regret"].iloc[-1] for _, g in table.groupby("repeat")]))
+
+
+def main(argv=None) -> int:
+    ap = case_study_parser(__doc__, "next_run_replay_out", "two steps per policy, short chains (for tests)")
+    args = case_study_args(ap, argv)
+    runs, _, simulated = load_runs()
+    runs = runs[["n", "d", "loss"]]
+    c = 6 * runs["n"] * runs["d"]
+    start = list(runs.index[c < START_BELOW])
+    settings = dict(steps=2, repeats=1, num_outcomes=16, fit_kwargs=dict(num_chains=2, num_warmup=200,
+                                                                          num_samples=200)) if args.smoke else \
+        dict(steps=10, repeats=3, num_outcomes=64,
+             fit_kwargs=dict(num_warmup=1000, num_samples=1000, target_accept_prob=0.95))
+    full = bs.fit("chinchilla", runs, seed=args.seed, progress_bar=False)
+    means = full.summary(["e", "a", "b", "alpha", "beta", "sigma"])["mean"]
+    twin = bs.simulate_ladder("chinchilla", {p: float(means[p]) for p in ("e", "a", "b", "alpha", "beta")},
+                              design=runs[["n", "d"]], noise_sd=float(means["sigma"]), seed=args.seed)
+    twin.index = runs.index
+    print(f"{len(runs)} runs{' (SIMULATED)' if simulated else ''}: {len(start)} under {START_BELOW:.0e} FLOPs to start "
+          f"with, {len(runs) - len(start)} candidates; budget {BUDGET:.0e} FLOPs; decision at {DECISION:.3g} FLOPs")
+
+    answer = {"simulated_data": simulated, "decision_compute": DECISION, "budget": BUDGET, "start_runs": len(start),
+              "ladders": {}}
+    tables = {}
+    for ladder, data in (("chinchilla", runs), ("simulated_twin", twin)):
+        t0 = time.perf_counter()
+        reference = full if ladder == "chinchilla" else bs.fit("chinchilla", twin, seed=args.seed, progress_bar=False)
+        print(f"\n{ladder}: the fit to every run: {reference.diagnostics!r}")
+        r = bs.replay("chinchilla", data, start=start, compute=DECISION, budget=BUDGET, thresholds=THRESHOLDS,
+                      reference=reference, seed=args.seed, **settings)
+        table = r.table.assign(ladder=ladder)
+        tables[ladder] = table
+        table.to_csv(args.out / f"replay_{ladder}.csv", index=False)
+        print(f"  {time.perf_counter() - t0:.0f} s; full-data Bayes choice N {r.reference['n']:.3g}, D "
+              f"{r.reference['d']:.3g}, expected loss {r.reference['loss']:.4f}; fits passing every sampler check: "
+              f"{int(table['diagnostics_ok'].sum())} of {len(table)}")
+        policies = {}
+        for policy, g in table.groupby("policy", sort=False):
+            s = r.summary.set_index("policy").loc[policy]
+            policies[policy] = {"spent_to": {f"{t:g}": float(s[f"spent_to_{t:g}"]) for t in THRESHOLDS},
+                                "regret_at": {f"{x:.0e}": regret_at(g, x) for x in CHECKPOINTS},
+                                "start_regret": float(g.loc[g["step"] == 0, "regret"].iloc[0]),
+                                "final_regret": float(s["final_regret"])}
+        answer["ladders"][ladder] = {"reference": dict(r.reference), "policies": policies}
+        print(f"  regret (nats) after spending ... FLOPs on added runs; start: "
+              f"{next(iter(policies.values()))['start_regret']:.2e}")
+        print("  " + " " * 10 + "".join(f"{x:>11.0e}" for x in CHECKPOINTS)
+              + "".join(f"  to {t:g}" for t in THRESHOLDS))
+        for policy, p in policies.items():
+            print(f"  {policy:10s}" + "".join(f"{v:11.2e}" for v in p["regret_at"].values())
+                  + "".join(f"  {v:8.2g}" if np.isfinite(v) else "     never" for v in p["spent_to"].values()))
+
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, (ladder, table) in zip(axes, tables.items(), strict=True):
+        for (policy, rep), g in table.groupby(["policy", "repeat"], sort=False):
+            x = np.maximum(g["spent"].to_numpy(), 1e18)
+            ax.step(x, np.maximum(g["regret"].to_numpy(), 1e-6), where="post", color=COLOURS[policy],
+                    alpha=0.5 if policy == "random" else 0.9, lw=1.0 if policy == "random" else 1.6,
+                    label=policy if rep == 0 else None)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("compute spent on added runs (FLOPs; start at 1e18)")
+        ax.set_title(ladder.replace("_", " "), fontsize=10)
+    axes[0].set_ylabel(f"regret of the allocation at {DECISION:.3g} FLOPs (nats)")
+    axes[0].legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(args.out / "replay.png", dpi=120)
+    plt.close(fig)
+
+    print("\nAnswer:")
+    for ladder, a in answer["ladders"].items():
+        to = {p: v["spent_to"][f"{THRESHOLDS[1]:g}"] for p, v in a["policies"].items()}
+        best = min(to, key=to.get)
+        ranked = ", ".join(f"{p} {v:.2g}" if np.isfinite(v) else f"{p} never" for p, v in sorted(to.items(),
+                                                                                                key=lambda kv: kv[1]))
+        verdict = (f"{best} reaches a regret of {THRESHOLDS[1]:g} nats with the least compute" if np.isfinite(to[best])
+                   else f"no policy reaches a regret of {THRESHOLDS[1]:g} nats")
+        print(f"  {ladder}: {verdict} (FLOPs spent: {ranked}); VOI "
+              f"{'wins' if best == 'voi' and np.isfinite(to[best]) else 'does not win'} here")
+    (args.out / "answer.json").write_text(json.dumps(answer, indent=1, default=float))
+    print(f"\nwrote {args.out}/answer.json, replay_<ladder>.csv and replay.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
