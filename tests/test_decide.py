@@ -218,14 +218,15 @@ def test_next_run_replay_case_study_smoke(tmp_path, run_case_study):
     out = run_case_study("next_run_replay", tmp_path)
     assert "Answer:" in out and "simulated_twin" in out
     answer = json.loads((tmp_path / "answer.json").read_text())
-    assert set(answer["ladders"]) == {"chinchilla", "simulated_twin"}
+    assert set(answer["ladders"]) == {"chinchilla", "gadre_redpajama", "simulated_twin"}
     for ladder in answer["ladders"].values():
         assert set(ladder["policies"]) == {"voi", "cheapest", "random", "largest", "d_optimal"}
         starts = {p["start_regret"] for p in ladder["policies"].values()}
         assert len(starts) == 1 and min(starts) >= 0  # every policy starts from the same fit
-    steps = pd.read_csv(tmp_path / "replay_chinchilla.csv")
-    assert (steps["spent"] <= answer["budget"]).all() and (steps["regret"] >= 0).all()
-    assert steps.groupby("policy")["step"].max().eq(2).all()
+    for name, ladder in answer["ladders"].items():
+        steps = pd.read_csv(tmp_path / f"replay_{name}.csv")
+        assert (steps["spent"] <= ladder["budget"]).all() and (steps["regret"] >= 0).all()
+        assert steps.groupby("policy")["step"].max().le(2).all() and steps["step"].max() == 2
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Which extra runs to train? Replaying five selection policies on Chinchilla's runs, and on a simulated twin.
+"""Which extra runs to train? Replaying five selection policies on two real ladders and a simulated twin.
 
 Start from the 25 cheapest of Hoffmann et al.'s runs (under 7e18 FLOPs; Epoch AI's extraction,
 ``bs.datasets.load("chinchilla")``, as in the demo); the other 215 runs are the candidates, each with its measured
@@ -10,9 +10,12 @@ Policies (``bs.replay``): ``voi`` (the greatest expected value of sample informa
 ``d_optimal`` (the greatest expected drop in the log-determinant of the parameters' posterior covariance),
 ``cheapest``, ``largest`` (the largest affordable) and ``random`` (three repeats).
 
-The same replay runs on a simulated twin: the same 240 (N, D) runs, their losses drawn from the Chinchilla law at
-the full-data posterior means with the fitted noise, so that the law is exactly right. The comparison separates what
-the policies do from what a law that does not fit every run does to them.
+The same replay runs on a second real ladder, Gadre et al.'s 35 RedPajama runs (``bs.datasets.load(
+"gadre_overtraining")``; 11M to 6.9B parameters, 5 to 640 tokens per parameter) with their over-training law: the 11
+runs under 1e18 FLOPs to start, 1e21 FLOPs to spend, the allocation at 1e23 FLOPs. And on a simulated twin of the
+Chinchilla ladder: the same 240 (N, D) runs, their losses drawn from the Chinchilla law at the full-data posterior
+means with the fitted noise, so that the law is exactly right. The twin separates what the policies do from what a
+law that does not fit every run does to them.
 
     python case_studies/next_run_replay/run.py [--smoke] [--out DIR]
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -32,9 +36,9 @@ import bayescale as bs
 from bayescale._scripts import case_study_args, case_study_parser
 from bayescale.demo import load_runs
 
-DECISION = 5.76e23
-BUDGET = 2e21
-START_BELOW = 7e18
+#: ladder -> (law, start below this compute, budget for added runs, compute of the decision)
+LADDERS = {"chinchilla": ("chinchilla", 7e18, 2e21, 5.76e23), "gadre_redpajama": ("overtraining", 1e18, 1e21, 1e23),
+           "simulated_twin": ("chinchilla", 7e18, 2e21, 5.76e23)}
 CHECKPOINTS = (1e19, 1e20, 1e21, 2e21)
 THRESHOLDS = (3e-3, 1e-3, 3e-4)
 COLOURS = {"voi": "C3", "d_optimal": "C2", "cheapest": "C0", "largest": "C1", "random": "0.5"}
@@ -50,8 +54,6 @@ def main(argv=None) -> int:
     args = case_study_args(ap, argv)
     runs, _, simulated = load_runs()
     runs = runs[["n", "d", "loss"]]
-    c = 6 * runs["n"] * runs["d"]
-    start = list(runs.index[c < START_BELOW])
     settings = dict(steps=2, repeats=1, num_outcomes=16, fit_kwargs=dict(num_chains=2, num_warmup=200,
                                                                           num_samples=200)) if args.smoke else \
         dict(steps=10, repeats=3, num_outcomes=64,
@@ -61,18 +63,29 @@ def main(argv=None) -> int:
     twin = bs.simulate_ladder("chinchilla", {p: float(means[p]) for p in ("e", "a", "b", "alpha", "beta")},
                               design=runs[["n", "d"]], noise_sd=float(means["sigma"]), seed=args.seed)
     twin.index = runs.index
-    print(f"{len(runs)} runs{' (SIMULATED)' if simulated else ''}: {len(start)} under {START_BELOW:.0e} FLOPs to start "
-          f"with, {len(runs) - len(start)} candidates; budget {BUDGET:.0e} FLOPs; decision at {DECISION:.3g} FLOPs")
+    gadre = bs.datasets.load("gadre_overtraining")
+    gadre = gadre.loc[gadre["dataset"] == "rpj", ["n", "d", "loss"]]
+    data = {"chinchilla": runs, "gadre_redpajama": gadre, "simulated_twin": twin}
 
-    answer = {"simulated_data": simulated, "decision_compute": DECISION, "budget": BUDGET, "start_runs": len(start),
-              "ladders": {}}
+    answer = {"simulated_data": simulated, "ladders": {}}
     tables = {}
-    for ladder, data in (("chinchilla", runs), ("simulated_twin", twin)):
+    for ladder, (law, start_below, budget, decision) in LADDERS.items():
         t0 = time.perf_counter()
-        reference = full if ladder == "chinchilla" else bs.fit("chinchilla", twin, seed=args.seed, progress_bar=False)
-        print(f"\n{ladder}: the fit to every run: {reference.diagnostics!r}")
-        r = bs.replay("chinchilla", data, start=start, compute=DECISION, budget=BUDGET, thresholds=THRESHOLDS,
-                      reference=reference, seed=args.seed, **settings)
+        ladder_runs = data[ladder]
+        start = list(ladder_runs.index[6 * ladder_runs["n"] * ladder_runs["d"] < start_below])
+        if ladder == "chinchilla":
+            reference = full
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", bs.DataWarning)  # as for the full Chinchilla fit above
+                reference = bs.fit(law, ladder_runs, seed=args.seed, progress_bar=False)
+        print(f"\n{ladder}{' (SIMULATED data)' if simulated and ladder != 'gadre_redpajama' else ''}: {len(start)} of "
+              f"{len(ladder_runs)} runs under {start_below:.0e} FLOPs to start with; budget {budget:.0e} FLOPs; "
+              f"the allocation at {decision:.3g} FLOPs; law {law}; the fit to every run: {reference.diagnostics!r}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", bs.DataWarning)
+            r = bs.replay(law, ladder_runs, start=start, compute=decision, budget=budget, thresholds=THRESHOLDS,
+                          reference=reference, seed=args.seed, **settings)
         table = r.table.assign(ladder=ladder)
         tables[ladder] = table
         table.to_csv(args.out / f"replay_{ladder}.csv", index=False)
@@ -86,7 +99,9 @@ def main(argv=None) -> int:
                                 "regret_at": {f"{x:.0e}": regret_at(g, x) for x in CHECKPOINTS},
                                 "start_regret": float(g.loc[g["step"] == 0, "regret"].iloc[0]),
                                 "final_regret": float(s["final_regret"])}
-        answer["ladders"][ladder] = {"reference": dict(r.reference), "policies": policies}
+        answer["ladders"][ladder] = {"law": law, "start_runs": len(start), "runs": len(ladder_runs), "budget": budget,
+                                     "decision_compute": decision, "reference": dict(r.reference),
+                                     "policies": policies}
         print(f"  regret (nats) after spending ... FLOPs on added runs; start: "
               f"{next(iter(policies.values()))['start_regret']:.2e}")
         print("  " + " " * 10 + "".join(f"{x:>11.0e}" for x in CHECKPOINTS)
@@ -97,7 +112,7 @@ def main(argv=None) -> int:
 
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    fig, axes = plt.subplots(1, len(tables), figsize=(4.5 * len(tables), 4), sharey=True)
     for ax, (ladder, table) in zip(axes, tables.items(), strict=True):
         for (policy, rep), g in table.groupby(["policy", "repeat"], sort=False):
             x = np.maximum(g["spent"].to_numpy(), 1e18)
@@ -107,8 +122,8 @@ def main(argv=None) -> int:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("compute spent on added runs (FLOPs; start at 1e18)")
-        ax.set_title(ladder.replace("_", " "), fontsize=10)
-    axes[0].set_ylabel(f"regret of the allocation at {DECISION:.3g} FLOPs (nats)")
+        ax.set_title(f"{ladder.replace('_', ' ')}: allocation at {LADDERS[ladder][3]:.3g} FLOPs", fontsize=10)
+    axes[0].set_ylabel("regret of the allocation (nats)")
     axes[0].legend(fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(args.out / "replay.png", dpi=120)
