@@ -385,7 +385,7 @@ def pareto_front(runs: pd.DataFrame, *, x: str = "c", y: str = "loss", better: s
     y : str
         The result column.
     better : {"lower", "higher"}, optional
-        Default ``"higher"`` for columns named like accuracies (``acc...``, ``value``), else ``"lower"``.
+        Default ``"higher"`` for columns named like accuracies (``acc...``), else ``"lower"``.
     by : str or sequence of str, optional
         One front per group (model family, data set).
 
@@ -398,7 +398,7 @@ def pareto_front(runs: pd.DataFrame, *, x: str = "c", y: str = "loss", better: s
     if missing:
         raise RunTableError([f"column {c!r} is missing; columns are {list(runs.columns)}" for c in missing])
     if better is None:
-        better = "higher" if y.startswith("acc") or y == "value" else "lower"
+        better = "higher" if y.startswith("acc") else "lower"
     if better not in ("lower", "higher"):
         raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
     bad = runs.index[~np.isfinite(runs[x].to_numpy(float)) | ~np.isfinite(runs[y].to_numpy(float))]
