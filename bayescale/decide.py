@@ -663,6 +663,16 @@ def _noise_draws(fit, num: int) -> dict[str, np.ndarray]:
     return out
 
 
+def _outcomes(rng, mu, noise, size: int) -> np.ndarray:
+    """Draw ``size`` results of one run from the posterior predictive (on the likelihood's scale).
+
+    ``mu`` holds the run's mean on that scale for every posterior draw; ``noise`` the draws' ``sigma`` (and ``nu``).
+    """
+    s = rng.integers(len(mu), size=size)
+    eps = rng.standard_t(noise["nu"][s]) if "nu" in noise else rng.standard_normal(size)
+    return mu[s] + noise["sigma"][s] * eps
+
+
 def _logpdf(y, mu, sigma, nu=None):
     from scipy import special
 
@@ -774,9 +784,7 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(len(cand)):
-        s = rng.integers(num, size=num_outcomes)
-        eps = rng.standard_t(noise["nu"][s]) if "nu" in noise else rng.standard_normal(num_outcomes)
-        y = mu[s, i] + noise["sigma"][s] * eps
+        y = _outcomes(rng, mu[:, i], noise, num_outcomes)
         nu = noise["nu"][None, :] if "nu" in noise else None
         logw = _logpdf(y[:, None], mu[None, :, i], noise["sigma"][None, :], nu)
         w = np.exp(logw - logw.max(axis=1, keepdims=True))
@@ -800,9 +808,7 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
         bounds = (best.min() / step**2, best.max() * step**2)
         table["evsi_refit"], table["evsi_refit_se"] = np.nan, np.nan
         for i in table["evsi_per_cost"].nlargest(int(refit_top)).index:
-            s = rng.integers(num, size=int(refit_outcomes))
-            eps = rng.standard_t(noise["nu"][s]) if "nu" in noise else rng.standard_normal(len(s))
-            results = law.from_link(mu[s, i] + noise["sigma"][s] * eps)
+            results = law.from_link(_outcomes(rng, mu[:, i], noise, int(refit_outcomes)))
             gains = [_refit_gain(fit, cand.loc[i, ["n", "d"]], float(y), compute, bounds, j0, refit_kwargs,
                                  inference_tokens=inference_tokens, k=k, seed=seed + m)
                      for m, y in enumerate(results)]
