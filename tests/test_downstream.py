@@ -156,7 +156,7 @@ def test_downstream_law_sbc_and_its_negative_control(name):
     design, _, wrong_prior = CASES[name]
     good = bs.calibrate(name, num_simulations=100, design=design, seed=0)
     assert good.passed, good.summary()
-    # the negative controls' priors are far off: S = 40 fails them by a wide margin (S = 100 costs twice the time)
+    # the negative controls' priors are far off: each fails at S = 40 too (S = 100 costs twice the time)
     wrong = bs.calibrate(name, num_simulations=40, design=design, seed=0, fit_priors=wrong_prior)
     assert not wrong.passed and set(wrong_prior) <= set(wrong.failed), wrong.summary()
 

@@ -327,7 +327,7 @@ HOFFMANN = {"e": 1.69, "a": 406.4, "b": 410.7, "alpha": 0.34, "beta": 0.28}
 #: Parameter sets per law with a closed-form optimum (each law's published values, and one more).
 OPTIMUM_PARAMS = {
     "chinchilla": {"published": None, "hoffmann": HOFFMANN},
-    # Gadre et al.'s form; values near the pretraining_data_choice fit (C4) and a steeper, data-hungry variant
+    # Gadre et al.'s form: two illustrative parameter sets, the second steeper and hungrier for data
     "overtraining": {"c4": {"e": 1.6, "a": 60.0, "b": 400.0, "eta": 0.12},
                      "data_hungry": {"e": 1.9, "a": 30.0, "b": 3e3, "eta": 0.2}},
 }
