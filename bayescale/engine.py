@@ -27,6 +27,7 @@ import hashlib
 import math
 import os
 import tempfile
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -104,6 +105,9 @@ class NUTSProgram:
     traces : int
         How many times the program has been traced (and so compiled or fetched from the persistent cache); stays
         at 1 while the data shapes and the number of jobs do not change.
+    last_run_seconds : float or None
+        Wall seconds of the last :meth:`run` spent running the compiled program and copying its results to the
+        host (initialisation, warm-up, sampling and log-likelihood of every job), not tracing or compiling it.
     """
 
     def __init__(self, model: Callable, settings: NUTSSettings, loglik_site: str | None = None,
@@ -114,6 +118,7 @@ class NUTSProgram:
         self.batching = default_batching() if batching == "auto" else batching
         self.store_key = store_key
         self.traces = 0
+        self.last_run_seconds: float | None = None
         self._compiled: dict[Hashable, Callable] = {}
 
     # ------------------------------------------------------------------ one job
@@ -207,9 +212,14 @@ class NUTSProgram:
         fn = self._compiled.get(signature)
         if fn is None:
             fn = self._compiled[signature] = self._callable(n_dev, treedef, keys, leaves)
+            fn = fn.lower(keys, *leaves).compile()  # compile here, so that the timing below is the run alone
+            self._compiled[signature] = fn
+        start = time.perf_counter()
         values, stats = fn(keys, *leaves)
         values = {k: np.asarray(v)[:num_jobs] for k, v in values.items()}
-        return values, {k: np.asarray(v)[:num_jobs] for k, v in stats.items()}
+        stats = {k: np.asarray(v)[:num_jobs] for k, v in stats.items()}
+        self.last_run_seconds = time.perf_counter() - start
+        return values, stats
 
     def _callable(self, n_dev: int, treedef, keys: np.ndarray, leaves: list[np.ndarray]) -> Callable:
         """Return the compiled program for one signature of arguments: from the program store, else traced.
@@ -255,13 +265,19 @@ class NUTSProgram:
 
     def _store_path(self, n_dev, treedef, keys, leaves):
         cache = enable_persistent_cache()
-        if self.store_key is None or cache is None:
+        if self.store_key is None or cache is None or _gspmd():
             return None
         parts = [self.store_key, repr(self.settings), self.loglik_site, self.batching, n_dev, jax.default_backend(),
                  bool(jax.config.read("jax_enable_x64")), str(treedef), keys.shape,
                  [(v.shape, v.dtype.str) for v in leaves], _code_version()]
         digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
         return Path(cache) / "programs" / f"{digest}.jaxexport"
+
+
+def _gspmd() -> bool:
+    """Whether the user turned JAX's Shardy partitioner off: programs exported by ``jax.export`` (which uses Shardy)
+    then fail to run, so they are traced in the process instead of stored."""
+    return not getattr(jax.config, "jax_use_shardy_partitioner", True)
 
 
 def _code_version() -> str:

@@ -801,10 +801,15 @@ def _run_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int, op
 
 
 def _run_info(prog, dense: bool, n_fits: int, num_chains: int, size: int) -> dict[str, Any]:
-    """How a call of the engine ran, for the ``options`` of each fit's metadata."""
+    """How a call of the engine ran, for the ``options`` of each fit's metadata.
+
+    ``sampler_seconds`` is the wall time of the compiled sampler's run (initialisation, warm-up, draws and
+    log-likelihood of every chain; not tracing or compiling it), shared by the ``batch_fits`` fits of one call.
+    """
     n_dev = min(jax.local_device_count(), n_fits * num_chains)
     return {"dense_mass": bool(dense), "chain_method": "parallel" if n_dev >= n_fits * num_chains else prog.batching,
-            "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size, "batch_fits": n_fits}
+            "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size, "batch_fits": n_fits,
+            "sampler_seconds": round(float(prog.last_run_seconds), 4)}
 
 
 def _make_fit(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str, np.ndarray], *, seed: int,

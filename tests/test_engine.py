@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 
 import jax
@@ -140,8 +141,12 @@ def test_repeat_fit_of_the_same_shapes_compiles_nothing():
     traces = engine._PROGRAMS[key].traces
     counter = CompileCounter()
     # new data (29 runs: same bucket of 32 as 30), new seed: nothing is traced or compiled
+    start = time.perf_counter()
     second = quiet_fit("chinchilla", ladder(1).iloc[:29], seed=1, **SMALL)
+    wall = time.perf_counter() - start
     assert counter.compiles == 0
+    # the sampler's own run time is recorded, and is part of the fit's wall time
+    assert 0 < second.meta["options"]["sampler_seconds"] < wall
     assert engine._PROGRAMS[key].traces == traces
     assert second.tree.observed_data.sizes["run"] == 29
     assert second.tree.log_likelihood.sizes["run"] == 29
@@ -265,6 +270,9 @@ def test_persistent_cache_serves_a_new_process(tmp_path):
     assert len(list((tmp_path / "jax" / "programs").glob("*.jaxexport"))) == 1
     assert first["traces"] == 1 and second["traces"] == 0
     assert second["alpha"] == first["alpha"]
+    # a process with JAX's Shardy partitioner off cannot run the stored (Shardy) program: it traces its own
+    gspmd = run_script({**env, "JAX_USE_SHARDY_PARTITIONER": "false"})
+    assert gspmd["traces"] == 1 and gspmd["alpha"] == first["alpha"]
 
 
 @pytest.mark.slow
