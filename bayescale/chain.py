@@ -219,6 +219,7 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
         _count_unconstrained,
         _make_fit,
         _padded,
+        _prefetch_imports,
         _prepare,
         _run_info,
         _slots,
@@ -271,7 +272,7 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
               f"{opts.num_samples}) draws on {len(preps[0].table.frame)} runs ...", file=sys.stderr, flush=True)
     with jax.enable_x64(x64):
         jobs = jax.tree.map(lambda v: np.repeat(np.asarray(v)[None], c, axis=0), data)
-        samples, stats = prog.run(engine.job_keys(seed, 0, c), jobs)
+        samples, stats = prog.run(engine.job_keys(seed, 0, c), jobs, while_compiling=_prefetch_imports)
     if progress:
         print(f"bayescale: done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     run_info = _run_info(prog, dense_mass, 1, c, size)

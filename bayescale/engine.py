@@ -181,7 +181,8 @@ class NUTSProgram:
 
         return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(spec, spec), out_specs=spec, check_vma=False))
 
-    def run(self, keys, data) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def run(self, keys, data, while_compiling: Callable[[], None] | None = None
+            ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Run one chain per job.
 
         Parameters
@@ -190,6 +191,10 @@ class NUTSProgram:
             PRNG keys, shape ``(J, 2)``, ``uint32``: one per job (:func:`job_keys`).
         data : pytree
             The model's argument with a leading job axis of length ``J`` on every array leaf.
+        while_compiling : callable, optional
+            Called once the program is traced and lowered, just before XLA compiles it (or loads it from the
+            persistent cache), when this shape is new; XLA releases the GIL, so Python work started here (in a
+            thread) overlaps the compilation.
 
         Returns
         -------
@@ -211,9 +216,11 @@ class NUTSProgram:
         signature = (n_dev, treedef, keys.shape, tuple((v.shape, v.dtype.str) for v in leaves))
         fn = self._compiled.get(signature)
         if fn is None:
-            fn = self._compiled[signature] = self._callable(n_dev, treedef, keys, leaves)
-            fn = fn.lower(keys, *leaves).compile()  # compile here, so that the timing below is the run alone
-            self._compiled[signature] = fn
+            lowered = self._callable(n_dev, treedef, keys, leaves).lower(keys, *leaves)
+            if while_compiling is not None:
+                while_compiling()
+            # compiled here, so that the timing below is the run alone
+            fn = self._compiled[signature] = lowered.compile()
         start = time.perf_counter()
         values, stats = fn(keys, *leaves)
         values = {k: np.asarray(v)[:num_jobs] for k, v in values.items()}
@@ -275,8 +282,11 @@ class NUTSProgram:
 
 
 def _gspmd() -> bool:
-    """Whether the user turned JAX's Shardy partitioner off: programs exported by ``jax.export`` (which uses Shardy)
-    then fail to run, so they are traced in the process instead of stored."""
+    """Whether the user turned JAX's Shardy partitioner off.
+
+    Programs exported by ``jax.export`` (which lowers with Shardy) then fail to run, so they are traced in the
+    process instead of stored.
+    """
     return not getattr(jax.config, "jax_use_shardy_partitioner", True)
 
 

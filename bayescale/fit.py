@@ -6,11 +6,13 @@ needs to predict (law spec, hierarchy, centring point, group levels) is stored i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -789,7 +791,7 @@ def _run_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int, op
         padded = [_padded(p.data, size, dtype) for p in preps]
         jobs = jax.tree.map(lambda *v: np.repeat(np.stack(v), c, axis=0), *padded)
         chain_keys = np.concatenate([engine.job_keys(seed, i, c) for i in indices])
-        samples, stats = prog.run(chain_keys, jobs)
+        samples, stats = prog.run(chain_keys, jobs, while_compiling=_prefetch_imports)
     run_info = _run_info(prog, dense, len(preps), c, size)
     law_dict, versions = law.to_dict(), _versions()
     out = []
@@ -798,6 +800,34 @@ def _run_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int, op
         out.append(_make_fit(prep, {k: v[sl] for k, v in samples.items()}, {k: v[sl] for k, v in stats.items()},
                              seed=seed, opts=opts, run_info=run_info, law_dict=law_dict, versions=versions))
     return out
+
+
+_PREFETCH: list[threading.Thread] = []
+
+
+def _prefetch_imports() -> None:
+    """Import what building and checking a :class:`Fit` needs, in a background thread, once per process.
+
+    Passed to :meth:`bayescale.engine.NUTSProgram.run` as ``while_compiling``.
+
+    The modules are ArviZ (with SciPy's statistics) and xarray's optional array backends. XLA compiles on one core
+    and releases the GIL, so these imports (about 1 s on a 2-core machine) overlap the compilation rather than
+    follow the sampling. The main thread imports the same modules when it needs them; Python's import locks make
+    it wait for a module the thread is still importing.
+    """
+    if _PREFETCH or "arviz_stats" in sys.modules:
+        return
+
+    def work():
+        with contextlib.suppress(Exception):  # the main thread imports (and reports) anything that fails here
+            import arviz_base  # noqa: F401
+            import arviz_stats  # noqa: F401
+
+            xr.DataArray(np.zeros(1))  # xarray looks up its optional array backends (dask) on first use
+
+    thread = threading.Thread(target=work, name="bayescale-imports", daemon=True)
+    _PREFETCH.append(thread)
+    thread.start()
 
 
 def _run_info(prog, dense: bool, n_fits: int, num_chains: int, size: int) -> dict[str, Any]:

@@ -6,9 +6,10 @@ the same data with 4 chains x 1000 warm-up x 1000 draws (``--quick``: 2 x 300 x 
 
 Rows and what they time:
 
-* ``bayescale`` (A): three fresh processes measure *cold* (empty persistent compilation cache: import, data,
-  trace, compile, sample), *repeat* (a second fit of the same shapes in that process) and *cached* (a new process
-  whose persistent cache the first one filled). B and C run in this process with the cache off.
+* ``bayescale`` (A): two fresh processes measure *cold* (empty persistent compilation cache: from the launch of
+  the process through import, data, trace, compile and sampling to the fit's return), *repeat* (a second fit of
+  the same shapes in that process) and *cached* (a new process whose persistent cache the first one filled, from
+  launch to the fit's return). B and C run in this process with the cache off.
 * ``numpyro MCMC parallel`` / ``vectorized``: bayescale's earlier mode, ``numpyro.infer.MCMC`` on the same model
   (it retraces and recompiles on every run), chains over host devices or vectorised.
 * ``Huber + bootstrap`` (A): the literature's point fit (``fit_speed.py``): L-BFGS-B from Hoffmann's 4500-point grid,
@@ -18,10 +19,14 @@ Rows and what they time:
 
 Columns: compile s (JAX trace + XLA compile from ``jax.monitoring``; Stan's model build; nutpie's compile),
 sampling s (wall minus compile), wall s, ESS/s (min bulk ESS over the law's parameters / sampling s), ESS per 1k
-gradient evaluations (post-warm-up leapfrog steps), and the quality gate: max R-hat <= 1.01, no divergences, min
-bulk ESS >= 400 and, where Stan ran, every posterior mean within 0.1 posterior sd of Stan's. Ratios are against
-baselines measured in the same run. The gradient floor is the gradient evaluations (warm-up + sampling) times the
-measured cost of one gradient while ``min(chains, CPUs)`` chains run at once, divided by that number.
+gradient evaluations (post-warm-up leapfrog steps), sampler s (bayescale only: the compiled sampler's own run,
+``fit.meta["options"]["sampler_seconds"]``; the rest of a fit's wall is checking the data and building the
+``Fit``), and the quality gate: max R-hat <= 1.01, no divergences, min bulk ESS >= 400 and, where Stan ran, every
+posterior mean within 0.1 posterior sd of Stan's. Ratios are against baselines measured in the same run. The
+gradient floor is the gradient evaluations (warm-up + sampling) times the measured cost of one gradient while
+``min(chains, CPUs)`` chains run at once, divided by that number; the sampler's run is compared with it. The cold
+and cached rows run from the launch of a fresh process to the return of its fit; the seconds the process then
+takes to exit are printed under the table.
 
 Run ``python benchmarks/speed.py`` (about 12 minutes on 2 CPU cores with the peers), ``--problems A C`` for a
 subset, ``--quick`` for a smoke test, ``--json out.json`` to keep every number. ``--problems G`` measures the
@@ -113,6 +118,7 @@ def fit_row(fit: bs.Fit, names=None) -> dict:
     row = quality(post, fit.diagnostics.divergences, names)
     row["grad_evals"] = int(fit.meta["sampler"]["sample_steps"])
     row["warmup_grad_evals"] = int(fit.meta["sampler"]["warmup_steps"])
+    row["sampler_s"] = fit.meta["options"].get("sampler_seconds")
     return row
 
 
@@ -248,22 +254,29 @@ with warnings.catch_warnings():
     for label in {labels!r}:
         t = time.perf_counter()
         fit = bs.fit("chinchilla", runs, seed=len(out), progress_bar=False, **{opts!r})
-        out[label] = dict(speed.fit_row(fit), fit_s=time.perf_counter() - t, since_start_s=time.perf_counter() - t0)
-print("RESULT " + json.dumps(out))
+        out[label] = dict(speed.fit_row(fit), fit_s=time.perf_counter() - t, done_epoch=time.time())
+print("RESULT " + json.dumps(out), flush=True)
 """
 
 
 def child(labels: list[str], opts: dict, cache: str) -> dict:
+    """Run fits in a fresh process; each fit's ``end_to_end_s`` runs from the process's launch to that fit's return.
+
+    ``exit_s`` is what the process took after its last fit returned (interpreter teardown: about 0.7 s on the
+    development machine once JAX is loaded), which no fit waits for.
+    """
     env = {**os.environ, "BAYESCALE_JAX_CACHE": cache}
-    t0 = time.perf_counter()
+    launch = time.time()
     proc = subprocess.run([sys.executable, "-c", CHILD.format(here=str(HERE), labels=labels, opts=opts)], env=env,
                           capture_output=True, text=True, timeout=900)
-    wall = time.perf_counter() - t0
+    ended = time.time()
     if proc.returncode:
         raise RuntimeError(f"child process failed:\n{proc.stderr[-3000:]}")
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
     out = json.loads(line[len("RESULT "):])
-    out["process_wall_s"] = wall
+    for label in labels:
+        out[label]["end_to_end_s"] = out[label]["done_epoch"] - launch
+    out["exit_s"] = ended - out[labels[-1]]["done_epoch"]
     return out
 
 
@@ -274,14 +287,14 @@ def problem_a(opts: dict, args) -> list[dict]:
         cold = child(["cold", "repeat"], opts, cache)
         cached = child(["cached"], opts, cache)
     c = cold["cold"]
-    rows.append(dict(c, system="bayescale, cold process (import + compile + sample)", wall_s=cold["process_wall_s"],
-                     compile_s=None, sample_s=None))
+    rows.append(dict(c, system="bayescale, cold process (launch to fit: import + compile + sample)",
+                     wall_s=c["end_to_end_s"], compile_s=None, sample_s=None, exit_s=cold["exit_s"]))
     r = cold["repeat"]
     rows.append(dict(r, system="bayescale, repeat fit in the same process", wall_s=r["fit_s"], compile_s=0.0,
                      sample_s=r["fit_s"]))
     k = cached["cached"]
-    rows.append(dict(k, system="bayescale, new process with the persistent cache", wall_s=cached["process_wall_s"],
-                     compile_s=None, sample_s=None))
+    rows.append(dict(k, system="bayescale, new process with the persistent cache (launch to fit)",
+                     wall_s=k["end_to_end_s"], compile_s=None, sample_s=None, exit_s=cached["exit_s"]))
     runs = problems.problem_a()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.DataWarning)
@@ -420,20 +433,24 @@ def table(problem: str, rows: list[dict], opts: dict) -> None:
                                         f"{1e6 * grad:.1f} us each with {cost['concurrent']} at once)"
                                         if cost else ""))
     head = ("| system | compile s | sampling s | wall s | wall / bayescale | ESS/s (sampling) | ESS per 1k grads | "
-            "sampling / gradient floor | min ESS bulk | max R-hat | div | gate |")
+            "sampler s | sampler / gradient floor | min ESS bulk | max R-hat | div | gate |")
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for r in rows:
         sample_s = r.get("sample_s")
         ess_s = r["min_ess_bulk"] / sample_s if sample_s else None
         per_k = 1000 * r["min_ess_bulk"] / r["grad_evals"] if r.get("grad_evals") else None
-        floor = None
-        if grad and sample_s and "warmup_grad_evals" in r:
-            floor = sample_s / ((r["grad_evals"] + r["warmup_grad_evals"]) * grad / min(opts["num_chains"], cpus))
+        sampler_s, floor = r.get("sampler_s"), None
+        if grad and sampler_s and "warmup_grad_evals" in r:
+            floor = sampler_s / ((r["grad_evals"] + r["warmup_grad_evals"]) * grad / min(opts["num_chains"], cpus))
         print(f"| {r['system']} | {_f(r.get('compile_s'))} | {_f(sample_s)} | {_f(r['wall_s'])} | "
               f"{_f(r['wall_s'] / base['wall_s'], '.2f')}x | {_f(ess_s, '.0f')} | {_f(per_k)} | "
-              f"{_f(floor, '.2f')} | {_f(r.get('min_ess_bulk'), '.0f')} | {_f(r.get('max_r_hat'), '.3f')} | "
+              f"{_f(sampler_s, '.2f')} | {_f(floor, '.2f')} | {_f(r.get('min_ess_bulk'), '.0f')} | "
+              f"{_f(r.get('max_r_hat'), '.3f')} | "
               f"{r.get('divergences', '—')} | {gate(r, stan) if 'max_r_hat' in r else '—'} |")
+    for r in rows:
+        if r.get("exit_s") is not None:
+            print(f"  {r['system']}: the process then took {r['exit_s']:.1f} s more to exit (interpreter teardown)")
 
 
 def table_c(rows: list[dict], compare: bool = True) -> None:

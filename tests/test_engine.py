@@ -404,6 +404,17 @@ def test_program_batching_modes_sample_the_conjugate_posterior(batching):
     assert prog.traces == 1
 
 
+def test_while_compiling_runs_once_per_new_shape_and_runs_are_timed():
+    prog = engine.NUTSProgram(normal_mean, engine.NUTSSettings(50, 50))
+    calls = []
+    with jax.enable_x64(True):
+        for n in (20, 20, 21):  # a new shape compiles again
+            keys = jax.random.split(jax.random.PRNGKey(n), 2)
+            prog.run(keys, Data(y=np.zeros((2, n))), while_compiling=lambda n=n: calls.append(n))
+            assert prog.last_run_seconds > 0
+    assert calls == [20, 21] and prog.traces == 2
+
+
 def test_program_cache_reuses_and_clears():
     settings = engine.NUTSSettings(10, 10)
     first = engine.program(("test", 1), normal_mean, settings)
