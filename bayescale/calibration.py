@@ -130,13 +130,12 @@ class CalibrationResult:
         if path is not None:
             matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
+        from scipy import stats
 
         cols = list(self.ranks.columns)
         ncol = min(4, len(cols))
         nrow = -(-len(cols) // ncol)
         fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.4 * nrow), squeeze=False)
-        from scipy import stats
-
         s = len(self.ranks)
         lo, hi = stats.binom.ppf([0.005, 0.995], s, 1 / self.bins)
         edges = np.linspace(0, self.num_draws + 1, self.bins + 1)
