@@ -683,13 +683,25 @@ def _logpdf(y, mu, sigma, nu=None):
             - (nu + 1) / 2 * np.log1p(z**2 / nu))
 
 
-def _refit_gain(fit, run: pd.Series, result: float, compute: float, bounds, j0: int, refit_kwargs, *,
-                inference_tokens: float, k: float, seed: int) -> float:
-    """Return the gain of the best allocation over today's choice ``j0`` after refitting with one more run."""
+def _quiet_fit(law, runs: pd.DataFrame, **kwargs):
+    """Fit ``law`` to ``runs`` without data or convergence warnings.
+
+    For refits whose diagnostics the caller records (or averages over), and whose data were checked, with their
+    warnings, by the fit they extend.
+    """
     from bayescale.data import DataWarning
     from bayescale.fit import ConvergenceWarning
     from bayescale.fit import fit as fit_law
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", DataWarning)
+        return fit_law(law, runs, progress_bar=False, **kwargs)
+
+
+def _refit_gain(fit, run: pd.Series, result: float, compute: float, bounds, j0: int, refit_kwargs, *,
+                inference_tokens: float, k: float, seed: int) -> float:
+    """Return the gain of the best allocation over today's choice ``j0`` after refitting with one more run."""
     opts = fit.meta["options"]
     kwargs = {"likelihood": fit.config.likelihood, "num_chains": opts["num_chains"], "num_warmup": opts["num_warmup"],
               "num_samples": opts["num_samples"], "target_accept_prob": opts["target_accept_prob"], "seed": seed,
@@ -697,10 +709,7 @@ def _refit_gain(fit, run: pd.Series, result: float, compute: float, bounds, j0: 
     runs = fit.runs()
     new = pd.DataFrame({"n": [float(run["n"])], "d": [float(run["d"])], fit.law.target: [result]},
                        index=pd.Index(["(next run)"], name=runs.index.name))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", DataWarning)
-        refit = fit_law(fit.law, pd.concat([runs, new]), progress_bar=False, **kwargs)
+    refit = _quiet_fit(fit.law, pd.concat([runs, new]), **kwargs)
     surface = _budget_surface(refit, compute, inference_tokens=inference_tokens, k=k, grid_size=401,
                               bounds=bounds)[3].mean(axis=0)
     return float(surface[j0] - surface.min())
@@ -899,8 +908,6 @@ def replay(law, runs: pd.DataFrame, *, start: Sequence, compute: float, budget: 
     -------
     Replay
     """
-    from bayescale.data import DataWarning
-    from bayescale.fit import ConvergenceWarning
     from bayescale.fit import fit as fit_law
 
     unknown = sorted(set(policies) - set(POLICIES))
@@ -914,10 +921,7 @@ def replay(law, runs: pd.DataFrame, *, start: Sequence, compute: float, budget: 
     kwargs = dict(fit_kwargs or {})
 
     def fit_on(rows):  # the data warnings were given once, by the fit to every run; diagnostics go in the table
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", DataWarning)
-            return fit_law(law, runs.loc[rows], progress_bar=False, **kwargs)
+        return _quiet_fit(law, runs.loc[rows], **kwargs)
 
     full = reference if reference is not None else fit_law(law, runs, progress_bar=False, **kwargs)
     ref = allocate(full, compute, flops_per_param_token=k)
