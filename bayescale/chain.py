@@ -216,6 +216,7 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
     from bayescale import engine
     from bayescale.data import RunTableError
     from bayescale.fit import (
+        DENSE_MAX_PARAMS,
         _count_unconstrained,
         _make_fit,
         _padded,
@@ -256,7 +257,7 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
     data = ChainData(tuple(_padded(p.data, size, dtype) for p in preps))
     if dense_mass is None:
         with jax.enable_x64(True):
-            dense_mass = _count_unconstrained(model, data) <= 50
+            dense_mass = _count_unconstrained(model, data) <= DENSE_MAX_PARAMS
     settings = engine.NUTSSettings(opts.num_warmup, opts.num_samples, opts.target_accept_prob, opts.max_tree_depth,
                                    bool(dense_mass))
     sites = tuple(f"{law.target}.{obs_site(law)}" for law in chain_.stages)
@@ -275,7 +276,7 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
         samples, stats = prog.run(engine.job_keys(seed, 0, c), jobs, while_compiling=_prefetch_imports)
     if progress:
         print(f"bayescale: done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
-    run_info = _run_info(prog, dense_mass, 1, c, size)
+    run_info = _run_info(prog, dense_mass, 1, c, size, prog.last_run_seconds)
     common = {k: v for k, v in stats.items() if not k.startswith("log_likelihood:")}
     versions = _versions()
     stage_fits = {}

@@ -27,6 +27,7 @@ import hashlib
 import math
 import os
 import tempfile
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -39,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["default_batching", "init_near_mean", "NUTSProgram", "NUTSSettings", "program", "bucket",
+__all__ = ["default_batching", "init_near_mean", "NUTSProgram", "Pending", "NUTSSettings", "program", "bucket",
            "enable_persistent_cache", "CompiledNUTS", "job_keys"]
 
 #: Sample statistics recorded per draw (NumPyro's names).
@@ -106,8 +107,8 @@ class NUTSProgram:
         How many times the program has been traced (and so compiled or fetched from the persistent cache); stays
         at 1 while the data shapes and the number of jobs do not change.
     last_run_seconds : float or None
-        Wall seconds of the last :meth:`run` spent running the compiled program and copying its results to the
-        host (initialisation, warm-up, sampling and log-likelihood of every job), not tracing or compiling it.
+        Wall seconds of the last :meth:`run` spent running the compiled program (initialisation, warm-up,
+        sampling and log-likelihood of every job), not tracing or compiling it.
     """
 
     def __init__(self, model: Callable, settings: NUTSSettings, loglik_site: str | None = None,
@@ -204,6 +205,17 @@ class NUTSProgram:
             :data:`STATS` (and ``log_likelihood``, ``(J, num_samples, runs)``) per draw; ``warmup_steps``, the
             leapfrog steps (gradient evaluations) of each job's warm-up, shape ``(J,)``.
         """
+        pending = self.launch(keys, data, while_compiling)
+        out = pending.result()
+        self.last_run_seconds = pending.seconds
+        return out
+
+    def launch(self, keys, data, while_compiling: Callable[[], None] | None = None) -> Pending:
+        """Start :meth:`run` on the devices and return at once, with the results to collect from a :class:`Pending`.
+
+        Tracing and compiling (for a new shape) happen here, before it returns; the sampling runs while the
+        caller does other work, such as building the fits of an earlier call.
+        """
         keys = np.asarray(keys, dtype=np.uint32)
         num_jobs = int(keys.shape[0])
         n_dev = min(jax.local_device_count(), num_jobs)
@@ -219,14 +231,9 @@ class NUTSProgram:
             lowered = self._callable(n_dev, treedef, keys, leaves).lower(keys, *leaves)
             if while_compiling is not None:
                 while_compiling()
-            # compiled here, so that the timing below is the run alone
+            # compiled here, so that the timing starts with the run alone
             fn = self._compiled[signature] = lowered.compile()
-        start = time.perf_counter()
-        values, stats = fn(keys, *leaves)
-        values = {k: np.asarray(v)[:num_jobs] for k, v in values.items()}
-        stats = {k: np.asarray(v)[:num_jobs] for k, v in stats.items()}
-        self.last_run_seconds = time.perf_counter() - start
-        return values, stats
+        return Pending(fn, (keys, *leaves), num_jobs)
 
     def _callable(self, n_dev: int, treedef, keys: np.ndarray, leaves: list[np.ndarray]) -> Callable:
         """Return the compiled program for one signature of arguments: from the program store, else traced.
@@ -339,6 +346,38 @@ def job_keys(seed: int, index: int, num: int) -> np.ndarray:
     Drawn with NumPy's ``SeedSequence``, so making keys compiles nothing.
     """
     return np.random.SeedSequence([int(seed) % 2**63, int(index)]).generate_state(2 * num, np.uint32).reshape(num, 2)
+
+
+class Pending:
+    """A run of a compiled NUTS program dispatched to the devices (:meth:`NUTSProgram.launch`).
+
+    A thread waits for the devices, so :attr:`seconds` is the run's own wall time (initialisation, warm-up,
+    sampling and log-likelihood of every job) even when :meth:`result` is called long after it ended.
+    """
+
+    def __init__(self, fn: Callable, args: tuple, num_jobs: int):
+        start = time.perf_counter()
+        self._out = fn(*args)  # JAX dispatches asynchronously: this returns before the devices finish
+        self._num_jobs = num_jobs
+        self._end: list[float] = []
+        self.seconds: float | None = None
+
+        def wait():
+            with contextlib.suppress(Exception):  # a failed run raises in result(), in the caller's thread
+                jax.block_until_ready(self._out)
+                self._end.append(time.perf_counter() - start)
+
+        self._waiter = threading.Thread(target=wait, name="bayescale-nuts-wait", daemon=True)
+        self._waiter.start()
+
+    def result(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Return the samples and statistics of every job as NumPy arrays (waits for the devices); see :meth:`run`."""
+        self._waiter.join()
+        values, stats = self._out
+        values = {k: np.asarray(v)[: self._num_jobs] for k, v in values.items()}
+        stats = {k: np.asarray(v)[: self._num_jobs] for k, v in stats.items()}
+        self.seconds = self._end[0] if self._end else None
+        return values, stats
 
 
 def default_batching() -> str:

@@ -391,24 +391,38 @@ def problem_c(opts: dict, args) -> list[dict]:
 def problem_g(opts: dict, args) -> list[dict]:
     """Throughput of many small batched fits and one large hierarchical fit on the current JAX backend.
 
-    Run it once on a GPU machine and once on a CPU one: the issue's GPU goal compares the two throughputs.
+    Run it once on a GPU machine and once on a CPU one (``--json``), then pass the CPU file as ``--baseline`` to
+    the GPU run: the issue's GPU goal compares the two throughputs.
     """
     runs = problems.problem_c(args.many)
     kw = {"likelihood": problems.LIKELIHOOD_C, "target_accept_prob": problems.TARGET_ACCEPT_C}
+    backend = f"{jax.default_backend()}: {jax.devices()[0].device_kind}"
     rows = []
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        rows.append(timed_fit_many(f"bs.fit_many, {args.many} fits of 30 runs ({jax.default_backend()})", runs, kw,
-                                   opts))
+        for size in args.batch_size:
+            label = f"bs.fit_many, {args.many} fits of 30 runs, batch_size={size or 'default'} ({backend})"
+            rows.append(dict(timed_fit_many(label, runs, dict(kw, batch_size=size), opts),
+                             key=f"many-{size or 'default'}"))
+            _done(rows[-1])
+        if args.no_big:
+            return rows
         big = bs.simulate_ladder("chinchilla", design=problems._design(6, 10), noise_sd=0.02, num_groups=64,
                                  group_sd={"e": 0.1, "a": 0.3}, seed=1)
         comp = Compiles()
         t0 = time.perf_counter()
         fit = bs.fit("chinchilla", big, groups="group", pool=problems.POOL_B, seed=0, progress_bar=False, **opts)
         wall = time.perf_counter() - t0
-        rows.append(dict(summarise_many(f"bs.fit, 64 groups x 60 runs ({jax.default_backend()})", {"big": fit}, wall,
-                                        comp.seconds)))
+        rows.append(dict(summarise_many(f"bs.fit, 64 groups x 60 runs ({backend})", {"big": fit}, wall,
+                                        comp.seconds), key="big"))
+        _done(rows[-1])
     return rows
+
+
+def _done(row: dict) -> None:
+    """One line as soon as a row is measured (a long run cut short still shows what it measured)."""
+    print(f"  done: {row['system']}: wall {row['wall_s']:.1f} s, compile {row['compile_s']:.1f} s, sampler "
+          f"{row['sampler_s']:.1f} s, {row['passed']}/{row['fits']} pass", flush=True)
 
 
 def numpyro_mcmc_c(runs, opts, kw):
@@ -433,8 +447,12 @@ def numpyro_mcmc_c(runs, opts, kw):
 def summarise_many(label: str, fits: dict, wall: float, compile_s: float) -> dict:
     rows = [fit_row(f) for f in fits.values()]
     passed = sum(gate(r, None) == "pass" for r in rows)
+    # each call's sampler time is shared by its batch_fits fits (padding repeats dropped: a slight undercount)
+    sampler = sum(f.meta["options"]["sampler_seconds"] / f.meta["options"]["batch_fits"] for f in fits.values())
     return {"system": label, "fits": len(rows), "wall_s": wall, "per_fit_s": wall / len(rows),
-            "compile_s": compile_s, "passed": passed, "min_ess_bulk": min(r["min_ess_bulk"] for r in rows),
+            "compile_s": compile_s, "sampler_s": sampler,
+            "batch_fits": max(f.meta["options"]["batch_fits"] for f in fits.values()),
+            "passed": passed, "min_ess_bulk": min(r["min_ess_bulk"] for r in rows),
             "max_r_hat": max(r["max_r_hat"] for r in rows), "divergences": sum(r["divergences"] for r in rows),
             "failed": [name for name, r in zip(fits, rows, strict=True) if gate(r, None) != "pass"]}
 
@@ -480,13 +498,13 @@ def table(problem: str, rows: list[dict], opts: dict) -> None:
             print(f"  {r['system']}: the process then took {r['exit_s']:.1f} s more to exit (interpreter teardown)")
 
 
-def table_c(rows: list[dict], compare: bool = True) -> None:
+def table_c(rows: list[dict]) -> None:
     print("\n## Many fits (per-fit gate: R-hat <= 1.01, no divergences, min bulk ESS >= 400)")
     print("| system | fits | wall s | s per fit | speed-up of bs.fit_many | compile s | fits passing the gate |")
     print("|---|---|---|---|---|---|---|")
     many = rows[0]
     for r in rows:
-        ratio = f"{r['per_fit_s'] / many['per_fit_s']:.1f}x" if compare else "—"
+        ratio = f"{r['per_fit_s'] / many['per_fit_s']:.1f}x"
         print(f"| {r['system']} | {r['fits']} | {r['wall_s']:.1f} | {r['per_fit_s']:.2f} | {ratio} | "
               f"{r['compile_s']:.1f} | {r['passed']}/{r['fits']} |")
     for r in rows:
@@ -494,11 +512,45 @@ def table_c(rows: list[dict], compare: bool = True) -> None:
             print(f"  {r['system']}: failed the gate: {r['failed']}")
 
 
+def table_g(rows: list[dict], baseline: dict | None) -> None:
+    """Throughput of problem G on this backend and, given a baseline run's JSON, the ratio of the two."""
+    print("\n## Throughput on this backend (per-fit gate: R-hat <= 1.01, no divergences, min bulk ESS >= 400)")
+    head = ("| system | fits | fits per call | wall s | compile s | sampler s | fits/s (wall) | fits/s (wall - compile)"
+            " | min bulk ESS/s (wall - compile; one fit) | fits passing the gate |")
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for r in rows:
+        run_s = r["wall_s"] - r["compile_s"]
+        print(f"| {r['system']} | {r['fits']} | {r['batch_fits']} | {r['wall_s']:.1f} | {r['compile_s']:.1f} | "
+              f"{r['sampler_s']:.1f} | {r['fits'] / r['wall_s']:.2f} | {r['fits'] / run_s:.2f} | "
+              f"{_f(r['min_ess_bulk'] / run_s if r['fits'] == 1 else None, '.0f')} | {r['passed']}/{r['fits']} |")
+    for r in rows:
+        if r.get("failed"):
+            print(f"  {r['system']}: failed the gate: {r['failed'][:10]}{' ...' if len(r['failed']) > 10 else ''}")
+    if baseline is None:
+        return
+    base = {r["key"]: r for r in baseline["G"]}
+    where = f"{baseline['machine']['cpu_count']} CPUs, {baseline['machine']['date_utc']} UTC"
+    print(f"\n## Against the baseline run ({where}; its default batch size)")
+    print("| this run | fits/s here | fits/s in the baseline | ratio (wall) | ratio (wall - compile) |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        b = base["big" if r["key"] == "big" else "many-default"]
+        here, there = r["fits"] / r["wall_s"], b["fits"] / b["wall_s"]
+        warm = (r["fits"] / (r["wall_s"] - r["compile_s"])) / (b["fits"] / (b["wall_s"] - b["compile_s"]))
+        print(f"| {r['system']} | {here:.3f} | {there:.3f} | {here / there:.1f}x | {warm:.1f}x |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--problems", nargs="+", default=["A", "B", "C"], choices=["A", "B", "C", "G"],
                         help="G: throughput of --many batched fits and one 64-group fit on this backend (GPU check)")
     parser.add_argument("--many", type=int, default=1000, help="number of fits in problem G")
+    parser.add_argument("--batch-size", type=lambda v: None if v == "default" else int(v), nargs="+",
+                        default=[None], help="problem G: fit_many's batch_size, one row each ('default': the "
+                                             "library's default for this backend)")
+    parser.add_argument("--no-big", action="store_true", help="problem G: skip the 64-group fit")
+    parser.add_argument("--baseline", help="problem G: JSON of a run on another backend (--json) to compare with")
     parser.add_argument("--quick", action="store_true", help="2 chains x 300 x 300: a smoke test")
     parser.add_argument("--no-peers", action="store_true", help="skip Stan and nutpie")
     parser.add_argument("--no-huber", action="store_true", help="skip the Huber point fit (problem A)")
@@ -506,7 +558,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="fresh processes for A's cold, repeat and cached rows, which report the median "
                              "(default 3; 1 with --quick)")
     parser.add_argument("--json", help="write every number to this file")
+    parser.add_argument("--report", help="print the tables of a saved --json run instead of running (with "
+                                         "--baseline for problem G's ratios)")
     args = parser.parse_args(argv)
+    baseline = json.loads(Path(args.baseline).read_text()) if args.baseline else None
+    if args.report:
+        saved = json.loads(Path(args.report).read_text())
+        m = saved["machine"]
+        print(f"# saved run of {m['date_utc']} UTC, {m['cpu_count']} CPUs")
+        for p, rows in saved.items():
+            if p in ("machine", "settings"):
+                continue
+            table_g(rows, baseline) if p == "G" else table_c(rows) if p == "C" else table(p, rows, saved["settings"])
+        return 0
     os.environ.setdefault("BAYESCALE_JAX_CACHE", "off")  # this process measures compilation; children set their own
     opts = settings(args.quick)
     if args.processes is None:
@@ -527,7 +591,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n(running problem {p} ...)", flush=True)
         rows = {"A": problem_a, "B": problem_b, "C": problem_c, "G": problem_g}[p](opts, args)
         results[p] = rows
-        table_c(rows, compare=p == "C") if p in ("C", "G") else table(p, rows, opts)
+        if p == "G":
+            table_g(rows, baseline)
+        else:
+            table_c(rows) if p == "C" else table(p, rows, opts)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
     return 0

@@ -81,6 +81,25 @@ def test_equal_batches_cover_every_fit_in_calls_of_one_size(n, batch_size):
     assert len(batches) == -(-n // batch_size)
 
 
+def test_default_batch_size_is_32_on_cpu_and_bounded_by_memory_on_an_accelerator(monkeypatch):
+    law = bs.get_law("chinchilla")
+    prep = fit_module._prepare(law, bs.simulate_ladder("chinchilla", seed=0), groups=None, pool=None,
+                               pooling="auto", likelihood="student_t", noise=None, sigma_scale=0.1, group_scale=0.5,
+                               flops_per_param_token=6.0)
+
+    def size(num_samples, precision="float64"):
+        opts = fit_module._options(4, 1000, num_samples, 0.9, 10, precision, 6.0)
+        return fit_module._default_batch_size([prep], opts)
+
+    assert size(1000) == 32  # this machine's CPU
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    per_fit = 4 * 1000 * (np.size(prep.data.y) + 64) * 8
+    assert size(1000) == min(fit_module._ACCELERATOR_MAX_BATCH, fit_module._BATCH_BYTES // per_fit) == 400
+    assert size(100_000) == fit_module._BATCH_BYTES // (100 * per_fit) < size(1000)
+    assert size(10**9) == 1  # at least one fit per call, however large
+    assert size(1000, "float32") >= size(1000)
+
+
 def test_bucket_examples():
     assert [engine.bucket(n) for n in (1, 8, 30, 240, 250, 300)] == [1, 8, 32, 256, 256, 320]
 
