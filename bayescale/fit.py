@@ -1257,8 +1257,8 @@ def _diagnose(tree, var_names: Sequence[str], max_tree_depth: int) -> Diagnostic
 def _diagnose_many(trees: Sequence, var_names: Sequence[str], max_tree_depth: int) -> list[Diagnostics]:
     """Diagnostics of fits of one structure (same variables and shapes), one :class:`Diagnostics` each.
 
-    ArviZ computes R-hat and the bulk and tail ESS once for all the fits, stacked on a ``fit`` dimension that it
-    vectorises over like any other non-sample dimension; one call per fit cost ``bs.fit_many`` about 40 ms a fit.
+    One ArviZ call per statistic (R-hat, bulk and tail ESS) for all the fits, stacked on a ``fit`` dimension,
+    instead of one per fit: for 64 fits of ``bs.fit_many`` (profiled) 2.0 s against 2.8 s.
     """
     import arviz_stats as azs
 
