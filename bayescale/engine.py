@@ -369,15 +369,21 @@ class Pending:
 
         self._waiter = threading.Thread(target=wait, name="bayescale-nuts-wait", daemon=True)
         self._waiter.start()
+        self._result: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None
 
     def result(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Return the samples and statistics of every job as NumPy arrays (waits for the devices); see :meth:`run`."""
-        self._waiter.join()
-        values, stats = self._out
-        values = {k: np.asarray(v)[: self._num_jobs] for k, v in values.items()}
-        stats = {k: np.asarray(v)[: self._num_jobs] for k, v in stats.items()}
-        self.seconds = self._end[0] if self._end else None
-        return values, stats
+        """Return the samples and statistics of every job as NumPy arrays (waits for the devices); see :meth:`run`.
+
+        The arrays are copied to the host once; later calls return the same ones.
+        """
+        if self._result is None:
+            self._waiter.join()
+            values, stats = self._out
+            self._result = ({k: np.asarray(v)[: self._num_jobs] for k, v in values.items()},
+                            {k: np.asarray(v)[: self._num_jobs] for k, v in stats.items()})
+            self._out = None
+            self.seconds = self._end[0] if self._end else None
+        return self._result
 
 
 def default_batching() -> str:

@@ -800,7 +800,7 @@ def _run_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int, op
     ``indices`` number the problems within their call of ``fit``/``fit_many``; with ``seed`` they pick the chains'
     random keys (:func:`bayescale.engine.job_keys`), so a fit's draws do not depend on how fits are batched.
     """
-    return _build_fits(_launch_batch(preps, indices, seed, opts, dense_mass).result())
+    return _build_fits(_launch_batch(preps, indices, seed, opts, dense_mass))
 
 
 def _pipelined(batches: Sequence[Sequence[int]], args: Callable) -> Iterator[tuple[Sequence[int], list[Fit]]]:
@@ -815,7 +815,8 @@ def _pipelined(batches: Sequence[Sequence[int]], args: Callable) -> Iterator[tup
         launched = _launch_batch(*args(b))
         if done is not None:
             yield done[0], _build_fits(done[1])
-        done = b, launched.result()
+        launched.pending.result()  # wait here: the next call is launched the moment this one ends
+        done = b, launched
     if done is not None:
         yield done[0], _build_fits(done[1])
 
@@ -849,7 +850,7 @@ def _launch_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int,
 
 @dataclass
 class _Launched:
-    """One call of :func:`_run_batch` running on the devices; :meth:`result` waits for its draws."""
+    """One call of :func:`_run_batch`: its problems and settings, and its run on the devices (``pending``)."""
 
     preps: Sequence[_Prepared]
     seed: int
@@ -858,25 +859,19 @@ class _Launched:
     dense: bool
     size: int
     pending: Any
-    samples: dict | None = None
-    stats: dict | None = None
-
-    def result(self) -> _Launched:
-        self.samples, self.stats = self.pending.result()
-        return self
 
 
 def _build_fits(done: _Launched) -> list[Fit]:
-    """One :class:`Fit` per problem of a finished call, diagnosed together (:func:`_diagnose_many`)."""
+    """One :class:`Fit` per problem of a call (waits for its run), diagnosed together (:func:`_diagnose_many`)."""
+    samples, stats = done.pending.result()
     opts, c = done.opts, done.opts.num_chains
     run_info = _run_info(done.prog, done.dense, len(done.preps), c, done.size, done.pending.seconds)
     law_dict, versions = done.preps[0].law.to_dict(), _versions()
     out = []
     for i, prep in enumerate(done.preps):
         sl = slice(i * c, (i + 1) * c)
-        out.append(_make_fit(prep, {k: v[sl] for k, v in done.samples.items()},
-                             {k: v[sl] for k, v in done.stats.items()}, seed=done.seed, opts=opts,
-                             run_info=run_info, law_dict=law_dict, versions=versions))
+        out.append(_make_fit(prep, {k: v[sl] for k, v in samples.items()}, {k: v[sl] for k, v in stats.items()},
+                             seed=done.seed, opts=opts, run_info=run_info, law_dict=law_dict, versions=versions))
     diagnostics = _diagnose_many([f.tree for f in out], out[0].param_vars, opts.max_tree_depth)
     for f, d in zip(out, diagnostics, strict=True):
         f._diagnostics = d

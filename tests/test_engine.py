@@ -432,6 +432,10 @@ def test_while_compiling_runs_once_per_new_shape_and_runs_are_timed():
             prog.run(keys, Data(y=np.zeros((2, n))), while_compiling=lambda n=n: calls.append(n))
             assert prog.last_run_seconds > 0
     assert calls == [20, 21] and prog.traces == 2
+    with jax.enable_x64(True):  # launch returns at once; result waits, copies to the host once and is timed
+        pending = prog.launch(jax.random.split(jax.random.PRNGKey(0), 2), Data(y=np.zeros((2, 20))))
+        first = pending.result()
+    assert pending.result() is first and pending.seconds > 0 and prog.traces == 2
 
 
 def test_program_cache_reuses_and_clears():
