@@ -214,7 +214,18 @@ class NUTSProgram:
         """Start :meth:`run` on the devices and return at once, with the results to collect from a :class:`Pending`.
 
         Tracing and compiling (for a new shape) happen here, before it returns; the sampling runs while the
-        caller does other work, such as building the fits of an earlier call.
+        caller does other work, such as building the fits of an earlier call (``bs.fit_many`` does this).
+
+        Parameters
+        ----------
+        keys, data, while_compiling
+            As in :meth:`run`.
+
+        Returns
+        -------
+        Pending
+            Its :meth:`Pending.result` waits for the devices and returns what :meth:`run` returns;
+            :attr:`Pending.seconds` is then the run's own wall time.
         """
         keys = np.asarray(keys, dtype=np.uint32)
         num_jobs = int(keys.shape[0])
