@@ -258,8 +258,7 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
     if dense_mass is None:
         with jax.enable_x64(True):
             dense_mass = _count_unconstrained(model, data) <= DENSE_MAX_PARAMS
-    settings = engine.NUTSSettings(opts.num_warmup, opts.num_samples, opts.target_accept_prob, opts.max_tree_depth,
-                                   bool(dense_mass))
+    settings = opts.settings(dense_mass)
     sites = tuple(f"{law.target}.{obs_site(law)}" for law in chain_.stages)
     structure = ("chain", chain_.name, tuple(_structure(p) for p in preps), opts.precision)
     keys = [_store_key(law, s) for law, s in zip(chain_.stages, structure[2], strict=True)]

@@ -322,7 +322,7 @@ def validate_runs(
                 )
         for col in (c for c in law.inputs if law.is_size_input(c)):  # sizes, not losses, should span decades
             lo, hi = out[col].min(), out[col].max()
-            if hi / lo < 10:
+            if np.log10(hi) - np.log10(lo) < 1:  # not hi / lo, which overflows for sizes near 0
                 warn(
                     f"input {col!r} spans under one decade ({lo:.3g} to {hi:.3g}); the floor and the coefficient "
                     "(E and A) are not identifiable from such a range and their posteriors will follow the prior"

@@ -40,16 +40,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["default_batching", "init_near_mean", "NUTSProgram", "Pending", "NUTSSettings", "program", "bucket",
-           "enable_persistent_cache", "CompiledNUTS", "job_keys"]
+__all__ = ["WARMUP_TREE_DEPTH", "default_batching", "init_near_mean", "NUTSProgram", "Pending", "NUTSSettings",
+           "program", "bucket", "enable_persistent_cache", "CompiledNUTS", "job_keys"]
 
 #: Sample statistics recorded per draw (NumPyro's names).
 STATS = ("diverging", "num_steps", "energy", "accept_prob", "step_size", "potential_energy")
 
 
+#: Default maximum tree depth during warm-up (at most 63 leapfrog steps per iteration); see :class:`NUTSSettings`.
+WARMUP_TREE_DEPTH = 6
+
+
 @dataclass(frozen=True)
 class NUTSSettings:
-    """Static settings of a compiled NUTS program (a change means a new program)."""
+    """Static settings of a compiled NUTS program (a change means a new program).
+
+    ``warmup_tree_depth`` caps NUTS's tree depth during warm-up only (NumPyro's ``max_tree_depth=(warm-up,
+    sampling)``); ``None`` uses ``max_tree_depth`` throughout. Early in warm-up, before the step size and mass
+    matrix fit the posterior, NUTS builds its longest trees, and with the cap of 10 the warm-up took three
+    quarters of a fit's gradients; the draws of these laws need depth 3-5. With the cap at 6, the warm-up of
+    problems A, B and C of ``benchmarks/speed.py`` needs 47%, 54% and 45% of the gradients it needed before, and
+    their draws reach the same R-hat and ESS (docs/speed.md, "Warm-up").
+    """
 
     num_warmup: int
     num_samples: int
@@ -57,6 +69,13 @@ class NUTSSettings:
     max_tree_depth: int = 10
     dense_mass: bool = True
     init_radius: float = 0.5
+    warmup_tree_depth: int | None = WARMUP_TREE_DEPTH
+
+    @property
+    def tree_depths(self) -> tuple[int, int]:
+        """NumPyro's ``(warm-up, sampling)`` maximum tree depths."""
+        warm = self.max_tree_depth if self.warmup_tree_depth is None else self.warmup_tree_depth
+        return min(warm, self.max_tree_depth), self.max_tree_depth
 
 
 def init_near_mean(site=None, radius: float = 0.5):
@@ -135,7 +154,7 @@ class NUTSProgram:
                                 model_args=(data,), validate_grad=False)
         init_kernel, sample_kernel = hmc(potential_fn=info.potential_fn, algo="NUTS")
         state = init_kernel(info.param_info.z, s.num_warmup, dense_mass=s.dense_mass,
-                            target_accept_prob=s.target_accept_prob, max_tree_depth=s.max_tree_depth,
+                            target_accept_prob=s.target_accept_prob, max_tree_depth=s.tree_depths,
                             rng_key=run_key)
 
         def step(st, _):
@@ -502,13 +521,16 @@ class CompiledNUTS:
     target_accept_prob : float
     max_tree_depth : int
     dense_mass : bool
+    warmup_tree_depth : int or None
+        Tree-depth cap during warm-up (:class:`NUTSSettings`).
     """
 
     def __init__(self, model: Callable, *, num_warmup: int, num_samples: int, num_chains: int = 2,
-                 target_accept_prob: float = 0.9, max_tree_depth: int = 10, dense_mass: bool = True):
+                 target_accept_prob: float = 0.9, max_tree_depth: int = 10, dense_mass: bool = True,
+                 warmup_tree_depth: int | None = WARMUP_TREE_DEPTH):
         self.num_chains = num_chains
         self._program = NUTSProgram(model, NUTSSettings(num_warmup, num_samples, target_accept_prob, max_tree_depth,
-                                                        dense_mass))
+                                                        dense_mass, warmup_tree_depth=warmup_tree_depth))
 
     @property
     def traces(self) -> int:

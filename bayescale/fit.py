@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayescale import engine
 from bayescale.build import (
     LIKELIHOODS,
     NOISE_PARAMS,
@@ -275,11 +276,9 @@ def _grid_data(data: ModelData, size: int | None = None) -> tuple[ModelData, np.
 
     Returns the grid data and, for each run, its flat position ``g * slots + slot`` in the grid.
     """
-    from bayescale.engine import bucket
-
     codes = np.asarray(data.group)
     counts = np.bincount(codes, minlength=data.n_groups)
-    slots = bucket(int(counts.max())) if size is None else size
+    slots = engine.bucket(int(counts.max())) if size is None else size
     order = np.argsort(codes, kind="stable")
     slot = np.empty(len(codes), dtype=np.int64)
     slot[order] = np.arange(len(codes)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -326,6 +325,10 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int
         Random seed; the same seed and data give the same draws.
     target_accept_prob, max_tree_depth : float, int
         NUTS step-size adaptation target and tree-depth cap.
+    warmup_tree_depth : int or None
+        Tree-depth cap during warm-up only (default 6, at most ``max_tree_depth``; ``None``: ``max_tree_depth``).
+        It halves the warm-up's gradients for these laws without changing the draws' R-hat or ESS
+        (:class:`~bayescale.engine.NUTSSettings`); raise it, or pass ``None``, if a fit's warm-up fails to adapt.
     dense_mass : bool, optional
         Dense mass matrix; default dense when the model has at most 200 unconstrained parameters
         (:data:`DENSE_MAX_PARAMS`).
@@ -357,6 +360,7 @@ def fit(
     seed: int = 0,
     target_accept_prob: float = 0.9,
     max_tree_depth: int = 10,
+    warmup_tree_depth: int | None = engine.WARMUP_TREE_DEPTH,
     dense_mass: bool | None = None,
     sigma_scale: float = 0.1,
     group_scale: float = 0.5,
@@ -439,7 +443,7 @@ def fit(
     from bayescale.chain import Chain, fit_chain
 
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
-                    flops_per_param_token)
+                    flops_per_param_token, warmup_tree_depth)
     progress = _default_progress() if progress_bar is None else progress_bar
     if isinstance(law, Chain):
         result = fit_chain(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
@@ -482,6 +486,7 @@ def fit_many(
     seed: int = 0,
     target_accept_prob: float = 0.9,
     max_tree_depth: int = 10,
+    warmup_tree_depth: int | None = engine.WARMUP_TREE_DEPTH,
     dense_mass: bool | None = None,
     sigma_scale: float = 0.1,
     group_scale: float = 0.5,
@@ -541,7 +546,7 @@ def fit_many(
     """
     law = get_law(law)
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
-                    flops_per_param_token)
+                    flops_per_param_token, warmup_tree_depth)
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     tables = _split(runs, by)
@@ -608,12 +613,19 @@ class _Options:
     max_tree_depth: int
     precision: str
     flops_per_param_token: float
+    warmup_tree_depth: int | None = engine.WARMUP_TREE_DEPTH
+
+    def settings(self, dense_mass: bool) -> engine.NUTSSettings:
+        """Return the compiled sampler's settings for these options."""
+        return engine.NUTSSettings(self.num_warmup, self.num_samples, self.target_accept_prob, self.max_tree_depth,
+                                   bool(dense_mass), warmup_tree_depth=self.warmup_tree_depth)
 
 
 def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
-             flops_per_param_token) -> _Options:
+             flops_per_param_token, warmup_tree_depth) -> _Options:
     for name, value in (("num_chains", num_chains), ("num_warmup", num_warmup), ("num_samples", num_samples),
-                        ("max_tree_depth", max_tree_depth)):
+                        ("max_tree_depth", max_tree_depth),
+                        ("warmup_tree_depth", 1 if warmup_tree_depth is None else warmup_tree_depth)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if not 0 < target_accept_prob < 1:
@@ -621,7 +633,8 @@ def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_d
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}")
     return _Options(int(num_chains), int(num_warmup), int(num_samples), float(target_accept_prob),
-                    int(max_tree_depth), precision, float(flops_per_param_token))
+                    int(max_tree_depth), precision, float(flops_per_param_token),
+                    None if warmup_tree_depth is None else int(warmup_tree_depth))
 
 
 @dataclass(frozen=True)
@@ -824,15 +837,12 @@ def _pipelined(batches: Sequence[Sequence[int]], args: Callable) -> Iterator[tup
 def _launch_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int, opts: _Options,
                   dense_mass: bool | None) -> _Launched:
     """Compile (if new) and start the sampler of one :func:`_run_batch` call."""
-    from bayescale import engine
-
     engine.enable_persistent_cache()
     first = preps[0]
     law, config = first.law, first.config
     model = build_model(law, config)
     dense = _dense(first, model, dense_mass)
-    settings = engine.NUTSSettings(opts.num_warmup, opts.num_samples, opts.target_accept_prob, opts.max_tree_depth,
-                                   dense)
+    settings = opts.settings(dense)
     x64 = opts.precision == "float64"
     structure = (law.name, _structure(first), opts.precision)
     prog = engine.program((id(law), *structure), model, settings, loglik_site=obs_site(law),
@@ -934,7 +944,8 @@ def _make_fit(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping
         "seed": seed,
         "options": {"num_chains": int(np.shape(stats["diverging"])[0]), "num_warmup": opts.num_warmup,
                     "num_samples": opts.num_samples, "target_accept_prob": opts.target_accept_prob,
-                    "max_tree_depth": opts.max_tree_depth, "precision": opts.precision,
+                    "max_tree_depth": opts.max_tree_depth,
+                    "warmup_tree_depth": opts.settings(True).tree_depths[0], "precision": opts.precision,
                     "flops_per_param_token": opts.flops_per_param_token, **run_info},
         "sampler": {"warmup_steps": int(np.sum(stats["warmup_steps"])),
                     "sample_steps": int(np.sum(stats["num_steps"]))},

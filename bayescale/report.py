@@ -139,11 +139,13 @@ def _context(fit, report, figures, title) -> dict:
     params = fit.summary()
     influence = report.pareto_k.sort_values("pareto_k", ascending=False).head(10)
     opts = meta["options"]
+    warmup_depth = opts.get("warmup_tree_depth", opts["max_tree_depth"])  # fits saved before 2026-12 had no cap
     provenance = [["law", f"{law.name}: {law.formula or ''} ({law.reference})"],
                   ["seed", str(meta["seed"])], ["input hash (sha256 of the runs)", meta["input_hash"]],
                   ["sampler", f"NUTS, {opts['num_chains']} chains x {opts['num_warmup']} warm-up x "
                               f"{opts['num_samples']} draws, target accept {opts['target_accept_prob']}, max tree "
-                              f"depth {opts['max_tree_depth']}, {opts.get('precision', 'float64')}"],
+                              f"depth {opts['max_tree_depth']} ({warmup_depth} in warm-up), "
+                              f"{opts.get('precision', 'float64')}"],
                   ["hierarchy", ", ".join(f"{p}: {m}" for p, m in fit.config.pool.items())
                    + (f" (groups {', '.join(fit.groups)})" if fit.groups else "")],
                   ["likelihood", fit.config.likelihood],

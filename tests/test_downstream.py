@@ -136,7 +136,12 @@ def test_downstream_law_recovers_its_parameters(name):
     assert runs[law.target].gt(0).all()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.DataWarning)  # task losses span under one decade
-        fit = bs.fit(name, runs, seed=3, progress_bar=False, target_accept_prob=0.95)
+        # bleu_log's posterior is harder: at target_accept_prob=0.95, 16 and 20 of 60 fits (10 data sets x 6 seeds)
+        # diverge with warm-up tree depths 10 and 6; at 0.99 none do, but 6-7 of 60 miss R-hat 1.01; at 0.99 with
+        # 2000 + 2000 iterations, 30 of 30 pass every check (measured 2026-11-30)
+        opts = ({"target_accept_prob": 0.99, "num_warmup": 2000, "num_samples": 2000} if name == "bleu_log"
+                else {"target_accept_prob": 0.95})
+        fit = bs.fit(name, runs, seed=3, progress_bar=False, **opts)
     assert fit.diagnostics.ok, fit.diagnostics
     s = fit.summary(list(truth))
     for p, v in truth.items():

@@ -88,7 +88,7 @@ def test_default_batch_size_is_32_on_cpu_and_bounded_by_memory_on_an_accelerator
                                flops_per_param_token=6.0)
 
     def size(num_samples, precision="float64"):
-        opts = fit_module._options(4, 1000, num_samples, 0.9, 10, precision, 6.0)
+        opts = fit_module._options(4, 1000, num_samples, 0.9, 10, precision, 6.0, 6)
         return fit_module._default_batch_size([prep], opts)
 
     assert size(1000) == 32  # this machine's CPU
@@ -421,6 +421,24 @@ def test_program_batching_modes_sample_the_conjugate_posterior(batching):
         assert abs(mu.mean() - mean) < 5 * sd / np.sqrt(2000)
         assert abs(mu.std() / sd - 1) < 0.1
     assert prog.traces == 1
+
+
+def test_warmup_tree_depth_caps_the_warmup_trees_only():
+    """The cap bounds each warm-up iteration's leapfrog steps by 2**depth - 1; the draws keep max_tree_depth."""
+    y = np.random.default_rng(2).normal(1.0, 1.0, 20)
+    assert engine.NUTSSettings(10, 10).tree_depths == (engine.WARMUP_TREE_DEPTH, 10)
+    assert engine.NUTSSettings(10, 10, max_tree_depth=4).tree_depths == (4, 4)
+    steps = {}
+    for depth in (1, None):
+        prog = engine.NUTSProgram(normal_mean, engine.NUTSSettings(200, 500, warmup_tree_depth=depth))
+        assert prog.settings.tree_depths == ((1, 10) if depth else (10, 10))
+        with jax.enable_x64(True):
+            samples, stats = prog.run(jax.random.split(jax.random.PRNGKey(3), 2), Data(y=np.stack([y, y])))
+        steps[depth] = np.asarray(stats["warmup_steps"])
+        mean, sd = y.sum() / 21, np.sqrt(1 / 21)  # two chains of 500 near-independent draws
+        assert abs(samples["mu"].mean() - mean) < 5 * sd / np.sqrt(1000)
+        assert stats["num_steps"].max() > 1  # the draws are not capped
+    assert np.all(steps[1] <= 200) and np.all(steps[None] > 200)
 
 
 def test_while_compiling_runs_once_per_new_shape_and_runs_are_timed():

@@ -118,6 +118,7 @@ def test_fit_does_not_modify_runs(flat_runs):
     ("kwargs", "match"),
     [({"likelihood": "laplace"}, "likelihood='laplace' is not one of"),
      ({"num_samples": 0}, "num_samples must be a positive integer"),
+     ({"warmup_tree_depth": 0}, "warmup_tree_depth must be a positive integer"),
      ({"pool": "partial"}, "pool= needs groups="),
      ({"pooling": "centered"}, "pooling='centered' is not one of"),
      ({"groups": "group", "pool": {"E": "partial"}}, r"pool= names unknown parameter\(s\) \['E'\]")],
