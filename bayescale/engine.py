@@ -59,7 +59,7 @@ class NUTSSettings:
     sampling)``); ``None`` uses ``max_tree_depth`` throughout. Early in warm-up, before the step size and mass
     matrix fit the posterior, NUTS builds its longest trees, and with the cap of 10 the warm-up took three
     quarters of a fit's gradients; the draws of these laws need depth 3-5. With the cap at 6, the warm-up of
-    problems A, B and C of ``benchmarks/speed.py`` needs 47%, 54% and 45% of the gradients it needed before, and
+    problems A, B and C of ``benchmarks/speed.py`` needs 47%, 53% and 45% of the gradients it needed before, and
     their draws reach the same R-hat and ESS (docs/speed.md, "Warm-up").
     """
 
