@@ -613,7 +613,7 @@ class _Options:
     max_tree_depth: int
     precision: str
     flops_per_param_token: float
-    warmup_tree_depth: int | None = engine.WARMUP_TREE_DEPTH
+    warmup_tree_depth: int  # at most max_tree_depth
 
     def settings(self, dense_mass: bool) -> engine.NUTSSettings:
         """Return the compiled sampler's settings for these options."""
@@ -632,9 +632,9 @@ def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_d
         raise ValueError(f"target_accept_prob must be in (0, 1), got {target_accept_prob!r}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}")
+    warmup = max_tree_depth if warmup_tree_depth is None else min(warmup_tree_depth, max_tree_depth)
     return _Options(int(num_chains), int(num_warmup), int(num_samples), float(target_accept_prob),
-                    int(max_tree_depth), precision, float(flops_per_param_token),
-                    None if warmup_tree_depth is None else int(warmup_tree_depth))
+                    int(max_tree_depth), precision, float(flops_per_param_token), int(warmup))
 
 
 @dataclass(frozen=True)
@@ -945,7 +945,7 @@ def _make_fit(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping
         "options": {"num_chains": int(np.shape(stats["diverging"])[0]), "num_warmup": opts.num_warmup,
                     "num_samples": opts.num_samples, "target_accept_prob": opts.target_accept_prob,
                     "max_tree_depth": opts.max_tree_depth,
-                    "warmup_tree_depth": opts.settings(True).tree_depths[0], "precision": opts.precision,
+                    "warmup_tree_depth": opts.warmup_tree_depth, "precision": opts.precision,
                     "flops_per_param_token": opts.flops_per_param_token, **run_info},
         "sampler": {"warmup_steps": int(np.sum(stats["warmup_steps"])),
                     "sample_steps": int(np.sum(stats["num_steps"]))},

@@ -114,6 +114,17 @@ def test_fit_does_not_modify_runs(flat_runs):
     assert np.isfinite(one.diagnostics.max_r_hat)  # one chain: R-hat of its two halves, not NaN
 
 
+def test_warmup_tree_depth_caps_the_warmup_and_is_recorded(flat_runs):
+    from bayescale.fit import _options
+
+    assert _options(4, 10, 10, 0.9, 8, "float64", 6.0, None).warmup_tree_depth == 8  # None: max_tree_depth
+    assert _options(4, 10, 10, 0.9, 4, "float64", 6.0, 6).warmup_tree_depth == 4  # never above max_tree_depth
+    one = _quiet_fit("chinchilla", flat_runs, num_chains=2, num_warmup=30, num_samples=20, warmup_tree_depth=2,
+                     progress_bar=False)
+    assert one.meta["options"]["warmup_tree_depth"] == 2
+    assert one.meta["sampler"]["warmup_steps"] <= 2 * 30 * 3  # at most 2**2 - 1 leapfrog steps an iteration
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [({"likelihood": "laplace"}, "likelihood='laplace' is not one of"),
