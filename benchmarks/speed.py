@@ -170,9 +170,9 @@ def numpyro_mcmc(runs: pd.DataFrame, chain_method: str, opts: dict, **fit_kw) ->
         extra = mcmc.get_extra_fields(group_by_chain=True)
         post = {k: np.asarray(v) for k, v in post.items()}
     wall = time.perf_counter() - t0
-    row = quality(post, int(np.sum(extra["diverging"])), PARAMS_B if fit_kw.get("groups") else None)
+    row = quality(post, int(np.asarray(extra["diverging"]).sum()), PARAMS_B if fit_kw.get("groups") else None)
     row.update(wall_s=wall, compile_s=comp.seconds, sample_s=wall - comp.seconds,
-               grad_evals=int(np.sum(extra["num_steps"])))
+               grad_evals=int(np.asarray(extra["num_steps"]).sum()))
     return row
 
 
@@ -459,7 +459,7 @@ def numpyro_mcmc_c(runs, opts, kw):
                     chain_method="parallel", progress_bar=False)
         mcmc.run(jax.random.PRNGKey(0), prep.data, extra_fields=("diverging",))
         post = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-        div = int(np.sum(mcmc.get_extra_fields()["diverging"]))
+        div = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
     return dict(quality(post, div), compile_s=comp.seconds)
 
 
