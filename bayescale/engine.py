@@ -40,15 +40,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["WARMUP_TREE_DEPTH", "default_batching", "init_near_mean", "NUTSProgram", "Pending", "NUTSSettings",
+__all__ = ["default_warmup_tree_depth", "default_batching", "init_near_mean", "NUTSProgram", "Pending", "NUTSSettings",
            "program", "bucket", "enable_persistent_cache", "CompiledNUTS", "job_keys"]
 
 #: Sample statistics recorded per draw (NumPyro's names).
 STATS = ("diverging", "num_steps", "energy", "accept_prob", "step_size", "potential_energy")
 
 
-#: Default maximum tree depth during warm-up (at most 63 leapfrog steps per iteration); see :class:`NUTSSettings`.
-WARMUP_TREE_DEPTH = 6
+def default_warmup_tree_depth(max_tree_depth: int) -> int:
+    """Return the default tree-depth cap of NUTS's warm-up: 7, or ``max_tree_depth - 3`` when that is deeper.
+
+    Never above ``max_tree_depth``. Early in warm-up, before the step size and mass matrix fit the posterior,
+    NUTS builds its deepest trees: with depth 10 throughout, the warm-up of these laws took three quarters of a
+    fit's gradients, while their draws need depth 3-5. Capping it at 7 cut the warm-up's gradients of problems A
+    and B of ``benchmarks/speed.py`` by about 40% and their sampler's run by 24-33%, with the same R-hat and ESS.
+    The cap must not fall below the depth the draws need: on a posterior whose draws average depth 7.5 (the
+    critical-batch case study's model, fitted with ``max_tree_depth=10``, four seeds), a cap of 6 left 3 of 4
+    fits failing a check (1 of 4 uncapped), two of them needing more gradients in all, not fewer; a cap of 7
+    left 1 of 4. A fit that raises ``max_tree_depth`` for a hard posterior raises the cap with it
+    (docs/speed.md, "Warm-up trees").
+    """
+    return min(max_tree_depth, max(7, max_tree_depth - 3))
 
 
 @dataclass(frozen=True)
@@ -56,11 +68,8 @@ class NUTSSettings:
     """Static settings of a compiled NUTS program (a change means a new program).
 
     ``warmup_tree_depth`` caps NUTS's tree depth during warm-up only (NumPyro's ``max_tree_depth=(warm-up,
-    sampling)``); ``None`` uses ``max_tree_depth`` throughout. Early in warm-up, before the step size and mass
-    matrix fit the posterior, NUTS builds its longest trees, and with the cap of 10 the warm-up took three
-    quarters of a fit's gradients; the draws of these laws need depth 3-5. With the cap at 6, the warm-up of
-    problems A, B and C of ``benchmarks/speed.py`` needs 47%, 53% and 45% of the gradients it needed before, and
-    their draws reach the same R-hat and ESS (docs/speed.md, "Warm-up").
+    sampling)``); ``None`` is :func:`default_warmup_tree_depth` of ``max_tree_depth``, and ``max_tree_depth``
+    itself turns the cap off.
     """
 
     num_warmup: int
@@ -69,13 +78,14 @@ class NUTSSettings:
     max_tree_depth: int = 10
     dense_mass: bool = True
     init_radius: float = 0.5
-    warmup_tree_depth: int | None = WARMUP_TREE_DEPTH
+    warmup_tree_depth: int | None = None
 
     @property
     def tree_depths(self) -> tuple[int, int]:
         """NumPyro's ``(warm-up, sampling)`` maximum tree depths."""
-        warm = self.max_tree_depth if self.warmup_tree_depth is None else self.warmup_tree_depth
-        return min(warm, self.max_tree_depth), self.max_tree_depth
+        warm = self.warmup_tree_depth
+        warm = default_warmup_tree_depth(self.max_tree_depth) if warm is None else min(warm, self.max_tree_depth)
+        return warm, self.max_tree_depth
 
 
 def init_near_mean(site=None, radius: float = 0.5):
@@ -522,12 +532,12 @@ class CompiledNUTS:
     max_tree_depth : int
     dense_mass : bool
     warmup_tree_depth : int or None
-        Tree-depth cap during warm-up (:class:`NUTSSettings`).
+        Tree-depth cap during warm-up (:class:`NUTSSettings`; None: :func:`default_warmup_tree_depth`).
     """
 
     def __init__(self, model: Callable, *, num_warmup: int, num_samples: int, num_chains: int = 2,
                  target_accept_prob: float = 0.9, max_tree_depth: int = 10, dense_mass: bool = True,
-                 warmup_tree_depth: int | None = WARMUP_TREE_DEPTH):
+                 warmup_tree_depth: int | None = None):
         self.num_chains = num_chains
         self._program = NUTSProgram(model, NUTSSettings(num_warmup, num_samples, target_accept_prob, max_tree_depth,
                                                         dense_mass, warmup_tree_depth=warmup_tree_depth))

@@ -426,19 +426,21 @@ def test_program_batching_modes_sample_the_conjugate_posterior(batching):
 def test_warmup_tree_depth_caps_the_warmup_trees_only():
     """The cap bounds each warm-up iteration's leapfrog steps by 2**depth - 1; the draws keep max_tree_depth."""
     y = np.random.default_rng(2).normal(1.0, 1.0, 20)
-    assert engine.NUTSSettings(10, 10).tree_depths == (engine.WARMUP_TREE_DEPTH, 10)
+    assert engine.NUTSSettings(10, 10).tree_depths == (7, 10)
+    assert engine.NUTSSettings(10, 10, max_tree_depth=12).tree_depths == (9, 12)  # a deeper fit, a deeper warm-up
     assert engine.NUTSSettings(10, 10, max_tree_depth=4).tree_depths == (4, 4)
+    assert engine.NUTSSettings(10, 10, max_tree_depth=4, warmup_tree_depth=6).tree_depths == (4, 4)
     steps = {}
-    for depth in (1, None):
+    for depth in (1, 10):
         prog = engine.NUTSProgram(normal_mean, engine.NUTSSettings(200, 500, warmup_tree_depth=depth))
-        assert prog.settings.tree_depths == ((1, 10) if depth else (10, 10))
+        assert prog.settings.tree_depths == (depth, 10)
         with jax.enable_x64(True):
             samples, stats = prog.run(jax.random.split(jax.random.PRNGKey(3), 2), Data(y=np.stack([y, y])))
         steps[depth] = np.asarray(stats["warmup_steps"])
         mean, sd = y.sum() / 21, np.sqrt(1 / 21)  # two chains of 500 near-independent draws
         assert abs(samples["mu"].mean() - mean) < 5 * sd / np.sqrt(1000)
         assert stats["num_steps"].max() > 1  # the draws are not capped
-    assert np.all(steps[1] <= 200) and np.all(steps[None] > 200)
+    assert np.all(steps[1] <= 200) and np.all(steps[10] > 200)
 
 
 def test_while_compiling_runs_once_per_new_shape_and_runs_are_timed():

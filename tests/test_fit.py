@@ -117,7 +117,8 @@ def test_fit_does_not_modify_runs(flat_runs):
 def test_warmup_tree_depth_caps_the_warmup_and_is_recorded(flat_runs):
     from bayescale.fit import _options
 
-    assert _options(4, 10, 10, 0.9, 8, "float64", 6.0, None).warmup_tree_depth == 8  # None: max_tree_depth
+    assert _options(4, 10, 10, 0.9, 10, "float64", 6.0, None).warmup_tree_depth == 7  # the default
+    assert _options(4, 10, 10, 0.9, 12, "float64", 6.0, None).warmup_tree_depth == 9
     assert _options(4, 10, 10, 0.9, 4, "float64", 6.0, 6).warmup_tree_depth == 4  # never above max_tree_depth
     one = _quiet_fit("chinchilla", flat_runs, num_chains=2, num_warmup=30, num_samples=20, warmup_tree_depth=2,
                      progress_bar=False)
