@@ -112,7 +112,10 @@ def test_crossover_posterior_finds_a_known_crossing():
 def test_groups_of_one_hierarchical_fit_are_compared_with_their_joint_draws():
     runs = bs.simulate_ladder("chinchilla", PUB, num_groups=2, group_sd={"e": 0.0}, noise_sd=0.01, seed=0)
     runs.loc[runs["group"] == "g1", "loss"] += 0.3  # the second recipe is worse by 0.3 nats everywhere
-    fit = bs.fit("chinchilla", runs, groups="group", pool={"e": "partial"}, progress_bar=False, seed=0)
+    # two groups leave e's population scale barely identified: at target_accept_prob 0.9 this fit diverged in 22-23
+    # of 40 (data, chain) seeds with or without the warm-up tree-depth cap, at 0.99 in 0 of 40 (measured)
+    fit = bs.fit("chinchilla", runs, groups="group", pool={"e": "partial"}, target_accept_prob=0.99,
+                 progress_bar=False, seed=0)
     r = bs.compare_at_scale(fit, [1e22, 1e24])
     t = r.table.set_index(["compute", "config"])["p_best"]
     assert t[(1e22, "g0")] > 0.99 and t[(1e24, "g0")] > 0.99
