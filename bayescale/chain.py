@@ -28,14 +28,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
 import pandas as pd
-import xarray as xr
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 from bayescale.build import ModelData, build_model, obs_site
 from bayescale.law import Law, LawSpecError, get_law, law_from_dict
@@ -342,6 +344,8 @@ class ChainFit:
         joint : bool
             True when the fits' draws come from one NUTS run (set by :func:`bayescale.fit`).
         """
+        import xarray as xr
+
         missing = set(chain_.targets) - set(stage_fits)
         if missing:
             raise ValueError(f"no fit given for stage(s) {sorted(missing)} of chain {chain_.name!r}")

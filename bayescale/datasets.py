@@ -49,7 +49,6 @@ from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
-import pooch
 
 __all__ = [
     "ENV_VAR",
@@ -376,6 +375,8 @@ def _sha256(p: Path) -> str:
 
 
 def _cache_root() -> Path:
+    import pooch  # imported where used: a data dir needs no pooch
+
     return Path(pooch.os_cache("bayescale"))
 
 
@@ -428,6 +429,8 @@ def _resolve(ds: _Dataset, rel: str, data_dir: str | os.PathLike | None) -> Path
             "upstream copy; it is only available from a data directory"
         )
     else:
+        import pooch
+
         try:
             got = pooch.retrieve(
                 f.url,

@@ -19,13 +19,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from bayescale import engine
 from bayescale.build import (
@@ -41,6 +40,9 @@ from bayescale.build import (
 )
 from bayescale.data import _PACKAGE_DIRS, RunTable, RunTableError, validate_runs
 from bayescale.law import Law, LawSpecError, get_law, law_from_dict
+
+if TYPE_CHECKING:  # imported where used: `import bayescale` leaves xarray to the import thread of the first fit
+    import xarray as xr
 
 __all__ = ["fit", "fit_many", "Fit", "load", "ConvergenceWarning", "FitFileError", "Diagnostics", "THRESHOLDS"]
 
@@ -910,6 +912,7 @@ def _prefetch_imports() -> None:
         with contextlib.suppress(Exception):  # the main thread imports (and reports) anything that fails here
             import arviz_base  # noqa: F401
             import arviz_stats  # noqa: F401
+            import xarray as xr
 
             xr.DataArray(np.zeros(1))  # xarray looks up its optional array backends (dask) on first use
 
@@ -1269,6 +1272,7 @@ def _diagnose_many(trees: Sequence, var_names: Sequence[str], max_tree_depth: in
     instead of one per fit: for 64 fits of ``bs.fit_many`` (profiled) 2.0 s against 2.8 s.
     """
     import arviz_stats as azs
+    import xarray as xr
 
     first = trees[0].posterior
     post = xr.Dataset({v: (("fit", *first[v].dims), np.stack([t.posterior[v].values for t in trees]))
@@ -1350,6 +1354,8 @@ def load(path: str | os.PathLike) -> Fit:
     FitFileError
         The file is missing, truncated, corrupted or not a bayescale fit.
     """
+    import xarray as xr
+
     path = Path(path)
     if not path.exists():
         raise FitFileError(f"no fit file at {path}")

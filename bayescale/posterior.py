@@ -13,7 +13,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from bayescale.build import ModelData, build_model, obs_site
 
@@ -61,6 +60,7 @@ def _posterior_latents(fit, model, data) -> dict[str, jnp.ndarray]:
 
 def log_prior_tree(fit, data: ModelData | None = None):
     """Return the fit's DataTree with a ``log_prior`` group: the log prior density of every draw (for power-scaling)."""
+    import xarray as xr
     from numpyro import handlers
 
     data = fit_data(fit) if data is None else data
@@ -87,6 +87,7 @@ def predictive_tree(fit, *, seed: int = 0):
     """Return the fit's DataTree with a ``posterior_predictive`` group: a replicate of every run for every draw."""
     import dataclasses
 
+    import xarray as xr
     from numpyro.infer import Predictive
 
     data, positions = _layout(fit)
