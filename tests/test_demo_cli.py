@@ -77,6 +77,7 @@ def test_demo_without_data_runs_on_simulated_ladder_and_says_so(tmp_path, monkey
     # the simulated ladder is drawn from Besiroglu's fit: the full fit must find it again, cleanly
     assert result.recovers_besiroglu and result.fit.diagnostics.ok, (result.table, result.fit.diagnostics)
     assert "SIMULATED iso-FLOP ladder" in text and "Reminder: these results are from SIMULATED data." in text
+    assert "download failed" in text  # the reason, so that the user can fix it
     assert (tmp_path / "exponents_pair.png").exists()
 
 
