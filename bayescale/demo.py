@@ -15,6 +15,7 @@ call :func:`run`.
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -100,8 +101,7 @@ def load_runs(data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
         runs = bs.datasets.load("chinchilla", data_dir=data_dir)
         simulated = False
     except bs.datasets.DatasetNotFoundError as exc:
-        reason = "\n".join("      " + line for line in str(exc).splitlines())
-        print(f"NOTE: the Chinchilla data could not be read or downloaded:\n{reason}\n"
+        print(f"NOTE: the Chinchilla data could not be read or downloaded:\n{textwrap.indent(str(exc), '      ')}\n"
               "      Running on a SIMULATED ladder drawn from Besiroglu et al.'s published fit instead; the numbers\n"
               "      below describe simulated data, not Chinchilla.")
         # Hoffmann's Approach 3 layout: 9 iso-FLOP budgets x 20 model sizes, noise like the real residuals
