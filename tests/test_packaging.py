@@ -163,3 +163,11 @@ def test_wheel_installs_and_fits_outside_source_tree(tmp_path):
     if "CLI_MODULE True" in proc.stdout:
         out = _run([script, "--help"], cwd=work, env=env, timeout=300)
         assert "fit" in out.stdout, out.stdout
+
+
+def test_import_leaves_heavy_modules_to_first_use():
+    """``import bayescale`` does not import what only fitting, saving or downloading needs (docs/speed.md)."""
+    heavy = ("xarray", "pooch", "scipy.stats", "arviz_stats", "matplotlib")
+    code = f"import sys, bayescale; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]", out.stdout
