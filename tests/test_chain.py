@@ -29,9 +29,13 @@ def _runs(seed=0, sd=0.05):
 
 @pytest.fixture(scope="module")
 def chain_fit():
+    # The loss stage (Chinchilla on a 30-run ladder) has curved tails (small alpha with small e and a) where NUTS
+    # diverges now and then. Measured on 6 ladders x 4 seeds (2026-12-01), fits failing a diagnostic check:
+    # 500 + 500 iterations at target_accept_prob 0.9 (this fixture's old settings) 13/24, 1000 + 1000 at 0.9 9/24,
+    # at 0.95 5/24, at 0.99 0/24 (500 + 500 at 0.99: 11/24, too few draws for R-hat and ESS).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ConvergenceWarning)
-        return bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), _runs(), num_warmup=500, num_samples=500, seed=1,
+        return bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), _runs(), target_accept_prob=0.99, seed=1,
                       progress_bar=False)
 
 
