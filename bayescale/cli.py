@@ -70,6 +70,11 @@ def fit(
     num_warmup: int = 1000,
     num_samples: int = 1000,
     seed: int = 0,
+    target_accept_prob: Annotated[float, typer.Option(
+        help="NUTS's target acceptance rate in (0, 1); raise it (0.95, 0.99) when the fit reports divergences")] = 0.9,
+    max_tree_depth: Annotated[int, typer.Option(help="deepest NUTS tree of the draws")] = 10,
+    warmup_tree_depth: Annotated[int | None, typer.Option(
+        help="deepest NUTS tree during warm-up [default: 7, or max-tree-depth - 3 when deeper]")] = None,
     flops_per_param_token: Annotated[float, typer.Option(help="k in C = k N D")] = 6.0,
 ):
     """Fit a law to a table of runs with NUTS and save the fit atomically."""
@@ -80,7 +85,8 @@ def fit(
         result = bs.fit(law, table, groups=groups or None, pool=pool, pooling=pooling, likelihood=likelihood,
                         noise=noise,
                         num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples, seed=seed,
-                        flops_per_param_token=flops_per_param_token)
+                        target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
+                        warmup_tree_depth=warmup_tree_depth, flops_per_param_token=flops_per_param_token)
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
         _fail(str(exc).strip('"'))
     result.save(out)

@@ -98,8 +98,11 @@ def fit_file(runs_csv):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ConvergenceWarning)  # short chains; the CLI prints the diagnostics
         res = runner.invoke(app, ["fit", str(runs_csv), "--out", str(out), "--num-chains", "2", "--num-warmup",
-                                  "300", "--num-samples", "300"])
+                                  "300", "--num-samples", "300", "--target-accept-prob", "0.95",
+                                  "--max-tree-depth", "9", "--warmup-tree-depth", "6"])
     assert res.exit_code == 0, (res.output, res.exception)
+    options = bs.load(out).meta["options"]
+    assert (options["target_accept_prob"], options["max_tree_depth"], options["warmup_tree_depth"]) == (0.95, 9, 6)
     assert "Diagnostics(" in res.output
     assert "saved" in res.output and "r_hat" in res.output
     return out
@@ -128,7 +131,8 @@ def test_cli_laws_lists_registry():
      (["summary", "missing.nc"], "no fit file at missing.nc"),
      (["fit", "runs.txt"], "expected a .csv or .parquet file of runs"),
      (["fit", "bad.csv"], "column 'loss' has 1 missing or infinite value"),
-     (["fit", "good.csv", "--law", "chinchila"], "chinchilla")],
+     (["fit", "good.csv", "--law", "chinchila"], "chinchilla"),
+     (["fit", "good.csv", "--target-accept-prob", "1.5"], "target_accept_prob must be in (0, 1), got 1.5")],
 )
 def test_cli_errors_are_messages_not_tracebacks(args, match, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
