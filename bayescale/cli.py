@@ -211,6 +211,8 @@ def backtest(
     num_warmup: int = 1000,
     num_samples: int = 1000,
     seed: int = 0,
+    target_accept_prob: Annotated[float, typer.Option(
+        help="NUTS's target acceptance rate in (0, 1); raise it (0.95, 0.99) when fits report divergences")] = 0.9,
 ):
     """Fit on the runs below a cut, predict the larger ones, score Bayesian and Huber fits side by side."""
     import pandas as pd
@@ -220,7 +222,8 @@ def backtest(
     table = _read_table(runs)
     try:
         bt = bs.backtest(law or ["chinchilla"], table, holdout=holdout or None, cuts=cut or None, by=by,
-                         classical=classical, seed=seed, num_warmup=num_warmup, num_samples=num_samples)
+                         classical=classical, seed=seed, num_warmup=num_warmup, num_samples=num_samples,
+                         target_accept_prob=target_accept_prob)
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
         _fail(str(exc).strip('"'))
     if out is not None:

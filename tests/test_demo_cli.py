@@ -196,6 +196,9 @@ def test_cli_compare_and_backtest(runs_csv, fit_file, tmp_path):
     assert len(pd.read_csv(tmp_path / "bt" / "predictions.csv")) == 2 * table["n_test"].iloc[0]
     res = runner.invoke(app, ["backtest", str(runs_csv), "--holdout", "2"])
     assert res.exit_code == 2 and "strictly between 0 and 1" in res.output
+    res = runner.invoke(app, ["backtest", str(runs_csv), "--holdout", "0.2", "--no-classical",
+                              "--target-accept-prob", "1.5"])
+    assert res.exit_code == 2 and "target_accept_prob must be in (0, 1), got 1.5" in res.output, res.output
 
 
 @pytest.mark.slow
