@@ -19,9 +19,9 @@ from bayescale.report import SECTIONS
 pytestmark = pytest.mark.slow
 
 
-def ladder(seed=0, n_lo=4e7, n_hi=4e9, noise=0.01) -> pd.DataFrame:
-    n = np.geomspace(n_lo, n_hi, 5)
-    ratio = np.geomspace(4, 400, 6)
+def ladder(seed=0, n_lo=4e7, n_hi=4e9, noise=0.01, num_n=5, num_ratios=6) -> pd.DataFrame:
+    n = np.geomspace(n_lo, n_hi, num_n)
+    ratio = np.geomspace(4, 400, num_ratios)
     nn, rr = np.meshgrid(n, ratio, indexing="ij")
     design = pd.DataFrame({"n": nn.ravel(), "d": (nn * rr).ravel()})
     return bs.simulate_ladder("chinchilla", design=design, noise_sd=noise, seed=seed)
@@ -44,7 +44,11 @@ def text(report, level=None):
 
 @pytest.fixture(scope="module")
 def clean():
-    return quiet_fit(ladder(), seed=1)
+    # 8 x 8 runs, not 5 x 6: on 30 runs the corner run (smallest n and d) has a Pareto k near the 0.7 threshold,
+    # and its estimate moves with the chains. Measured (2026-12-01, seeds 0-7 on one ladder), the largest k of a
+    # fit: 5 x 6 runs 0.42-0.76 (seed 5 above 0.7, and seed 1, this fixture's, 0.72 under XLA's AVX code path),
+    # 6 x 7 0.45-0.61, 8 x 8 0.36-0.52.
+    return quiet_fit(ladder(num_n=8, num_ratios=8), seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +66,7 @@ def test_clean_fit_gets_a_clean_verdict(clean_report):
 
 def test_report_tables(clean_report):
     assert list(clean_report.pareto_k.columns[-2:]) == ["pareto_k", "loo_pit"]
-    assert len(clean_report.pareto_k) == 30
+    assert len(clean_report.pareto_k) == 64
     assert set(clean_report.correlations.columns) == {"e", "a_c", "b_c", "alpha", "beta"}  # centred coefficients
     assert (clean_report.contraction["contraction"] > CHECKS["contraction"]).all()
     assert set(clean_report.sensitivity.index) == {"e", "a", "b", "alpha", "beta"}

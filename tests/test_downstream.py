@@ -187,10 +187,14 @@ def test_checks_of_a_law_of_a_loss_measure_extrapolation_in_loss_spans():
 
 
 # --------------------------------------------------------------------------------------------- Beta likelihood
-def _beta_runs(seed=0, phi=200.0):
+def _beta_runs(seed=0, phi=200.0, num=40):
+    # 40 runs, not DESIGN's 24: on 24, the run nearest the midpoint l0 has a Pareto k near 0.7, so fit.check()'s
+    # influence warning came and went with the chains (largest k over seeds 0-7, 2026-12-01: 24 runs 0.52-0.76,
+    # seed 4 above 0.7, and seed 1 above it under XLA's AVX code path; 40 runs 0.37-0.58)
+    design = pd.DataFrame({"loss": np.linspace(0.6, 3.0, num)})
     rng = np.random.default_rng(seed)
-    p = np.asarray(bs.get_law("sigmoid_transfer")(DESIGN["loss"].to_numpy(), **TRUTH))
-    return DESIGN.assign(acc=rng.beta(p * phi, (1 - p) * phi))
+    p = np.asarray(bs.get_law("sigmoid_transfer")(design["loss"].to_numpy(), **TRUTH))
+    return design.assign(acc=rng.beta(p * phi, (1 - p) * phi))
 
 
 @pytest.mark.slow
