@@ -25,3 +25,17 @@ def run_case_study():
         return proc.stdout
 
     return run
+
+
+@pytest.fixture(scope="session")
+def sbc_alpha() -> float:
+    """Family-wise level for simulation-based calibrations that must pass (negative controls keep the default 0.01).
+
+    A correct model fails an SBC at level alpha with probability alpha, and the suite runs 13 that must pass: at
+    0.01 that is about a 12% chance that one fails on a CPU whose rounding differs from the one their seeds were
+    chosen on. It happened: on 2026-12-01, under XLA's AVX code path, `accuracy_compute`'s SBC gave p = 0.0002
+    for `top` (ranks spread over every bin, no pile-up at the ends; seeds 1-3 there and 0-5 with AVX-512 gave
+    0.18-0.82). At 0.001 the chance is about 1.3%; a real bug in a model or the sampler still fails by orders of
+    magnitude (the negative controls reach p ~ 1e-150).
+    """
+    return 0.001

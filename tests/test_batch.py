@@ -73,8 +73,8 @@ def test_mccandlish_recovers_its_parameters():
 
 
 @pytest.mark.statistical
-def test_mccandlish_sbc_and_negative_control():
-    good = bs.calibrate("mccandlish", num_simulations=100, design=DESIGN, seed=0)
+def test_mccandlish_sbc_and_negative_control(sbc_alpha):
+    good = bs.calibrate("mccandlish", num_simulations=100, design=DESIGN, seed=0, alpha=sbc_alpha)
     assert good.passed, good.summary()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -148,7 +148,7 @@ def test_optimal_hyperparameter_laws_reproduce_the_published_forms():
 
 
 @pytest.mark.statistical
-def test_steplaw_lr_recovery_sbc_and_negative_control():
+def test_steplaw_lr_recovery_sbc_and_negative_control(sbc_alpha):
     design = pd.DataFrame([{"n": n, "d": n * t} for n in np.geomspace(1e8, 3e9, 5) for t in (8, 20, 60, 200)])
     truth = bs.get_law("steplaw_lr").published
     runs = bs.simulate_ladder("steplaw_lr", truth, design=design, noise_sd=0.1, seed=2)
@@ -157,7 +157,7 @@ def test_steplaw_lr_recovery_sbc_and_negative_control():
     s = fit.summary(list(truth), ci_prob=0.98)
     for p, v in truth.items():
         assert s.loc[p, "q01"] < v < s.loc[p, "q99"], (p, s.loc[p].to_dict())
-    good = bs.calibrate("steplaw_lr", num_simulations=100, design=design, seed=0)
+    good = bs.calibrate("steplaw_lr", num_simulations=100, design=design, seed=0, alpha=sbc_alpha)
     assert good.passed, good.summary()
     wrong = bs.calibrate("steplaw_lr", num_simulations=100, design=design, seed=0,
                          fit_priors={"p": dist.Normal(0.5, 0.1)})

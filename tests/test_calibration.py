@@ -9,8 +9,8 @@ import bayescale as bs
 
 
 @pytest.fixture(scope="module")
-def sbc():
-    return bs.calibrate("chinchilla", num_simulations=100, seed=0)
+def sbc(sbc_alpha):
+    return bs.calibrate("chinchilla", num_simulations=100, seed=0, alpha=sbc_alpha)
 
 
 @pytest.mark.statistical

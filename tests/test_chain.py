@@ -170,10 +170,10 @@ def test_hierarchical_chain_over_tasks():
 
 # --------------------------------------------------------------------------------------------- calibration
 @pytest.mark.statistical
-def test_chain_sbc_coverage_and_negative_control():
+def test_chain_sbc_coverage_and_negative_control(sbc_alpha):
     """SBC over both stages (S=100), the chained 90% intervals' coverage, and a misspecified prior that fails (S=40)."""
     ch = bs.chain("chinchilla", "sigmoid_transfer")
-    good = bs.calibrate(ch, num_simulations=100, seed=0)
+    good = bs.calibrate(ch, num_simulations=100, seed=0, alpha=sbc_alpha)
     assert good.passed, good.summary()
     assert {"loss.alpha", "acc.l0", "acc.sigma", "log_lik", "pred_10x_compute"} <= set(good.ranks.columns)
     cov = good.coverage

@@ -25,7 +25,7 @@ def test_compute_optimal_size_is_a_power_of_compute():
 
 
 @pytest.mark.statistical
-def test_protocol_exponents_recover_and_calibrate():
+def test_protocol_exponents_recover_and_calibrate(sbc_alpha):
     rng = np.random.default_rng(0)
     truth = {"kaplan": 0.83, "tuned": 0.5, "warmup": 0.6, "last_layer": 0.7, "cosine": 0.57}
     n_ref = {"kaplan": 2e7, "tuned": 9e7, "warmup": 6e7, "last_layer": 4e7, "cosine": 7e7}  # counting conventions
@@ -39,7 +39,7 @@ def test_protocol_exponents_recover_and_calibrate():
     for j, v in enumerate(truth.values()):
         assert np.quantile(a[:, j], 0.01) < v < np.quantile(a[:, j], 0.99), (v, np.quantile(a[:, j], [0.01, 0.99]))
     assert np.mean(a[:, 0] > a[:, 1]) > 0.99
-    good = bs.calibrate("compute_optimal_n", num_simulations=100, design=DESIGN, seed=0)
+    good = bs.calibrate("compute_optimal_n", num_simulations=100, design=DESIGN, seed=0, alpha=sbc_alpha)
     assert good.passed, good.summary()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

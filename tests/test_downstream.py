@@ -157,9 +157,9 @@ def test_downstream_law_recovers_its_parameters(name):
 
 @pytest.mark.statistical
 @pytest.mark.parametrize("name", list(CASES))
-def test_downstream_law_sbc_and_its_negative_control(name):
+def test_downstream_law_sbc_and_its_negative_control(name, sbc_alpha):
     design, _, wrong_prior = CASES[name]
-    good = bs.calibrate(name, num_simulations=100, design=design, seed=0)
+    good = bs.calibrate(name, num_simulations=100, design=design, seed=0, alpha=sbc_alpha)
     assert good.passed, good.summary()
     # the negative controls' priors are far off: each fails at S = 40 too (S = 100 costs twice the time)
     wrong = bs.calibrate(name, num_simulations=40, design=design, seed=0, fit_priors=wrong_prior)
@@ -217,7 +217,8 @@ def test_beta_likelihood_needs_a_logit_law():
 
 
 @pytest.mark.statistical
-def test_beta_likelihood_sbc():
-    res = bs.calibrate("sigmoid_transfer", likelihood="beta", num_simulations=100, design=DESIGN, seed=0)
+def test_beta_likelihood_sbc(sbc_alpha):
+    res = bs.calibrate("sigmoid_transfer", likelihood="beta", num_simulations=100, design=DESIGN, seed=0,
+                       alpha=sbc_alpha)
     assert res.passed, res.summary()
     assert "phi" in res.ranks.columns and "sigma" not in res.ranks.columns
