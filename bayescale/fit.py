@@ -1316,7 +1316,8 @@ def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stat
             problems.append(f"{label} ESS < {t[key]} for {_fmt(bad, '.0f')}: increase num_samples")
     if div > t["divergences"]:
         problems.append(f"{div} divergent transition(s) after warm-up (threshold {t['divergences']}): the posterior "
-                        "may be biased; raise target_accept_prob or reparameterise")
+                        "may be biased; raise target_accept_prob (to 0.95, then 0.99; 0.9 by default) or "
+                        "reparameterise")
     if depth_frac > t["tree_depth_frac"]:
         problems.append(f"{100 * depth_frac:.1f}% of draws hit the maximum tree depth {max_tree_depth} (threshold "
                         "0%): sampling is inefficient; raise max_tree_depth or reparameterise")

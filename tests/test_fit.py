@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import bayescale as bs
-from bayescale.fit import THRESHOLDS
+from bayescale.fit import THRESHOLDS, _judge
 from bayescale.simulate import default_design
 
 TRUTH = {"e": 1.8, "a": 480.0, "b": 2000.0, "alpha": 0.35, "beta": 0.36}
@@ -288,3 +288,19 @@ def test_diagnostic_thresholds_are_documented():
     assert THRESHOLDS["r_hat"] == 1.01
     assert THRESHOLDS["ess_bulk"] == THRESHOLDS["ess_tail"] == 400
     assert THRESHOLDS["e_bfmi"] == 0.3
+
+
+def test_divergence_message_says_what_to_raise_and_to_what():
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    diverging = np.zeros((2, 100), dtype=bool)
+    diverging[1, 7] = True
+    stats = xr.Dataset({"diverging": (("chain", "draw"), diverging),
+                        "tree_depth": (("chain", "draw"), np.full((2, 100), 3)),
+                        "energy": (("chain", "draw"), rng.normal(size=(2, 100)))})
+    d = _judge({"alpha": 1.001}, {"alpha": 900.0}, {"alpha": 800.0}, stats, 10)
+    assert d.divergences == 1 and not d.ok
+    (msg,) = d.problems
+    assert msg.startswith("1 divergent transition(s) after warm-up (threshold 0)"), msg
+    assert "raise target_accept_prob (to 0.95, then 0.99; 0.9 by default)" in msg
