@@ -56,6 +56,11 @@ def _print_fit(fit) -> None:
     typer.echo(repr(fit.diagnostics))
 
 
+#: ``--target-accept-prob`` of every command that fits
+TargetAcceptProb = Annotated[float, typer.Option(
+    help="NUTS's target acceptance rate in (0, 1); raise it (0.95, 0.99) when fits report divergences")]
+
+
 @app.command()
 def fit(
     runs: Annotated[Path, typer.Argument(help="CSV or Parquet table of runs, one row per run")],
@@ -70,8 +75,7 @@ def fit(
     num_warmup: int = 1000,
     num_samples: int = 1000,
     seed: int = 0,
-    target_accept_prob: Annotated[float, typer.Option(
-        help="NUTS's target acceptance rate in (0, 1); raise it (0.95, 0.99) when the fit reports divergences")] = 0.9,
+    target_accept_prob: TargetAcceptProb = 0.9,
     max_tree_depth: Annotated[int, typer.Option(help="deepest NUTS tree of the draws")] = 10,
     warmup_tree_depth: Annotated[int | None, typer.Option(
         help="deepest NUTS tree during warm-up [default: 7, or max-tree-depth - 3 when deeper]")] = None,
@@ -211,8 +215,7 @@ def backtest(
     num_warmup: int = 1000,
     num_samples: int = 1000,
     seed: int = 0,
-    target_accept_prob: Annotated[float, typer.Option(
-        help="NUTS's target acceptance rate in (0, 1); raise it (0.95, 0.99) when fits report divergences")] = 0.9,
+    target_accept_prob: TargetAcceptProb = 0.9,
 ):
     """Fit on the runs below a cut, predict the larger ones, score Bayesian and Huber fits side by side."""
     import pandas as pd
