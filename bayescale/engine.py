@@ -50,8 +50,9 @@ STATS = ("diverging", "num_steps", "energy", "accept_prob", "step_size", "potent
 #: for a window of ``n`` draws, in whatever space NUTS samples.
 NUMPYRO_SHRINKAGE = 1e-3
 
-#: Default :attr:`NUTSSettings.mass_shrinkage`.
-DEFAULT_MASS_SHRINKAGE = 1e-4
+#: Default :attr:`NUTSSettings.mass_shrinkage`: NumPyro's own (1e-4 halves the gradients of flat fits on many runs,
+#: but failed a two-stage chain fit's R-hat; docs/speed.md, "Mass-matrix shrinkage").
+DEFAULT_MASS_SHRINKAGE = 1e-3
 
 
 def default_warmup_tree_depth(max_tree_depth: int) -> int:
@@ -82,8 +83,10 @@ class NUTSSettings:
     matrix is shrunk toward (Stan's regularisation, weight ``5 / (n + 5)`` for ``n`` draws). NumPyro fixes it at
     1e-3, which assumes unit posterior scales; a scaling law fitted to a few hundred runs has posterior variances
     down to about 1e-6, and shrinking those toward 1e-3 left the adapted step size several times too small. NUTS
-    therefore samples ``z / c`` with ``c = sqrt(mass_shrinkage / 1e-3)`` (:attr:`space_scale`), where NumPyro's
-    1e-3 is ``mass_shrinkage`` in ``z``. The posterior is the same; only the warm-up's estimates change.
+    samples ``z / c`` with ``c = sqrt(mass_shrinkage / 1e-3)`` (:attr:`space_scale`), where NumPyro's 1e-3 is
+    ``mass_shrinkage`` in ``z``. The posterior is the same; only the warm-up's estimates change. The default is
+    NumPyro's 1e-3: 1e-4 needs half the gradients on flat fits to many runs but mixed worse on fits with many
+    group-level parameters or curved tails.
     """
 
     num_warmup: int

@@ -334,11 +334,13 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int
         draws need trees about as deep as the cap (its divergences or R-hat may then improve).
     mass_shrinkage : float, optional
         Variance, in NumPyro's unconstrained space, that the warm-up's mass-matrix estimates are shrunk toward
-        (Stan's regularisation; NumPyro's own is 1e-3). Default 1e-4
-        (:data:`~bayescale.engine.DEFAULT_MASS_SHRINKAGE`): scaling-law posteriors are narrow, and at 1e-3 the
-        shrinkage made the Chinchilla fit on 240 runs take 1.9x the warm-up gradients and 2.4x the draws'
-        gradients (:class:`~bayescale.engine.NUTSSettings`). Raise it back to 1e-3 if a hierarchical fit's R-hat
-        or ESS fails: less shrinkage leaves the warm-up's estimate of a many-parameter covariance noisier.
+        (Stan's regularisation). Default 1e-3, NumPyro's own (:data:`~bayescale.engine.DEFAULT_MASS_SHRINKAGE`).
+        Scaling-law posteriors are narrow: on the Chinchilla fit to 240 runs, 1e-4 took 0.53x the warm-up
+        gradients and 0.42x the draws' gradients of 1e-3 for a similar ESS
+        (:class:`~bayescale.engine.NUTSSettings`). It is not the default because with less shrinkage the
+        warm-up's covariance estimate is noisier, and fits with many group-level parameters or curved tails
+        (a crossed loss-to-loss fit, a two-stage chain on 30 runs) then failed R-hat or ESS more often. Try 1e-4
+        for a fit without groups on many runs, and keep it if the diagnostics pass.
     dense_mass : bool, optional
         Dense mass matrix; default dense when the model has at most 200 unconstrained parameters
         (:data:`DENSE_MAX_PARAMS`).

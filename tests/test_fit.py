@@ -73,7 +73,7 @@ def test_tree_has_every_group_and_attrs(flat_fit):
     assert tree.log_likelihood["log_loss"].sizes["run"] == len(DESIGN)
     meta = json.loads(tree.attrs["bayescale"])
     assert meta["law"]["name"] == "chinchilla" and meta["seed"] == 0
-    assert meta["options"]["mass_shrinkage"] == 1e-4  # bayescale.engine.DEFAULT_MASS_SHRINKAGE
+    assert meta["options"]["mass_shrinkage"] == 1e-3  # bayescale.engine.DEFAULT_MASS_SHRINKAGE
     assert meta["options"]["num_warmup"] == 500 and meta["options"]["num_chains"] == 4
     assert {"numpyro", "jax", "bayescale"} <= set(meta["versions"])
     assert len(meta["input_hash"]) == 64
@@ -132,7 +132,7 @@ def test_warmup_tree_depth_caps_the_warmup_and_is_recorded(flat_runs):
     [({"likelihood": "laplace"}, "likelihood='laplace' is not one of"),
      ({"num_samples": 0}, "num_samples must be a positive integer"),
      ({"warmup_tree_depth": 0}, "warmup_tree_depth must be a positive integer"),
-     ({"mass_shrinkage": 0.0}, r"mass_shrinkage=0.0 must be a positive number \(default 0.0001"),
+     ({"mass_shrinkage": 0.0}, r"mass_shrinkage=0.0 must be a positive number \(default 0.001"),
      ({"mass_shrinkage": "1e-5"}, "mass_shrinkage must be a positive number, got '1e-5'"),
      ({"pool": "partial"}, "pool= needs groups="),
      ({"pooling": "centered"}, "pooling='centered' is not one of"),
