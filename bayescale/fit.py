@@ -628,7 +628,7 @@ class _Options:
     precision: str
     flops_per_param_token: float
     warmup_tree_depth: int  # at most max_tree_depth
-    mass_shrinkage: float = engine.DEFAULT_MASS_SHRINKAGE
+    mass_shrinkage: float
 
     def settings(self, dense_mass: bool) -> engine.NUTSSettings:
         """Return the compiled sampler's settings for these options."""
@@ -648,14 +648,12 @@ def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_d
         raise ValueError(f"target_accept_prob must be in (0, 1), got {target_accept_prob!r}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}")
-    shrinkage = engine.DEFAULT_MASS_SHRINKAGE if mass_shrinkage is None else mass_shrinkage
-    if isinstance(shrinkage, bool) or not isinstance(shrinkage, (int, float, np.integer, np.floating)):
-        raise ValueError(f"mass_shrinkage must be a positive number, got {mass_shrinkage!r}")
-    warmup = engine.NUTSSettings(1, 1, max_tree_depth=int(max_tree_depth), warmup_tree_depth=warmup_tree_depth,
-                                 mass_shrinkage=float(shrinkage))  # checks mass_shrinkage > 0
+    checked = engine.NUTSSettings(  # checks mass_shrinkage and resolves the warm-up's tree depth
+        1, 1, max_tree_depth=int(max_tree_depth), warmup_tree_depth=warmup_tree_depth,
+        mass_shrinkage=engine.DEFAULT_MASS_SHRINKAGE if mass_shrinkage is None else mass_shrinkage)
     return _Options(int(num_chains), int(num_warmup), int(num_samples), float(target_accept_prob),
-                    int(max_tree_depth), precision, float(flops_per_param_token), int(warmup.tree_depths[0]),
-                    float(shrinkage))
+                    int(max_tree_depth), precision, float(flops_per_param_token), int(checked.tree_depths[0]),
+                    float(checked.mass_shrinkage))
 
 
 @dataclass(frozen=True)

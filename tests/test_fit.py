@@ -133,7 +133,7 @@ def test_warmup_tree_depth_caps_the_warmup_and_is_recorded(flat_runs):
      ({"num_samples": 0}, "num_samples must be a positive integer"),
      ({"warmup_tree_depth": 0}, "warmup_tree_depth must be a positive integer"),
      ({"mass_shrinkage": 0.0}, r"mass_shrinkage=0.0 must be a positive number \(default 0.001"),
-     ({"mass_shrinkage": "1e-5"}, "mass_shrinkage must be a positive number, got '1e-5'"),
+     ({"mass_shrinkage": "1e-5"}, "mass_shrinkage='1e-5' must be a positive number"),
      ({"pool": "partial"}, "pool= needs groups="),
      ({"pooling": "centered"}, "pooling='centered' is not one of"),
      ({"groups": "group", "pool": {"E": "partial"}}, r"pool= names unknown parameter\(s\) \['E'\]")],
