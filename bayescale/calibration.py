@@ -217,7 +217,6 @@ def calibrate(
     >>> result.passed  # doctest: +SKIP
     True
     """
-    from numpyro.infer import Predictive
     from numpyro.infer.util import log_likelihood
 
     from bayescale.chain import Chain
@@ -250,12 +249,23 @@ def calibrate(
         site = obs_site(law)
         x_ext, ext_name = _extrapolation_point(law, design)
         key_sim, key_fit = jax.random.split(jax.random.PRNGKey(seed))
-        prior = Predictive(sim_model, num_samples=num_simulations)(key_sim, data)
+        prior = _prior_draws(sim_model, data, num_simulations, key_sim)
         names = [p for p in law.params] + list(NOISE_PARAMS[likelihood])
         sampler = CompiledNUTS(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                                target_accept_prob=target_accept_prob)
         thin = np.linspace(0, total - 1, num_draws).round().astype(int)
         rng = np.random.default_rng(seed)  # breaks ties between draws and the truth at random
+
+        @jax.jit
+        def scores(post, latent, sim_data):
+            """Log-likelihoods and extrapolations of the draws and of the truth (compiled once, not per fit)."""
+            ll_post = log_likelihood(fit_model, post, sim_data, parallel=True)[site].sum(-1)
+            ll_true = log_likelihood(sim_model, latent, sim_data, parallel=True)[site].sum(-1)
+            x = [jnp.asarray(x_ext[k]) for k in law.inputs]
+            ext_post = law_location(law, x, {p: post[p] for p in law.params}).reshape(-1)
+            ext_true = law_location(law, x, {p: latent[p] for p in law.params}).reshape(-1)
+            return ll_post, ll_true[0], ext_post, ext_true[0]
+
         rows, divergences = [], []
         for s in range(num_simulations):
             y = law.from_link(np.asarray(prior[site][s]))
@@ -265,13 +275,10 @@ def calibrate(
             divergences.append(int(sstats["diverging"].sum()))
             truth = {k: np.asarray(prior[k][s]) for k in names}
             row = {k: _rank(post[k], truth[k], rng) for k in names}
-            ll_post = log_likelihood(fit_model, post, sim_data)[site].sum(-1)
             latent = {k: np.asarray(v[s])[None] for k, v in prior.items() if k != site}
-            ll_true = log_likelihood(sim_model, latent, sim_data)[site].sum(-1)
-            row["log_lik"] = _rank(ll_post, ll_true[0], rng)
-            ext_post = _log_prediction(law, x_ext, {p: post[p] for p in law.params})
-            ext_true = _log_prediction(law, x_ext, {p: truth[p][None] for p in law.params})
-            row[ext_name] = _rank(ext_post, ext_true[0], rng)
+            ll_post, ll_true, ext_post, ext_true = scores(post, latent, sim_data)
+            row["log_lik"] = _rank(ll_post, ll_true, rng)
+            row[ext_name] = _rank(ext_post, ext_true, rng)
             rows.append(row)
             if progress and (s + 1) % 10 == 0:
                 print(f"  calibrate {law.name}: {s + 1}/{num_simulations} fits, "
@@ -355,7 +362,7 @@ def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num
         cols = {k: np.concatenate([design[k].to_numpy(np.float64), x_ext[k]]) for k in ch.inputs}
         sites = [f"{law.target}.{obs_site(law)}" for law in ch.stages]
         key_sim, key_fit, key_pred = jax.random.split(jax.random.PRNGKey(seed), 3)
-        prior = Predictive(sim_model, num_samples=num_simulations)(key_sim, chain_data(cols))
+        prior = _prior_draws(sim_model, chain_data(cols), num_simulations, key_sim)
         names = [f"{law.target}.{p}" for law, cfg in zip(ch.stages, configs, strict=True)
                  for p in list(law.params) + list(NOISE_PARAMS[cfg.likelihood])]
         sampler = CompiledNUTS(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
@@ -368,6 +375,13 @@ def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num
         def predict_ext(key, post, log_x0, feed):
             data = chain_data(x_ext, log_x0=log_x0, feed=feed)
             return Predictive(fit_model, posterior_samples=post, return_sites=[last_site])(key, data)[last_site]
+
+        @jax.jit
+        def logliks(post, latent, sim_data):
+            """Joint log-likelihood of the draws and of the truth (compiled once, not per fit)."""
+            ll_post = sum(v.sum(-1) for v in log_likelihood(fit_model, post, sim_data, parallel=True).values())
+            ll_true = sum(v.sum(-1) for v in log_likelihood(sim_model, latent, sim_data, parallel=True).values())
+            return ll_post, ll_true[0]
 
         def chain_location(params):
             """Evaluate the chain's law at the extrapolation point (last stage, on its likelihood's scale)."""
@@ -394,10 +408,9 @@ def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num
             divergences.append(int(sstats["diverging"].sum()))
             truth = {k: np.asarray(prior[k][s]) for k in names}
             row = {k: _rank(post[k], truth[k], rng) for k in names}
-            ll_post = sum(np.asarray(v).sum(-1) for v in log_likelihood(fit_model, post, sim_data).values())
             latent = {k: np.asarray(v[s])[None] for k, v in prior.items() if k not in sites}
-            ll_true = sum(np.asarray(v).sum(-1) for v in log_likelihood(sim_model, latent, sim_data).values())
-            row["log_lik"] = _rank(ll_post, ll_true[0], rng)
+            ll_post, ll_true = logliks(post, latent, sim_data)
+            row["log_lik"] = _rank(ll_post, ll_true, rng)
             split = [{p: post[f"{law.target}.{p}"] for p in law.params} for law in ch.stages]
             true_split = [{p: truth[f"{law.target}.{p}"][None] for p in law.params} for law in ch.stages]
             row[ext_name] = _rank(chain_location(split), chain_location(true_split)[0], rng)
@@ -442,7 +455,16 @@ def _extrapolation_point(law: Law, design: pd.DataFrame) -> tuple[dict[str, np.n
         "pred_half_loss"
 
 
-def _log_prediction(law: Law, x: Mapping[str, np.ndarray], params: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Evaluate the law's (log) mean at one input point for a batch of parameter draws."""
-    out = law_location(law, [jnp.asarray(x[k]) for k in law.inputs], {k: jnp.asarray(v) for k, v in params.items()})
-    return np.asarray(out).reshape(-1)
+#: Simulated data sets drawn per call of the prior predictive: one compiled program serves every ``S`` (and a
+#: negative control's second call), where a program per ``S`` cost 4-7 s of XLA compile each (Gamma and Beta
+#: samplers are rejection loops).
+SIM_CHUNK = 20
+
+
+def _prior_draws(model, data, num: int, key) -> dict[str, np.ndarray]:
+    """``num`` draws of every site of ``model(data)`` from its prior predictive, in chunks of :data:`SIM_CHUNK`."""
+    from numpyro.infer import Predictive
+
+    draw = jax.jit(lambda k, d: Predictive(model, num_samples=SIM_CHUNK)(k, d))
+    parts = [draw(jax.random.fold_in(key, i), data) for i in range(-(-num // SIM_CHUNK))]
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts])[:num] for k in parts[0]}

@@ -78,7 +78,7 @@ def test_mccandlish_sbc_and_negative_control(sbc_alpha):
     assert good.passed, good.summary()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        wrong = bs.calibrate("mccandlish", num_simulations=100, design=DESIGN, seed=0,
+        wrong = bs.calibrate("mccandlish", num_simulations=20, design=DESIGN, seed=0,
                              fit_priors={"b_noise": dist.LogNormal(np.log(1e5), 0.2)})
     assert not wrong.passed and "b_noise" in wrong.failed
 
@@ -159,6 +159,6 @@ def test_steplaw_lr_recovery_sbc_and_negative_control(sbc_alpha):
         assert s.loc[p, "q01"] < v < s.loc[p, "q99"], (p, s.loc[p].to_dict())
     good = bs.calibrate("steplaw_lr", num_simulations=100, design=design, seed=0, alpha=sbc_alpha)
     assert good.passed, good.summary()
-    wrong = bs.calibrate("steplaw_lr", num_simulations=100, design=design, seed=0,
+    wrong = bs.calibrate("steplaw_lr", num_simulations=20, design=design, seed=0,
                          fit_priors={"p": dist.Normal(0.5, 0.1)})
     assert not wrong.passed and "p" in wrong.failed

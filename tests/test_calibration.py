@@ -25,7 +25,7 @@ def test_chinchilla_sbc_ranks_are_uniform(sbc):
 @pytest.mark.statistical
 def test_sbc_negative_control_fails(sbc):
     """Fitting with a prior on E far from the simulating prior must be flagged (E piles up at low ranks)."""
-    wrong = bs.calibrate("chinchilla", num_simulations=100, seed=0, fit_priors={"e": dist.LogNormal(1.2, 0.1)})
+    wrong = bs.calibrate("chinchilla", num_simulations=20, seed=0, fit_priors={"e": dist.LogNormal(1.2, 0.1)})
     assert not wrong.passed
     assert "e" in wrong.failed and "pred_10x_compute" in wrong.failed
     assert wrong.summary().loc["e", "mean_rank"] < 0.3

@@ -171,7 +171,7 @@ def test_hierarchical_chain_over_tasks():
 # --------------------------------------------------------------------------------------------- calibration
 @pytest.mark.statistical
 def test_chain_sbc_coverage_and_negative_control(sbc_alpha):
-    """SBC over both stages (S=100), the chained 90% intervals' coverage, and a misspecified prior that fails (S=40)."""
+    """SBC over both stages (S=100), the chained 90% intervals' coverage, and a misspecified prior that fails (S=20)."""
     ch = bs.chain("chinchilla", "sigmoid_transfer")
     good = bs.calibrate(ch, num_simulations=100, seed=0, alpha=sbc_alpha)
     assert good.passed, good.summary()
@@ -179,7 +179,7 @@ def test_chain_sbc_coverage_and_negative_control(sbc_alpha):
     cov = good.coverage
     assert 0.84 <= cov["chain"] <= 0.95, cov
     assert cov["plugin"] < 0.84 and cov["plugin_width"] < cov["chain_width"], cov
-    wrong = bs.calibrate(ch, num_simulations=40, seed=0, fit_priors={"acc.l0": dist.LogNormal(1.5, 0.1)})
+    wrong = bs.calibrate(ch, num_simulations=20, seed=0, fit_priors={"acc.l0": dist.LogNormal(1.5, 0.1)})
     assert not wrong.passed and "acc.l0" in wrong.failed
     with pytest.raises(ValueError, match="<target>.<parameter>"):
         bs.calibrate(ch, fit_priors={"l0": dist.LogNormal(0, 1)})
