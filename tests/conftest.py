@@ -11,6 +11,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Test files, longest first (seconds each took in a cold-cache run with two workers on 2026-12-01, after that
+#: day's SBC changes: downstream about 440, landscape 300, chain 280, demo/CLI 280, downstream case studies 275,
+#: decide 265, backtest 200, engine 185, check 170, batch 135, fit 120, compute-optimal 105, calibration 80).
+#: The README's command runs ``--dist loadfile --no-loadscope-reorder``: each file on one worker, handed out in
+#: this order, so the long files start first and the short ones fill in at the end (xdist's default order, by
+#: number of tests, left a long file for last, with one worker idle).
+LONGEST_FIRST = ("test_downstream.py", "test_landscape.py", "test_chain.py", "test_demo_cli.py",
+                 "test_case_studies_downstream.py", "test_decide.py", "test_backtest.py", "test_engine.py",
+                 "test_check.py", "test_batch.py", "test_fit.py", "test_compute_optimal.py", "test_calibration.py")
+
+
+def pytest_collection_modifyitems(items):
+    """Order the files as :data:`LONGEST_FIRST` (the rest after them, as collected; tests in a file keep their
+    order)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 @pytest.fixture
 def run_case_study():
