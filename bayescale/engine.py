@@ -585,6 +585,18 @@ class CompiledNUTS:
 
     def run(self, key, data) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Sample the posterior of ``model(data)``: arrays of shape ``(num_chains, num_samples, ...)``."""
-        keys = np.asarray(jax.random.split(key, self.num_chains), dtype=np.uint32)
-        jobs = jax.tree.map(lambda v: np.broadcast_to(np.asarray(v), (self.num_chains,) + np.shape(v)), data)
-        return self._program.run(keys, jobs)
+        return self.run_batch([key], [data])[0]
+
+    def run_batch(self, keys, datas) -> list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
+        """Sample several posteriors in one call: ``num_chains`` jobs for each data set, over the devices.
+
+        Data set ``i`` gets the chains :meth:`run` would give it with ``keys[i]`` (the same draws). The number of
+        data sets is part of the compiled program's shape: keep it fixed (pad the last call) to compile once.
+        """
+        c = self.num_chains
+        job_keys = np.concatenate([np.asarray(jax.random.split(k, c), dtype=np.uint32) for k in keys])
+        jobs = jax.tree.map(lambda *vs: np.concatenate([np.broadcast_to(np.asarray(v), (c,) + np.shape(v))
+                                                        for v in vs]), *datas)
+        samples, stats = self._program.run(job_keys, jobs)
+        return [tuple({k: v[i * c:(i + 1) * c] for k, v in out.items()} for out in (samples, stats))
+                for i in range(len(datas))]

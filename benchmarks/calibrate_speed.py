@@ -1,0 +1,178 @@
+"""Speed of ``bs.calibrate`` (simulation-based calibration): where each simulation's time goes, and the cost of
+scoring each fit eagerly (bayescale before 2026-12-01) against compiling the scoring once (today).
+
+For each law, in one process:
+
+1. ``bs.calibrate(law, S)`` once to compile everything, then timed with another seed: wall seconds, the compiled
+   sampler's share (``NUTSProgram.run``, wrapped here to time it) and the rest per simulation (ranks, scoring,
+   simulating).
+2. The scoring of one simulation, both ways, on the same ``S`` sets of 99 draws (prior draws stand in for the
+   posterior: the cost does not depend on the values): the log-likelihood of the draws and of the truth, and the
+   law's extrapolation for both, as eager NumPyro and JAX calls (the baseline) and as one ``jax.jit`` function
+   (what ``calibrate`` runs; its compile is timed apart).
+3. First of all, the prior predictive for two values of ``S`` (``S``, then ``S + 20``): a ``Predictive`` of
+   ``num_samples=S`` (the baseline: a new program for each ``S``) against ``calibrate``'s chunks of ``SIM_CHUNK``
+   (one program, which the second call loads from the persistent cache).
+
+Run ``python benchmarks/calibrate_speed.py`` (about 3 minutes on 2 CPU cores), ``--laws chinchilla`` for one law,
+``--num-simulations 40`` to change ``S``, ``--json out.json`` to keep every number. The persistent compilation
+cache starts empty (a temporary folder), so first calls compile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+
+os.environ.setdefault("BAYESCALE_JAX_CACHE", tempfile.mkdtemp(prefix="bayescale-calibrate-bench-"))
+
+import jax  # noqa: E402  (importing JAX does not start its backend: bayescale still sets host devices)
+import numpy as np  # noqa: E402
+
+import bayescale as bs  # noqa: E402
+from bayescale import build, calibration, engine  # noqa: E402
+from bayescale.simulate import default_design  # noqa: E402
+
+NUM_DRAWS = 99
+
+_sampler_seconds = [0.0]
+_run = engine.NUTSProgram.run
+
+
+def _timed_run(self, *args, **kwargs):
+    start = time.perf_counter()
+    try:
+        return _run(self, *args, **kwargs)
+    finally:
+        _sampler_seconds[0] += time.perf_counter() - start
+
+
+engine.NUTSProgram.run = _timed_run
+
+
+def _timed(fn, *args):
+    start = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return out, time.perf_counter() - start
+
+
+def time_calibrate(law: str, num: int) -> dict:
+    """Calibrate twice (compile, then timed): wall, sampler and the rest per simulation."""
+    bs.calibrate(law, num_simulations=num, seed=1)
+    _sampler_seconds[0] = 0.0
+    start = time.perf_counter()
+    res = bs.calibrate(law, num_simulations=num, seed=0)
+    wall = time.perf_counter() - start
+    return {"wall_s": wall, "sampler_s": _sampler_seconds[0], "other_per_sim_s": (wall - _sampler_seconds[0]) / num,
+            "passed": bool(res.passed)}
+
+
+def time_scoring(law_name: str, num: int) -> dict:
+    """Per-simulation scoring, eager (baseline) against one compiled function, on the same draws."""
+    from numpyro.infer import Predictive
+    from numpyro.infer.util import log_likelihood
+
+    law = bs.get_law(law_name)
+    config = build.ModelConfig(pool=build.resolve_pool(law, None, False), likelihood="student_t")
+    model = build.build_model(law, config)
+    design = default_design(law)
+    site = build.obs_site(law)
+    with jax.enable_x64(True):
+        x = {k: design[k].to_numpy(np.float64) for k in law.inputs}
+        data = build.ModelData(x=x, log_x0=build.geometric_centre(x))
+        x_ext = {k: v[-1:] * 10 for k, v in x.items()}
+        prior = Predictive(model, num_samples=num * (NUM_DRAWS + 1))(jax.random.PRNGKey(0), data)
+        latent_sites = [k for k in prior if k != site]
+        sims = []
+        for s in range(num):
+            block = {k: np.asarray(prior[k][s * (NUM_DRAWS + 1):(s + 1) * (NUM_DRAWS + 1)]) for k in prior}
+            sims.append(({k: block[k][:NUM_DRAWS] for k in latent_sites}, {k: block[k][-1:] for k in latent_sites},
+                         build.ModelData(x=x, log_x0=data.log_x0, y=law.from_link(block[site][-1]))))
+
+        def eager(post, latent, sim_data):
+            ll_post = log_likelihood(model, post, sim_data)[site].sum(-1)
+            ll_true = log_likelihood(model, latent, sim_data)[site].sum(-1)
+            xs = [jax.numpy.asarray(x_ext[k]) for k in law.inputs]
+            ext_post = build.law_location(law, xs, {p: jax.numpy.asarray(post[p]) for p in law.params})
+            ext_true = build.law_location(law, xs, {p: jax.numpy.asarray(latent[p]) for p in law.params})
+            return ll_post, ll_true, ext_post, ext_true
+
+        def fused(post, latent, sim_data):
+            ll_post = log_likelihood(model, post, sim_data, parallel=True)[site].sum(-1)
+            ll_true = log_likelihood(model, latent, sim_data, parallel=True)[site].sum(-1)
+            xs = [jax.numpy.asarray(x_ext[k]) for k in law.inputs]
+            return (ll_post, ll_true, build.law_location(law, xs, {p: post[p] for p in law.params}),
+                    build.law_location(law, xs, {p: latent[p] for p in law.params}))
+
+        compiled = jax.jit(fused)
+        _, compile_s = _timed(compiled, *sims[0])
+        eager_s = sum(_timed(eager, *sim)[1] for sim in sims) / num
+        jit_s = sum(_timed(compiled, *sim)[1] for sim in sims) / num
+        a, b = eager(*sims[1]), compiled(*sims[1])
+        agree = all(np.allclose(np.asarray(u).reshape(-1), np.asarray(v).reshape(-1), rtol=1e-9) for u, v in
+                    zip(a, b, strict=True))
+    return {"eager_per_sim_s": eager_s, "compiled_per_sim_s": jit_s, "scoring_compile_s": compile_s,
+            "same_values": agree}
+
+
+def time_prior(law_name: str, num: int) -> dict:
+    """Prior predictive draws for ``S`` and then ``S + 20`` data sets: a program per ``S`` against chunks.
+
+    Run before anything else compiles this law's model; the persistent cache is on, as it is by default, so the
+    chunked program's second call loads what its first compiled.
+    """
+    from numpyro.infer import Predictive
+
+    law = bs.get_law(law_name)
+    model = build.build_model(law, build.ModelConfig(pool=build.resolve_pool(law, None, False), likelihood="student_t"))
+    design = default_design(law)
+    engine.enable_persistent_cache()
+    with jax.enable_x64(True):
+        x = {k: design[k].to_numpy(np.float64) for k in law.inputs}
+        data = build.ModelData(x=x, log_x0=build.geometric_centre(x))
+        sizes = (num, num + calibration.SIM_CHUNK)
+        per_s = sum(_timed(lambda n=n: Predictive(model, num_samples=n)(jax.random.PRNGKey(n), data))[1]
+                    for n in sizes)
+        chunked = sum(_timed(calibration._prior_draws, model, data, n, jax.random.PRNGKey(n))[1] for n in sizes)
+    return {"prior_per_s_s": per_s, "prior_chunked_s": chunked}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--laws", nargs="+", default=["sigmoid_transfer", "chinchilla"])
+    parser.add_argument("--num-simulations", type=int, default=40)
+    parser.add_argument("--json", help="write every number to this file")
+    args = parser.parse_args(argv)
+    num = args.num_simulations
+    print(f"# bs.calibrate speed — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
+          f"JAX {jax.default_backend()} x {jax.local_device_count()} devices, S = {num}, 2 chains x 400 + 500 "
+          f"per fit", flush=True)
+    rows = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for law in args.laws:
+            rows[law] = {**time_prior(law, num), **time_calibrate(law, num), **time_scoring(law, num)}
+            print(f"  ({law} done)", file=sys.stderr, flush=True)
+    print("\n| law | calibrate wall s | sampler s | rest per simulation s | scoring per simulation: eager s | "
+          "compiled s | eager / compiled | scoring compile s | same values | prior draws for two S: a program "
+          "per S s | chunks s | ratio | SBC passed |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for law, r in rows.items():
+        print(f"| {law} | {r['wall_s']:.1f} | {r['sampler_s']:.1f} | {r['other_per_sim_s']:.3f} | "
+              f"{r['eager_per_sim_s']:.3f} | {r['compiled_per_sim_s']:.4f} | "
+              f"{r['eager_per_sim_s'] / r['compiled_per_sim_s']:.0f}x | {r['scoring_compile_s']:.1f} | "
+              f"{r['same_values']} | {r['prior_per_s_s']:.1f} | {r['prior_chunked_s']:.1f} | "
+              f"{r['prior_per_s_s'] / r['prior_chunked_s']:.1f}x | {r['passed']} |")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
