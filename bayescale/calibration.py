@@ -191,10 +191,10 @@ def calibrate(
         Priors used for fitting instead of the law's (data are still simulated from the law's priors): a
         misspecified prior here is the negative control, whose ranks must fail the test.
     num_chains, num_warmup, num_samples : int
-        NUTS settings of each fit. :func:`sims_per_call` data sets are fitted at once, one chain per device; the
-        sampler is compiled once and reused for every simulation, as are the
-        log-likelihoods and extrapolations computed from each fit and the prior predictive that simulates the
-        data sets (in chunks of ``bayescale.calibration.SIM_CHUNK``).
+        NUTS settings of each fit. Several data sets are fitted per call of the sampler, one chain per device
+        (the same draws as one at a time). The sampler is compiled once and reused for every simulation, as are
+        the log-likelihoods and extrapolations computed from each fit and the prior predictive that simulates
+        the data sets (in chunks of ``bayescale.calibration.SIM_CHUNK``).
     num_draws : int
         Posterior draws ``L`` each rank is taken among (thinned evenly from ``num_chains * num_samples``); choose
         ``L + 1`` divisible by ``bins``.
@@ -459,7 +459,7 @@ def _extrapolation_point(law: Law, design: pd.DataFrame) -> tuple[dict[str, np.n
         "pred_half_loss"
 
 
-def sims_per_call(num_chains: int) -> int:
+def _sims_per_call(num_chains: int) -> int:
     """Return how many simulated data sets one call of the sampler fits: as many as fill the local devices.
 
     On a CPU, JAX's host devices (:mod:`bayescale._devices`: at least 4) each run one chain as a thread: with two
@@ -472,13 +472,13 @@ def sims_per_call(num_chains: int) -> int:
 
 
 def _fits(sampler: CompiledNUTS, key, sims: list, num_chains: int, data: int | None = None):
-    """Yield ``(s, sims[s], (samples, stats))`` for every simulation, fitted :func:`sims_per_call` at a time.
+    """Yield ``(s, sims[s], (samples, stats))`` for every simulation, fitted :func:`_sims_per_call` at a time.
 
     ``data`` indexes the model data in each ``sims[s]`` when it is a tuple. The last call is padded with copies of
     its first data set (their fits are dropped), so every call has the same shape and one compiled program serves
     all. Simulation ``s`` is fitted with ``fold_in(key, s)`` whatever the batch, so its draws do not depend on it.
     """
-    batch = sims_per_call(num_chains)
+    batch = _sims_per_call(num_chains)
     for start in range(0, len(sims), batch):
         idx = list(range(start, min(start + batch, len(sims))))
         datas = [sims[s] if data is None else sims[s][data] for s in idx]

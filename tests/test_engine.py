@@ -404,6 +404,23 @@ def test_compiled_nuts_matches_conjugate_posterior_and_reuses_compilation():
         assert sampler.traces == 1
 
 
+def test_run_batch_gives_each_data_set_the_draws_run_gives_it():
+    """Several data sets in one call (as bs.calibrate fits its simulations): the same chains as one at a time."""
+    rng = np.random.default_rng(2)
+    with jax.enable_x64(True):
+        sampler = CompiledNUTS(normal_mean, num_warmup=100, num_samples=100, num_chains=2)
+        keys = [jax.random.PRNGKey(s) for s in range(2)]
+        datas = [Data(y=rng.normal(m, 1.0, 20)) for m in (0.0, 2.0)]
+        batched = sampler.run_batch(keys, datas)
+        assert len(batched) == 2
+        for key, data, (draws, stats) in zip(keys, datas, batched, strict=True):
+            one_draws, one_stats = sampler.run(key, data)
+            assert draws["mu"].shape == (2, 100)
+            np.testing.assert_array_equal(draws["mu"], one_draws["mu"])
+            np.testing.assert_array_equal(stats["num_steps"], one_stats["num_steps"])
+        assert batched[0][0]["mu"].mean() < 1.0 < batched[1][0]["mu"].mean()
+
+
 @pytest.mark.parametrize("batching", ["map", "vmap"])
 def test_program_batching_modes_sample_the_conjugate_posterior(batching):
     """Several jobs per device, run one after another (CPU default) or vectorised (the GPU default)."""
