@@ -5,7 +5,7 @@ For each law, in one process:
 
 1. ``bs.calibrate(law, S)`` once to compile everything, then timed with another seed: wall seconds, the compiled
    sampler's share (``NUTSProgram.run``, wrapped here to time it) and the rest per simulation (ranks, scoring,
-   simulating).
+   simulating); with one chain per fit (the default since 2026-12-01) and with two (the default before).
 2. The scoring of one simulation, both ways, on the same ``S`` sets of 99 draws (prior draws stand in for the
    posterior: the cost does not depend on the values): the log-likelihood of the draws and of the truth, and the
    law's extrapolation for both, as eager NumPyro and JAX calls (the baseline) and as one ``jax.jit`` function
@@ -62,14 +62,18 @@ def _timed(fn, *args):
 
 
 def time_calibrate(law: str, num: int) -> dict:
-    """Calibrate twice (compile, then timed): wall, sampler and the rest per simulation."""
-    bs.calibrate(law, num_simulations=num, seed=1)
-    _sampler_seconds[0] = 0.0
-    start = time.perf_counter()
-    res = bs.calibrate(law, num_simulations=num, seed=0)
-    wall = time.perf_counter() - start
-    return {"wall_s": wall, "sampler_s": _sampler_seconds[0], "other_per_sim_s": (wall - _sampler_seconds[0]) / num,
-            "passed": bool(res.passed)}
+    """Calibrate with one chain per fit (the default) and with two (the default until 2026-12-01), each twice
+    (compile, then timed with another seed): wall, sampler and the rest per simulation."""
+    out = {}
+    for chains, tag in ((1, ""), (2, "_2ch")):
+        bs.calibrate(law, num_simulations=num, seed=1, num_chains=chains)
+        _sampler_seconds[0] = 0.0
+        start = time.perf_counter()
+        res = bs.calibrate(law, num_simulations=num, seed=0, num_chains=chains)
+        wall = time.perf_counter() - start
+        out.update({f"wall_s{tag}": wall, f"sampler_s{tag}": _sampler_seconds[0],
+                    f"other_per_sim_s{tag}": (wall - _sampler_seconds[0]) / num, f"passed{tag}": bool(res.passed)})
+    return out
 
 
 def time_scoring(law_name: str, num: int) -> dict:
@@ -150,24 +154,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     num = args.num_simulations
     print(f"# bs.calibrate speed — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
-          f"JAX {jax.default_backend()} x {jax.local_device_count()} devices, S = {num}, 2 chains x 400 + 500 "
-          f"per fit", flush=True)
+          f"JAX {jax.default_backend()} x {jax.local_device_count()} devices, S = {num}, 400 + 500 "
+          f"iterations per chain", flush=True)
     rows = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for law in args.laws:
             rows[law] = {**time_prior(law, num), **time_calibrate(law, num), **time_scoring(law, num)}
             print(f"  ({law} done)", file=sys.stderr, flush=True)
-    print("\n| law | calibrate wall s | sampler s | rest per simulation s | scoring per simulation: eager s | "
-          "compiled s | eager / compiled | scoring compile s | same values | prior draws for two S: a program "
-          "per S s | chunks s | ratio | SBC passed |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| law | calibrate, 1 chain: wall s | sampler s | 2 chains (before): wall s | sampler s | wall ratio | "
+          "rest per simulation s | scoring per simulation: eager s | compiled s | eager / compiled | scoring compile "
+          "s | same values | prior draws for two S: a program per S s | chunks s | ratio | SBC passed (1 / 2 chains) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for law, r in rows.items():
-        print(f"| {law} | {r['wall_s']:.1f} | {r['sampler_s']:.1f} | {r['other_per_sim_s']:.3f} | "
+        print(f"| {law} | {r['wall_s']:.1f} | {r['sampler_s']:.1f} | {r['wall_s_2ch']:.1f} | "
+              f"{r['sampler_s_2ch']:.1f} | {r['wall_s_2ch'] / r['wall_s']:.2f}x | {r['other_per_sim_s']:.3f} | "
               f"{r['eager_per_sim_s']:.3f} | {r['compiled_per_sim_s']:.4f} | "
               f"{r['eager_per_sim_s'] / r['compiled_per_sim_s']:.0f}x | {r['scoring_compile_s']:.1f} | "
               f"{r['same_values']} | {r['prior_per_s_s']:.1f} | {r['prior_chunked_s']:.1f} | "
-              f"{r['prior_per_s_s'] / r['prior_chunked_s']:.1f}x | {r['passed']} |")
+              f"{r['prior_per_s_s'] / r['prior_chunked_s']:.1f}x | {r['passed']} / {r['passed_2ch']} |")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)

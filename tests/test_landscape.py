@@ -122,7 +122,7 @@ def test_recommend_errors_are_clear(recovery_fit):
 @pytest.mark.statistical
 def test_landscape_sbc_and_negative_control(sbc_alpha):
     design = _design(sizes=(1e8, 1e10), ratios=(20, 200), lrs=4, batches=3)
-    draws = dict(num_warmup=300, num_samples=300)  # 600 draws per fit, ranks among 99 of them
+    draws = dict(num_warmup=300, num_samples=300)  # one chain of 300 draws per fit, ranks among 99 of them
     good = bs.calibrate(LAW, num_simulations=100, design=design, seed=0, alpha=sbc_alpha, **draws)
     assert good.passed, good.summary()
     with warnings.catch_warnings():  # the control fails by a wide margin (p ~ 1e-30 at S = 20, every rank piled)
