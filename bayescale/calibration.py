@@ -232,7 +232,9 @@ def calibrate(
                                 num_samples=num_samples, num_draws=num_draws, target_accept_prob=target_accept_prob,
                                 bins=bins, alpha=alpha, seed=seed, progress=progress)
     law = get_law(law)
-    _check_sizes(num_draws, bins, num_chains, num_samples)
+    if likelihood not in NOISE_PARAMS:
+        raise ValueError(f"likelihood={likelihood!r} is not one of {tuple(NOISE_PARAMS)}")
+    _check_sizes(num_draws, bins, num_chains, num_samples, num_simulations)
     total = num_chains * num_samples
     design = default_design(law) if design is None else design.reset_index(drop=True)
     missing = [x for x in law.inputs if x not in design]
@@ -306,7 +308,10 @@ def _rank(draws, truth, rng: np.random.Generator) -> int:
     return below + int(rng.integers(0, int(np.sum(draws == truth)) + 1))
 
 
-def _check_sizes(num_draws: int, bins: int, num_chains: int, num_samples: int) -> None:
+def _check_sizes(num_draws: int, bins: int, num_chains: int, num_samples: int, num_simulations: int) -> None:
+    if not isinstance(num_simulations, (int, np.integer)) or num_simulations < 2:
+        raise ValueError(f"num_simulations must be an integer of at least 2 (a rank test needs several simulated "
+                         f"data sets; 100 is typical), got {num_simulations!r}")
     if (num_draws + 1) % bins:
         raise ValueError(f"num_draws + 1 ({num_draws + 1}) must be divisible by bins ({bins})")
     if num_chains * num_samples < num_draws:
@@ -326,7 +331,7 @@ def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num
 
     from bayescale.chain import Chain, ChainData, _stage_likelihoods, build_chain_model
 
-    _check_sizes(num_draws, bins, num_chains, num_samples)
+    _check_sizes(num_draws, bins, num_chains, num_samples, num_simulations)
     first, last = ch.stages[0], ch.stages[-1]
     design = default_design(first) if design is None else design.reset_index(drop=True)
     missing = [x for x in ch.inputs if x not in design]

@@ -1,10 +1,10 @@
 """The ``bayescale`` command line (Typer).
 
-Commands: ``fit``, ``predict``, ``summary``, ``report``, ``compare``, ``backtest``, ``decide``, ``compare-at-scale``,
-``laws``, ``demo``.
+Commands: ``fit``, ``predict``, ``summary``, ``report``, ``compare``, ``backtest``, ``calibrate``, ``decide``,
+``compare-at-scale``, ``laws``, ``demo``.
 
 Errors in the input (a bad table, an unknown law, a missing file) are printed as one clear message with exit code 2,
-never as a traceback.
+never as a traceback. ``calibrate`` exits with code 1 when a rank test fails.
 """
 
 from __future__ import annotations
@@ -235,6 +235,47 @@ def backtest(
         bt.predictions.to_csv(out / "predictions.csv", index=False)
     with pd.option_context("display.width", 160):
         typer.echo(repr(bt))
+
+
+@app.command()
+def calibrate(
+    law: Annotated[str, typer.Argument(help="registered law name (see `bayescale laws`)")] = "chinchilla",
+    num_simulations: Annotated[int, typer.Option("--num-simulations", "-S", help="simulated data sets")] = 100,
+    design: Annotated[Path | None, typer.Option(
+        help="CSV or Parquet table of the simulated ladder's inputs [default: the law's default design]")] = None,
+    likelihood: Annotated[str, typer.Option(help="student_t | normal | beta")] = "student_t",
+    num_chains: int = 1,
+    num_warmup: int = 400,
+    num_samples: int = 500,
+    target_accept_prob: TargetAcceptProb = 0.9,
+    alpha: Annotated[float, typer.Option(help="family-wise level of the uniformity tests (Bonferroni)")] = 0.01,
+    seed: int = 0,
+    out: Annotated[Path | None, typer.Option(help="folder for ranks.csv, sbc_summary.csv and sbc_ranks.png")]
+    = None,
+):
+    """Simulation-based calibration of a law's model and sampler; exit code 1 when a rank test fails."""
+    import pandas as pd
+
+    import bayescale as bs
+
+    table = None if design is None else _read_table(design)
+    try:
+        result = bs.calibrate(law, num_simulations=num_simulations, design=table, likelihood=likelihood,
+                              num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples,
+                              target_accept_prob=target_accept_prob, alpha=alpha, seed=seed, progress=True)
+    except (KeyError, ValueError, TypeError) as exc:
+        _fail(str(exc).strip('"'))
+    with pd.option_context("display.width", 140, "display.float_format", "{:.3g}".format):
+        typer.echo(result.summary().to_string())
+    typer.echo(repr(result))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        result.ranks.to_csv(out / "ranks.csv", index=False)
+        result.summary().to_csv(out / "sbc_summary.csv", index_label="quantity")
+        result.plot(out / "sbc_ranks.png")
+        typer.echo(f"wrote ranks.csv, sbc_summary.csv and sbc_ranks.png to {out}")
+    if not result.passed:
+        raise typer.Exit(code=1)
 
 
 @app.command()

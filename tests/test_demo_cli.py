@@ -132,7 +132,12 @@ def test_cli_laws_lists_registry():
      (["fit", "runs.txt"], "expected a .csv or .parquet file of runs"),
      (["fit", "bad.csv"], "column 'loss' has 1 missing or infinite value"),
      (["fit", "good.csv", "--law", "chinchila"], "chinchilla"),
-     (["fit", "good.csv", "--target-accept-prob", "1.5"], "target_accept_prob must be in (0, 1), got 1.5")],
+     (["fit", "good.csv", "--target-accept-prob", "1.5"], "target_accept_prob must be in (0, 1), got 1.5"),
+     (["calibrate", "chinchila"], "unknown law 'chinchila'"),
+     (["calibrate", "--likelihood", "gaussian"], "likelihood='gaussian' is not one of"),
+     (["calibrate", "-S", "1"], "num_simulations must be an integer of at least 2"),
+     (["calibrate", "mccandlish", "--design", "good.csv"], "design is missing input column(s) ['b']"),
+     (["calibrate", "--design", "runs.txt"], "expected a .csv or .parquet file")],
 )
 def test_cli_errors_are_messages_not_tracebacks(args, match, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -144,6 +149,21 @@ def test_cli_errors_are_messages_not_tracebacks(args, match, tmp_path, monkeypat
     assert res.exit_code == 2, res.output
     assert match in res.output
     assert "Traceback" not in res.output
+
+
+def test_cli_calibrate_writes_ranks_and_exits_1_only_on_failure(tmp_path):
+    out = tmp_path / "sbc"
+    res = runner.invoke(app, ["calibrate", "sigmoid_transfer", "-S", "10", "--num-warmup", "150", "--num-samples",
+                              "100", "--out", str(out)])
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.output
+    summary = pd.read_csv(out / "sbc_summary.csv", index_col="quantity")
+    assert {"ceiling", "k", "l0", "log_lik"} <= set(summary.index)
+    assert res.exit_code == (0 if summary["passed"].all() else 1), res.output
+    ranks = pd.read_csv(out / "ranks.csv")
+    assert len(ranks) == 10 and ranks.to_numpy().min() >= 0 and ranks.to_numpy().max() <= 99
+    assert (out / "sbc_ranks.png").stat().st_size > 0
+    assert "<CalibrationResult sigmoid_transfer: S=10" in res.output
+    assert "calibrate sigmoid_transfer: 10/10" in res.output  # progress on long work
 
 
 def test_cli_predict_needs_inputs(fit_file):
