@@ -565,7 +565,8 @@ def table_g(rows: list[dict], baseline: dict | None) -> None:
         print(f"| {r['system']} | {here:.3f} | {there:.3f} | {here / there:.1f}x | {warm:.1f}x |")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this script (``benchmarks/device/gpu_check.sh`` passes it problem G's arguments)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--problems", nargs="+", default=["A", "B", "C"], choices=["A", "B", "C", "G"],
                         help="G: throughput of --many batched fits and one 64-group fit on this backend (GPU check)")
@@ -587,7 +588,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write every number to this file")
     parser.add_argument("--report", help="print the tables of a saved --json run instead of running (with "
                                          "--baseline for problem G's ratios)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     baseline = json.loads(Path(args.baseline).read_text()) if args.baseline else None
     if args.report:
         saved = json.loads(Path(args.report).read_text())

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Not copied into the build tree: local environments, build outputs, caches, VCS data.
 _IGNORE = shutil.ignore_patterns(
     ".git", ".venv", ".ci-venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-    ".hypothesis", "_build", "out", "*.nc",
+    ".hypothesis", "_build", "out", "*.nc", "wheelhouse", "device_out",
 )
 
 

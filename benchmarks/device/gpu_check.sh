@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Issue 3's GPU checks in one command on a lent GPU machine, about 8 minutes: the GPU-only tests and problem G
+# (1,000 batched small fits and one 64-group fit) against the saved CPU baseline. First, here:
+#
+#   bash benchmarks/device/prepare_wheelhouse.sh
+#
+# then, with the device tool:
+#
+#   run(command="bash benchmarks/device/gpu_check.sh", carry=["benchmarks/device/wheelhouse"], timeout_s=600)
+#
+# Everything it prints is also written under $OUT (setup.log, gpu_tests.log, g_gpu.log and g_gpu.json), which comes
+# back. It installs bayescale and what the image lacks from the carried wheels, offline, into the image's own
+# python3 (itself a venv, whose JAX has CUDA: a venv made from it would not see its packages); the machine is
+# thrown away afterwards. Each step has its own time limit, so a slow step leaves the later ones their time; the
+# JSON is written only when problem G finishes. BAYESCALE_GPU_MANY (default 1000) sets G's number of fits,
+# BAYESCALE_GPU_BUDGET_S (default 560) the seconds for the whole script, BAYESCALE_GPU_PYTHON (default python3)
+# the interpreter.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+OUT=${OUT:-$PWD/device_out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+START=$(date +%s)
+BUDGET=${BAYESCALE_GPU_BUDGET_S:-560}
+MANY=${BAYESCALE_GPU_MANY:-1000}
+PY=${BAYESCALE_GPU_PYTHON:-python3}
+left() { echo $(( BUDGET - ($(date +%s) - START) )); }
+stamp() { echo "[gpu_check] $(( $(date +%s) - START )) s: $*"; }
+
+{
+    stamp "setup"
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 || echo "(no nvidia-smi)"
+    "$PY" -m pip install -q --no-index --find-links benchmarks/device/wheelhouse --no-build-isolation \
+        -e '.[test]' || exit 1
+    "$PY" -c "import jax, jaxlib, numpyro, arviz_base, xarray, bayescale
+print('jax', jax.__version__, 'jaxlib', jaxlib.__version__, 'numpyro', numpyro.__version__, 'arviz-base',
+      arviz_base.__version__, 'xarray', xarray.__version__)
+print('backend', jax.default_backend(), jax.devices())"
+} 2>&1 | tee "$OUT/setup.log"
+[[ ${PIPESTATUS[0]} -eq 0 ]] || { stamp "setup failed"; exit 1; }
+
+stamp "GPU-only tests" | tee "$OUT/gpu_tests.log"
+timeout 200 "$PY" -m pytest -q -p no:cacheprovider -rs tests/test_gpu.py 2>&1 | tee -a "$OUT/gpu_tests.log"
+TESTS=${PIPESTATUS[0]}
+
+stamp "problem G: $MANY fits, $(left) s left" | tee "$OUT/g_gpu.log"
+timeout "$(left)" "$PY" benchmarks/speed.py --problems G --many "$MANY" \
+    --baseline benchmarks/results/g_cpu_2026-11-30.json --json "$OUT/g_gpu.json" 2>&1 | tee -a "$OUT/g_gpu.log"
+G=${PIPESTATUS[0]}
+stamp "done: tests exit $TESTS, problem G exit $G" | tee -a "$OUT/g_gpu.log"
+exit $(( TESTS != 0 || G != 0 ))
