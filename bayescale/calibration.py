@@ -28,6 +28,7 @@ import numpyro.distributions as dist
 import pandas as pd
 
 from bayescale.build import (
+    LIKELIHOODS,
     NOISE_PARAMS,
     ModelConfig,
     ModelData,
@@ -232,8 +233,8 @@ def calibrate(
                                 num_samples=num_samples, num_draws=num_draws, target_accept_prob=target_accept_prob,
                                 bins=bins, alpha=alpha, seed=seed, progress=progress)
     law = get_law(law)
-    if likelihood not in NOISE_PARAMS:
-        raise ValueError(f"likelihood={likelihood!r} is not one of {tuple(NOISE_PARAMS)}")
+    if likelihood not in LIKELIHOODS:  # the check and message of bs.fit
+        raise ValueError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
     _check_sizes(num_draws, bins, num_chains, num_samples, num_simulations)
     total = num_chains * num_samples
     design = default_design(law) if design is None else design.reset_index(drop=True)

@@ -592,6 +592,18 @@ class CompiledNUTS:
 
         Data set ``i`` gets the chains :meth:`run` would give it with ``keys[i]`` (the same draws). The number of
         data sets is part of the compiled program's shape: keep it fixed (pad the last call) to compile once.
+
+        Parameters
+        ----------
+        keys : sequence of jax.Array
+            One PRNG key per data set.
+        datas : sequence of pytree
+            The model's argument for each data set, all of the same shapes.
+
+        Returns
+        -------
+        list of (dict, dict)
+            Per data set, its draws and its sampler statistics, arrays of shape ``(num_chains, num_samples, ...)``.
         """
         c = self.num_chains
         job_keys = np.concatenate([np.asarray(jax.random.split(k, c), dtype=np.uint32) for k in keys])
