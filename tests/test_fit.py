@@ -9,6 +9,7 @@ import numpy as np
 import numpyro.distributions as dist
 import pandas as pd
 import pytest
+from _recovery import far_from_truth
 
 import bayescale as bs
 from bayescale.fit import THRESHOLDS, _judge
@@ -25,18 +26,6 @@ def _quiet_fit(*args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ConvergenceWarning)
         return bs.fit(*args, **kwargs)
-
-
-def _within(fit, truth, var_tmpl="{}", z=3.5):
-    """|posterior mean - truth| <= z * sqrt(sd^2 + mcse^2) for every parameter (sd: posterior width; mcse: MC error)."""
-    s = fit.summary()
-    bad = {}
-    for p, t in truth.items():
-        row = s.loc[var_tmpl.format(p)]
-        tol = z * np.hypot(row["sd"], row["mcse_mean"])
-        if abs(row["mean"] - t) > tol:
-            bad[p] = (row["mean"], t, tol)
-    return bad
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +141,7 @@ def test_unknown_law_suggests_close_name(flat_runs):
 # ---------------------------------------------------------------------------------------------------- recovery
 @pytest.mark.statistical
 def test_flat_recovery(flat_fit):
-    assert _within(flat_fit, TRUTH) == {}
+    assert far_from_truth(flat_fit, TRUTH) == {}
 
 
 @pytest.mark.statistical
@@ -161,9 +150,9 @@ def test_hierarchical_recovery(group_fit, group_runs):
     truth = group_runs.attrs["params"]
     assert len(truth) == 5
     for g, params in truth.items():
-        bad = _within(group_fit, {"e": params["e"], "a": params["a"]}, var_tmpl="{}[" + g + "]")
+        bad = far_from_truth(group_fit, {"e": params["e"], "a": params["a"]}, var_tmpl="{}[" + g + "]")
         assert bad == {}, (g, bad)
-    assert _within(group_fit, {k: TRUTH[k] for k in ("b", "alpha", "beta")}) == {}
+    assert far_from_truth(group_fit, {k: TRUTH[k] for k in ("b", "alpha", "beta")}) == {}
     s = group_fit.summary()
     assert {"e_loc", "e_scale", "a_loc", "a_scale"} <= set(s.index)
     assert group_fit.tree.posterior["e"].dims == ("chain", "draw", "group")
