@@ -406,10 +406,11 @@ def constant_prior(prior: dist.Distribution) -> dist.Distribution:
     A ``Beta`` or ``Gamma`` prior (exactly those classes) becomes ``_Beta`` or ``_ConstantGamma``, still an
     instance of the class it was; every other prior is returned as it is.
     """
+    own = vars(prior).get("_validate_args")  # None: it follows NumPyro's default, and so does the copy
     if type(prior) is dist.Beta:
-        return _Beta(prior.concentration1, prior.concentration0, validate_args=prior._validate_args)
+        return _Beta(prior.concentration1, prior.concentration0, validate_args=own)
     if type(prior) is dist.Gamma:
-        return _ConstantGamma(prior.concentration, prior.rate, validate_args=prior._validate_args)
+        return _ConstantGamma(prior.concentration, prior.rate, validate_args=own)
     return prior
 
 
