@@ -35,6 +35,7 @@ import numpyro
 import numpyro.distributions as dist
 from jax.scipy.special import gammaln, xlog1py, xlogy
 from numpyro.distributions import transforms
+from numpyro.util import not_jax_tracer
 from scipy import special
 
 from bayescale.law import Law
@@ -364,10 +365,6 @@ def law_location(law: Law, xs: Sequence[Any], params: Mapping[str, Any]):
     return law.link_location(*xs, **params)
 
 
-def _concrete(*values) -> bool:
-    return not any(isinstance(v, jax.core.Tracer) for v in values)
-
-
 class _Beta(dist.Beta):
     """``dist.Beta`` evaluating its normaliser once per density, with SciPy when the concentrations are constants.
 
@@ -381,7 +378,7 @@ class _Beta(dist.Beta):
 
     def log_prob(self, value):
         a, b = self.concentration1, self.concentration0
-        if _concrete(a, b):
+        if not_jax_tracer(a) and not_jax_tracer(b):
             a, b = np.asarray(a), np.asarray(b)
             norm = special.betaln(a, b)
         else:  # as NumPyro's density inside (0, 1) (its Dirichlet's); JAX's betaln is off by up to 1e-6 there
@@ -394,7 +391,7 @@ class _ConstantGamma(dist.Gamma):
 
     def log_prob(self, value):
         a, r = self.concentration, self.rate
-        if not _concrete(a, r):
+        if not (not_jax_tracer(a) and not_jax_tracer(r)):
             return super().log_prob(value)
         a, r = np.asarray(a), np.asarray(r)
         return xlogy(a - 1.0, value) - r * value - (special.gammaln(a) - a * np.log(r))
@@ -403,8 +400,20 @@ class _ConstantGamma(dist.Gamma):
 def constant_prior(prior: dist.Distribution) -> dist.Distribution:
     """Return ``prior`` with the same density, its constant normalisers computed once at build time.
 
-    A ``Beta`` or ``Gamma`` prior (exactly those classes) becomes ``_Beta`` or ``_ConstantGamma``, still an
-    instance of the class it was; every other prior is returned as it is.
+    :func:`build_model` passes every prior of the law through it, so that XLA does not compile (and fold) the
+    normalisers in each evaluation of the potential.
+
+    Parameters
+    ----------
+    prior : numpyro.distributions.Distribution
+        A prior with constant parameters.
+
+    Returns
+    -------
+    numpyro.distributions.Distribution
+        For a ``Beta`` or ``Gamma`` prior (exactly those classes), a copy whose ``log_prob`` takes the normaliser
+        from SciPy, still an instance of the class it was and keeping the prior's own ``validate_args``; any other
+        prior, itself.
     """
     own = vars(prior).get("_validate_args")  # None: it follows NumPyro's default, and so does the copy
     if type(prior) is dist.Beta:
