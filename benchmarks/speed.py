@@ -17,7 +17,10 @@ Rows and what they time:
 * ``Huber + bootstrap`` (A): the literature's point fit (``fit_speed.py``): L-BFGS-B from Hoffmann's 4500-point grid,
   then 200 warm-started bootstrap refits.
 * ``stan`` / ``nutpie``: the peers of ``peers.py`` (``pip install -e '.[bench]'``); skipped, with the reason
-  printed, when they cannot be imported.
+  printed, when they cannot be imported. Both build cold: Stan's httpstan cache entry is dropped first, and nutpie
+  runs in a new process whose PyTensor cache (with PyTensor's cache of numba code) starts empty; on A a second new
+  process with the cache that one filled gives nutpie's cached row, beside bayescale's. nutpie's import of PyMC
+  (several seconds) is in no column, so its rows are not launch-to-fit times as bayescale's cold and cached are.
 
 Columns: compile s (JAX trace + XLA compile from ``jax.monitoring``; Stan's model build; nutpie's compile),
 sampling s (wall minus compile), wall s, ESS/s (min bulk ESS over the law's parameters / sampling s), ESS per 1k
@@ -236,19 +239,30 @@ def peers(problem: str, runs: pd.DataFrame, opts: dict, skip: bool, reference_dr
             print(f"  {name} skipped: {reason}")
             continue
         fn = peer_mod.stan_fit if name == "stan" else peer_mod.nutpie_fit
-        try:
-            res = fn(problem, runs, seed=0, num_chains=opts["num_chains"], num_warmup=opts["num_warmup"],
-                     num_samples=opts["num_samples"])
-        except Exception as err:  # noqa: BLE001 - a peer failing must not stop the benchmark
-            print(f"  {name} failed: {type(err).__name__}: {err}")
-            continue
-        keys = [k for k in res["means"] if k.split("[")[0] in (PARAMS_B if problem == "B" else PARAMS)]
-        out[name] = {"wall_s": res["wall_s"], "compile_s": res["compile_s"], "sample_s": res["sample_s"],
-                     "grad_evals": res["grad_evals"], "divergences": res["divergences"],
-                     "max_r_hat": res["max_r_hat"], "min_ess_bulk": res["min_ess_bulk"],
-                     "min_ess_tail": res["min_ess_tail"], "means": {k: res["means"][k] for k in keys},
-                     "sds": {k: res["sds"][k] for k in keys}}
-        if name == "stan" and reference_draws:
+        sizes = {"num_chains": opts["num_chains"], "num_warmup": opts["num_warmup"],
+                 "num_samples": opts["num_samples"]}
+        with tempfile.TemporaryDirectory() as cache:
+            # nutpie: a new process with an empty PyTensor cache (a real build, as Stan's), then on A a second new
+            # process with the cache the first one filled (as bayescale's cached row)
+            calls = ([(name, {})] if name == "stan" else
+                     [("nutpie, new process with an empty compile cache", {"compile_dir": f"{cache}/pytensor"})])
+            if name == "nutpie" and problem == "A":
+                calls.append(("nutpie, new process with its compile cache",
+                              {"compile_dir": f"{cache}/pytensor", "fresh_build": False}))
+            for label, extra in calls:
+                try:
+                    res = fn(problem, runs, seed=0, **sizes, **extra)
+                except Exception as err:  # noqa: BLE001 - a peer failing must not stop the benchmark
+                    print(f"  {label} failed: {type(err).__name__}: {err}")
+                    break
+                keys = [k for k in res["means"] if k.split("[")[0] in (PARAMS_B if problem == "B" else PARAMS)]
+                out[label] = {"wall_s": res["wall_s"], "compile_s": res["compile_s"], "sample_s": res["sample_s"],
+                              "grad_evals": res["grad_evals"], "divergences": res["divergences"],
+                              "max_r_hat": res["max_r_hat"], "min_ess_bulk": res["min_ess_bulk"],
+                              "min_ess_tail": res["min_ess_tail"], "means": {k: res["means"][k] for k in keys},
+                              "sds": {k: res["sds"][k] for k in keys},
+                              "compile_cached": res.get("compile_cached"), "import_s": res.get("import_s")}
+        if name == "stan" and name in out and reference_draws:
             try:  # the same build (no compile), another seed, many more draws: a reference with a small MCSE
                 ref = fn(problem, runs, seed=1, num_chains=opts["num_chains"], num_warmup=opts["num_warmup"],
                          num_samples=reference_draws, fresh_build=False)
@@ -520,6 +534,9 @@ def table(problem: str, rows: list[dict], opts: dict) -> None:
                      if r.get("exit_s") is not None else ""))
         elif r.get("exit_s") is not None:
             print(f"  {r['system']}: the process then took {r['exit_s']:.1f} s more to exit (interpreter teardown)")
+        if r.get("import_s") is not None:
+            print(f"  {r['system']}: its process first took {r['import_s']:.1f} s to import PyMC and nutpie, "
+                  "which no column counts")
 
 
 def table_c(rows: list[dict]) -> None:
