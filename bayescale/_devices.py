@@ -1,6 +1,8 @@
-"""Host-device set-up: run NUTS chains in parallel over CPU "devices" (must happen before JAX starts).
+"""Host-device set-up: how many NUTS chains run in parallel on CPU (must happen before JAX starts).
 
-Measured on a 2-core machine: chains in parallel over host devices sample 2-3x faster than vectorized chains.
+On CPU the engine splits a run's chains into one share per host device and runs each share in its own thread
+(:func:`bayescale.engine.threaded`). Measured on a 2-core machine: chains in parallel over host devices sample 2-3x
+faster than vectorized chains.
 bayescale asks XLA for ``max(4, cpu_count)`` host devices (enough for the default 4 chains) unless the user set
 ``--xla_force_host_platform_device_count`` already or ``BAYESCALE_HOST_DEVICES`` says otherwise. It has no effect
 if JAX's backend was started before bayescale was imported; the chains of a fit then run one after another.

@@ -9,10 +9,12 @@ data are arguments:
   chains is ``C`` jobs on the same data; ``bs.fit_many`` of ``K`` fits is ``K x C`` jobs. Initialisation (prior
   medians), warm-up (step size and mass-matrix adaptation), sampling and the pointwise log-likelihood all run
   inside the program, so a new data set of the same shape compiles nothing.
-* **Devices.** Jobs are split over all local devices with ``jax.shard_map`` (one mesh axis, ``"jobs"``), and
-  vectorised with ``vmap`` within a device. On CPU bayescale asks XLA for host devices before JAX starts
-  (:mod:`bayescale._devices`), so the chains of one fit run in parallel threads; on a GPU all jobs are vectorised
-  on the one device. Each device runs its own NUTS loop (no cross-device synchronisation per step).
+* **Devices.** Jobs are split into as many equal shares as there are local devices. On CPU (:func:`threaded`)
+  each share is a call of one single-device program in its own thread, and a CPU device runs a program in the
+  thread that calls it, so the shares run in parallel; bayescale asks XLA for host devices before JAX starts
+  (:mod:`bayescale._devices`), which sets how many. On accelerators the shares go to the devices in one program
+  (``jax.shard_map``, mesh axis ``"jobs"``); a GPU vectorises its jobs with ``vmap``. Each share runs its own NUTS
+  loop (no synchronisation between shares per step).
 * **Shapes.** Callers pad the runs axis to :func:`bucket` sizes (at most 25% padding, with a mask on the
   likelihood), so nearby data sizes share one compiled program.
 * **Cache.** :func:`program` keeps compiled programs per (model, settings) for the life of the process; JAX's
@@ -31,6 +33,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -40,8 +43,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["default_warmup_tree_depth", "default_batching", "init_near_mean", "NUTSProgram", "Pending", "NUTSSettings",
-           "program", "bucket", "enable_persistent_cache", "CompiledNUTS", "job_keys", "DEFAULT_MASS_SHRINKAGE"]
+__all__ = ["default_warmup_tree_depth", "default_batching", "threaded", "init_near_mean", "NUTSProgram", "Pending",
+           "NUTSSettings", "program", "bucket", "enable_persistent_cache", "CompiledNUTS", "job_keys",
+           "DEFAULT_MASS_SHRINKAGE"]
 
 #: Sample statistics recorded per draw (NumPyro's names).
 STATS = ("diverging", "num_steps", "energy", "accept_prob", "step_size", "potential_energy")
@@ -229,23 +233,23 @@ class NUTSProgram:
 
         return Mesh(np.asarray(jax.local_devices()[:n_dev]), ("jobs",))
 
+    def _body(self, keys, data):
+        """Run the jobs of one device (or one thread): ``keys`` and every leaf of ``data`` have a leading job axis."""
+        self.traces += 1  # Python side effect: runs only when JAX traces
+        if keys.shape[0] == 1:  # one job per device: no vmap, so NUTS keeps real branches (cheaper to trace,
+            # compile and run than vmap's selects)
+            out = self._job(keys[0], jax.tree.map(lambda v: v[0], data))
+            return jax.tree.map(lambda v: v[None], out)
+        if self.batching == "map":
+            return jax.lax.map(lambda kd: self._job(*kd), (keys, data))
+        return jax.vmap(self._job)(keys, data)
+
     def _build(self, n_dev: int) -> Callable:
         from jax.sharding import PartitionSpec
 
-        mesh = self._mesh(n_dev)
         spec = PartitionSpec("jobs")
-
-        def body(keys, data):
-            self.traces += 1  # Python side effect: runs only when JAX traces
-            if keys.shape[0] == 1:  # one job per device: no vmap, so NUTS keeps real branches (cheaper to trace,
-                # compile and run than vmap's selects)
-                out = self._job(keys[0], jax.tree.map(lambda v: v[0], data))
-                return jax.tree.map(lambda v: v[None], out)
-            if self.batching == "map":
-                return jax.lax.map(lambda kd: self._job(*kd), (keys, data))
-            return jax.vmap(self._job)(keys, data)
-
-        return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(spec, spec), out_specs=spec, check_vma=False))
+        return jax.jit(jax.shard_map(self._body, mesh=self._mesh(n_dev), in_specs=(spec, spec), out_specs=spec,
+                                     check_vma=False))
 
     def run(self, keys, data, while_compiling: Callable[[], None] | None = None
             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -301,18 +305,26 @@ class NUTSProgram:
             data = jax.tree.map(lambda v: np.concatenate([v, v[:pad]]), data)
         leaves, treedef = jax.tree.flatten(data)
         leaves = [np.asarray(v) for v in leaves]
-        signature = (n_dev, treedef, keys.shape, tuple((v.shape, v.dtype.str) for v in leaves))
+        threads = n_dev if threaded() else 0
+        signature = (n_dev, threads, treedef, keys.shape, tuple((v.shape, v.dtype.str) for v in leaves))
         fn = self._compiled.get(signature)
         if fn is None:
-            lowered = self._callable(n_dev, treedef, keys, leaves).lower(keys, *leaves)
+            # threaded: one program for one device's share of the jobs, which n_dev threads call at once
+            share = [a[: a.shape[0] // n_dev] for a in (keys, *leaves)] if threads else [keys, *leaves]
+            lowered = self._callable(n_dev, threads, treedef, share[0], share[1:]).lower(*share)
             if while_compiling is not None:
                 while_compiling()
             # compiled here, so that the timing starts with the run alone
             fn = self._compiled[signature] = lowered.compile()
+        if threads:
+            return Pending(partial(_ThreadedRun, fn, threads), (keys, *leaves), num_jobs)
         return Pending(fn, (keys, *leaves), num_jobs)
 
-    def _callable(self, n_dev: int, treedef, keys: np.ndarray, leaves: list[np.ndarray]) -> Callable:
-        """Return the compiled program for one signature of arguments: from the program store, else traced.
+    def _callable(self, n_dev: int, threads: int, treedef, keys: np.ndarray, leaves: list[np.ndarray]) -> Callable:
+        """Return the program for one signature of arguments (not yet compiled): from the program store, else traced.
+
+        ``threads``: 0 for one program sharded over ``n_dev`` devices; else the number of threads that will call a
+        single-device program, which ``keys`` and ``leaves`` (one thread's share of the jobs) then describe.
 
         With a ``store_key`` and the persistent cache on, the traced program is exported (:mod:`jax.export`,
         StableHLO) to ``<cache>/programs/`` under a digest of everything it depends on, and run from there; a new
@@ -321,19 +333,24 @@ class NUTSProgram:
         """
         from jax.sharding import NamedSharding, PartitionSpec
 
-        sharded, mesh = self._build(n_dev), self._mesh(n_dev)
-        jobs = NamedSharding(mesh, PartitionSpec("jobs"))
+        run, mesh = (self._body, None) if threads else (self._build(n_dev), self._mesh(n_dev))
 
         def flat(keys, *leaves):
-            return sharded(keys, jax.tree.unflatten(treedef, leaves))
+            return run(keys, jax.tree.unflatten(treedef, leaves))
 
-        traced = jax.jit(flat, in_shardings=jobs, out_shardings=jobs)
-        path = self._store_path(n_dev, treedef, keys, leaves)
+        if threads:
+            traced = jax.jit(flat)
+        else:
+            jobs = NamedSharding(mesh, PartitionSpec("jobs"))
+            traced = jax.jit(flat, in_shardings=jobs, out_shardings=jobs)
+        path = self._store_path(n_dev, threads, treedef, keys, leaves)
         if path is None:
             return traced
         from jax import export
 
         def run_exported(exported):
+            if mesh is None:
+                return jax.jit(exported.call)
             return jax.jit(exported.call, in_shardings=exported.in_shardings_jax(mesh),
                            out_shardings=jax.tree.unflatten(exported.out_tree, exported.out_shardings_jax(mesh)))
 
@@ -353,11 +370,12 @@ class NUTSProgram:
             return traced
         return run_exported(exported)
 
-    def _store_path(self, n_dev, treedef, keys, leaves):
+    def _store_path(self, n_dev, threads, treedef, keys, leaves):
         cache = enable_persistent_cache()
         if self.store_key is None or cache is None or _gspmd():
             return None
-        parts = [self.store_key, repr(self.settings), self.loglik_site, self.batching, n_dev, jax.default_backend(),
+        parts = [self.store_key, repr(self.settings), self.loglik_site, self.batching, n_dev, threads,
+                 jax.default_backend(),
                  bool(jax.config.read("jax_enable_x64")), str(treedef), keys.shape,
                  [(v.shape, v.dtype.str) for v in leaves], _code_version()]
         digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
@@ -424,6 +442,42 @@ def job_keys(seed: int, index: int, num: int) -> np.ndarray:
     return np.random.SeedSequence([int(seed) % 2**63, int(index)]).generate_state(2 * num, np.uint32).reshape(num, 2)
 
 
+def threaded() -> bool:
+    """Whether a run's jobs go to threads that each call one single-device program (on CPU).
+
+    Otherwise (accelerators) they go to one program sharded over the devices with ``jax.shard_map``. A CPU device
+    runs a program in the thread that calls it, so several threads calling one compiled program run in parallel, as
+    JAX's host devices do. Measured on 2 cores (2026-12-01, problem A, three interleaved pairs of cold processes):
+    XLA compiled the single-device program of one chain in 4.3, 5.3 and 5.8 s against 5.0, 6.5 and 6.5 s for the
+    program sharded over four host devices (no partitioning passes), and four threads ran the four chains in the
+    time the four devices did (1.5-2.0 s against 1.8-1.9 s).
+    """
+    return jax.default_backend() == "cpu"
+
+
+class _ThreadedRun:
+    """The jobs of one run split into equal shares, each share a call of a single-device program in its own thread.
+
+    The threads start at once; :meth:`join` waits for them and returns the outputs joined along the job axis.
+    """
+
+    def __init__(self, fn: Callable, threads: int, *args: np.ndarray):
+        size = args[0].shape[0] // threads
+        x64 = bool(jax.config.read("jax_enable_x64"))  # thread-local under jax.enable_x64: pass it on
+
+        def call(i: int):
+            with jax.enable_x64(x64):
+                return jax.block_until_ready(fn(*(a[i * size:(i + 1) * size] for a in args)))
+
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="bayescale-nuts")
+        self._futures = [pool.submit(call, i) for i in range(threads)]
+        pool.shutdown(wait=False)
+
+    def join(self):
+        outs = [f.result() for f in self._futures]
+        return jax.tree.map(lambda *v: np.concatenate([np.asarray(x) for x in v]), *outs)
+
+
 class Pending:
     """A run of a compiled NUTS program dispatched to the devices (:meth:`NUTSProgram.launch`).
 
@@ -433,13 +487,17 @@ class Pending:
 
     def __init__(self, fn: Callable, args: tuple, num_jobs: int):
         start = time.perf_counter()
-        self._out = fn(*args)  # JAX dispatches asynchronously: this returns before the devices finish
+        # JAX dispatches asynchronously, and a _ThreadedRun runs in its own threads: either way this returns before
+        # the devices finish
+        self._out = fn(*args)
         self._num_jobs = num_jobs
         self._end: list[float] = []
         self.seconds: float | None = None
 
         def wait():
             with contextlib.suppress(Exception):  # a failed run raises in result(), in the caller's thread
+                if isinstance(self._out, _ThreadedRun):
+                    self._out = self._out.join()
                 jax.block_until_ready(self._out)
                 self._end.append(time.perf_counter() - start)
 
@@ -454,6 +512,8 @@ class Pending:
         """
         if self._result is None:
             self._waiter.join()
+            if isinstance(self._out, _ThreadedRun):  # the waiter failed to join it: raise its error here
+                self._out = self._out.join()
             values, stats = self._out
             self._result = ({k: np.asarray(v)[: self._num_jobs] for k, v in values.items()},
                             {k: np.asarray(v)[: self._num_jobs] for k, v in stats.items()})

@@ -322,7 +322,7 @@ def _dims(law: Law, config: ModelConfig, groups: Sequence[str]) -> dict[str, lis
 
 
 _NUTS_DOC = """num_chains, num_warmup, num_samples : int
-        NUTS settings (NumPyro's names). Chains run in parallel over host devices on CPU.
+        NUTS settings (NumPyro's names). Chains run in parallel threads on CPU (one per host device).
     seed : int
         Random seed; the same seed and data give the same draws.
     target_accept_prob, max_tree_depth : float, int
@@ -512,8 +512,9 @@ def fit_many(
 ) -> dict[Any, Fit]:
     """Many independent fits of one law (per task, data set, bootstrap or SBC replicate) in one compiled program.
 
-    Every fit's chains become jobs of one :class:`~bayescale.engine.NUTSProgram`, vectorised and split over all
-    local devices (host devices on CPU, the GPU when JAX sees one); data sizes are padded to a common bucket. Each
+    Every fit's chains become jobs of one :class:`~bayescale.engine.NUTSProgram`, split over all local devices
+    (on CPU one thread per host device; the GPU, vectorised, when JAX sees one); data sizes are padded to a common
+    bucket. Each
     result is a normal :class:`Fit`, the same as ``bs.fit`` on that subset (same model, priors and checks; the
     draws differ because the random keys do).
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 
@@ -570,6 +572,45 @@ def test_while_compiling_runs_once_per_new_shape_and_runs_are_timed():
         pending = prog.launch(jax.random.split(jax.random.PRNGKey(0), 2), Data(y=np.zeros((2, 20))))
         first = pending.result()
     assert pending.result() is first and pending.seconds > 0 and prog.traces == 2
+
+
+def test_threaded_cpu_runs_match_the_sharded_program(monkeypatch):
+    """On CPU a run's shares of jobs are calls of one single-device program from parallel threads; the draws are
+    those of the program sharded over the host devices (the same NUTS on the same keys), for one job per device and
+    for several (``lax.map`` within a share, the last share padded with repeats)."""
+    assert engine.threaded()  # the suite runs on CPU
+    rng = np.random.default_rng(3)
+    for jobs in (jax.local_device_count(), 2 * jax.local_device_count() + 1):
+        keys = np.asarray(jax.random.split(jax.random.PRNGKey(jobs), jobs), dtype=np.uint32)
+        data = Data(y=rng.normal(0.5, 1.0, (jobs, 12)))
+        out = {}
+        for mode in (True, False):
+            monkeypatch.setattr(engine, "threaded", lambda mode=mode: mode)
+            prog = engine.NUTSProgram(normal_mean, engine.NUTSSettings(60, 40), loglik_site="y")
+            with jax.enable_x64(True):
+                out[mode] = prog.run(keys, data)
+            assert prog.traces == 1
+        (s_thr, st_thr), (s_sh, st_sh) = out[True], out[False]
+        assert s_thr["mu"].shape == (jobs, 40)
+        np.testing.assert_allclose(s_thr["mu"], s_sh["mu"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(st_thr["num_steps"], st_sh["num_steps"])
+        np.testing.assert_allclose(st_thr["log_likelihood"], st_sh["log_likelihood"], rtol=1e-9, atol=1e-12)
+
+
+def test_threaded_run_calls_the_program_from_one_thread_per_share():
+    seen = []
+
+    def program(keys, y):
+        seen.append(threading.current_thread().name)
+        time.sleep(0.05)  # hold each call long enough that the shares overlap
+        return {"k": keys}, {"y": y}
+
+    keys, y = np.arange(8).reshape(4, 2), np.arange(12.0).reshape(4, 3)
+    pending = engine.Pending(functools.partial(engine._ThreadedRun, program, 4), (keys, y), num_jobs=3)
+    samples, stats = pending.result()
+    np.testing.assert_array_equal(samples["k"], keys[:3])  # joined in order, padding dropped
+    np.testing.assert_array_equal(stats["y"], y[:3])
+    assert len(set(seen)) == 4 and all(name.startswith("bayescale-nuts") for name in seen)
 
 
 def test_program_cache_reuses_and_clears():
