@@ -514,9 +514,8 @@ def fit_many(
 
     Every fit's chains become jobs of one :class:`~bayescale.engine.NUTSProgram`, split over all local devices
     (on CPU one thread per host device; the GPU, vectorised, when JAX sees one); data sizes are padded to a common
-    bucket. Each
-    result is a normal :class:`Fit`, the same as ``bs.fit`` on that subset (same model, priors and checks; the
-    draws differ because the random keys do).
+    bucket. Each result is a normal :class:`Fit`, the same as ``bs.fit`` on that subset (same model, priors and
+    checks; the draws differ because the random keys do).
 
     Parameters
     ----------

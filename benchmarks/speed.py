@@ -264,8 +264,7 @@ def peers(problem: str, runs: pd.DataFrame, opts: dict, skip: bool, reference_dr
                               "compile_cached": res.get("compile_cached"), "import_s": res.get("import_s")}
         if name == "stan" and name in out and reference_draws:
             try:  # the same build (no compile), another seed, many more draws: a reference with a small MCSE
-                ref = fn(problem, runs, seed=1, num_chains=opts["num_chains"], num_warmup=opts["num_warmup"],
-                         num_samples=reference_draws, fresh_build=False)
+                ref = fn(problem, runs, seed=1, **{**sizes, "num_samples": reference_draws}, fresh_build=False)
             except Exception as err:  # noqa: BLE001
                 print(f"  Stan reference failed ({type(err).__name__}: {err}); the gate uses the timed Stan run")
                 continue
