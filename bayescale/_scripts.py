@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print a warning as one plain line, ``warning: <message> [<category>]``.
+
+    A ``warnings.showwarning`` for scripts and the command line: Python's default names the file and line that
+    triggered the warning and prints that source line, which in a command is the CLI library's own code.
+    """
+    print(f"warning: {message} [{category.__name__}]", file=sys.stderr if file is None else file, flush=True)
 
 
 def case_study_parser(doc: str, out: str, smoke: str) -> argparse.ArgumentParser:
@@ -21,7 +32,8 @@ def case_study_parser(doc: str, out: str, smoke: str) -> argparse.ArgumentParser
 
 
 def case_study_args(ap: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Parse the arguments and create the output folder."""
+    """Parse the arguments, print warnings as plain lines (:func:`show_warning`) and create the output folder."""
     args = ap.parse_args(argv)
+    warnings.showwarning = show_warning
     args.out.mkdir(parents=True, exist_ok=True)
     return args

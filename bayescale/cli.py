@@ -4,11 +4,14 @@ Commands: ``fit``, ``predict``, ``summary``, ``report``, ``compare``, ``backtest
 ``compare-at-scale``, ``laws``, ``demo``.
 
 Errors in the input (a bad table, an unknown law, a missing file) are printed as one clear message with exit code 2,
-never as a traceback. ``calibrate`` exits with code 1 when a rank test fails.
+never as a traceback; warnings as plain ``warning: <message> [<category>]`` lines (:func:`main`). ``calibrate``
+exits with code 1 when a rank test fails.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -378,5 +381,18 @@ def compare_at_scale(
         typer.echo(f"wrote {figure}")
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the ``bayescale`` command (the console script): the Typer app, printing warnings as plain lines.
+
+    Warnings (dropped duplicate runs, failed diagnostics, ...) read ``warning: <message> [<category>]`` instead of
+    Python's default, which names a line of the CLI library and prints its source. Exits like the app (SystemExit).
+    """
+    from bayescale._scripts import show_warning
+
+    with warnings.catch_warnings():  # restores the previous warnings.showwarning when the app exits
+        warnings.showwarning = show_warning
+        app(args=None if argv is None else list(argv), prog_name="bayescale")
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

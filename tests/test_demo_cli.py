@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 import bayescale as bs
 from bayescale import demo
-from bayescale.cli import app
+from bayescale._scripts import show_warning
+from bayescale.cli import app, main
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -117,6 +118,22 @@ def test_cli_fit_predict_summary(fit_file, tmp_path):
     pred = pd.read_csv(tmp_path / "p.csv")
     assert pred.loc[0, "n"] == 7e10 and 1.5 < pred.loc[0, "q50"] < 2.5
     assert list(pred.columns) == ["n", "d", "mean", "q05", "q50", "q95"]
+
+
+def test_cli_prints_warnings_as_plain_lines(runs_csv, tmp_path, capsys):
+    runs = pd.read_csv(runs_csv)
+    pd.concat([runs, runs.iloc[[4]]], ignore_index=True).to_csv(tmp_path / "dup.csv", index=False)
+    with warnings.catch_warnings(), pytest.raises(SystemExit) as done:
+        warnings.simplefilter("default")  # pytest's filter would raise them
+        main(["fit", str(tmp_path / "dup.csv"), "--out", str(tmp_path / "fit.nc"), "--num-chains", "2",
+              "--num-warmup", "300", "--num-samples", "300", "--target-accept-prob", "0.95", "--max-tree-depth", "9",
+              "--warmup-tree-depth", "6"])
+    err = capsys.readouterr().err
+    assert done.value.code == 0, err
+    assert f"warning: 1 exact duplicate run(s) (row {len(runs)}) were dropped; each run is counted once [DataWarning]" \
+        in err.splitlines(), err
+    assert ".py:" not in err, err  # no file:line of the code that warned, and no source line
+    assert warnings.showwarning is not show_warning, "main left its warning printer installed"
 
 
 def test_cli_laws_lists_registry():

@@ -136,7 +136,7 @@ def test_wheel_installs_and_fits_outside_source_tree(tmp_path):
         assert not any(n.startswith(stray) for n in names), f"{stray} leaked into {wheel.name}"
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     with zipfile.ZipFile(wheel) as zf:
-        assert "bayescale = bayescale.cli:app" in zf.read(entry_points).decode(), "console script not declared"
+        assert "bayescale = bayescale.cli:main" in zf.read(entry_points).decode(), "console script not declared"
 
     # --- temporary venv with the wheel (offline), then the test env's dependencies via .pth
     venv = tmp_path / "venv"
