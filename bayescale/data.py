@@ -27,11 +27,9 @@ __all__ = ["RunTable", "RunTableError", "DataWarning", "validate_runs", "parse_s
 class RunTableError(ValueError):
     """A table of runs cannot be fitted; the message lists every problem found, with rows and fixes."""
 
-    def __init__(self, problems: Sequence[str]):
+    def __init__(self, problems: Sequence[str], table: str = "the runs table"):
         self.problems = tuple(problems)
-        super().__init__(
-            f"{len(self.problems)} problem(s) with the runs table:\n  - " + "\n  - ".join(self.problems)
-        )
+        super().__init__(f"{len(self.problems)} problem(s) with {table}:\n  - " + "\n  - ".join(self.problems))
 
 
 class DataWarning(UserWarning):
@@ -145,6 +143,19 @@ def _suggest(col: str, columns: Sequence) -> list[str]:
     return list(dict.fromkeys(close))[:3]
 
 
+def _mapping_frame(columns: Mapping, table: str) -> pd.DataFrame:
+    """Return a DataFrame of a mapping of columns; a mapping of scalars only is a single run."""
+    columns = dict(columns)
+    if columns and all(np.ndim(v) == 0 for v in columns.values()):
+        return pd.DataFrame([columns])
+    try:
+        return pd.DataFrame(columns)
+    except ValueError as err:  # columns of different lengths
+        lengths = {k: (len(v) if np.ndim(v) else "one value") for k, v in columns.items()}
+        raise RunTableError([f"its columns have different lengths ({lengths}); give every column one value per run"],
+                            table) from err
+
+
 def validate_runs(
     runs,
     law: Law | str,
@@ -160,7 +171,8 @@ def validate_runs(
     Parameters
     ----------
     runs : pandas.DataFrame or mapping of columns
-        One row per training run, with the law's inputs and target as columns.
+        One row per training run, with the law's inputs and target as columns. A mapping holds one sequence per
+        column, or one value per column for a single run (``{"n": 7e10, "d": 1.4e12}``).
     law : Law or str
         The law (or a registered name).
     groups : str or sequence of str, optional
@@ -201,10 +213,11 @@ def validate_runs(
     4
     """
     law = get_law(law)
+    table = "the runs table" if require_target else "the table of new inputs"
     if isinstance(runs, pd.DataFrame):
         frame = runs.copy()
     elif isinstance(runs, Mapping):
-        frame = pd.DataFrame(dict(runs))
+        frame = _mapping_frame(runs, table)
     else:
         raise TypeError(f"runs must be a pandas DataFrame (one row per run), got {type(runs).__name__}")
     groups = (groups,) if isinstance(groups, str) else tuple(groups or ())
@@ -290,7 +303,7 @@ def validate_runs(
                 f"only {distinct} distinct run(s){which}{dups}; a law needs at least 3 runs to fit: add runs"
             )
     if problems:
-        raise RunTableError(problems)
+        raise RunTableError(problems, table)
 
     # ---------------------------------------------------------------------------------- warnings and clean-up
     if require_target:

@@ -1247,6 +1247,11 @@ class Fit:
         Returns
         -------
         pathlib.Path
+
+        Raises
+        ------
+        IsADirectoryError
+            When ``path`` is a folder (nothing is written).
         """
         return _atomic_netcdf(self.tree, path)
 
@@ -1254,6 +1259,8 @@ class Fit:
 def _atomic_netcdf(tree: xr.DataTree, path: str | os.PathLike) -> Path:
     """Write a DataTree to netCDF atomically: temp file, fsync, rename, fsync of the folder."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; save to a file in it, e.g. {path / 'fit.nc'}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -49,9 +49,10 @@ def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95
     Parameters
     ----------
     fit : Fit
-    new_runs : pandas.DataFrame
-        The law's inputs (and the fit's group columns). A group the fit has not seen gets parameters drawn from
-        the population level (partially pooled parameters) or the prior (independent ones).
+    new_runs : pandas.DataFrame or mapping of columns
+        The law's inputs (and the fit's group columns); a mapping of single values is one point
+        (``{"n": 7e10, "d": 1.4e12}``), and sizes may be written ``"70B"``. A group the fit has not seen gets
+        parameters drawn from the population level (partially pooled parameters) or the prior (independent ones).
     quantiles : sequence of float
         Quantiles to report; columns are named ``q05``, ``q50``, ``q95``, ...
     kind : {"observation", "mean"}

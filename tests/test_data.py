@@ -207,6 +207,19 @@ def test_several_problems_are_reported_together(runs):
         assert any(re.match(pattern, p) for p in problems), (pattern, problems)
 
 
+def test_mapping_of_columns_or_of_one_runs_values():
+    table = bs.validate_runs({"n": 7e10, "d": "1.4T"}, "chinchilla", require_target=False)
+    assert table.frame[["n", "d"]].to_numpy().tolist() == [[7e10, 1.4e12]]
+    table = bs.validate_runs({"n": [1e8, 1e9], "d": 2e10}, "chinchilla", require_target=False)  # a scalar broadcasts
+    assert table.frame["d"].tolist() == [2e10, 2e10]
+    with pytest.raises(bs.RunTableError, match=r"^1 problem\(s\) with the table of new inputs:\n  - its columns have "
+                                               r"different lengths \(\{'n': 2, 'd': 3\}\); give every column"):
+        bs.validate_runs({"n": [1e8, 1e9], "d": [1e10, 2e10, 3e10]}, "chinchilla", require_target=False)
+    with pytest.raises(bs.RunTableError, match=r"^1 problem\(s\) with the table of new inputs:\n  - column 'n' has 1 "
+                                               r"non-positive"):
+        bs.validate_runs(pd.DataFrame({"n": [-1.0], "d": [1e10]}), "chinchilla", require_target=False)
+
+
 def test_rows_are_named_by_the_callers_labels(runs):
     frame = runs.set_axis([f"run{i}" for i in range(30)])
     with pytest.raises(bs.RunTableError, match=r"\(rows run3, run17\)"):

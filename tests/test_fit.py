@@ -3,6 +3,7 @@ parameter recovery on simulated ladders (flat and hierarchical) with tolerances 
 
 import json
 import os
+import re
 import warnings
 
 import numpy as np
@@ -236,6 +237,12 @@ def test_crash_during_save_keeps_previous_file(flat_fit, tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert bs.load(path).summary().equals(flat_fit.summary())
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_save_to_a_folder_names_the_fix_and_writes_nothing(flat_fit, tmp_path):
+    with pytest.raises(IsADirectoryError, match=f"{re.escape(str(tmp_path))} is a folder; save to a file in it, e.g. "):
+        flat_fit.save(tmp_path)
+    assert not list(tmp_path.iterdir()) and not list(tmp_path.parent.glob(f".{tmp_path.name}.*"))
 
 
 def test_truncated_file_raises_clear_error(flat_fit, tmp_path):
