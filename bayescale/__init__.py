@@ -38,6 +38,20 @@ from bayescale.simulate import simulate_ladder  # noqa: E402
 
 __version__ = "0.1.0"
 
+#: Submodules loaded on first use as ``bs.<name>`` (matplotlib, the report's templates and the HTML writer stay out
+#: of ``import bayescale``).
+_LAZY_SUBMODULES = ("plots", "report", "check", "predict", "classical", "posterior", "engine", "build", "demo",
+                    "models", "cli")
+
+
+def __getattr__(name: str):
+    """Import the submodule ``bayescale.<name>`` on first use (``bs.plots.plot_compare_at_scale(...)``)."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"bayescale.{name}")
+    raise AttributeError(f"module 'bayescale' has no attribute {name!r}")
+
 __all__ = [
     "Allocation",
     "Backtest",

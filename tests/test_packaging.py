@@ -171,3 +171,19 @@ def test_import_leaves_heavy_modules_to_first_use():
     code = f"import sys, bayescale; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_submodules_are_attributes_loaded_on_first_use():
+    """``bs.plots.<function>`` works after ``import bayescale as bs`` alone, which has not imported the module."""
+    code = textwrap.dedent("""
+        import sys, bayescale as bs
+        before = "bayescale.plots" in sys.modules
+        print(before, bs.plots.plot_compare_at_scale.__name__, "bayescale.plots" in sys.modules, bs.report.__name__)
+        try:
+            bs.no_such_module
+        except AttributeError as err:
+            print(err)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.splitlines() == ["False plot_compare_at_scale True bayescale.report",
+                                       "module 'bayescale' has no attribute 'no_such_module'"], out.stdout
