@@ -142,6 +142,18 @@ def test_cli_laws_lists_registry():
     assert all(name in res.output for name in bs.laws())
 
 
+def test_python_dash_m_runs_the_command():
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "bayescale", "laws"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert all(name in res.stdout for name in bs.laws())
+    res = subprocess.run([sys.executable, "-m", "bayescale", "fit", "missing.csv"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2 and "error: no such file: missing.csv" in res.stderr, res.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "match"),
     [(["fit", "missing.csv"], "no such file: missing.csv"),
