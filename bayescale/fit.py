@@ -323,8 +323,9 @@ def _dims(law: Law, config: ModelConfig, groups: Sequence[str]) -> dict[str, lis
 
 _NUTS_DOC = """num_chains, num_warmup, num_samples : int
         NUTS settings (NumPyro's names). Chains run in parallel threads on CPU (one per host device).
-    seed : int
-        Random seed; the same seed and data give the same draws.
+    seed : int or None
+        Random seed; the same seed and data give the same draws. ``None`` draws a fresh seed from the operating
+        system, recorded in ``fit.meta["seed"]`` so the fit can be repeated.
     target_accept_prob, max_tree_depth : float, int
         NUTS step-size adaptation target and tree-depth cap.
     warmup_tree_depth : int, optional
@@ -369,7 +370,7 @@ def fit(
     num_chains: int = 4,
     num_warmup: int = 1000,
     num_samples: int = 1000,
-    seed: int = 0,
+    seed: int | None = 0,
     target_accept_prob: float = 0.9,
     max_tree_depth: int = 10,
     warmup_tree_depth: int | None = None,
@@ -457,6 +458,7 @@ def fit(
 
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
                     flops_per_param_token, warmup_tree_depth, mass_shrinkage)
+    seed = _resolve_seed(seed)
     progress = _default_progress() if progress_bar is None else progress_bar
     if isinstance(law, Chain):
         result = fit_chain(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
@@ -496,7 +498,7 @@ def fit_many(
     num_chains: int = 4,
     num_warmup: int = 1000,
     num_samples: int = 1000,
-    seed: int = 0,
+    seed: int | None = 0,
     target_accept_prob: float = 0.9,
     max_tree_depth: int = 10,
     warmup_tree_depth: int | None = None,
@@ -561,6 +563,7 @@ def fit_many(
     law = get_law(law)
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
                     flops_per_param_token, warmup_tree_depth, mass_shrinkage)
+    seed = _resolve_seed(seed)
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     tables = _split(runs, by)
@@ -635,6 +638,16 @@ class _Options:
         return engine.NUTSSettings(self.num_warmup, self.num_samples, self.target_accept_prob, self.max_tree_depth,
                                    bool(dense_mass), warmup_tree_depth=self.warmup_tree_depth,
                                    mass_shrinkage=self.mass_shrinkage)
+
+
+def _resolve_seed(seed) -> int:
+    """Return ``seed`` as an int; ``None`` draws a fresh one from the operating system's entropy."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % 2**63)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer, or None for a fresh seed (recorded in fit.meta['seed']); got "
+                        f"{seed!r}")
+    return int(seed)
 
 
 def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,

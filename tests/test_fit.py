@@ -207,6 +207,19 @@ def test_allocation_errors(flat_fit):
         flat_fit.optimal_allocation(-1.0)
 
 
+def test_seed_none_draws_a_fresh_seed_that_repeats_the_fit(flat_runs):
+    opts = dict(num_chains=4, num_warmup=500, num_samples=500, progress_bar=False)  # flat_fit's program
+    first, second = bs.fit("chinchilla", flat_runs, seed=None, **opts), bs.fit("chinchilla", flat_runs, seed=None,
+                                                                                **opts)
+    seeds = first.meta["seed"], second.meta["seed"]
+    assert all(isinstance(s, int) for s in seeds) and seeds[0] != seeds[1], seeds
+    again = bs.fit("chinchilla", flat_runs, seed=seeds[0], **opts)
+    np.testing.assert_array_equal(again.draws(["e"])["e"], first.draws(["e"])["e"])
+    for bad in ("1", 1.5, True):
+        with pytest.raises(TypeError, match=r"seed must be an integer, or None for a fresh seed"):
+            bs.fit("chinchilla", flat_runs, seed=bad, **opts)
+
+
 # ---------------------------------------------------------------------------------------------------- save / load
 def test_save_load_round_trip_predicts_identically(flat_fit, tmp_path):
     path = flat_fit.save(tmp_path / "fit.nc")
