@@ -329,6 +329,9 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
                     grid_size=801, bounds=None):
     """Lay the budget line ``k N D + 2 N D_inf = C`` on a log grid of N; evaluate the law there for every draw."""
     law = fit.law
+    if np.ndim(compute) != 0:
+        raise TypeError(f"compute is one budget in FLOPs, got {compute!r}: call once per budget "
+                        "(fit.optimal_allocation(c=[...]) gives the law's optimum at several budgets at once)")
     c, k, d_inf = float(compute), float(k), float(inference_tokens)
     if not np.isfinite(c) or c <= 0 or d_inf < 0:
         raise ValueError(f"compute must be finite and > 0 and inference_tokens >= 0; got {compute}, {inference_tokens}")
@@ -766,8 +769,10 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
     law = fit.law
     cand = pd.DataFrame(candidates).reset_index(drop=True)
     missing = [c for c in ("n", "d") if c not in cand]
-    if missing or cand.empty:
+    if missing:
         raise ValueError(f"candidates need columns n and d (one row per candidate run); missing {missing}")
+    if cand.empty:
+        raise ValueError("candidates is empty: give one row (n, d) per candidate run")
     bad = cand.index[~(np.isfinite(cand["n"]) & np.isfinite(cand["d"]) & (cand["n"] > 0) & (cand["d"] > 0))]
     if len(bad):
         raise ValueError(f"candidates rows {list(bad)} have non-positive or missing n or d")

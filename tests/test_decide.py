@@ -68,6 +68,8 @@ def test_allocation_under_uncertainty_and_constraints():
         allocate(fit, 1e22, n=1e9, d=1e10)
     with pytest.raises(ValueError, match="unique_tokens"):
         allocate(fit, 1e22, unique_tokens=1e10)
+    with pytest.raises(TypeError, match=r"compute is one budget in FLOPs, got \[1e\+21, 1e\+22\]: call once"):
+        allocate(fit, [1e21, 1e22])
 
 
 def _power(e, a, alpha, sd=0.0, seed=0):
@@ -160,6 +162,8 @@ def test_value_of_information_ranks_runs_that_inform_the_decision():
     assert t.loc[t["pick_cheapest"], "n"].iloc[0] == 1e7 and (t["weights_ess"] > 1).all()
     with pytest.raises(ValueError, match="columns n and d"):
         next_run(FakeFit("chinchilla", draws), pd.DataFrame({"n": [1e9]}), compute=1e23)
+    with pytest.raises(ValueError, match="candidates is empty: give one row"):
+        next_run(FakeFit("chinchilla", draws), pd.DataFrame({"n": [], "d": []}), compute=1e23)
 
 
 @pytest.mark.slow
