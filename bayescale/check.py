@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import logging
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -404,9 +405,14 @@ def _sensitivity(fit, tree) -> tuple[pd.DataFrame, list[Finding]]:
     import arviz_stats as azs
 
     names = law_param_names(fit)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # it prints a hint when it flags
-        warnings.simplefilter("ignore")
-        table = azs.psense_summary(tree, var_names=names, threshold=CHECKS["psense"])
+    log = logging.getLogger("arviz_stats.psense")  # logs a generic hint when it flags; the findings below say more
+    level, log.level = log.level, logging.ERROR
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            table = azs.psense_summary(tree, var_names=names, threshold=CHECKS["psense"])
+    finally:
+        log.setLevel(level)
     thr = CHECKS["psense"]
     found = []
     for name, r in table.iterrows():

@@ -93,13 +93,33 @@ class Comparison:
         return out
 
 
-def compare(fits: Mapping[str, object], *, method: str = "stacking") -> Comparison:
+def _named(fits) -> dict[str, object]:
+    """Return ``fits`` as a dict of name to fit; a sequence is named by each fit's law."""
+    if isinstance(fits, Mapping):
+        return dict(fits)
+    if isinstance(fits, (str, bytes)) or not isinstance(fits, Sequence):
+        raise TypeError(f"fits must be a mapping of name to Fit or a sequence of Fits, got {type(fits).__name__}")
+    named: dict[str, object] = {}
+    for fit in fits:
+        law = getattr(fit, "law", None)
+        if law is None:
+            raise TypeError(f"fits must be Fits, got a {type(fit).__name__}")
+        name, k = law.name, 1
+        while name in named:
+            k += 1
+            name = f"{law.name} ({k})"
+        named[name] = fit
+    return named
+
+
+def compare(fits: Mapping[str, object] | Sequence[object], *, method: str = "stacking") -> Comparison:
     """Compare fits of different laws to the same runs by PSIS-LOO.
 
     Parameters
     ----------
-    fits : mapping of str to Fit
+    fits : mapping of str to Fit, or sequence of Fit
         At least two fits, on the same runs (same target values in the same order) and the same likelihood scale.
+        A sequence is named by each fit's law (``chinchilla``, ``chinchilla (2)``, ... when laws repeat).
     method : {"stacking", "bb-pseudo-bma", "pseudo-bma"}
         How arviz-stats weights the fits.
 
@@ -122,7 +142,7 @@ def compare(fits: Mapping[str, object], *, method: str = "stacking") -> Comparis
 
     from bayescale.build import obs_site
 
-    fits = dict(fits)
+    fits = _named(fits)
     if len(fits) < 2:
         raise ValueError(f"compare needs at least two fits, got {len(fits)}")
     names = list(fits)

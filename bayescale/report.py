@@ -81,6 +81,9 @@ def write_report(fit, out_dir, *, at=None, title: str | None = None, seed: int =
     from bayescale.posterior import predictive_tree
 
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"{out_dir} is a file; a report is a folder (report.html, report.md, figures/): "
+                                 "give the path of a folder to create or replace")
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     report = check(fit, at, seed=seed)
     ptree = predictive_tree(fit, seed=seed)

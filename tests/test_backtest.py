@@ -127,6 +127,7 @@ def test_compare_ranks_the_true_law_first_and_stacks_predictions():
         assert stacked["q50"].iloc[0] == pytest.approx(alone["q50"].iloc[0], rel=0.01)
     assert stacked["q05"].iloc[0] < stacked["q50"].iloc[0] < stacked["q95"].iloc[0]
     assert "Comparison of 3 fits" in repr(cmp)
+    assert list(bs.compare(list(fits.values())).weights) == list(fits)  # a list is named by the fits' laws
 
 
 @pytest.mark.slow
@@ -137,6 +138,10 @@ def test_compare_refuses_fits_of_different_runs():
         bs.compare({"a": a, "b": b})
     with pytest.raises(ValueError, match="at least two fits"):
         bs.compare({"a": a})
+    with pytest.raises(ValueError, match=r"fits 'chinchilla' \(30 runs\) and 'chinchilla \(2\)' \(30 runs\) were not"):
+        bs.compare([a, b])  # a list is named by the fits' laws
+    with pytest.raises(TypeError, match="fits must be a mapping of name to Fit or a sequence of Fits, got Fit"):
+        bs.compare(a)
 
 
 def test_score_refuses_an_unknown_link():

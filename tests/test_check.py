@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import logging
 import warnings
 from html.parser import HTMLParser
 
@@ -89,13 +90,18 @@ def test_one_decade_of_sizes_is_named():
     assert "input 'n' spans only 1.0 decade" in msg, repr(report)
 
 
-def test_badly_scaled_prior_is_named():
+def test_badly_scaled_prior_is_named(caplog):
     law = bs.get_law("chinchilla")
     bad = dataclasses.replace(law, name="chinchilla_bad_prior",
                               params={**law.params, "e": dist.LogNormal(np.log(6.0), 0.05)})
-    report = quiet_fit(ladder(seed=4), law=bad, seed=4).check()
+    fit = quiet_fit(ladder(seed=4), law=bad, seed=4)
+    with caplog.at_level(logging.WARNING):
+        report = fit.check()
     assert "problem" in levels(report, "prior sensitivity"), repr(report)
     assert "prior-data conflict on e" in text(report, "problem"), repr(report)
+    # arviz-stats' own generic hint ("We detected potential issues ...") stays out of the user's stderr
+    assert not [r for r in caplog.records if r.name.startswith("arviz_stats")], caplog.records
+    assert logging.getLogger("arviz_stats.psense").level == logging.NOTSET
 
 
 def test_tree_depth_saturation_is_checked_although_arviz_misses_it():
@@ -149,6 +155,10 @@ class _Page(HTMLParser):
 
 
 def test_report_html_is_self_contained_with_every_section_and_figure(clean, tmp_path):
+    (tmp_path / "taken.html").write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match=r"taken.html is a file; a report is a folder \(report.html"):
+        clean.report(tmp_path / "taken.html")
+    assert (tmp_path / "taken.html").read_text() == "not a folder"
     files = clean.report(tmp_path / "rep")
     page = _Page()
     page.feed(files.html.read_text())
