@@ -87,6 +87,8 @@ def fit(
     """Fit a law to a table of runs with NUTS and save the fit atomically."""
     import bayescale as bs
 
+    if out.is_dir():  # before fitting, which can take minutes
+        _fail(f"--out {out} is a folder; give the fit file's name, e.g. --out {out / 'fit.nc'}")
     table = _read_table(runs)
     try:
         result = bs.fit(law, table, groups=groups or None, pool=pool, pooling=pooling, likelihood=likelihood,
@@ -96,7 +98,10 @@ def fit(
                         warmup_tree_depth=warmup_tree_depth, flops_per_param_token=flops_per_param_token)
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
         _fail(str(exc).strip('"'))
-    result.save(out)
+    try:
+        result.save(out)
+    except OSError as exc:
+        _fail(f"cannot write the fit to {out}: {exc}")
     _print_fit(result)
     typer.echo(f"saved {out}")
 
@@ -157,7 +162,7 @@ def report(
     points = _points(result, at) if at else None
     try:
         files = result.report(out, at=points, seed=seed)
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, OSError) as exc:
         _fail(str(exc).strip('"'))
     typer.echo(repr(files.report))
     typer.echo(f"wrote {files.html} and {files.markdown}")
@@ -171,10 +176,15 @@ def _points(result, specs: list[str]):
 
     rows = []
     for spec in specs:
-        try:
-            point = {k.strip(): v.strip() for k, v in (kv.split("=", 1) for kv in spec.split(","))}
-        except ValueError:
-            _fail(f"--at {spec!r}: expected name=value pairs separated by commas, e.g. n=7e10,d=1.4e12")
+        point = {}
+        for pair in spec.split(","):
+            name, sep, value = (part.strip() for part in pair.partition("="))
+            if not sep or not name:
+                _fail(f"--at {spec!r}: expected name=value pairs separated by commas, e.g. n=7e10,d=1.4e12")
+            if name in point:
+                _fail(f"--at {spec!r} names {name!r} twice: one --at is one point; repeat --at for more points, "
+                      "e.g. --at n=7e10,d=1.4e12 --at n=7e9,d=1.4e11")
+            point[name] = value
         rows.append({k: parse_size(v) if k in result.law.inputs else v for k, v in point.items()})
     return pd.DataFrame(rows)
 

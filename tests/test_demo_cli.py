@@ -157,6 +157,7 @@ def test_python_dash_m_runs_the_command():
 @pytest.mark.parametrize(
     ("args", "match"),
     [(["fit", "missing.csv"], "no such file: missing.csv"),
+     (["fit", "good.csv", "--out", "."], "--out . is a folder; give the fit file's name, e.g. --out fit.nc"),
      (["summary", "missing.nc"], "no fit file at missing.nc"),
      (["fit", "runs.txt"], "expected a .csv or .parquet file of runs"),
      (["fit", "bad.csv"], "column 'loss' has 1 missing or infinite value"),
@@ -193,6 +194,17 @@ def test_cli_calibrate_writes_ranks_and_exits_1_only_on_failure(tmp_path):
     assert (out / "sbc_ranks.png").stat().st_size > 0
     assert "<CalibrationResult sigmoid_transfer: S=10" in res.output
     assert "calibrate sigmoid_transfer: 10/10" in res.output  # progress on long work
+
+
+def test_cli_errors_with_a_fit_are_messages(fit_file, tmp_path):
+    res = runner.invoke(app, ["predict", str(fit_file), "--at", "n=70B,d=1.4T;n=7B,d=140B"])
+    assert res.exit_code == 2 and "names 'd' twice: one --at is one point; repeat --at" in res.output, res.output
+    res = runner.invoke(app, ["predict", str(fit_file), "--at", "n=70B,d=1.4T", "--at", "n=7B,d=140B"])
+    assert res.exit_code == 0 and len(res.output.strip().splitlines()) == 3, res.output  # header + two points
+    (tmp_path / "taken").write_text("")
+    res = runner.invoke(app, ["report", str(fit_file), "--out", str(tmp_path / "taken")])
+    assert res.exit_code == 2 and "taken is a file; a report is a folder" in res.output, res.output
+    assert "Traceback" not in res.output
 
 
 def test_cli_predict_needs_inputs(fit_file):
