@@ -26,9 +26,7 @@ The checks, each stated with its threshold (:data:`CHECKS`):
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import logging
 import warnings
 from collections.abc import Mapping
@@ -406,9 +404,10 @@ def _sensitivity(fit, tree) -> tuple[pd.DataFrame, list[Finding]]:
 
     names = law_param_names(fit)
     log = logging.getLogger("arviz_stats.psense")  # logs a generic hint when it flags; the findings below say more
-    level, log.level = log.level, logging.ERROR
+    level = log.level
+    log.setLevel(logging.ERROR)  # setLevel, not .level =, so the logger's cached isEnabledFor answers are cleared
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             table = azs.psense_summary(tree, var_names=names, threshold=CHECKS["psense"])
     finally:
