@@ -395,7 +395,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the ``bayescale`` command (the console script): the Typer app, printing warnings as plain lines.
 
     Warnings (dropped duplicate runs, failed diagnostics, ...) read ``warning: <message> [<category>]`` instead of
-    Python's default, which names a line of the CLI library and prints its source. Exits like the app (SystemExit).
+    Python's default, which names a line of the CLI library and prints its source.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The command's arguments (``["fit", "runs.csv", "--out", "fit.nc"]``); default ``sys.argv[1:]``.
+
+    Raises
+    ------
+    SystemExit
+        Always, as the Typer app does: code 0 on success, 2 on bad input, 1 when ``calibrate``'s rank test fails.
     """
     from bayescale._scripts import show_warning
 
