@@ -21,7 +21,7 @@ import bayescale as bs
 
 pytestmark = pytest.mark.skipif(jax.default_backend() != "gpu", reason="needs a GPU (JAX sees none)")
 
-SETTINGS = dict(num_chains=4, num_warmup=500, num_samples=500, seed=0, progress_bar=False)
+SETTINGS = dict(num_chains=4, num_warmup=1000, num_samples=1000, seed=0, progress_bar=False)
 PARAMS = ["e", "a", "b", "alpha", "beta"]
 
 CPU_FIT = """
@@ -52,12 +52,11 @@ def test_a_fit_on_the_gpu_agrees_with_the_same_fit_on_the_cpu():
 
 def test_fit_many_runs_a_whole_batch_in_one_call_on_the_gpu():
     runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(40)])
-    settings = dict(SETTINGS, num_warmup=1000, num_samples=1000)
-    fits = bs.fit_many("chinchilla", runs, by="task", **settings)
+    fits = bs.fit_many("chinchilla", runs, by="task", **SETTINGS)
     assert len(fits) == 40
     assert {f.meta["options"]["batch_fits"] for f in fits.values()} == {40}  # default batch size on a GPU
     # the batch's fit of t3 against the same fit alone
-    alone = bs.fit("chinchilla", runs[runs.task == "t3"].drop(columns="task"), **settings)
+    alone = bs.fit("chinchilla", runs[runs.task == "t3"].drop(columns="task"), **SETTINGS)
     assert alone.diagnostics.ok and fits["t3"].diagnostics.ok, (alone.diagnostics, fits["t3"].diagnostics)
     a, m = alone.summary().loc[PARAMS], fits["t3"].summary().loc[PARAMS]
     tol = 4 * np.hypot(a["mcse_mean"], m["mcse_mean"])

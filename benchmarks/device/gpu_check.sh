@@ -8,6 +8,9 @@
 #
 #   run(command="bash benchmarks/device/gpu_check.sh", carry=["benchmarks/device/wheelhouse"], timeout_s=600)
 #
+# Before spending device time, rehearse the GPU tests on this CPU (bayescale's accelerator path, about 2
+# minutes): BAYESCALE_HOST_DEVICES=1 python benchmarks/device/rehearse_gpu_tests.py
+#
 # Everything it prints is also written under $OUT (setup.log, gpu_tests.log, g_gpu.log and g_gpu.json), which comes
 # back. It installs bayescale and what the image lacks from the carried wheels, offline, into the image's own
 # python3 (itself a venv, whose JAX has CUDA: a venv made from it would not see its packages); the machine is
@@ -30,6 +33,9 @@ stamp() { echo "[gpu_check] $(( $(date +%s) - START )) s: $*"; }
 {
     stamp "setup"
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 || echo "(no nvidia-smi)"
+    # the build backend first: the editable install below builds without isolation, and a Python 3.12 venv has no
+    # setuptools of its own
+    "$PY" -m pip install -q --no-index --find-links benchmarks/device/wheelhouse setuptools wheel || exit 1
     "$PY" -m pip install -q --no-index --find-links benchmarks/device/wheelhouse --no-build-isolation \
         -e '.[test]' || exit 1
     "$PY" -c "import jax, jaxlib, numpyro, arviz_base, xarray, bayescale
