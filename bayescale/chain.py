@@ -422,7 +422,7 @@ class ChainFit:
 
         from bayescale.data import validate_runs
         from bayescale.fit import _model_data, _predictor_columns
-        from bayescale.predict import _KINDS, _sample_sites
+        from bayescale.predict import _KINDS, _sample_sites, without_noise
 
         if kind not in _KINDS:
             raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
@@ -446,6 +446,8 @@ class ChainFit:
                                  "in the fit")
             data = ChainData(tuple(datas), feed="mean" if (kind == "mean" or plugin) else "sample")
             model = build_chain_model(self.chain, [f.config for f in self.stages.values()])
+            if kind == "mean":  # every stage's curve, fed the curve before it: no stage's noise is drawn
+                model = without_noise(model, [f"{law.target}.{obs_site(law)}" for law in self.chain.stages])
             sites = set(_sample_sites(model, data))
             draws = {}
             for t, f in self.stages.items():
@@ -513,7 +515,7 @@ class ChainFit:
         return self._frame(table, values, qs, new)
 
     def _frame(self, frame: pd.DataFrame, values: Mapping[str, np.ndarray], qs, new) -> pd.DataFrame:
-        from bayescale.predict import _qcols
+        from bayescale.predict import _quantiles
 
         cols = [x for x in self.chain.inputs if x in frame] + list(self.groups)
         parts = []
@@ -521,8 +523,8 @@ class ChainFit:
             part = frame[[c for c in cols if c in frame]].copy()
             part.insert(len(part.columns), "target", t)
             part["mean"] = v.mean(axis=0)
-            for q, col in zip(qs, _qcols(qs), strict=True):
-                part[col] = np.quantile(v, q, axis=0)
+            for col, x in _quantiles(v, qs).items():
+                part[col] = x
             parts.append(part)
         out = pd.concat(parts)
         if new:

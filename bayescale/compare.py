@@ -61,7 +61,7 @@ class Comparison:
         import arviz_stats as azs
         import xarray as xr
 
-        from bayescale.predict import _check_quantiles, _qcols, predictive_draws
+        from bayescale.predict import _check_quantiles, _quantiles, predictive_draws
 
         qs = _check_quantiles(quantiles)
         trees, inputs = [], []
@@ -88,8 +88,8 @@ class Comparison:
         frame = pd.DataFrame(new_runs)
         out = frame[[c for c in inputs if c in frame]].copy().reset_index(drop=True)
         out["mean"] = values.mean(axis=0)
-        for q, col in zip(qs, _qcols(qs), strict=True):
-            out[col] = np.quantile(values, q, axis=0)
+        for col, v in _quantiles(values, qs).items():
+            out[col] = v
         return out
 
 

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from bayescale.predict import _check_quantiles, _group_params, _qcols, parameter_draws
+from bayescale.predict import _check_quantiles, _group_params, _quantiles, parameter_draws
 
 __all__ = ["Recommendation", "BatchTradeoff", "Allocation", "ScaleComparison", "NextRun", "recommend",
            "batch_tradeoff", "allocate", "compare_at_scale", "next_run"]
@@ -83,7 +83,7 @@ class BatchTradeoff:
 def _summarise(name: str, v, qs) -> dict:
     v = np.asarray(v).reshape(-1)
     row = {"quantity": name, "mean": float(np.mean(v))}
-    row.update({c: float(np.quantile(v, q)) for q, c in zip(qs, _qcols(qs), strict=True)})
+    row.update({c: float(x) for c, x in _quantiles(v, qs).items()})
     return row
 
 
@@ -271,8 +271,8 @@ def batch_tradeoff(fit, batches, *, w_time: float = 1.0, w_compute: float = 0.0,
     cheapest = np.bincount(np.argmin(cost, axis=1), minlength=b.size) / cost.shape[0]
     table = pd.DataFrame({"batch": b})
     for name, v in (("steps", steps), ("tokens", tokens)):
-        for q, c in zip(qs, _qcols(qs), strict=True):
-            table[f"{name}_{c}"] = np.quantile(v, q, axis=0)
+        for c, x in _quantiles(v, qs, prefix=f"{name}_").items():
+            table[c] = x
     table["expected_cost"] = cost.mean(axis=0)
     table["p_cheapest"] = cheapest
     return BatchTradeoff(table=table, best=float(b[int(np.argmin(table["expected_cost"]))]),
@@ -424,8 +424,8 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
     means = {p: np.asarray(np.mean(v, axis=0))[None] for p, v in params.items()}
     jp = int(np.argmin(_law_values(law, inputs, means)[0]))
     curve = pd.DataFrame({"n": grid_n, "d": grid_d, "mean": mean})
-    for q, col in zip(qs, _qcols(qs), strict=True):
-        curve[col] = np.quantile(surface, q, axis=0)
+    for col, x in _quantiles(surface, qs).items():
+        curve[col] = x
     if hit is not None:
         curve["p_target"] = hit
     rows = []
@@ -433,7 +433,7 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
         v = surface[:, i]
         row = {"allocation": name, "n": grid_n[i], "d": grid_d[i], "tokens_per_param": grid_d[i] / grid_n[i],
                "mean": float(v.mean())}
-        row.update({col: float(np.quantile(v, q)) for q, col in zip(qs, _qcols(qs), strict=True)})
+        row.update({col: float(x) for col, x in _quantiles(v, qs).items()})
         row["expected_regret"] = float(np.mean(v - best[:, 0]))
         if hit is not None:
             row["p_target"] = float(hit[i])
@@ -595,12 +595,12 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
             v = at[i, :, b]
             row = {"compute": budget, "config": name, "mean": float(v.mean()),
                    "p_best": float(np.mean(winner[:, b] == i))}
-            row.update({col: float(np.quantile(v, q)) for q, col in zip(qs, _qcols(qs), strict=True)})
+            row.update({col: float(x) for col, x in _quantiles(v, qs).items()})
             rows.append(row)
         for g, c in enumerate(grid):
             row = {"compute": c, "config": name, "mean": float(curve[i, :, g].mean()),
                    "p_best": float(np.mean(grid_winner[:, g] == i))}
-            row.update({col: float(np.quantile(curve[i, :, g], q)) for q, col in zip(qs, _qcols(qs), strict=True)})
+            row.update({col: float(x) for col, x in _quantiles(curve[i, :, g], qs).items()})
             curves.append(row)
     for i, a in enumerate(names):
         for j, b in enumerate(names):
@@ -610,8 +610,7 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
                 margin = sign * (at[i, :, t] - at[j, :, t])
                 row = {"compute": budget, "a": a, "b": b, "p_a_better": float(np.mean(margin > 0)),
                        "margin_mean": float(margin.mean())}
-                row.update({f"margin_{col}": float(np.quantile(margin, q))
-                            for q, col in zip(qs, _qcols(qs), strict=True)})
+                row.update({col: float(x) for col, x in _quantiles(margin, qs, prefix="margin_").items()})
                 pairs.append(row)
             if j > i:
                 diff = curve[i] - curve[j]  # draws x grid
@@ -624,7 +623,7 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
                     lg = np.log(grid)
                     frac = d0 / (d0 - d1)
                     where = np.exp(lg[first] + frac * (lg[first + 1] - lg[first]))
-                    row.update({col: float(np.quantile(where, q)) for q, col in zip(qs, _qcols(qs), strict=True)})
+                    row.update({col: float(x) for col, x in _quantiles(where, qs).items()})
                 cross.append(row)
     return ScaleComparison(better=better, table=pd.DataFrame(rows), pairwise=pd.DataFrame(pairs),
                            crossover=pd.DataFrame(cross), curves=pd.DataFrame(curves))

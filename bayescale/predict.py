@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+from numpyro import handlers
 
 from bayescale.build import build_model, obs_site
 from bayescale.data import DataWarning, validate_runs
@@ -25,6 +27,17 @@ _KINDS = ("observation", "mean")
 
 def _qcols(quantiles: Sequence[float]) -> list[str]:
     return [f"q{_pct(q)}" for q in quantiles]
+
+
+def _quantiles(values, quantiles: Sequence[float], prefix: str = "") -> dict[str, np.ndarray]:
+    """``{prefix + "q05": ..., ...}``: the quantiles of ``values`` along its first axis (the draws).
+
+    One :func:`numpy.quantile` call for all of them: NumPy then partitions each column once (for 4,000 draws x
+    1,000 points, 0.19 s against 0.48 s for three calls).
+    """
+    values = np.asarray(values)
+    return {prefix + col: v for col, v in zip(_qcols(quantiles), np.quantile(values, list(quantiles), axis=0),
+                                              strict=True)}
 
 
 def _check_quantiles(quantiles: Sequence[float]) -> list[float]:
@@ -92,13 +105,31 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
     with jax.enable_x64(True):
         data, _, new = _model_data(table, fit.meta["log_x0"], levels=fit.levels, with_target=False,
                                    config=fit.config)
+        site = obs_site(law)
+        if kind == "mean":  # the curve alone: skip drawing the noise (a Student-t draw costs a gamma draw)
+            model = without_noise(model, [site])
         sites = set(_sample_sites(model, data))
         draws = {k: jnp.asarray(v) for k, v in fit.draws([v for v in fit.tree.posterior.data_vars
                                                            if v in sites]).items()}
-        pred = Predictive(model, posterior_samples=draws, return_sites=["mu", obs_site(law)])
+        pred = Predictive(model, posterior_samples=draws, return_sites=["mu" if kind == "mean" else site])
         out = pred(jax.random.PRNGKey(seed), data)
-        values = np.asarray(out["mu"] if kind == "mean" else out[obs_site(law)])
+        values = np.asarray(out["mu" if kind == "mean" else site])
     return table, law.from_link(values), new
+
+
+def without_noise(model, sites: Sequence[str]):
+    """``model`` with its observation ``sites`` set to zeros, so that predicting the curve draws no noise.
+
+    A Student-t draw costs a gamma draw, which JAX makes slowly on a CPU: predicting the curve at 4,000 draws x
+    1,000 points took about 4 s with the noise drawn and discarded, 0.4 s without.
+    """
+    return handlers.substitute(model, substitute_fn=partial(_zeros_at, frozenset(sites)))
+
+
+def _zeros_at(sites: frozenset, msg: dict):
+    if msg["name"] in sites:
+        return jnp.zeros(msg["fn"].shape(msg["kwargs"].get("sample_shape", ())))
+    return None
 
 
 def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]:
@@ -159,8 +190,8 @@ def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]
 def _quantile_frame(fit: Fit, table, values: np.ndarray, qs: Sequence[float], new=()) -> pd.DataFrame:
     result = table.frame[list(fit.law.inputs) + list(fit.groups)].copy()
     result["mean"] = values.mean(axis=0)
-    for q, col in zip(qs, _qcols(qs), strict=True):
-        result[col] = np.quantile(values, q, axis=0)
+    for col, v in _quantiles(values, qs).items():
+        result[col] = v
     if new:
         result.attrs["new_groups"] = list(new)
     return result
@@ -238,7 +269,7 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
                             ("tokens_per_param", d_opt / n_opt)):
                 v = np.asarray(v).reshape(-1)
                 row = {"c": budget, "quantity": name, "mean": float(np.mean(v))}
-                row.update({col: float(np.quantile(v, q)) for q, col in zip(qs, _qcols(qs), strict=True)})
+                row.update({col: float(x) for col, x in _quantiles(v, qs).items()})
                 rows.append(row)
     return pd.DataFrame(rows)
 

@@ -115,6 +115,21 @@ def test_chain_predicts_every_stage_and_the_plugin_chain_is_narrower(chain_fit):
     assert np.allclose(at_loss["q50"], mean[mean["target"] == "acc"]["q50"], atol=0.01)
 
 
+def test_chain_mean_prediction_draws_no_stage_noise(chain_fit, monkeypatch):
+    """kind="mean" feeds each stage the curve before it, so no stage's likelihood noise is drawn."""
+    import numpyro.distributions as dist
+
+    def no_noise(*args, **kwargs):
+        raise AssertionError("kind='mean' drew a stage's noise")
+
+    monkeypatch.setattr(dist.StudentT, "sample", no_noise)
+    mean = chain_fit.predict(AT, kind="mean")
+    assert list(mean["target"]) == ["loss", "loss", "acc", "acc"]
+    assert (mean["q05"] < mean["q95"]).all()  # the parameters' uncertainty is still there
+    with pytest.raises(AssertionError, match="drew a stage's noise"):
+        chain_fit.predict(AT)
+
+
 def test_chain_fit_saves_loads_checks_and_reports(chain_fit, tmp_path):
     path = chain_fit.save(tmp_path / "chain.nc")
     back = bs.load(path)
