@@ -422,7 +422,7 @@ class ChainFit:
 
         from bayescale.data import validate_runs
         from bayescale.fit import _model_data, _predictor_columns
-        from bayescale.predict import _KINDS, _sample_sites, without_noise
+        from bayescale.predict import _KINDS, _sample_sites, _without_noise
 
         if kind not in _KINDS:
             raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
@@ -447,7 +447,7 @@ class ChainFit:
             data = ChainData(tuple(datas), feed="mean" if (kind == "mean" or plugin) else "sample")
             model = build_chain_model(self.chain, [f.config for f in self.stages.values()])
             if kind == "mean":  # every stage's curve, fed the curve before it: no stage's noise is drawn
-                model = without_noise(model, [f"{law.target}.{obs_site(law)}" for law in self.chain.stages])
+                model = _without_noise(model, [f"{law.target}.{obs_site(law)}" for law in self.chain.stages])
             sites = set(_sample_sites(model, data))
             draws = {}
             for t, f in self.stages.items():

@@ -107,7 +107,7 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
                                    config=fit.config)
         site = obs_site(law)
         if kind == "mean":  # the curve alone: skip drawing the noise (a Student-t draw costs a gamma draw)
-            model = without_noise(model, [site])
+            model = _without_noise(model, [site])
         sites = set(_sample_sites(model, data))
         draws = {k: jnp.asarray(v) for k, v in fit.draws([v for v in fit.tree.posterior.data_vars
                                                            if v in sites]).items()}
@@ -117,7 +117,7 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
     return table, law.from_link(values), new
 
 
-def without_noise(model, sites: Sequence[str]):
+def _without_noise(model, sites: Sequence[str]):
     """``model`` with its observation ``sites`` set to zeros, so that predicting the curve draws no noise.
 
     A Student-t draw costs a gamma draw, which JAX makes slowly on a CPU: predicting the curve at 4,000 draws x
