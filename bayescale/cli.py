@@ -64,8 +64,9 @@ TargetAcceptProb = Annotated[float, typer.Option(
     help="NUTS's target acceptance rate in (0, 1); raise it (0.95, 0.99) when fits report divergences")]
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True})  # extra arguments: see the check of `runs` below
 def fit(
+    ctx: typer.Context,
     runs: Annotated[Path, typer.Argument(help="CSV or Parquet table of runs, one row per run")],
     law: Annotated[str, typer.Option(help="registered law name (see `bayescale laws`)")] = "chinchilla",
     out: Annotated[Path, typer.Option(help="fit file to write (netCDF)")] = Path("fit.nc"),
@@ -87,6 +88,13 @@ def fit(
     """Fit a law to a table of runs with NUTS and save the fit atomically."""
     import bayescale as bs
 
+    # `bayescale fit chinchilla runs.csv`, as bs.fit("chinchilla", runs) reads: the law is an option here
+    extra = ctx.args
+    if str(runs) in bs.laws() and not runs.exists():
+        _fail(f"{runs!s} is a law, not a table of runs; the law is an option: "
+              f"bayescale fit {extra[0] if extra else 'runs.csv'} --law {runs!s}")
+    if extra:
+        _fail(f"unexpected extra argument(s): {' '.join(extra)}; fit takes one table of runs")
     if out.is_dir():  # before fitting, which can take minutes
         _fail(f"--out {out} is a folder; give the fit file's name, e.g. --out {out / 'fit.nc'}")
     table = _read_table(runs)

@@ -158,6 +158,10 @@ def test_python_dash_m_runs_the_command():
     ("args", "match"),
     [(["fit", "missing.csv"], "no such file: missing.csv"),
      (["fit", "good.csv", "--out", "."], "--out . is a folder; give the fit file's name, e.g. --out fit.nc"),
+     (["fit", "chinchilla", "good.csv"],  # as bs.fit("chinchilla", runs) reads
+      "chinchilla is a law, not a table of runs; the law is an option: bayescale fit good.csv --law chinchilla"),
+     (["fit", "chinchilla"], "chinchilla is a law, not a table of runs; the law is an option: bayescale fit runs.csv"),
+     (["fit", "good.csv", "other.csv"], "unexpected extra argument(s): other.csv; fit takes one table of runs"),
      (["summary", "missing.nc"], "no fit file at missing.nc"),
      (["fit", "runs.txt"], "expected a .csv or .parquet file of runs"),
      (["fit", "bad.csv"], "column 'loss' has 1 missing or infinite value"),
