@@ -105,15 +105,14 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
     with jax.enable_x64(True):
         data, _, new = _model_data(table, fit.meta["log_x0"], levels=fit.levels, with_target=False,
                                    config=fit.config)
-        site = obs_site(law)
+        returned = "mu" if kind == "mean" else obs_site(law)
         if kind == "mean":  # the curve alone: skip drawing the noise (a Student-t draw costs a gamma draw)
-            model = _without_noise(model, [site])
+            model = _without_noise(model, [obs_site(law)])
         sites = set(_sample_sites(model, data))
         draws = {k: jnp.asarray(v) for k, v in fit.draws([v for v in fit.tree.posterior.data_vars
                                                            if v in sites]).items()}
-        pred = Predictive(model, posterior_samples=draws, return_sites=["mu" if kind == "mean" else site])
-        out = pred(jax.random.PRNGKey(seed), data)
-        values = np.asarray(out["mu" if kind == "mean" else site])
+        out = Predictive(model, posterior_samples=draws, return_sites=[returned])(jax.random.PRNGKey(seed), data)
+        values = np.asarray(out[returned])
     return table, law.from_link(values), new
 
 
@@ -121,7 +120,7 @@ def _without_noise(model, sites: Sequence[str]):
     """``model`` with its observation ``sites`` set to zeros, so that predicting the curve draws no noise.
 
     A Student-t draw costs a gamma draw, which JAX makes slowly on a CPU: predicting the curve at 4,000 draws x
-    1,000 points took about 4 s with the noise drawn and discarded, 0.4 s without.
+    1,000 points took 5.0-5.2 s with the noise drawn and discarded, 0.31-0.35 s without (2026-12-02).
     """
     return handlers.substitute(model, substitute_fn=partial(_zeros_at, frozenset(sites)))
 
