@@ -36,10 +36,15 @@ def test_gpu_check_names_existing_files_and_valid_speed_arguments():
         import speed
     finally:
         sys.path.pop(0)
-    call = re.search(r"benchmarks/speed\.py (.*?)2>&1", text, flags=re.S).group(1)
-    args = [a.strip('"') for a in call.replace("\\\n", " ").split()]
-    args = ["8" if a == "$MANY" else "out.json" if "$OUT" in a else a for a in args]
-    parsed = speed.build_parser().parse_args(args)
-    assert parsed.problems == ["G"] and parsed.many == 8 and parsed.baseline.endswith(".json")
+    calls = re.findall(r"benchmarks/speed\.py (.*?)2>&1", text, flags=re.S)
+    assert len(calls) == 2  # on the GPU, then on the same machine's CPU cores
+    for call in calls:
+        args = [a.strip('"') for a in call.replace("\\\n", " ").split()]
+        args = ["8" if a in ("$MANY", "$HOST_MANY") else "out.json" if "$OUT" in a else a for a in args]
+        parsed = speed.build_parser().parse_args(args)
+        assert parsed.problems == ["G"] and parsed.many == 8 and parsed.baseline.endswith(".json")
+    # the second run is on the CPU, one host device per core
+    assert re.search(r'JAX_PLATFORMS=cpu BAYESCALE_HOST_DEVICES=\$\(nproc\) timeout "\$\(left\)" "\$PY" '
+                     r"benchmarks/speed\.py", text)
     assert "benchmarks/device/wheelhouse" in text and "--no-index" in text  # the machine reaches no index
     assert "benchmarks/device/wheelhouse/" in (ROOT / ".gitignore").read_text()
