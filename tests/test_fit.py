@@ -117,6 +117,21 @@ def test_warmup_tree_depth_caps_the_warmup_and_is_recorded(flat_runs):
     assert one.meta["sampler"]["warmup_steps"] <= 2 * 30 * 3  # at most 2**2 - 1 leapfrog steps an iteration
 
 
+def test_draws_at_the_maximum_depth_after_a_capped_warmup_name_the_cap(flat_runs, tmp_path):
+    # draws limited to depth 3 after a warm-up capped at depth 1: the check names the cap and the refit
+    kw = dict(num_chains=2, num_warmup=30, num_samples=30, max_tree_depth=3, progress_bar=False, seed=0)
+    capped = _quiet_fit("chinchilla", flat_runs, warmup_tree_depth=1, **kw)
+    assert capped.diagnostics.tree_depth_frac > 0
+    (hint,) = [p for p in capped.diagnostics.problems if "maximum tree depth" in p]
+    assert "capped at depth 1 (warmup_tree_depth)" in hint and "refit with warmup_tree_depth=3" in hint
+    capped.save(tmp_path / "capped.nc")  # a loaded fit recomputes its diagnostics from its recorded options
+    assert bs.load(tmp_path / "capped.nc").diagnostics.problems == capped.diagnostics.problems
+    uncapped = _quiet_fit("chinchilla", flat_runs, warmup_tree_depth=3, **kw)
+    assert uncapped.diagnostics.tree_depth_frac > 0  # the draws still need deeper trees; no cap to blame
+    (plain,) = [p for p in uncapped.diagnostics.problems if "maximum tree depth" in p]
+    assert "warmup_tree_depth" not in plain and "raise max_tree_depth or reparameterise" in plain
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [({"likelihood": "laplace"}, "likelihood='laplace' is not one of"),

@@ -95,6 +95,10 @@ def fit_stages(own: pd.DataFrame, pairs: pd.DataFrame, *, smoke: bool, seed: int
     """Fit both stages and compose them into a chain."""
     draws = dict(num_warmup=300, num_samples=200, num_chains=2) if smoke else dict(num_warmup=1500,
                                                                                      num_samples=1500)
+    # Warm-up trees uncapped (bayescale caps them at depth 7 by default): stage 2's draws need depth 8, and after a
+    # warm-up capped at 7 (or 8) it adapted so badly that 99.8% (80%) of its draws hit the maximum depth 10
+    # (2 chains x 1500 + 300, 2026-12-02); uncapped, or capped at 9, none did.
+    draws["warmup_tree_depth"] = 10
     chain = bs.chain("chinchilla", "shifted_power")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.DataWarning)
