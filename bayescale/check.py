@@ -228,7 +228,7 @@ def _meta_tree_depth(tree) -> int:
 def _sampler(fit) -> list[Finding]:
     import arviz_stats as azs
 
-    from bayescale.fit import THRESHOLDS
+    from bayescale.fit import THRESHOLDS, _tree_depth_fix
 
     d = fit.diagnostics
     out = [Finding("sampler", "problem", p) for p in d.problems if "tree depth" not in p]
@@ -245,7 +245,8 @@ def _sampler(fit) -> list[Finding]:
             "sampler", "problem",
             f"{depth['n_max']} of {depth['total_samples']} transitions ({depth['pct']:.1f}%) hit the maximum tree "
             f"depth {d.max_tree_depth} (threshold: none): NUTS stopped its trajectories early, so sampling is "
-            "inefficient and may not have explored the posterior; raise max_tree_depth or reparameterise"))
+            "inefficient and may not have explored the posterior; "
+            f"{_tree_depth_fix(d.max_tree_depth, fit.meta['options'].get('warmup_tree_depth'))}"))
     if not out:
         out.append(Finding(
             "sampler", "ok",

@@ -1363,16 +1363,8 @@ def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stat
                         "may be biased; raise target_accept_prob (to 0.95, then 0.99; 0.9 by default) or "
                         "reparameterise")
     if depth_frac > t["tree_depth_frac"]:
-        fix = "raise max_tree_depth or reparameterise"
-        if warmup_tree_depth is not None and warmup_tree_depth < max_tree_depth:
-            # a warm-up whose trees are shallower than the draws need adapts the step size and mass matrix badly
-            # (the loss-to-loss case study's second stage: 99.8% of draws at depth 10 after warm-up capped at 7,
-            # none after warm-up capped at 9 or not at all)
-            fix = (f"the warm-up's trees were capped at depth {warmup_tree_depth} (warmup_tree_depth), too shallow "
-                   f"to adapt to a posterior that needs deeper ones: refit with warmup_tree_depth={max_tree_depth} "
-                   f"first, then {fix}")
         problems.append(f"{100 * depth_frac:.1f}% of draws hit the maximum tree depth {max_tree_depth} (threshold "
-                        f"0%): sampling is inefficient; {fix}")
+                        f"0%): sampling is inefficient; {_tree_depth_fix(max_tree_depth, warmup_tree_depth)}")
     low = ebfmi[ebfmi < t["e_bfmi"]]
     if low.size:
         problems.append(f"E-BFMI {', '.join(f'{v:.2f}' for v in low)} < {t['e_bfmi']} in {low.size} chain(s): "
@@ -1382,6 +1374,21 @@ def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stat
         tree_depth_frac=depth_frac, max_tree_depth=max_tree_depth, min_e_bfmi=float(np.min(ebfmi)),
         num_draws=int(energy.size), problems=tuple(problems),
     )
+
+
+def _tree_depth_fix(max_tree_depth: int, warmup_tree_depth: int | None) -> str:
+    """Say what to do when draws hit the maximum tree depth: the warm-up's cap first, if it had one.
+
+    A warm-up whose trees are capped shallower than the draws need adapts the step size and mass matrix badly: in
+    the loss-to-loss case study's second stage, 99.8% of draws reached depth 10 after a warm-up capped at 7, none
+    after one capped at 9 or uncapped (``docs/speed.md``).
+    """
+    fix = "raise max_tree_depth or reparameterise"
+    if warmup_tree_depth is None or warmup_tree_depth >= max_tree_depth:
+        return fix
+    return (f"the warm-up's trees were capped at depth {warmup_tree_depth} (warmup_tree_depth), and a warm-up "
+            f"shallower than the draws need adapts badly: refit with warmup_tree_depth={max_tree_depth} first, "
+            f"then {fix}")
 
 
 def _fmt(d: Mapping[str, float], spec: str) -> str:

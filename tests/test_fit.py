@@ -126,6 +126,8 @@ def test_draws_at_the_maximum_depth_after_a_capped_warmup_name_the_cap(flat_runs
     assert "capped at depth 1 (warmup_tree_depth)" in hint and "refit with warmup_tree_depth=3" in hint
     capped.save(tmp_path / "capped.nc")  # a loaded fit recomputes its diagnostics from its recorded options
     assert bs.load(tmp_path / "capped.nc").diagnostics.problems == capped.diagnostics.problems
+    report = capped.check()  # the trust report says the same
+    assert any("refit with warmup_tree_depth=3" in f.message for f in report.findings if f.level == "problem")
     uncapped = _quiet_fit("chinchilla", flat_runs, warmup_tree_depth=3, **kw)
     assert uncapped.diagnostics.tree_depth_frac > 0  # the draws still need deeper trees; no cap to blame
     (plain,) = [p for p in uncapped.diagnostics.problems if "maximum tree depth" in p]
