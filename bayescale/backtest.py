@@ -60,19 +60,38 @@ class Backtest:
             return f"Backtest on {self.by} ({len(self.table)} rows):\n{self.table[cols].to_string(index=False)}"
 
 
-def score(draws: np.ndarray, y: np.ndarray, *, link: str = "log") -> dict[str, float]:
-    """Score predictive draws (``(draws, runs)``) against observed values ``y`` (see the module docstring)."""
+def score(draws: np.ndarray, y: np.ndarray, *, link: str = "log", scale: str = "target") -> dict[str, float]:
+    """Score predictive draws (``(draws, runs)``) against observed values ``y`` (see the module docstring).
+
+    ``draws`` are on the target's scale (``scale="target"``) or on the likelihood's (``scale="link"``, the log of a
+    loss); ``y`` is always on the target's. The CRPS and the log score are computed on the link scale, so pass
+    link-scale draws when the predictive has heavy tails: there a draw far in the tail is finite, while its target
+    value can be ``exp(-750) = 0`` and has no logarithm.
+    """
     from scipy.stats import gaussian_kde
 
+    from bayescale.law import from_link, to_link
+
+    if scale not in ("target", "link"):
+        raise ValueError(f"scale={scale!r} is not one of ('target', 'link')")
     draws = np.asarray(draws, dtype=float)
     y = np.asarray(y, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        xd = draws if scale == "link" else to_link(link, draws)
+        if scale == "link":
+            draws = from_link(link, draws)
+    bad = ~np.isfinite(xd)
+    if bad.any():
+        cols = np.flatnonzero(bad.any(axis=0))
+        raise ValueError(f"{int(bad.sum())} predictive draw(s) of held-out point(s) {cols.tolist()[:10]} are not "
+                         f"finite on the {link!r} scale (a target draw of 0 or inf, or a NaN), so CRPS and log score "
+                         "are undefined; pass the draws on the likelihood's scale (scale='link', as from "
+                         "bayescale.predict.predictive_draws(fit, runs, scale='link'))")
     q = np.quantile(draws, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
     med = q[2]
     err = np.abs(med - y)
     # CRPS from samples: E|X - y| - 0.5 E|X - X'| (the second term by sorting: exact for the empirical distribution)
-    from bayescale.law import to_link
-
-    xd, xy = to_link(link, draws), to_link(link, y)
+    xy = to_link(link, y)
     s = np.sort(xd, axis=0)
     m = s.shape[0]
     weights = (2 * np.arange(1, m + 1) - m - 1)[:, None]
@@ -182,15 +201,18 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", bs.DataWarning)
                 fit = bs.fit(law, train, seed=seed, flops_per_param_token=flops_per_param_token, **fit_kwargs)
-                _, draws, _ = predictive_draws(fit, test, seed=seed)
+                # on the likelihood's scale: a Student-t draw far in the tail is finite there, 0 or inf as a loss
+                _, link_draws, _ = predictive_draws(fit, test, seed=seed, scale="link")
             fits[(cut, law.name)] = fit
-            methods = {"bayescale": draws}
+            methods = {"bayescale": link_draws}
             if classical:
                 point = huber_fit(law, train, n_boot=n_boot, seed=seed)
-                methods["huber"] = point.predictive_draws(test, seed=seed)
-            for method, d in methods.items():
+                methods["huber"] = point.predictive_draws(test, seed=seed, scale="link")
+            for method, xd in methods.items():
                 rows.append({"cut": cut, "law": law.name, "method": method, "n_train": len(train),
-                             "n_test": len(test), **score(d, y, link=law.link)})
+                             "n_test": len(test), **score(xd, y, link=law.link, scale="link")})
+                with np.errstate(over="ignore", under="ignore"):
+                    d = law.from_link(xd)
                 q = np.quantile(d, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
                 frame = test[list(law.inputs)].copy()
                 frame.insert(0, "method", method)

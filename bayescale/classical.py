@@ -78,12 +78,18 @@ class PointFit:
             kw = {k: np.asarray(v)[..., None] if np.ndim(v) else v for k, v in p.items()}
             return law.from_link(np.asarray(law.link_location(*xs, **kw)))
 
-    def predictive_draws(self, runs: pd.DataFrame, *, seed: int = 0) -> np.ndarray:
-        """Predictive draws for new runs, shape ``(n_boot, len(runs))``: bootstrap fits x resampled residuals."""
+    def predictive_draws(self, runs: pd.DataFrame, *, seed: int = 0, scale: str = "target") -> np.ndarray:
+        """Predictive draws for new runs, shape ``(n_boot, len(runs))``: bootstrap fits x resampled residuals.
+
+        On the target's scale, or on the likelihood's with ``scale="link"`` (the log of a loss).
+        """
+        if scale not in ("target", "link"):
+            raise ValueError(f"scale={scale!r} is not one of ('target', 'link')")
         rng = np.random.default_rng(seed)
         mean = self.predict_mean(runs, {k: self.boot[k].to_numpy() for k in self.law.params})
         noise = rng.choice(self.residuals, size=mean.shape, replace=True)
-        return self.law.from_link(self.law.to_link(mean) + noise)
+        link_draws = self.law.to_link(mean) + noise
+        return link_draws if scale == "link" else self.law.from_link(link_draws)
 
 
 def hoffmann_grid() -> np.ndarray:

@@ -299,11 +299,7 @@ class Law:
 
     def from_link(self, v, xp=np):
         """Map values on the likelihood's scale back to the target (``exp``, the logistic function, unchanged)."""
-        if self.link == "log":
-            return xp.exp(v)
-        if self.link == "logit":
-            return 1.0 / (1.0 + xp.exp(-v))
-        return v
+        return from_link(self.link, v, xp)
 
     def link_location(self, *inputs, **params):
         """Evaluate the law on the likelihood's scale: :meth:`log` for ``link="log"``, ``logit(fn)``, or ``fn``."""
@@ -546,6 +542,17 @@ def to_link(link: str, y, xp=np):
         return xp.log(y) - xp.log1p(-y)
     if link == "identity":
         return y
+    raise ValueError(f"link must be one of {LINKS}, got {link!r}")
+
+
+def from_link(link: str, v, xp=np):
+    """Map values on the scale ``link`` back to the target: the inverse of :func:`to_link`."""
+    if link == "log":
+        return xp.exp(v)
+    if link == "logit":
+        return 1.0 / (1.0 + xp.exp(-v))
+    if link == "identity":
+        return v
     raise ValueError(f"link must be one of {LINKS}, got {link!r}")
 
 #: True while the built-in catalogue is imported: its laws skip the evaluation check of ``Law.__post_init__`` (each

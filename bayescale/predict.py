@@ -23,6 +23,7 @@ from bayescale.fit import Fit, _model_data, _pct, _predictor_columns
 __all__ = ["predict", "predictive_draws", "parameter_draws", "optimal_allocation"]
 
 _KINDS = ("observation", "mean")
+_SCALES = ("target", "link")
 
 
 def _qcols(quantiles: Sequence[float]) -> list[str]:
@@ -76,7 +77,10 @@ def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95
     Returns
     -------
     pandas.DataFrame
-        The inputs (and groups), ``mean`` and one column per quantile, with ``new_runs``'s index.
+        The inputs (and groups), ``mean`` and one column per quantile, with ``new_runs``'s index. Under a
+        Student-t likelihood on the log scale (the default for losses) a new run's loss, ``exp`` of a heavy-tailed
+        draw, has no finite mean in theory, so with ``kind="observation"`` the ``mean`` column is driven by the few
+        largest draws; read the median (``q50``), or ``kind="mean"`` for the curve.
 
     Examples
     --------
@@ -88,16 +92,20 @@ def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95
     return _quantile_frame(fit, table, values, qs, new)
 
 
-def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int = 0):
-    """Posterior predictive draws of the target at new inputs, on the target's scale.
+def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int = 0, scale: str = "target"):
+    """Posterior predictive draws of the target at new inputs, on the target's scale or the likelihood's.
 
     Returns the validated table of inputs, the draws (shape ``(draws, points)``) and the group levels the fit has
-    not seen.
+    not seen. ``scale="link"`` returns the draws on the likelihood's scale (:attr:`Law.link`: the log of a loss),
+    where a heavy-tailed draw stays finite; on the target's scale a Student-t draw 750 log units below the curve
+    is ``exp(-750) = 0`` in floating point.
     """
     from numpyro.infer import Predictive
 
     if kind not in _KINDS:
         raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
+    if scale not in _SCALES:
+        raise ValueError(f"scale={scale!r} is not one of {_SCALES}")
     law = fit.law
     table = validate_runs(new_runs, law, groups=fit.groups, require_target=False,
                           keep=_predictor_columns(fit.config))
@@ -113,7 +121,7 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
                                                            if v in sites]).items()}
         out = Predictive(model, posterior_samples=draws, return_sites=[returned])(jax.random.PRNGKey(seed), data)
         values = np.asarray(out[returned])
-    return table, law.from_link(values), new
+    return table, (values if scale == "link" else law.from_link(values)), new
 
 
 def _without_noise(model, sites: Sequence[str]):

@@ -49,6 +49,48 @@ def test_scores_match_closed_forms():
     assert far["cover50"] == 0.0 and far["cover90"] == 0.0  # z = 2
 
 
+def test_scores_of_link_scale_draws_match_target_draws_and_keep_a_far_tail_draw():
+    rng = np.random.default_rng(1)
+    xd = np.log(2.0) + 0.05 * rng.standard_t(3, size=(4000, 3))
+    y = np.array([1.9, 2.0, 2.3])
+    on_link, on_target = score(xd, y, link="log", scale="link"), score(np.exp(xd), y, link="log")
+    for k, v in on_target.items():
+        assert on_link[k] == pytest.approx(v, rel=1e-9), k
+    # a Student-t draw with nu near 1, 800 log units below the curve: finite on the link scale, exp() = 0 as a loss
+    xd[0, 1] = -800.0
+    far = score(xd, y, link="log", scale="link")
+    assert np.isfinite([far["crps"], far["log_score"]]).all()
+    # one draw in 4000 moves E|X - y| and E|X - X'| / 2 alike (by about 800 / 4000), so the CRPS barely moves
+    assert far["crps"] == pytest.approx(on_link["crps"], abs=1e-3)
+    with pytest.raises(ValueError, match=r"1 predictive draw\(s\) of held-out point\(s\) \[1\] are not finite on the "
+                                         r"'log' scale.*scale='link'"):
+        score(np.exp(xd), y, link="log")
+    with pytest.raises(ValueError, match="scale='log' is not one of"):
+        score(xd, y, scale="log")
+
+
+def test_backtest_scores_a_heavy_tailed_predictive_on_the_link_scale(monkeypatch):
+    # 2026-12-02: law_selection on datablations crashed inside scipy's KDE: one of the Chinchilla law's 184,000
+    # predictive draws (Student-t, nu near 1) was exp(-750 or less) = 0, whose log is -inf. The same draw, injected
+    import bayescale.predict as predict
+
+    real = predict.predictive_draws
+
+    def one_far_draw(fit, runs, **kw):
+        table, values, new = real(fit, runs, **kw)
+        values = np.array(values)
+        values[0, 0] = -800.0 if kw.get("scale") == "link" else np.exp(-800.0)
+        return table, values, new
+
+    monkeypatch.setattr(predict, "predictive_draws", one_far_draw)
+    bt = quiet(bs.backtest, "chinchilla", ladder(), holdout=0.2, n_boot=10, num_chains=2, num_warmup=200,
+               num_samples=200)
+    assert np.isfinite(bt.table[["crps", "log_score"]].to_numpy()).all()
+    point = huber_fit("chinchilla", ladder(), n_boot=10, seed=0)
+    runs = ladder().head(4)
+    assert np.allclose(point.predictive_draws(runs, scale="link"), np.log(point.predictive_draws(runs)))
+
+
 # --------------------------------------------------------------------------------------------- classical
 @pytest.mark.slow
 def test_huber_point_fit_reproduces_the_literature_on_chinchilla():
