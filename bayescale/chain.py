@@ -515,14 +515,14 @@ class ChainFit:
         return self._frame(table, values, qs, new)
 
     def _frame(self, frame: pd.DataFrame, values: Mapping[str, np.ndarray], qs, new) -> pd.DataFrame:
-        from bayescale.predict import _quantiles
+        from bayescale.predict import _mean, _quantiles
 
         cols = [x for x in self.chain.inputs if x in frame] + list(self.groups)
         parts = []
         for t, v in values.items():
             part = frame[[c for c in cols if c in frame]].copy()
             part.insert(len(part.columns), "target", t)
-            part["mean"] = v.mean(axis=0)
+            part["mean"] = _mean(v, t)
             for col, x in _quantiles(v, qs).items():
                 part[col] = x
             parts.append(part)

@@ -61,7 +61,7 @@ class Comparison:
         import arviz_stats as azs
         import xarray as xr
 
-        from bayescale.predict import _check_quantiles, _quantiles, predictive_draws
+        from bayescale.predict import _check_quantiles, _mean, _quantiles, predictive_draws
 
         qs = _check_quantiles(quantiles)
         trees, inputs = [], []
@@ -87,7 +87,7 @@ class Comparison:
             values = mixed.posterior_predictive["y"].transpose("sample", ...).values
         frame = pd.DataFrame(new_runs)
         out = frame[[c for c in inputs if c in frame]].copy().reset_index(drop=True)
-        out["mean"] = values.mean(axis=0)
+        out["mean"] = _mean(values)
         for col, v in _quantiles(values, qs).items():
             out[col] = v
         return out

@@ -191,6 +191,30 @@ def test_predict_quantiles_and_kinds(flat_fit):
         flat_fit.predict(new, kind="median")
 
 
+def test_predict_warns_when_heavy_tails_make_the_mean_meaningless(flat_fit, monkeypatch):
+    """A Student-t with nu near 1 on the log loss: exp() of its draws has no finite mean, and the sample mean follows
+    a few far-tail draws (2026-12-02: the Chinchilla law on datablations gave a median point's mean of 2.9e7)."""
+    import bayescale.predict as predict
+
+    rng = np.random.default_rng(0)
+    new = pd.DataFrame({"n": [1e8, 7e10, 3e9], "d": [2e9, 1.4e12, 6e10]})
+    heavy = np.exp(np.log(3.0) + 0.05 * rng.standard_t(1.05, size=(4000, 3)))
+    heavy[:, 2] = np.exp(np.log(3.0) + 0.05 * rng.standard_t(5.0, size=4000))  # a moderate tail: a usable mean
+    real = predict.predictive_draws
+    monkeypatch.setattr(predict, "predictive_draws",
+                        lambda fit, runs, **kw: (real(fit, runs, **kw)[0], heavy, ()))
+    with pytest.warns(UserWarning, match=r"predictive mean of loss at 2 of 3 point\(s\) is not finite or lies beyond "
+                                         r"99%.*read the median \(q50\)") as record:
+        out = flat_fit.predict(new)
+    assert record[0].filename == __file__  # the warning points at the caller's line
+    np.testing.assert_allclose(out["mean"], heavy.mean(axis=0))  # still the sample mean, as documented
+    from bayescale.predict import _mean
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _mean(heavy[:, 2:])  # no warning for the moderate tail
+
+
 def test_predict_mean_is_the_law_at_each_draw_and_draws_no_noise(flat_fit, monkeypatch):
     """kind="mean" is the law's curve: exactly the law at each posterior draw, with no Student-t noise drawn.
 
