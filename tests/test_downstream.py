@@ -140,7 +140,11 @@ def test_downstream_law_recovers_its_parameters(name):
         # bleu_log's posterior is harder: at target_accept_prob=0.95, 16 and 20 of 60 fits (10 data sets x 6 seeds)
         # diverge with warm-up tree depths 10 and 6; at 0.99 none do, but 6-7 of 60 miss R-hat 1.01; at 0.99 with
         # 2000 + 2000 iterations, 30 of 30 pass every check (measured 2026-11-30)
+        # accuracy_compute mixes slowly (min bulk ESS about 600-940 of 4000 draws): with 1000 draws its R-hat at seed
+        # 3 was 1.011 on an AMD EPYC with AVX-512 (2026-12-02; seeds 4 and 5: 1.007, 1.004) and passed on the CPU
+        # the seed was chosen on; with 2000 draws 1.0037, 1.0028 and 1.0021
         opts = ({"target_accept_prob": 0.99, "num_warmup": 2000, "num_samples": 2000} if name == "bleu_log"
+                else {"target_accept_prob": 0.95, "num_samples": 2000} if name == "accuracy_compute"
                 else {"target_accept_prob": 0.95})
         fit = bs.fit(name, runs, seed=3, progress_bar=False, **opts)
     assert fit.diagnostics.ok, fit.diagnostics
