@@ -61,12 +61,24 @@ class Backtest:
 
 
 def score(draws: np.ndarray, y: np.ndarray, *, link: str = "log", scale: str = "target") -> dict[str, float]:
-    """Score predictive draws (``(draws, runs)``) against observed values ``y`` (see the module docstring).
+    """Score predictive draws against observed values (the scores are defined in the module docstring).
 
-    ``draws`` are on the target's scale (``scale="target"``) or on the likelihood's (``scale="link"``, the log of a
-    loss); ``y`` is always on the target's. The CRPS and the log score are computed on the link scale, so pass
-    link-scale draws when the predictive has heavy tails: there a draw far in the tail is finite, while its target
-    value can be ``exp(-750) = 0`` and has no logarithm.
+    Parameters
+    ----------
+    draws : numpy.ndarray
+        Predictive draws, shape ``(draws, runs)``, on the scale ``scale``.
+    y : numpy.ndarray
+        The observed values, shape ``(runs,)``, always on the target's scale.
+    link : str
+        The likelihood's scale (:data:`bayescale.law.LINKS`), on which the CRPS and the log score are computed.
+    scale : {"target", "link"}
+        The scale of ``draws``. Pass link-scale draws when the predictive has heavy tails: there a draw far in the
+        tail is finite, while its target value can be ``exp(-750) = 0``, which has no logarithm.
+
+    Returns
+    -------
+    dict
+        ``mae, mre, crps, log_score, cover50, cover90``.
     """
     from scipy.stats import gaussian_kde
 

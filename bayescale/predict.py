@@ -47,7 +47,7 @@ def _mean(values, what: str = "the target") -> np.ndarray:
     Under Student-t noise on the log scale a new run's loss, ``exp`` of a heavy-tailed draw, has no finite mean, and
     with few degrees of freedom the sample mean follows a handful of far-tail draws: for the Chinchilla law fitted
     to Muennighoff et al.'s 229 runs (2026-12-02) the median point's mean was 2.9e7, and some were ``inf``, for
-    losses of 2-10. Where the mean is not finite or lies above 99% (or below 99%) of a point's draws, this warns
+    losses of 2-10. Where the mean is not finite, or lies above (or below) 99% of a point's draws, this warns
     once, naming how many points and where to look instead.
     """
     values = np.asarray(values)
@@ -119,10 +119,24 @@ def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95
 def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int = 0, scale: str = "target"):
     """Posterior predictive draws of the target at new inputs, on the target's scale or the likelihood's.
 
-    Returns the validated table of inputs, the draws (shape ``(draws, points)``) and the group levels the fit has
-    not seen. ``scale="link"`` returns the draws on the likelihood's scale (:attr:`Law.link`: the log of a loss),
-    where a heavy-tailed draw stays finite; on the target's scale a Student-t draw 750 log units below the curve
-    is ``exp(-750) = 0`` in floating point.
+    Parameters
+    ----------
+    fit : Fit
+    new_runs : pandas.DataFrame or mapping of columns
+        The law's inputs (and the fit's group columns), as for :func:`predict`.
+    kind : {"observation", "mean"}
+        ``"observation"`` includes run-to-run noise; ``"mean"`` is the law's curve.
+    seed : int
+        Seed for the predictive draws.
+    scale : {"target", "link"}
+        ``"link"`` returns the draws on the likelihood's scale (the log of a loss), where a heavy-tailed draw stays
+        finite; on the target's scale a Student-t draw 750 log units below the curve is ``exp(-750) = 0``.
+
+    Returns
+    -------
+    tuple
+        The validated table of inputs, the draws (shape ``(draws, points)``) and the group levels the fit has not
+        seen.
     """
     from numpyro.infer import Predictive
 

@@ -72,6 +72,7 @@ def test_scores_of_link_scale_draws_match_target_draws_and_keep_a_far_tail_draw(
 def test_backtest_scores_a_heavy_tailed_predictive_on_the_link_scale(monkeypatch):
     # 2026-12-02: law_selection on datablations crashed inside scipy's KDE: one of the Chinchilla law's 184,000
     # predictive draws (Student-t, nu near 1) was exp(-750 or less) = 0, whose log is -inf. The same draw, injected
+    # here into the Bayesian draws, must be scored, not crash the backtest
     import bayescale.predict as predict
 
     real = predict.predictive_draws
