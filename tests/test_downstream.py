@@ -142,9 +142,10 @@ def test_downstream_law_recovers_its_parameters(name):
         # 2000 + 2000 iterations, 30 of 30 pass every check (measured 2026-11-30)
         # accuracy_compute mixes slowly (min bulk ESS about 600-940 of 4000 draws): with 1000 draws its R-hat at seed
         # 3 was 1.011 on an AMD EPYC with AVX-512 (2026-12-02; seeds 4 and 5: 1.007, 1.004) and passed on the CPU
-        # the seed was chosen on; with 2000 draws 1.0037, 1.0028 and 1.0021
+        # the seed was chosen on; with 2000 draws 1.0037, 1.0028 and 1.0021. exp_error (min bulk ESS about 700): with
+        # 1000 draws 1 of 16 seeds failed R-hat (1.0148) and another gave 1.009; with 2000, worst of 16 1.0034
         opts = ({"target_accept_prob": 0.99, "num_warmup": 2000, "num_samples": 2000} if name == "bleu_log"
-                else {"target_accept_prob": 0.95, "num_samples": 2000} if name == "accuracy_compute"
+                else {"target_accept_prob": 0.95, "num_samples": 2000} if name in ("accuracy_compute", "exp_error")
                 else {"target_accept_prob": 0.95})
         fit = bs.fit(name, runs, seed=3, progress_bar=False, **opts)
     assert fit.diagnostics.ok, fit.diagnostics

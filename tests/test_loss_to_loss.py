@@ -30,8 +30,10 @@ def _pairs(seed=0, sd=0.005):
 
 @pytest.fixture(scope="module")
 def crossed_fit():
+    # 1000 draws: with 500, 1 of 16 seeds failed R-hat (1.0136) and two more gave 1.0099 (2026-12-02); with 1000 the
+    # worst of 16 was 1.0063. A seed's draws change with the CPU, so the margin matters, not this seed's value.
     return bs.fit("shifted_power", _pairs(), groups=["x_set", "y_set"], pool=POOL, crossed=CROSSED,
-                  num_warmup=500, num_samples=500, seed=0, progress_bar=False)
+                  num_warmup=500, num_samples=1000, seed=0, progress_bar=False)
 
 
 def test_shifted_power_is_brandfonbrener_form_with_a_smooth_edge():
