@@ -32,7 +32,8 @@ per chain (default 5000), whose Monte Carlo error is small beside 0.1 sd (with t
 bulk ESS near 600, Stan's own means are uncertain by about 0.04 sd, enough to fail a correct sampler by chance).
 Ratios are against baselines measured in the same run. The
 gradient floor is the gradient evaluations (warm-up + sampling) times the measured cost of one gradient while
-``min(chains, CPUs)`` chains run at once, divided by that number; the sampler's run is compared with it. The cold
+``min(chains, CPUs)`` chains run at once, divided by that number; the sampler's run is compared with it (for C,
+one fit's gradient, every fit's evaluations summed, and ``min(devices, CPUs)`` at once). The cold
 and cached rows run from the launch of a fresh process to the return of its fit; the seconds the process then
 takes to exit are printed under the table.
 
