@@ -49,23 +49,3 @@ def test_gpu_check_names_existing_files_and_valid_speed_arguments():
     assert "benchmarks/device/wheelhouse" in text and "--no-index" in text  # the machine reaches no index
     assert "benchmarks/device/wheelhouse/" in (ROOT / ".gitignore").read_text()
 
-
-def test_problem_c_table_prints_the_sampler_against_its_gradient_floor(capsys):
-    """``table_c`` divides each row's sampler seconds by its gradients x one gradient's cost / cores (and prints a
-    dash for a row without them, and for a saved run from before the floor was measured)."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import speed
-    finally:
-        sys.path.pop(0)
-    row = {"system": "many", "fits": 10, "wall_s": 5.0, "per_fit_s": 0.5, "compile_s": 1.0, "sampler_s": 3.0,
-           "grad_evals": 1_000_000, "passed": 10}
-    old = {"system": "old", "fits": 2, "wall_s": 20.0, "per_fit_s": 10.0, "compile_s": 19.0, "passed": 2}
-    cost = {"system": "_gradient", "grad_s": {"alone": 1e-6, "together": 2e-6, "concurrent": 2}, "cores": 2}
-    speed.table_c([row, old, cost])
-    lines = capsys.readouterr().out.splitlines()
-    assert "2.00 us each with 2 at once" in lines[1]
-    assert lines[4].startswith("| many |") and "| 1,000,000 | 3.00 |" in lines[4]  # 3 s / (1e6 x 2 us / 2)
-    assert lines[5].startswith("| old |") and lines[5].endswith("| — | — | — | 2/2 |")
-    speed.table_c([row, old])  # no gradient row: no floor
-    assert "| 1,000,000 | — |" in capsys.readouterr().out
