@@ -82,10 +82,9 @@ def score(draws: np.ndarray, y: np.ndarray, *, link: str = "log", scale: str = "
     """
     from scipy.stats import gaussian_kde
 
-    from bayescale.law import from_link, to_link
+    from bayescale.law import _check_scale, from_link, to_link
 
-    if scale not in ("target", "link"):
-        raise ValueError(f"scale={scale!r} is not one of ('target', 'link')")
+    _check_scale(scale)
     draws = np.asarray(draws, dtype=float)
     y = np.asarray(y, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

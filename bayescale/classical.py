@@ -83,8 +83,9 @@ class PointFit:
 
         On the target's scale, or on the likelihood's with ``scale="link"`` (the log of a loss).
         """
-        if scale not in ("target", "link"):
-            raise ValueError(f"scale={scale!r} is not one of ('target', 'link')")
+        from bayescale.law import _check_scale  # a PointFit's law has imported it already
+
+        _check_scale(scale)
         rng = np.random.default_rng(seed)
         mean = self.predict_mean(runs, {k: self.boot[k].to_numpy() for k in self.law.params})
         noise = rng.choice(self.residuals, size=mean.shape, replace=True)

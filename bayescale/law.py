@@ -545,6 +545,16 @@ def to_link(link: str, y, xp=np):
     raise ValueError(f"link must be one of {LINKS}, got {link!r}")
 
 
+#: Scales that predictive draws can be returned on: the target's, or the likelihood's (:func:`to_link`).
+_SCALES = ("target", "link")
+
+
+def _check_scale(scale: str) -> None:
+    """Raise a ValueError naming the choices unless ``scale`` is one of ``_SCALES``."""
+    if scale not in _SCALES:
+        raise ValueError(f"scale={scale!r} is not one of {_SCALES}")
+
+
 def from_link(link: str, v, xp=np):
     """Map values on the scale ``link`` back to the target: the inverse of :func:`to_link`."""
     if link == "log":

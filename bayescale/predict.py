@@ -19,11 +19,11 @@ from numpyro import handlers
 from bayescale.build import build_model, obs_site
 from bayescale.data import _PACKAGE_DIRS, DataWarning, validate_runs
 from bayescale.fit import Fit, _model_data, _pct, _predictor_columns
+from bayescale.law import _check_scale
 
 __all__ = ["predict", "predictive_draws", "parameter_draws", "optimal_allocation"]
 
 _KINDS = ("observation", "mean")
-_SCALES = ("target", "link")
 
 
 def _qcols(quantiles: Sequence[float]) -> list[str]:
@@ -142,8 +142,7 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
 
     if kind not in _KINDS:
         raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
-    if scale not in _SCALES:
-        raise ValueError(f"scale={scale!r} is not one of {_SCALES}")
+    _check_scale(scale)
     law = fit.law
     table = validate_runs(new_runs, law, groups=fit.groups, require_target=False,
                           keep=_predictor_columns(fit.config))

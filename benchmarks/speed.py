@@ -180,6 +180,33 @@ def numpyro_mcmc(runs: pd.DataFrame, chain_method: str, opts: dict, **fit_kw) ->
     return row
 
 
+def potential(runs: pd.DataFrame, **fit_kw):
+    """bayescale's potential for the Chinchilla law on ``runs`` (data padded to its bucket, as fits pad it) and a
+    start point in its unconstrained space; call it with float64 on (``jax.enable_x64``)."""
+    from numpyro.infer.util import initialize_model
+
+    law = bs.get_law("chinchilla")
+    prep = fit_module._prepare(law, runs, groups=fit_kw.get("groups"), pool=fit_kw.get("pool"), pooling="auto",
+                               likelihood=fit_kw.get("likelihood", "student_t"), noise=None, sigma_scale=0.1,
+                               group_scale=0.5, flops_per_param_token=6.0)
+    data = fit_module._padded(prep.data, bs.engine.bucket(fit_module._slots(prep.data)), np.float64)
+    info = initialize_model(jax.random.PRNGKey(0), bs.build.build_model(law, prep.config), model_args=(data,))
+    return info.potential_fn, info.param_info.z
+
+
+def gradient_loop(value_and_grad, n: int):
+    """``z -> values``: ``n`` evaluations of ``value_and_grad`` in one ``lax.scan``, each at a point moved slightly
+    (so that XLA cannot hoist the evaluation out of the loop)."""
+    def many(z):
+        def step(carry, i):
+            value, g = value_and_grad(jax.tree.map(lambda v: v + 1e-9 * i, carry))
+            return jax.tree.map(lambda v, gv: v + 1e-12 * gv, carry, g), value
+
+        return jax.lax.scan(step, z, jnp.arange(n))[1]
+
+    return many
+
+
 def gradient_cost(runs: pd.DataFrame, **fit_kw) -> dict[str, float]:
     """Seconds per evaluation of the potential and its gradient (one chain's work per leapfrog step).
 
@@ -189,33 +216,18 @@ def gradient_cost(runs: pd.DataFrame, **fit_kw) -> dict[str, float]:
     development machine two at once cost 1.14x one alone). The gradient floor uses ``together``.
     """
     from jax.sharding import Mesh, PartitionSpec
-    from numpyro.infer.util import initialize_model
 
-    law = bs.get_law("chinchilla")
-    prep = fit_module._prepare(law, runs, groups=fit_kw.get("groups"), pool=fit_kw.get("pool"), pooling="auto",
-                               likelihood=fit_kw.get("likelihood", "student_t"), noise=None, sigma_scale=0.1,
-                               group_scale=0.5, flops_per_param_token=6.0)
-    model = bs.build.build_model(law, prep.config)
     n = 20_000
     out = {}
     with jax.enable_x64(True):
-        data = fit_module._padded(prep.data, bs.engine.bucket(fit_module._slots(prep.data)), np.float64)
-        info = initialize_model(jax.random.PRNGKey(0), model, model_args=(data,))
-        grad = jax.value_and_grad(info.potential_fn)
-
-        def many(z):
-            def step(carry, i):
-                value, g = grad(jax.tree.map(lambda v: v + 1e-9 * i, carry))
-                return jax.tree.map(lambda v, gv: v + 1e-12 * gv, carry, g), value
-
-            return jax.lax.scan(step, z, jnp.arange(n))[1]
-
+        potential_fn, z0 = potential(runs, **fit_kw)
+        many = gradient_loop(jax.value_and_grad(potential_fn), n)
         together = min(4, os.cpu_count() or 1, jax.local_device_count())
         for label, k in (("alone", 1), ("together", together)):
             mesh = Mesh(np.asarray(jax.local_devices()[:k]), ("j",))
             fn = jax.jit(jax.shard_map(lambda zs: many(jax.tree.map(lambda v: v[0], zs))[None], mesh=mesh,
                                        in_specs=PartitionSpec("j"), out_specs=PartitionSpec("j"), check_vma=False))
-            zs = jax.tree.map(lambda v, k=k: jnp.broadcast_to(v, (k,) + v.shape), info.param_info.z)
+            zs = jax.tree.map(lambda v, k=k: jnp.broadcast_to(v, (k,) + v.shape), z0)
             jax.block_until_ready(fn(zs))
             t0 = time.perf_counter()
             jax.block_until_ready(fn(zs))

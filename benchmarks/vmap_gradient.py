@@ -14,7 +14,6 @@ Run ``python benchmarks/vmap_gradient.py`` (under a minute on 2 CPU cores); ``--
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import time
 from pathlib import Path
@@ -25,36 +24,12 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import problems  # noqa: E402
-
-import bayescale as bs  # noqa: E402
-
-fit_module = importlib.import_module("bayescale.fit")
+import speed  # noqa: E402
 
 
-def potential_and_point(runs):
-    """bayescale's potential for one fit of problem C, its data padded as ``fit_many`` pads it, and a start point."""
-    from numpyro.infer.util import initialize_model
-
-    law = bs.get_law("chinchilla")
-    prep = fit_module._prepare(law, runs, groups=None, pool=None, pooling="auto", likelihood=problems.LIKELIHOOD_C,
-                               noise=None, sigma_scale=0.1, group_scale=0.5, flops_per_param_token=6.0)
-    data = fit_module._padded(prep.data, bs.engine.bucket(fit_module._slots(prep.data)), np.float64)
-    info = initialize_model(jax.random.PRNGKey(0), bs.build.build_model(law, prep.config), model_args=(data,))
-    return info.potential_fn, info.param_info.z
-
-
-def per_chain_seconds(potential, z0, k: int, steps: int) -> float:
+def per_chain_seconds(potential_fn, z0, k: int, steps: int) -> float:
     """Seconds per chain per gradient: ``steps`` evaluations of K chains' gradients in one compiled scan."""
-    grad = jax.vmap(jax.value_and_grad(potential))
-
-    @jax.jit
-    def many(zs):
-        def step(carry, i):
-            value, g = grad(jax.tree.map(lambda v: v + 1e-9 * i, carry))
-            return jax.tree.map(lambda v, gv: v + 1e-12 * gv, carry, g), value
-
-        return jax.lax.scan(step, zs, jnp.arange(steps))[1]
-
+    many = jax.jit(speed.gradient_loop(jax.vmap(jax.value_and_grad(potential_fn)), steps))
     rng = np.random.default_rng(k)
     zs = jax.tree.map(lambda v: jnp.asarray(v)[None] + 0.01 * rng.standard_normal((k,) + np.shape(v)), z0)
     jax.block_until_ready(many(zs))
@@ -77,10 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     print("| chains at once (K) | us per chain per gradient | against K = 1 |")
     print("|---|---|---|")
     with jax.enable_x64(True):
-        potential, z0 = potential_and_point(runs)
+        potential_fn, z0 = speed.potential(runs, likelihood=problems.LIKELIHOOD_C)
         base = None
         for k in ks:
-            s = per_chain_seconds(potential, z0, k, max(20, int(args.work / k)))
+            s = per_chain_seconds(potential_fn, z0, k, max(20, int(args.work / k)))
             base = base or s
             print(f"| {k} | {1e6 * s:.2f} | {s / base:.2f}x |", flush=True)
     return 0

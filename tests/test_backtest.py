@@ -65,8 +65,14 @@ def test_scores_of_link_scale_draws_match_target_draws_and_keep_a_far_tail_draw(
     with pytest.raises(ValueError, match=r"1 predictive draw\(s\) of held-out point\(s\) \[1\] are not finite on the "
                                          r"'log' scale.*scale='link'"):
         score(np.exp(xd), y, link="log")
-    with pytest.raises(ValueError, match="scale='log' is not one of"):
-        score(xd, y, scale="log")
+    # the three places that take scale= share one check, before they touch their other arguments
+    from bayescale.classical import PointFit
+    from bayescale.predict import predictive_draws
+
+    for call in (lambda: score(xd, y, scale="log"), lambda: predictive_draws(None, {}, scale="log"),
+                 lambda: PointFit.predictive_draws(None, pd.DataFrame(), scale="log")):
+        with pytest.raises(ValueError, match=r"scale='log' is not one of \('target', 'link'\)"):
+            call()
 
 
 def test_backtest_scores_a_heavy_tailed_predictive_on_the_link_scale(monkeypatch):

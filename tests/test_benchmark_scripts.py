@@ -3,6 +3,7 @@ themselves are never asserted; they are printed by the scripts in ``benchmarks/`
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ def bench_module():
     """Import a module of ``benchmarks/`` by name."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        yield __import__
+        yield importlib.import_module
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
 

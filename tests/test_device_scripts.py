@@ -48,4 +48,3 @@ def test_gpu_check_names_existing_files_and_valid_speed_arguments():
                      r"benchmarks/speed\.py", text)
     assert "benchmarks/device/wheelhouse" in text and "--no-index" in text  # the machine reaches no index
     assert "benchmarks/device/wheelhouse/" in (ROOT / ".gitignore").read_text()
-
