@@ -9,8 +9,10 @@ Examples
 """
 
 from bayescale._devices import configure_host_devices as _configure_host_devices
+from bayescale._devices import load_lazy_modules as _load_lazy_modules
 
 _configure_host_devices()
+_load_lazy_modules()  # after the host devices: loading JAX does not start its backend
 
 from bayescale import datasets  # noqa: E402
 from bayescale.backtest import Backtest, backtest  # noqa: E402

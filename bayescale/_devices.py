@@ -32,3 +32,21 @@ def configure_host_devices() -> int | None:
     n = int(os.environ.get("BAYESCALE_HOST_DEVICES", max(4, os.cpu_count() or 1)))
     os.environ["XLA_FLAGS"] = f"{flags} {_FLAG}={n}".strip()
     return n
+
+
+def load_lazy_modules(names: tuple[str, ...] = ("jax", "numpyro")) -> None:
+    """Finish importing the packages that ``lazy_loader`` registered but has not loaded yet.
+
+    ArviZ (``arviz_base``) registers ``jax`` and ``numpyro`` with ``lazy_loader``: a placeholder module sits in
+    ``sys.modules`` until an attribute is first read. If ``import numpyro.distributions`` comes first, Python
+    imports the submodules against the placeholder and ``numpyro.distributions`` is left without its
+    ``distribution`` attribute, which NumPyro itself needs (``numpyro.factor``), so every fit failed with
+    ``AttributeError`` when ArviZ was imported before bayescale. Reading an attribute runs the package's own
+    ``__init__`` first, as a plain import would.
+    """
+    from importlib.util import _LazyModule
+
+    for name in names:
+        module = sys.modules.get(name)
+        if isinstance(module, _LazyModule):
+            getattr(module, "__version__", None)

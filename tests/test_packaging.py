@@ -187,3 +187,20 @@ def test_submodules_are_attributes_loaded_on_first_use():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.splitlines() == ["False plot_compare_at_scale True bayescale.report",
                                        "module 'bayescale' has no attribute 'no_such_module'"], out.stdout
+
+
+def test_fits_after_arviz_was_imported_first():
+    """ArviZ registers numpyro lazily; importing it before bayescale once broke every fit (``numpyro.factor``)."""
+    code = textwrap.dedent("""
+        import arviz, warnings
+        import bayescale as bs, jax
+        warnings.simplefilter("ignore")
+        fit = bs.fit("chinchilla", bs.simulate_ladder(seed=0), num_warmup=20, num_samples=20, progress_bar=False)
+        print(fit.tree.posterior["alpha"].shape, jax.local_device_count() >= 4)
+    """)
+    env = {**os.environ, "BAYESCALE_JAX_CACHE": "off"}
+    env.pop("BAYESCALE_HOST_DEVICES", None)
+    env.pop("XLA_FLAGS", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["(4,", "20)", "True"], out.stdout
