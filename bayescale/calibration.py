@@ -177,6 +177,7 @@ def calibrate(
     alpha: float = 0.01,
     seed: int = 0,
     progress: bool = False,
+    sampler: str = "nuts",
 ) -> CalibrationResult:
     """Simulation-based calibration of a law's model (shared parameters, no groups) under its default priors.
 
@@ -202,7 +203,7 @@ def calibrate(
         Posterior draws ``L`` each rank is taken among (thinned evenly from ``num_chains * num_samples``); choose
         ``L + 1`` divisible by ``bins``.
     target_accept_prob : float
-        NUTS step-size adaptation target (as in :func:`bayescale.fit`).
+        Step-size adaptation target (as in :func:`bayescale.fit`).
     bins : int
         Bins of the chi-square uniformity test.
     alpha : float
@@ -211,6 +212,9 @@ def calibrate(
         Fixes the simulations and the fits.
     progress : bool
         Print one line per 10 simulations.
+    sampler : {"nuts", "chees"}
+        As in :func:`bayescale.fit`; ``"chees"`` (chains in lockstep) needs ``num_chains >= 2``, and calibrates
+        that sampler on the law.
 
     Returns
     -------
@@ -227,7 +231,12 @@ def calibrate(
 
     from bayescale.chain import Chain
 
+    if sampler == "chees" and num_chains < 2:
+        raise ValueError(f"sampler='chees' adapts across a fit's chains: num_chains={num_chains} must be at least 2 "
+                         "(8 is bs.fit's default for it)")
     if isinstance(law, Chain):
+        if sampler != "nuts":
+            raise ValueError(f"sampler={sampler!r}: a Chain is calibrated with NUTS only (sampler='nuts')")
         return _calibrate_chain(law, num_simulations=num_simulations, design=design, likelihood=likelihood,
                                 fit_priors=fit_priors, num_chains=num_chains, num_warmup=num_warmup,
                                 num_samples=num_samples, num_draws=num_draws, target_accept_prob=target_accept_prob,
@@ -259,8 +268,8 @@ def calibrate(
         key_sim, key_fit = jax.random.split(jax.random.PRNGKey(seed))
         prior = _prior_draws(sim_model, data, num_simulations, key_sim)
         names = [p for p in law.params] + list(NOISE_PARAMS[likelihood])
-        sampler = CompiledNUTS(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-                               target_accept_prob=target_accept_prob)
+        compiled = CompiledNUTS(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                                target_accept_prob=target_accept_prob, sampler=sampler)
         thin = np.linspace(0, total - 1, num_draws).round().astype(int)
         rng = np.random.default_rng(seed)  # breaks ties between draws and the truth at random
 
@@ -276,7 +285,7 @@ def calibrate(
 
         rows, divergences = [], []
         sims = [dataclasses.replace(data, y=law.from_link(np.asarray(prior[site][s]))) for s in range(num_simulations)]
-        for s, sim_data, (samples, sstats) in _fits(sampler, key_fit, sims, num_chains):
+        for s, sim_data, (samples, sstats) in _fits(compiled, key_fit, sims, num_chains):
             post = {k: v.reshape((total,) + v.shape[2:])[thin] for k, v in samples.items()}
             divergences.append(int(sstats["diverging"].sum()))
             truth = {k: np.asarray(prior[k][s]) for k in names}
@@ -486,7 +495,8 @@ def _fits(sampler: CompiledNUTS, key, sims: list, num_chains: int, data: int | N
     its first data set (their fits are dropped), so every call has the same shape and one compiled program serves
     all. Simulation ``s`` is fitted with ``fold_in(key, s)`` whatever the batch, so its draws do not depend on it.
     """
-    batch = _sims_per_call(num_chains)
+    # ChEES: a job is a whole data set (its chains in lockstep), so one data set per device
+    batch = jax.local_device_count() if sampler.sampler == "chees" else _sims_per_call(num_chains)
     for start in range(0, len(sims), batch):
         idx = list(range(start, min(start + batch, len(sims))))
         datas = [sims[s] if data is None else sims[s][data] for s in idx]

@@ -238,7 +238,10 @@ def _sampler(fit) -> list[Finding]:
                               return_diagnostics=True, rhat_max=THRESHOLDS["r_hat"],
                               ess_threshold=THRESHOLDS["ess_bulk"], bfmi_threshold=THRESHOLDS["e_bfmi"])
     depth = res.get("treedepth")
-    if depth is None:
+    lockstep = fit.meta["options"].get("sampler") == "chees"  # HMC with fixed trajectories builds no tree
+    if lockstep:
+        pass
+    elif depth is None:
         out.append(Finding("sampler", "warning", "tree depth could not be checked: the fit records no tree depth"))
     elif depth["n_max"] > 0:
         out.append(Finding(
@@ -251,7 +254,8 @@ def _sampler(fit) -> list[Finding]:
         out.append(Finding(
             "sampler", "ok",
             f"R-hat {d.max_r_hat:.3f} (< {THRESHOLDS['r_hat']}), ESS bulk {d.min_ess_bulk:.0f} / tail "
-            f"{d.min_ess_tail:.0f} (>= {THRESHOLDS['ess_bulk']}), no divergences, no tree-depth saturation, E-BFMI "
+            f"{d.min_ess_tail:.0f} (>= {THRESHOLDS['ess_bulk']}), no divergences, "
+            f"{'ChEES-HMC (no trees)' if lockstep else 'no tree-depth saturation'}, E-BFMI "
             f"{d.min_e_bfmi:.2f} (>= {THRESHOLDS['e_bfmi']})"))
     return out
 

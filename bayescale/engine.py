@@ -45,7 +45,7 @@ import numpy as np
 
 __all__ = ["default_warmup_tree_depth", "default_batching", "threaded", "init_near_mean", "NUTSProgram", "Pending",
            "NUTSSettings", "program", "bucket", "enable_persistent_cache", "CompiledNUTS", "job_keys",
-           "DEFAULT_MASS_SHRINKAGE"]
+           "DEFAULT_MASS_SHRINKAGE", "ChEESSettings", "ChEESProgram", "laplace"]
 
 #: Sample statistics recorded per draw (NumPyro's names).
 STATS = ("diverging", "num_steps", "energy", "accept_prob", "step_size", "potential_energy")
@@ -188,7 +188,7 @@ class NUTSProgram:
     # ------------------------------------------------------------------ one job
     def _job(self, key, data):
         from numpyro.infer.hmc import hmc
-        from numpyro.infer.util import initialize_model, log_likelihood
+        from numpyro.infer.util import initialize_model
 
         s = self.settings
         init_key, run_key = jax.random.split(key)
@@ -217,7 +217,13 @@ class NUTSProgram:
         out = jax.tree.map(lambda v: v[s.num_warmup:], out)
         zs, stats = jax.tree.map(lambda v: v * scale, out[0]), dict(zip(STATS, out[1:], strict=True))
         stats["warmup_steps"] = warmup_steps
-        values = jax.vmap(info.postprocess_fn)(zs)
+        return self._values(info.postprocess_fn, zs, data, stats)
+
+    def _values(self, postprocess_fn, zs, data, stats):
+        """One chain's constrained draws (and pointwise log-likelihood, into ``stats``) from its unconstrained ones."""
+        from numpyro.infer.util import log_likelihood
+
+        values = jax.vmap(postprocess_fn)(zs)
         if self.loglik_site is not None:
             ll = log_likelihood(self.model, values, data, parallel=True)
             if isinstance(self.loglik_site, str):
@@ -382,6 +388,130 @@ class NUTSProgram:
         return Path(cache) / "programs" / f"{digest}.jaxexport"
 
 
+@dataclass(frozen=True)
+class ChEESSettings:
+    """Static settings of a compiled :class:`ChEESProgram` (a change means a new program).
+
+    ``target_accept_prob`` is the mean acceptance rate the step size is tuned to (over each fit's chains);
+    ``newton_steps`` the iterations of the search for the posterior mode that sets the sampler's metric;
+    ``init_scale`` how far the chains start from that mode, in posterior standard deviations of the Laplace
+    approximation (over 1, so that R-hat can still see chains that have not met); ``learning_rate`` Adam's rate
+    for the trajectory length (BlackJAX's ChEES adaptation).
+    """
+
+    num_warmup: int
+    num_samples: int
+    target_accept_prob: float = 0.9
+    newton_steps: int = 30
+    init_scale: float = 1.5
+    learning_rate: float = 0.025
+    max_leapfrog_steps: int = 1000
+
+
+def laplace(potential: Callable, x0, steps: int):
+    """Return the mode of ``potential`` (a negative log density of a flat vector) and ``L`` (``L L^T`` = H^-1 there).
+
+    Saddle-free Newton: each step follows ``-|H|^-1 g`` (eigenvalues of the Hessian taken in absolute value and
+    floored at 1e-10 of the largest), with the best of twelve step lengths (1, 1/2, ..., 1/2048) evaluated
+    together, kept only if it lowers the potential. A fixed number of steps, so that it vectorises. Where the
+    result is not finite, the start point and the identity are returned (the sampler then adapts without a
+    metric, and its diagnostics say how that went).
+    """
+    grad, hess = jax.grad(potential), jax.hessian(potential)
+    lengths = 2.0 ** -jnp.arange(12)
+
+    def sqrt_inverse(h):
+        w, v = jnp.linalg.eigh(h)
+        w = jnp.abs(w)
+        return v, jnp.maximum(w, 1e-10 * jnp.max(w))
+
+    def step(carry, _):
+        x, u = carry
+        v, w = sqrt_inverse(hess(x))
+        dx = -v @ ((v.T @ grad(x)) / w)
+        cand = x + lengths[:, None] * dx
+        us = jax.vmap(potential)(cand)
+        us = jnp.where(jnp.isfinite(us), us, jnp.inf)
+        best = jnp.argmin(us)
+        better = us[best] < u
+        return (jnp.where(better, cand[best], x), jnp.where(better, us[best], u)), None
+
+    (mode, _), _ = jax.lax.scan(step, (x0, potential(x0)), None, length=steps)
+    v, w = sqrt_inverse(hess(mode))
+    root = v / jnp.sqrt(w)
+    ok = jnp.all(jnp.isfinite(root)) & jnp.all(jnp.isfinite(mode))
+    return jnp.where(ok, mode, x0), jnp.where(ok, root, jnp.eye(x0.shape[0], dtype=x0.dtype))
+
+
+class ChEESProgram(NUTSProgram):
+    """Lockstep HMC for ``model(data)``: a fit's chains move together, with one trajectory length per fit.
+
+    A *job* here is one fit (all its chains), not one chain: ``keys`` have shape ``(fits, chains, 2)`` and every
+    leaf of ``data`` a leading fits axis; each job returns its draws and statistics with ``(chains, draws)``
+    leading. Per fit, inside the compiled program:
+
+    1. **Metric.** The posterior mode by :func:`laplace` (saddle-free Newton from the prior mean) and the Laplace
+       approximation's covariance there; the chains sample ``y`` with ``z = mode + L y``, in which the posterior
+       is close to a standard normal when the approximation is good (one Hessian: a dense metric for free).
+    2. **Warm-up.** BlackJAX's ChEES adaptation (Hoffman, Radul and Sountsov 2021): the step size by dual
+       averaging on the chains' mean acceptance, the trajectory length by Adam on the ChEES criterion across the
+       chains, starting from ``init_scale`` standard deviations around the mode.
+    3. **Draws.** Jittered-length HMC (``blackjax.dynamic_hmc``) with the adapted parameters, the chains' gradients
+       evaluated as one vectorised call per leapfrog step.
+
+    No tree is built, so there is no tree depth; ``num_steps`` is the leapfrog steps of each transition. Suited to
+    laws whose posterior the Laplace approximation roughly shapes (a few parameters, no funnel); a fit whose
+    diagnostics fail should be refitted with NUTS.
+    """
+
+    def _job(self, key, data):
+        import blackjax
+        import optax
+        from blackjax.adaptation.base import get_filter_adapt_info_fn
+        from jax.flatten_util import ravel_pytree
+        from numpyro.infer.util import initialize_model
+
+        s = self.settings
+        chains = key.shape[0]
+        init_key, start_key, warm_key, draw_key = jax.random.split(key[0], 4)
+        info = initialize_model(init_key, self.model, init_strategy=partial(init_near_mean, radius=0.0),
+                                model_args=(data,), validate_grad=False)
+        flat0, unravel = ravel_pytree(info.param_info.z)
+
+        def potential(x):
+            return info.potential_fn(unravel(x))
+
+        mode, root = laplace(potential, flat0, s.newton_steps)
+
+        def logdensity(y):
+            return -potential(mode + root @ y)
+
+        y0 = s.init_scale * jax.random.normal(start_key, (chains, flat0.shape[0]), dtype=flat0.dtype)
+        warm = blackjax.chees_adaptation(logdensity, chains, target_acceptance_rate=s.target_accept_prob,
+                                         max_leapfrog_steps=s.max_leapfrog_steps, mass_matrix_estimation="diagonal",
+                                         adaptation_info_fn=get_filter_adapt_info_fn(
+                                             info_keys={"num_integration_steps"}))
+        (state, params), warm_info = warm.run(warm_key, y0, 0.5, optax.adam(s.learning_rate), s.num_warmup,
+                                              max_sampling_steps=s.num_samples)
+        kernel = blackjax.dynamic_hmc(logdensity, **params)
+
+        def step(st, k):
+            new, hmc = jax.vmap(kernel.step)(jax.random.split(k, chains), st)
+            # the Hamiltonian once the momentum is drawn (what E-BFMI asks about)
+            energy = -st.logdensity + 0.5 * jnp.sum(params["inverse_mass_matrix"] * jnp.square(hmc.momentum), axis=-1)
+            return new, (new.position, hmc.is_divergent, hmc.num_integration_steps, energy, hmc.acceptance_rate,
+                         jnp.broadcast_to(params["step_size"], (chains,)), -new.logdensity)
+
+        _, out = jax.lax.scan(step, state, jax.random.split(draw_key, s.num_samples))
+        out = jax.tree.map(lambda v: jnp.swapaxes(v, 0, 1), out)  # (chains, draws, ...)
+        zs = mode + out[0] @ root.T
+        stats = dict(zip(STATS, out[1:], strict=True))
+        warm_steps = jnp.sum(warm_info.info.num_integration_steps) * (1 if warm_info.info.num_integration_steps.ndim > 1
+                                                                      else chains)
+        stats["warmup_steps"] = jnp.full((chains,), warm_steps // chains)
+        return jax.vmap(lambda z, st: self._values(info.postprocess_fn, jax.vmap(unravel)(z), data, st))(zs, stats)
+
+
 def _gspmd() -> bool:
     """Whether the user turned JAX's Shardy partitioner off.
 
@@ -543,7 +673,7 @@ _PROGRAMS: OrderedDict[Hashable, NUTSProgram] = OrderedDict()
 _MAX_PROGRAMS = 32
 
 
-def program(key: Hashable, model: Callable, settings: NUTSSettings, loglik_site: str | None = None,
+def program(key: Hashable, model: Callable, settings: NUTSSettings | ChEESSettings, loglik_site: str | None = None,
             store_key: str | None = None) -> NUTSProgram:
     """Return the cached :class:`NUTSProgram` for ``key`` (identifying the model structure) and ``settings``.
 
@@ -554,7 +684,8 @@ def program(key: Hashable, model: Callable, settings: NUTSSettings, loglik_site:
     full = (key, settings, loglik_site, default_batching())
     prog = _PROGRAMS.get(full)
     if prog is None:
-        prog = _PROGRAMS[full] = NUTSProgram(model, settings, loglik_site, store_key=store_key)
+        cls = ChEESProgram if isinstance(settings, ChEESSettings) else NUTSProgram
+        prog = _PROGRAMS[full] = cls(model, settings, loglik_site, store_key=store_key)
         while len(_PROGRAMS) > _MAX_PROGRAMS:
             _PROGRAMS.popitem(last=False)
     _PROGRAMS.move_to_end(full)
@@ -621,7 +752,8 @@ def enable_persistent_cache(path: str | os.PathLike | None = None) -> str | None
 class CompiledNUTS:
     """NUTS for ``model(data)`` on one data set at a time, ``num_chains`` chains, compiled once per shape.
 
-    A thin wrapper of :class:`NUTSProgram` for loops over data sets (simulation-based calibration).
+    A thin wrapper of :class:`NUTSProgram` (or, with ``sampler="chees"``, of :class:`ChEESProgram`) for loops over
+    data sets (simulation-based calibration).
 
     Parameters
     ----------
@@ -634,14 +766,23 @@ class CompiledNUTS:
     dense_mass : bool
     warmup_tree_depth : int or None
         Tree-depth cap during warm-up (:class:`NUTSSettings`; None: :func:`default_warmup_tree_depth`).
+    sampler : {"nuts", "chees"}
+        ``"chees"``: a data set's chains in lockstep (:class:`ChEESProgram`; ``max_tree_depth``, ``dense_mass``
+        and ``warmup_tree_depth`` do not apply).
     """
 
     def __init__(self, model: Callable, *, num_warmup: int, num_samples: int, num_chains: int = 2,
                  target_accept_prob: float = 0.9, max_tree_depth: int = 10, dense_mass: bool = True,
-                 warmup_tree_depth: int | None = None):
-        self.num_chains = num_chains
-        self._program = NUTSProgram(model, NUTSSettings(num_warmup, num_samples, target_accept_prob, max_tree_depth,
-                                                        dense_mass, warmup_tree_depth=warmup_tree_depth))
+                 warmup_tree_depth: int | None = None, sampler: str = "nuts"):
+        if sampler not in ("nuts", "chees"):
+            raise ValueError(f"sampler={sampler!r} is not one of ('nuts', 'chees')")
+        self.num_chains, self.sampler = num_chains, sampler
+        if sampler == "chees":
+            self._program = ChEESProgram(model, ChEESSettings(num_warmup, num_samples, target_accept_prob))
+        else:
+            self._program = NUTSProgram(model, NUTSSettings(num_warmup, num_samples, target_accept_prob,
+                                                            max_tree_depth, dense_mass,
+                                                            warmup_tree_depth=warmup_tree_depth))
 
     @property
     def traces(self) -> int:
@@ -672,8 +813,13 @@ class CompiledNUTS:
         """
         c = self.num_chains
         job_keys = np.concatenate([np.asarray(jax.random.split(k, c), dtype=np.uint32) for k in keys])
-        jobs = jax.tree.map(lambda *vs: np.concatenate([np.broadcast_to(np.asarray(v), (c,) + np.shape(v))
-                                                        for v in vs]), *datas)
-        samples, stats = self._program.run(job_keys, jobs)
+        if self.sampler == "chees":  # one job per data set, holding its chains
+            jobs = jax.tree.map(lambda *vs: np.stack([np.asarray(v) for v in vs]), *datas)
+            samples, stats = self._program.run(job_keys.reshape(len(datas), c, -1), jobs)
+            samples, stats = ({k: v.reshape((-1, *v.shape[2:])) for k, v in d.items()} for d in (samples, stats))
+        else:
+            jobs = jax.tree.map(lambda *vs: np.concatenate([np.broadcast_to(np.asarray(v), (c,) + np.shape(v))
+                                                            for v in vs]), *datas)
+            samples, stats = self._program.run(job_keys, jobs)
         return [tuple({k: v[i * c:(i + 1) * c] for k, v in out.items()} for out in (samples, stats))
                 for i in range(len(datas))]

@@ -321,8 +321,9 @@ def _dims(law: Law, config: ModelConfig, groups: Sequence[str]) -> dict[str, lis
     return dims
 
 
-_NUTS_DOC = """num_chains, num_warmup, num_samples : int
-        NUTS settings (NumPyro's names). Chains run in parallel threads on CPU (one per host device).
+_NUTS_DOC = """num_chains, num_warmup, num_samples : int, optional
+        Sampler settings (NumPyro's names); defaults 4, 1000 and 1000 for NUTS, 8, 200 and 1000 for
+        ``sampler="chees"`` (:data:`SAMPLERS`). NUTS chains run in parallel threads on CPU (one per host device).
     seed : int or None
         Random seed; the same seed and data give the same draws. ``None`` draws a fresh seed from the operating
         system, recorded in ``fit.meta["seed"]`` so the fit can be repeated.
@@ -352,7 +353,16 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int
     precision : {"float64", "float32"}
         Floating-point precision of the sampler. ``"float32"`` halves memory and is faster on GPUs; check that its
         diagnostics still pass (the tests check that the Chinchilla law fits the same posterior in both, within
-        Monte Carlo error)."""
+        Monte Carlo error).
+    sampler : {"nuts", "chees"}
+        ``"nuts"`` (default): NumPyro's NUTS, each chain on its own. ``"chees"``: a fit's chains move in lockstep
+        (:class:`~bayescale.engine.ChEESProgram`): the metric from the Laplace approximation at the posterior
+        mode, then HMC with one step size and jittered trajectory length per fit, adapted across its chains
+        (BlackJAX's ChEES). On well-identified posteriors it needs several times fewer gradients than NUTS for
+        more effective draws (``benchmarks/speed.py``, problem C); on hard ones (weakly identified exponents,
+        heavy tails) it mixes worse and fails its checks more often, so refit those fits with NUTS. It reports
+        the same diagnostics, without tree depth (no trees are built). ``max_tree_depth``,
+        ``warmup_tree_depth``, ``mass_shrinkage`` and ``dense_mass`` apply to NUTS only."""
 
 
 def fit(
@@ -367,9 +377,9 @@ def fit(
     crossed: Mapping[str, Mapping[str, str]] | None = None,
     crossed_priors: Mapping[str, Mapping[str, Any]] | None = None,
     group_predictors: Mapping[str, Sequence[str]] | None = None,
-    num_chains: int = 4,
-    num_warmup: int = 1000,
-    num_samples: int = 1000,
+    num_chains: int | None = None,
+    num_warmup: int | None = None,
+    num_samples: int | None = None,
     seed: int | None = 0,
     target_accept_prob: float = 0.9,
     max_tree_depth: int = 10,
@@ -380,6 +390,7 @@ def fit(
     group_scale: float = 0.5,
     flops_per_param_token: float = 6.0,
     precision: str = "float64",
+    sampler: str = "nuts",
     progress_bar: bool | None = None,
 ) -> Fit:
     """Fit a law to runs with NUTS.
@@ -457,10 +468,12 @@ def fit(
     from bayescale.chain import Chain, fit_chain
 
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
-                    flops_per_param_token, warmup_tree_depth, mass_shrinkage)
+                    flops_per_param_token, warmup_tree_depth, mass_shrinkage, sampler)
     seed = _resolve_seed(seed)
     progress = _default_progress() if progress_bar is None else progress_bar
     if isinstance(law, Chain):
+        if opts.sampler != "nuts":
+            raise ValueError(f"sampler={sampler!r}: a Chain is fitted with NUTS only (sampler='nuts')")
         result = fit_chain(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
                            sigma_scale=sigma_scale, group_scale=group_scale,
                            flops_per_param_token=flops_per_param_token, opts=opts, seed=seed, dense_mass=dense_mass,
@@ -474,13 +487,14 @@ def fit(
                     crossed=crossed, crossed_priors=crossed_priors, group_predictors=group_predictors)
     start = time.perf_counter()
     if progress:
-        print(f"bayescale: sampling {law.name}, {num_chains} chains x ({num_warmup} warm-up + {num_samples}) "
+        print(f"bayescale: sampling {law.name} ({opts.sampler}), {opts.num_chains} chains x ({opts.num_warmup} "
+              f"warm-up + {opts.num_samples}) "
               f"draws on {len(prep.table.frame)} runs ...", file=sys.stderr, flush=True)
     (result,) = _run_batch([prep], [0], seed, opts, dense_mass)
     if progress:
         print(f"bayescale: done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     for msg in result.diagnostics.problems:
-        warnings.warn(msg, ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
+        warnings.warn(msg + _CHEES_HINT.get(opts.sampler, ""), ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
     return result
 
 
@@ -495,9 +509,9 @@ def fit_many(
     likelihood: str = "student_t",
     noise: str | None = None,
     crossed: Mapping[str, Mapping[str, str]] | None = None,
-    num_chains: int = 4,
-    num_warmup: int = 1000,
-    num_samples: int = 1000,
+    num_chains: int | None = None,
+    num_warmup: int | None = None,
+    num_samples: int | None = None,
     seed: int | None = 0,
     target_accept_prob: float = 0.9,
     max_tree_depth: int = 10,
@@ -508,6 +522,7 @@ def fit_many(
     group_scale: float = 0.5,
     flops_per_param_token: float = 6.0,
     precision: str = "float64",
+    sampler: str = "nuts",
     batch_size: int | None = None,
     client=None,
     progress_bar: bool | None = None,
@@ -562,7 +577,7 @@ def fit_many(
     """
     law = get_law(law)
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
-                    flops_per_param_token, warmup_tree_depth, mass_shrinkage)
+                    flops_per_param_token, warmup_tree_depth, mass_shrinkage, sampler)
     seed = _resolve_seed(seed)
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -608,8 +623,8 @@ def fit_many(
     if bad:
         listed = "; ".join(f"{k!r}: {d.problems[0]}" for k, d in list(bad.items())[:5])
         more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
-        warnings.warn(f"{len(bad)} of {len(out)} fits failed a diagnostic check: {listed}{more}",
-                      ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
+        warnings.warn(f"{len(bad)} of {len(out)} fits failed a diagnostic check: {listed}{more}"
+                      f"{_CHEES_HINT.get(opts.sampler, '')}", ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
     return out
 
 
@@ -632,9 +647,12 @@ class _Options:
     flops_per_param_token: float
     warmup_tree_depth: int  # at most max_tree_depth
     mass_shrinkage: float
+    sampler: str = "nuts"
 
-    def settings(self, dense_mass: bool) -> engine.NUTSSettings:
+    def settings(self, dense_mass: bool) -> engine.NUTSSettings | engine.ChEESSettings:
         """Return the compiled sampler's settings for these options."""
+        if self.sampler == "chees":
+            return engine.ChEESSettings(self.num_warmup, self.num_samples, self.target_accept_prob)
         return engine.NUTSSettings(self.num_warmup, self.num_samples, self.target_accept_prob, self.max_tree_depth,
                                    bool(dense_mass), warmup_tree_depth=self.warmup_tree_depth,
                                    mass_shrinkage=self.mass_shrinkage)
@@ -650,8 +668,20 @@ def _resolve_seed(seed) -> int:
     return int(seed)
 
 
+#: Added to a failed ChEES fit's warning.
+_CHEES_HINT = {"chees": " (sampler='chees': refit with sampler='nuts', which adapts to harder posteriors)"}
+
+#: The samplers of ``bs.fit`` and ``bs.fit_many``, with the defaults of ``(num_chains, num_warmup, num_samples)``.
+SAMPLERS = {"nuts": (4, 1000, 1000), "chees": (8, 200, 1000)}
+
+
 def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
-             flops_per_param_token, warmup_tree_depth, mass_shrinkage=None) -> _Options:
+             flops_per_param_token, warmup_tree_depth, mass_shrinkage=None, sampler="nuts") -> _Options:
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler={sampler!r} is not one of {tuple(SAMPLERS)}")
+    defaults = SAMPLERS[sampler]
+    num_chains, num_warmup, num_samples = (d if v is None else v for v, d in
+                                           zip((num_chains, num_warmup, num_samples), defaults, strict=True))
     for name, value in (("num_chains", num_chains), ("num_warmup", num_warmup), ("num_samples", num_samples),
                         ("max_tree_depth", max_tree_depth),
                         ("warmup_tree_depth", 1 if warmup_tree_depth is None else warmup_tree_depth)):
@@ -666,7 +696,7 @@ def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_d
         mass_shrinkage=engine.DEFAULT_MASS_SHRINKAGE if mass_shrinkage is None else mass_shrinkage)
     return _Options(int(num_chains), int(num_warmup), int(num_samples), float(target_accept_prob),
                     int(max_tree_depth), precision, float(flops_per_param_token), int(checked.tree_depths[0]),
-                    float(checked.mass_shrinkage))
+                    float(checked.mass_shrinkage), sampler)
 
 
 @dataclass(frozen=True)
@@ -884,8 +914,12 @@ def _launch_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int,
     c = opts.num_chains
     with jax.enable_x64(x64):
         padded = [_padded(p.data, size, dtype) for p in preps]
-        jobs = jax.tree.map(lambda *v: np.repeat(np.stack(v), c, axis=0), *padded)
         chain_keys = np.concatenate([engine.job_keys(seed, i, c) for i in indices])
+        if opts.sampler == "chees":  # one job per fit, holding its chains
+            jobs = jax.tree.map(lambda *v: np.stack(v), *padded)
+            chain_keys = chain_keys.reshape(len(preps), c, -1)
+        else:  # one job per chain
+            jobs = jax.tree.map(lambda *v: np.repeat(np.stack(v), c, axis=0), *padded)
         pending = prog.launch(chain_keys, jobs, while_compiling=_prefetch_imports)
     return _Launched(preps, seed, opts, prog, dense, size, pending)
 
@@ -907,7 +941,9 @@ def _build_fits(done: _Launched) -> list[Fit]:
     """One :class:`Fit` per problem of a call (waits for its run), diagnosed together (:func:`_diagnose_many`)."""
     samples, stats = done.pending.result()
     opts, c = done.opts, done.opts.num_chains
-    run_info = _run_info(done.prog, done.dense, len(done.preps), c, done.size, done.pending.seconds)
+    if opts.sampler == "chees":  # (fits, chains, ...) -> (fits x chains, ...), as NUTS's jobs come
+        samples, stats = ({k: v.reshape((-1, *v.shape[2:])) for k, v in d.items()} for d in (samples, stats))
+    run_info = _run_info(done.prog, done.dense, len(done.preps), c, done.size, done.pending.seconds, opts.sampler)
     law_dict, versions = done.preps[0].law.to_dict(), _versions()
     out = []
     for i, prep in enumerate(done.preps):
@@ -950,14 +986,21 @@ def _prefetch_imports() -> None:
     thread.start()
 
 
-def _run_info(prog, dense: bool, n_fits: int, num_chains: int, size: int, seconds: float) -> dict[str, Any]:
+def _run_info(prog, dense: bool, n_fits: int, num_chains: int, size: int, seconds: float,
+              sampler: str = "nuts") -> dict[str, Any]:
     """How a call of the engine ran, for the ``options`` of each fit's metadata.
 
     ``sampler_seconds`` is the wall time of the compiled sampler's run (initialisation, warm-up, draws and
     log-likelihood of every chain; not tracing or compiling it), shared by the ``batch_fits`` fits of one call.
     """
+    if sampler == "chees":  # a fit's chains in lockstep; fits spread over the devices
+        n_dev = min(jax.local_device_count(), n_fits)
+        return {"sampler": sampler, "dense_mass": True, "chain_method": "lockstep",
+                "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size, "batch_fits": n_fits,
+                "sampler_seconds": round(float(seconds), 4)}
     n_dev = min(jax.local_device_count(), n_fits * num_chains)
-    return {"dense_mass": bool(dense), "chain_method": "parallel" if n_dev >= n_fits * num_chains else prog.batching,
+    return {"sampler": sampler, "dense_mass": bool(dense),
+            "chain_method": "parallel" if n_dev >= n_fits * num_chains else prog.batching,
             "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size, "batch_fits": n_fits,
             "sampler_seconds": round(float(seconds), 4)}
 
@@ -967,7 +1010,7 @@ def _make_fit(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping
               extra: Mapping[str, Any] | None = None) -> Fit:
     """Wrap one problem's draws and sampler statistics (chains leading) as a :class:`Fit` with its metadata."""
     law = prep.law
-    tree = _tree(prep, samples, stats, opts.max_tree_depth)
+    tree = _tree(prep, samples, stats, opts.max_tree_depth, opts.sampler)
     meta = {
         "law": law.to_dict() if law_dict is None else law_dict,
         "config": prep.config.to_dict(),
@@ -1027,7 +1070,8 @@ def _count_unconstrained(model, data) -> int:
     return count[0]
 
 
-def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str, np.ndarray], max_tree_depth: int):
+def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str, np.ndarray], max_tree_depth: int,
+          sampler: str = "nuts"):
     """ArviZ DataTree of one fit from the engine's arrays (chains x draws leading)."""
     import arviz_base as azb
 
@@ -1069,6 +1113,9 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
         "acceptance_rate": np.asarray(stats["accept_prob"]),
         "lp": -np.asarray(stats["potential_energy"]),
     }
+    if sampler == "chees":  # HMC builds no tree: n_steps is each trajectory's leapfrog steps
+        for k in ("tree_depth", "reached_max_tree_depth", "reached_max_treedepth"):
+            del sample_stats[k]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return azb.from_dict(
@@ -1081,7 +1128,8 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
             },
             coords=coords,
             dims=dims,
-            attrs={"/": {"inference_library": "numpyro", "sampler": "bayescale.engine.NUTSProgram"}},
+            attrs={"/": {"inference_library": "numpyro" if sampler == "nuts" else "blackjax",
+                         "sampler": f"bayescale.engine.{'NUTSProgram' if sampler == 'nuts' else 'ChEESProgram'}"}},
         )
 
 

@@ -128,6 +128,16 @@ def _cell(v, digits: int) -> str:
     return str(v)
 
 
+def _sampler_line(opts, warmup_depth) -> str:
+    """Describe the sampler and its settings for the report."""
+    draws = f"{opts['num_chains']} chains x {opts['num_warmup']} warm-up x {opts['num_samples']} draws"
+    precision = opts.get("precision", "float64")
+    if opts.get("sampler") == "chees":
+        return (f"ChEES-HMC (chains in lockstep, Laplace metric), {draws}, target accept "
+                f"{opts['target_accept_prob']}, {precision}")
+    return (f"NUTS, {draws}, target accept {opts['target_accept_prob']}, max tree depth {opts['max_tree_depth']} "
+            f"({warmup_depth} in warm-up), {precision}")
+
 def _context(fit, report, figures, title) -> dict:
     runs = fit.runs()
     law = fit.law
@@ -145,10 +155,7 @@ def _context(fit, report, figures, title) -> dict:
     warmup_depth = opts.get("warmup_tree_depth", opts["max_tree_depth"])  # fits saved before 2026-12 had no cap
     provenance = [["law", f"{law.name}: {law.formula or ''} ({law.reference})"],
                   ["seed", str(meta["seed"])], ["input hash (sha256 of the runs)", meta["input_hash"]],
-                  ["sampler", f"NUTS, {opts['num_chains']} chains x {opts['num_warmup']} warm-up x "
-                              f"{opts['num_samples']} draws, target accept {opts['target_accept_prob']}, max tree "
-                              f"depth {opts['max_tree_depth']} ({warmup_depth} in warm-up), "
-                              f"{opts.get('precision', 'float64')}"],
+                  ["sampler", _sampler_line(opts, warmup_depth)],
                   ["hierarchy", ", ".join(f"{p}: {m}" for p, m in fit.config.pool.items())
                    + (f" (groups {', '.join(fit.groups)})" if fit.groups else "")],
                   ["likelihood", fit.config.likelihood],
@@ -161,6 +168,8 @@ def _context(fit, report, figures, title) -> dict:
                  ["divergences", str(d.divergences), "0"],
                  ["at max tree depth", f"{100 * d.tree_depth_frac:.1f}% (depth {d.max_tree_depth})", "0%"],
                  ["min E-BFMI", f"{d.min_e_bfmi:.2f}", ">= 0.3"]]
+    if opts.get("sampler") == "chees":  # HMC builds no tree
+        diag_rows = [row for row in diag_rows if row[0] != "at max tree depth"]
     order = {"problem": 0, "warning": 1, "ok": 2}
     return {
         "title": title or f"bayescale report: {law.name} fit on {len(runs)} runs",

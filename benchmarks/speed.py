@@ -33,7 +33,10 @@ bulk ESS near 600, Stan's own means are uncertain by about 0.04 sd, enough to fa
 Ratios are against baselines measured in the same run. The
 gradient floor is the gradient evaluations (warm-up + sampling) times the measured cost of one gradient while
 ``min(chains, CPUs)`` chains run at once, divided by that number; the sampler's run is compared with it (for C,
-one fit's gradient, every fit's evaluations summed, and ``min(devices, CPUs)`` at once). The cold
+one fit's gradient, every fit's evaluations summed, and ``min(devices, CPUs)`` at once; the ChEES row evaluates
+its chains' gradients together, which costs less per chain than one alone, ``benchmarks/vmap_gradient.py``, so
+its ratio can fall below 1). C and G also run ``fit_many`` with ``sampler="chees"`` (a fit's chains in lockstep,
+with its own defaults of 8 chains x 200 warm-up x 1000 draws, judged by the same gate). The cold
 and cached rows run from the launch of a fresh process to the return of its fit; the seconds the process then
 takes to exit are printed under the table.
 
@@ -400,6 +403,13 @@ def problem_b(opts: dict, args) -> list[dict]:
     return rows
 
 
+def chees_settings(opts: dict) -> dict:
+    """``sampler="chees"`` with bs.fit's defaults for it (8 chains x 200 warm-up x 1000 draws), or 4 x 150 x 300 as
+    the ``--quick`` smoke test."""
+    quick = opts["num_samples"] < problems.SETTINGS["num_samples"]
+    return {"sampler": "chees", **({"num_chains": 4, "num_warmup": 150, "num_samples": 300} if quick else {})}
+
+
 def timed_fit_many(label: str, runs: pd.DataFrame, kw: dict, opts: dict) -> dict:
     """One timed ``bs.fit_many`` over the ``task`` column, summarised."""
     comp = Compiles()
@@ -417,6 +427,10 @@ def problem_c(opts: dict, args) -> list[dict]:
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         rows.append(timed_fit_many("bs.fit_many (one compiled program)", runs, kw, opts))
+        chees = chees_settings(opts)
+        sizes = " x ".join(str(chees.get(k, d)) for k, d in zip(("num_chains", "num_warmup", "num_samples"),
+                                                                  fit_module.SAMPLERS["chees"], strict=True))
+        rows.append(timed_fit_many(f"bs.fit_many, sampler='chees' (chains in lockstep; {sizes})", runs, kw, chees))
         comp = Compiles()
         t0 = time.perf_counter()
         loop = {name: bs.fit("chinchilla", t, seed=i, progress_bar=False, **kw, **opts)
@@ -452,6 +466,10 @@ def problem_g(opts: dict, args) -> list[dict]:
             label = f"bs.fit_many, {args.many} fits of 30 runs, batch_size={size or 'default'} ({backend})"
             rows.append(dict(timed_fit_many(label, runs, dict(kw, batch_size=size), opts),
                              key=f"many-{size or 'default'}"))
+            _done(rows[-1])
+        if not args.no_chees:
+            label = f"bs.fit_many, sampler='chees', {args.many} fits of 30 runs ({backend})"
+            rows.append(dict(timed_fit_many(label, runs, kw, chees_settings(opts)), key="many-chees"))
             _done(rows[-1])
         if args.no_big:
             return rows
@@ -608,7 +626,9 @@ def table_g(rows: list[dict], baseline: dict | None) -> None:
     print("| this run | fits/s here | fits/s in the baseline | ratio (wall) | ratio (wall - compile) |")
     print("|---|---|---|---|---|")
     for r in rows:
-        b = base["big" if r["key"] == "big" else "many-default"]
+        # a ChEES row against the baseline's ChEES row where it has one, else against its NUTS row
+        b = base.get(r["key"]) if r["key"] in ("big", "many-chees") else None
+        b = b or base["big" if r["key"] == "big" else "many-default"]
         here, there = r["fits"] / r["wall_s"], b["fits"] / b["wall_s"]
         warm = (r["fits"] / (r["wall_s"] - r["compile_s"])) / (b["fits"] / (b["wall_s"] - b["compile_s"]))
         print(f"| {r['system']} | {here:.3f} | {there:.3f} | {here / there:.1f}x | {warm:.1f}x |")
@@ -624,6 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
                         default=[None], help="problem G: fit_many's batch_size, one row each ('default': the "
                                              "library's default for this backend)")
     parser.add_argument("--no-big", action="store_true", help="problem G: skip the 64-group fit")
+    parser.add_argument("--no-chees", action="store_true", help="problem G: skip the row of sampler='chees'")
     parser.add_argument("--baseline", help="problem G: JSON of a run on another backend (--json) to compare with")
     parser.add_argument("--quick", action="store_true", help="2 chains x 300 x 300: a smoke test")
     parser.add_argument("--no-peers", action="store_true", help="skip Stan and nutpie")
