@@ -30,13 +30,17 @@ def test_problem_c_table_prints_the_sampler_against_its_gradient_floor(capsys, b
            "grad_evals": 1_000_000, "passed": 10}
     old = {"system": "old", "fits": 2, "wall_s": 20.0, "per_fit_s": 10.0, "compile_s": 19.0, "passed": 2}
     cost = {"system": "_gradient", "grad_s": {"alone": 1e-6, "together": 2e-6, "concurrent": 2}, "cores": 2}
-    speed.table_c([row, old, cost])
+    loop = {"system": "loop of bs.fit", "fits": 10, "wall_s": 10.0, "per_fit_s": 1.0, "compile_s": 1.0, "passed": 10}
+    speed.table_c([row, old, loop, cost])
     lines = capsys.readouterr().out.splitlines()
     assert "2.00 us each with 2 at once" in lines[1]
     assert lines[4].startswith("| many |") and "| 1,000,000 | 3.00 |" in lines[4]  # 3 s / (1e6 x 2 us / 2)
+    assert "| 0.50 | 1.0x | 2.0x |" in lines[4]  # the loop takes 1 s a fit, the batched row 0.5 s
     assert lines[5].startswith("| old |") and lines[5].endswith("| — | — | — | 2/2 |")
-    speed.table_c([row, old])  # no gradient row: no floor
-    assert "| 1,000,000 | — |" in capsys.readouterr().out
+    assert "| 20.0x | 0.1x |" in lines[5]
+    speed.table_c([row, old])  # no gradient row: no floor; no loop row: no speed-up over it
+    out = capsys.readouterr().out
+    assert "| 1,000,000 | — |" in out and "| 1.0x | — |" in out
 
 
 def test_vmap_gradient_prints_a_row_per_k_against_one_chain(capsys, bench_module):

@@ -1,7 +1,8 @@
 """GPU-only checks (issue 3): skipped unless JAX sees a GPU; on a GPU machine run ``pytest tests/test_gpu.py``.
 
 A fit on the GPU must agree with the same fit on the CPU (run in a child process with ``JAX_PLATFORMS=cpu``)
-within Monte Carlo error, and ``fit_many`` must put a whole batch of fits in one vectorised call there.
+within Monte Carlo error, and ``fit_many`` must put a whole batch of fits in one vectorised call there (with
+NUTS, and with ``sampler="chees"``).
 """
 
 from __future__ import annotations
@@ -67,3 +68,18 @@ def test_float32_fits_on_the_gpu_keep_their_diagnostics():
     fit = bs.fit("chinchilla", ladder(3), precision="float32", **SETTINGS)
     assert fit.meta["options"]["precision"] == "float32"
     assert fit.diagnostics.ok, fit.diagnostics
+
+
+def test_chees_fits_a_batch_in_lockstep_on_the_gpu():
+    """sampler="chees": 40 fits' chains in one vectorised call, each fit as NUTS fits it alone, within MCSE."""
+    runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(40)])
+    settings = {k: v for k, v in SETTINGS.items() if k not in ("num_chains", "num_warmup", "num_samples")}
+    fits = bs.fit_many("chinchilla", runs, by="task", sampler="chees", **settings)
+    assert {f.meta["options"]["batch_fits"] for f in fits.values()} == {40}
+    assert {f.meta["options"]["chain_method"] for f in fits.values()} == {"lockstep"}
+    passed = [name for name, f in fits.items() if f.diagnostics.ok]
+    assert len(passed) >= 39 and "t3" in passed, {k: f.diagnostics for k, f in fits.items() if k not in passed}
+    alone = bs.fit("chinchilla", runs[runs.task == "t3"].drop(columns="task"), **SETTINGS)
+    a, m = alone.summary().loc[PARAMS], fits["t3"].summary().loc[PARAMS]
+    tol = 4 * np.hypot(a["mcse_mean"], m["mcse_mean"])
+    assert (abs(a["mean"] - m["mean"]) < tol).all(), pd.DataFrame({"nuts": a["mean"], "chees": m["mean"], "tol": tol})
