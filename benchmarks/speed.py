@@ -464,8 +464,11 @@ def problem_g(opts: dict, args) -> list[dict]:
         warnings.simplefilter("always")
         if not args.no_chees:  # first: on a GPU its lockstep chains are the likelier route to the goal
             label = f"bs.fit_many, sampler='chees', {args.many} fits of 30 runs ({backend})"
-            rows.append(dict(timed_fit_many(label, runs, kw, chees_settings(opts)), key="many-chees"))
-            _done(rows[-1])
+            try:
+                rows.append(dict(timed_fit_many(label, runs, kw, chees_settings(opts)), key="many-chees"))
+                _done(rows[-1])
+            except Exception as err:  # noqa: BLE001 - a failure here must not cost the NUTS rows their device time
+                print(f"  failed: {label}: {type(err).__name__}: {err}", flush=True)
         for size in args.batch_size:
             label = f"bs.fit_many, {args.many} fits of 30 runs, batch_size={size or 'default'} ({backend})"
             rows.append(dict(timed_fit_many(label, runs, dict(kw, batch_size=size), opts),

@@ -11,7 +11,8 @@ PY=${PYTHON:-python3}
 rm -rf "$WH"
 mkdir -p "$WH"
 "$PY" -m pip download -q -d "$WH" --only-binary=:all: --python-version 3.12 --implementation cp \
-    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux2014_x86_64 \
     --platform any ".[test]"
 for p in jax jaxlib numpy scipy pandas matplotlib pillow fonttools h5py kiwisolver contourpy ml_dtypes; do
     rm -f "$WH/$p"-[0-9]*.whl
