@@ -362,7 +362,11 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int, optional
         more effective draws (``benchmarks/speed.py``, problem C); on hard ones (weakly identified exponents,
         heavy tails) it mixes worse and fails its checks more often, so refit those fits with NUTS. It reports
         the same diagnostics, without tree depth (no trees are built). ``max_tree_depth``,
-        ``warmup_tree_depth``, ``mass_shrinkage`` and ``dense_mass`` apply to NUTS only."""
+        ``warmup_tree_depth``, ``mass_shrinkage`` and ``dense_mass`` apply to NUTS only.
+    fallback : bool
+        With ``sampler="chees"``: refit with NUTS (its default chains, warm-up and draws) every fit that fails a
+        check, and keep the NUTS fit, whose ``meta["fallback_from"]`` records the ChEES fit's problems. Default
+        True; False keeps the failed ChEES fits (and warns)."""
 
 
 def fit(
@@ -391,6 +395,7 @@ def fit(
     flops_per_param_token: float = 6.0,
     precision: str = "float64",
     sampler: str = "nuts",
+    fallback: bool = True,
     progress_bar: bool | None = None,
 ) -> Fit:
     """Fit a law to runs with NUTS.
@@ -491,10 +496,15 @@ def fit(
               f"warm-up + {opts.num_samples}) "
               f"draws on {len(prep.table.frame)} runs ...", file=sys.stderr, flush=True)
     (result,) = _run_batch([prep], [0], seed, opts, dense_mass)
+    if opts.sampler == "chees" and fallback and not result.diagnostics.ok:
+        if progress:
+            print("bayescale: the ChEES fit failed a check; refitting with NUTS ...", file=sys.stderr, flush=True)
+        result = _fell_back(_run_batch([prep], [0], seed, _nuts_fallback(opts), dense_mass)[0], result)
     if progress:
         print(f"bayescale: done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    hint = _CHEES_HINT.get(result.meta["options"].get("sampler", "nuts"), "")
     for msg in result.diagnostics.problems:
-        warnings.warn(msg + _CHEES_HINT.get(opts.sampler, ""), ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
+        warnings.warn(msg + hint, ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
     return result
 
 
@@ -523,6 +533,7 @@ def fit_many(
     flops_per_param_token: float = 6.0,
     precision: str = "float64",
     sampler: str = "nuts",
+    fallback: bool = True,
     batch_size: int | None = None,
     client=None,
     progress_bar: bool | None = None,
@@ -593,6 +604,7 @@ def fit_many(
         except (ValueError, TypeError) as err:
             raise type(err)(f"fit {name!r} (by={by!r}): {err}") from err
     names = list(tables)
+    batch_size_given = batch_size
     if batch_size is None:
         batch_size = _default_batch_size(preps, opts)
     # batches of one structure each, in order of first appearance
@@ -601,21 +613,36 @@ def fit_many(
         structures.setdefault(_structure(prep), []).append(i)
     batches = [b for idx in structures.values() for b in _equal_batches(idx, batch_size)]
     progress = _default_progress() if progress_bar is None else progress_bar
-    def args(b):
-        return [preps[i] for i in b], b, seed, opts, dense_mass
+    def run(batches, opts_):
+        def args(b):
+            return [preps[i] for i in b], b, seed, opts_, dense_mass
 
-    if client is not None:
+        if client is None:
+            return _pipelined(batches, args)
         from dask.distributed import as_completed
 
         futures = {client.submit(_run_batch, *args(b), pure=False): b for b in batches}
-        done = ((futures[fut], fut.result()) for fut in as_completed(list(futures)))
-    else:
-        done = _pipelined(batches, args)
+        return ((futures[fut], fut.result()) for fut in as_completed(list(futures)))
+
     results: dict[int, Fit] = {}
     bar = _bar(len(names), progress)
-    for b, fits_b in done:
+    for b, fits_b in run(batches, opts):
         bar.update(_collect(results, b, fits_b))
     bar.close()
+    failed = [i for i in range(len(names)) if not results[i].diagnostics.ok]
+    if opts.sampler == "chees" and fallback and failed:  # refit those with NUTS, in batches of one structure
+        nuts = _nuts_fallback(opts)
+        size = batch_size_given or _default_batch_size([preps[i] for i in failed], nuts)
+        by_structure: dict[Any, list[int]] = {}
+        for i in failed:
+            by_structure.setdefault(_structure(preps[i]), []).append(i)
+        refits: dict[int, Fit] = {}
+        bar = _bar(len(failed), progress)
+        for b, fits_b in run([b for idx in by_structure.values() for b in _equal_batches(idx, size)], nuts):
+            bar.update(_collect(refits, b, fits_b))
+        bar.close()
+        for i, f in refits.items():
+            results[i] = _fell_back(f, results[i])
     out = {names[i]: results[i] for i in range(len(names))}
     for i, fit_ in enumerate(out.values()):
         fit_.tree.attrs["fit_index"] = i
@@ -623,8 +650,10 @@ def fit_many(
     if bad:
         listed = "; ".join(f"{k!r}: {d.problems[0]}" for k, d in list(bad.items())[:5])
         more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        chees = any(out[k].meta["options"].get("sampler") == "chees" for k in bad)
         warnings.warn(f"{len(bad)} of {len(out)} fits failed a diagnostic check: {listed}{more}"
-                      f"{_CHEES_HINT.get(opts.sampler, '')}", ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
+                      f"{_CHEES_HINT['chees'] if chees else ''}", ConvergenceWarning,
+                      skip_file_prefixes=_PACKAGE_DIRS)
     return out
 
 
@@ -658,6 +687,19 @@ class _Options:
                                    mass_shrinkage=self.mass_shrinkage)
 
 
+def _nuts_fallback(opts: _Options) -> _Options:
+    """NUTS with its default chains, warm-up and draws, for refitting ChEES fits that failed a check."""
+    chains, warmup, samples = SAMPLERS["nuts"]
+    return dataclasses.replace(opts, sampler="nuts", num_chains=chains, num_warmup=warmup, num_samples=samples)
+
+
+def _fell_back(refit: Fit, failed: Fit) -> Fit:
+    """``refit`` (NUTS) with the failed ChEES fit's problems recorded in its metadata."""
+    refit.meta["fallback_from"] = {"sampler": "chees", "problems": list(failed.diagnostics.problems)}
+    refit.tree.attrs[_ATTR] = json.dumps(refit.meta)
+    return refit
+
+
 def _resolve_seed(seed) -> int:
     """Return ``seed`` as an int; ``None`` draws a fresh one from the operating system's entropy."""
     if seed is None:
@@ -669,7 +711,8 @@ def _resolve_seed(seed) -> int:
 
 
 #: Added to a failed ChEES fit's warning.
-_CHEES_HINT = {"chees": " (sampler='chees': refit with sampler='nuts', which adapts to harder posteriors)"}
+_CHEES_HINT = {"chees": " (sampler='chees' with fallback=False: refit with sampler='nuts', which adapts to harder "
+                        "posteriors)"}
 
 #: The samplers of ``bs.fit`` and ``bs.fit_many``, with the defaults of ``(num_chains, num_warmup, num_samples)``.
 SAMPLERS = {"nuts": (4, 1000, 1000), "chees": (8, 200, 1000)}

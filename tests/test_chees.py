@@ -88,7 +88,7 @@ def test_compiled_sampler_runs_chees_per_data_set():
 @pytest.mark.statistical
 def test_chees_fits_match_nuts_fits_within_mcse_and_reuse_the_program():
     runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(3)], ignore_index=True)
-    many = bs.fit_many("chinchilla", runs, by="task", seed=3, sampler="chees", progress_bar=False)
+    many = bs.fit_many("chinchilla", runs, by="task", seed=3, sampler="chees", fallback=False, progress_bar=False)
     nuts_grads = chees_grads = 0
     for s, (name, fc) in enumerate(many.items()):
         assert fc.diagnostics.ok, fc.diagnostics
@@ -109,7 +109,7 @@ def test_chees_fits_match_nuts_fits_within_mcse_and_reuse_the_program():
     assert chees_grads < 0.5 * nuts_grads, (chees_grads, nuts_grads)
     counter = CompileCounter()
     again = bs.fit_many("chinchilla", runs.assign(loss=runs["loss"] * 1.01), by="task", seed=4, sampler="chees",
-                        progress_bar=False)
+                        fallback=False, progress_bar=False)
     assert counter.compiles == 0
     assert not np.allclose(again["t0"].tree.posterior["e"].values, many["t0"].tree.posterior["e"].values)
 
@@ -117,7 +117,7 @@ def test_chees_fits_match_nuts_fits_within_mcse_and_reuse_the_program():
 def test_chees_fit_report_names_the_sampler(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ConvergenceWarning)
-        f = bs.fit("chinchilla", ladder(0), sampler="chees", seed=2, progress_bar=False)
+        f = bs.fit("chinchilla", ladder(0), sampler="chees", fallback=False, seed=2, progress_bar=False)
     assert f.meta["options"]["sampler"] == "chees"
     assert f.diagnostics.ok, f.diagnostics
     files = f.report(tmp_path / "report")
@@ -140,3 +140,21 @@ def test_chees_sbc_ranks_are_uniform(sbc_alpha):
     result = bs.calibrate("chinchilla", num_simulations=100, seed=0, sampler="chees", num_chains=8, num_warmup=200,
                           num_samples=125, alpha=sbc_alpha)
     assert result.passed, result.summary()
+
+
+def test_failed_chees_fits_are_refitted_with_nuts():
+    """Too few ChEES draws for the ESS threshold: each fit falls back to NUTS, which passes, and says so."""
+    runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(2)], ignore_index=True)
+    tiny = dict(sampler="chees", num_chains=4, num_warmup=50, num_samples=50, seed=0, progress_bar=False)
+    fits = bs.fit_many("chinchilla", runs, by="task", **tiny)
+    for f in fits.values():
+        assert f.meta["options"]["sampler"] == "nuts" and f.meta["options"]["num_samples"] == 1000
+        assert f.meta["fallback_from"]["sampler"] == "chees"
+        assert any("ESS" in p for p in f.meta["fallback_from"]["problems"])
+        assert f.diagnostics.ok, f.diagnostics
+    single = bs.fit("chinchilla", ladder(0), **tiny)
+    assert single.meta["fallback_from"]["sampler"] == "chees" and single.diagnostics.ok
+    with pytest.warns(bs.ConvergenceWarning, match="fallback=False: refit with sampler='nuts'"):
+        kept = bs.fit_many("chinchilla", runs, by="task", fallback=False, **tiny)
+    assert {f.meta["options"]["sampler"] for f in kept.values()} == {"chees"}
+    assert not any("fallback_from" in f.meta for f in kept.values())

@@ -74,7 +74,7 @@ def test_chees_fits_a_batch_in_lockstep_on_the_gpu():
     """sampler="chees": 40 fits' chains in one vectorised call, each fit as NUTS fits it alone, within MCSE."""
     runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(40)])
     settings = {k: v for k, v in SETTINGS.items() if k not in ("num_chains", "num_warmup", "num_samples")}
-    fits = bs.fit_many("chinchilla", runs, by="task", sampler="chees", **settings)
+    fits = bs.fit_many("chinchilla", runs, by="task", sampler="chees", fallback=False, **settings)
     assert {f.meta["options"]["batch_fits"] for f in fits.values()} == {40}
     assert {f.meta["options"]["chain_method"] for f in fits.values()} == {"lockstep"}
     passed = [name for name, f in fits.items() if f.diagnostics.ok]
