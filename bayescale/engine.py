@@ -415,7 +415,7 @@ def laplace(potential: Callable, x0, steps: int):
     floored at 1e-10 of the largest), with the best of twelve step lengths (1, 1/2, ..., 1/2048) evaluated
     together, kept only if it lowers the potential. A fixed number of steps, so that it vectorises; one more pass
     of the loop, its step masked off, gives the Hessian at the mode, so the program holds one copy of the
-    Hessian, not two (XLA's compile of a ChEES fit of problem C: 5.1 s against 9.2 s). Where the result is not
+    Hessian, not two (XLA's compile of a ChEES fit of problem C: 5.1-5.9 s against 9.2 s). Where the result is not
     finite, the start point and the identity are returned (the sampler then adapts without a metric, and its
     diagnostics say how that went).
     """
@@ -459,8 +459,8 @@ class ChEESProgram(NUTSProgram):
        evaluated as one vectorised call per leapfrog step.
 
     No tree is built, so there is no tree depth; ``num_steps`` is the leapfrog steps of each transition. Suited to
-    laws whose posterior the Laplace approximation roughly shapes (a few parameters, no funnel); a fit whose
-    diagnostics fail should be refitted with NUTS.
+    laws whose posterior the Laplace approximation roughly shapes (a few parameters, no funnel); ``bs.fit`` and
+    ``bs.fit_many`` refit with NUTS a fit whose diagnostics fail (``fallback=True``).
     """
 
     def _job(self, key, data):
@@ -521,14 +521,23 @@ def _gspmd() -> bool:
 
 
 def _code_version() -> str:
-    """Versions of JAX, jaxlib and NumPyro and a digest of bayescale's own source: part of every program's key."""
+    """Versions of JAX, jaxlib, NumPyro, BlackJAX, Optax and a digest of bayescale's source: in each program's key."""
     if not _CODE_VERSION:
+        from importlib.metadata import PackageNotFoundError, version
+
         import jaxlib
         import numpyro
 
         import bayescale
 
-        h = hashlib.sha256(f"{jax.__version__} {jaxlib.__version__} {numpyro.__version__}".encode())
+        def installed(name):
+            try:
+                return version(name)
+            except PackageNotFoundError:
+                return "none"
+
+        h = hashlib.sha256(f"{jax.__version__} {jaxlib.__version__} {numpyro.__version__} {installed('blackjax')} "
+                           f"{installed('optax')}".encode())
         for root in sorted({Path(bayescale.__file__).parent, Path(_models_dir())}):
             for f in sorted(root.glob("*.py")):
                 h.update(f.name.encode())
