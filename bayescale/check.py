@@ -239,10 +239,9 @@ def _sampler(fit) -> list[Finding]:
                               ess_threshold=THRESHOLDS["ess_bulk"], bfmi_threshold=THRESHOLDS["e_bfmi"])
     depth = res.get("treedepth")
     lockstep = fit.meta["options"].get("sampler") == "chees"  # HMC with fixed trajectories builds no tree
-    if lockstep:
-        pass
-    elif depth is None:
-        out.append(Finding("sampler", "warning", "tree depth could not be checked: the fit records no tree depth"))
+    if depth is None:
+        if not lockstep:
+            out.append(Finding("sampler", "warning", "tree depth could not be checked: the fit records no tree depth"))
     elif depth["n_max"] > 0:
         out.append(Finding(
             "sampler", "problem",

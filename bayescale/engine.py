@@ -392,7 +392,8 @@ class NUTSProgram:
 class ChEESSettings:
     """Static settings of a compiled :class:`ChEESProgram` (a change means a new program).
 
-    ``target_accept_prob`` is the mean acceptance rate the step size is tuned to (over each fit's chains);
+    ``num_chains`` is the chains of each fit, which move together; ``target_accept_prob`` the mean acceptance
+    rate the step size is tuned to (over each fit's chains);
     ``newton_steps`` the iterations of the search for the posterior mode that sets the sampler's metric;
     ``init_scale`` how far the chains start from that mode, in posterior standard deviations of the Laplace
     approximation (over 1, so that R-hat can still see chains that have not met); ``learning_rate`` Adam's rate
@@ -401,6 +402,7 @@ class ChEESSettings:
 
     num_warmup: int
     num_samples: int
+    num_chains: int = 8
     target_accept_prob: float = 0.9
     newton_steps: int = 30
     init_scale: float = 1.5
@@ -445,9 +447,9 @@ def laplace(potential: Callable, x0, steps: int):
 class ChEESProgram(NUTSProgram):
     """Lockstep HMC for ``model(data)``: a fit's chains move together, with one trajectory length per fit.
 
-    A *job* here is one fit (all its chains), not one chain: ``keys`` have shape ``(fits, chains, 2)`` and every
-    leaf of ``data`` a leading fits axis; each job returns its draws and statistics with ``(chains, draws)``
-    leading. Per fit, inside the compiled program:
+    Called as :class:`NUTSProgram` is, one job per chain (``settings.num_chains`` consecutive jobs per fit, with
+    the same data), and returning the same per-chain arrays; inside, a compiled job is one fit with all its
+    chains (:meth:`launch` regroups them). Per fit, inside the compiled program:
 
     1. **Metric.** The posterior mode by :func:`laplace` (saddle-free Newton from the prior mean) and the Laplace
        approximation's covariance there; the chains sample ``y`` with ``z = mode + L y``, in which the posterior
@@ -509,6 +511,34 @@ class ChEESProgram(NUTSProgram):
                                                                       else chains)
         stats["warmup_steps"] = jnp.full((chains,), warm_steps // chains)
         return jax.vmap(lambda z, st: self._values(info.postprocess_fn, jax.vmap(unravel)(z), data, st))(zs, stats)
+
+    def launch(self, keys, data, while_compiling: Callable[[], None] | None = None) -> _PerChain:
+        """Start a run as :meth:`NUTSProgram.launch` does, one job (key and data) per chain.
+
+        ``settings.num_chains`` consecutive jobs make one fit (with the same data); the results have one row per
+        chain, as NUTS's do.
+        """
+        chains = self.settings.num_chains
+        keys = np.asarray(keys, dtype=np.uint32)
+        if keys.shape[0] % chains:
+            raise ValueError(f"{keys.shape[0]} jobs are not whole fits of num_chains={chains} chains each")
+        per_fit = jax.tree.map(lambda v: np.asarray(v)[::chains], data)
+        return _PerChain(super().launch(keys.reshape(-1, chains, keys.shape[-1]), per_fit, while_compiling))
+
+
+class _PerChain:
+    """A :class:`ChEESProgram` run's :class:`Pending`, whose results come with one row per chain (as NUTS's do)."""
+
+    def __init__(self, pending: Pending):
+        self._pending = pending
+
+    @property
+    def seconds(self) -> float | None:
+        return self._pending.seconds
+
+    def result(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Wait for the run; arrays of shape ``(fits x chains, ...)`` from the program's ``(fits, chains, ...)``."""
+        return tuple({k: v.reshape((-1, *v.shape[2:])) for k, v in out.items()} for out in self._pending.result())
 
 
 def _gspmd() -> bool:
@@ -786,7 +816,8 @@ class CompiledNUTS:
             raise ValueError(f"sampler={sampler!r} is not one of ('nuts', 'chees')")
         self.num_chains, self.sampler = num_chains, sampler
         if sampler == "chees":
-            self._program = ChEESProgram(model, ChEESSettings(num_warmup, num_samples, target_accept_prob))
+            self._program = ChEESProgram(model, ChEESSettings(num_warmup, num_samples, num_chains,
+                                                              target_accept_prob))
         else:
             self._program = NUTSProgram(model, NUTSSettings(num_warmup, num_samples, target_accept_prob,
                                                             max_tree_depth, dense_mass,
@@ -821,13 +852,8 @@ class CompiledNUTS:
         """
         c = self.num_chains
         job_keys = np.concatenate([np.asarray(jax.random.split(k, c), dtype=np.uint32) for k in keys])
-        if self.sampler == "chees":  # one job per data set, holding its chains
-            jobs = jax.tree.map(lambda *vs: np.stack([np.asarray(v) for v in vs]), *datas)
-            samples, stats = self._program.run(job_keys.reshape(len(datas), c, -1), jobs)
-            samples, stats = ({k: v.reshape((-1, *v.shape[2:])) for k, v in d.items()} for d in (samples, stats))
-        else:
-            jobs = jax.tree.map(lambda *vs: np.concatenate([np.broadcast_to(np.asarray(v), (c,) + np.shape(v))
-                                                            for v in vs]), *datas)
-            samples, stats = self._program.run(job_keys, jobs)
+        jobs = jax.tree.map(lambda *vs: np.concatenate([np.broadcast_to(np.asarray(v), (c,) + np.shape(v))
+                                                        for v in vs]), *datas)
+        samples, stats = self._program.run(job_keys, jobs)
         return [tuple({k: v[i * c:(i + 1) * c] for k, v in out.items()} for out in (samples, stats))
                 for i in range(len(datas))]

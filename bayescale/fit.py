@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -502,7 +502,7 @@ def fit(
         result = _fell_back(_run_batch([prep], [0], seed, _nuts_fallback(opts), dense_mass)[0], result)
     if progress:
         print(f"bayescale: done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
-    hint = _CHEES_HINT.get(result.meta["options"].get("sampler", "nuts"), "")
+    hint = _CHEES_HINT if result.meta["options"].get("sampler") == "chees" else ""
     for msg in result.diagnostics.problems:
         warnings.warn(msg + hint, ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
     return result
@@ -604,14 +604,7 @@ def fit_many(
         except (ValueError, TypeError) as err:
             raise type(err)(f"fit {name!r} (by={by!r}): {err}") from err
     names = list(tables)
-    batch_size_given = batch_size
-    if batch_size is None:
-        batch_size = _default_batch_size(preps, opts)
-    # batches of one structure each, in order of first appearance
-    structures: dict[Any, list[int]] = {}
-    for i, prep in enumerate(preps):
-        structures.setdefault(_structure(prep), []).append(i)
-    batches = [b for idx in structures.values() for b in _equal_batches(idx, batch_size)]
+    batches = _batches(preps, range(len(preps)), batch_size or _default_batch_size(preps, opts))
     progress = _default_progress() if progress_bar is None else progress_bar
     def run(batches, opts_):
         def args(b):
@@ -632,13 +625,10 @@ def fit_many(
     failed = [i for i in range(len(names)) if not results[i].diagnostics.ok]
     if opts.sampler == "chees" and fallback and failed:  # refit those with NUTS, in batches of one structure
         nuts = _nuts_fallback(opts)
-        size = batch_size_given or _default_batch_size([preps[i] for i in failed], nuts)
-        by_structure: dict[Any, list[int]] = {}
-        for i in failed:
-            by_structure.setdefault(_structure(preps[i]), []).append(i)
+        size = batch_size or _default_batch_size([preps[i] for i in failed], nuts)
         refits: dict[int, Fit] = {}
         bar = _bar(len(failed), progress)
-        for b, fits_b in run([b for idx in by_structure.values() for b in _equal_batches(idx, size)], nuts):
+        for b, fits_b in run(_batches(preps, failed, size), nuts):
             bar.update(_collect(refits, b, fits_b))
         bar.close()
         for i, f in refits.items():
@@ -652,7 +642,7 @@ def fit_many(
         more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
         chees = any(out[k].meta["options"].get("sampler") == "chees" for k in bad)
         warnings.warn(f"{len(bad)} of {len(out)} fits failed a diagnostic check: {listed}{more}"
-                      f"{_CHEES_HINT['chees'] if chees else ''}", ConvergenceWarning,
+                      f"{_CHEES_HINT if chees else ''}", ConvergenceWarning,
                       skip_file_prefixes=_PACKAGE_DIRS)
     return out
 
@@ -681,7 +671,7 @@ class _Options:
     def settings(self, dense_mass: bool) -> engine.NUTSSettings | engine.ChEESSettings:
         """Return the compiled sampler's settings for these options."""
         if self.sampler == "chees":
-            return engine.ChEESSettings(self.num_warmup, self.num_samples, self.target_accept_prob)
+            return engine.ChEESSettings(self.num_warmup, self.num_samples, self.num_chains, self.target_accept_prob)
         return engine.NUTSSettings(self.num_warmup, self.num_samples, self.target_accept_prob, self.max_tree_depth,
                                    bool(dense_mass), warmup_tree_depth=self.warmup_tree_depth,
                                    mass_shrinkage=self.mass_shrinkage)
@@ -711,8 +701,7 @@ def _resolve_seed(seed) -> int:
 
 
 #: Added to a failed ChEES fit's warning.
-_CHEES_HINT = {"chees": " (sampler='chees' with fallback=False: refit with sampler='nuts', which adapts to harder "
-                        "posteriors)"}
+_CHEES_HINT = " (sampler='chees' with fallback=False: refit with sampler='nuts', which adapts to harder posteriors)"
 
 #: The samplers of ``bs.fit`` and ``bs.fit_many``, with the defaults of ``(num_chains, num_warmup, num_samples)``.
 SAMPLERS = {"nuts": (4, 1000, 1000), "chees": (8, 200, 1000)}
@@ -846,6 +835,14 @@ def _default_batch_size(preps: Sequence[_Prepared], opts: _Options) -> int:
     return int(np.clip(_BATCH_BYTES // per_fit, 1, _ACCELERATOR_MAX_BATCH))
 
 
+def _batches(preps: Sequence[_Prepared], indices: Iterable[int], batch_size: int) -> list[list[int]]:
+    """Split ``indices`` of ``preps`` into calls of one structure each (first appearance first), <= batch_size."""
+    structures: dict[Any, list[int]] = {}
+    for i in indices:
+        structures.setdefault(_structure(preps[i]), []).append(i)
+    return [b for idx in structures.values() for b in _equal_batches(idx, batch_size)]
+
+
 def _equal_batches(idx: list[int], batch_size: int) -> list[list[int]]:
     """Split ``idx`` into calls of one size (<= batch_size), padding the last with repeats of the first fits."""
     n_calls = -(-len(idx) // batch_size)
@@ -957,12 +954,8 @@ def _launch_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int,
     c = opts.num_chains
     with jax.enable_x64(x64):
         padded = [_padded(p.data, size, dtype) for p in preps]
+        jobs = jax.tree.map(lambda *v: np.repeat(np.stack(v), c, axis=0), *padded)
         chain_keys = np.concatenate([engine.job_keys(seed, i, c) for i in indices])
-        if opts.sampler == "chees":  # one job per fit, holding its chains
-            jobs = jax.tree.map(lambda *v: np.stack(v), *padded)
-            chain_keys = chain_keys.reshape(len(preps), c, -1)
-        else:  # one job per chain
-            jobs = jax.tree.map(lambda *v: np.repeat(np.stack(v), c, axis=0), *padded)
         pending = prog.launch(chain_keys, jobs, while_compiling=_prefetch_imports)
     return _Launched(preps, seed, opts, prog, dense, size, pending)
 
@@ -984,8 +977,6 @@ def _build_fits(done: _Launched) -> list[Fit]:
     """One :class:`Fit` per problem of a call (waits for its run), diagnosed together (:func:`_diagnose_many`)."""
     samples, stats = done.pending.result()
     opts, c = done.opts, done.opts.num_chains
-    if opts.sampler == "chees":  # (fits, chains, ...) -> (fits x chains, ...), as NUTS's jobs come
-        samples, stats = ({k: v.reshape((-1, *v.shape[2:])) for k, v in d.items()} for d in (samples, stats))
     run_info = _run_info(done.prog, done.dense, len(done.preps), c, done.size, done.pending.seconds, opts.sampler)
     law_dict, versions = done.preps[0].law.to_dict(), _versions()
     out = []
@@ -1036,14 +1027,13 @@ def _run_info(prog, dense: bool, n_fits: int, num_chains: int, size: int, second
     ``sampler_seconds`` is the wall time of the compiled sampler's run (initialisation, warm-up, draws and
     log-likelihood of every chain; not tracing or compiling it), shared by the ``batch_fits`` fits of one call.
     """
-    if sampler == "chees":  # a fit's chains in lockstep; fits spread over the devices
+    if sampler == "chees":  # a fit's chains in lockstep (Laplace metric: dense); fits spread over the devices
         n_dev = min(jax.local_device_count(), n_fits)
-        return {"sampler": sampler, "dense_mass": True, "chain_method": "lockstep",
-                "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size, "batch_fits": n_fits,
-                "sampler_seconds": round(float(seconds), 4)}
-    n_dev = min(jax.local_device_count(), n_fits * num_chains)
-    return {"sampler": sampler, "dense_mass": bool(dense),
-            "chain_method": "parallel" if n_dev >= n_fits * num_chains else prog.batching,
+        dense, method = True, "lockstep"
+    else:
+        n_dev = min(jax.local_device_count(), n_fits * num_chains)
+        method = "parallel" if n_dev >= n_fits * num_chains else prog.batching
+    return {"sampler": sampler, "dense_mass": bool(dense), "chain_method": method,
             "devices": f"{n_dev} {jax.default_backend()}", "padded_runs": size, "batch_fits": n_fits,
             "sampler_seconds": round(float(seconds), 4)}
 
@@ -1149,16 +1139,13 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
         "diverging": np.asarray(stats["diverging"], dtype=bool),
         "energy": np.asarray(stats["energy"]),
         "n_steps": n_steps,
-        "tree_depth": tree_depth,
-        "reached_max_tree_depth": tree_depth >= max_tree_depth,
-        "reached_max_treedepth": tree_depth >= max_tree_depth,  # ArviZ's name (its diagnose reads only this one)
         "step_size": np.asarray(stats["step_size"]),
         "acceptance_rate": np.asarray(stats["accept_prob"]),
         "lp": -np.asarray(stats["potential_energy"]),
     }
-    if sampler == "chees":  # HMC builds no tree: n_steps is each trajectory's leapfrog steps
-        for k in ("tree_depth", "reached_max_tree_depth", "reached_max_treedepth"):
-            del sample_stats[k]
+    if sampler == "nuts":  # ChEES's HMC builds no tree: its n_steps is each trajectory's leapfrog steps
+        sample_stats.update(tree_depth=tree_depth, reached_max_tree_depth=tree_depth >= max_tree_depth,
+                            reached_max_treedepth=tree_depth >= max_tree_depth)  # ArviZ's diagnose reads this name
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return azb.from_dict(

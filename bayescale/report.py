@@ -138,6 +138,7 @@ def _sampler_line(opts, warmup_depth) -> str:
     return (f"NUTS, {draws}, target accept {opts['target_accept_prob']}, max tree depth {opts['max_tree_depth']} "
             f"({warmup_depth} in warm-up), {precision}")
 
+
 def _context(fit, report, figures, title) -> dict:
     runs = fit.runs()
     law = fit.law

@@ -52,24 +52,27 @@ def test_laplace_falls_back_to_the_start_and_identity():
 
 # --------------------------------------------------------------------------------------------- the program
 def test_chees_program_samples_the_conjugate_posterior_and_compiles_once():
+    """Called with one job per chain (as NUTS is), it runs one job per fit and returns one row per chain."""
     rng = np.random.default_rng(0)
-    prog = engine.ChEESProgram(normal_mean, engine.ChEESSettings(200, 500), loglik_site="y")
     chains = 8
+    prog = engine.ChEESProgram(normal_mean, engine.ChEESSettings(200, 500, num_chains=chains), loglik_site="y")
     for rep in range(2):
-        ys = np.stack([rng.normal(m + rep, 1.0, 20) for m in (-1.0, 0.5, 2.0)])  # 3 data sets, one job each
+        ys = np.stack([rng.normal(m + rep, 1.0, 20) for m in (-1.0, 0.5, 2.0)])  # 3 data sets
         keys = np.asarray(jax.random.split(jax.random.PRNGKey(rep), 3 * chains), dtype=np.uint32)
         with jax.enable_x64(True):
-            samples, stats = prog.run(keys.reshape(3, chains, 2), Data(y=ys))
-        assert samples["mu"].shape == (3, chains, 500)
-        assert stats["log_likelihood"].shape == (3, chains, 500, 20)
-        assert stats["warmup_steps"].shape == (3, chains) and (stats["warmup_steps"] >= 200).all()
+            samples, stats = prog.run(keys, Data(y=np.repeat(ys, chains, axis=0)))
+        assert samples["mu"].shape == (3 * chains, 500)
+        assert stats["log_likelihood"].shape == (3 * chains, 500, 20)
+        assert stats["warmup_steps"].shape == (3 * chains,) and (stats["warmup_steps"] >= 200).all()
         assert (stats["num_steps"] >= 1).all() and not stats["diverging"].any()
         for i, y in enumerate(ys):
-            mu = samples["mu"][i].reshape(-1)
+            mu = samples["mu"][i * chains:(i + 1) * chains].reshape(-1)
             mean, sd = y.sum() / 21, np.sqrt(1 / 21)
             assert abs(mu.mean() - mean) < 5 * sd / np.sqrt(chains * 500 / 2)
             assert abs(mu.std() / sd - 1) < 0.1
     assert prog.traces == 1
+    with pytest.raises(ValueError, match="12 jobs are not whole fits of num_chains=8 chains each"):
+        prog.launch(keys[:12], Data(y=np.zeros((12, 20))))
 
 
 def test_compiled_sampler_runs_chees_per_data_set():
