@@ -392,12 +392,23 @@ class NUTSProgram:
 class ChEESSettings:
     """Static settings of a compiled :class:`ChEESProgram` (a change means a new program).
 
-    ``num_chains`` is the chains of each fit, which move together; ``target_accept_prob`` the mean acceptance
-    rate the step size is tuned to (over each fit's chains);
-    ``newton_steps`` the iterations of the search for the posterior mode that sets the sampler's metric;
-    ``init_scale`` how far the chains start from that mode, in posterior standard deviations of the Laplace
-    approximation (over 1, so that R-hat can still see chains that have not met); ``learning_rate`` Adam's rate
-    for the trajectory length (BlackJAX's ChEES adaptation).
+    Attributes
+    ----------
+    num_warmup, num_samples : int
+        Warm-up iterations and draws of each chain.
+    num_chains : int
+        Chains of each fit, which move together.
+    target_accept_prob : float
+        Mean acceptance rate (over a fit's chains) the step size is tuned to.
+    newton_steps : int
+        Iterations of the search for the posterior mode that sets the metric (:func:`laplace`).
+    init_scale : float
+        How far the chains start from the mode, in standard deviations of the Laplace approximation (over 1, so
+        that R-hat can still see chains that have not met).
+    learning_rate : float
+        Adam's rate for the trajectory length (BlackJAX's ChEES adaptation).
+    max_leapfrog_steps : int
+        Most leapfrog steps of one trajectory during warm-up.
     """
 
     num_warmup: int
@@ -420,6 +431,22 @@ def laplace(potential: Callable, x0, steps: int):
     Hessian, not two (XLA's compile of a ChEES fit of problem C: 5.1-5.9 s against 9.2 s). Where the result is not
     finite, the start point and the identity are returned (the sampler then adapts without a metric, and its
     diagnostics say how that went).
+
+    Parameters
+    ----------
+    potential : callable
+        ``x -> float``, differentiable twice with JAX.
+    x0 : jax.Array
+        Start point, shape ``(d,)``.
+    steps : int
+        Newton steps.
+
+    Returns
+    -------
+    mode : jax.Array
+        Shape ``(d,)``.
+    root : jax.Array
+        Shape ``(d, d)``, with ``root @ root.T`` the inverse Hessian at ``mode``.
     """
     grad, hess = jax.grad(potential), jax.hessian(potential)
     lengths = 2.0 ** -jnp.arange(12)
@@ -463,6 +490,12 @@ class ChEESProgram(NUTSProgram):
     No tree is built, so there is no tree depth; ``num_steps`` is the leapfrog steps of each transition. Suited to
     laws whose posterior the Laplace approximation roughly shapes (a few parameters, no funnel); ``bs.fit`` and
     ``bs.fit_many`` refit with NUTS a fit whose diagnostics fail (``fallback=True``).
+
+    Parameters
+    ----------
+    model, loglik_site, batching, store_key
+        As in :class:`NUTSProgram`.
+    settings : ChEESSettings
     """
 
     def _job(self, key, data):
