@@ -493,10 +493,20 @@ class ChEESProgram(NUTSProgram):
 
     Parameters
     ----------
-    model, loglik_site, batching, store_key
+    model, loglik_site, store_key
         As in :class:`NUTSProgram`.
     settings : ChEESSettings
+    batching : {"auto", "map", "vmap"}
+        How the fits of one device (or one thread) run; ``"auto"`` is ``"vmap"`` on every backend. Unlike NUTS's
+        trees, every transition of every fit is a few leapfrog steps (about 3 on problem C), so vectorising a
+        thread's fits wastes little and pays XLA's per-operation cost on a CPU once for all of them. Measured on 2
+        CPU cores (problem C, 100 fits in 5 calls of 20 over 4 threads, 6 interleaved runs): the sampler ran in
+        5.7-7.7 s vectorised against 7.1-10.6 s one fit after another, 1.09-1.86x faster (median 1.3x).
     """
+
+    def __init__(self, model: Callable, settings: ChEESSettings, loglik_site: str | None = None,
+                 batching: str = "auto", store_key: str | None = None):
+        super().__init__(model, settings, loglik_site, "vmap" if batching == "auto" else batching, store_key)
 
     def _job(self, key, data):
         import blackjax

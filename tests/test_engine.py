@@ -84,6 +84,28 @@ def test_equal_batches_cover_every_fit_in_calls_of_one_size(n, batch_size):
     assert len(batches) == -(-n // batch_size)
 
 
+@given(st.integers(1, 300), st.integers(1, 64), st.sampled_from([1, 4, 8]), st.integers(1, 8))
+def test_equal_batches_over_threads_pad_no_more_jobs_than_the_fewest_calls(n, batch_size, jobs_per_fit, threads):
+    batches = fit_module._equal_batches(list(range(n)), batch_size, jobs_per_fit, threads)
+    sizes = {len(b) for b in batches}
+    assert len(sizes) == 1 and sizes.pop() <= batch_size
+    assert sorted(set(i for b in batches for i in b)) == list(range(n))
+
+    def work(split):
+        return sum(fit_module._padded_jobs(len(b), jobs_per_fit, threads) for b in split)
+
+    fewest = fit_module._equal_batches(list(range(n)), batch_size)
+    assert work(batches) <= work(fewest)
+    assert work(batches) >= n * jobs_per_fit
+
+
+def test_equal_batches_over_threads_example():
+    # 100 ChEES fits (one job each) over 4 threads: 5 calls of 20, not 4 of 25 (each padded to 28)
+    assert [len(b) for b in fit_module._equal_batches(list(range(100)), 32, 1, 4)] == [20] * 5
+    # NUTS's 4 chains a fit fill the threads at any size: the fewest calls, as without threads
+    assert [len(b) for b in fit_module._equal_batches(list(range(100)), 32, 4, 4)] == [25] * 4
+
+
 def test_default_batch_size_is_32_on_cpu_and_bounded_by_memory_on_an_accelerator(monkeypatch):
     law = bs.get_law("chinchilla")
     prep = fit_module._prepare(law, bs.simulate_ladder("chinchilla", seed=0), groups=None, pool=None,
