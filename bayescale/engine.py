@@ -497,16 +497,14 @@ class ChEESProgram(NUTSProgram):
         As in :class:`NUTSProgram`.
     settings : ChEESSettings
     batching : {"auto", "map", "vmap"}
-        How the fits of one device (or one thread) run; ``"auto"`` is ``"vmap"`` on every backend. Unlike NUTS's
-        trees, every transition of every fit is a few leapfrog steps (about 3 on problem C), so vectorising a
-        thread's fits wastes little and pays XLA's per-operation cost on a CPU once for all of them. Measured on 2
-        CPU cores (problem C, 100 fits in 5 calls of 20 over 4 threads, 6 interleaved runs): the sampler ran in
-        5.7-7.7 s vectorised against 7.1-10.6 s one fit after another, 1.09-1.86x faster (median 1.3x).
+        How the fits of one device (or one thread) run; ``"auto"`` is :func:`default_batching`, as for NUTS: one
+        fit after another on a CPU, vectorised on accelerators. Vectorised fits share every loop, so each
+        transition takes as many leapfrog steps as the batch's longest. Measured on 2 CPU cores: on problem C's
+        100 easy fits (about 3 steps a transition) the sampler ran 1.09-1.86x faster vectorised (median 1.3x, 6
+        interleaved runs), but on 300 fits of problem G (fits 580-879, three of which fail their checks with long
+        trajectories) 2.9x slower (sampler 126 and 104 s against 44 and 36 s; wall 2.3x; two interleaved pairs,
+        2026-12-03): a batch holding a hard fit pays its long trajectories for every fit in it.
     """
-
-    def __init__(self, model: Callable, settings: ChEESSettings, loglik_site: str | None = None,
-                 batching: str = "auto", store_key: str | None = None):
-        super().__init__(model, settings, loglik_site, "vmap" if batching == "auto" else batching, store_key)
 
     def _job(self, key, data):
         import blackjax

@@ -11,16 +11,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Test files, longest first (seconds each took in a cold-cache run with two workers on 2026-12-01, after that
-#: day's SBC changes: downstream about 440, landscape 300, chain 280, demo/CLI 280, downstream case studies 275,
-#: decide 265, backtest 200, engine 185, check 170, batch 135, fit 120, compute-optimal 105, calibration 80).
+#: Test files, longest first (seconds each took in a cold-cache CI run with two workers on 2026-12-03, summed from
+#: ``--durations=0``; a second CI run shared the 2 cores for most of it, so about twice the usual times, and their
+#: order is what counts: backtest 1340, demo/CLI 1180, downstream 905, chain 795, downstream case studies 775,
+#: decide 740, landscape 715, engine 670, check 215, fit 165, chees 150, batch 120, compute-optimal 85,
+#: calibration 60).
 #: The README's command runs ``--dist loadfile --no-loadscope-reorder``: each file on one worker, handed out in
 #: this order, so the long files start first and the short ones fill in at the end (xdist's default order, by
 #: number of tests, left a long file for last, with one worker idle).
-LONGEST_FIRST = ("test_downstream.py", "test_landscape.py", "test_chain.py", "test_demo_cli.py",
-                 "test_case_studies_downstream.py", "test_decide.py", "test_backtest.py", "test_engine.py",
-                 "test_check.py", "test_batch.py", "test_fit.py", "test_compute_optimal.py", "test_calibration.py")
-
+LONGEST_FIRST = ("test_backtest.py", "test_demo_cli.py", "test_downstream.py", "test_chain.py",
+                 "test_case_studies_downstream.py", "test_decide.py", "test_landscape.py", "test_engine.py",
+                 "test_check.py", "test_fit.py", "test_chees.py", "test_batch.py", "test_compute_optimal.py",
+                 "test_calibration.py")
 
 def pytest_collection_modifyitems(items):
     """Order the files as :data:`LONGEST_FIRST` (the rest after them, as collected; tests in a file keep their
