@@ -24,6 +24,7 @@ LONGEST_FIRST = ("test_backtest.py", "test_demo_cli.py", "test_downstream.py", "
                  "test_check.py", "test_fit.py", "test_chees.py", "test_batch.py", "test_compute_optimal.py",
                  "test_calibration.py")
 
+
 def pytest_collection_modifyitems(items):
     """Order the files as :data:`LONGEST_FIRST` (the rest after them, as collected; tests in a file keep their
     order)."""
