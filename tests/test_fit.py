@@ -69,6 +69,45 @@ def test_tree_has_every_group_and_attrs(flat_fit):
     assert len(meta["input_hash"]) == 64
 
 
+def _without_created_at(tree):
+    for node in tree.subtree:
+        node.attrs = {k: v for k, v in node.attrs.items() if k != "created_at"}
+    return tree
+
+
+@pytest.mark.parametrize("which", ["flat_fit", "group_fit"])
+def test_tree_built_directly_is_the_tree_arviz_builds(which, request):
+    """bayescale builds each group's Dataset in one xarray call (_direct_tree); ArviZ's from_dict, given the
+    same arrays, coordinates and dims, must give the identical tree (values, dims, coords, dtypes, attrs)."""
+    import arviz_base as azb
+    import xarray as xr
+
+    from bayescale.fit import _direct_tree
+
+    tree = request.getfixturevalue(which).tree
+    groups = {g: {k: tree[g][k].values for k in tree[g].data_vars} for g in tree.children}
+    dims = {k: [d for d in tree[g][k].dims if d not in ("chain", "draw")] for g in tree.children
+            for k in tree[g].data_vars}
+    coords = {d: list(tree[g][d].values) for g in tree.children for d in tree[g].dims
+              if d not in ("chain", "draw") and d in tree[g].coords}
+    attrs = {"/": {"inference_library": "numpyro", "sampler": "x"}}
+    direct = _direct_tree(groups, coords, dims, attrs)
+    assert direct is not None
+    xr.testing.assert_identical(_without_created_at(direct),
+                                _without_created_at(azb.from_dict(groups, coords=coords, dims=dims, attrs=attrs)))
+    if which == "group_fit":  # a group dimension with its level labels was exercised
+        assert dims["e"] == ["group"] and len(coords["group"]) == 5
+
+
+def test_tree_with_an_unnamed_axis_is_left_to_arviz():
+    from bayescale.fit import _direct_tree
+
+    draws = np.zeros((2, 10, 3))
+    assert _direct_tree({"posterior": {"w": draws}}, {}, {}, {}) is None
+    assert _direct_tree({"posterior": {"w": draws}}, {"k": ["x", "y"]}, {"w": ["k"]}, {}) is None  # 3 != 2 labels
+    assert _direct_tree({"posterior": {"w": draws}}, {}, {"w": ["k"]}, {}) is not None
+
+
 def test_summary_columns_and_rows(flat_fit):
     s = flat_fit.summary()
     assert list(s.columns) == ["mean", "sd", "q05", "q50", "q95", "ess_bulk", "ess_tail", "r_hat", "mcse_mean"]
