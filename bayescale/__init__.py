@@ -8,11 +8,13 @@ Examples
 ['d', 'n']
 """
 
+from bayescale._devices import configure_cpu_dispatch as _configure_cpu_dispatch
 from bayescale._devices import configure_host_devices as _configure_host_devices
 from bayescale._devices import load_lazy_modules as _load_lazy_modules
 
 _configure_host_devices()
 _load_lazy_modules()  # after the host devices: loading JAX does not start its backend
+_configure_cpu_dispatch()  # JAX is loaded, its backend not yet started
 
 from bayescale import datasets  # noqa: E402
 from bayescale.backtest import Backtest, backtest  # noqa: E402
