@@ -150,8 +150,8 @@ def _objective(law, runs: pd.DataFrame):
 
         vg = jax.jit(packed)
 
-    def fun(u, xs=xs, target=target):  # called inside jax.enable_x64 (huber_fit): 73 us per call, not 150 (and
-        out = np.asarray(vg(u, xs, target), dtype=float)  # 150, not 300, outside it)
+    def fun(u, xs=xs, target=target):  # inside jax.enable_x64 (huber_fit): 73 us a call; 150 with two outputs
+        out = np.asarray(vg(u, xs, target), dtype=float)
         v = float(out[0])
         return (v if np.isfinite(v) else np.inf), np.nan_to_num(out[1:])
 
