@@ -21,14 +21,8 @@ def configure_host_devices() -> int | None:
     flags = os.environ.get("XLA_FLAGS", "")
     if _FLAG in flags:
         return None
-    if "jax" in sys.modules:
-        try:
-            from jax._src import xla_bridge
-
-            if xla_bridge.backends_are_initialized():
-                return None
-        except (ImportError, AttributeError):  # private API moved: setting the flag is harmless
-            pass
+    if _backend_started():
+        return None
     n = int(os.environ.get("BAYESCALE_HOST_DEVICES", max(4, os.cpu_count() or 1)))
     os.environ["XLA_FLAGS"] = f"{flags} {_FLAG}={n}".strip()
     return n
@@ -48,18 +42,31 @@ def configure_cpu_dispatch() -> bool:
     devices it must be set before JAX's backend starts (it is left alone if the backend has started); set
     ``BAYESCALE_CPU_ASYNC_DISPATCH=1`` to keep JAX's default.
     """
-    if os.environ.get(_ASYNC, "0") not in ("", "0"):
+    if os.environ.get(_ASYNC, "0") not in ("", "0") or _backend_started():
         return False
     try:
         import jax
-        from jax._src import xla_bridge
 
-        if xla_bridge.backends_are_initialized():
-            return False
         jax.config.update("jax_cpu_enable_async_dispatch", False)
-    except (ImportError, AttributeError):  # private API moved or the option is gone: keep JAX's default
+    except (ImportError, AttributeError):  # the option is gone: keep JAX's default
         return False
     return True
+
+
+def _backend_started() -> bool:
+    """Whether JAX's backend has started, after which XLA's flags and the CPU client's options are fixed.
+
+    False if JAX is not imported, or if its private API moved (setting an option that may be too late is
+    harmless).
+    """
+    if "jax" not in sys.modules:
+        return False
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):
+        return False
 
 
 def load_lazy_modules(names: tuple[str, ...] = ("jax", "numpyro")) -> None:
