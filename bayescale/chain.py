@@ -422,7 +422,7 @@ class ChainFit:
 
         from bayescale.data import validate_runs
         from bayescale.fit import _model_data, _predictor_columns
-        from bayescale.predict import _KINDS, _sample_sites, _without_noise
+        from bayescale.predict import _KINDS, _padded, _sample_sites, _without_noise
 
         if kind not in _KINDS:
             raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
@@ -436,8 +436,8 @@ class ChainFit:
                     runs_k = new_runs.assign(**{self.chain.feeds[k - 1]: 1.0})
                 table = validate_runs(runs_k, law, groups=f.groups, require_target=False,
                                       keep=_predictor_columns(f.config))
-                data, _, new_k = _model_data(table, f.meta["log_x0"], levels=f.levels, with_target=False,
-                                              config=f.config)
+                data, _, new_k = _model_data(_padded(table), f.meta["log_x0"], levels=f.levels,
+                                              with_target=False, config=f.config)
                 datas.append(data)
                 tables.append(table)
                 new = tuple(dict.fromkeys(new + tuple(new_k)))
@@ -458,7 +458,7 @@ class ChainFit:
             draws = {k: jnp.asarray(v) for k, v in draws.items()}
             returns = [f"{law.target}.{'mu' if kind == 'mean' else obs_site(law)}" for law in self.chain.stages]
             out = Predictive(model, posterior_samples=draws, return_sites=returns)(jax.random.PRNGKey(seed), data)
-            values = {law.target: law.from_link(np.asarray(out[site]))
+            values = {law.target: law.from_link(np.asarray(out[site])[:, :len(tables[0])])
                       for law, site in zip(self.chain.stages, returns, strict=True)}
         frame = tables[0].frame.copy()
         for table in tables[1:]:  # later stages' own inputs and group columns

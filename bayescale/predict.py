@@ -6,6 +6,7 @@ Prediction re-uses the fitted model function (one model serves fit and predict) 
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -17,7 +18,7 @@ import pandas as pd
 from numpyro import handlers
 
 from bayescale.build import build_model, obs_site
-from bayescale.data import _PACKAGE_DIRS, DataWarning, validate_runs
+from bayescale.data import _PACKAGE_DIRS, DataWarning, RunTable, validate_runs
 from bayescale.fit import Fit, _model_data, _pct, _predictor_columns
 from bayescale.law import _check_scale
 
@@ -74,10 +75,18 @@ def _check_quantiles(quantiles: Sequence[float]) -> list[float]:
 
 
 def _sample_sites(model, data) -> list[str]:
-    from numpyro import handlers
+    """Names of the latent sample sites of ``model(data)``, from an abstract trace (nothing compiled or run).
 
-    tr = handlers.trace(handlers.seed(model, 0)).get_trace(data)
-    return [k for k, s in tr.items() if s["type"] == "sample" and not s.get("is_observed", False)]
+    Run on the data, the model's every operation was compiled for its shapes, one small XLA program each.
+    """
+    names: list[str] = []
+
+    def sites(d):
+        tr = handlers.trace(handlers.seed(model, 0)).get_trace(d)
+        names.extend(k for k, s in tr.items() if s["type"] == "sample" and not s.get("is_observed", False))
+
+    jax.eval_shape(sites, data)
+    return names
 
 
 def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95), kind: str = "observation",
@@ -148,7 +157,7 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
                           keep=_predictor_columns(fit.config))
     model = build_model(law, fit.config)
     with jax.enable_x64(True):
-        data, _, new = _model_data(table, fit.meta["log_x0"], levels=fit.levels, with_target=False,
+        data, _, new = _model_data(_padded(table), fit.meta["log_x0"], levels=fit.levels, with_target=False,
                                    config=fit.config)
         returned = "mu" if kind == "mean" else obs_site(law)
         if kind == "mean":  # the curve alone: skip drawing the noise (a Student-t draw costs a gamma draw)
@@ -157,8 +166,24 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
         draws = {k: jnp.asarray(v) for k, v in fit.draws([v for v in fit.tree.posterior.data_vars
                                                            if v in sites]).items()}
         out = Predictive(model, posterior_samples=draws, return_sites=[returned])(jax.random.PRNGKey(seed), data)
-        values = np.asarray(out[returned])
+        values = np.asarray(out[returned])[:, :len(table)]
     return table, (values if scale == "link" else law.from_link(values)), new
+
+
+def _padded(table: RunTable) -> RunTable:
+    """``table`` with its last row repeated up to a power of two of its length (at least 16 rows).
+
+    :class:`~numpyro.infer.Predictive` compiles the model's draws for each shape it is given, and under a Student-t
+    likelihood that includes JAX's gamma sampler, slow to compile. Unpadded, every query with a new number of
+    points paid it again (``docs/speed.md``, "Queries of new sizes": ten queries of 1-100 points took 11.4-12.8 s
+    in a new process against 31.0-32.9 s, with :func:`_sample_sites`' abstract trace). The padding rows are dropped
+    from the draws.
+    """
+    n = len(table)
+    size = max(16, 1 << (n - 1).bit_length())
+    if n == 0 or size == n:
+        return table
+    return dataclasses.replace(table, frame=pd.concat([table.frame, table.frame.iloc[[n - 1] * (size - n)]]))
 
 
 def _without_noise(model, sites: Sequence[str]):

@@ -282,6 +282,31 @@ def test_predict_mean_is_the_law_at_each_draw_and_draws_no_noise(flat_fit, monke
         flat_fit.predict(new)  # the check above can fail: observations do draw it
 
 
+def test_predict_pads_queries_to_shared_shapes_and_drops_the_padding(flat_fit, monkeypatch):
+    """Queries are padded to a power of two of points (at least 16): queries of 2 and 5 points give the model data
+    of one shape, so the compiled draws of the first serve the second; the padding rows change no point's draws
+    and are dropped."""
+    import bayescale.predict as predict
+
+    rows = []
+    real = predict._model_data
+
+    def spy(table, *args, **kwargs):
+        rows.append(len(table))
+        return real(table, *args, **kwargs)
+
+    monkeypatch.setattr(predict, "_model_data", spy)
+    new = pd.DataFrame({"n": [1e8, 7e10, 3e9, 1e9, 2e10], "d": [2e9, 1.4e12, 6e10, 2e10, 4e11]})
+    five = flat_fit.predict(new, kind="mean")
+    two = flat_fit.predict(new.iloc[:2], kind="mean")
+    assert rows == [16, 16]
+    pd.testing.assert_frame_equal(two, five.iloc[:2])  # the same curve at each point, whatever the query's size
+    table, draws, _ = predict.predictive_draws(flat_fit, new.iloc[:3], seed=1)
+    assert len(table) == 3 and draws.shape == (2000, 3) and np.isfinite(draws).all()
+    flat_fit.predict(pd.DataFrame({"n": np.geomspace(1e8, 1e10, 17), "d": np.geomspace(2e9, 2e11, 17)}))
+    assert rows[-1] == 32
+
+
 def test_predict_new_group_is_wider(group_fit):
     new = pd.DataFrame({"n": [1e9, 1e9], "d": [2e10, 2e10], "group": ["g0", "brand_new"]})
     out = group_fit.predict(new, kind="mean")
