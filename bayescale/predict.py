@@ -77,7 +77,8 @@ def _check_quantiles(quantiles: Sequence[float]) -> list[float]:
 def _sample_sites(model, data) -> list[str]:
     """Names of the latent sample sites of ``model(data)``, from an abstract trace (nothing compiled or run).
 
-    Run on the data, the model's every operation was compiled for its shapes, one small XLA program each.
+    Running the model on the data compiled each of its operations for the data's shapes, one small XLA program
+    each.
     """
     names: list[str] = []
 
@@ -175,9 +176,9 @@ def _padded(table: RunTable) -> RunTable:
 
     :class:`~numpyro.infer.Predictive` compiles the model's draws for each shape it is given, and under a Student-t
     likelihood that includes JAX's gamma sampler, slow to compile. Unpadded, every query with a new number of
-    points paid it again (``docs/speed.md``, "Queries of new sizes": ten queries of 1-100 points took 11.4-12.8 s
-    in a new process against 31.0-32.9 s, with :func:`_sample_sites`' abstract trace). The padding rows are dropped
-    from the draws.
+    points paid it again (``docs/speed.md``, "Queries of new sizes": together with the abstract trace of
+    :func:`_sample_sites`, ten queries of 1-100 points took 11.4-12.8 s in a new process against 31.0-32.9 s). The
+    padding rows are dropped from the draws.
     """
     n = len(table)
     size = max(16, 1 << (n - 1).bit_length())
