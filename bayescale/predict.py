@@ -178,7 +178,8 @@ def _padded(table: RunTable) -> RunTable:
     likelihood that includes JAX's gamma sampler, slow to compile. Unpadded, every query with a new number of
     points paid it again (``docs/speed.md``, "Queries of new sizes": together with the abstract trace of
     :func:`_sample_sites`, ten queries of 1-100 points took 11.4-12.8 s in a new process against 31.0-32.9 s). The
-    padding rows are dropped from the draws.
+    padding rows are dropped from the draws. Coarser than :func:`bayescale.engine.bucket`'s quarter steps (which
+    keep every size up to 8 apart), since a padding row of a query costs little next to a compile.
     """
     n = len(table)
     size = max(16, 1 << (n - 1).bit_length())
