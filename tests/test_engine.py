@@ -239,6 +239,25 @@ def test_shifted_gamma_prior_of_nu():
 
 
 # --------------------------------------------------------------------------------------------- compile reuse
+@pytest.mark.parametrize("df", [1.05, 2.5, 7.0, 1e4])
+def test_student_t_likelihood_draws_by_the_polar_method_follow_the_t_distribution(df):
+    """The likelihood's draws (Bailey's polar method, no gamma variate) are Student-t, with its density NumPyro's."""
+    from scipy import stats
+
+    from bayescale.build import _StudentT
+
+    loc, scale = np.array([0.5, -2.0]), np.array([0.1, 3.0])
+    d = _StudentT(df, loc, scale)
+    with jax.enable_x64(True):
+        x = np.asarray(jax.jit(lambda k: d.sample(k, (20_000,)))(jax.random.PRNGKey(int(df * 10))))
+        np.testing.assert_allclose(d.log_prob(x[:5]), dist.StudentT(df, loc, scale).log_prob(x[:5]), rtol=1e-12)
+        jaxpr = jax.make_jaxpr(lambda k: d.sample(k, (3,)))(jax.random.PRNGKey(0))
+    assert x.shape == (20_000, 2) and np.isfinite(x).all()
+    for j in range(2):  # Kolmogorov-Smirnov against SciPy's t (fixed seeds; p ~ U(0, 1) under the right law)
+        assert stats.kstest((x[:, j] - loc[j]) / scale[j], stats.t(df).cdf).pvalue > 0.001
+    assert "random_gamma" not in str(jaxpr) and _count_primitive(jaxpr.jaxpr, "while") == 1
+
+
 def test_repeat_fit_of_the_same_shapes_compiles_nothing():
     first = quiet_fit("chinchilla", ladder(0), seed=0, **SMALL)
     key = next(k for k in engine._PROGRAMS if k[0][1] == "chinchilla")
