@@ -16,6 +16,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -100,15 +101,31 @@ def _cell_params(fit, group, **columns):
     return {p: v[:, 0] for p, v in parameter_draws(fit, frame).items()}
 
 
+@partial(jax.jit, static_argnums=0)
+def _law_at(law, inputs: Mapping[str, jnp.ndarray], params: Mapping[str, jnp.ndarray]) -> jnp.ndarray:
+    """``law.fn`` at ``inputs`` (by name) for ``params``, broadcast: one compiled program per law and shapes.
+
+    Evaluated eagerly, JAX compiles every operation of the law on its own for each new shape (``recommend`` on the
+    learning-rate landscape compiled about 390 such programs in a new process, 2026-12-03).
+    """
+    return law.fn(*[inputs[x] for x in law.inputs], **params)
+
+
 def _newton(law, inputs, choose, z0, params, h, *, mean: bool = False, steps: int = 8):
     """Polish grid minima by Newton steps on the law in the log of the chosen inputs.
 
     ``z0`` is ``(rows, k)``: one start per posterior draw (``params`` holding each row's values), or, with
     ``mean=True``, one start for the posterior mean loss over every draw in ``params``. Every step is clipped to one
-    grid spacing ``h`` around the start, so a surface that is not convex there keeps its grid point.
+    grid spacing ``h`` around the start, so a surface that is not convex there keeps its grid point. The steps run
+    as one compiled program (:func:`_newton_steps`).
     """
     others = {x: jnp.asarray(float(v)) for x, v in inputs.items()}
+    return np.asarray(_newton_steps(law, tuple(choose), bool(mean), int(steps), others, jnp.asarray(z0),
+                                    {k: jnp.asarray(v) for k, v in params.items()}, jnp.asarray(h)))
 
+
+@partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _newton_steps(law, choose, mean, steps, others, z, params, h):
     def f(z, p):
         args = {**others, **{x: jnp.exp(z[i]) for i, x in enumerate(choose)}}
         return jnp.mean(law.fn(*[args[x] for x in law.inputs], **p))
@@ -116,14 +133,15 @@ def _newton(law, inputs, choose, z0, params, h, *, mean: bool = False, steps: in
     axes = (0, None) if mean else (0, 0)
     grad = jax.vmap(jax.grad(f), in_axes=axes)
     hess = jax.vmap(jax.hessian(f), in_axes=axes)
-    z = jnp.asarray(z0)
     lo, hi = z - h, z + h
-    for _ in range(steps):
+
+    def step(_, z):
         g, hm = grad(z, params), hess(z, params)
         ok = jnp.all(jnp.linalg.eigvalsh(hm) > 0, axis=-1, keepdims=True)
-        step = jnp.linalg.solve(jnp.where(ok[..., None], hm, jnp.eye(z.shape[1])), g[..., None])[..., 0]
-        z = jnp.clip(z - jnp.where(ok, step, 0.0), lo, hi)
-    return np.asarray(z)
+        move = jnp.linalg.solve(jnp.where(ok[..., None], hm, jnp.eye(z.shape[1])), g[..., None])[..., 0]
+        return jnp.clip(z - jnp.where(ok, move, 0.0), lo, hi)
+
+    return jax.lax.fori_loop(0, steps, step, z)
 
 
 def recommend(fit, *, choose: Sequence[str] = ("lr", "batch"), point: Mapping[str, float] | None = None,
@@ -184,7 +202,7 @@ def recommend(fit, *, choose: Sequence[str] = ("lr", "batch"), point: Mapping[st
 
     def loss(values, p):
         args = {**{x: jnp.asarray(float(inputs[x])) for x in others}, **{x: jnp.asarray(v) for x, v in values.items()}}
-        return np.asarray(law.fn(*[args[x] for x in law.inputs], **p))
+        return np.asarray(_law_at(law, args, p))
 
     with jax.enable_x64(True):
         p = {k: jnp.asarray(v)[:, None] for k, v in params.items()}
@@ -265,7 +283,8 @@ def batch_tradeoff(fit, batches, *, w_time: float = 1.0, w_compute: float = 0.0,
     qs = _check_quantiles(quantiles)
     params = _cell_params(fit, group, **inputs)
     with jax.enable_x64(True):
-        steps = np.asarray(law.fn(jnp.asarray(b)[None, :], **{k: jnp.asarray(v)[:, None] for k, v in params.items()}))
+        steps = np.asarray(_law_at(law, {"b": jnp.asarray(b)[None, :]},
+                                   {k: jnp.asarray(v)[:, None] for k, v in params.items()}))
     tokens = steps * b[None, :] * tokens_per_unit
     cost = w_time * steps + w_compute * tokens
     cheapest = np.bincount(np.argmin(cost, axis=1), minlength=b.size) / cost.shape[0]
@@ -322,7 +341,7 @@ def _law_values(law, inputs: Mapping[str, np.ndarray], params: Mapping[str, np.n
     with jax.enable_x64(True):
         p = {k: jnp.asarray(v)[:, None] for k, v in params.items()}
         x = {k: jnp.asarray(np.broadcast_to(v, np.shape(v)))[None, :] for k, v in inputs.items()}
-        return np.asarray(law.fn(*[x[name] for name in law.inputs], **p))
+        return np.asarray(_law_at(law, x, p))
 
 
 def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, unique_tokens=None, group=None, k=6.0,
@@ -491,7 +510,7 @@ def _chain_at_compute(fit, group, c, k: float, target: str) -> np.ndarray:
                              f"{law.name!r} also needs {sorted(set(law.inputs) - {feed})}")
         with jax.enable_x64(True):
             p = {name: jnp.asarray(v)[:, None] for name, v in _cell_params(f, group).items()}
-            values = np.asarray(law.fn(jnp.asarray(values), **p))
+            values = np.asarray(_law_at(law, {feed: jnp.asarray(values)}, p))
     return values
 
 

@@ -52,6 +52,11 @@ class CompileCounter:
     def compiles(self) -> int:
         return sum(e == "/jax/core/compile/backend_compile_duration" for e in self._events[self.start:])
 
+    @property
+    def lowerings(self) -> int:
+        """Programs lowered for XLA, whether compiled or then found in the persistent cache."""
+        return sum(e == "/jax/core/compile/jaxpr_to_mlir_module_duration" for e in self._events[self.start:])
+
 
 def ladder(seed: int, n_d: int = 6, noise: float = 0.005) -> pd.DataFrame:
     n = np.geomspace(4e7, 4e9, 5)

@@ -11,6 +11,7 @@ import numpyro.distributions as dist
 import pandas as pd
 import pytest
 from bayescale.models.batch import flag_diverged, landscape_optimum, lr_batch_landscape, steplaw_batch, steplaw_lr
+from test_engine import CompileCounter
 
 import bayescale as bs
 from bayescale.decide import batch_tradeoff, recommend
@@ -106,6 +107,15 @@ def test_recommend_finds_the_optimum_and_prices_a_point(recovery_fit):
     expected = TRUTH["k_lr"] * (np.expm1(TRUTH["s_lr"] * np.log(4)) / TRUTH["s_lr"]) ** 2
     assert t.loc["penalty_at_point", "q50"] == pytest.approx(expected, rel=0.15)
     assert "Recommendation(n=3e+09" in repr(rec)
+
+
+def test_recommend_compiles_whole_programs_not_each_operation(recovery_fit):
+    """The law's surface and the Newton steps run as compiled programs: evaluated operation by operation, the
+    hyperparameters case study's recommendations compiled about 390 programs in a new process (2026-12-03)."""
+    jax.clear_caches()  # as in a new process
+    counter = CompileCounter()
+    recommend(recovery_fit, n=3e9, d=6e10, point={"lr": 1e-3, "batch": 1e6})
+    assert counter.lowerings <= 40, counter.lowerings
 
 
 def test_recommend_errors_are_clear(recovery_fit):
