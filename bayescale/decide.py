@@ -282,9 +282,7 @@ def batch_tradeoff(fit, batches, *, w_time: float = 1.0, w_compute: float = 0.0,
         raise ValueError(f"weights must be >= 0 and not both 0, got w_time={w_time}, w_compute={w_compute}")
     qs = _check_quantiles(quantiles)
     params = _cell_params(fit, group, **inputs)
-    with jax.enable_x64(True):
-        steps = np.asarray(_law_at(law, {"b": jnp.asarray(b)[None, :]},
-                                   {k: jnp.asarray(v)[:, None] for k, v in params.items()}))
+    steps = _law_values(law, {"b": b}, params)
     tokens = steps * b[None, :] * tokens_per_unit
     cost = w_time * steps + w_compute * tokens
     cheapest = np.bincount(np.argmin(cost, axis=1), minlength=b.size) / cost.shape[0]
