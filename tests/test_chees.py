@@ -76,6 +76,27 @@ def test_chees_program_samples_the_conjugate_posterior_and_compiles_once():
         prog.launch(keys[:12], Data(y=np.zeros((12, 20))))
 
 
+def _cauchy(data):
+    """A Cauchy posterior: its curvature at the mode says sd 0.7, its tails reach everywhere (data.y is unused)."""
+    import numpyro
+    import numpyro.distributions as dist
+
+    numpyro.sample("mu", dist.Cauchy(0.0, 1.0))
+
+
+def test_chees_trajectories_stop_at_max_leapfrog_steps():
+    """A posterior the Laplace metric misses drives the trajectories to the cap, and no further: 100 by default."""
+    assert engine.ChEESSettings(1, 1).max_leapfrog_steps == 100
+    keys = np.asarray(jax.random.split(jax.random.PRNGKey(0), 4), dtype=np.uint32)
+    longest = {}
+    for cap in (100, 1000):
+        prog = engine.ChEESProgram(_cauchy, engine.ChEESSettings(150, 100, num_chains=4, max_leapfrog_steps=cap))
+        with jax.enable_x64(True):
+            _, stats = prog.run(keys, Data(y=np.zeros((4, 1))))
+        longest[cap] = int(stats["num_steps"].max())
+    assert 50 < longest[100] <= 100 < longest[1000] <= 1000
+
+
 def test_compiled_sampler_runs_chees_per_data_set():
     rng = np.random.default_rng(1)
     with jax.enable_x64(True):
