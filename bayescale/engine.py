@@ -408,16 +408,15 @@ class ChEESSettings:
     learning_rate : float
         Adam's rate for the trajectory length (BlackJAX's ChEES adaptation).
     max_leapfrog_steps : int
-        Most leapfrog steps of one trajectory (BlackJAX caps the adapted trajectory length at this many steps, so
-        the draws' jittered trajectories are at most this long too). 100, not BlackJAX's 1000: fits that ChEES
-        samples well take a few steps (problem G's 1,000 small fits: 2-4.5 on average for all but 4; a
-        17-parameter learning-rate landscape 34, at most 67), while a fit whose posterior the Laplace metric
-        misses drives its trajectories to the cap and fails its checks either way (those 4 fits: 500 steps on
-        average under a cap of 1000, R-hat 1.27-3.33), then is refitted with NUTS (``fallback=True``), which
-        passes them. Under a cap of 1000 those 4 fits took about 40% of the 1,000 fits' sampler time on a CPU,
-        and where fits are vectorised (accelerators) each one made its whole batch take its steps: on fits
-        580-879, vectorised on 2 CPU cores, the sampler took 115 s under a cap of 1000 against 30 s under 100
-        (2026-12-03; ``docs/speed.md``).
+        Most leapfrog steps of one trajectory (BlackJAX caps the adapted trajectory length at this many steps, so the
+        draws' jittered trajectories are at most this long too). 100, not BlackJAX's 1000: fits that ChEES samples well
+        take a few steps (problem G's 1,000 small fits: 2-4.5 on average for all but 4; its fit of 64 groups: 4.9, at
+        most 9; a 17-parameter learning-rate landscape 34, at most 67), while a fit whose posterior the Laplace metric
+        misses drives its trajectories to the cap and fails its checks either way (those 4 fits: 500 steps on average
+        under a cap of 1000, R-hat 1.27-3.33), then is refitted with NUTS (``fallback=True``), which passes them. Under
+        a cap of 1000 those 4 fits took about 40% of the 1,000 fits' sampler time on a CPU, and where fits are
+        vectorised (accelerators) each one made its whole batch take its steps: on fits 580-879, vectorised on 2 CPU
+        cores, the sampler took 115 s under a cap of 1000 against 30 s under 100 (2026-12-03; ``docs/speed.md``).
     """
 
     num_warmup: int
