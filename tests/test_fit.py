@@ -342,8 +342,9 @@ def test_allocation_errors(flat_fit):
 
 def test_seed_none_draws_a_fresh_seed_that_repeats_the_fit(flat_runs):
     opts = dict(num_chains=4, num_warmup=500, num_samples=500, progress_bar=False)  # flat_fit's program
-    first, second = bs.fit("chinchilla", flat_runs, seed=None, **opts), bs.fit("chinchilla", flat_runs, seed=None,
-                                                                                **opts)
+    with warnings.catch_warnings():  # the seeds are random, so 4 x 500 draws may miss R-hat's 1.01 (1.017 for b in
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # CI at 17:46 UTC on 2026-12-03): not this test's topic
+        first, second = (bs.fit("chinchilla", flat_runs, seed=None, **opts) for _ in range(2))
     seeds = first.meta["seed"], second.meta["seed"]
     assert all(isinstance(s, int) for s in seeds) and seeds[0] != seeds[1], seeds
     again = bs.fit("chinchilla", flat_runs, seed=seeds[0], **opts)
