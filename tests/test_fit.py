@@ -345,9 +345,9 @@ def test_seed_none_draws_a_fresh_seed_that_repeats_the_fit(flat_runs):
     with warnings.catch_warnings():  # the seeds are random, so 4 x 500 draws may miss R-hat's 1.01 (1.017 for b in
         warnings.simplefilter("ignore", bs.ConvergenceWarning)  # CI at 17:46 UTC on 2026-12-03): not this test's topic
         first, second = (bs.fit("chinchilla", flat_runs, seed=None, **opts) for _ in range(2))
+        again = bs.fit("chinchilla", flat_runs, seed=first.meta["seed"], **opts)  # the same seed: it would warn again
     seeds = first.meta["seed"], second.meta["seed"]
     assert all(isinstance(s, int) for s in seeds) and seeds[0] != seeds[1], seeds
-    again = bs.fit("chinchilla", flat_runs, seed=seeds[0], **opts)
     np.testing.assert_array_equal(again.draws(["e"])["e"], first.draws(["e"])["e"])
     for bad in ("1", 1.5, True):
         with pytest.raises(TypeError, match=r"seed must be an integer, or None for a fresh seed"):
