@@ -536,6 +536,7 @@ def fit_many(
     fallback: bool = True,
     batch_size: int | None = None,
     client=None,
+    host_workers: int | None = None,
     progress_bar: bool | None = None,
 ) -> dict[Any, Fit]:
     """Many independent fits of one law (per task, data set, bootstrap or SBC replicate) in one compiled program.
@@ -566,6 +567,11 @@ def fit_many(
     client : dask.distributed.Client, optional
         Run the batches on a Dask cluster (``pip install 'bayescale[distributed]'``): each worker fits whole
         batches with its own compiled program. Without it everything runs in this process.
+    host_workers : int, optional
+        Worker processes (loky) that compute each call's R-hat and ESS while this process builds its fits'
+        DataTrees; 0 computes them here. Default: 0 on a CPU, whose cores sample the next call meanwhile; on an
+        accelerator up to 8, leaving two of the host's cores free. The diagnostics are the same either way. Not
+        used with ``client``.
     progress_bar : bool, optional
         Show a progress bar over batches (tqdm); default on in an interactive terminal, off when ``CI`` is set.
 
@@ -592,6 +598,8 @@ def fit_many(
     seed = _resolve_seed(seed)
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if host_workers is not None:
+        _host_workers(host_workers)  # refuse a bad value even with a client, which does not use it
     tables = _split(runs, by)
     preps = []
     for name, frame in tables.items():
@@ -606,12 +614,14 @@ def fit_many(
     names = list(tables)
     batches = _batches(preps, range(len(preps)), batch_size or _default_batch_size(preps, opts), opts)
     progress = _default_progress() if progress_bar is None else progress_bar
+    workers = 0 if client is not None else _host_workers(host_workers)
+
     def run(batches, opts_):
         def args(b):
             return [preps[i] for i in b], b, seed, opts_, dense_mass
 
         if client is None:
-            return _pipelined(batches, args)
+            return _pipelined(batches, args, workers)
         from dask.distributed import as_completed
 
         futures = {client.submit(_run_batch, *args(b), pure=False): b for b in batches}
@@ -947,22 +957,25 @@ def _run_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int, op
     return _build_fits(_launch_batch(preps, indices, seed, opts, dense_mass))
 
 
-def _pipelined(batches: Sequence[Sequence[int]], args: Callable) -> Iterator[tuple[Sequence[int], list[Fit]]]:
+def _pipelined(batches: Sequence[Sequence[int]], args: Callable, host_workers: int = 0
+               ) -> Iterator[tuple[Sequence[int], list[Fit]]]:
     """``(batch, fits)`` for each batch, each batch's fits built while the devices sample the next batch.
 
     Building and checking a :class:`Fit` (ArviZ's DataTree and diagnostics, in Python) takes tens of milliseconds
-    a fit; here it overlaps the next call's sampling instead of following it. A call starts only once the one
-    before has finished, so each call's ``sampler_seconds`` is its own run.
+    a fit; here it overlaps the next call's sampling instead of following it, and with ``host_workers`` > 0 the
+    diagnostics run in that many worker processes. A call starts only once the one before has finished, so each
+    call's ``sampler_seconds`` is its own run.
     """
+    _warm_host_workers(host_workers)
     done = None
     for b in batches:
         launched = _launch_batch(*args(b))
         if done is not None:
-            yield done[0], _build_fits(done[1])
+            yield done[0], _build_fits(done[1], host_workers)
         launched.pending.result()  # wait here: the next call is launched the moment this one ends
         done = b, launched
     if done is not None:
-        yield done[0], _build_fits(done[1])
+        yield done[0], _build_fits(done[1], host_workers)
 
 
 def _launch_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int, opts: _Options,
@@ -1002,22 +1015,128 @@ class _Launched:
     pending: Any
 
 
-def _build_fits(done: _Launched) -> list[Fit]:
-    """One :class:`Fit` per problem of a call (waits for its run), diagnosed together (:func:`_diagnose_many`)."""
+def _build_fits(done: _Launched, host_workers: int = 0) -> list[Fit]:
+    """One :class:`Fit` per problem of a call (waits for its run), diagnosed together (:func:`_worst_stats`).
+
+    With ``host_workers`` > 0 the diagnostics run in that many worker processes (:func:`_host_stats`) while this
+    process builds the fits' DataTrees.
+    """
     samples, stats = done.pending.result()
-    opts, c = done.opts, done.opts.num_chains
-    run_info = _run_info(done.prog, done.dense, len(done.preps), c, done.size, done.pending.seconds, opts.sampler)
-    law_dict, versions = done.preps[0].law.to_dict(), _versions()
+    opts, c, n = done.opts, done.opts.num_chains, len(done.preps)
+    first = done.preps[0]
+    var_names = _param_names(first.law, first.config, samples)
+    # NumPy arrays (never JAX's, which would start a JAX backend, a GPU's among them, in every worker)
+    post = {v: np.asarray(samples[v]).reshape(n, c, *np.shape(samples[v])[1:]) for v in var_names}
+    worst = _host_stats(post, host_workers)
+    run_info = {**_run_info(done.prog, done.dense, n, c, done.size, done.pending.seconds, opts.sampler),
+                "host_workers": host_workers}
+    law_dict, versions = first.law.to_dict(), _versions()
     out = []
     for i, prep in enumerate(done.preps):
         sl = slice(i * c, (i + 1) * c)
         out.append(_make_fit(prep, {k: v[sl] for k, v in samples.items()}, {k: v[sl] for k, v in stats.items()},
                              seed=done.seed, opts=opts, run_info=run_info, law_dict=law_dict, versions=versions))
-    diagnostics = _diagnose_many([f.tree for f in out], out[0].param_vars, opts.max_tree_depth,
-                                 opts.warmup_tree_depth)
+    diagnostics = _judge_all(worst(), [f.tree.sample_stats for f in out], opts.max_tree_depth,
+                             opts.warmup_tree_depth)
     for f, d in zip(out, diagnostics, strict=True):
         f._diagnostics = d
     return out
+
+
+#: Fewest fits a worker process is given to diagnose (fewer cost more to send than to compute).
+_MIN_FITS_PER_WORKER = 8
+
+
+def _host_workers(requested: int | None) -> int:
+    """How many worker processes diagnose ``fit_many``'s fits.
+
+    ``requested``, or by default none on a CPU (its cores are sampling the next call meanwhile) and up to 8 on an
+    accelerator's host, leaving two of its cores free.
+    """
+    if requested is None:
+        return 0 if jax.default_backend() == "cpu" else max(0, min(8, (os.cpu_count() or 1) - 2))
+    if isinstance(requested, bool) or not isinstance(requested, (int, np.integer)) or requested < 0:
+        raise ValueError(f"host_workers must be a non-negative integer (0: diagnose in this process), got "
+                         f"{requested!r}")
+    return int(requested)
+
+
+def _host_executor(workers: int):
+    """Return loky's reusable pool of ``workers`` processes (started once, kept between calls).
+
+    Loky rather than :mod:`multiprocessing`: its workers do not run the user's ``__main__`` module again, so a
+    script without an ``if __name__ == "__main__":`` guard still works, and a worker that dies breaks its futures
+    instead of hanging them.
+    """
+    from loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=workers, timeout=300)
+
+
+def _worker_ready() -> None:
+    """Import what :func:`_worst_stats` needs (run in each worker while the first program compiles)."""
+    import arviz_stats  # noqa: F401
+    import xarray  # noqa: F401
+
+
+def _warm_host_workers(workers: int) -> None:
+    """Start the worker processes and their imports now, so that they overlap compilation."""
+    if workers > 0:
+        with contextlib.suppress(Exception):  # _host_stats reports a pool that cannot start
+            ex = _host_executor(workers)
+            for _ in range(workers):
+                ex.submit(_worker_ready)
+
+
+def _host_stats(post: Mapping[str, np.ndarray], workers: int
+                ) -> Callable[[], dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Start :func:`_worst_stats` on draws shaped ``(fits, chains, draws, ...)``; return a function for its result.
+
+    The function waits for the result. With ``workers`` > 0 the fits are split into shares of at least
+    :data:`_MIN_FITS_PER_WORKER`, each diagnosed in a worker process, and the result is the same as in this process
+    (the same ArviZ calls on the same numbers). If the pool breaks (a worker killed, for one), the shares are
+    diagnosed here instead, with a warning.
+    """
+    n = len(next(iter(post.values())))
+    if workers <= 0:
+        return lambda: _worst_stats(post)
+    shares = np.array_split(np.arange(n), max(1, min(workers, n // _MIN_FITS_PER_WORKER)))
+    parts = [{v: a[idx] for v, a in post.items()} for idx in shares]
+    try:
+        ex = _host_executor(workers)
+        futures = [ex.submit(_worst_stats, part) for part in parts]
+    except Exception as err:  # noqa: BLE001 - a pool that cannot start (loky missing, say): diagnose here
+        failed = err
+        return lambda: _host_fallback(parts, failed)
+
+    def result():
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            done = [f.result() for f in futures]
+        except BrokenProcessPool as err:
+            return _host_fallback(parts, err)
+        return {v: tuple(np.concatenate([d[v][k] for d in done]) for k in range(3)) for v in post}
+
+    return result
+
+
+def _host_fallback(parts, err: BaseException) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    warnings.warn(f"bayescale: the worker processes diagnosing fits failed ({type(err).__name__}: {err}); "
+                  f"diagnosing in this process instead (host_workers=0 does so from the start)", RuntimeWarning,
+                  skip_file_prefixes=_PACKAGE_DIRS)
+    done = [_worst_stats(part) for part in parts]
+    return {v: tuple(np.concatenate([d[v][k] for d in done]) for k in range(3)) for v in parts[0]}
+
+
+def _param_names(law: Law, config: ModelConfig, available) -> list[str]:
+    """Posterior variables that summarise the model (law parameters, population and noise parameters)."""
+    names = list(law.params)
+    for p, mode in config.pool.items():
+        if mode == "partial":
+            names += [f"{p}_loc", f"{p}_scale"]
+    names += list(NOISE_PARAMS[config.likelihood])
+    return [v for v in names if v in available]
 
 
 _PREFETCH: list[threading.Thread] = []
@@ -1262,12 +1381,7 @@ class Fit:
     @property
     def param_vars(self) -> list[str]:
         """Posterior variables that summarise the model (law parameters, population and noise parameters)."""
-        names = list(self.law.params)
-        for p, mode in self.config.pool.items():
-            if mode == "partial":
-                names += [f"{p}_loc", f"{p}_scale"]
-        names += list(NOISE_PARAMS[self.config.likelihood])
-        return [v for v in names if v in self.tree.posterior]
+        return _param_names(self.law, self.config, self.tree.posterior)
 
     def summary(self, var_names: Sequence[str] | None = None, *, ci_prob: float = 0.9) -> pd.DataFrame:
         """Posterior summary: mean, sd, quantiles, ess_bulk, ess_tail, r_hat per parameter.
@@ -1455,33 +1569,47 @@ def _diagnose_many(trees: Sequence, var_names: Sequence[str], max_tree_depth: in
 
     ``warmup_tree_depth`` is the warm-up's tree-depth cap (None for fits saved before it was recorded): a fit whose
     draws hit ``max_tree_depth`` after a capped warm-up is told that the cap may be the cause.
+    """
+    post = {v: np.stack([t.posterior[v].values for t in trees]) for v in var_names}
+    return _judge_all(_worst_stats(post), [t.sample_stats for t in trees], max_tree_depth, warmup_tree_depth)
 
-    One ArviZ call per statistic (R-hat, bulk and tail ESS) for all the fits, stacked on a ``fit`` dimension,
-    instead of one per fit: for 64 fits of ``bs.fit_many`` (profiled) 2.0 s against 2.8 s.
+
+def _judge_all(worst: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]], stats: Sequence, max_tree_depth: int,
+               warmup_tree_depth: int | None) -> list[Diagnostics]:
+    """One :class:`Diagnostics` per fit from :func:`_worst_stats` and each fit's ``sample_stats``."""
+    return [_judge({v: float(w[0][i]) for v, w in worst.items()}, {v: float(w[1][i]) for v, w in worst.items()},
+                   {v: float(w[2][i]) for v, w in worst.items()}, s, max_tree_depth, warmup_tree_depth)
+            for i, s in enumerate(stats)]
+
+
+def _worst_stats(post: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Return ``{variable: (largest R-hat, smallest bulk ESS, smallest tail ESS) of each fit}``, NaN as failing.
+
+    ``post`` holds draws shaped ``(fits, chains, draws, ...)``. One ArviZ call per statistic (R-hat, bulk and tail
+    ESS) for all the fits, stacked on a ``fit`` dimension, instead of one per fit: for 64 fits of ``bs.fit_many``
+    (profiled) 2.0 s against 2.8 s. A module-level function of arrays, so that :func:`_host_stats` can run it in
+    worker processes on shares of the fits.
     """
     import arviz_stats as azs
     import xarray as xr
 
-    first = trees[0].posterior
-    post = xr.Dataset({v: (("fit", *first[v].dims), np.stack([t.posterior[v].values for t in trees]))
-                       for v in var_names})
-    rpost = post
-    if post.sizes["chain"] == 1:  # ArviZ gives NaN for one chain: compare its two halves (as split R-hat does)
-        half = post.sizes["draw"] // 2
-        rpost = xr.concat([post.isel(draw=slice(0, half)), post.isel(draw=slice(half, 2 * half))], dim="chain")
+    ds = xr.Dataset({v: (("fit", "chain", "draw", *(f"{v}_dim_{i}" for i in range(a.ndim - 3))), a)
+                     for v, a in post.items()})
+    rds = ds
+    if ds.sizes["chain"] == 1:  # ArviZ gives NaN for one chain: compare its two halves (as split R-hat does)
+        half = ds.sizes["draw"] // 2
+        rds = xr.concat([ds.isel(draw=slice(0, half)), ds.isel(draw=slice(half, 2 * half))], dim="chain")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        rhat = azs.rhat(rpost)
-        ess_b = azs.ess(post, method="bulk")
-        ess_t = azs.ess(post, method="tail")
+        rhat = azs.rhat(rds)
+        ess_b = azs.ess(ds, method="bulk")
+        ess_t = azs.ess(ds, method="tail")
 
-    def worst(ds, fn, nan):  # {variable: worst value of each fit}
-        return {v: fn(np.nan_to_num(ds[v].values, nan=nan).reshape(len(trees), -1), axis=1) for v in var_names}
+    def worst(values, fn, nan):
+        return fn(np.nan_to_num(values, nan=nan).reshape(values.shape[0], -1), axis=1)
 
-    r, eb, et = worst(rhat, np.max, np.inf), worst(ess_b, np.min, 0.0), worst(ess_t, np.min, 0.0)
-    return [_judge({k: float(v[i]) for k, v in r.items()}, {k: float(v[i]) for k, v in eb.items()},
-                   {k: float(v[i]) for k, v in et.items()}, tree.sample_stats, max_tree_depth, warmup_tree_depth)
-            for i, tree in enumerate(trees)]
+    return {v: (worst(rhat[v].values, np.max, np.inf), worst(ess_b[v].values, np.min, 0.0),
+                worst(ess_t[v].values, np.min, 0.0)) for v in post}
 
 
 def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stats, max_tree_depth: int,

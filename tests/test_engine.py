@@ -335,6 +335,82 @@ def test_fit_many_accepts_a_mapping_and_mixed_sizes():
     assert fits["small"].meta["options"]["padded_runs"] == 40
 
 
+def test_fit_many_diagnoses_in_worker_processes_with_the_same_results():
+    # 16 fits: two shares of 8 for two workers; the same seed gives the same draws, so the same diagnostics
+    tables = {f"t{s}": ladder(s, n_d=4) for s in range(16)}
+    kw = dict(seed=0, num_chains=2, num_warmup=200, num_samples=200, progress_bar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # 200 draws: too few for the ESS threshold
+        here = bs.fit_many("chinchilla", tables, host_workers=0, **kw)
+        workers = bs.fit_many("chinchilla", tables, host_workers=2, **kw)
+    assert list(workers) == list(here)
+    for name, f in here.items():
+        np.testing.assert_array_equal(f.tree.posterior["alpha"].values, workers[name].tree.posterior["alpha"].values)
+        assert workers[name].diagnostics == f.diagnostics
+        assert workers[name].diagnostics == fit_module._diagnose(f.tree, f.param_vars, 10, 10)  # as a saved fit's
+    assert fit_module._host_workers(None) == 0  # the default on a CPU: its cores sample the next call meanwhile
+    with pytest.raises(ValueError, match="host_workers must be a non-negative integer"):
+        bs.fit_many("chinchilla", tables, host_workers=-1, **kw)
+
+
+def _stacked_draws(fits: int, chains: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    draws = {"a": rng.normal(size=(fits, chains, 100)), "b": rng.normal(size=(fits, chains, 100, 3))}
+    draws["a"][1, :, :50] += 3.0  # one fit's first halves elsewhere: R-hat far above 1
+    return draws
+
+
+@pytest.mark.parametrize("chains", [1, 4])
+def test_host_workers_split_the_fits_and_give_arviz_numbers(chains):
+    post = _stacked_draws(20, chains)
+    here = fit_module._worst_stats(post)
+    assert here["a"][0].shape == (20,) and here["a"][0][1] > 1.1 and here["b"][0].shape == (20,)
+    shared = fit_module._host_stats(post, 3)()  # shares of 7, 7 and 6 fits
+    for v in post:
+        for k in range(3):
+            np.testing.assert_array_equal(shared[v][k], here[v][k])
+
+
+def test_a_broken_worker_pool_falls_back_to_this_process(monkeypatch):
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    post = _stacked_draws(16, 2)
+    here = fit_module._worst_stats(post)
+
+    class Broken:
+        def submit(self, *args):
+            future = Future()
+            future.set_exception(BrokenProcessPool("a worker was killed"))
+            return future
+
+    for executor in (lambda workers: Broken(), lambda workers: 1 / 0):  # breaks later, or cannot start
+        monkeypatch.setattr(fit_module, "_host_executor", executor)
+        with pytest.warns(RuntimeWarning, match="diagnosing in this process instead"):
+            got = fit_module._host_stats(post, 2)()
+        np.testing.assert_array_equal(got["b"][1], here["b"][1])
+
+
+NO_MAIN_GUARD = textwrap.dedent("""
+    import importlib
+    import numpy as np
+    print("script ran", flush=True)
+    fit = importlib.import_module("bayescale.fit")
+    post = {"a": np.random.default_rng(0).normal(size=(16, 4, 100))}
+    worst = fit._host_stats(post, 2)()
+    assert np.array_equal(worst["a"][0], fit._worst_stats(post)["a"][0])
+    print("done", flush=True)
+""")
+
+
+def test_worker_processes_do_not_rerun_a_script_without_a_main_guard(tmp_path):
+    script = tmp_path / "no_guard.py"
+    script.write_text(NO_MAIN_GUARD)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["script", "ran", "done"], proc.stdout
+
+
 def test_fit_many_bad_input_names_the_fit_and_the_fix():
     runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(2)], ignore_index=True)
     with pytest.raises(ValueError, match="by= is required"):

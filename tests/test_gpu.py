@@ -77,6 +77,8 @@ def test_chees_fits_a_batch_in_lockstep_on_the_gpu():
     fits = bs.fit_many("chinchilla", runs, by="task", sampler="chees", fallback=False, **settings)
     assert {f.meta["options"]["batch_fits"] for f in fits.values()} == {40}
     assert {f.meta["options"]["chain_method"] for f in fits.values()} == {"lockstep"}
+    # the diagnostics ran in worker processes on the host's spare cores (up to 8, two left free)
+    assert {f.meta["options"]["host_workers"] for f in fits.values()} == {max(0, min(8, (os.cpu_count() or 1) - 2))}
     passed = [name for name, f in fits.items() if f.diagnostics.ok]
     assert len(passed) >= 39 and "t3" in passed, {k: f.diagnostics for k, f in fits.items() if k not in passed}
     alone = bs.fit("chinchilla", runs[runs.task == "t3"].drop(columns="task"), **SETTINGS)
