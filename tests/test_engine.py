@@ -347,7 +347,7 @@ def test_fit_many_diagnoses_in_worker_processes_with_the_same_results():
     for name, f in here.items():
         np.testing.assert_array_equal(f.tree.posterior["alpha"].values, workers[name].tree.posterior["alpha"].values)
         assert workers[name].diagnostics == f.diagnostics
-        assert workers[name].diagnostics == fit_module._diagnose(f.tree, f.param_vars, 10, 10)  # as a saved fit's
+        assert workers[name].diagnostics == bs.Fit(f.tree).diagnostics  # as a saved fit's, computed afresh
     assert fit_module._host_workers(None) == 0  # the default on a CPU: its cores sample the next call meanwhile
     with pytest.raises(ValueError, match="host_workers must be a non-negative integer"):
         bs.fit_many("chinchilla", tables, host_workers=-1, **kw)
