@@ -1113,10 +1113,9 @@ def _host_stats(post: Mapping[str, np.ndarray], workers: int
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            done = [f.result() for f in futures]
+            return _joined([f.result() for f in futures])
         except BrokenProcessPool as err:
             return _host_fallback(parts, err)
-        return {v: tuple(np.concatenate([d[v][k] for d in done]) for k in range(3)) for v in post}
 
     return result
 
@@ -1125,8 +1124,12 @@ def _host_fallback(parts, err: BaseException) -> dict[str, tuple[np.ndarray, np.
     warnings.warn(f"bayescale: the worker processes diagnosing fits failed ({type(err).__name__}: {err}); "
                   f"diagnosing in this process instead (host_workers=0 does so from the start)", RuntimeWarning,
                   skip_file_prefixes=_PACKAGE_DIRS)
-    done = [_worst_stats(part) for part in parts]
-    return {v: tuple(np.concatenate([d[v][k] for d in done]) for k in range(3)) for v in parts[0]}
+    return _joined([_worst_stats(part) for part in parts])
+
+
+def _joined(shares: Sequence[Mapping[str, tuple]]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`_worst_stats` of consecutive shares of fits, joined in order."""
+    return {v: tuple(np.concatenate([w[v][k] for w in shares]) for k in range(3)) for v in shares[0]}
 
 
 def _param_names(law: Law, config: ModelConfig, available) -> list[str]:
