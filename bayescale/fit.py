@@ -598,8 +598,7 @@ def fit_many(
     seed = _resolve_seed(seed)
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if host_workers is not None:
-        _host_workers(host_workers)  # refuse a bad value even with a client, which does not use it
+    workers = _host_workers(host_workers)  # checked even with a client, which does not use it
     tables = _split(runs, by)
     preps = []
     for name, frame in tables.items():
@@ -614,7 +613,6 @@ def fit_many(
     names = list(tables)
     batches = _batches(preps, range(len(preps)), batch_size or _default_batch_size(preps, opts), opts)
     progress = _default_progress() if progress_bar is None else progress_bar
-    workers = 0 if client is not None else _host_workers(host_workers)
 
     def run(batches, opts_):
         def args(b):
