@@ -30,6 +30,26 @@ def test_laplace_finds_the_mode_and_inverse_hessian_of_a_gaussian():
     np.testing.assert_allclose(root @ root.T, np.linalg.inv(precision), rtol=1e-8)
 
 
+@pytest.mark.parametrize("x", [[0.3, -1.2, 2.0], [40.0, 1e-3, -7.5]])
+def test_hessian_by_differences_matches_jax_hessian_on_a_student_t_potential(x):
+    """The Laplace metric's Hessian (central differences of the gradient) against JAX's exact one, on a potential
+    with a log-gamma term and coordinates of different sizes."""
+    y = jnp.array([0.5, -1.0, 3.0, 0.1, 2.2])
+    with jax.enable_x64(True):
+        def potential(z):
+            mu, log_sigma, log_nu = z[0] / 20.0, z[1], jnp.log1p(jnp.exp(z[2]))
+            nu, r = jnp.exp(log_nu), (y - mu) / jnp.exp(log_sigma)
+            lp = (jax.scipy.special.gammaln((nu + 1) / 2) - jax.scipy.special.gammaln(nu / 2) - 0.5 * jnp.log(nu)
+                  - log_sigma - (nu + 1) / 2 * jnp.log1p(r ** 2 / nu))
+            return -jnp.sum(lp) + 0.5 * jnp.sum(z ** 2) / 100.0
+
+        point = jnp.array(x)
+        exact = np.asarray(jax.hessian(potential)(point))
+        approx = np.asarray(engine._fd_hessian(potential)(point))
+    np.testing.assert_allclose(approx, approx.T)
+    np.testing.assert_allclose(approx, exact, rtol=1e-6, atol=1e-8 * np.abs(exact).max())
+
+
 def test_laplace_steps_back_from_where_the_potential_is_not_finite():
     """A full Newton step from x = 0 lands at x = 4, where the potential is NaN: a shorter step is taken instead."""
     with jax.enable_x64(True):
