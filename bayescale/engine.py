@@ -430,8 +430,10 @@ class ChEESSettings:
 
 
 def _grad_and_hessian(potential: Callable) -> Callable:
-    """Return ``x -> (g, H)``: the gradient of ``potential`` at ``x`` and its Hessian by central differences of the
-    gradient, symmetrised, all from one vectorised gradient call at ``2 d + 1`` points.
+    """Return ``x -> (g, H)``: the gradient of ``potential`` and its Hessian by differences of it, at ``x``.
+
+    The Hessian is central differences of the gradient, symmetrised; both come from one vectorised gradient call at
+    ``2 d + 1`` points.
 
     Coordinate ``i`` steps by ``h_i = eps^(1/3) max(1, |x_i|)`` (``eps`` of ``x``'s dtype), the step that balances
     the differences' truncation error (``h^2``) against rounding (``eps / h``). Exact but for rounding where the
