@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bayescale.data import RunTableError
+
 __all__ = ["Backtest", "backtest", "score"]
 
 METHODS = ("bayescale", "huber")
@@ -125,16 +127,33 @@ def score(draws: np.ndarray, y: np.ndarray, *, link: str = "log", scale: str = "
     }
 
 
-def _cut_column(runs: pd.DataFrame, by: str, k: float) -> np.ndarray:
+def _cut_column(runs: pd.DataFrame, by: str, k: float, targets: Sequence[str] = ()) -> np.ndarray:
+    """Return the values the cuts split on (by position), each a finite number > 0, else raise naming the rows."""
+    from bayescale.data import _numeric, _rows
+
+    if by in targets:
+        raise ValueError(f"by={by!r} is a law's target: a backtest splits on an input (compute, n, d), trains below "
+                         "the cut and predicts the target above it")
     if by == "compute":
-        if "c" in runs:
-            return runs["c"].to_numpy(dtype=float)
-        if {"n", "d"} <= set(runs.columns):
-            return k * runs["n"].to_numpy(dtype=float) * runs["d"].to_numpy(dtype=float)
-        raise ValueError("by='compute' needs a 'c' column or 'n' and 'd' columns; or pass by=<an input column>")
-    if by not in runs:
+        cols = ["c"] if "c" in runs else ["n", "d"] if {"n", "d"} <= set(runs.columns) else None
+        if cols is None:
+            raise ValueError("by='compute' needs a 'c' column or 'n' and 'd' columns; or pass by=<an input column>")
+    elif by not in runs:
         raise ValueError(f"by={by!r} is not a column of the runs (columns: {list(runs.columns)})")
-    return runs[by].to_numpy(dtype=float)
+    else:
+        cols = [by]
+    problems: list[str] = []
+    parsed = {c: _numeric(runs[c], c, problems) for c in cols}
+    for c, v in parsed.items():
+        unparsed = v.isna() & runs[c].notna()  # reported by _numeric
+        bad = ~unparsed & ~(np.isfinite(v) & (v > 0))
+        if bad.any():
+            problems.append(f"column {c!r}, which the cuts split on (by={by!r}), has {int(bad.sum())} missing, "
+                            f"infinite or non-positive value(s) ({_rows(runs.index[bad])}); correct or drop those runs")
+    if problems:
+        raise RunTableError(problems)
+    values = parsed[cols[0]].to_numpy(dtype=float)
+    return values if len(cols) == 1 else k * values * parsed["d"].to_numpy(dtype=float)
 
 
 def _cuts(values: np.ndarray, holdout, cuts) -> list[float]:
@@ -198,7 +217,9 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
 
     laws = [get_law(x) for x in ([laws] if isinstance(laws, str) or not isinstance(laws, Sequence) else laws)]
     runs = pd.DataFrame(runs).reset_index(drop=True)
-    values = _cut_column(runs, by, flops_per_param_token)
+    if runs.empty:
+        raise RunTableError(["the table has no runs; a backtest needs runs below and above its cuts"])
+    values = _cut_column(runs, by, flops_per_param_token, [law.target for law in laws])
     cut_values = _cuts(values, holdout, cuts)
     fit_kwargs.setdefault("progress_bar", False)
     rows, preds, fits = [], [], {}

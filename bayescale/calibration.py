@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -38,6 +38,7 @@ from bayescale.build import (
     obs_site,
     resolve_pool,
 )
+from bayescale.data import RunTableError, validate_runs
 from bayescale.engine import CompiledNUTS
 from bayescale.law import Law, get_law
 from bayescale.simulate import default_design
@@ -183,7 +184,9 @@ def calibrate(
 
     Parameters
     ----------
-    law : Law or str
+    law : Law, str or Chain
+        A law, its registered name, or a :class:`~bayescale.Chain` (NUTS only; its stages' parameters are ranked,
+        and the coverage of chained and plug-in predictive intervals is reported).
     num_simulations : int
         Number of simulated data sets ``S``.
     design : pandas.DataFrame, optional
@@ -244,12 +247,9 @@ def calibrate(
     law = get_law(law)
     if likelihood not in LIKELIHOODS:  # the check and message of bs.fit
         raise ValueError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
-    _check_sizes(num_draws, bins, num_chains, num_samples, num_simulations)
+    _check_sizes(num_draws, bins, num_chains, num_samples, num_simulations, alpha)
     total = num_chains * num_samples
-    design = default_design(law) if design is None else design.reset_index(drop=True)
-    missing = [x for x in law.inputs if x not in design]
-    if missing:
-        raise ValueError(f"design is missing input column(s) {missing} of law {law.name!r}")
+    design = default_design(law) if design is None else _validated_design(design, law)
     config = ModelConfig(pool=resolve_pool(law, None, False), likelihood=likelihood)
     fit_law = law
     if fit_priors:
@@ -318,7 +318,21 @@ def _rank(draws, truth, rng: np.random.Generator) -> int:
     return below + int(rng.integers(0, int(np.sum(draws == truth)) + 1))
 
 
-def _check_sizes(num_draws: int, bins: int, num_chains: int, num_samples: int, num_simulations: int) -> None:
+def _validated_design(design, law: Law, extra: Sequence[str] = ()) -> pd.DataFrame:
+    """Return the design's input columns, checked as a table of new inputs is (numbers, finite, sizes > 0)."""
+    if not isinstance(design, pd.DataFrame):
+        raise TypeError(f"design must be a pandas DataFrame of the law's inputs, got {type(design).__name__}")
+    try:
+        checked = validate_runs(design, law, require_target=False, keep=extra).frame
+    except RunTableError as e:
+        raise RunTableError(e.problems, "the design (inputs of the simulated runs)") from None
+    return checked[list(law.inputs) + [x for x in extra if x not in law.inputs]].reset_index(drop=True)
+
+
+def _check_sizes(num_draws: int, bins: int, num_chains: int, num_samples: int, num_simulations: int,
+                 alpha: float = 0.05) -> None:
+    if not (isinstance(alpha, (int, float, np.floating)) and 0 < alpha < 1):
+        raise ValueError(f"alpha must be a level strictly between 0 and 1 (0.05 is typical), got {alpha!r}")
     if not isinstance(num_simulations, (int, np.integer)) or num_simulations < 2:
         raise ValueError(f"num_simulations must be an integer of at least 2 (a rank test needs several simulated "
                          f"data sets; 100 is typical), got {num_simulations!r}")
@@ -341,12 +355,10 @@ def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num
 
     from bayescale.chain import Chain, ChainData, _stage_likelihoods, build_chain_model
 
-    _check_sizes(num_draws, bins, num_chains, num_samples, num_simulations)
+    _check_sizes(num_draws, bins, num_chains, num_samples, num_simulations, alpha)
     first, last = ch.stages[0], ch.stages[-1]
-    design = default_design(first) if design is None else design.reset_index(drop=True)
-    missing = [x for x in ch.inputs if x not in design]
-    if missing:
-        raise ValueError(f"design is missing input column(s) {missing} of chain {ch.name!r}")
+    design = default_design(first) if design is None else _validated_design(
+        design, first, [x for x in ch.inputs if x not in first.inputs])
     likelihoods = _stage_likelihoods(ch, likelihood)
     configs = [ModelConfig(pool=resolve_pool(law, None, False), likelihood=lk)
                for law, lk in zip(ch.stages, likelihoods, strict=True)]

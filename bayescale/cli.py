@@ -31,6 +31,8 @@ def _read_table(path: Path):
 
     if not path.exists():
         _fail(f"no such file: {path}")
+    if path.is_dir():
+        _fail(f"{path} is a folder; give the table's file (a .csv or .parquet file of runs)")
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
@@ -39,7 +41,33 @@ def _read_table(path: Path):
             return pd.read_parquet(path)
     except ImportError as exc:
         _fail(f"reading {path.name} needs pyarrow: pip install 'bayescale[parquet]' ({exc})")
+    except pd.errors.EmptyDataError:
+        _fail(f"{path} is empty; a table of runs has a header line of column names and one line per run")
+    except pd.errors.ParserError as exc:
+        _fail(f"{path} is not a well-formed CSV table ({exc}); every line needs as many fields as the header")
+    except UnicodeDecodeError as exc:
+        _fail(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV")
+    except (OSError, ValueError) as exc:  # a damaged Parquet file, an unreadable file
+        _fail(f"cannot read {path}: {exc}")
     _fail(f"{path.name}: expected a .csv or .parquet file of runs, got {suffix or 'no extension'!r}")
+
+
+def _output_file(path: Path | None, option: str) -> None:
+    """Fail before any work when ``path`` (the value of ``option``) cannot become a file."""
+    if path is None:
+        return
+    if path.is_dir():
+        _fail(f"{option} {path} is a folder; give a file's name, e.g. {option} {path / 'out.csv'}")
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is a file, not a folder" if parent.exists() else "does not exist"
+        _fail(f"{option} {path}: the folder {parent} {what}; create the folder first or choose another path")
+
+
+def _output_folder(path: Path | None, option: str) -> None:
+    """Fail before any work when ``path`` (the value of ``option``) is a file rather than a folder."""
+    if path is not None and path.exists() and not path.is_dir():
+        _fail(f"{option} {path} is a file; give a folder's name (it is created if missing)")
 
 
 def _load_fit(path: Path):
@@ -82,7 +110,7 @@ def fit(
     target_accept_prob: TargetAcceptProb = 0.9,
     max_tree_depth: Annotated[int, typer.Option(help="deepest NUTS tree of the draws")] = 10,
     warmup_tree_depth: Annotated[int | None, typer.Option(
-        help="deepest NUTS tree during warm-up [default: 7, or max-tree-depth - 3 when deeper]")] = None,
+        help="deepest NUTS tree during warm-up (default: 7, or max-tree-depth - 3 when deeper)")] = None,
     flops_per_param_token: Annotated[float, typer.Option(help="k in C = k N D")] = 6.0,
 ):
     """Fit a law to a table of runs with NUTS and save the fit atomically."""
@@ -97,6 +125,7 @@ def fit(
         _fail(f"unexpected extra argument(s): {' '.join(extra)}; fit takes one table of runs")
     if out.is_dir():  # before fitting, which can take minutes
         _fail(f"--out {out} is a folder; give the fit file's name, e.g. --out {out / 'fit.nc'}")
+    _output_file(out, "--out")
     table = _read_table(runs)
     try:
         result = bs.fit(law, table, groups=groups or None, pool=pool, pooling=pooling, likelihood=likelihood,
@@ -130,6 +159,7 @@ def predict(
 
     import bayescale as bs
 
+    _output_file(out, "--out")
     result = _load_fit(fit_file)
     frames = []
     if inputs is not None:
@@ -139,7 +169,11 @@ def predict(
     if not frames:
         _fail(f"give new inputs: a CSV file or --at, with columns {list(result.law.inputs)}")
     try:
-        qs = tuple(float(q) for q in quantiles.split(","))
+        try:
+            qs = tuple(float(q) for q in quantiles.split(","))
+        except ValueError:
+            _fail(f"--quantiles {quantiles!r}: expected numbers between 0 and 1 separated by commas, "
+                  "e.g. 0.05,0.5,0.95")
         table = result.predict(pd.concat(frames, ignore_index=True), quantiles=qs, kind=kind, seed=seed)
     except (bs.RunTableError, KeyError, ValueError) as exc:
         _fail(str(exc).strip('"'))
@@ -178,10 +212,13 @@ def report(
 
 def _points(result, specs: list[str]):
     """Rows of new inputs from ``--at name=value,...`` options."""
+    import numpy as np
     import pandas as pd
 
     from bayescale.data import parse_size
+    from bayescale.fit import _predictor_columns
 
+    known = list(result.law.inputs) + list(result.groups) + _predictor_columns(result.config)
     rows = []
     for spec in specs:
         point = {}
@@ -192,8 +229,16 @@ def _points(result, specs: list[str]):
             if name in point:
                 _fail(f"--at {spec!r} names {name!r} twice: one --at is one point; repeat --at for more points, "
                       "e.g. --at n=7e10,d=1.4e12 --at n=7e9,d=1.4e11")
+            if name not in known:
+                _fail(f"--at {spec!r} names {name!r}, which the fit does not use; its columns are {known}")
             point[name] = value
-        rows.append({k: parse_size(v) if k in result.law.inputs else v for k, v in point.items()})
+        for name in set(point) & set(result.law.inputs):  # once every name is read: `names 'd' twice` comes first
+            number = parse_size(point[name])
+            if not np.isfinite(number):
+                _fail(f"--at {spec!r}: {name}={point[name]!r} is not a number; write it as 7e10 or as a size like "
+                      "70B, 1.4T, 350M")
+            point[name] = number
+        rows.append(point)
     return pd.DataFrame(rows)
 
 
@@ -207,6 +252,7 @@ def compare(
 
     import bayescale as bs
 
+    _output_file(out, "--out")
     fits = {}
     for path in fit_files:
         result = _load_fit(path)
@@ -243,6 +289,7 @@ def backtest(
 
     import bayescale as bs
 
+    _output_folder(out, "--out")
     table = _read_table(runs)
     try:
         bt = bs.backtest(law or ["chinchilla"], table, holdout=holdout or None, cuts=cut or None, by=by,
@@ -263,7 +310,7 @@ def calibrate(
     law: Annotated[str, typer.Argument(help="registered law name (see `bayescale laws`)")] = "chinchilla",
     num_simulations: Annotated[int, typer.Option("--num-simulations", "-S", help="simulated data sets")] = 100,
     design: Annotated[Path | None, typer.Option(
-        help="CSV or Parquet table of the simulated ladder's inputs [default: the law's default design]")] = None,
+        help="CSV or Parquet table of the simulated ladder's inputs (default: the law's default design)")] = None,
     likelihood: Annotated[str, typer.Option(help="student_t | normal | beta")] = "student_t",
     num_chains: int = 1,
     num_warmup: int = 400,
@@ -279,6 +326,7 @@ def calibrate(
 
     import bayescale as bs
 
+    _output_folder(out, "--out")
     table = None if design is None else _read_table(design)
     try:
         result = bs.calibrate(law, num_simulations=num_simulations, design=table, likelihood=likelihood,
@@ -339,6 +387,7 @@ def decide(
 
     import bayescale as bs
 
+    _output_file(out, "--out")
     result = _load_fit(fit_file)
     tables = []
     try:
@@ -372,6 +421,8 @@ def compare_at_scale(
 
     import bayescale as bs
 
+    _output_file(out, "--out")
+    _output_file(figure, "--figure")
     if len(fits) == 1 and "=" not in fits[0]:
         given = _load_fit(Path(fits[0]))
     else:

@@ -25,8 +25,10 @@ class Comparison:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per fit, best first: ``rank, elpd, p, elpd_diff, weight, se, dse, warning`` (arviz-stats' columns;
-        ``elpd`` on the log scale of the target for positive targets, which every compared fit shares).
+        One row per fit, best first, with arviz-stats' columns ``rank, elpd_diff, dse, p_worse, diag_diff,
+        diag_elpd, p, elpd, se, weight`` (``elpd`` on the log scale of the target for positive targets, which every
+        compared fit shares; ``p_worse`` the probability that the fit predicts worse than the best; ``diag_*``
+        notes when the difference or the PSIS estimate is unreliable).
     fits : dict of str to Fit
     weights : dict of str to float
         Stacking weights (sum to 1).
@@ -37,7 +39,7 @@ class Comparison:
     weights: Mapping[str, float]
 
     def __repr__(self) -> str:
-        cols = [c for c in ("rank", "elpd", "se", "elpd_diff", "dse", "weight", "p", "warning") if c in self.table]
+        cols = [c for c in ("rank", "elpd", "se", "elpd_diff", "dse", "p_worse", "weight", "p") if c in self.table]
         with pd.option_context("display.width", 140, "display.float_format", "{:.3f}".format):
             return f"Comparison of {len(self.fits)} fits (PSIS-LOO, stacking weights):\n{self.table[cols]}"
 
@@ -145,6 +147,9 @@ def compare(fits: Mapping[str, object] | Sequence[object], *, method: str = "sta
     fits = _named(fits)
     if len(fits) < 2:
         raise ValueError(f"compare needs at least two fits, got {len(fits)}")
+    wrong = {name: type(f).__name__ for name, f in fits.items() if not (hasattr(f, "tree") and hasattr(f, "law"))}
+    if wrong:
+        raise TypeError(f"compare takes Fit objects; {wrong} are not (a saved fit is read with bs.load(path))")
     names = list(fits)
     ref_name, ref = names[0], fits[names[0]]
     ref_site, ref_y = obs_site(ref.law), ref.tree.observed_data[obs_site(ref.law)].values

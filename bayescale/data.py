@@ -45,6 +45,7 @@ _ALIASES = {
     "d": ("tokens", "n_tokens", "num_tokens", "train_tokens", "training_tokens", "data", "data_size"),
     "c": ("flops", "compute", "train_flops", "training_flops"),
     "u": ("unique_tokens", "unique", "n_unique", "unique_data"),
+    "b": ("batch", "batch_size", "global_batch_size", "batch_tokens"),
     "loss": ("val_loss", "eval_loss", "validation_loss", "valid_loss", "test_loss", "train_loss", "final_loss"),
 }
 
@@ -75,6 +76,25 @@ def parse_size(value, *, suffixes: bool = True) -> float:
         if match and (suffixes or not match.group(2)):
             return float(match.group(1)) * _SUFFIX[match.group(2).lower()]
     return float("nan")
+
+
+def positive_number(value, name: str, hint: str = "") -> float:
+    """Return ``value`` as a float, or raise a ValueError naming ``name`` unless it is a finite number > 0."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+            or not np.isfinite(value) or value <= 0):
+        raise ValueError(f"{name} must be a finite number > 0{hint}, got {value!r}")
+    return float(value)
+
+
+FLOPS_HINT = " (FLOPs per parameter and token: 6 for a dense transformer's forward and backward pass)"
+
+
+def compute_units_warning(largest: float) -> str | None:
+    """Return the warning for compute budgets too small to be FLOPs (PF-days, say), or None."""
+    if largest < 1e10:
+        return (f"compute {largest:.4g} does not look like FLOPs; compute budgets are raw FLOPs: from PF-days "
+                "multiply by 8.64e19")
+    return None
 
 
 def _rows(labels: Iterable, limit: int = 8) -> str:
@@ -229,6 +249,17 @@ def validate_runs(
         warnings.warn(msg, DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
 
     keep = [c for c in keep if c not in law.inputs]
+    repeated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+    if repeated:  # every later check would be ambiguous
+        raise RunTableError([f"column(s) {repeated} appear more than once; rename or drop the copies so that each "
+                             "column name is unique"], table)
+    overlap = [g for g in groups if g in law.inputs or g == law.target]
+    if overlap:
+        raise RunTableError([f"group column(s) {overlap} are also the law's inputs or target; groups= names label "
+                             "columns (task, model family, data set), not sizes or losses"], table)
+    if noise is not None and (noise in law.inputs or noise == law.target or noise in groups):
+        raise RunTableError([f"noise column {noise!r} is the law's input, target or a group column; noise= names a "
+                             "separate column of known per-run sds of the log target"], table)
     needed = (list(law.inputs) + ([law.target] if require_target else []) + list(groups) + ([noise] if noise else [])
               + list(keep))
     missing = [c for c in needed if c not in frame.columns]
@@ -287,7 +318,7 @@ def validate_runs(
             )
     for g in (g for g in groups if g not in missing):
         labels = frame[g]
-        empty = labels.isna()
+        empty = labels.isna() | labels.astype(object).map(lambda v: isinstance(v, str) and not v.strip()).astype(bool)
         if empty.any():
             problems.append(
                 f"group column {g!r} has {int(empty.sum())} empty label(s) ({_rows(labels.index[empty])}); "
@@ -302,13 +333,17 @@ def validate_runs(
             problems.append(
                 f"only {distinct} distinct run(s){which}{dups}; a law needs at least 3 runs to fit: add runs"
             )
+    if not require_target and not len(frame):
+        problems.append("the table has no rows; give at least one row of inputs")
     if problems:
         raise RunTableError(problems, table)
 
     # ---------------------------------------------------------------------------------- warnings and clean-up
+    kept = np.ones(len(out), dtype=bool)  # by position: the row labels may repeat (tables joined by pd.concat)
     if require_target:
         dup = out.duplicated(keep="first")
         if dup.any():
+            kept = ~dup.to_numpy()
             warn(
                 f"{int(dup.sum())} exact duplicate run(s) ({_rows(out.index[dup])}) were dropped; each run is "
                 "counted once"
@@ -358,7 +393,7 @@ def validate_runs(
         if name in out.columns:
             return out[name]
         if name in frame.columns:
-            return _numeric(frame[name], name, []).reindex(out.index)
+            return pd.Series(_numeric(frame[name], name, []).to_numpy()[kept], index=out.index, name=name)
         return None
 
     n, d = column("n"), column("d")

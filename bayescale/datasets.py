@@ -345,7 +345,7 @@ def _get(name: str) -> _Dataset:
         return _REGISTRY[ALIASES.get(name, name)]
     except (KeyError, TypeError):
         raise _UnknownNameError(
-            f"unknown data set {name!r}{_suggest(str(name), sorted(_REGISTRY))}"
+            f"unknown data set {name!r}{_suggest(str(name), sorted(_REGISTRY) + sorted(ALIASES))}"
         ) from None
 
 

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from bayescale.data import _PACKAGE_DIRS, FLOPS_HINT, DataWarning, compute_units_warning, positive_number
 from bayescale.predict import _check_quantiles, _group_params, _quantiles, parameter_draws
 
 __all__ = ["Recommendation", "BatchTradeoff", "Allocation", "ScaleComparison", "NextRun", "recommend",
@@ -94,7 +95,7 @@ def _cell_params(fit, group, **columns):
     ``columns`` are a new group's group-level predictor values (e.g. ``n=1.2e9``).
     """
     if not fit.groups:
-        return _group_params(fit, None)
+        return _group_params(fit, group)
     if group is not None:
         return _group_params(fit, group)
     frame = pd.DataFrame({**{g: ["(new)"] for g in fit.groups}, **{k: [v] for k, v in columns.items()}})
@@ -349,9 +350,11 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
     if np.ndim(compute) != 0:
         raise TypeError(f"compute is one budget in FLOPs, got {compute!r}: call once per budget "
                         "(fit.optimal_allocation(c=[...]) gives the law's optimum at several budgets at once)")
-    c, k, d_inf = float(compute), float(k), float(inference_tokens)
-    if not np.isfinite(c) or c <= 0 or d_inf < 0:
+    c, k, d_inf = float(compute), positive_number(k, "flops_per_param_token", FLOPS_HINT), float(inference_tokens)
+    if not np.isfinite(c) or c <= 0 or not d_inf >= 0:
         raise ValueError(f"compute must be finite and > 0 and inference_tokens >= 0; got {compute}, {inference_tokens}")
+    if (note := compute_units_warning(c)) is not None:
+        warnings.warn(note, DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
     if n is not None and d is not None:
         raise ValueError("fix n or d, not both: the budget decides the other")
     others = set(law.inputs) - {"n", "d"}
@@ -426,6 +429,8 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if objective == "p_target" and target is None:
         raise ValueError("objective='p_target' needs target= (the loss to reach)")
+    if target is not None:
+        positive_number(target, "target", " (the loss to reach)")
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must be in (0, 1), got {quantile}")
     qs = _check_quantiles(quantiles)
@@ -437,6 +442,9 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
     mean = surface.mean(axis=0)
     score = {"expected": mean, "quantile": np.quantile(surface, quantile, axis=0)}.get(objective)
     hit = (surface < target).mean(axis=0) if target is not None else None
+    if objective == "p_target" and not hit.max() > 0:
+        raise ValueError(f"no allocation of {c:.3g} FLOPs reaches a loss below target={target:g} in any posterior "
+                         f"draw (the lowest loss any draw reaches is {surface.min():.4g}); raise target or compute")
     j = int(np.argmax(hit)) if objective == "p_target" else int(np.argmin(score))
     means = {p: np.asarray(np.mean(v, axis=0))[None] for p, v in params.items()}
     jp = int(np.argmin(_law_values(law, inputs, means)[0]))
@@ -590,11 +598,13 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
     budgets = np.atleast_1d(np.asarray(compute, dtype=float))
     if budgets.size == 0 or np.any(~np.isfinite(budgets) | (budgets <= 0)):
         raise ValueError(f"compute must be finite and > 0, got {budgets.tolist()}")
+    if (note := compute_units_warning(float(budgets.max()))) is not None:
+        warnings.warn(note, DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
     qs = _check_quantiles(quantiles)
     lo, hi = span if span is not None else (budgets.min() / 100.0, budgets.max() * 100.0)
     grid = np.geomspace(lo, hi, 121)
     sign = 1.0 if better == "higher" else -1.0
-    k = float(flops_per_param_token)
+    k = positive_number(flops_per_param_token, "flops_per_param_token", FLOPS_HINT)
     values = {name: _at_compute(f, g, np.concatenate([budgets, grid]), k, target)
               for name, (f, g) in configs.items()}
     m = min(v.shape[0] for v in values.values())
@@ -708,7 +718,6 @@ def _quiet_fit(law, runs: pd.DataFrame, **kwargs):
     For refits whose diagnostics the caller records (or averages over), and whose data were checked, with their
     warnings, by the fit they extend.
     """
-    from bayescale.data import DataWarning
     from bayescale.fit import ConvergenceWarning
     from bayescale.fit import fit as fit_law
 
@@ -792,7 +801,7 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
     bad = cand.index[~(np.isfinite(cand["n"]) & np.isfinite(cand["d"]) & (cand["n"] > 0) & (cand["d"] > 0))]
     if len(bad):
         raise ValueError(f"candidates rows {list(bad)} have non-positive or missing n or d")
-    k = float(flops_per_param_token)
+    k = positive_number(flops_per_param_token, "flops_per_param_token", FLOPS_HINT)
     costs = cand[cost].to_numpy(float) if cost is not None else k * cand["n"].to_numpy(float) * cand["d"].to_numpy(
         float)
     if np.any(~np.isfinite(costs) | (costs <= 0)):
@@ -938,7 +947,7 @@ def replay(law, runs: pd.DataFrame, *, start: Sequence, compute: float, budget: 
     missing = [s for s in start if s not in runs.index]
     if missing or len(start) < 2:
         raise ValueError(f"start must name at least two rows of runs by index label; not found: {missing[:8]}")
-    k = float(flops_per_param_token)
+    k = positive_number(flops_per_param_token, "flops_per_param_token", FLOPS_HINT)
     kwargs = dict(fit_kwargs or {})
 
     def fit_on(rows):  # the data warnings were given once, by the fit to every run; diagnostics go in the table

@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from bayescale.build import (
     obs_site,
     resolve_pool,
 )
-from bayescale.data import _PACKAGE_DIRS, RunTable, RunTableError, validate_runs
+from bayescale.data import _PACKAGE_DIRS, FLOPS_HINT, RunTable, RunTableError, positive_number, validate_runs
 from bayescale.law import Law, LawSpecError, get_law, law_from_dict
 
 if TYPE_CHECKING:  # imported where used: `import bayescale` leaves xarray to the import thread of the first fit
@@ -322,7 +323,7 @@ def _dims(law: Law, config: ModelConfig, groups: Sequence[str]) -> dict[str, lis
 
 
 _NUTS_DOC = """num_chains, num_warmup, num_samples : int, optional
-        Sampler settings (NumPyro's names); defaults 4, 1000 and 1000 for NUTS, 8, 200 and 1000 for
+        Sampler settings (NumPyro's names); defaults 4, 1000 and 1000 for NUTS, 8, 200 and 750 for
         ``sampler="chees"`` (:data:`SAMPLERS`). NUTS chains run in parallel threads on CPU (one per host device).
     seed : int or None
         Random seed; the same seed and data give the same draws. ``None`` draws a fresh seed from the operating
@@ -406,8 +407,10 @@ def fit(
 
     Parameters
     ----------
-    law : Law or str
-        A :class:`~bayescale.Law` or a registered name (``bs.laws()``).
+    law : Law, str or Chain
+        A :class:`~bayescale.Law`, a registered name (``bs.laws()``), or a :class:`~bayescale.Chain` of laws
+        (``bs.chain``: fitted as one model; ``crossed=``, ``crossed_priors=`` and ``group_predictors=`` are not
+        supported there).
     runs : pandas.DataFrame
         One row per run: the law's inputs, its target, and any group / noise columns. Never modified.
     groups : str or sequence of str, optional
@@ -453,6 +456,7 @@ def fit(
     Returns
     -------
     Fit
+        A :class:`~bayescale.ChainFit` for a Chain.
 
     Warns
     -----
@@ -473,12 +477,18 @@ def fit(
     from bayescale.chain import Chain, fit_chain
 
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
-                    flops_per_param_token, warmup_tree_depth, mass_shrinkage, sampler)
+                    flops_per_param_token, warmup_tree_depth, mass_shrinkage, sampler,
+                    sigma_scale=sigma_scale, group_scale=group_scale)
     seed = _resolve_seed(seed)
     progress = _default_progress() if progress_bar is None else progress_bar
     if isinstance(law, Chain):
         if opts.sampler != "nuts":
             raise ValueError(f"sampler={sampler!r}: a Chain is fitted with NUTS only (sampler='nuts')")
+        unused = [name for name, v in (("crossed", crossed), ("crossed_priors", crossed_priors),
+                                       ("group_predictors", group_predictors)) if v]
+        if unused:
+            raise ValueError(f"{', '.join(unused)}: not supported for a Chain (its stages are pooled over groups= "
+                             "with pool=); fit the stages' laws alone to use them")
         result = fit_chain(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
                            sigma_scale=sigma_scale, group_scale=group_scale,
                            flops_per_param_token=flops_per_param_token, opts=opts, seed=seed, dense_mass=dense_mass,
@@ -594,7 +604,8 @@ def fit_many(
     """
     law = get_law(law)
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
-                    flops_per_param_token, warmup_tree_depth, mass_shrinkage, sampler)
+                    flops_per_param_token, warmup_tree_depth, mass_shrinkage, sampler,
+                    sigma_scale=sigma_scale, group_scale=group_scale)
     seed = _resolve_seed(seed)
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -719,7 +730,11 @@ SAMPLERS = {"nuts": (4, 1000, 1000), "chees": (8, 200, 750)}
 
 
 def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
-             flops_per_param_token, warmup_tree_depth, mass_shrinkage=None, sampler="nuts") -> _Options:
+             flops_per_param_token, warmup_tree_depth, mass_shrinkage=None, sampler="nuts", *,
+             sigma_scale=0.1, group_scale=0.5) -> _Options:
+    positive_number(flops_per_param_token, "flops_per_param_token", FLOPS_HINT)
+    positive_number(sigma_scale, "sigma_scale", " (the prior scale of the noise sd on the log target)")
+    positive_number(group_scale, "group_scale", " (the prior scale of the spread of parameters across groups)")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler={sampler!r} is not one of {tuple(SAMPLERS)}")
     defaults = SAMPLERS[sampler]
@@ -730,7 +745,8 @@ def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_d
                         ("warmup_tree_depth", 1 if warmup_tree_depth is None else warmup_tree_depth)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not 0 < target_accept_prob < 1:
+    if isinstance(target_accept_prob, bool) or not isinstance(target_accept_prob, (int, float, np.floating)) \
+            or not 0 < target_accept_prob < 1:
         raise ValueError(f"target_accept_prob must be in (0, 1), got {target_accept_prob!r}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}")
@@ -1397,7 +1413,7 @@ class Fit:
         Returns
         -------
         pandas.DataFrame
-            One row per parameter (and group level), columns ``mean, sd, q5, q50, q95, ess_bulk, ess_tail, r_hat,
+            One row per parameter (and group level), columns ``mean, sd, q05, q50, q95, ess_bulk, ess_tail, r_hat,
             mcse_mean`` (quantile names follow ``ci_prob``).
         """
         import arviz_stats as azs
@@ -1537,9 +1553,14 @@ def _atomic_netcdf(tree: xr.DataTree, path: str | os.PathLike) -> Path:
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; save to a file in it, e.g. {path / 'fit.nc'}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")  # one per save: saves may overlap
+    # Fletcher-32 checksums on every numeric array: HDF5 verifies them on reading, so damage after the write is an
+    # error on load rather than silently wrong draws
+    encoding = {node.path: {name: {"fletcher32": True} for name, v in node.ds.data_vars.items()
+                            if v.dtype.kind in "biufc" and v.ndim}
+                for node in tree.subtree}
     try:
-        tree.to_netcdf(tmp, engine="h5netcdf")
+        tree.to_netcdf(tmp, engine="h5netcdf", encoding={k: v for k, v in encoding.items() if v})
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -1692,6 +1713,14 @@ def load(path: str | os.PathLike) -> Fit:
     path = Path(path)
     if not path.exists():
         raise FitFileError(f"no fit file at {path}")
+    if path.is_dir():
+        raise FitFileError(f"{path} is a folder; give the fit file in it (written by Fit.save or `bayescale fit`)")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head != b"\x89HDF\r\n\x1a\n":  # the signature every netCDF-4 file starts with
+        what = "is empty" if not head else "is not a netCDF-4 file"
+        raise FitFileError(f"{path} {what}, so it is not a fit file: fit files are written by Fit.save or "
+                           "`bayescale fit --out`; re-run the fit, or restore the file")
     try:
         tree = xr.open_datatree(path, engine="h5netcdf")
         tree = tree.load()
@@ -1704,8 +1733,15 @@ def load(path: str | os.PathLike) -> Fit:
     from bayescale.chain import _ATTR as _CHAIN_ATTR
     from bayescale.chain import ChainFit
 
-    if _CHAIN_ATTR in tree.attrs:
-        return ChainFit(tree)
-    if _ATTR not in tree.attrs:
+    if _CHAIN_ATTR not in tree.attrs and _ATTR not in tree.attrs:
         raise FitFileError(f"{path} is a netCDF file but not a bayescale fit (no 'bayescale' attrs)")
-    return Fit(tree)
+    if _CHAIN_ATTR not in tree.attrs and "posterior" not in tree.children:  # a chain's stages are its children
+        raise FitFileError(f"{path} holds a damaged bayescale fit: its posterior draws are missing; re-run the fit, "
+                           "or restore the file")
+    try:
+        return ChainFit(tree) if _CHAIN_ATTR in tree.attrs else Fit(tree)
+    except (KeyError, ValueError, TypeError, AttributeError, LawSpecError) as err:
+        raise FitFileError(
+            f"{path} holds a damaged bayescale fit ({type(err).__name__}: {err}): its metadata or groups are missing "
+            "or altered; re-run the fit, or restore the file"
+        ) from err

@@ -18,7 +18,15 @@ import pandas as pd
 from numpyro import handlers
 
 from bayescale.build import build_model, obs_site
-from bayescale.data import _PACKAGE_DIRS, DataWarning, RunTable, validate_runs
+from bayescale.data import (
+    _PACKAGE_DIRS,
+    FLOPS_HINT,
+    DataWarning,
+    RunTable,
+    compute_units_warning,
+    positive_number,
+    validate_runs,
+)
 from bayescale.fit import Fit, _model_data, _pct, _predictor_columns
 from bayescale.law import _check_scale
 
@@ -67,11 +75,63 @@ def _mean(values, what: str = "the target") -> np.ndarray:
 
 
 def _check_quantiles(quantiles: Sequence[float]) -> list[float]:
-    qs = [float(q) for q in quantiles]
-    bad = [q for q in qs if not 0.0 < q < 1.0]
-    if bad or not qs:
-        raise ValueError(f"quantiles must lie strictly between 0 and 1, got {list(quantiles)}")
+    msg = f"quantiles must be a sequence of numbers strictly between 0 and 1, e.g. (0.05, 0.5, 0.95); got {quantiles!r}"
+    if isinstance(quantiles, (str, bytes)) or not np.iterable(quantiles):
+        raise ValueError(msg)
+    try:
+        qs = [float(q) for q in quantiles]
+    except (TypeError, ValueError):
+        raise ValueError(msg) from None
+    if not qs or any(not 0.0 < q < 1.0 for q in qs):
+        raise ValueError(msg)
     return qs
+
+
+def _near_miss(label: str, levels: Sequence[str]) -> str | None:
+    """Return the fitted level that ``label`` likely meant (another case or spacing, ``1`` for ``1.0``), or None.
+
+    Not spelling: short labels that differ by one letter (``A | D`` and ``B | D``) are usually different groups.
+    """
+    for level in levels:
+        if label.strip().casefold() == level.strip().casefold():
+            return level
+        try:
+            if float(label) == float(level):
+                return level
+        except ValueError:
+            pass
+    return None
+
+
+#: A prediction input this many times beyond the fitted runs' range (either way) is more likely in other units than
+#: an extrapolation anyone means: the trust check calls 100x beyond the data a problem (``bayescale.check.CHECKS``).
+UNITS_RATIO = 1e6
+
+
+def _warn_far_outside(fit: Fit, frame: pd.DataFrame) -> None:
+    """Warn about size inputs over ``UNITS_RATIO`` times beyond the fitted runs' range (sizes in other units)."""
+    from bayescale.data import _rows
+
+    cd = fit.tree.constant_data
+    for x in (x for x in fit.law.inputs if fit.law.is_size_input(x) and x in cd):
+        lo, hi = float(cd[x].min()), float(cd[x].max())
+        v = frame[x].to_numpy(dtype=float)
+        far = (v > hi * UNITS_RATIO) | (v < lo / UNITS_RATIO)
+        if far.any():
+            warnings.warn(f"column {x!r} has {int(far.sum())} value(s) ({_rows(frame.index[far])}) more than "
+                          f"{UNITS_RATIO:g}x outside the fitted runs' range ({lo:.3g} to {hi:.3g}); check that they "
+                          "are in the fit's units (raw counts, not millions or billions)",
+                          DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
+
+
+def _warn_new_groups(fit: Fit, new: Sequence[str]) -> None:
+    """Warn about unseen group labels that look like a fitted group's, since they are predicted as new groups."""
+    misses = {label: m for label in new if label != "(new)" and (m := _near_miss(label, fit.levels)) is not None}
+    if misses:
+        pairs = ", ".join(f"{label!r} (did you mean {m!r}?)" for label, m in list(misses.items())[:8])
+        warnings.warn(f"group label(s) {pairs} are not in the fit, so they are predicted as new groups drawn from "
+                      f"the population; the fit's groups of {list(fit.groups)} are {list(fit.levels)[:12]}",
+                      DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
 
 
 def _sample_sites(model, data) -> list[str]:
@@ -156,10 +216,12 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
     law = fit.law
     table = validate_runs(new_runs, law, groups=fit.groups, require_target=False,
                           keep=_predictor_columns(fit.config))
+    _warn_far_outside(fit, table.frame)
     model = build_model(law, fit.config)
     with jax.enable_x64(True):
         data, _, new = _model_data(_padded(table), fit.meta["log_x0"], levels=fit.levels, with_target=False,
                                    config=fit.config)
+        _warn_new_groups(fit, new)
         returned = "mu" if kind == "mean" else obs_site(law)
         if kind == "mean":  # the curve alone: skip drawing the noise
             model = _without_noise(model, [obs_site(law)])
@@ -239,6 +301,7 @@ def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]
     with jax.enable_x64(True):
         data, _, new = _model_data(table, fit.meta["log_x0"], levels=fit.levels, with_target=False,
                                    config=fit.config)
+        _warn_new_groups(fit, new)
         sites = set(_sample_sites(model, data))
         draws = {k: jnp.asarray(v) for k, v in fit.draws([v for v in fit.tree.posterior.data_vars
                                                            if v in sites]).items()}
@@ -275,6 +338,8 @@ def _group_params(fit: Fit, group: str | None) -> dict[str, np.ndarray]:
         raise ValueError(
             f"parameters {grouped} vary by group: pass group= one of {list(fit.levels)[:10]}"
         )
+    if group is not None and not fit.groups:
+        raise ValueError(f"group={group!r} was given, but the fit has no groups: leave group= out")
     if group is not None and group not in fit.levels:
         raise ValueError(f"group {group!r} is not in the fit; its groups are {list(fit.levels)[:10]}")
     draws = fit.draws(list(fit.law.params))
@@ -326,7 +391,15 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
     budgets = np.atleast_1d(np.asarray(c, dtype=float))
     if np.any(~np.isfinite(budgets) | (budgets <= 0)):
         raise ValueError(f"compute budgets must be finite and > 0, got {budgets.tolist()}")
-    k = float(flops_per_param_token)
+    k = positive_number(flops_per_param_token, "flops_per_param_token", FLOPS_HINT)
+    if (note := compute_units_warning(float(budgets.max()))) is not None:
+        warnings.warn(note, DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
+    unknown = sorted(set(fixed) - (set(law.inputs) - {"n", "d"}))
+    if unknown:
+        raise ValueError(f"fixed= names {unknown}: it holds the law's inputs other than n and d (the budget sets "
+                         f"those), and law {law.name!r} has inputs {list(law.inputs)}")
+    for name, value in fixed.items():
+        positive_number(value, f"fixed[{name!r}]")
     params = _group_params(fit, group)
     rows = []
     with jax.enable_x64(True):

@@ -114,6 +114,22 @@ def test_huber_point_fit_reproduces_the_literature_on_chinchilla():
     assert hoffmann_grid().shape == (4500, 5)
 
 
+def test_backtest_checks_the_column_it_cuts_on():
+    runs = bs.simulate_ladder("chinchilla", seed=0)
+    runs["c"] = 6 * runs["n"] * runs["d"]
+    holes = runs.assign(c=np.where(runs.index == 3, np.nan, runs["c"]).astype(object))
+    holes.loc[7, "c"] = "big"
+    with pytest.raises(bs.RunTableError) as err:
+        bs.backtest("chinchilla", holes, holdout=0.2)
+    assert "column 'c' has 1 non-numeric value(s) (row 7: 'big')" in str(err.value)
+    assert "column 'c', which the cuts split on (by='compute'), has 1 missing, infinite or non-positive value(s) " \
+           "(row 3)" in str(err.value)
+    with pytest.raises(ValueError, match="by='loss' is a law's target: a backtest splits on an input"):
+        bs.backtest("chinchilla", runs, holdout=0.2, by="loss")
+    with pytest.raises(bs.RunTableError, match="the table has no runs"):
+        bs.backtest("chinchilla", runs.iloc[:0], holdout=0.2)
+
+
 def test_huber_refuses_unknown_starts():
     with pytest.raises(ValueError, match="starts"):
         huber_fit("chinchilla", ladder(), starts="random")
@@ -170,7 +186,12 @@ def test_compare_ranks_the_true_law_first_and_stacks_predictions():
     cmp = bs.compare(fits)
     assert cmp.best == "chinchilla"
     assert sum(cmp.weights.values()) == pytest.approx(1.0)
-    assert {"elpd", "se", "elpd_diff", "dse", "weight"} <= set(cmp.table.columns)
+    # the columns docs/compare.md and the Comparison docstring list
+    assert list(cmp.table.columns) == ["rank", "elpd_diff", "dse", "p_worse", "diag_diff", "diag_elpd", "p", "elpd",
+                                       "se", "weight"]
+    with pytest.raises(TypeError, match=r"compare takes Fit objects; \{'saved': 'str'\} are not \(a saved fit is read "
+                                        r"with bs.load\(path\)\)"):
+        bs.compare({"chinchilla": fits["chinchilla"], "saved": "fit.nc"})
     new = pd.DataFrame({"n": [7e10], "d": [1.4e12], "c": [6 * 7e10 * 1.4e12]})
     stacked = cmp.predict(new)
     alone = fits["chinchilla"].predict(new)

@@ -58,4 +58,22 @@ def test_calibrate_rejects_bad_options():
         bs.calibrate("chinchilla", likelihood="gaussian")
     with pytest.raises(ValueError, match="num_simulations must be an integer of at least 2"):
         bs.calibrate("chinchilla", num_simulations=0)
+    for alpha in (0, 1.5, "0.05"):
+        with pytest.raises(ValueError, match="alpha must be a level strictly between 0 and 1"):
+            bs.calibrate("chinchilla", alpha=alpha)
+
+
+def test_calibrate_checks_the_design_as_a_table_of_inputs():
+    design = bs.simulate.default_design(bs.get_law("chinchilla"))
+    bad = design.assign(n=np.where(design.index == 4, -1.0, design["n"]), d=np.where(design.index == 5, np.nan,
+                                                                                     design["d"]))
+    with pytest.raises(bs.RunTableError,
+                       match=r"2 problem\(s\) with the design \(inputs of the simulated runs\)") as err:
+        bs.calibrate("chinchilla", design=bad)
+    assert "column 'n' has 1 non-positive value(s) (row 4)" in str(err.value)
+    assert "column 'd' has 1 missing or infinite value(s) (row 5)" in str(err.value)
+    with pytest.raises(bs.RunTableError, match="the table has no rows"):
+        bs.calibrate("chinchilla", design=design.iloc[:0])
+    with pytest.raises(bs.RunTableError, match=r"column 'd' \(input \[tokens\] of law 'chinchilla'\) is missing"):
+        bs.calibrate(bs.chain("chinchilla", "sigmoid_transfer"), design=design[["n"]])
 

@@ -151,6 +151,8 @@ def test_chain_errors_name_the_stage():
         bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), runs, progress_bar=False)
     with pytest.raises(ValueError, match="unknown stage"):
         bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), _runs(), likelihood={"err": "beta"})
+    with pytest.raises(ValueError, match="group_predictors: not supported for a Chain"):
+        bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), _runs(), group_predictors={"e": ["n"]})
 
 
 def test_hierarchical_chain_over_tasks():

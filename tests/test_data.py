@@ -359,3 +359,41 @@ def test_warnings_point_at_the_caller(runs):
     with pytest.warns(bs.DataWarning) as record:
         _validate(frame)
     assert record[0].filename == __file__
+
+
+def test_repeated_row_labels_from_concat_are_checked_by_position(runs):
+    # pd.concat keeps the labels: the appended copies repeat rows 0-2, and the compute column is unused by the law
+    frame = pd.concat([runs.assign(c=6 * runs["n"] * runs["d"]), runs.iloc[:3].assign(c=6 * runs["n"] * runs["d"])])
+    table = _warns_once(frame, r"3 exact duplicate run\(s\) \(rows 0, 1, 2\) were dropped")
+    assert len(table) == len(runs)
+
+
+def test_repeated_column_names(runs):
+    frame = pd.concat([runs, runs[["loss"]]], axis=1)
+    with pytest.raises(bs.RunTableError, match=r"column\(s\) \['loss'\] appear more than once; rename or drop"):
+        _validate(frame)
+
+
+def test_group_or_noise_column_that_is_an_input_or_the_target(runs):
+    with pytest.raises(bs.RunTableError, match=r"group column\(s\) \['n'\] are also the law's inputs or target"):
+        _validate(runs, groups="n")
+    with pytest.raises(bs.RunTableError, match="noise column 'loss' is the law's input, target or a group column"):
+        _validate(runs, noise="loss")
+
+
+def test_blank_group_labels_are_empty(runs):
+    frame = runs.assign(task=["a"] * 15 + ["b"] * 14 + ["  "])
+    with pytest.raises(bs.RunTableError, match=r"group column 'task' has 1 empty label\(s\) \(row 29\)"):
+        _validate(frame, groups="task")
+
+
+def test_batch_column_is_suggested_for_b():
+    frame = pd.DataFrame({"n": [1e8, 1e9, 1e10], "d": [2e9, 2e10, 2e11], "batch": [1e5, 1e6, 1e7]})
+    with pytest.raises(bs.RunTableError, match=r"did you mean 'batch'\? Rename with runs.rename\(columns=\{'batch': "
+                                               r"'b'\}\)"):
+        _validate(frame, "mccandlish", require_target=False)
+
+
+def test_prediction_table_without_rows(runs):
+    with pytest.raises(bs.RunTableError, match="the table has no rows; give at least one row of inputs"):
+        _validate(runs[["n", "d"]].iloc[:0], require_target=False)

@@ -233,6 +233,8 @@ def test_unknown_names_suggest_close_matches():
     assert "did you mean" in str(err.value)
     with pytest.raises(KeyError, match="did you mean 'olmo_ladder'"):
         datasets.info("olmo_lader")
+    with pytest.raises(KeyError, match="'chinchilla'"):  # the short names are suggested too
+        datasets.load("chinchila")
     with pytest.raises(KeyError, match="'tasks'"):
         datasets.load("olmo_ladder", table="task")
     with pytest.raises(KeyError, match="svg_extracted_data.csv"):

@@ -72,6 +72,23 @@ def test_allocation_under_uncertainty_and_constraints():
         allocate(fit, [1e21, 1e22])
 
 
+def test_allocation_refuses_what_it_cannot_answer():
+    fit = FakeFit("chinchilla", _around(PUB, 0.05))
+    # below the floor E, no draw reaches the target: no allocation is better than another
+    with pytest.raises(ValueError, match=r"no allocation of 1e\+22 FLOPs reaches a loss below target=1 in any "
+                                         r"posterior draw \(the lowest loss any draw reaches is 1\.\d+\)"):
+        allocate(fit, 1e22, objective="p_target", target=1.0)
+    for bad in (0.0, float("nan"), -1.0):
+        with pytest.raises(ValueError, match=r"target must be a finite number > 0 \(the loss to reach\)"):
+            allocate(fit, 1e22, objective="p_target", target=bad)
+    with pytest.raises(ValueError, match="group='zz' was given, but the fit has no groups: leave group= out"):
+        allocate(fit, 1e22, group="zz")
+    with pytest.raises(ValueError, match="flops_per_param_token must be a finite number > 0"):
+        allocate(fit, 1e22, flops_per_param_token=0)
+    with pytest.warns(bs.DataWarning, match=r"compute 1e\+05 does not look like FLOPs"):
+        allocate(fit, 1e5)
+
+
 def _power(e, a, alpha, sd=0.0, seed=0):
     return FakeFit("power_law_c", _around({"e": e, "a": a, "alpha": alpha}, sd, seed=seed))
 

@@ -170,8 +170,17 @@ def test_python_dash_m_runs_the_command():
      (["calibrate", "chinchila"], "unknown law 'chinchila'"),
      (["calibrate", "--likelihood", "gaussian"], "likelihood='gaussian' is not one of"),
      (["calibrate", "-S", "1"], "num_simulations must be an integer of at least 2"),
-     (["calibrate", "mccandlish", "--design", "good.csv"], "design is missing input column(s) ['b']"),
-     (["calibrate", "--design", "runs.txt"], "expected a .csv or .parquet file")],
+     (["calibrate", "mccandlish", "--design", "good.csv"],
+      "problem(s) with the design (inputs of the simulated runs):\n  - column 'b' (input"),
+     (["calibrate", "--design", "negative.csv"], "column 'n' has 1 non-positive value(s) (row 2)"),
+     (["calibrate", "--alpha", "0"], "alpha must be a level strictly between 0 and 1"),
+     (["calibrate", "--design", "runs.txt"], "expected a .csv or .parquet file"),
+     (["fit", "empty.csv"], "empty.csv is empty; a table of runs has a header line of column names"),
+     (["fit", "ragged.csv"], "ragged.csv is not a well-formed CSV table"),
+     (["fit", "latin1.csv"], "latin1.csv is not UTF-8 text"),
+     (["fit", "good.csv", "--out", "nowhere/fit.nc"], "the folder nowhere does not exist; create the folder first"),
+     (["fit", "good.csv", "--out", "good.csv/fit.nc"], "the folder good.csv is a file, not a folder"),
+     (["backtest", "good.csv", "--out", "good.csv"], "--out good.csv is a file; give a folder's name")],
 )
 def test_cli_errors_are_messages_not_tracebacks(args, match, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -179,6 +188,10 @@ def test_cli_errors_are_messages_not_tracebacks(args, match, tmp_path, monkeypat
     runs = bs.simulate_ladder("chinchilla", seed=0)
     runs.to_csv("good.csv", index=False)
     runs.assign(loss=np.where(runs.index == 3, np.nan, runs["loss"])).to_csv("bad.csv", index=False)
+    runs[["n", "d"]].assign(n=np.where(runs.index == 2, -1.0, runs["n"])).to_csv("negative.csv", index=False)
+    Path("empty.csv").write_text("")
+    Path("ragged.csv").write_text("n,d,loss\n1e9,2e10,2.5\n1e9,2e10,2.5,7,8\n")
+    Path("latin1.csv").write_bytes("n,d,loss,note\n1e9,2e10,2.5,d\u00e9j\u00e0\n".encode("latin-1"))
     res = runner.invoke(app, args)
     assert res.exit_code == 2, res.output
     assert match in res.output
@@ -209,6 +222,26 @@ def test_cli_errors_with_a_fit_are_messages(fit_file, tmp_path):
     res = runner.invoke(app, ["report", str(fit_file), "--out", str(tmp_path / "taken")])
     assert res.exit_code == 2 and "taken is a file; a report is a folder" in res.output, res.output
     assert "Traceback" not in res.output
+
+
+def test_cli_bad_values_with_a_fit_are_named(fit_file, tmp_path):
+    cases = [
+        (["predict", str(fit_file), "--at", "n=70x,d=1.4T"], "n='70x' is not a number; write it as 7e10 or as a size"),
+        (["report", str(fit_file), "--at", "n=,d=1.4T"], "n='' is not a number"),
+        (["predict", str(fit_file), "--at", "n=70B,d=1.4T,foo=bar"], "names 'foo', which the fit does not use"),
+        (["predict", str(fit_file), "--at", "n=70B,d=1.4T", "--quantiles", "a,b"],
+         "--quantiles 'a,b': expected numbers between 0 and 1"),
+        (["predict", str(fit_file), "--at", "n=70B,d=1.4T", "--out", str(tmp_path / "no" / "p.csv")],
+         "does not exist; create the folder first"),
+        (["decide", str(fit_file), "--compute", "1e22", "--objective", "p_target", "--target", "0"],
+         "target must be a finite number > 0"),
+        (["compare-at-scale", f"a={fit_file}", f"b={fit_file}", "--compute", "1e22", "--figure",
+          str(tmp_path / "no" / "f.png")], "does not exist; create the folder first"),
+    ]
+    for args, match in cases:
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2 and match in res.output, (args, res.output)
+        assert "Traceback" not in res.output
 
 
 def test_cli_predict_needs_inputs(fit_file):

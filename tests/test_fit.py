@@ -182,7 +182,11 @@ def test_draws_at_the_maximum_depth_after_a_capped_warmup_name_the_cap(flat_runs
      ({"mass_shrinkage": "1e-5"}, "mass_shrinkage='1e-5' must be a positive number"),
      ({"pool": "partial"}, "pool= needs groups="),
      ({"pooling": "centered"}, "pooling='centered' is not one of"),
-     ({"groups": "group", "pool": {"E": "partial"}}, r"pool= names unknown parameter\(s\) \['E'\]")],
+     ({"groups": "group", "pool": {"E": "partial"}}, r"pool= names unknown parameter\(s\) \['E'\]"),
+     ({"flops_per_param_token": 0}, r"flops_per_param_token must be a finite number > 0 \(FLOPs per parameter"),
+     ({"sigma_scale": -1.0}, r"sigma_scale must be a finite number > 0 \(the prior scale of the noise sd"),
+     ({"group_scale": float("nan")}, "group_scale must be a finite number > 0"),
+     ({"target_accept_prob": "0.9"}, r"target_accept_prob must be in \(0, 1\), got '0.9'")],
 )
 def test_fit_option_errors(flat_runs, kwargs, match):
     runs = flat_runs.assign(group=np.repeat(["x", "y"], len(flat_runs) // 2))
@@ -315,6 +319,36 @@ def test_predict_new_group_is_wider(group_fit):
     assert out.attrs["new_groups"] == ["brand_new"]
 
 
+def test_predict_warns_when_an_unseen_group_looks_like_a_fitted_one(group_fit):
+    assert "g0" in group_fit.levels
+    with pytest.warns(bs.DataWarning, match=r"group label\(s\) 'G0' \(did you mean 'g0'\?\) are not in the fit, so "
+                                             "they are predicted as new groups drawn from the population"):
+        out = group_fit.predict({"n": 1e9, "d": 2e10, "group": "G0"})
+    assert out.attrs["new_groups"] == ["G0"]
+    with pytest.raises(bs.RunTableError, match="the table has no rows"):
+        group_fit.predict(pd.DataFrame({"n": [], "d": [], "group": []}))
+
+
+def test_predict_warns_about_inputs_far_outside_the_fitted_range(flat_fit):
+    lo, hi = float(flat_fit.runs()["n"].min()), float(flat_fit.runs()["n"].max())
+    with pytest.warns(bs.DataWarning, match=r"column 'n' has 1 value\(s\) \(row 1\) more than 1e\+06x outside the "
+                                             r"fitted runs' range \(.* to .*\); check that they are in"):
+        flat_fit.predict({"n": [hi, lo / 1e7], "d": [20 * hi, 20 * hi]}, kind="mean")  # n in millions, say
+
+
+def test_optimal_allocation_checks_its_arguments(flat_fit):
+    with pytest.raises(ValueError, match="flops_per_param_token must be a finite number > 0"):
+        flat_fit.optimal_allocation(1e22, flops_per_param_token=float("nan"))
+    with pytest.raises(ValueError, match=r"fixed= names \['u'\]: it holds the law's inputs other than n and d"):
+        flat_fit.optimal_allocation(1e22, fixed={"u": 1e9})
+    with pytest.raises(ValueError, match="group='g0' was given, but the fit has no groups"):
+        flat_fit.optimal_allocation(1e22, group="g0")
+    with pytest.warns(bs.DataWarning, match="compute 100 does not look like FLOPs; .* PF-days multiply by 8.64e19"):
+        flat_fit.optimal_allocation(100.0)
+    with pytest.raises(ValueError, match=r"quantiles must be a sequence of numbers strictly between 0 and 1"):
+        flat_fit.predict({"n": 1e9, "d": 2e10}, quantiles="0.5")
+
+
 def test_optimal_allocation_closed_form_matches_numeric(flat_fit):
     closed = flat_fit.optimal_allocation([1e21, 5.76e23])
     law = flat_fit.law
@@ -400,6 +434,57 @@ def test_truncated_file_raises_clear_error(flat_fit, tmp_path):
         bs.load(path)
     with pytest.raises(bs.FitFileError, match="no fit file at"):
         bs.load(tmp_path / "missing.nc")
+
+
+def test_damaged_draws_metadata_or_groups_raise_clear_errors(flat_fit, tmp_path):
+    import h5py
+    import xarray as xr
+
+    path = flat_fit.save(tmp_path / "fit.nc")
+    with h5py.File(path) as h5:  # every numeric array is saved with a Fletcher-32 checksum that HDF5 checks
+        assert h5["posterior/e"].fletcher32
+        where = h5["posterior/e"].id.get_chunk_info(0).byte_offset
+    data = bytearray(path.read_bytes())
+    data[where + 16:where + 116] = bytes(100)  # zeros over 100 bytes of e's draws
+    (tmp_path / "zeroed.nc").write_bytes(data)
+    with pytest.raises(bs.FitFileError, match="truncated or corrupted"):
+        bs.load(tmp_path / "zeroed.nc")
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    tree.attrs["bayescale"] = tree.attrs["bayescale"][:40]  # cut JSON
+    tree.to_netcdf(tmp_path / "attrs.nc", engine="h5netcdf")
+    with pytest.raises(bs.FitFileError, match=r"holds a damaged bayescale fit \(JSONDecodeError"):
+        bs.load(tmp_path / "attrs.nc")
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    del tree["posterior"]
+    tree.to_netcdf(tmp_path / "nopost.nc", engine="h5netcdf")
+    with pytest.raises(bs.FitFileError, match="its posterior draws are missing"):
+        bs.load(tmp_path / "nopost.nc")
+    (tmp_path / "runs.csv").write_text("n,d,loss\n1,2,3\n")
+    with pytest.raises(bs.FitFileError, match="runs.csv is not a netCDF-4 file, so it is not a fit file"):
+        bs.load(tmp_path / "runs.csv")
+    with pytest.raises(bs.FitFileError, match="is a folder; give the fit file in it"):
+        bs.load(tmp_path)
+
+
+def test_saves_to_one_path_at_once_all_succeed(flat_fit, tmp_path):
+    import threading
+
+    errors = []
+
+    def save():
+        try:
+            flat_fit.save(tmp_path / "fit.nc")
+        except Exception as err:  # noqa: BLE001 - collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=save) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert bs.load(tmp_path / "fit.nc").summary().equals(flat_fit.summary())
+    assert not list(tmp_path.glob(".*tmp"))
 
 
 def test_netcdf_that_is_not_a_fit(tmp_path):
