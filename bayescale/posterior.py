@@ -122,7 +122,7 @@ def loo_table(fit, tree=None) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         elpd = azs.loo(tree, pointwise=True)
-        pit = azs.loo_pit(tree)
+        pit = azs.loo_pit(tree, pareto_pit=True)  # tails by a generalised Pareto fit: resolves PITs beyond 1 / draws
     site = obs_site(fit.law)
     runs = fit.runs()
     out = runs[list(fit.law.inputs) + list(fit.groups) + [fit.law.target]].copy()

@@ -84,6 +84,17 @@ def test_outlier_run_is_named():
     assert not report.ok
 
 
+def test_outlier_tail_is_resolved_beyond_one_over_the_draws():
+    # Chinchilla's runs 5 and 10 lie beyond every one of 1,200 predictive draws, but their Student-t tails are about
+    # 8e-4 and 1e-3 (computed from the likelihood), ten times the check's 0.05 / (2 x 240) = 1e-4: not outliers.
+    runs = bs.datasets.load("chinchilla")
+    runs = runs[runs.d / runs.n > 0.41]
+    fit = quiet_fit(runs[["n", "d", "loss"]], seed=0, num_warmup=300, num_samples=300)
+    loo = fit.check().pareto_k  # per run: Pareto k and LOO-PIT
+    pit = loo["loo_pit"].rename(index=str)  # run labels, as saved
+    assert 0.999 < pit["5"] < 1 - 1e-4 and 0.999 < pit["10"] < 1 - 1e-4, pit[["5", "10"]]
+
+
 def test_one_decade_of_sizes_is_named():
     report = quiet_fit(ladder(seed=3, n_lo=4e8, n_hi=4e9), seed=3).check()
     msg = text(report, "warning")
