@@ -324,7 +324,26 @@ def validate_runs(
                 f"group column {g!r} has {int(empty.sum())} empty label(s) ({_rows(labels.index[empty])}); "
                 "give every run a group"
             )
-        out[g] = labels.astype("string").astype(object)
+        text = labels.astype("string").astype(object)
+        present = ~empty
+        raw = pd.Series([(type(v).__name__, v) for v in labels[present]], index=labels.index[present], dtype=object)
+        kinds = raw.groupby(text[present].to_numpy()).nunique()
+        if (kinds > 1).any():
+            same = ", ".join(" and ".join(repr(v) for _, v in dict.fromkeys(raw[text[present] == key]))
+                             for key in kinds.index[kinds > 1][:3])
+            problems.append(
+                f"group column {g!r} has different labels that read the same as text ({same}), so they would be one "
+                f"group; give each group one label, e.g. runs[{g!r}] = runs[{g!r}].astype(str) if they are the same"
+            )
+        if len(groups) > 1:
+            joined = present & text.map(lambda s: isinstance(s, str) and " | " in s).astype(bool)
+            if joined.any():
+                problems.append(
+                    f"group column {g!r} has {int(joined.sum())} label(s) containing ' | ' "
+                    f"({_rows(labels.index[joined])}), which joins the labels of several group columns; replace it, "
+                    "e.g. with '/'"
+                )
+        out[g] = text
     if require_target and not missing:
         distinct = len(out.drop_duplicates())
         if distinct < 3:

@@ -40,7 +40,7 @@ from bayescale.build import (
     resolve_pool,
 )
 from bayescale.data import _PACKAGE_DIRS, FLOPS_HINT, RunTable, RunTableError, positive_number, validate_runs
-from bayescale.law import Law, LawSpecError, get_law, law_from_dict
+from bayescale.law import Law, LawSpecError, get_law, is_built_in, law_from_dict
 
 if TYPE_CHECKING:  # imported where used: `import bayescale` leaves xarray to the import thread of the first fit
     import xarray as xr
@@ -602,15 +602,21 @@ def fit_many(
     >>> fits = bs.fit_many("chinchilla", runs, by="task", seed=0)  # doctest: +SKIP
     >>> fits["t0"].summary().loc["alpha", "mean"]  # doctest: +SKIP
     """
+    from bayescale.chain import Chain
+
+    if isinstance(law, Chain):
+        raise TypeError("fit_many fits laws, not chains: fit a Chain with bs.fit, once per data set (its groups= can "
+                        "hold the tasks)")
     law = get_law(law)
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
                     flops_per_param_token, warmup_tree_depth, mass_shrinkage, sampler,
                     sigma_scale=sigma_scale, group_scale=group_scale)
     seed = _resolve_seed(seed)
-    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                   or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     workers = _host_workers(host_workers)  # checked even with a client, which does not use it
-    tables = _split(runs, by)
+    tables = _split(runs, by, law, groups)
     preps = []
     for name, frame in tables.items():
         try:
@@ -750,6 +756,9 @@ def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_d
         raise ValueError(f"target_accept_prob must be in (0, 1), got {target_accept_prob!r}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}")
+    if sampler == "chees" and num_chains < 2:
+        raise ValueError(f"sampler='chees' adapts across a fit's chains: num_chains={num_chains} must be at least 2 "
+                         f"(its default is {SAMPLERS['chees'][0]})")
     checked = engine.NUTSSettings(  # checks mass_shrinkage and resolves the warm-up's tree depth
         1, 1, max_tree_depth=int(max_tree_depth), warmup_tree_depth=warmup_tree_depth,
         mass_shrinkage=engine.DEFAULT_MASS_SHRINKAGE if mass_shrinkage is None else mass_shrinkage)
@@ -784,6 +793,8 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
     predictors = _predictor_spec(law, group_predictors, pool, groups)
     table = validate_runs(runs, law, groups=groups, noise=noise, flops_per_param_token=flops_per_param_token,
                           keep=sorted({c for cols in predictors.values() for c in cols}))
+    if not is_built_in(law):  # the catalogue's laws are checked by their tests
+        _check_law_on_runs(law, table)
     if pooling == "auto":
         smallest = int(table.frame.groupby(list(table.groups)).size().min()) if table.groups else 0
         pooling = "centred" if smallest >= CENTRED_MIN_RUNS else "noncentred"
@@ -808,6 +819,34 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
     return _Prepared(law, table, config, log_x0, data, tuple(levels), positions)
 
 
+def _check_law_on_runs(law: Law, table: RunTable) -> None:
+    """Evaluate a user's law on the runs at its prior means: undefined everywhere is an error, somewhere a warning."""
+    from bayescale.data import DataWarning, _rows
+
+    frame = table.frame
+    try:
+        with jax.enable_x64(True):
+            v = np.asarray(law(**{x: frame[x].to_numpy(dtype=float) for x in law.inputs}, **law.prior_means()),
+                           dtype=float)
+    except Exception:  # noqa: BLE001 - the sampler's own error says more about a formula that cannot run
+        return
+    v = np.broadcast_to(v, (len(frame),))
+    ok = np.isfinite(v)
+    need = "finite"
+    if law.link == "log":
+        ok, need = ok & (v > 0), "finite and > 0 (the likelihood is on its log)"
+    elif law.link == "logit":
+        ok, need = ok & (v > 0) & (v < 1), "in (0, 1) (the likelihood is on its logit)"
+    if ok.all():
+        return
+    what = (f"law {law.name!r} at its prior means is {v[~ok][0]:.4g} on {_rows(frame.index[~ok][:1])}, and not "
+            f"{need} on {int((~ok).sum())} of {len(v)} runs")
+    if not ok.any():
+        raise LawSpecError(f"{what}: check fn's formula and signs, and that the runs are in its inputs' units")
+    warnings.warn(f"{what} ({_rows(frame.index[~ok])}); the sampler must stay away from those values, which often "
+                  "means divergences: check fn's formula and signs", DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
+
+
 def _structure(prep: _Prepared):
     """Return what must agree between fits that share one compiled program."""
     d = prep.data
@@ -819,7 +858,7 @@ def _slots(data: ModelData) -> int:
     return int(np.shape(data.y)[-1])
 
 
-def _split(runs, by) -> dict[Any, pd.DataFrame]:
+def _split(runs, by, law: Law | None = None, groups=None) -> dict[Any, pd.DataFrame]:
     if isinstance(runs, Mapping):
         if by is not None:
             raise ValueError("by= splits one DataFrame; runs is already a mapping of name to DataFrame")
@@ -832,6 +871,13 @@ def _split(runs, by) -> dict[Any, pd.DataFrame]:
             raise ValueError("by= is required: name the column(s) that say which fit each run belongs to, e.g. "
                              "by='task'")
         cols = [by] if isinstance(by, str) else list(by)
+        if not cols:
+            raise ValueError("by= names no column: name the column(s) that say which fit each run belongs to")
+        grouped = [groups] if isinstance(groups, str) else list(groups or ())
+        taken = [c for c in cols if law is not None and (c in law.inputs or c == law.target) or c in grouped]
+        if taken:
+            raise ValueError(f"by column(s) {taken} are the law's inputs, its target or groups=; by= names the "
+                             "column that says which fit each run belongs to (task, data set, replicate)")
         missing = [c for c in cols if c not in runs.columns]
         if missing:
             raise ValueError(f"by column(s) {missing} not in runs (columns: {list(runs.columns)})")

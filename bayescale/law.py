@@ -31,6 +31,12 @@ from numpyro.distributions import constraints
 __all__ = ["Law", "LawSpecError", "register", "laws", "get_law", "law_from_dict"]
 
 
+#: Sites of the model bayescale builds around every law (the likelihood's), and suffixes of a pooled parameter's.
+_RESERVED = frozenset({"mu", "sigma", "nu", "phi"})
+_DERIVED_SUFFIXES = ("_loc", "_scale", "_z", "_u", "_c", "_c_loc", "_new", "_new_value", "_u_new", "_z_new",
+                     "_groups", "_levels", "_new_groups", "_fit", "_index")
+
+
 class LawSpecError(ValueError):
     """A law specification is inconsistent (raised when a :class:`Law` is created or looked up)."""
 
@@ -161,6 +167,13 @@ class Law:
         clash = set(self.inputs) & set(self.params)
         if clash:
             raise LawSpecError(f"{where}: names used both as input and parameter: {sorted(clash)}")
+        taken = sorted(set(self.params) & _RESERVED)
+        taken += [p for p in self.params for q in self.params if p != q and
+                  (any(p == q + s for s in _DERIVED_SUFFIXES) or p.startswith(f"{q}_on_"))]
+        if taken:
+            raise LawSpecError(f"{where}: parameter name(s) {taken} are taken by the model bayescale builds (the "
+                               f"likelihood's {sorted(_RESERVED)}, and <parameter>_loc, _scale, _z, _c, _new, "
+                               "_on_<column> of pooled parameters): rename them")
         for p, prior in self.params.items():
             if not p.isidentifier():
                 raise LawSpecError(f"{where}: parameter name {p!r} is not an identifier")
@@ -226,11 +239,15 @@ class Law:
                 + (f" (unexpected {sorted(extra)})" if extra else "")
             )
 
+    def prior_means(self) -> dict[str, float]:
+        """Return each parameter's prior mean (a fixed prior draw where the mean is infinite)."""
+        return {p: float(np.asarray(prior.mean)) if np.isfinite(prior.mean) else float(np.asarray(prior.sample(
+            jax.random.PRNGKey(0)))) for p, prior in self.params.items()}
+
     def _check_evaluates(self):
         where = f"law {self.name!r}"
         example = {x: float(self.example.get(x, 1e9)) for x in self.inputs}
-        params = {p: float(np.asarray(prior.mean)) if np.isfinite(prior.mean) else float(np.asarray(prior.sample(
-            jax.random.PRNGKey(0)))) for p, prior in self.params.items()}
+        params = self.prior_means()
         try:
             with jax.enable_x64(True):
                 out = np.asarray(self(**example, **params))
@@ -527,7 +544,18 @@ def register(law: Law, *, overwrite: bool = False) -> Law:
         raise LawSpecError(f"a law named {law.name!r} is already registered; pass overwrite=True to replace it")
     object.__setattr__(law, "registered", True)
     _REGISTRY[law.name] = law
+    if _CATALOGUE_LOADING.get():
+        _BUILT_IN.add(law.name)
     return law
+
+
+#: Names of the catalogue's laws (their tests evaluate them; user laws are also checked on each fit's runs).
+_BUILT_IN: set[str] = set()
+
+
+def is_built_in(law: Law) -> bool:
+    """Return whether ``law`` is the catalogue's own spec of that name."""
+    return law.name in _BUILT_IN and _REGISTRY.get(law.name) is law
 
 
 #: Scales the likelihood can be placed on (:attr:`Law.link`).

@@ -397,3 +397,16 @@ def test_batch_column_is_suggested_for_b():
 def test_prediction_table_without_rows(runs):
     with pytest.raises(bs.RunTableError, match="the table has no rows; give at least one row of inputs"):
         _validate(runs[["n", "d"]].iloc[:0], require_target=False)
+
+
+def test_group_labels_that_read_the_same_are_refused(runs):
+    frame = runs.assign(task=pd.Series([1] * 10 + ["1"] * 10 + [2] * 10, dtype=object))
+    with pytest.raises(bs.RunTableError, match=r"group column 'task' has different labels that read the same as text "
+                                               r"\(1 and '1'\), so they would be one group"):
+        _validate(frame, groups="task")
+
+
+def test_group_labels_with_the_joining_separator_are_refused(runs):
+    frame = runs.assign(a=["x | y"] * 15 + ["x"] * 15, b=["z"] * 15 + ["y | z"] * 15)
+    with pytest.raises(bs.RunTableError, match=r"group column 'a' has 15 label\(s\) containing ' \| '"):
+        _validate(frame, groups=["a", "b"])

@@ -429,6 +429,14 @@ def test_fit_many_bad_input_names_the_fit_and_the_fix():
         bs.fit_many("chinchilla", missing, by="task")
     with pytest.raises(ValueError, match="batch_size"):
         bs.fit_many("chinchilla", runs, by="task", batch_size=0)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got True"):
+        bs.fit_many("chinchilla", runs, by="task", batch_size=True)
+    with pytest.raises(ValueError, match="by= names no column"):
+        bs.fit_many("chinchilla", runs, by=[])
+    with pytest.raises(ValueError, match=r"by column\(s\) \['loss'\] are the law's inputs, its target or groups="):
+        bs.fit_many("chinchilla", runs, by="loss")
+    with pytest.raises(TypeError, match="fit_many fits laws, not chains"):
+        bs.fit_many(bs.chain("chinchilla", "sigmoid_transfer"), runs, by="task")
 
 
 def test_float32_fits_the_same_posterior():

@@ -186,7 +186,8 @@ def test_draws_at_the_maximum_depth_after_a_capped_warmup_name_the_cap(flat_runs
      ({"flops_per_param_token": 0}, r"flops_per_param_token must be a finite number > 0 \(FLOPs per parameter"),
      ({"sigma_scale": -1.0}, r"sigma_scale must be a finite number > 0 \(the prior scale of the noise sd"),
      ({"group_scale": float("nan")}, "group_scale must be a finite number > 0"),
-     ({"target_accept_prob": "0.9"}, r"target_accept_prob must be in \(0, 1\), got '0.9'")],
+     ({"target_accept_prob": "0.9"}, r"target_accept_prob must be in \(0, 1\), got '0.9'"),
+     ({"sampler": "chees", "num_chains": 1}, "sampler='chees' adapts across a fit's chains: num_chains=1 must be")],
 )
 def test_fit_option_errors(flat_runs, kwargs, match):
     runs = flat_runs.assign(group=np.repeat(["x", "y"], len(flat_runs) // 2))

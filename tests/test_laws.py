@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
+import pandas as pd
 import pytest
 from scipy.optimize import minimize_scalar
 
@@ -396,6 +397,14 @@ BAD_SPECS = {
                      "alpha": dist.Beta(2, 5)}),
         r"prior of 'e' must be scalar, got batch shape \(2,\)"),
     "no parameters": (_bad(params={}), r"declare at least one parameter with its prior"),
+    "parameter named like the likelihood's": (
+        _bad(fn=lambda c, *, e, a, sigma: e + a * (c / 1e18) ** -sigma,
+             params={"e": dist.LogNormal(0.5, 0.5), "a": dist.LogNormal(0.0, 1.0), "sigma": dist.Beta(2, 5)}),
+        r"parameter name\(s\) \['sigma'\] are taken by the model bayescale builds"),
+    "parameter named like a pooled parameter's site": (
+        _bad(fn=lambda c, *, e, e_loc, alpha: e + e_loc * (c / 1e18) ** -alpha,
+             params={"e": dist.LogNormal(0.5, 0.5), "e_loc": dist.LogNormal(0.0, 1.0), "alpha": dist.Beta(2, 5)}),
+        r"parameter name\(s\) \['e_loc'\] are taken by the model bayescale builds .* rename them"),
     "no inputs": (_bad(inputs={}), r"declare at least one input, e.g. inputs=\{'n': 'parameters'\}"),
     "missing target": (_bad(target=None), r"target must name the predicted column .* target='loss'; got None"),
     "empty target": (_bad(target=""), r"target must name the predicted column"),
@@ -489,3 +498,19 @@ def test_registered_user_law_is_found_from_its_saved_spec(registry):
     rebuilt = law_from_dict(json.loads(other.to_json()))
     assert rebuilt is not law
     assert law_module._prior_to_dict(rebuilt.params["e"]) == {"dist": "LogNormal", "args": {"loc": 0.0, "scale": 0.5}}
+
+
+def test_user_law_undefined_on_the_runs_is_caught_before_sampling():
+    from bayescale.fit import _check_law_on_runs
+
+    runs = pd.DataFrame({"c": np.geomspace(1e18, 1e22, 12), "loss": np.linspace(3.5, 2.4, 12)})
+    priors = {"e": dist.LogNormal(0.5, 0.5), "a": dist.LogNormal(0.0, 1.0), "alpha": dist.Beta(2, 5)}
+    negative = bs.Law(name="negative_law_test", fn=lambda c, *, e, a, alpha: -e - a * (c / 1e18) ** -alpha,
+                      inputs={"c": "FLOPs"}, target="loss", params=priors, reference="test", example={"c": 1e20})
+    with pytest.raises(bs.LawSpecError, match=r"law 'negative_law_test' at its prior means is -\d.* on row 0, and not "
+                                              r"finite and > 0 \(the likelihood is on its log\) on 12 of 12 runs"):
+        bs.fit(negative, runs, progress_bar=False)
+    partly = bs.Law(name="partly_negative_law_test", fn=lambda c, *, e, a, alpha: e - a * jnp.log(c / 1e20),
+                    inputs={"c": "FLOPs"}, target="loss", params=priors, reference="test", example={"c": 1e20})
+    with pytest.warns(bs.DataWarning, match=r"not finite and > 0 .* on \d+ of 12 runs .* the sampler must stay away"):
+        _check_law_on_runs(partly, bs.validate_runs(runs, partly))
