@@ -536,7 +536,8 @@ class ChainFit:
         """Every stage's :meth:`Fit.check` report, keyed by target (``at`` applies to the first stage)."""
         return {t: f.check(at if k == 0 else None, seed=seed) for k, (t, f) in enumerate(self.stages.items())}
 
-    def report(self, path: str | os.PathLike, *, at=None, title: str | None = None, seed: int = 0):
+    def report(self, path: str | os.PathLike, *, at=None, title: str | None = None, seed: int = 0,
+               progress: bool | None = None):
         """Write one report per stage under ``path/<target>/`` and the chain's figure ``path/chain.png``.
 
         The figure shows each stage with its bands: stage 1 along its first input, each later stage against the
@@ -552,7 +553,8 @@ class ChainFit:
         path = Path(path)
         out = {}
         for k, (t, f) in enumerate(self.stages.items()):
-            f.report(path / t, at=at if k == 0 else None, title=f"{title or self.chain.name}: stage {t}", seed=seed)
+            f.report(path / t, at=at if k == 0 else None, title=f"{title or self.chain.name}: stage {t}", seed=seed,
+                     progress=progress)
             out[t] = path / t
         fig = plot_chain(self, at=at, seed=seed)
         out["figure"] = path / "chain.png"

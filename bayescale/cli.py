@@ -203,7 +203,7 @@ def report(
     result = _load_fit(fit_file)
     points = _points(result, at) if at else None
     try:
-        files = result.report(out, at=points, seed=seed)
+        files = result.report(out, at=points, seed=seed, progress=True)
     except (ValueError, KeyError, OSError) as exc:
         _fail(str(exc).strip('"'))
     typer.echo(repr(files.report))
@@ -432,14 +432,22 @@ def compare_at_scale(
             if not sep or not name or not path:
                 _fail(f"expected NAME=FIT_FILE, got {spec!r}")
             given[name] = _load_fit(Path(path))
+    for name, f in (given.items() if isinstance(given, dict) else [(fits[0], given)]):
+        if not f.diagnostics.ok:  # the comparison inherits what the fit's draws got wrong
+            typer.echo(f"warning: fit {name} failed its sampler checks; its draws, and so these probabilities, may "
+                       f"be off: {'; '.join(f.diagnostics.problems)[:300]}", err=True)
     try:
         result = bs.compare_at_scale(given, compute, better=better)
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, TypeError) as exc:
         _fail(str(exc).strip('"'))
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
         typer.echo(result.table.to_string(index=False))
-        typer.echo("\ncrossover (compute where the curves cross):")
-        typer.echo(result.crossover.to_string(index=False))
+        typer.echo("\nmargins (first minus second configuration, signed so that positive favours the first):")
+        typer.echo(result.pairwise.rename(columns={"a": "first", "b": "second", "p_a_better": "p_first_better"})
+                   .to_string(index=False))
+        typer.echo(f"\ncrossover (compute where the curves cross; quantiles when at least "
+                   f"{bs.decide.MIN_CROSSING_DRAWS} draws cross):")
+        typer.echo(result.crossover.rename(columns={"a": "first", "b": "second"}).to_string(index=False))
     if out is not None:
         result.table.to_csv(out, index=False)
         typer.echo(f"wrote {out}")

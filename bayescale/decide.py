@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.data import _PACKAGE_DIRS, FLOPS_HINT, DataWarning, compute_units_warning, positive_number
+from bayescale.fit import _pct
 from bayescale.predict import _check_quantiles, _group_params, _quantiles, parameter_draws
 
 __all__ = ["Recommendation", "BatchTradeoff", "Allocation", "ScaleComparison", "NextRun", "recommend",
@@ -459,6 +460,8 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
         row = {"allocation": name, "n": grid_n[i], "d": grid_d[i], "tokens_per_param": grid_d[i] / grid_n[i],
                "mean": float(v.mean())}
         row.update({col: float(x) for col, x in _quantiles(v, qs).items()})
+        if objective == "quantile":  # the value the choice optimises
+            row[f"q{_pct(quantile)}"] = float(np.quantile(v, quantile))
         row["expected_regret"] = float(np.mean(v - best[:, 0]))
         if hit is not None:
             row["p_target"] = float(hit[i])
@@ -482,8 +485,10 @@ class ScaleComparison:
         Per compute and ordered pair ``(a, b)``: ``p_a_better`` and the margin (``a`` minus ``b``, signed so that
         positive favours ``a``) with its mean and quantiles.
     crossover : pandas.DataFrame
-        Per pair: ``p_cross`` (the share of draws whose curves cross inside ``span``) and, among those, the
-        quantiles of the first crossing's compute (curves that cross twice in ``span`` report the lower one).
+        Per pair: ``p_cross`` (the share of draws whose curves cross inside ``span``), ``crossing_draws`` (their
+        number) and, among those, the quantiles of the first crossing's compute (curves that cross twice in ``span``
+        report the lower one); the quantiles are left empty (NaN) when fewer than ``MIN_CROSSING_DRAWS`` (20) draws
+        cross.
     curves : pandas.DataFrame
         Per compute on a fine grid (``span``) and configuration: mean, quantiles and ``p_best`` (for figures).
     """
@@ -550,6 +555,10 @@ def _at_compute(fit, group, c, k: float, target: str | None = None) -> np.ndarra
                      f"allocation); law {law.name!r} has inputs {list(law.inputs)}")
 
 
+#: Fewest crossing draws whose crossing compute gets quantiles (fewer: ``p_cross`` and the count alone).
+MIN_CROSSING_DRAWS = 20
+
+
 def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[float, float] | None = None,
                      quantiles: Sequence[float] = (0.05, 0.5, 0.95), flops_per_param_token: float = 6.0,
                      target: str | None = None, seed: int = 0) -> ScaleComparison:
@@ -581,7 +590,12 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
     """
     if isinstance(fits, Mapping):
         configs = {str(name): (f, None) for name, f in fits.items()}
+        wrong = {name: type(f).__name__ for name, (f, _) in configs.items() if not hasattr(f, "law")}
+        if wrong:
+            raise TypeError(f"compare_at_scale takes fits; {wrong} are not (a saved fit is read with bs.load(path))")
     else:
+        if not hasattr(fits, "law"):
+            raise TypeError(f"fits must be a mapping of name to fit, or one fit with groups; got {type(fits).__name__}")
         if not fits.groups:
             raise ValueError("pass a mapping {name: fit}, or one fit with groups (the configurations)")
         configs = {str(g): (fits, g) for g in fits.levels}
@@ -602,6 +616,8 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
         warnings.warn(note, DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
     qs = _check_quantiles(quantiles)
     lo, hi = span if span is not None else (budgets.min() / 100.0, budgets.max() * 100.0)
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+        raise ValueError(f"span must be (low, high) compute with 0 < low < high, got {span!r}")
     grid = np.geomspace(lo, hi, 121)
     sign = 1.0 if better == "higher" else -1.0
     k = positive_number(flops_per_param_token, "flops_per_param_token", FLOPS_HINT)
@@ -643,8 +659,8 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
                 diff = curve[i] - curve[j]  # draws x grid
                 flips = np.diff(np.sign(diff), axis=1) != 0
                 has = flips.any(axis=1)
-                row = {"a": a, "b": b, "p_cross": float(has.mean())}
-                if has.any():
+                row = {"a": a, "b": b, "p_cross": float(has.mean()), "crossing_draws": int(has.sum())}
+                if has.sum() >= MIN_CROSSING_DRAWS:  # quantiles of a handful of draws would read as an interval
                     first = np.argmax(flips[has], axis=1)
                     d0, d1 = diff[has, first], diff[has, first + 1]
                     lg = np.log(grid)

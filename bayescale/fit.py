@@ -1527,14 +1527,15 @@ class Fit:
 
         return check(self, at, seed=seed)
 
-    def report(self, path: str | os.PathLike, *, at=None, title: str | None = None, seed: int = 0):
+    def report(self, path: str | os.PathLike, *, at=None, title: str | None = None, seed: int = 0,
+               progress: bool | None = None):
         """Write the fit's report to the folder ``path``: ``report.html`` (self-contained) and ``report.md``.
 
         See :func:`bayescale.report.write_report`; returns its ``ReportFiles``.
         """
         from bayescale.report import write_report
 
-        return write_report(self, path, at=at, title=title, seed=seed)
+        return write_report(self, path, at=at, title=title, seed=seed, progress=progress)
 
     def draws(self, var_names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Posterior draws flattened over chains: ``{name: array (num_chains * num_samples, ...)}``."""

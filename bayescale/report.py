@@ -59,7 +59,8 @@ class _Figure:
         return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
 
 
-def write_report(fit, out_dir, *, at=None, title: str | None = None, seed: int = 0) -> ReportFiles:
+def write_report(fit, out_dir, *, at=None, title: str | None = None, seed: int = 0,
+                 progress: bool | None = None) -> ReportFiles:
     """Write the report of a fit to ``out_dir`` (``report.html``, ``report.md``, ``figures/``).
 
     Parameters
@@ -72,21 +73,37 @@ def write_report(fit, out_dir, *, at=None, title: str | None = None, seed: int =
     title : str, optional
     seed : int
         Seed of the prior and posterior predictive draws.
+    progress : bool, optional
+        Print a line to stderr as each step starts (checks, predictive draws, figures), with the seconds so far;
+        default when stderr is a terminal outside CI, as for ``bs.fit``.
 
     Returns
     -------
     ReportFiles
     """
+    import sys
+    import time
+
     from bayescale.check import check
+    from bayescale.fit import _default_progress
     from bayescale.posterior import predictive_tree
+
+    start, show = time.perf_counter(), _default_progress() if progress is None else progress
+
+    def step(what: str) -> None:
+        if show:
+            print(f"bayescale report: {what} ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"{out_dir} is a file; a report is a folder (report.html, report.md, figures/): "
                                  "give the path of a folder to create or replace")
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
+    step("checking the fit: diagnostics, PSIS-LOO, prior sensitivity")
     report = check(fit, at, seed=seed)
+    step("drawing the posterior predictive")
     ptree = predictive_tree(fit, seed=seed)
+    step("drawing the figures")
     figures = _figures(fit, report, ptree, at)
     paths = {}
     for f in figures:
@@ -99,6 +116,7 @@ def write_report(fit, out_dir, *, at=None, title: str | None = None, seed: int =
     html_path, md_path = out_dir / "report.html", out_dir / "report.md"
     _atomic_write(html_path, html.encode())
     _atomic_write(md_path, md.encode())
+    step(f"wrote {html_path} and {md_path}")
     return ReportFiles(html=html_path, markdown=md_path, figures=paths, report=report)
 
 
@@ -207,8 +225,32 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _pc_png(pc) -> bytes:
-    return _png(pc.viz["figure"].item())
+def _pc_png(pc, layout: bool = True) -> bytes:
+    fig = pc.viz["figure"].item()
+    if layout:  # room for each panel's title above the tick labels of the panel over it
+        fig.set_layout_engine("constrained")
+    return _png(fig)
+
+
+def _tidy_pair(pc) -> None:
+    """Hide the density axis of a pair plot's diagonal panels, whose ticks are densities, not the parameter."""
+    for ax in pc.viz["figure"].item().axes:
+        if ax.lines and not ax.collections:  # a density curve alone: a diagonal panel
+            ax.set_yticks([])
+            ax.set_ylabel("")
+
+
+def _tidy_ppc(pc, site: str, target: str) -> None:
+    """Label a posterior predictive density plot: its scale on x, and which lines are observed and replicated."""
+    from matplotlib.lines import Line2D
+
+    label = f"log({target})" if site == f"log_{target}" else f"logit({target})" if site == f"logit_{target}" else site
+    for ax in pc.viz["figure"].item().axes:
+        ax.set_xlabel(label)
+        ax.set_ylabel("density")
+        ax.legend(handles=[Line2D([], [], color="black", label="observed runs"),
+                           Line2D([], [], color="C0", alpha=0.6, label="replicated from the posterior")],
+                  loc="upper right", frameon=False, fontsize="small")
 
 
 def _figures(fit, report, ptree, at) -> list[_Figure]:
@@ -232,9 +274,15 @@ def _figures(fit, report, ptree, at) -> list[_Figure]:
         pair = _pair_vars(report.correlations)
         pc = azp.plot_pair(fit.tree, var_names=pair, backend="matplotlib",
                            figure_kwargs={"figsize": (3.0 * len(pair), 2.7 * len(pair))})
+        _tidy_pair(pc)
+        centred = [p for p in pair if p.endswith("_c")]
+        note = (f" {', '.join(centred)}: the log of each coefficient's term at the runs' geometric-mean size x0 "
+                "(log a - alpha log x0 for a term a / x^alpha), the coordinates the sampler works on"
+                ) if centred else ""
         out.append(_Figure("pair", "Pair plot", f"Joint posterior of {', '.join(pair)}: the most strongly correlated "
-                           "law parameters (|r| > 0.9 is flagged above).", _pc_png(pc)))
+                           f"law parameters (|r| > 0.9 is flagged above).{note}", _pc_png(pc)))
         pc = azp.plot_ppc_dist(ptree, backend="matplotlib")
+        _tidy_ppc(pc, site, fit.law.target)
         out.append(_Figure("ppc", "Posterior predictive check", f"Distribution of the observed {site} (black) against "
                            "replicated data sets from the posterior predictive.", _pc_png(pc)))
         pc = azp.plot_loo_pit(ptree, backend="matplotlib")
@@ -291,7 +339,7 @@ def _residual_figure(fit, ptree):
 
 def _law_figure(fit, at):
     """Draw the fitted law with 90% bands out past the data; None when the law has no one-dimensional view."""
-    from bayescale.plots import plot_loss_vs_compute
+    from bayescale.plots import plot_loss_vs_compute, readable_log_y
 
     law = fit.law
     runs = fit.runs()
@@ -324,6 +372,7 @@ def _law_figure(fit, at):
         ax.scatter(runs[name], runs[law.target], s=12, color="k", zorder=3, label="runs")
         ax.set_xscale("log" if size else "linear")
         ax.set_yscale("log" if law.link == "log" else "linear")
+        readable_log_y(ax)
         ax.set_xlabel(label)
         ax.set_ylabel(law.target)
         ax.legend(fontsize=8)

@@ -256,6 +256,7 @@ def test_cli_report_writes_html_and_markdown(fit_file, tmp_path):
     assert res.exit_code == 0, (res.output, res.exception)
     assert "Report for a chinchilla fit on 30 runs" in res.output
     assert "extrapolation:" in res.output  # --at adds the extrapolation check
+    assert "bayescale report: checking the fit" in res.output and "bayescale report: drawing the figures" in res.output
     assert (tmp_path / "rep" / "report.html").stat().st_size > 100_000
     assert (tmp_path / "rep" / "report.md").read_text().startswith("# bayescale report")
     res = runner.invoke(app, ["report", "missing.nc"])
@@ -274,6 +275,9 @@ def test_cli_decide_and_compare_at_scale(fit_file, tmp_path):
                               "--figure", str(tmp_path / "cmp.png")])
     assert res.exit_code == 0, (res.output, res.exception)
     assert "p_best" in res.output and "crossover" in res.output and (tmp_path / "cmp.png").exists()
+    assert "margins (first minus second configuration" in res.output and "p_first_better" in res.output
+    res = runner.invoke(app, ["decide", str(fit_file), "--compute", "1e21", "--objective", "quantile"])
+    assert res.exit_code == 0 and "q90" in res.output, res.output  # the optimised quantile is shown
     res = runner.invoke(app, ["compare-at-scale", str(fit_file), "--compute", "1e22"])
     assert res.exit_code == 2 and "groups" in res.output
     res = runner.invoke(app, ["compare-at-scale", "one", "two", "--compute", "1e22"])

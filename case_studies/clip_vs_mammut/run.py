@@ -115,7 +115,8 @@ def main(argv=None) -> int:
     for dataset, a in answer["datasets"].items():
         x = a["crossover"]
         where = (f"median {x['q50']:.2g} FLOPs, 90% interval [{x['q05']:.2g}, {x['q95']:.2g}]"
-                 if x["q50"] is not None else "no draw crosses")
+                 if x["q50"] is not None else "no draw crosses" if x["p_cross"] == 0
+                 else "too few draws cross to place the crossing")
         print(f"  {NAMES[dataset]:14s} P(cross) = {x['p_cross']:.3f}; {where}")
     if held_rows:
         held = pd.DataFrame(held_rows)
