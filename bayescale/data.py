@@ -240,7 +240,15 @@ def validate_runs(
         frame = _mapping_frame(runs, table)
     else:
         raise TypeError(f"runs must be a pandas DataFrame (one row per run), got {type(runs).__name__}")
+    if groups is not None and not isinstance(groups, str) and (
+            not np.iterable(groups) or not all(isinstance(g, str) for g in groups)):
+        raise TypeError(f"groups= names the group column(s): a column name or a list of them, got {groups!r}")
     groups = (groups,) if isinstance(groups, str) else tuple(groups or ())
+    if len(set(groups)) < len(groups):
+        raise ValueError(f"groups= names a column twice: {list(groups)}")
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise RunTableError(["the table has MultiIndex (several-level) columns; flatten them to single names, e.g. "
+                             "runs.columns = ['_'.join(map(str, c)) for c in runs.columns]"], table)
     problems: list[str] = []
     notes: list[str] = []
 

@@ -814,6 +814,12 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
         raise ValueError(f"candidates need columns n and d (one row per candidate run); missing {missing}")
     if cand.empty:
         raise ValueError("candidates is empty: give one row (n, d) per candidate run")
+    if cost is not None and cost not in cand:
+        raise ValueError(f"cost={cost!r} is not a column of candidates (columns: {list(cand.columns)})")
+    for name, value, least in (("num_outcomes", num_outcomes, 2), ("refit_top", refit_top, 0),
+                               ("refit_outcomes", refit_outcomes, 2)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
     bad = cand.index[~(np.isfinite(cand["n"]) & np.isfinite(cand["d"]) & (cand["n"] > 0) & (cand["d"] > 0))]
     if len(bad):
         raise ValueError(f"candidates rows {list(bad)} have non-positive or missing n or d")

@@ -1464,7 +1464,10 @@ class Fit:
         """
         import arviz_stats as azs
 
-        var_names = list(var_names or self.param_vars)
+        var_names = self._known_vars([var_names] if isinstance(var_names, str) else var_names or self.param_vars)
+        if isinstance(ci_prob, bool) or not isinstance(ci_prob, (int, float, np.floating)) or not 0 < ci_prob < 1:
+            raise ValueError(f"ci_prob must be a probability strictly between 0 and 1 (0.9 gives q05 and q95), got "
+                             f"{ci_prob!r}")
         diag = azs.summary(self.tree, var_names=var_names, kind="diagnostics", round_to="none")
         lo, hi = (1 - ci_prob) / 2, 1 - (1 - ci_prob) / 2
         rows = {}
@@ -1537,10 +1540,24 @@ class Fit:
 
         return write_report(self, path, at=at, title=title, seed=seed, progress=progress)
 
+    def _known_vars(self, names: Sequence[str]) -> list[str]:
+        """Return ``names`` as a list, or raise naming the unknown ones and the fit's variables."""
+        import difflib
+
+        known = list(self.tree.posterior.data_vars)
+        unknown = [v for v in names if v not in known]
+        if unknown:
+            close = {v: [k for k in known if k.lower() == str(v).lower()]
+                     or difflib.get_close_matches(str(v), known, n=1) for v in unknown}
+            hints = "; ".join(f"did you mean {c[0]!r} for {v!r}?" for v, c in close.items() if c)
+            raise KeyError(f"the fit has no variable(s) {unknown}{'; ' + hints if hints else ''}; its variables are "
+                           f"{known}")
+        return list(names)
+
     def draws(self, var_names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Posterior draws flattened over chains: ``{name: array (num_chains * num_samples, ...)}``."""
         post = self.tree.posterior
-        names = var_names or list(post.data_vars)
+        names = self._known_vars([var_names] if isinstance(var_names, str) else var_names or list(post.data_vars))
         return {v: post[v].stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy() for v in names}
 
     # ------------------------------------------------------------------ use

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import io
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,10 +95,15 @@ def write_report(fit, out_dir, *, at=None, title: str | None = None, seed: int =
         if show:
             print(f"bayescale report: {what} ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
 
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"the report's folder must be a path, got {type(out_dir).__name__}")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"{out_dir} is a file; a report is a folder (report.html, report.md, figures/): "
                                  "give the path of a folder to create or replace")
+    blocked = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise NotADirectoryError(f"{out_dir}: {blocked} is a file, so the report's folder cannot be created in it")
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     step("checking the fit: diagnostics, PSIS-LOO, prior sensitivity")
     report = check(fit, at, seed=seed)

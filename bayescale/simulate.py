@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import jax
@@ -162,11 +163,47 @@ def simulate_ladder(
     missing = set(law.params) - set(params)
     if missing:
         raise ValueError(f"params is missing {sorted(missing)} for law {law.name!r}")
-    base = default_design(law) if design is None else design.reset_index(drop=True)
+    unknown = sorted(set(params) - set(law.params))
+    if unknown:
+        raise ValueError(f"params names {unknown}, which are not parameters of law {law.name!r} ({list(law.params)})")
+    for p in law.params:  # a value outside the prior's support would simulate NaN targets
+        v = params[p]
+        try:
+            ok = not isinstance(v, (bool, str)) and np.isfinite(float(v)) and bool(law.params[p].support(float(v)))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"params[{p!r}] = {v!r} is not a finite value in the support of its prior "
+                             f"({type(law.params[p]).__name__}, support {law.params[p].support})")
+    if isinstance(noise_sd, bool) or not isinstance(noise_sd, (int, float, np.floating)) or not noise_sd >= 0:
+        raise ValueError(f"noise_sd must be a finite number >= 0 (the sd of the noise on the link scale), got "
+                         f"{noise_sd!r}")
+    if df is not None and not (isinstance(df, (int, float, np.floating)) and df > 0):
+        raise ValueError(f"df must be > 0 (Student-t noise) or None (normal noise), got {df!r}")
+    if num_groups is not None and (isinstance(num_groups, bool) or not isinstance(num_groups, (int, np.integer))
+                                   or num_groups < 1):
+        raise ValueError(f"num_groups must be a positive integer or None, got {num_groups!r}")
+    if design is None:
+        base = default_design(law)
+    else:
+        from bayescale.data import DataWarning, RunTableError, validate_runs
+
+        try:
+            with warnings.catch_warnings():  # a design's units are the caller's choice; only errors matter here
+                warnings.simplefilter("ignore", DataWarning)
+                base = validate_runs(design, law, require_target=False).frame[list(law.inputs)].reset_index(drop=True)
+        except RunTableError as err:
+            raise RunTableError(err.problems, "the design") from None
+        if num_groups and "group" in design:
+            raise ValueError("design already has a 'group' column, which num_groups= would overwrite: rename it")
     truth: dict = {}
     if num_groups:
         sd = dict(group_sd if group_sd is not None else {k: v for k, v in (("e", 0.1), ("a", 0.3))
                                                           if k in law.params})
+        bad = {p: s for p, s in sd.items() if p not in law.params or not (np.isfinite(s) and s >= 0)}
+        if bad:
+            raise ValueError(f"group_sd {bad}: it maps parameters of law {law.name!r} ({list(law.params)}) to finite "
+                             "sds >= 0 on their unconstrained scale")
         frames = []
         for g in range(num_groups):
             pg = dict(params)

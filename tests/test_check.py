@@ -170,6 +170,10 @@ def test_report_html_is_self_contained_with_every_section_and_figure(clean, tmp_
     with pytest.raises(NotADirectoryError, match=r"taken.html is a file; a report is a folder \(report.html"):
         clean.report(tmp_path / "taken.html")
     assert (tmp_path / "taken.html").read_text() == "not a folder"
+    with pytest.raises(NotADirectoryError, match=r"taken.html is a file, so the report's folder cannot be created"):
+        clean.report(tmp_path / "taken.html" / "sub")
+    with pytest.raises(TypeError, match="the report's folder must be a path, got NoneType"):
+        clean.report(None)
     files = clean.report(tmp_path / "rep")
     page = _Page()
     page.feed(files.html.read_text())

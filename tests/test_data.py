@@ -410,3 +410,32 @@ def test_group_labels_with_the_joining_separator_are_refused(runs):
     frame = runs.assign(a=["x | y"] * 15 + ["x"] * 15, b=["z"] * 15 + ["y | z"] * 15)
     with pytest.raises(bs.RunTableError, match=r"group column 'a' has 15 label\(s\) containing ' \| '"):
         _validate(frame, groups=["a", "b"])
+
+
+def test_groups_argument_and_column_shapes_are_checked(runs):
+    with pytest.raises(TypeError, match=r"groups= names the group column\(s\): a column name or a list of them, got 3"):
+        _validate(runs, groups=3)
+    with pytest.raises(ValueError, match=r"groups= names a column twice: \['task', 'task'\]"):
+        _validate(runs.assign(task="a"), groups=["task", "task"])
+    wide = runs.copy()
+    wide.columns = pd.MultiIndex.from_tuples([(c, "x") for c in runs.columns])
+    with pytest.raises(bs.RunTableError, match=r"MultiIndex \(several-level\) columns; flatten them"):
+        _validate(wide)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"params": {"e": np.nan, "a": 400.0, "b": 400.0, "alpha": 0.34, "beta": 0.28}},
+      r"params\['e'\] = nan is not a finite value in the support of its prior \(LogNormal"),
+     ({"params": {"e": 1.8, "a": 400.0, "b": 400.0, "alpha": 5.0, "beta": 0.28}},
+      r"params\['alpha'\] = 5.0 is not a finite value in the support of its prior \(Beta"),
+     ({"noise_sd": np.nan}, "noise_sd must be a finite number >= 0"),
+     ({"df": 0}, r"df must be > 0 \(Student-t noise\) or None"),
+     ({"num_groups": 2.5}, "num_groups must be a positive integer or None, got 2.5"),
+     ({"num_groups": 2, "group_sd": {"E": 0.1}}, r"group_sd \{'E': 0.1\}: it maps parameters of law 'chinchilla'"),
+     ({"design": pd.DataFrame({"n": [1e8, -1e9], "d": [2e9, 2e10]})},
+      r"problem\(s\) with the design:\n  - column 'n' has 1 non-positive value\(s\) \(row 1\)")],
+)
+def test_simulate_ladder_checks_its_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        bs.simulate_ladder("chinchilla", **kwargs)

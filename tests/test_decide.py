@@ -167,6 +167,13 @@ def test_a_run_that_cannot_change_the_allocation_is_worth_nothing():
     r = next_run(FakeFit("chinchilla", _with_noise(draws)), CANDIDATES, compute=1e23, num_outcomes=64)
     assert np.allclose(r.table["evsi"], 0.0, atol=1e-12)
     assert (r.table["d_gain"] > 0).all()
+    fit = FakeFit("chinchilla", _with_noise(draws))
+    with pytest.raises(ValueError, match=r"cost='price' is not a column of candidates"):
+        next_run(fit, CANDIDATES, compute=1e23, cost="price")
+    with pytest.raises(ValueError, match="num_outcomes must be an integer >= 2, got 0"):
+        next_run(fit, CANDIDATES, compute=1e23, num_outcomes=0)
+    with pytest.raises(ValueError, match="refit_top must be an integer >= 0, got -1"):
+        next_run(fit, CANDIDATES, compute=1e23, refit_top=-1)
 
 
 def test_value_of_information_ranks_runs_that_inform_the_decision():

@@ -337,6 +337,16 @@ def test_predict_warns_about_inputs_far_outside_the_fitted_range(flat_fit):
         flat_fit.predict({"n": [hi, lo / 1e7], "d": [20 * hi, 20 * hi]}, kind="mean")  # n in millions, say
 
 
+def test_summary_and_draws_name_unknown_variables(flat_fit):
+    with pytest.raises(KeyError, match=r"the fit has no variable\(s\) \['E'\]; did you mean 'e' for 'E'\?"):
+        flat_fit.summary(["E"])
+    with pytest.raises(KeyError, match=r"the fit has no variable\(s\) \['alpah'\]; did you mean 'alpha'"):
+        flat_fit.draws(["alpah"])
+    with pytest.raises(ValueError, match="ci_prob must be a probability strictly between 0 and 1"):
+        flat_fit.summary(ci_prob=0)
+    assert list(flat_fit.summary("alpha").index) == ["alpha"]
+
+
 def test_optimal_allocation_checks_its_arguments(flat_fit):
     with pytest.raises(ValueError, match="flops_per_param_token must be a finite number > 0"):
         flat_fit.optimal_allocation(1e22, flops_per_param_token=float("nan"))
