@@ -109,6 +109,10 @@ def test_symmetric_configurations_give_one_half():
     a, b = _power(1.8, 40.0, 0.05, sd=0.05, seed=2), _power(1.8, 40.0, 0.05, sd=0.05, seed=3)
     r = compare_at_scale({"a": a, "b": b}, 1e21)
     assert r.table["p_best"].to_numpy() == pytest.approx([0.5, 0.5], abs=0.05)
+    with pytest.raises(ValueError, match=r"span must be \(low, high\) compute with 0 < low < high"):
+        compare_at_scale({"a": a, "b": b}, 1e21, span=(1e24, 1e20))
+    with pytest.raises(TypeError, match=r"compare_at_scale takes fits; \{'b': 'int'\} are not"):
+        compare_at_scale({"a": a, "b": 3}, 1e21)
 
 
 def test_crossover_posterior_finds_a_known_crossing():
