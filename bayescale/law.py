@@ -544,18 +544,16 @@ def register(law: Law, *, overwrite: bool = False) -> Law:
         raise LawSpecError(f"a law named {law.name!r} is already registered; pass overwrite=True to replace it")
     object.__setattr__(law, "registered", True)
     _REGISTRY[law.name] = law
-    if _CATALOGUE_LOADING.get():
-        _BUILT_IN.add(law.name)
     return law
 
 
-#: Names of the catalogue's laws (their tests evaluate them; user laws are also checked on each fit's runs).
-_BUILT_IN: set[str] = set()
-
-
 def is_built_in(law: Law) -> bool:
-    """Return whether ``law`` is the catalogue's own spec of that name."""
-    return law.name in _BUILT_IN and _REGISTRY.get(law.name) is law
+    """Return whether ``law`` is the catalogue's registered spec (defined in ``bayescale.models``).
+
+    The catalogue's laws are evaluated by its tests; user laws are also checked on each fit's runs.
+    """
+    module = getattr(law.fn, "__module__", None) or ""
+    return _REGISTRY.get(law.name) is law and module.startswith("bayescale.models.")
 
 
 #: Scales the likelihood can be placed on (:attr:`Law.link`).

@@ -514,3 +514,13 @@ def test_user_law_undefined_on_the_runs_is_caught_before_sampling():
                     inputs={"c": "FLOPs"}, target="loss", params=priors, reference="test", example={"c": 1e20})
     with pytest.warns(bs.DataWarning, match=r"not finite and > 0 .* on \d+ of 12 runs .* the sampler must stay away"):
         _check_law_on_runs(partly, bs.validate_runs(runs, partly))
+
+
+def test_catalogue_laws_are_recognised_however_the_catalogue_was_imported():
+    import subprocess
+    import sys
+
+    code = ("import bayescale.models.loss_scaling, bayescale as bs; from bayescale.law import is_built_in; "
+            "print(is_built_in(bs.get_law('chinchilla')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "True", out.stderr  # else every fit of a catalogue law evaluates it eagerly
