@@ -130,6 +130,8 @@ def chain(*laws: Law | str, name: str | None = None, feeds: Sequence[str] | None
     ('loss', 'acc')
     """
     stages = tuple(get_law(law) for law in laws)
+    if name is not None and (not isinstance(name, str) or not name.isidentifier()):
+        raise LawSpecError(f"a chain's name must be a Python identifier (it names saved fits), got {name!r}")
     if len(stages) < 2:
         raise LawSpecError("a chain needs at least two laws, e.g. bs.chain('chinchilla', 'sigmoid_transfer')")
     targets = [s.target for s in stages]
@@ -154,6 +156,11 @@ def chain(*laws: Law | str, name: str | None = None, feeds: Sequence[str] | None
                     f"of law {stages[k].name!r}: pass feeds=[...]"
                 )
             fed = losses[0]
+            if stages[k].link == "logit":  # guessed: an accuracy or error rate is not a loss
+                raise LawSpecError(
+                    f"law {stages[k].name!r} predicts {prev!r}, a fraction in (0, 1), and law {law.name!r} takes a "
+                    f"loss ({fed!r}); a chain feeds a law the quantity it models: reorder the stages, or pass "
+                    "feeds=[...] if this is meant")
         clash = (set(law.inputs) - {fed}) & set(targets)
         if clash:
             raise LawSpecError(f"law {law.name!r} has input(s) {sorted(clash)} named like a target of the chain")

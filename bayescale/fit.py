@@ -219,6 +219,9 @@ def _predictor_spec(law: Law, group_predictors, pool, groups) -> dict[str, list[
         return {}
     if not groups:
         raise ValueError("group_predictors= needs groups=: the predictors are columns of each group")
+    if not isinstance(group_predictors, Mapping):
+        raise TypeError(f"group_predictors= maps parameters to predictor columns, e.g. {{'b_noise': ['n', 'd']}}; got "
+                        f"{type(group_predictors).__name__}")
     out = {}
     for p, cols in group_predictors.items():
         if p not in law.params:
@@ -245,7 +248,14 @@ def _predictor_centres(table: RunTable, predictors: Mapping[str, Sequence[str]])
                 bad = [str(k) for k in varying.index[varying > 1][:5]]
                 raise ValueError(f"group predictor {col!r} varies within group(s) {bad}: a group-level predictor "
                                  "takes one value per group")
-            out[p][col] = float(np.mean(np.log(per_group.first().to_numpy(np.float64))))
+            values = per_group.first().to_numpy(np.float64)
+            if np.ptp(np.log(values)) == 0:
+                from bayescale.data import DataWarning
+
+                warnings.warn(f"group predictor {col!r} takes the same value ({values[0]:g}) in every group, so its "
+                              f"coefficient {p}_on_{col} can only follow its prior: drop it or add groups where it "
+                              "differs", DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
+            out[p][col] = float(np.mean(np.log(values)))
     return out
 
 
@@ -255,6 +265,9 @@ def _crossed_priors(law: Law, cross, levels, given) -> dict[str, dict[str, list[
         return {}
     import numpyro.distributions as dist
 
+    if not isinstance(given, Mapping) or not all(isinstance(v, Mapping) for v in given.values()):
+        raise TypeError("crossed_priors= maps each crossed vector to {level: LogNormal prior}, e.g. "
+                        "{'e': {'webtext': dist.LogNormal(0.5, 0.2)}}")
     out: dict[str, dict[str, list[float]]] = {}
     for vector, priors in given.items():
         if vector not in levels:
@@ -267,9 +280,9 @@ def _crossed_priors(law: Law, cross, levels, given) -> dict[str, dict[str, list[
             if str(level) not in levels[vector]:
                 raise ValueError(f"crossed_priors[{vector!r}] names level {level!r}, not among the runs' "
                                  f"{levels[vector]}")
-            if not isinstance(prior, dist.LogNormal):
-                raise TypeError(f"crossed_priors[{vector!r}][{level!r}] must be a numpyro LogNormal, got "
-                                f"{type(prior).__name__}")
+            if not isinstance(prior, dist.LogNormal) or prior.batch_shape != ():
+                raise TypeError(f"crossed_priors[{vector!r}][{level!r}] must be a scalar numpyro LogNormal, got "
+                                f"{type(prior).__name__} of batch shape {getattr(prior, 'batch_shape', ())}")
             out[vector][str(level)] = [float(prior.loc), float(prior.scale)]
     return out
 

@@ -120,6 +120,13 @@ def test_group_predictor_errors_are_clear():
     with pytest.raises(bs.RunTableError, match="group-level predictor"):
         bs.fit("mccandlish", runs.drop(columns="n"), groups="model", pool={"b_noise": "partial"},
                group_predictors={"b_noise": ["n"]})
+    with pytest.raises(TypeError, match=r"group_predictors= maps parameters to predictor columns"):
+        bs.fit("mccandlish", runs, groups="model", pool={"b_noise": "partial"}, group_predictors=["b_noise"])
+    with warnings.catch_warnings(), pytest.raises(bs.DataWarning, match=r"group predictor 'n' takes the same value "
+                                                                         r"\(1e\+09\) in every group"):
+        warnings.simplefilter("error", bs.DataWarning)  # stops the fit at the warning, before sampling
+        bs.fit("mccandlish", runs.assign(n=1e9), groups="model", pool={"b_noise": "partial"},
+               group_predictors={"b_noise": ["n"]})
 
 
 @pytest.mark.slow

@@ -61,6 +61,11 @@ def test_chain_refuses_what_it_cannot_link():
         bs.chain("chinchilla", "bleu_log")
     with pytest.raises(bs.LawSpecError, match="not an input"):
         bs.chain("chinchilla", "sigmoid_transfer", feeds=["bpb"])
+    with pytest.raises(bs.LawSpecError, match=r"law 'sigmoid_transfer' predicts 'acc', a fraction in \(0, 1\), and "
+                                              r"law 'kaplan_bcrit' takes a loss"):
+        bs.chain("sigmoid_transfer", "kaplan_bcrit")
+    with pytest.raises(bs.LawSpecError, match="a chain's name must be a Python identifier"):
+        bs.chain("chinchilla", "sigmoid_transfer", name="a b")
 
 
 def test_chain_model_density_and_gradient_are_finite():
