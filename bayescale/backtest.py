@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bayescale.data import RunTableError
+from bayescale.data import RunTableError, _numeric, _rows
 
 __all__ = ["Backtest", "backtest", "score"]
 
@@ -129,8 +129,6 @@ def score(draws: np.ndarray, y: np.ndarray, *, link: str = "log", scale: str = "
 
 def _cut_column(runs: pd.DataFrame, by: str, k: float, targets: Sequence[str] = ()) -> np.ndarray:
     """Return the values the cuts split on (by position), each a finite number > 0, else raise naming the rows."""
-    from bayescale.data import _numeric, _rows
-
     if by in targets:
         raise ValueError(f"by={by!r} is a law's target: a backtest splits on an input (compute, n, d), trains below "
                          "the cut and predicts the target above it")

@@ -38,7 +38,7 @@ from bayescale.build import (
     obs_site,
     resolve_pool,
 )
-from bayescale.data import RunTableError, validate_runs
+from bayescale.data import validate_runs
 from bayescale.engine import CompiledNUTS
 from bayescale.law import Law, get_law
 from bayescale.simulate import default_design
@@ -322,10 +322,8 @@ def _validated_design(design, law: Law, extra: Sequence[str] = ()) -> pd.DataFra
     """Return the design's input columns, checked as a table of new inputs is (numbers, finite, sizes > 0)."""
     if not isinstance(design, pd.DataFrame):
         raise TypeError(f"design must be a pandas DataFrame of the law's inputs, got {type(design).__name__}")
-    try:
-        checked = validate_runs(design, law, require_target=False, keep=extra).frame
-    except RunTableError as e:
-        raise RunTableError(e.problems, "the design (inputs of the simulated runs)") from None
+    checked = validate_runs(design, law, require_target=False, keep=extra,
+                            table="the design (inputs of the simulated runs)").frame
     return checked[list(law.inputs) + [x for x in extra if x not in law.inputs]].reset_index(drop=True)
 
 

@@ -89,12 +89,15 @@ def positive_number(value, name: str, hint: str = "") -> float:
 FLOPS_HINT = " (FLOPs per parameter and token: 6 for a dense transformer's forward and backward pass)"
 
 
-def compute_units_warning(largest: float) -> str | None:
-    """Return the warning for compute budgets too small to be FLOPs (PF-days, say), or None."""
-    if largest < 1e10:
-        return (f"compute {largest:.4g} does not look like FLOPs; compute budgets are raw FLOPs: from PF-days "
-                "multiply by 8.64e19")
-    return None
+#: Compute budgets below this many FLOPs are more likely in other units (PF-days) than a real training run's.
+FLOPS_FLOOR = 1e10
+
+
+def warn_compute_units(largest: float) -> None:
+    """Warn (DataWarning) when the largest compute budget is too small to be FLOPs (PF-days, say)."""
+    if largest < FLOPS_FLOOR:
+        warnings.warn(f"compute {largest:.4g} does not look like FLOPs; compute budgets are raw FLOPs: from PF-days "
+                      "multiply by 8.64e19", DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
 
 
 def _rows(labels: Iterable, limit: int = 8) -> str:
@@ -185,6 +188,7 @@ def validate_runs(
     require_target: bool = True,
     flops_per_param_token: float = 6.0,
     keep: Sequence[str] = (),
+    table: str | None = None,
 ) -> RunTable:
     """Check a table of runs against a law and return a cleaned copy.
 
@@ -205,6 +209,8 @@ def validate_runs(
         The FLOPs convention ``c = k n d`` used to check a compute column against ``n`` and ``d``.
     keep : sequence of str
         Other positive numeric columns to check and keep (group-level predictors of a hierarchical fit).
+    table : str, optional
+        What the errors call the table; default "the runs table", or "the table of new inputs" without a target.
 
     Returns
     -------
@@ -233,7 +239,7 @@ def validate_runs(
     4
     """
     law = get_law(law)
-    table = "the runs table" if require_target else "the table of new inputs"
+    table = table or ("the runs table" if require_target else "the table of new inputs")
     if isinstance(runs, pd.DataFrame):
         frame = runs.copy()
     elif isinstance(runs, Mapping):
@@ -334,11 +340,10 @@ def validate_runs(
             )
         text = labels.astype("string").astype(object)
         present = ~empty
-        raw = pd.Series([(type(v).__name__, v) for v in labels[present]], index=labels.index[present], dtype=object)
-        kinds = raw.groupby(text[present].to_numpy()).nunique()
+        shown = labels[present].map(repr)  # 1 and '1' differ here, not as text
+        kinds = shown.groupby(text[present]).nunique()
         if (kinds > 1).any():
-            same = ", ".join(" and ".join(repr(v) for _, v in dict.fromkeys(raw[text[present] == key]))
-                             for key in kinds.index[kinds > 1][:3])
+            same = ", ".join(" and ".join(shown[text[present] == key].unique()) for key in kinds.index[kinds > 1][:3])
             problems.append(
                 f"group column {g!r} has different labels that read the same as text ({same}), so they would be one "
                 f"group; give each group one label, e.g. runs[{g!r}] = runs[{g!r}].astype(str) if they are the same"
@@ -409,7 +414,7 @@ def validate_runs(
                 f"{_UNIT_WORDS[col]} are raw counts: multiply, e.g. runs[{col!r}] * 1e6 for millions or * 1e9 "
                 "for billions"
             )
-    if "c" in out.columns and out["c"].max() < 1e10:
+    if "c" in out.columns and out["c"].max() < FLOPS_FLOOR:
         warn(
             f"column 'c' does not look like FLOPs (largest value {out['c'].max():.4g}); compute budgets are raw "
             "FLOPs: from PF-days multiply by 8.64e19, e.g. runs['c'] * 8.64e19"

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from bayescale.data import _PACKAGE_DIRS, FLOPS_HINT, DataWarning, compute_units_warning, positive_number
+from bayescale.data import FLOPS_HINT, DataWarning, positive_number, warn_compute_units
 from bayescale.fit import _pct
 from bayescale.predict import _check_quantiles, _group_params, _quantiles, parameter_draws
 
@@ -354,8 +354,7 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
     c, k, d_inf = float(compute), positive_number(k, "flops_per_param_token", FLOPS_HINT), float(inference_tokens)
     if not np.isfinite(c) or c <= 0 or not d_inf >= 0:
         raise ValueError(f"compute must be finite and > 0 and inference_tokens >= 0; got {compute}, {inference_tokens}")
-    if (note := compute_units_warning(c)) is not None:
-        warnings.warn(note, DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
+    warn_compute_units(c)
     if n is not None and d is not None:
         raise ValueError("fix n or d, not both: the budget decides the other")
     others = set(law.inputs) - {"n", "d"}
@@ -612,8 +611,7 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
     budgets = np.atleast_1d(np.asarray(compute, dtype=float))
     if budgets.size == 0 or np.any(~np.isfinite(budgets) | (budgets <= 0)):
         raise ValueError(f"compute must be finite and > 0, got {budgets.tolist()}")
-    if (note := compute_units_warning(float(budgets.max()))) is not None:
-        warnings.warn(note, DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
+    warn_compute_units(float(budgets.max()))
     qs = _check_quantiles(quantiles)
     lo, hi = span if span is not None else (budgets.min() / 100.0, budgets.max() * 100.0)
     if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):

@@ -39,7 +39,16 @@ from bayescale.build import (
     obs_site,
     resolve_pool,
 )
-from bayescale.data import _PACKAGE_DIRS, FLOPS_HINT, RunTable, RunTableError, positive_number, validate_runs
+from bayescale.data import (
+    _PACKAGE_DIRS,
+    FLOPS_HINT,
+    DataWarning,
+    RunTable,
+    RunTableError,
+    _rows,
+    positive_number,
+    validate_runs,
+)
 from bayescale.law import Law, LawSpecError, get_law, is_built_in, law_from_dict
 
 if TYPE_CHECKING:  # imported where used: `import bayescale` leaves xarray to the import thread of the first fit
@@ -250,8 +259,6 @@ def _predictor_centres(table: RunTable, predictors: Mapping[str, Sequence[str]])
                                  "takes one value per group")
             values = per_group.first().to_numpy(np.float64)
             if np.ptp(np.log(values)) == 0:
-                from bayescale.data import DataWarning
-
                 warnings.warn(f"group predictor {col!r} takes the same value ({values[0]:g}) in every group, so its "
                               f"coefficient {p}_on_{col} can only follow its prior: drop it or add groups where it "
                               "differs", DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
@@ -834,8 +841,6 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
 
 def _check_law_on_runs(law: Law, table: RunTable) -> None:
     """Evaluate a user's law on the runs at its prior means: undefined everywhere is an error, somewhere a warning."""
-    from bayescale.data import DataWarning, _rows
-
     frame = table.frame
     try:
         with jax.enable_x64(True):

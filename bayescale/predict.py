@@ -23,9 +23,10 @@ from bayescale.data import (
     FLOPS_HINT,
     DataWarning,
     RunTable,
-    compute_units_warning,
+    _rows,
     positive_number,
     validate_runs,
+    warn_compute_units,
 )
 from bayescale.fit import Fit, _model_data, _pct, _predictor_columns
 from bayescale.law import _check_scale
@@ -110,8 +111,6 @@ UNITS_RATIO = 1e6
 
 def _warn_far_outside(fit: Fit, frame: pd.DataFrame) -> None:
     """Warn about size inputs over ``UNITS_RATIO`` times beyond the fitted runs' range (sizes in other units)."""
-    from bayescale.data import _rows
-
     cd = fit.tree.constant_data
     for x in (x for x in fit.law.inputs if fit.law.is_size_input(x) and x in cd):
         lo, hi = float(cd[x].min()), float(cd[x].max())
@@ -392,8 +391,7 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
     if np.any(~np.isfinite(budgets) | (budgets <= 0)):
         raise ValueError(f"compute budgets must be finite and > 0, got {budgets.tolist()}")
     k = positive_number(flops_per_param_token, "flops_per_param_token", FLOPS_HINT)
-    if (note := compute_units_warning(float(budgets.max()))) is not None:
-        warnings.warn(note, DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
+    warn_compute_units(float(budgets.max()))
     unknown = sorted(set(fixed) - (set(law.inputs) - {"n", "d"}))
     if unknown:
         raise ValueError(f"fixed= names {unknown}: it holds the law's inputs other than n and d (the budget sets "

@@ -231,10 +231,9 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _pc_png(pc, layout: bool = True) -> bytes:
+def _pc_png(pc) -> bytes:
     fig = pc.viz["figure"].item()
-    if layout:  # room for each panel's title above the tick labels of the panel over it
-        fig.set_layout_engine("constrained")
+    fig.set_layout_engine("constrained")  # room for each panel's title above the tick labels of the panel over it
     return _png(fig)
 
 

@@ -186,14 +186,12 @@ def simulate_ladder(
     if design is None:
         base = default_design(law)
     else:
-        from bayescale.data import DataWarning, RunTableError, validate_runs
+        from bayescale.data import DataWarning, validate_runs
 
-        try:
-            with warnings.catch_warnings():  # a design's units are the caller's choice; only errors matter here
-                warnings.simplefilter("ignore", DataWarning)
-                base = validate_runs(design, law, require_target=False).frame[list(law.inputs)].reset_index(drop=True)
-        except RunTableError as err:
-            raise RunTableError(err.problems, "the design") from None
+        with warnings.catch_warnings():  # a design's units are the caller's choice; only errors matter here
+            warnings.simplefilter("ignore", DataWarning)
+            checked = validate_runs(design, law, require_target=False, table="the design").frame
+        base = checked[list(law.inputs)].reset_index(drop=True)
         if num_groups and "group" in design:
             raise ValueError("design already has a 'group' column, which num_groups= would overwrite: rename it")
     truth: dict = {}
