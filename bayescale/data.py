@@ -78,7 +78,7 @@ def parse_size(value, *, suffixes: bool = True) -> float:
     return float("nan")
 
 
-def positive_number(value, name: str, hint: str = "") -> float:
+def _positive_number(value, name: str, hint: str = "") -> float:
     """Return ``value`` as a float, or raise a ValueError naming ``name`` unless it is a finite number > 0."""
     if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
             or not np.isfinite(value) or value <= 0):
@@ -86,16 +86,16 @@ def positive_number(value, name: str, hint: str = "") -> float:
     return float(value)
 
 
-FLOPS_HINT = " (FLOPs per parameter and token: 6 for a dense transformer's forward and backward pass)"
+_FLOPS_HINT = " (FLOPs per parameter and token: 6 for a dense transformer's forward and backward pass)"
 
 
 #: Compute budgets below this many FLOPs are more likely in other units (PF-days) than a real training run's.
-FLOPS_FLOOR = 1e10
+_FLOPS_FLOOR = 1e10
 
 
-def warn_compute_units(largest: float) -> None:
+def _warn_compute_units(largest: float) -> None:
     """Warn (DataWarning) when the largest compute budget is too small to be FLOPs (PF-days, say)."""
-    if largest < FLOPS_FLOOR:
+    if largest < _FLOPS_FLOOR:
         warnings.warn(f"compute {largest:.4g} does not look like FLOPs; compute budgets are raw FLOPs: from PF-days "
                       "multiply by 8.64e19", DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
 
@@ -414,7 +414,7 @@ def validate_runs(
                 f"{_UNIT_WORDS[col]} are raw counts: multiply, e.g. runs[{col!r}] * 1e6 for millions or * 1e9 "
                 "for billions"
             )
-    if "c" in out.columns and out["c"].max() < FLOPS_FLOOR:
+    if "c" in out.columns and out["c"].max() < _FLOPS_FLOOR:
         warn(
             f"column 'c' does not look like FLOPs (largest value {out['c'].max():.4g}); compute budgets are raw "
             "FLOPs: from PF-days multiply by 8.64e19, e.g. runs['c'] * 8.64e19"

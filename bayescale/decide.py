@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from bayescale.data import FLOPS_HINT, DataWarning, positive_number, warn_compute_units
+from bayescale.data import _FLOPS_HINT, DataWarning, _positive_number, _warn_compute_units
 from bayescale.fit import _pct
 from bayescale.predict import _check_quantiles, _group_params, _quantiles, parameter_draws
 
@@ -351,10 +351,10 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
     if np.ndim(compute) != 0:
         raise TypeError(f"compute is one budget in FLOPs, got {compute!r}: call once per budget "
                         "(fit.optimal_allocation(c=[...]) gives the law's optimum at several budgets at once)")
-    c, k, d_inf = float(compute), positive_number(k, "flops_per_param_token", FLOPS_HINT), float(inference_tokens)
+    c, k, d_inf = float(compute), _positive_number(k, "flops_per_param_token", _FLOPS_HINT), float(inference_tokens)
     if not np.isfinite(c) or c <= 0 or not d_inf >= 0:
         raise ValueError(f"compute must be finite and > 0 and inference_tokens >= 0; got {compute}, {inference_tokens}")
-    warn_compute_units(c)
+    _warn_compute_units(c)
     if n is not None and d is not None:
         raise ValueError("fix n or d, not both: the budget decides the other")
     others = set(law.inputs) - {"n", "d"}
@@ -430,7 +430,7 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
     if objective == "p_target" and target is None:
         raise ValueError("objective='p_target' needs target= (the loss to reach)")
     if target is not None:
-        positive_number(target, "target", " (the loss to reach)")
+        _positive_number(target, "target", " (the loss to reach)")
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must be in (0, 1), got {quantile}")
     qs = _check_quantiles(quantiles)
@@ -611,14 +611,14 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
     budgets = np.atleast_1d(np.asarray(compute, dtype=float))
     if budgets.size == 0 or np.any(~np.isfinite(budgets) | (budgets <= 0)):
         raise ValueError(f"compute must be finite and > 0, got {budgets.tolist()}")
-    warn_compute_units(float(budgets.max()))
+    _warn_compute_units(float(budgets.max()))
     qs = _check_quantiles(quantiles)
     lo, hi = span if span is not None else (budgets.min() / 100.0, budgets.max() * 100.0)
     if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
         raise ValueError(f"span must be (low, high) compute with 0 < low < high, got {span!r}")
     grid = np.geomspace(lo, hi, 121)
     sign = 1.0 if better == "higher" else -1.0
-    k = positive_number(flops_per_param_token, "flops_per_param_token", FLOPS_HINT)
+    k = _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
     values = {name: _at_compute(f, g, np.concatenate([budgets, grid]), k, target)
               for name, (f, g) in configs.items()}
     m = min(v.shape[0] for v in values.values())
@@ -821,7 +821,7 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
     bad = cand.index[~(np.isfinite(cand["n"]) & np.isfinite(cand["d"]) & (cand["n"] > 0) & (cand["d"] > 0))]
     if len(bad):
         raise ValueError(f"candidates rows {list(bad)} have non-positive or missing n or d")
-    k = positive_number(flops_per_param_token, "flops_per_param_token", FLOPS_HINT)
+    k = _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
     costs = cand[cost].to_numpy(float) if cost is not None else k * cand["n"].to_numpy(float) * cand["d"].to_numpy(
         float)
     if np.any(~np.isfinite(costs) | (costs <= 0)):
@@ -967,7 +967,7 @@ def replay(law, runs: pd.DataFrame, *, start: Sequence, compute: float, budget: 
     missing = [s for s in start if s not in runs.index]
     if missing or len(start) < 2:
         raise ValueError(f"start must name at least two rows of runs by index label; not found: {missing[:8]}")
-    k = positive_number(flops_per_param_token, "flops_per_param_token", FLOPS_HINT)
+    k = _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
     kwargs = dict(fit_kwargs or {})
 
     def fit_on(rows):  # the data warnings were given once, by the fit to every run; diagnostics go in the table

@@ -40,16 +40,16 @@ from bayescale.build import (
     resolve_pool,
 )
 from bayescale.data import (
+    _FLOPS_HINT,
     _PACKAGE_DIRS,
-    FLOPS_HINT,
     DataWarning,
     RunTable,
     RunTableError,
+    _positive_number,
     _rows,
-    positive_number,
     validate_runs,
 )
-from bayescale.law import Law, LawSpecError, get_law, is_built_in, law_from_dict
+from bayescale.law import Law, LawSpecError, _is_built_in, get_law, law_from_dict
 
 if TYPE_CHECKING:  # imported where used: `import bayescale` leaves xarray to the import thread of the first fit
     import xarray as xr
@@ -758,9 +758,9 @@ SAMPLERS = {"nuts": (4, 1000, 1000), "chees": (8, 200, 750)}
 def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
              flops_per_param_token, warmup_tree_depth, mass_shrinkage=None, sampler="nuts", *,
              sigma_scale=0.1, group_scale=0.5) -> _Options:
-    positive_number(flops_per_param_token, "flops_per_param_token", FLOPS_HINT)
-    positive_number(sigma_scale, "sigma_scale", " (the prior scale of the noise sd on the log target)")
-    positive_number(group_scale, "group_scale", " (the prior scale of the spread of parameters across groups)")
+    _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
+    _positive_number(sigma_scale, "sigma_scale", " (the prior scale of the noise sd on the log target)")
+    _positive_number(group_scale, "group_scale", " (the prior scale of the spread of parameters across groups)")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler={sampler!r} is not one of {tuple(SAMPLERS)}")
     defaults = SAMPLERS[sampler]
@@ -813,7 +813,7 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
     predictors = _predictor_spec(law, group_predictors, pool, groups)
     table = validate_runs(runs, law, groups=groups, noise=noise, flops_per_param_token=flops_per_param_token,
                           keep=sorted({c for cols in predictors.values() for c in cols}))
-    if not is_built_in(law):  # the catalogue's laws are checked by their tests
+    if not _is_built_in(law):  # the catalogue's laws are checked by their tests
         _check_law_on_runs(law, table)
     if pooling == "auto":
         smallest = int(table.frame.groupby(list(table.groups)).size().min()) if table.groups else 0
@@ -844,7 +844,7 @@ def _check_law_on_runs(law: Law, table: RunTable) -> None:
     frame = table.frame
     try:
         with jax.enable_x64(True):
-            v = np.asarray(law(**{x: frame[x].to_numpy(dtype=float) for x in law.inputs}, **law.prior_means()),
+            v = np.asarray(law(**{x: frame[x].to_numpy(dtype=float) for x in law.inputs}, **law._prior_means()),
                            dtype=float)
     except Exception:  # noqa: BLE001 - the sampler's own error says more about a formula that cannot run
         return

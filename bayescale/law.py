@@ -239,7 +239,7 @@ class Law:
                 + (f" (unexpected {sorted(extra)})" if extra else "")
             )
 
-    def prior_means(self) -> dict[str, float]:
+    def _prior_means(self) -> dict[str, float]:
         """Return each parameter's prior mean (a fixed prior draw where the mean is infinite)."""
         return {p: float(np.asarray(prior.mean)) if np.isfinite(prior.mean) else float(np.asarray(prior.sample(
             jax.random.PRNGKey(0)))) for p, prior in self.params.items()}
@@ -247,7 +247,7 @@ class Law:
     def _check_evaluates(self):
         where = f"law {self.name!r}"
         example = {x: float(self.example.get(x, 1e9)) for x in self.inputs}
-        params = self.prior_means()
+        params = self._prior_means()
         try:
             with jax.enable_x64(True):
                 out = np.asarray(self(**example, **params))
@@ -547,7 +547,7 @@ def register(law: Law, *, overwrite: bool = False) -> Law:
     return law
 
 
-def is_built_in(law: Law) -> bool:
+def _is_built_in(law: Law) -> bool:
     """Return whether ``law`` is the catalogue's registered spec (defined in ``bayescale.models``).
 
     The catalogue's laws are evaluated by its tests; user laws are also checked on each fit's runs.

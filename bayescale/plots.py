@@ -24,7 +24,7 @@ def _pyplot():
     return plt
 
 
-def readable_log_y(ax) -> None:
+def _readable_log_y(ax) -> None:
     """Label a log y axis spanning under a decade (a loss from 1.8 to 3.5) at 2, 2.5, 3 rather than 2x10^0."""
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
@@ -84,7 +84,7 @@ def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[f
     ax.set_yscale("log")
     ax.set_xlabel(f"compute C = {k:g} N D (FLOPs)")
     ax.set_ylabel(fit.law.target)
-    readable_log_y(ax)
+    _readable_log_y(ax)
     ax.set_title(f"{fit.law.name}: runs and posterior L*(C)")
     ax.legend(fontsize=8, loc="upper right")
     return _save(fig, path)

@@ -19,14 +19,14 @@ from numpyro import handlers
 
 from bayescale.build import build_model, obs_site
 from bayescale.data import (
+    _FLOPS_HINT,
     _PACKAGE_DIRS,
-    FLOPS_HINT,
     DataWarning,
     RunTable,
+    _positive_number,
     _rows,
-    positive_number,
+    _warn_compute_units,
     validate_runs,
-    warn_compute_units,
 )
 from bayescale.fit import Fit, _model_data, _pct, _predictor_columns
 from bayescale.law import _check_scale
@@ -390,14 +390,14 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
     budgets = np.atleast_1d(np.asarray(c, dtype=float))
     if np.any(~np.isfinite(budgets) | (budgets <= 0)):
         raise ValueError(f"compute budgets must be finite and > 0, got {budgets.tolist()}")
-    k = positive_number(flops_per_param_token, "flops_per_param_token", FLOPS_HINT)
-    warn_compute_units(float(budgets.max()))
+    k = _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
+    _warn_compute_units(float(budgets.max()))
     unknown = sorted(set(fixed) - (set(law.inputs) - {"n", "d"}))
     if unknown:
         raise ValueError(f"fixed= names {unknown}: it holds the law's inputs other than n and d (the budget sets "
                          f"those), and law {law.name!r} has inputs {list(law.inputs)}")
     for name, value in fixed.items():
-        positive_number(value, f"fixed[{name!r}]")
+        _positive_number(value, f"fixed[{name!r}]")
     params = _group_params(fit, group)
     rows = []
     with jax.enable_x64(True):

@@ -344,7 +344,7 @@ def _residual_figure(fit, ptree):
 
 def _law_figure(fit, at):
     """Draw the fitted law with 90% bands out past the data; None when the law has no one-dimensional view."""
-    from bayescale.plots import plot_loss_vs_compute, readable_log_y
+    from bayescale.plots import _readable_log_y, plot_loss_vs_compute
 
     law = fit.law
     runs = fit.runs()
@@ -377,7 +377,7 @@ def _law_figure(fit, at):
         ax.scatter(runs[name], runs[law.target], s=12, color="k", zorder=3, label="runs")
         ax.set_xscale("log" if size else "linear")
         ax.set_yscale("log" if law.link == "log" else "linear")
-        readable_log_y(ax)
+        _readable_log_y(ax)
         ax.set_xlabel(label)
         ax.set_ylabel(law.target)
         ax.legend(fontsize=8)

@@ -520,7 +520,7 @@ def test_catalogue_laws_are_recognised_however_the_catalogue_was_imported():
     import subprocess
     import sys
 
-    code = ("import bayescale.models.loss_scaling, bayescale as bs; from bayescale.law import is_built_in; "
-            "print(is_built_in(bs.get_law('chinchilla')))")
+    code = ("import bayescale.models.loss_scaling, bayescale as bs; from bayescale.law import _is_built_in; "
+            "print(_is_built_in(bs.get_law('chinchilla')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "True", out.stderr  # else every fit of a catalogue law evaluates it eagerly
