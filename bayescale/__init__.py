@@ -18,7 +18,7 @@ _configure_cpu_dispatch()  # JAX is loaded, its backend not yet started
 
 from bayescale import datasets  # noqa: E402
 from bayescale.backtest import Backtest, backtest  # noqa: E402
-from bayescale.calibration import CalibrationResult, calibrate  # noqa: E402
+from bayescale.calibration import CalibrationResult, CalibrationWarning, calibrate  # noqa: E402
 from bayescale.chain import Chain, ChainFit, chain  # noqa: E402
 from bayescale.compare import Comparison, compare  # noqa: E402
 from bayescale.data import DataWarning, RunTableError, pareto_front, validate_runs  # noqa: E402
@@ -36,7 +36,7 @@ from bayescale.decide import (  # noqa: E402
     recommend,
     replay,
 )
-from bayescale.fit import ConvergenceWarning, Fit, FitFileError, fit, fit_many, load  # noqa: E402
+from bayescale.fit import ConvergenceWarning, Fit, FitFileError, PriorWarning, fit, fit_many, load  # noqa: E402
 from bayescale.law import Law, LawSpecError, get_law, laws, register  # noqa: E402
 from bayescale.simulate import simulate_ladder  # noqa: E402
 
@@ -61,10 +61,12 @@ __all__ = [
     "Backtest",
     "BatchTradeoff",
     "CalibrationResult",
+    "CalibrationWarning",
     "Chain",
     "ChainFit",
     "Comparison",
     "ConvergenceWarning",
+    "PriorWarning",
     "DataWarning",
     "Fit",
     "FitFileError",

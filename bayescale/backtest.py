@@ -214,6 +214,11 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
     from bayescale.predict import predictive_draws
 
     laws = [get_law(x) for x in ([laws] if isinstance(laws, str) or not isinstance(laws, Sequence) else laws)]
+    scales = {(law.target, law.link) for law in laws}
+    if len(scales) > 1:  # CRPS and log scores on different scales (or of different targets) do not compare
+        raise ValueError("backtest compares laws of one target on one likelihood scale, so that their CRPS and log "
+                         "scores are comparable; got " + ", ".join(f"{law.name} ({law.target!r} on the {law.link} "
+                                                                   "scale)" for law in laws))
     runs = pd.DataFrame(runs).reset_index(drop=True)
     if runs.empty:
         raise RunTableError(["the table has no runs; a backtest needs runs below and above its cuts"])

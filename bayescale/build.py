@@ -63,7 +63,7 @@ class ModelConfig:
         ``p`` and a concentration ``phi``, written on the logit scale (with its Jacobian) so that log-likelihoods,
         LOO and predictions share the scale of the other likelihoods.
     sigma_scale : float
-        Scale of the ``HalfNormal`` prior on the residual sd of the log target.
+        Scale of the ``HalfNormal`` prior on the residual sd, on the likelihood's scale (log or logit of the target).
     group_scale : float
         Scale of the ``HalfNormal`` prior on group-level spreads (unconstrained scale).
     centred : bool

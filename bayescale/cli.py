@@ -102,7 +102,8 @@ def fit(
     pool: Annotated[str | None, typer.Option(help="shared | partial | independent (with --groups)")] = None,
     pooling: Annotated[str, typer.Option(help="auto | noncentred | centred (partial pooling)")] = "auto",
     likelihood: Annotated[str, typer.Option(help="student_t | normal | beta (accuracies, logit laws)")] = "student_t",
-    noise: Annotated[str | None, typer.Option(help="column of known per-run sd of the log target")] = None,
+    noise: Annotated[str | None, typer.Option(
+        help="column of known per-run noise sd on the likelihood's scale (log loss, logit accuracy)")] = None,
     num_chains: int = 4,
     num_warmup: int = 1000,
     num_samples: int = 1000,
@@ -112,6 +113,9 @@ def fit(
     warmup_tree_depth: Annotated[int | None, typer.Option(
         help="deepest NUTS tree during warm-up (default: 7, or max-tree-depth - 3 when deeper)")] = None,
     flops_per_param_token: Annotated[float, typer.Option(help="k in C = k N D")] = 6.0,
+    sigma_scale: Annotated[float | None, typer.Option(
+        help="scale of the HalfNormal prior on the residual sd (default: the law's noise_scale); raise it when the "
+             "fit's PriorWarning says so")] = None,
 ):
     """Fit a law to a table of runs with NUTS and save the fit atomically."""
     import bayescale as bs
@@ -132,7 +136,8 @@ def fit(
                         noise=noise,
                         num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples, seed=seed,
                         target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
-                        warmup_tree_depth=warmup_tree_depth, flops_per_param_token=flops_per_param_token)
+                        warmup_tree_depth=warmup_tree_depth, flops_per_param_token=flops_per_param_token,
+                        sigma_scale=sigma_scale)
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
         _fail(str(exc).strip('"'))
     try:

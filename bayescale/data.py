@@ -202,7 +202,7 @@ def validate_runs(
     groups : str or sequence of str, optional
         Group columns of a hierarchical fit.
     noise : str, optional
-        Column with a known per-run noise sd on the log-target scale.
+        Column with a known per-run noise sd on the likelihood's scale (log target, or logit for fractions).
     require_target : bool
         False for prediction tables, which need only the inputs (and groups); fit-only checks are skipped.
     flops_per_param_token : float
@@ -317,11 +317,13 @@ def validate_runs(
         if col == law.target and law.link == "logit":
             outside = np.isfinite(values) & ((values <= 0) | (values >= 1))
             if outside.any():
-                pct = " (it looks like a percentage: divide by 100)" if values.max() > 1.5 else ""
+                fix = ("it looks like a percentage: divide by 100" if values.max() > 1.5 else
+                       "a score of exactly 0 or 1 out of k questions can be moved inside with the continuity "
+                       "correction (k * score + 0.5) / (k + 1); dropping such runs for their score biases the fit")
                 problems.append(
                     f"column {col!r} has {int(outside.sum())} value(s) outside (0, 1) ({_rows(out.index[outside])}); "
-                    f"law {law.name!r} models {col!r} on the logit scale, as a fraction strictly between 0 and 1"
-                    f"{pct}; correct or drop those runs"
+                    f"law {law.name!r} models {col!r} on the logit scale, as a fraction strictly between 0 and 1: "
+                    f"{fix}"
                 )
     if noise and noise not in missing:
         bad = ~(np.isfinite(out[noise]) & (out[noise] > 0))
@@ -404,8 +406,9 @@ def validate_runs(
             lo, hi = out[col].min(), out[col].max()
             if np.log10(hi) - np.log10(lo) < 1:  # not hi / lo, which overflows for sizes near 0
                 warn(
-                    f"input {col!r} spans under one decade ({lo:.3g} to {hi:.3g}); the floor and the coefficient "
-                    "(E and A) are not identifiable from such a range and their posteriors will follow the prior"
+                    f"input {col!r} spans under one decade ({lo:.3g} to {hi:.3g}); a power law's exponent in "
+                    f"{col!r} is weakly identified from such a range (and a floor hardly at all), so those "
+                    "posteriors will lean on their priors and extrapolations in it will be wide"
                 )
     for col, floor in (("n", 1e5), ("d", 1e5), ("u", 1e5)):
         if col in out.columns and out[col].max() < floor:

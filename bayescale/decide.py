@@ -25,7 +25,7 @@ import pandas as pd
 
 from bayescale.data import _FLOPS_HINT, DataWarning, _positive_number, _warn_compute_units
 from bayescale.fit import _pct
-from bayescale.predict import _check_quantiles, _group_params, _quantiles, parameter_draws
+from bayescale.predict import _check_quantiles, _group_params, _quantiles, parameter_draws, typical_noise
 
 __all__ = ["Recommendation", "BatchTradeoff", "Allocation", "ScaleComparison", "NextRun", "recommend",
            "batch_tradeoff", "allocate", "compare_at_scale", "next_run"]
@@ -400,7 +400,10 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
         The budget C in FLOPs (training plus inference).
     objective : {"expected", "quantile", "p_target"}
         Least expected loss (the Bayes action for a utility linear in the loss), least ``quantile`` of the
-        loss (risk-averse), or greatest probability that the loss is below ``target``.
+        loss (risk-averse), or greatest probability that the loss is below ``target``. "The loss" is the law's
+        curve at each posterior draw, the loss the allocation controls; it leaves out the run-to-run noise of one
+        training run (``fit.predict(kind="observation")`` adds it), so ``p_target`` is the probability that the
+        allocation's expected loss reaches the target, not that a single run's measured loss does.
     quantile : float
         The quantile of ``objective="quantile"`` (0.9: the loss one is 90% sure to beat).
     target : float, optional
@@ -703,6 +706,8 @@ def _noise_draws(fit, num: int) -> dict[str, np.ndarray]:
         raise ValueError("next_run needs one noise scale for all groups (pool sigma 'shared')")
     names = ["sigma", "nu"] if like == "student_t" else ["sigma"]
     out = {k: np.asarray(v).reshape(num, -1)[:, 0] for k, v in fit.draws(names).items()}
+    if fit.meta.get("noise") is not None:  # a new run's known noise sd adds in quadrature, as in the fit
+        out["sigma"] = np.hypot(out["sigma"], typical_noise(fit))
     return out
 
 
@@ -747,10 +752,14 @@ def _refit_gain(fit, run: pd.Series, result: float, compute: float, bounds, j0: 
     opts = fit.meta["options"]
     kwargs = {"likelihood": fit.config.likelihood, "num_chains": opts["num_chains"], "num_warmup": opts["num_warmup"],
               "num_samples": opts["num_samples"], "target_accept_prob": opts["target_accept_prob"], "seed": seed,
-              **dict(refit_kwargs or {})}
+              "sigma_scale": fit.config.sigma_scale, **dict(refit_kwargs or {})}
     runs = fit.runs()
     new = pd.DataFrame({"n": [float(run["n"])], "d": [float(run["d"])], fit.law.target: [result]},
                        index=pd.Index(["(next run)"], name=runs.index.name))
+    noise = fit.meta.get("noise")
+    if noise is not None:
+        new[noise] = typical_noise(fit)
+        kwargs.setdefault("noise", noise)
     refit = _quiet_fit(fit.law, pd.concat([runs, new]), **kwargs)
     surface = _budget_surface(refit, compute, inference_tokens=inference_tokens, k=k, grid_size=401,
                               bounds=bounds)[3].mean(axis=0)

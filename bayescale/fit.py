@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import sys
 import threading
@@ -54,7 +55,8 @@ from bayescale.law import Law, LawSpecError, _is_built_in, get_law, law_from_dic
 if TYPE_CHECKING:  # imported where used: `import bayescale` leaves xarray to the import thread of the first fit
     import xarray as xr
 
-__all__ = ["fit", "fit_many", "Fit", "load", "ConvergenceWarning", "FitFileError", "Diagnostics", "THRESHOLDS"]
+__all__ = ["fit", "fit_many", "Fit", "load", "ConvergenceWarning", "PriorWarning", "FitFileError", "Diagnostics",
+           "THRESHOLDS"]
 
 #: Convergence thresholds checked on every fit (Vehtari et al. 2021; Betancourt 2016 for E-BFMI).
 THRESHOLDS = {"r_hat": 1.01, "ess_bulk": 400, "ess_tail": 400, "divergences": 0, "tree_depth_frac": 0.0,
@@ -66,6 +68,30 @@ CENTRED_MIN_RUNS = 6
 
 class ConvergenceWarning(UserWarning):
     """A fit failed a sampler diagnostic; the message states the value and the threshold used."""
+
+
+class PriorWarning(UserWarning):
+    """A fit's posterior presses against its prior: the data ask for more than the prior allows."""
+
+
+#: A fit warns (:class:`PriorWarning`) when the residual sd's posterior median exceeds this many times the scale of
+#: its HalfNormal prior, which puts 4.6% of its mass above twice its scale.
+NOISE_PRIOR_TAIL = 2.0
+
+
+def _noise_prior_problems(f: Fit) -> list[str]:
+    """Say when the residual sd's posterior sits in its prior's upper tail (the prior then narrows every interval)."""
+    if f.config.likelihood == "beta" or "sigma" not in f.tree["posterior"]:
+        return []
+    scale = f.config.sigma_scale
+    worst = float(np.max(np.atleast_1d(f.tree["posterior"]["sigma"].median(("chain", "draw")).values)))
+    if worst <= NOISE_PRIOR_TAIL * scale:
+        return []
+    tail = math.erfc(worst / (scale * math.sqrt(2.0)))
+    return [f"the residual sd's posterior median ({worst:.3g}, on the {f.law.link} scale) is {worst / scale:.1f} "
+            f"times the scale of its prior sigma ~ HalfNormal({scale:g}), which gives P(sigma > {worst:.3g}) = "
+            f"{tail:.1g}: the prior holds the noise down, so every interval is too narrow. Refit with "
+            f"sigma_scale={float(f'{3 * worst:.1g}'):g} (threshold: median > {NOISE_PRIOR_TAIL:g} x sigma_scale)"]
 
 
 class FitFileError(OSError):
@@ -367,8 +393,13 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int, optional
     dense_mass : bool, optional
         Dense mass matrix; default dense when the model has at most 200 unconstrained parameters
         (:data:`DENSE_MAX_PARAMS`).
-    sigma_scale, group_scale : float
-        Scales of the HalfNormal priors on the residual sd and on group-level spreads.
+    sigma_scale : float, optional
+        Scale of the HalfNormal prior on the residual sd, on the law's link scale (log or logit of the target).
+        Default: the law's :attr:`~bayescale.Law.noise_scale` (0.1 for losses; 0.5 for the catalogue's laws of
+        optimal hyperparameters and critical batch sizes, which scatter more). A fit warns when the residual sd's
+        posterior sits in this prior's upper tail.
+    group_scale : float
+        Scale of the HalfNormal priors on group-level spreads.
     flops_per_param_token : float
         FLOPs convention ``c = k n d`` used by validation and :meth:`Fit.optimal_allocation`.
     precision : {"float64", "float32"}
@@ -411,7 +442,7 @@ def fit(
     warmup_tree_depth: int | None = None,
     mass_shrinkage: float | None = None,
     dense_mass: bool | None = None,
-    sigma_scale: float = 0.1,
+    sigma_scale: float | None = None,
     group_scale: float = 0.5,
     flops_per_param_token: float = 6.0,
     precision: str = "float64",
@@ -450,7 +481,8 @@ def fit(
         Likelihood on the law's link scale (log of a loss, logit of an accuracy); ``"beta"`` for accuracies and
         error rates of laws with ``link="logit"`` (see :class:`bayescale.build.ModelConfig`).
     noise : str, optional
-        Column with a known per-run sd of the log target (added in quadrature to the fitted sd).
+        Column with a known per-run noise sd on the likelihood's scale (the log of a loss, the logit of an accuracy),
+        added in quadrature to the fitted sd; predictions add it for new runs too (:func:`~bayescale.predict.predict`).
     crossed : mapping, optional
         Crossed effects ``{vector: {parameter: column}}``: each named parameter takes, in each group, the value of
         ``vector`` at the group's level of ``column`` (a group column), so parameters naming one vector share its
@@ -482,6 +514,8 @@ def fit(
     -----
     ConvergenceWarning
         When R-hat, bulk/tail ESS, divergences, tree depth or E-BFMI fail their thresholds (stated in the message).
+    PriorWarning
+        When the residual sd's posterior median exceeds :data:`NOISE_PRIOR_TAIL` times ``sigma_scale``.
 
     See Also
     --------
@@ -515,6 +549,10 @@ def fit(
                            progress=progress)
         for msg in result.diagnostics.problems:
             warnings.warn(msg, ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
+        for target, stage in result.stages.items():
+            for msg in _noise_prior_problems(stage):
+                warnings.warn(f"stage {target!r} ({stage.law.name}): {msg}", PriorWarning,
+                              skip_file_prefixes=_PACKAGE_DIRS)
         return result
     law = get_law(law)
     prep = _prepare(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
@@ -535,6 +573,8 @@ def fit(
     hint = _CHEES_HINT if result.meta["options"].get("sampler") == "chees" else ""
     for msg in result.diagnostics.problems:
         warnings.warn(msg + hint, ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
+    for msg in _noise_prior_problems(result):
+        warnings.warn(f"{law.name}: {msg}", PriorWarning, skip_file_prefixes=_PACKAGE_DIRS)
     return result
 
 
@@ -558,7 +598,7 @@ def fit_many(
     warmup_tree_depth: int | None = None,
     mass_shrinkage: float | None = None,
     dense_mass: bool | None = None,
-    sigma_scale: float = 0.1,
+    sigma_scale: float | None = None,
     group_scale: float = 0.5,
     flops_per_param_token: float = 6.0,
     precision: str = "float64",
@@ -689,6 +729,12 @@ def fit_many(
         warnings.warn(f"{len(bad)} of {len(out)} fits failed a diagnostic check: {listed}{more}"
                       f"{_CHEES_HINT if chees else ''}", ConvergenceWarning,
                       skip_file_prefixes=_PACKAGE_DIRS)
+    pressed = {k: p[0] for k, f in out.items() if (p := _noise_prior_problems(f))}
+    if pressed:
+        first, msg = next(iter(pressed.items()))
+        warnings.warn(f"{len(pressed)} of {len(out)} fits ({', '.join(map(repr, list(pressed)[:5]))}"
+                      f"{', ...' if len(pressed) > 5 else ''}) press against the noise prior; fit {first!r}: {msg}",
+                      PriorWarning, skip_file_prefixes=_PACKAGE_DIRS)
     return out
 
 
@@ -757,9 +803,10 @@ SAMPLERS = {"nuts": (4, 1000, 1000), "chees": (8, 200, 750)}
 
 def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
              flops_per_param_token, warmup_tree_depth, mass_shrinkage=None, sampler="nuts", *,
-             sigma_scale=0.1, group_scale=0.5) -> _Options:
+             sigma_scale=None, group_scale=0.5) -> _Options:
     _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
-    _positive_number(sigma_scale, "sigma_scale", " (the prior scale of the noise sd on the log target)")
+    if sigma_scale is not None:
+        _positive_number(sigma_scale, "sigma_scale", " (the prior scale of the noise sd on the law's link scale)")
     _positive_number(group_scale, "group_scale", " (the prior scale of the spread of parameters across groups)")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler={sampler!r} is not one of {tuple(SAMPLERS)}")
@@ -826,7 +873,8 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
         modes[p] = "crossed"
     cross_levels = _crossed_levels(table.frame, cross)
     config = ModelConfig(
-        pool=modes, likelihood=likelihood, sigma_scale=sigma_scale, group_scale=group_scale,
+        pool=modes, likelihood=likelihood, group_scale=group_scale,
+        sigma_scale=float(law.noise_scale if sigma_scale is None else sigma_scale),
         centred=pooling == "centred", crossed=cross, crossed_levels=cross_levels,
         crossed_priors=_crossed_priors(law, cross, cross_levels, crossed_priors),
         group_predictors=_predictor_centres(table, predictors),
@@ -1722,8 +1770,10 @@ def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stat
     div = int(stats["diverging"].sum()) if "diverging" in stats else 0
     depth = stats["tree_depth"].values if "tree_depth" in stats else np.zeros(1)
     depth_frac = float(np.mean(depth >= max_tree_depth))
+    import arviz_stats as azs
+
     energy = stats["energy"].values
-    ebfmi = np.square(np.diff(energy, axis=1)).mean(axis=1) / np.var(energy, axis=1)
+    ebfmi = np.atleast_1d(np.asarray(azs.bfmi(stats["energy"].transpose("chain", "draw"))))
     problems = []
     t = THRESHOLDS
     bad_r = {k: v for k, v in r.items() if not v < t["r_hat"]}

@@ -94,6 +94,10 @@ class Law:
         compute budget ``c`` with ``c = k * n * d``.
     published : mapping of str to float, optional
         Parameter values published with the reference (used by simulated ladders and the docs).
+    noise_scale : float
+        Default scale of the HalfNormal prior on the residual sd, on the link scale (``bs.fit(sigma_scale=)``
+        overrides it). 0.1 (the default) suits losses, whose log residuals are about 0.004-0.03; give more to
+        targets that scatter more, such as a grid's optimal learning rate (log residuals about 0.5).
 
     Examples
     --------
@@ -126,6 +130,7 @@ class Law:
     example: Mapping[str, float] = field(default_factory=dict)
     optimum: Callable[..., Any] | None = None
     published: Mapping[str, float] = field(default_factory=dict)
+    noise_scale: float = 0.1
     registered: bool = False
 
     def __post_init__(self):
@@ -189,6 +194,10 @@ class Law:
         self._check_signature(self.fn, "fn")
         if self.log_fn is not None:
             self._check_signature(self.log_fn, "log_fn")
+        ns = self.noise_scale
+        if isinstance(ns, bool) or not isinstance(ns, (int, float)) or not math.isfinite(ns) or ns <= 0:
+            raise LawSpecError(f"{where}: noise_scale (the prior scale of the residual sd on the link scale) must be "
+                               f"a finite number > 0, got {ns!r}")
         unknown = set(self.published) - set(self.params)
         if unknown:
             raise LawSpecError(f"{where}: published values name unknown parameters {sorted(unknown)}")
@@ -358,6 +367,7 @@ class Law:
             "formula": self.formula,
             "example": dict(self.example),
             "published": dict(self.published),
+            "noise_scale": self.noise_scale,
             "registered": self.registered,
             # argument order of fn and of the export (JSON writers may sort the keys of "inputs" and "params")
             "input_order": list(self.inputs),
@@ -521,7 +531,7 @@ def law_from_dict(d: Mapping[str, Any]) -> Law:
         monotone=d.get("monotone", {}),
         positive=d.get("positive", True), link=d.get("link", ""), description=d.get("description", ""),
         formula=d.get("formula", ""),
-        example=d.get("example", {}), published=d.get("published", {}),
+        example=d.get("example", {}), published=d.get("published", {}), noise_scale=d.get("noise_scale", 0.1),
     )
 
 

@@ -173,7 +173,7 @@ def plot_pair(fit, var_names: Sequence[str] = ("alpha", "beta"), *,
 
 
 def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[str] | None = None, seed: int = 0,
-               path=None):
+               title: str | None = None, path=None):
     """Each stage of a chained fit with its bands, and the chained predictions at ``at``.
 
     The first panel shows the first stage's observed target against compute (``6 n d`` for laws in ``n`` and ``d``,
@@ -189,6 +189,9 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
     groups : sequence of str, optional
         Group levels to draw (default: up to 6 of the fit's).
     seed : int
+    title : str, optional
+        What the figure shows (e.g. the task or corpus), put before the chain's name in the figure's title; by
+        default the group level when one is drawn.
     path : str or path-like, optional
 
     Returns
@@ -231,6 +234,10 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
             p = pred[(pred["target"] == first.target) & (pkey == lv)]
             ax.errorbar(xof(p), p["q50"], yerr=[p["q50"] - p["q05"], p["q95"] - p["q50"]], fmt="D", ms=5, color=col,
                         mfc="white", capsize=3)
+            if "n" in p.columns:  # name each predicted model by its size
+                for x, y, n in zip(xof(p), p["q95"], p["n"], strict=True):
+                    ax.annotate(_size_label(n), (x, y), xytext=(0, 3), textcoords="offset points", ha="center",
+                                fontsize=7, color=col)
     ax.set_xscale("log")
     ax.set_xlabel(xname)
     ax.set_ylabel(first.target)
@@ -269,9 +276,20 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
         ax.set_title(f"stage {j + 1}: {law.name} (curve: 90% band)", fontsize=10)
     if gcols and len(colours) > 1:
         axes[0, 0].legend(fontsize=7, frameon=False)
-    fig.suptitle(f"{chain.name}: runs (dots), chained predictions (diamonds, 90% intervals)", fontsize=10)
+    if title is None and gcols and len(levels) == 1:
+        title = f"{' | '.join(gcols)} = {levels[0]}"
+    fig.suptitle(f"{title + ': ' if title else ''}{chain.name}: runs (dots), chained predictions (diamonds, 90% "
+                 "intervals)", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _size_label(n: float) -> str:
+    """``7e9`` -> ``"7B"``, ``1.5e8`` -> ``"150M"``: a model size as papers write it."""
+    for scale, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return f"{n:.3g}"
 
 
 def plot_compare_at_scale(result, *, observed=None, ylabel: str | None = None, title: str | None = None, path=None):

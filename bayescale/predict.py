@@ -31,7 +31,7 @@ from bayescale.data import (
 from bayescale.fit import Fit, _model_data, _pct, _predictor_columns
 from bayescale.law import _check_scale
 
-__all__ = ["predict", "predictive_draws", "parameter_draws", "optimal_allocation"]
+__all__ = ["predict", "predictive_draws", "parameter_draws", "optimal_allocation", "typical_noise"]
 
 _KINDS = ("observation", "mean")
 
@@ -163,7 +163,10 @@ def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95
     quantiles : sequence of float
         Quantiles to report; columns are named ``q05``, ``q50``, ``q95``, ...
     kind : {"observation", "mean"}
-        ``"observation"`` includes run-to-run noise (a new run's loss); ``"mean"`` is the law's curve.
+        ``"observation"`` includes run-to-run noise (a new run's loss); ``"mean"`` is the law's curve. For a fit
+        with known per-run noise (``bs.fit(..., noise="sd")``) a new run's noise sd is read from that column of
+        ``new_runs`` when it has one, and is otherwise the median of the fitted runs' (:func:`typical_noise`);
+        it adds to the fitted ``sigma`` in quadrature, as in the fit.
     seed : int
         Seed for the predictive draws.
 
@@ -213,8 +216,12 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
         raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
     _check_scale(scale)
     law = fit.law
-    table = validate_runs(new_runs, law, groups=fit.groups, require_target=False,
+    noise = fit.meta.get("noise")
+    given = noise is not None and hasattr(new_runs, "keys") and noise in new_runs.keys()
+    table = validate_runs(new_runs, law, groups=fit.groups, require_target=False, noise=noise if given else None,
                           keep=_predictor_columns(fit.config))
+    if noise is not None and not given:  # a new run's known noise: the fitted runs' typical one
+        table = dataclasses.replace(table, frame=table.frame.assign(**{noise: typical_noise(fit)}), noise=noise)
     _warn_far_outside(fit, table.frame)
     model = build_model(law, fit.config)
     with jax.enable_x64(True):
@@ -230,6 +237,14 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
         out = Predictive(model, posterior_samples=draws, return_sites=[returned])(jax.random.PRNGKey(seed), data)
         values = np.asarray(out[returned])[:, :len(table)]
     return table, (values if scale == "link" else law.from_link(values)), new
+
+
+def typical_noise(fit: Fit) -> float:
+    """Return the median known noise sd of the fitted runs (fits made with ``noise=``): a new run's, by default."""
+    noise = fit.meta.get("noise")
+    if noise is None:
+        raise ValueError("this fit has no known per-run noise (it was not fitted with noise=)")
+    return float(np.median(fit.runs()[noise].to_numpy(dtype=float)))
 
 
 def _padded(table: RunTable) -> RunTable:

@@ -24,6 +24,11 @@ from bayescale.law import Law, register
 __all__ = ["mccandlish_steps", "log_mccandlish_steps", "kaplan_bcrit", "bcrit_power", "zhang_cbs", "steplaw_lr",
            "steplaw_batch", "power_in_compute", "lr_batch_landscape", "landscape_optimum", "flag_diverged"]
 
+#: Prior scale of the residual sd (log scale) of the laws of optimal hyperparameters and critical batch sizes: a
+#: sweep's best learning rate or batch is read off a grid of runs whose steps are factors of 1.4-2 (Step Law's best
+#: learning rates scatter about 0.56 in log around their power law), far more than a loss's 0.004-0.03.
+HYPER_NOISE_SCALE = 0.5
+
 
 def mccandlish_steps(b, *, s_min, b_noise):
     r"""Return the steps to a target loss at batch size ``b``: :math:`S = S_{min} (1 + B_{noise} / B)`."""
@@ -83,6 +88,7 @@ register(Law(
     formula=r"B_{\mathrm{crit}}(L) = B^{*} / L^{1 / \alpha_B}",
     example={"loss": 3.0},
     published={"b_star": 2e8, "alpha_b": 0.21},
+    noise_scale=HYPER_NOISE_SCALE,
 ))
 
 
@@ -108,6 +114,7 @@ register(Law(
                 "it follows.",
     formula=r"\log B_{\mathrm{crit}} = \log c + b_N \log(N / 10^9) + b_D \log(D / 10^{10})",
     example={"n": 1e9, "d": 2e10},
+    noise_scale=HYPER_NOISE_SCALE,
 ))
 
 
@@ -145,6 +152,7 @@ register(Law(
     formula=r"\eta^*(N, D) = \eta_{ref}\,(N / 10^9)^{p}\,(D / 10^{11})^{q}",
     example={"n": 1e9, "d": 1e11},
     published={"eta_ref": 1.79 * N_REF ** -0.713 * D_REF ** 0.307, "p": -0.713, "q": 0.307},
+    noise_scale=HYPER_NOISE_SCALE,
 ))
 
 register(Law(
@@ -160,6 +168,7 @@ register(Law(
     formula=r"B^*(D) = B_{ref}\,(D / 10^{11})^{r}",
     example={"d": 1e11},
     published={"b_ref": 0.58 * D_REF ** 0.571, "r": 0.571},
+    noise_scale=HYPER_NOISE_SCALE,
 ))
 
 for _name, _target, _prior, _expo, _pub, _what in (
@@ -180,6 +189,7 @@ for _name, _target, _prior, _expo, _pub, _what in (
         formula=r"y(C) = y_{ref}\,(C / 10^{20})^{k}",
         example={"c": 1e20},
         published={"ref": _pub[0] * C_REF ** _pub[1], "exponent": _pub[1]},
+        noise_scale=HYPER_NOISE_SCALE,
     ))
 
 

@@ -36,6 +36,14 @@ def sigmoid_transfer(loss, *, ceiling, k, l0, floor=0.25):
     return floor + (ceiling - floor) * jnp.exp(-jnp.logaddexp(0.0, k * (loss - l0)))
 
 
+def _ceiling_concentration(chance: float, below: float = 0.002) -> float:
+    """Smallest ``a`` (from 6, in halves) with ``P(Beta(a, 2) < chance) <= below``: ``(a + 1) x^a - a x^(a + 1)``."""
+    a = 6.0
+    while (a + 1) * chance**a - a * chance ** (a + 1) > below:
+        a += 0.5
+    return a
+
+
 def sigmoid_transfer_law(chance: float = 0.25, name: str | None = None) -> Law:
     """Build the sigmoid transfer law with its floor at a task's chance level (0.25 for four-way multiple choice).
 
@@ -61,8 +69,9 @@ def sigmoid_transfer_law(chance: float = 0.25, name: str | None = None) -> Law:
         inputs={"loss": "task loss (nats per token, or bits per byte)"},
         target="acc",
         params={
-            # ceiling: between chance and 1 (Beta on the unit interval; most tasks top out at 0.6-0.95)
-            "ceiling": dist.Beta(6.0, 2.0),
+            # ceiling: most tasks top out at 0.6-0.95; a Beta on the unit interval with at most 0.2% of its mass
+            # below chance, where the law would rise with the loss (Beta(6, 2) for chance 0.25, Beta(12, 2) for 0.5)
+            "ceiling": dist.Beta(_ceiling_concentration(chance), 2.0),
             "k": dist.LogNormal(1.0, 1.0),  # steepness per nat: median e^1 = 2.7
             "l0": dist.LogNormal(0.0, 0.75),  # midpoint loss: median 1 nat, 90% in (0.3, 3.4)
         },

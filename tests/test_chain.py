@@ -13,6 +13,7 @@ import pytest
 from numpyro.infer.util import log_density
 
 import bayescale as bs
+from bayescale.build import build_model
 from bayescale.chain import ChainData, build_chain_model
 from bayescale.fit import _prepare
 
@@ -85,7 +86,14 @@ def test_chain_model_density_and_gradient_are_finite():
         params = {k: jnp.asarray(v) for k, v in params.items()}
         total, trace = log_density(model, (data,), {}, params)
         grad = jax.grad(lambda p: log_density(model, (data,), {}, p)[0])(params)
+        # each stage alone, its parameters unscoped and the fed input (loss) the observed one
+        stages = [float(log_density(build_model(law, prep.config), (prep.data,), {},
+                                    {k.split(".", 1)[1]: v for k, v in params.items()
+                                     if k.startswith(f"{law.target}.")})[0])
+                  for law, prep in zip(ch.stages, preps, strict=True)]
     assert np.isfinite(float(total))
+    assert float(total) == pytest.approx(sum(stages), rel=1e-10, abs=1e-8)
+    assert all(abs(float(s)) > 1.0 for s in stages)  # both stages contribute
     assert {"loss.log_loss", "acc.logit_acc"} <= set(trace)
     assert all(np.isfinite(float(g)) for g in grad.values())
 
@@ -102,6 +110,17 @@ def test_chain_fit_recovers_both_stages(chain_fit):
         assert s.loc[f"loss.{p}", "q01"] < truth_loss[p] < s.loc[f"loss.{p}", "q99"], p
     assert set(chain_fit.stages) == {"loss", "acc"}
     assert list(chain_fit.runs().columns) == ["n", "d", "loss", "acc"]
+
+
+def test_chain_figure_names_what_it_shows_and_each_predicted_size(chain_fit, tmp_path):
+    from bayescale.plots import plot_chain
+
+    fig = plot_chain(chain_fit, at=AT, title="task X", path=tmp_path / "chain.png")
+    assert fig._suptitle.get_text().startswith("task X: chinchilla_to_sigmoid_transfer: runs (dots)")
+    labels = {t.get_text() for t in fig.axes[0].texts}
+    assert labels == {"70B", "3B"}
+    assert [ax.get_title() for ax in fig.axes] == ["stage 1: chinchilla", "stage 2: sigmoid_transfer (curve: 90% band)"]
+    assert (tmp_path / "chain.png").stat().st_size > 20_000
 
 
 def test_chain_predicts_every_stage_and_the_plugin_chain_is_narrower(chain_fit):

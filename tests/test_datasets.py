@@ -20,6 +20,8 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATA = Path(os.environ.get("BAYESCALE_DATA_DIR") or SHARED)
 HAVE_DATA = DATA.is_dir()
 needs_data = pytest.mark.skipif(not HAVE_DATA, reason=f"no data directory at {DATA}")
+if not HAVE_DATA and os.environ.get("CI") == "true":  # CI provides the data: a skip there would hide a broken path
+    raise RuntimeError(f"CI=true but no data directory at {DATA}: set BAYESCALE_DATA_DIR to the shared data")
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 
+import jax
 import numpy as np
 import numpyro.distributions as dist
 import pandas as pd
@@ -60,8 +61,14 @@ def test_link_defaults_follow_positive_and_bad_links_are_refused():
 def test_accuracy_outside_the_unit_interval_is_refused_with_a_fix():
     law = bs.get_law("sigmoid_transfer")
     runs = pd.DataFrame({"loss": [1.0, 1.5, 2.0, 2.5], "acc": [55.0, 48.0, 40.0, 31.0]})
-    with pytest.raises(bs.RunTableError, match=r"outside \(0, 1\).*divide by 100"):
+    with pytest.raises(bs.RunTableError, match=r"column 'acc' has 4 value\(s\) outside \(0, 1\) \(rows 0, 1, 2, 3\); "
+                                               r"law 'sigmoid_transfer' models 'acc' on the logit scale, as a fraction "
+                                               r"strictly between 0 and 1: it looks like a percentage: divide by 100"):
         bs.validate_runs(runs, law)
+    with pytest.raises(bs.RunTableError, match=r"column 'acc' has 1 value\(s\) outside \(0, 1\) \(row 3\); .* a "
+                                               r"score of exactly 0 or 1 out of k questions can be moved inside with "
+                                               r"the continuity correction \(k \* score \+ 0.5\) / \(k \+ 1\)"):
+        bs.validate_runs(runs.assign(acc=[0.55, 0.48, 0.40, 1.0]), law)
 
 
 # --------------------------------------------------------------------------------------------- the law
@@ -126,6 +133,12 @@ def test_bleu_log_is_isiks_form():
                                np.asarray(bleu_log(d, a=d_star**-alpha, alpha=alpha, beta=beta)), rtol=1e-5)
 
 
+#: Parameters a case's ladder informs too little for the posterior to be half as wide as the prior: bleu_log's alpha
+#: and d_star (posterior sd 0.55 and 0.78 of the prior's on the log scale, measured 2026-12-04 on 16 sizes over 3
+#: decades). Their closeness to the truth is still checked; beta contracts; the extrapolation check tests the fit.
+UNCONTRACTED = {"bleu_log": ("alpha", "d_star")}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in CASES if n != "shifted_power"])
 def test_downstream_law_recovers_its_parameters(name):
@@ -149,7 +162,7 @@ def test_downstream_law_recovers_its_parameters(name):
                 else {"target_accept_prob": 0.95})
         fit = bs.fit(name, runs, seed=3, progress_bar=False, **opts)
     assert fit.diagnostics.ok, fit.diagnostics
-    assert far_from_truth(fit, truth) == {}
+    assert far_from_truth(fit, truth, uncontracted=UNCONTRACTED.get(name, ())) == {}
     x = law.input_names[0]
     loss_law = law.is_loss_input(x)
     row = design.iloc[[int(np.argmin(design[x]) if loss_law else np.argmax(design[x]))]].reset_index(drop=True)
@@ -225,3 +238,17 @@ def test_beta_likelihood_sbc(sbc_alpha):
                        alpha=sbc_alpha)
     assert res.passed, res.summary()
     assert "phi" in res.ranks.columns and "sigma" not in res.ranks.columns
+
+
+@pytest.mark.parametrize("chance", [0.2, 0.25, 0.5, 0.8])
+def test_sigmoid_transfer_prior_keeps_the_ceiling_above_chance(chance):
+    """Below chance the law would rise with the loss, against monotone={'loss': -1}: at most 0.2% of the prior may
+    sit there (audit of 2026-12-04: Beta(6, 2) put 6.25% below 0.5 for two-option tasks)."""
+    from scipy import stats
+
+    law = sigmoid_transfer_law(chance)
+    prior = law.params["ceiling"]
+    below = stats.beta.cdf(chance, float(prior.concentration1), float(prior.concentration0))
+    assert below <= 0.002
+    draws = np.asarray(prior.sample(jax.random.PRNGKey(0), (20_000,)))
+    assert np.mean(draws < chance) < 0.004

@@ -540,16 +540,22 @@ def test_cache_can_be_switched_off(monkeypatch):
 def test_fit_many_on_a_local_dask_cluster():
     distributed = pytest.importorskip("distributed")
     runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(3)], ignore_index=True)
-    # batch_size 2 for 3 fits: two calls of 2, the second padded with a repeat of t0 (dropped)
+    # batch_size 2 for 3 fits: calls of at most 2 fits (on 2 host-device threads, 3 calls of one fit, which pad no
+    # chain; with more threads, calls of 2, the second padded with a repeat of t0, dropped)
     kw = dict(seed=3, num_chains=2, num_warmup=200, num_samples=200, batch_size=2, progress_bar=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # dask's start-up chatter; 200 draws are too few for the ESS threshold
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-            remote = bs.fit_many("chinchilla", runs, by="task", client=client, **kw)
-            workers = {w["id"] for w in client.scheduler_info()["workers"].values()}
+            with distributed.get_task_stream(client=client) as stream:
+                remote = bs.fit_many("chinchilla", runs, by="task", client=client, **kw)
+            workers = set(client.scheduler_info()["workers"])
         local = bs.fit_many("chinchilla", runs, by="task", **kw)
     assert len(workers) == 2
+    # the fits ran as tasks (calls of _run_batch) on the cluster's worker processes, each call once
+    ran = [str(t["key"]) for t in stream.data if str(t["key"]).startswith("_run_batch")]
+    assert len(ran) in (2, 3) and len(set(ran)) == len(ran), ran
+    assert {t["worker"] for t in stream.data if str(t["key"]) in ran} <= workers
     assert list(remote) == list(local) == ["t0", "t1", "t2"]
     for name in local:
         # same batches and keys on the same kind of process: the same draws

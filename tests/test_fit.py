@@ -14,9 +14,12 @@ from _recovery import far_from_truth
 
 import bayescale as bs
 from bayescale.fit import THRESHOLDS, _judge
+from bayescale.predict import typical_noise
 from bayescale.simulate import default_design
 
-TRUTH = {"e": 1.8, "a": 480.0, "b": 2000.0, "alpha": 0.35, "beta": 0.36}
+# Hoffmann et al.'s exponents (0.34, 0.28), far enough apart that a fit swapping them fails recovery (with
+# Besiroglu's 0.35 and 0.36 a swap passed: audit of 2026-12-04)
+TRUTH = {"e": 1.8, "a": 480.0, "b": 2000.0, "alpha": 0.34, "beta": 0.28}
 # 8 sizes over 2.5 decades x 6 token ratios: enough spread to identify E, A, B (the 30-run default is marginal)
 DESIGN = default_design(bs.get_law("chinchilla"), sizes=np.geomspace(3e7, 1e10, 8),
                         tokens_per_param=(2, 5, 10, 20, 50, 100))
@@ -204,6 +207,41 @@ def test_unknown_law_suggests_close_name(flat_runs):
 @pytest.mark.statistical
 def test_flat_recovery(flat_fit):
     assert far_from_truth(flat_fit, TRUTH) == {}
+    swapped = {**TRUTH, "alpha": TRUTH["beta"], "beta": TRUTH["alpha"]}
+    assert "beta" in far_from_truth(flat_fit, swapped)  # the fit tells the exponents apart (alpha is the wider)
+
+
+def _fake_fit(law, draws: dict):
+    """A stand-in for a Fit whose posterior is ``draws`` (4 chains each): what far_from_truth reads."""
+    from types import SimpleNamespace
+
+    import xarray as xr
+
+    post = xr.Dataset({k: (("chain", "draw"), np.asarray(v).reshape(4, -1)) for k, v in draws.items()})
+    ess = {k: float(len(np.ravel(v))) for k, v in draws.items()}
+    summary = pd.DataFrame({"mean": {k: float(np.mean(v)) for k, v in draws.items()},
+                            "sd": {k: float(np.std(v)) for k, v in draws.items()},
+                            "mcse_mean": {k: float(np.std(v)) / np.sqrt(ess[k]) for k, v in draws.items()},
+                            "ess_bulk": ess})
+    return SimpleNamespace(law=law, tree=SimpleNamespace(posterior=post), summary=lambda: summary)
+
+
+def test_recovery_check_fails_a_posterior_that_is_the_prior_or_misplaced():
+    """The recovery tests' own check: it must fail the prior passed off as a posterior (the data ignored), and a
+    narrow posterior with alpha and beta swapped; it passes a narrow posterior at the truth."""
+    import jax
+
+    law = bs.get_law("chinchilla")
+    key = jax.random.PRNGKey(0)
+    prior = {p: np.asarray(d.sample(jax.random.fold_in(key, i), (4000,)))
+             for i, (p, d) in enumerate(law.params.items())}
+    bad = far_from_truth(_fake_fit(law, prior), TRUTH)
+    assert set(bad) == set(TRUTH) and {v[0] for v in bad.values()} == {"prior-like"}, bad
+    rng = np.random.default_rng(0)
+    near = {p: t * np.exp(rng.normal(0, 0.01, 4000)) for p, t in TRUTH.items()}
+    assert far_from_truth(_fake_fit(law, near), TRUTH) == {}
+    swapped = {**near, "alpha": near["beta"], "beta": near["alpha"]}
+    assert set(far_from_truth(_fake_fit(law, swapped), TRUTH)) == {"alpha", "beta"}
 
 
 @pytest.mark.statistical
@@ -546,3 +584,44 @@ def test_divergence_message_says_what_to_raise_and_to_what():
     (msg,) = d.problems
     assert msg.startswith("1 divergent transition(s) after warm-up (threshold 0)"), msg
     assert "raise target_accept_prob (to 0.95, then 0.99; 0.9 by default)" in msg
+
+
+def test_e_bfmi_and_tail_ess_failures_are_reported_with_their_thresholds():
+    """The energy of a random walk has E-BFMI near 0; ArviZ's bfmi() is the one used (Betancourt 2016)."""
+    import arviz_stats as azs
+    import xarray as xr
+
+    rng = np.random.default_rng(1)
+    energy = np.stack([rng.normal(size=400), rng.normal(size=400).cumsum()])  # chain 1 healthy, chain 2 stuck
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 400), dtype=bool)),
+                        "tree_depth": (("chain", "draw"), np.full((2, 400), 3)),
+                        "energy": (("chain", "draw"), energy)})
+    d = _judge({"alpha": 1.001}, {"alpha": 900.0}, {"alpha": 120.0}, stats, 10)
+    expected = np.asarray(azs.bfmi(stats["energy"]))
+    assert expected[0] > 1.5 and expected[1] < 0.05
+    assert d.min_e_bfmi == pytest.approx(expected[1])
+    assert d.problems == (
+        "tail ESS < 400 for alpha (120): increase num_samples",
+        f"E-BFMI {expected[1]:.2f} < 0.3 in 1 chain(s): heavy-tailed energy; the hierarchy may need reparameterising",
+    )
+
+
+def test_observation_predictions_of_a_known_noise_fit_add_that_noise():
+    """With noise= the fitted sigma is only the noise beyond the known sd, so a new run's prediction must add a known
+    sd too: the new run's own (a column of new_runs) or the fitted runs' median. Before 2026-12-04 it used sigma
+    alone, and a 90% interval covered about 64% of new runs (audit of 2026-12-04)."""
+    runs = bs.simulate_ladder("chinchilla", TRUTH, design=DESIGN, noise_sd=0.03, seed=3).assign(sd=0.03)
+    f = _quiet_fit("chinchilla", runs, noise="sd", num_chains=2, num_warmup=300, num_samples=500, seed=0,
+                   progress_bar=False)
+    assert typical_noise(f) == pytest.approx(0.03)
+    point = {"n": [5e8], "d": [1e10]}
+    width = {}
+    for name, new in (("omitted", pd.DataFrame(point)), ("given", pd.DataFrame({**point, "sd": [0.03]})),
+                      ("wide", pd.DataFrame({**point, "sd": [0.3]}))):
+        q = f.predict(new, quantiles=(0.05, 0.95))
+        width[name] = float(np.log(q["q95"].iloc[0] / q["q05"].iloc[0]))  # on the log scale of the likelihood
+    sigma = float(f.tree.posterior["sigma"].median())
+    assert sigma < 0.02  # the known sd explains most of the scatter
+    assert width["omitted"] > 2 * 1.6 * 0.03  # at least the known sd's own 90% width (3.3 sd)
+    assert width["given"] == pytest.approx(width["omitted"], rel=0.05)
+    assert width["wide"] > 8 * width["given"]

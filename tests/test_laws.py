@@ -139,6 +139,13 @@ def test_gradients_are_finite_for_every_parameter_and_input(name):
             for k in names:
                 assert np.isfinite(float(grads[k])), f"d{'log ' if log else ''}{law.target}/d{k} = {grads[k]}"
             assert any(float(grads[x]) != 0 for x in law.inputs), "the law does not depend on its inputs"
+            for k in names:  # against central differences with a relative step (the sampler trusts these)
+                h = 1e-6 * max(abs(float(args[k])), 1e-3)
+                up, down = ({**args, k: args[k] + s} for s in (h, -h))
+                fd = (float(value(up, log)) - float(value(down, log))) / (2 * h)
+                assert float(grads[k]) == pytest.approx(fd, rel=1e-5, abs=1e-8 * max(1.0, abs(float(value(args, log))))
+                                                        / max(abs(float(args[k])), 1e-3)), \
+                    f"d{'log ' if log else ''}{law.target}/d{k}: autodiff {float(grads[k]):.6g}, differences {fd:.6g}"
 
 
 # ---------------------------------------------------------------------------------------------- monotonicity

@@ -154,6 +154,8 @@ def _law_section(law) -> list[str]:
             + f" ({x0}: geometric mean of the data; priors stay on the natural parameters)",
         ))
     rows.append(("fused log", "yes (`log_fn`)" if law.log_fn is not None else "no (log of `fn`)"))
+    rows.append(("residual sd prior", f"HalfNormal({_num(law.noise_scale)}) on the {law.link} scale (`noise_scale`; "
+                                      "`bs.fit(sigma_scale=)` overrides it)"))
     if law.optimum is not None:
         rows.append(("compute-optimal allocation", "closed form (`Fit.optimal_allocation`)"))
     elif {"n", "d"} <= set(law.inputs):
