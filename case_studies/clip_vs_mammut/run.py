@@ -36,6 +36,9 @@ BUDGETS = (1e20, 1e21, 1e22)
 FAMILIES = ("clip", "mammut")
 NAMES = {"datacomp_1b": "DataComp-1.4B", "relaion2b-en": "Re-LAION-2B", "clip": "CLIP", "mammut": "MaMMUT"}
 SPAN = (1e18, 1e24)
+#: A family is called the winner when P(it is better) is at least this; below it the answer says "too close to call"
+#: (the cut-off of case_studies/pretraining_data_choice).
+CLEAR = 0.8
 
 
 def front(runs: pd.DataFrame) -> pd.DataFrame:
@@ -133,7 +136,9 @@ def main(argv=None) -> int:
         for c in ("1e+21", "1e+22"):
             p = a["at"][c]["p_mammut_better"]
             winner, prob = ("MaMMUT", p) if p >= 0.5 else ("CLIP", 1 - p)
-            print(f"  on {NAMES[dataset]}, at {float(c):.0e} FLOPs {winner} wins with probability {prob:.2f}")
+            verdict = (f"{winner} wins with probability {prob:.2f}" if prob >= CLEAR else
+                       f"too close to call: {winner} is the likelier, with probability {prob:.2f}")
+            print(f"  on {NAMES[dataset]}, at {float(c):.0e} FLOPs {verdict}")
     (args.out / "answer.json").write_text(json.dumps(answer, indent=1))
     print(f"\nwrote {args.out}/answer.json, comparison.csv and the figures")
     return 0

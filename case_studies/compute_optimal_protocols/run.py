@@ -15,8 +15,8 @@ predicts the compute-optimal size at 2.56e19 (16x beyond) for every setting.
 
     python case_studies/compute_optimal_protocols/run.py [--smoke] [--out DIR]
 
-Writes ``predictions.csv`` (``dataset, label, quantity, mean, q05, q25, q50, q75, q95, published, published_lo,
-published_hi``; quantity ``a`` (the exponent) or ``n_opt_2.56e19`` (predicted without the budgets above 1.6e18,
+Writes ``predictions.csv`` (``dataset, label, quantity, published, published_lo, published_hi, mean, q05, q25, q50,
+q75, q95``; quantity ``a`` (the exponent) or ``n_opt_2.56e+19`` (predicted without the budgets above 1.6e18,
 beside the observed ``N*``)), ``summary.csv`` and ``compute_optimal_protocols.png``.
 """
 
@@ -92,7 +92,9 @@ def held_out(runs: pd.DataFrame, settings: pd.DataFrame, *, smoke: bool, seed: i
     target = runs[np.isclose(runs["c"], TARGET_C)]
     new = settings[settings["setting"].isin(target["setting"])].copy()
     new["c"] = TARGET_C
-    pred = f.predict(new[["setting", "c"]], quantiles=QUANTILES)
+    # each held-out N* carries its own fitting noise (n_opt_logstd), added to the fitted sigma as in the fit
+    new["n_opt_logstd"] = new["setting"].map(target.groupby("setting")["n_opt_logstd"].first()).to_numpy()
+    pred = f.predict(new[["setting", "c", "n_opt_logstd"]], quantiles=QUANTILES)
     rows = []
     for (_, s), (_, p) in zip(new.iterrows(), pred.iterrows(), strict=True):
         obs = target[target["setting"] == s["setting"]]["n_opt"].iloc[0]

@@ -11,7 +11,7 @@ Policies (``bs.replay``): ``voi`` (the greatest expected value of sample informa
 ``cheapest``, ``largest`` (the largest affordable) and ``random`` (three repeats).
 
 The same replay runs on a second real ladder, Gadre et al.'s 35 RedPajama runs (``bs.datasets.load(
-"gadre_overtraining")``; 11M to 6.9B parameters, 5 to 640 tokens per parameter) with their over-training law: the 11
+"gadre_overtraining")``; 11M to 6.9B parameters, 5 to 640 tokens per parameter) with their over-training law: the 12
 runs under 1e18 FLOPs to start, 1e21 FLOPs to spend, the allocation at 1e23 FLOPs. And on a simulated twin of the
 Chinchilla ladder: the same 240 (N, D) runs, their losses drawn from the Chinchilla law at the full-data posterior
 means with the fitted noise, so that the law is exactly right. The twin separates what the policies do from what a
