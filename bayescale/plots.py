@@ -160,13 +160,23 @@ def plot_pair(fit, var_names: Sequence[str] = ("alpha", "beta"), *,
     for i, vy in enumerate(names_y):
         for j, vx in enumerate(names_x):
             ax = axes[i, j]
-            if vx == vy or ax is None or not ax.axison:  # the diagonal and the switched-off upper triangle
+            if ax is None or not ax.axison:  # the switched-off upper triangle
                 continue
-            for m, (label, ref) in enumerate((reference or {}).items()):
-                if vx in ref and vy in ref:
-                    ax.scatter([ref[vx]], [ref[vy]], marker="X", s=90, color=f"C{m + 1}", edgecolor="k",
-                               zorder=5, label=label)
-            if reference:
+            if vx == vy:  # a marginal density: its y axis is a density, not the variable
+                if ax.get_ylabel():
+                    ax.set_ylabel("density")
+                continue
+            refs = [(label, ref) for label, ref in (reference or {}).items() if vx in ref and vy in ref]
+            for m, (label, ref) in enumerate(refs):
+                ax.scatter([ref[vx]], [ref[vy]], marker="X", s=90, color=f"C{m + 1}", edgecolor="k", zorder=5,
+                           label=label)
+            for get, put, v in ((ax.get_xlim, ax.set_xlim, vx), (ax.get_ylim, ax.set_ylim, vy)):
+                if refs:  # keep every reference point (and its marker) inside the panel
+                    lo, hi = get()
+                    vals = [float(ref[v]) for _, ref in refs]
+                    pad = 0.06 * (max(hi, *vals) - min(lo, *vals))
+                    put(min(lo, min(vals) - pad), max(hi, max(vals) + pad))
+            if refs:
                 ax.legend(fontsize=7)
     fig.suptitle(f"{fit.law.name}: posterior of {', '.join(var_names)}")
     return _save(fig, path)
@@ -341,6 +351,14 @@ def plot_compare_at_scale(result, *, observed=None, ylabel: str | None = None, t
         for a in (ax, strip):
             a.axvline(budget, color="grey", lw=0.6, ls=":")
     strip.set_ylim(0, 1)
+    seen = observed["compute"].to_numpy(float) if observed is not None and len(observed) else grid
+    lo, hi = min(grid[0], seen.min()), max(grid[-1], seen.max())
+    pad = (hi / lo) ** 0.03
+    ax.set_xlim(lo / pad, hi * pad)
+    for left, right in ((lo / pad, grid[0]), (grid[-1], hi * pad)):  # observed points beyond the compared span
+        if right > left * pad ** 1.5:
+            strip.axvspan(left, right, color="0.92", lw=0)
+            strip.text(np.sqrt(left * right), 0.5, "not compared", ha="center", va="center", fontsize=7, color="0.4")
     strip.set_ylabel("P(best)")
     strip.set_xlabel("compute (FLOPs)")
     fig.tight_layout()

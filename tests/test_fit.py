@@ -625,3 +625,16 @@ def test_observation_predictions_of_a_known_noise_fit_add_that_noise():
     assert width["omitted"] > 2 * 1.6 * 0.03  # at least the known sd's own 90% width (3.3 sd)
     assert width["given"] == pytest.approx(width["omitted"], rel=0.05)
     assert width["wide"] > 8 * width["given"]
+
+
+def test_pair_plot_keeps_reference_points_inside_and_labels_densities(flat_fit, tmp_path):
+    from bayescale.plots import plot_pair
+
+    far = {"alpha": 0.2, "beta": 0.5}  # well outside the posterior cloud
+    fig = plot_pair(flat_fit, ("alpha", "beta"), reference={"far": far}, path=tmp_path / "pair.png")
+    scatter = [ax for ax in fig.axes if ax.get_legend() is not None]
+    assert len(scatter) == 1
+    (ax,) = scatter
+    assert ax.get_xlim()[0] < far["alpha"] < ax.get_xlim()[1] and ax.get_ylim()[0] < far["beta"] < ax.get_ylim()[1]
+    assert "density" in {a.get_ylabel() for a in fig.axes} and "alpha" not in {a.get_ylabel() for a in fig.axes}
+    assert (tmp_path / "pair.png").stat().st_size > 10_000

@@ -110,7 +110,7 @@ def figure(runs: pd.DataFrame, f, table: pd.DataFrame, path: Path) -> None:
     from bayescale.plots import _pyplot
 
     plt = _pyplot()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5.0))
     for i, label in enumerate(SEQUENCE):
         g = runs[(runs["dataset"] == "rw") & (runs["label"] == label)]
         if g.empty:
@@ -138,8 +138,11 @@ def figure(runs: pd.DataFrame, f, table: pd.DataFrame, path: Path) -> None:
                  fmt="s", color="C3", mfc="white", ms=4, capsize=2, label="Porian et al. (95% bootstrap)")
     ax2.axvline(0.5, color="k", lw=0.8, ls="--")
     ax2.axvline(0.73, color="grey", lw=0.8, ls=":")
-    ax2.set_yticks(y, [f"{d}: {lab}" for d, lab in zip(t["dataset"], t["label"], strict=True)], fontsize=6)
+    corpora = {"rw": "RefinedWeb", "owt2": "OpenWebText2"}
+    ax2.set_yticks(y, [f"{corpora.get(d, d)}: {lab}" for d, lab in zip(t["dataset"], t["label"], strict=True)],
+                   fontsize=7.5)
     ax2.set_xlabel("exponent a of N* ~ C^a (dashed 0.5: Chinchilla; dotted 0.73: Kaplan)", fontsize=8)
+    ax2.set_title("The exponent per data set and protocol, beside the paper's", fontsize=9)
     ax2.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -56,26 +56,41 @@ def load(name: str) -> pd.DataFrame:
     raise ValueError(f"unknown data set {name!r}; one of {list(LAWS)}")
 
 
-def figure(name: str, bt, path: Path) -> None:
-    """Each law's 90% and 50% predictive bands (Bayesian) against the held-out runs, in order of compute."""
+def figure(name: str, bt, path: Path, failed: dict[str, str] | None = None) -> None:
+    """Each law's 90% and 50% predictive bands (Bayesian) against the held-out runs, in order of compute.
+
+    A law whose fit failed the sampler diagnostics (``failed``: law -> problem) is greyed out and says it is left out
+    of the ranking. Three panels per row.
+    """
     from bayescale.plots import _pyplot
 
     plt = _pyplot()
+    failed = failed or {}
     pred = bt.predictions[bt.predictions["method"] == "bayescale"]
     laws = list(dict.fromkeys(pred["law"]))
-    fig, axes = plt.subplots(1, len(laws), figsize=(3.4 * len(laws), 3.4), sharey=True, squeeze=False)
-    for ax, law in zip(axes[0], laws, strict=True):
+    ncols = min(3, len(laws))
+    nrows = -(-len(laws) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.4 * nrows), sharey=True, squeeze=False)
+    for ax, law in zip(axes.flat, laws, strict=False):
         p = pred[pred["law"] == law].copy()
         p["compute"] = p["c"] if "c" in p and p["c"].notna().all() else 6 * p["n"] * p["d"]
         p = p.sort_values("compute")
         x = np.arange(len(p))
-        ax.vlines(x, p["q05"], p["q95"], color="C0", lw=1.0, alpha=0.6, label="90%")
-        ax.vlines(x, p["q25"], p["q75"], color="C0", lw=3.0, alpha=0.9, label="50%")
+        colour = "0.6" if law in failed else "C0"
+        ax.vlines(x, p["q05"], p["q95"], color=colour, lw=1.0, alpha=0.6, label="90%")
+        ax.vlines(x, p["q25"], p["q75"], color=colour, lw=3.0, alpha=0.9, label="50%")
         ax.scatter(x, p["loss"], s=10, color="k", zorder=3, label="held-out run")
         row = bt.table[(bt.table["law"] == law) & (bt.table["method"] == "bayescale")].iloc[0]
-        ax.set_title(f"{law}\ncover90 {row.cover90:.2f}, CRPS {row.crps:.3g}", fontsize=9)
-        ax.set_xlabel("held-out runs, by compute")
-    axes[0][0].set_ylabel("loss")
+        title = f"{law}\ncover90 {row.cover90:.2f}, CRPS {row.crps:.3g}"
+        if law in failed:  # "R-hat >= 1.01 for e (1.17), ..." -> "R-hat >= 1.01"
+            title = f"{law}: LEFT OUT ({failed[law].split(' for ')[0].split(' (')[0]})" + title[len(law):]
+        ax.set_title(title, fontsize=9, color="C3" if law in failed else "k")
+        ax.set_xlabel(f"held-out runs, ordered by compute ({p['compute'].min():.2g}-{p['compute'].max():.2g} FLOPs)",
+                      fontsize=8)
+    for ax in axes.flat[len(laws):]:
+        ax.set_visible(False)
+    for r in range(nrows):
+        axes[r][0].set_ylabel("loss (nats per token)")
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"{name}: predictions of the largest 20% of runs from the rest")
     fig.tight_layout()
@@ -141,7 +156,7 @@ def main(argv=None) -> int:
         cmp.table.to_csv(args.out / f"loo_{name}.csv")
         bt.table.to_csv(args.out / f"backtest_{name}.csv", index=False)
         bt.predictions.to_csv(args.out / f"predictions_{name}.csv", index=False)
-        figure(name, bt, args.out / f"backtest_{name}.png")
+        figure(name, bt, args.out / f"backtest_{name}.png", failed)
         conclusions.append(conclusion(name, cmp, bt, failed))
         print(f"  ({time.perf_counter() - t0:.0f} s)")
     print("\n=== Which law extrapolates best")

@@ -112,18 +112,23 @@ def main(argv=None) -> int:
 
     import matplotlib.pyplot as plt
 
+    floor = 1e-6  # a log axis has no 0: a regret of 0 (the full data's own choice) is drawn at this floor
     fig, axes = plt.subplots(1, len(tables), figsize=(4.5 * len(tables), 4), sharey=True)
     for ax, (ladder, table) in zip(axes, tables.items(), strict=True):
         for (policy, rep), g in table.groupby(["policy", "repeat"], sort=False):
             x = np.maximum(g["spent"].to_numpy(), 1e18)
-            ax.step(x, np.maximum(g["regret"].to_numpy(), 1e-6), where="post", color=COLOURS[policy],
+            ax.step(x, np.maximum(g["regret"].to_numpy(), floor), where="post", color=COLOURS[policy],
                     alpha=0.5 if policy == "random" else 0.9, lw=1.0 if policy == "random" else 1.6,
                     label=policy if rep == 0 else None)
+        for t in THRESHOLDS[:2]:  # the regrets the summary table counts compute to
+            ax.axhline(t, color="0.4", lw=0.8, ls=":")
+            ax.annotate(f"{t:g}", (1.0, t), xycoords=("axes fraction", "data"), xytext=(-2, 2),
+                        textcoords="offset points", ha="right", fontsize=7, color="0.3")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("compute spent on added runs (FLOPs; start at 1e18)")
         ax.set_title(f"{ladder.replace('_', ' ')}: allocation at {LADDERS[ladder][3]:.3g} FLOPs", fontsize=10)
-    axes[0].set_ylabel("regret of the allocation (nats)")
+    axes[0].set_ylabel(f"regret of the allocation (nats; 0 drawn at {floor:g})")
     axes[0].legend(fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(args.out / "replay.png", dpi=120)

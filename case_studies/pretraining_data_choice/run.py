@@ -72,7 +72,8 @@ def main(argv=None) -> int:
         tables.append(cmp.table.assign(target=target))
         plot_compare_at_scale(cmp, observed=runs.assign(config=runs["dataset"], compute=6 * runs["n"] * runs["d"],
                                                         value=runs[target]),
-                              ylabel=label, title=f"{label} at the compute-optimal allocation, 90% bands",
+                              ylabel=label, title=f"{label}: curves at the compute-optimal allocation (90% "
+                                                  "bands)\ndots: every run, at any tokens per parameter",
                               path=args.out / f"compare_{target}.png")
         t = cmp.table.set_index(["compute", "config"])
         answer["targets"][target] = {
