@@ -139,7 +139,7 @@ def test_backtest_refuses_laws_scored_on_different_scales():
 
 
 def test_huber_refuses_unknown_starts():
-    with pytest.raises(ValueError, match="starts"):
+    with pytest.raises(ValueError, match=r"starts='random' is not one of \('prior', 'hoffmann'\) or an array"):
         huber_fit("chinchilla", ladder(), starts="random")
     with pytest.raises(ValueError, match="Hoffmann's grid is for the Chinchilla law"):
         huber_fit("kaplan", ladder(), starts="hoffmann")

@@ -149,7 +149,7 @@ def test_extrapolation_distance(clean):
 
 
 def test_finding_levels_are_checked():
-    with pytest.raises(ValueError, match="level"):
+    with pytest.raises(ValueError, match=r"level must be one of \('ok', 'warning', 'problem'\), got 'fatal'"):
         Finding("sampler", "fatal", "x")
 
 

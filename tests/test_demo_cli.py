@@ -166,7 +166,7 @@ def test_python_dash_m_runs_the_command():
      (["summary", "missing.nc"], "no fit file at missing.nc"),
      (["fit", "runs.txt"], "expected a .csv or .parquet file of runs"),
      (["fit", "bad.csv"], "column 'loss' has 1 missing or infinite value"),
-     (["fit", "good.csv", "--law", "chinchila"], "chinchilla"),
+     (["fit", "good.csv", "--law", "chinchila"], "unknown law 'chinchila'; did you mean 'chinchilla'?"),
      (["fit", "good.csv", "--target-accept-prob", "1.5"], "target_accept_prob must be in (0, 1), got 1.5"),
      (["calibrate", "chinchila"], "unknown law 'chinchila'"),
      (["calibrate", "--likelihood", "gaussian"], "likelihood='gaussian' is not one of"),

@@ -82,7 +82,7 @@ def test_sigmoid_transfer_runs_from_ceiling_to_chance():
     two_way = sigmoid_transfer_law(chance=0.5)
     assert two_way.name == "sigmoid_transfer_50"
     assert float(two_way(np.array(30.0), **TRUTH)) == pytest.approx(0.5, abs=1e-3)
-    with pytest.raises(ValueError, match="chance"):
+    with pytest.raises(ValueError, match=r"chance must lie strictly between 0 and 1, got 1.0"):
         sigmoid_transfer_law(chance=1.0)
 
 

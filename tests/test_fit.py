@@ -199,7 +199,7 @@ def test_fit_option_errors(flat_runs, kwargs, match):
 
 
 def test_unknown_law_suggests_close_name(flat_runs):
-    with pytest.raises(KeyError, match="chinchilla"):
+    with pytest.raises(KeyError, match=r"unknown law 'chinchila'; did you mean 'chinchilla'\? Registered laws: "):
         bs.fit("chinchila", flat_runs)
 
 
