@@ -622,9 +622,9 @@ def test_observation_predictions_of_a_known_noise_fit_add_that_noise():
         width[name] = float(np.log(q["q95"].iloc[0] / q["q05"].iloc[0]))  # on the log scale of the likelihood
     sigma = float(f.tree.posterior["sigma"].median())
     assert sigma < 0.02  # the known sd explains most of the scatter
-    assert width["omitted"] > 2 * 1.6 * 0.03  # at least the known sd's own 90% width (3.3 sd)
+    assert width["omitted"] > 2 * 1.5 * 0.03  # about the known sd's own 90% width (3.3 sd); sigma alone: 0.03-0.05
     assert width["given"] == pytest.approx(width["omitted"], rel=0.05)
-    assert width["wide"] > 8 * width["given"]
+    assert width["wide"] > 5 * width["given"]  # sd 0.3 against 0.03
 
 
 def test_pair_plot_keeps_reference_points_inside_and_labels_densities(flat_fit, tmp_path):
