@@ -19,7 +19,9 @@ The checks, each stated with its threshold (:data:`CHECKS`):
   Chinchilla runs whose Student-t tails are 8e-4 and 1e-3, ten times the threshold of 1e-4.
 * **prior sensitivity**: power-scaling (Kallioinen et al. 2024) with arviz-stats' ``psense_summary`` (threshold
   0.05): prior-data conflict (a problem when both sensitivities are at least twice the threshold, else a
-  warning), or a strong prior with a weak likelihood (a warning).
+  warning), or a strong prior with a weak likelihood (a warning); and a residual sd whose posterior median exceeds
+  twice the scale of its HalfNormal prior (a warning: the prior holds the noise down and narrows every interval;
+  the fit's :class:`~bayescale.PriorWarning`).
 * **extrapolation** (with ``at=``): how far each requested prediction lies beyond the largest observed compute
   (or input, for laws without ``n`` and ``d``): a warning past 10x, a problem past 100x; for laws of a loss
   (downstream transfer), how far below the smallest observed loss, in spans of the observed losses: a warning
@@ -188,7 +190,7 @@ def check(fit, at=None, *, seed: int = 0) -> Report:
     loo = loo_table(fit)
     findings += _influence(fit, loo)
     sens, sens_findings = _sensitivity(fit, log_prior_tree(fit, data))
-    findings += sens_findings
+    findings += sens_findings + _noise_prior(fit)
     extrap = None
     if at is not None:
         extrap, extrap_findings = _extrapolation(fit, at)
@@ -440,6 +442,13 @@ def _sensitivity(fit, tree) -> tuple[pd.DataFrame, list[Finding]]:
         found.append(Finding("prior sensitivity", "ok",
                              f"no parameter is sensitive to power-scaling the prior (threshold {thr})"))
     return table, found
+
+
+def _noise_prior(fit) -> list[Finding]:
+    """The fit's :class:`~bayescale.PriorWarning`, as a finding: the residual sd pressing against its prior."""
+    from bayescale.fit import _noise_prior_problems
+
+    return [Finding("prior sensitivity", "warning", msg) for msg in _noise_prior_problems(fit)]
 
 
 # ---------------------------------------------------------------------------------------------- extrapolation

@@ -112,6 +112,8 @@ def test_badly_scaled_prior_is_named(caplog):
         report = fit.check()
     assert "problem" in levels(report, "prior sensitivity"), repr(report)
     assert "prior-data conflict on e" in text(report, "problem"), repr(report)
+    # the residual sd took up what the pinned floor could not fit: the report says so too
+    assert "the residual sd's posterior median" in text(report, "warning"), repr(report)
     # arviz-stats' own generic hint ("We detected potential issues ...") stays out of the user's stderr
     assert not [r for r in caplog.records if r.name.startswith("arviz_stats")], caplog.records
     assert logging.getLogger("arviz_stats.psense").level == logging.NOTSET
