@@ -445,7 +445,7 @@ def _sensitivity(fit, tree) -> tuple[pd.DataFrame, list[Finding]]:
 
 
 def _noise_prior(fit) -> list[Finding]:
-    """The fit's :class:`~bayescale.PriorWarning`, as a finding: the residual sd pressing against its prior."""
+    """Return the fit's :class:`~bayescale.PriorWarning` as findings: a residual sd pressing against its prior."""
     from bayescale.fit import _noise_prior_problems
 
     return [Finding("prior sensitivity", "warning", msg) for msg in _noise_prior_problems(fit)]
