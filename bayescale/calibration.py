@@ -188,16 +188,15 @@ class CalibrationResult:
 
 
 def _min_ess(samples: Mapping[str, np.ndarray], names: Sequence[str]) -> float:
-    """Smallest bulk or tail ESS over ``names`` of one fit's ``samples`` (arrays shaped ``(chains, draws, ...)``)."""
-    import arviz_stats as azs
-    import xarray as xr
+    """Smallest bulk or tail ESS over ``names`` of one fit's ``samples`` (arrays shaped ``(chains, draws, ...)``).
 
-    ds = xr.Dataset({k: (("chain", "draw", *(f"{k}_{i}" for i in range(samples[k].ndim - 2))), np.asarray(samples[k]))
-                     for k in names})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a constant draw (a law at its floor) has no ESS
-        ess = [azs.ess(ds, method=m) for m in ("bulk", "tail")]
-    return float(min(np.nanmin(np.asarray(e[k]), initial=np.inf) for e in ess for k in names))
+    The ESS of :func:`bayescale.fit._worst_stats`, which judges every fit (a NaN, from draws that never move, counts
+    as 0).
+    """
+    from bayescale.fit import _worst_stats
+
+    worst = _worst_stats({k: np.asarray(samples[k])[None] for k in names})
+    return float(min(min(bulk[0], tail[0]) for _, bulk, tail in worst.values()))
 
 
 def _warn_problems(result: CalibrationResult) -> None:
