@@ -240,7 +240,23 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
 
 
 def typical_noise(fit: Fit) -> float:
-    """Return the median known noise sd of the fitted runs (fits made with ``noise=``): a new run's, by default."""
+    """Return the median known noise sd of the fitted runs: a new run's, when a prediction is not given one.
+
+    Parameters
+    ----------
+    fit : Fit
+        A fit made with ``noise=`` (a column of known per-run noise sd on the likelihood's scale).
+
+    Returns
+    -------
+    float
+        The median of that column over the fitted runs.
+
+    Raises
+    ------
+    ValueError
+        When the fit has no known per-run noise.
+    """
     noise = fit.meta.get("noise")
     if noise is None:
         raise ValueError("this fit has no known per-run noise (it was not fitted with noise=)")

@@ -160,6 +160,9 @@ def test_steplaw_lr_recovery_sbc_and_negative_control(sbc_alpha):
     runs = bs.simulate_ladder("steplaw_lr", truth, design=design, noise_sd=0.1, seed=2)
     fit = bs.fit("steplaw_lr", runs, seed=2, progress_bar=False)
     assert fit.diagnostics.ok, fit.diagnostics
+    # the residual sd's prior scale is the law's (a grid's best learning rates scatter more than losses)
+    assert bs.get_law("steplaw_lr").noise_scale == 0.5 and fit.config.sigma_scale == 0.5
+    assert bs.get_law("chinchilla").noise_scale == 0.1
     s = fit.summary(list(truth), ci_prob=0.98)
     for p, v in truth.items():
         assert s.loc[p, "q01"] < v < s.loc[p, "q99"], (p, s.loc[p].to_dict())

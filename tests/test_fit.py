@@ -638,3 +638,8 @@ def test_pair_plot_keeps_reference_points_inside_and_labels_densities(flat_fit, 
     assert ax.get_xlim()[0] < far["alpha"] < ax.get_xlim()[1] and ax.get_ylim()[0] < far["beta"] < ax.get_ylim()[1]
     assert "density" in {a.get_ylabel() for a in fig.axes} and "alpha" not in {a.get_ylabel() for a in fig.axes}
     assert (tmp_path / "pair.png").stat().st_size > 10_000
+
+
+def test_typical_noise_needs_a_fit_with_known_noise(flat_fit):
+    with pytest.raises(ValueError, match=r"this fit has no known per-run noise \(it was not fitted with noise=\)"):
+        typical_noise(flat_fit)

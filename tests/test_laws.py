@@ -435,6 +435,9 @@ BAD_SPECS = {
     "published unknown parameter": (
         _bad(published={"beta": 0.3}), r"published values name unknown parameters \['beta'\]"),
     "example unknown input": (_bad(example={"n": 1e9}), r"example names unknown inputs \['n'\]; inputs are \['c'\]"),
+    "noise_scale not positive": (
+        _bad(noise_scale=0.0), r"noise_scale \(the prior scale of the residual sd on the link scale\) must be a "
+                               r"finite number > 0, got 0.0"),
     "fn returns several values": (
         _bad(fn=lambda c, *, e, a, alpha: jnp.stack([e, a, alpha])),
         r"fn must return one value per run; got shape \(3,\) for scalar inputs"),
