@@ -319,8 +319,8 @@ def calibrate(
     likelihood: Annotated[str, typer.Option(help="student_t | normal | beta")] = "student_t",
     num_chains: int = 1,
     num_warmup: int = 400,
-    num_samples: int = 500,
-    target_accept_prob: TargetAcceptProb = 0.9,
+    num_samples: int = 1000,
+    target_accept_prob: TargetAcceptProb = 0.99,
     alpha: Annotated[float, typer.Option(help="family-wise level of the uniformity tests (Bonferroni)")] = 0.01,
     seed: int = 0,
     out: Annotated[Path | None, typer.Option(help="folder for ranks.csv, sbc_summary.csv and sbc_ranks.png")]

@@ -216,6 +216,20 @@ def test_cli_calibrate_writes_ranks_and_exits_1_only_on_failure(tmp_path):
     assert "calibrate sigmoid_transfer: 10/10" in res.output  # progress on long work
 
 
+def test_cli_calibrate_defaults_are_the_functions():
+    """The command's sampler settings default to bs.calibrate's (its NUTS target, SBC_TARGET_ACCEPT)."""
+    import inspect
+
+    from bayescale import calibration
+    from bayescale.cli import calibrate as command
+
+    api, cli = inspect.signature(bs.calibrate).parameters, inspect.signature(command).parameters
+    for name in ("num_simulations", "likelihood", "num_chains", "num_warmup", "num_samples", "alpha", "seed"):
+        assert cli[name].default == api[name].default, name
+    assert api["target_accept_prob"].default is None  # NUTS's target for SBC; ChEES's is bs.fit's
+    assert cli["target_accept_prob"].default == calibration.SBC_TARGET_ACCEPT == 0.99
+
+
 def test_cli_errors_with_a_fit_are_messages(fit_file, tmp_path):
     res = runner.invoke(app, ["predict", str(fit_file), "--at", "n=70B,d=1.4T;n=7B,d=140B"])
     assert res.exit_code == 2 and "names 'd' twice: one --at is one point; repeat --at" in res.output, res.output
