@@ -99,7 +99,7 @@ register(Law(
         "l0": dist.LogNormal(0.0, 0.75),
     },
     reference="Bhagia et al. 2024, arXiv:2412.04403 (OLMo task-scaling ladders, Eq. 2)",
-    monotone={"loss": -1},
+    monotone={"loss": -1, "chance": 1},  # a = f (1 - t s) + t s with t, s < 1: rises with the chance level f
     link="logit",
     description="The sigmoid transfer law with each run's chance level as an input column (``chance``), so that one "
                 "hierarchical fit covers tasks with different numbers of options (0.25 for four, 0.5 for two, 0.2 "

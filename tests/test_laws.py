@@ -174,6 +174,74 @@ def test_monotone_as_declared(name, x, sign):
     assert sign * (values[-1, 0] - values[0, 0]) > 0, f"{law.target} does not change with {x}"
 
 
+#: Laws whose direction in an input is the sign of a parameter the data decide (a power law's exponent: a learning
+#: rate may rise or fall with D), so they declare no ``monotone``: law -> {input: that exponent}.
+ELASTICITY = {"steplaw_lr": {"n": "p", "d": "q"}, "steplaw_batch": {"d": "r"}, "bcrit_power": {"n": "b_n", "d": "b_d"},
+              "deepseek_lr": {"c": "exponent"}, "deepseek_batch": {"c": "exponent"}}
+#: Laws with no direction in an input under every prior draw, and the condition under which they have one: law ->
+#: (input, sign, condition on the parameters).
+CONDITIONAL = {
+    # exponent alpha below the break, alpha + delta above it: the loss rises past the break when delta < -alpha
+    "broken_power_law": ("c", -1, lambda p: (p["alpha"] > 0) & (p["alpha"] + p["delta"] > 0)),
+}
+#: Inputs in which a law has an optimum rather than a direction (checked by the optimum and landscape tests).
+OPTIMUM_INPUTS = {"lr_batch_landscape": {"n", "d", "lr", "batch"}}
+ELASTIC = [(name, x, k) for name, xs in ELASTICITY.items() for x, k in xs.items()]
+
+
+def test_every_input_has_a_direction_or_a_stated_reason():
+    """A new law must declare ``monotone`` for each input or say here why it cannot (so every input is tested)."""
+    for name in LAWS:
+        law = bs.get_law(name)
+        for x in law.inputs:
+            reasons = [x in law.monotone, x in ELASTICITY.get(name, {}), CONDITIONAL.get(name, ("",))[0] == x,
+                       x in OPTIMUM_INPUTS.get(name, set())]
+            assert sum(reasons) == 1, f"{name}: input {x!r} has {sum(reasons)} declared directions or reasons"
+
+
+@pytest.mark.parametrize(("name", "x", "exponent"), ELASTIC, ids=[f"{n}-{x}" for n, x, _ in ELASTIC])
+def test_direction_is_the_sign_of_its_exponent(name, x, exponent):
+    """Along a 6-decade grid, d log y / d log x is the exponent (so y moves the way its sign says), at the reference,
+    8 prior draws, and the same draws with the exponent's sign flipped."""
+    law = bs.get_law(name)
+    grid = _example(law)[x] * np.geomspace(1e-3, 1e3, 121)
+    inputs = {**_example(law), x: grid[:, None]}
+    reference = {p: np.array([v]) for p, v in reference_params(law).items()}
+    draws = _prior_draws(law, 8, seed=4)
+    flipped = {**draws, exponent: -draws[exponent]}
+    params = {p: np.concatenate([reference[p], draws[p], flipped[p]])[None, :] for p in law.params}
+    values = _evaluate(law, inputs, params)
+    assert np.isfinite(values).all() and (values > 0).all()
+    slopes = np.diff(np.log(values), axis=0) / np.diff(np.log(grid))[:, None]
+    np.testing.assert_allclose(slopes, np.broadcast_to(params[exponent], slopes.shape), rtol=1e-8, atol=1e-10)
+    k = params[exponent][0]
+    assert (k > 0).any() and (k < 0).any(), f"the draws of {exponent} should take both signs: {k}"
+    moves = np.sign(np.diff(values, axis=0))
+    assert (moves == np.sign(k)).all(), f"{law.target} does not move with {x} the way the sign of {exponent} says"
+
+
+@pytest.mark.parametrize("name", list(CONDITIONAL))
+def test_direction_under_its_condition(name):
+    """Where the condition holds (the reference and prior draws that meet it), the law keeps the sign; and some
+    draw that breaks it does not, or the condition would be a declared ``monotone``."""
+    law = bs.get_law(name)
+    x, sign, condition = CONDITIONAL[name]
+    grid = _example(law)[x] * np.geomspace(1e-6, 1e6, 241)
+    inputs = {**_example(law), x: grid[:, None]}
+    reference = {p: np.array([v]) for p, v in reference_params(law).items()}
+    draws = _prior_draws(law, 400, seed=5)
+    params = {p: np.concatenate([reference[p], draws[p]])[None, :] for p in law.params}
+    values = _evaluate(law, inputs, params)
+    holds = np.asarray(condition({p: v[0] for p, v in params.items()}))
+    finite = np.isfinite(values).all(axis=0)
+    assert holds[0] and finite[0] and holds.sum() >= 100 and (~holds).sum() >= 10, (holds.sum(), finite.sum())
+    along = sign * np.diff(values, axis=0)
+    slack = 1e-12 * np.abs(values[1:])
+    kept = (along >= -slack).all(axis=0)
+    assert kept[holds & finite].all(), f"{(~kept[holds & finite]).sum()} draws meeting the condition break the sign"
+    assert not kept[~holds & finite].all(), "no draw outside the condition changes direction: declare monotone"
+
+
 # ---------------------------------------------------------------------------------------------- log_fn
 @pytest.mark.parametrize("name", WITH_LOG_FN)
 def test_log_fn_agrees_with_log_of_fn(name):
