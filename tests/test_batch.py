@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import jax
@@ -139,6 +140,19 @@ def test_critical_batch_case_study_smoke(tmp_path, run_case_study):
     assert (tmp_path / "critical_batch.png").stat().st_size > 10_000
     trade = pd.read_csv(tmp_path / "tradeoff.csv")
     assert trade.groupby("weights")["p_cheapest"].sum().round(6).eq(1.0).all() and trade["weights"].nunique() == 4
+    # the answers of the full run (README, 2026-12-04), which the smoke run's short chains reproduce on the same data
+    rows = table.set_index(["model", "quantity", "fit"])
+    zhang = {"85M": 745.3, "151M-ablation": 955.2, "302M": 1393.7, "604M": 1888.5, "1.2B": 2533.4}  # their notebook
+    for model, cbs in zhang.items():
+        r = rows.loc[(model, "cbs_seqs", "all")]
+        assert r["q05"] < cbs < r["q95"], (model, cbs, r.to_dict())
+    held, own = rows.loc[("1.2B", "b_noise_seqs", "without_1.2B")], rows.loc[("1.2B", "b_noise_seqs", "all")]
+    assert held["q05"] < own["q50"] < held["q95"], (held.to_dict(), own["q50"])
+    total = re.search(r"b_N \+ b_D (\S+) \[(\S+), (\S+)\]", out)  # full run: 0.63 [0.52, 0.72]
+    assert total and 0.45 < float(total[2]) < float(total[1]) < float(total[3]) < 0.85, out
+    best = trade.loc[trade.groupby("weights")["expected_cost"].idxmin()].set_index("weights")["batch"]
+    assert best.to_dict() == {"time only": 16384, "a step costs as much as 1M tokens": 4096,
+                              "a step costs as much as 4M tokens": 8192, "compute only": 64}, best
 
 
 # --------------------------------------------------------------------------------------------- optimal hyperparameters

@@ -212,6 +212,14 @@ def test_chinchilla_allocation_case_study_smoke(tmp_path, run_case_study):
     kinds = {(a["compute"], a["inference_tokens"], a["allocation"]) for a in answer["allocations"]}
     assert len(kinds) == 3 * 3 * 3 and len(answer["next_run"]) == 10
     assert all(r["evsi"] >= 0 for r in answer["next_run"])
+    # the full run's answers (README): Chinchilla's own choice (7e10 parameters on 1.4e12 tokens) is the Bayes choice
+    # at its budget, and serving more tokens moves every budget's choice to a smaller model trained longer
+    bayes = {(a["compute"], a["inference_tokens"]): a for a in answer["allocations"] if a["allocation"] == "Bayes"}
+    chinchilla = bayes[(5.76e23, 0.0)]
+    assert 5.5e10 < chinchilla["n"] < 9e10 and 14 < chinchilla["tokens_per_param"] < 26, chinchilla
+    for c in (1e21, 5.76e23, 1e25):
+        sizes = [bayes[(c, served)]["n"] for served in (0.0, 1e12, 1e13)]
+        assert sizes[0] > sizes[1] > sizes[2], (c, sizes)
 
 
 @pytest.mark.slow
@@ -227,6 +235,11 @@ def test_clip_vs_mammut_case_study_smoke(tmp_path, run_case_study):
         assert all(0.0 <= r["p_mammut_better"] <= 1.0 for r in a["at"].values())
         assert {"p_cross", "q05", "q50", "q95"} <= set(a["crossover"])
     assert answer["held_out"]["points"] == 18  # front points above 1e20 FLOPs, both data sets and families
+    # the full run fitted up to 1e20 (README): 14 of 18 held-out points inside; MaMMUT leans ahead at 1e22 FLOPs
+    # (0.73 on DataComp, 0.64 on Re-LAION) without reaching the 0.8 the script names a winner at (smoke: 14; 0.74, 0.63)
+    assert 12 <= answer["held_out"]["inside_90"] <= 16, answer["held_out"]
+    for a in answer["datasets"].values():
+        assert 0.5 < a["at"]["1e+22"]["p_mammut_better"] < 0.8, a["at"]
     assert (tmp_path / "compare_datacomp_1b.png").stat().st_size > 10_000
 
 
@@ -243,6 +256,13 @@ def test_pretraining_data_choice_case_study_smoke(tmp_path, run_case_study):
             assert set(at["corpora"]) == {"C4", "RedPajama", "RefinedWeb"}
             assert sum(v["p_best"] for v in at["corpora"].values()) == pytest.approx(1.0)
             assert len(at["pairwise"]) == 6
+            # the full run's answer (README): C4 has the lowest C4 loss with P(best) 1.00; on the 17-task error
+            # no corpus reaches the script's P(best) >= 0.8 to be named (largest 0.55 there, 0.53 in the smoke run)
+            p_best = {k: v["p_best"] for k, v in at["corpora"].items()}
+            if target == "loss":
+                assert p_best["C4"] > 0.95, (c, p_best)
+            else:
+                assert max(p_best.values()) < 0.8 and f"error at {c} FLOPs: too close to call" in out, (c, p_best)
     assert (tmp_path / "compare_err.png").stat().st_size > 10_000
 
 

@@ -1,6 +1,7 @@
 """The Chinchilla replication (full, on the real data), its smoke mode and offline fallback, and the CLI."""
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -63,8 +64,12 @@ def test_case_study_script_smoke(tmp_path, run_case_study):
         skip_without_data("Chinchilla data not reachable")
     out = run_case_study("chinchilla_replication", tmp_path)
     assert "dropped the 5 with the smallest D/N" in out
-    assert "Hoffmann's (alpha, beta) = (0.34, 0.28) is" in out
     assert "N* parameters" in out and "SIMULATED" not in out
+    # the replication's findings (Besiroglu et al. 2024), which the smoke run's short chains reach on the same data
+    assert "E, alpha, beta within 2 Besiroglu SEs: yes." in out
+    assert "Hoffmann's (alpha, beta) = (0.34, 0.28) is OUTSIDE the 95% posterior region" in out
+    n_star = re.search(r"N\* parameters: (\S+) \[(\S+), (\S+)\]", out)  # Chinchilla itself: 7e10 parameters
+    assert n_star and float(n_star[2]) < 7e10 < float(n_star[3]), out
     assert (tmp_path / "frontier.png").exists()
 
 
@@ -328,3 +333,13 @@ def test_law_selection_case_study_smoke(tmp_path, run_case_study):
         assert (tmp_path / f).stat().st_size > 0
     table = pd.read_csv(tmp_path / "backtest_chinchilla.csv")
     assert set(table["method"]) == {"bayescale", "huber"} and len(table) == 4
+    # the full run's findings on Chinchilla (README): LOO prefers the two-input law by far, yet the power law in
+    # compute is the better-calibrated extrapolator (90% intervals cover 87.5% of the held-out runs, 42 of 48; the
+    # smoke run: the same), and the Bayesian intervals cover more than the Huber fit's bootstrap ones
+    loo = pd.read_csv(tmp_path / "loo_chinchilla.csv", index_col=0)
+    assert loo["rank"].idxmin() == "chinchilla" and loo.loc["chinchilla", "weight"] > 0.95, loo
+    assert loo.loc["power_law_c", "elpd_diff"] < -4 * loo.loc["power_law_c", "dse"], loo
+    cover = table.set_index(["law", "method"])["cover90"]
+    assert cover["power_law_c", "bayescale"] > 0.75 > cover["chinchilla", "bayescale"], cover
+    for law in ("power_law_c", "chinchilla"):
+        assert cover[law, "bayescale"] > cover[law, "huber"], cover
