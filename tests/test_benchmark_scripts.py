@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,36 @@ def test_vmap_gradient_prints_a_row_per_k_against_one_chain(capsys, bench_module
     rows = [ln.strip("|").split("|") for ln in lines[3:]]
     assert [int(r[0]) for r in rows] == [1, 3]  # K = 1, the baseline, is always run
     assert rows[0][2].strip() == "1.00x" and float(rows[1][1]) > 0
+
+
+def test_memory_table_gives_each_row_added_memory_against_its_problems_baseline(capsys, bench_module):
+    """``memory.table``: added memory over the baseline row's, and dashes where a row has no fits to size."""
+    memory = bench_module("memory")
+    base = {"system": "earlier", "baseline": True, "peak_mib": 700.0, "imports_mib": 300.0, "added_mib": 400.0,
+            "results_mib": None, "saved_mib": None}
+    row = {"system": "now", "baseline": False, "peak_mib": 600.0, "imports_mib": 300.0, "added_mib": 300.0,
+           "results_mib": 1.25, "saved_mib": 1.5}
+    memory.table("A", [base, row])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "## Problem A  (baseline: earlier)"
+    assert lines[4] == "| earlier | 700 | 300 | 400 | 1.00x | — | — |"
+    assert lines[5] == "| now | 600 | 300 | 300 | 0.75x | 1.2 | 1.5 |"
+    assert set(memory.ROWS) == {"A", "B", "C"} and all(sum(b for _, b in rows) == 1 for rows in memory.ROWS.values())
+
+
+def test_memory_sizes_a_fit_in_memory_and_on_disk(bench_module):
+    """The results columns: every DataTree group's arrays, and the netCDF files ``Fit.save`` writes."""
+    import bayescale as bs
+
+    memory = bench_module("memory")
+    runs = bs.simulate_ladder("chinchilla", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # 50 draws: sized, not judged
+        fit = bs.fit("chinchilla", runs, num_chains=1, num_warmup=50, num_samples=50, seed=0, progress_bar=False)
+    groups = {node.name for node in fit.tree.subtree}
+    assert {"posterior", "log_likelihood", "observed_data"} <= groups
+    posterior = fit.tree["posterior"].ds.nbytes / memory.MIB
+    one = memory.tree_mib([fit])
+    assert memory.tree_mib([fit, fit]) == pytest.approx(2 * one) and one > posterior
+    assert 0 < memory.saved_mib([fit]) < 10 * memory.tree_mib([fit])
+    assert memory.peak_mib() > 50  # this process, with JAX loaded
