@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bayescale.build import COUNT_LIKELIHOODS
 from bayescale.data import RunTableError, _numeric, _rows
 
 __all__ = ["Backtest", "backtest", "score"]
@@ -219,6 +220,10 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
         raise ValueError("backtest compares laws of one target on one likelihood scale, so that their CRPS and log "
                          "scores are comparable; got " + ", ".join(f"{law.name} ({law.target!r} on the {law.link} "
                                                                    "scale)" for law in laws))
+    if fit_kwargs.get("likelihood") in COUNT_LIKELIHOODS:
+        raise ValueError(f"likelihood={fit_kwargs['likelihood']!r}: backtest scores predictions on the logit scale, "
+                         "where a count of 0 or of every item has no value; backtest accuracies with "
+                         "likelihood='student_t' (the default) or 'beta'")
     runs = pd.DataFrame(runs).reset_index(drop=True)
     if runs.empty:
         raise RunTableError(["the table has no runs; a backtest needs runs below and above its cuts"])

@@ -15,7 +15,9 @@ Parameterisation (named, never hidden)
 * ``"independent"``: one draw from the spec prior per group.
 * Likelihood: Student-t (default, ``nu - 1 ~ Gamma(2, 0.1)``: Juarez & Steel's 2010 prior, shifted so that
   ``nu > 1``, see :class:`ShiftedGamma`) or Normal on ``log(target)``, scale
-  ``sigma ~ HalfNormal(sigma_scale)``, plus a known per-run noise sd added in quadrature when given.
+  ``sigma ~ HalfNormal(sigma_scale)``, plus a known per-run noise sd added in quadrature when given. For
+  accuracies (a logit link) also a Beta, or the count of correct answers out of each run's known number of items:
+  Binomial, or Beta-Binomial with an overdispersion ``phi`` (:class:`CountsOnLink`).
 * Prediction for a group the fit has not seen draws its parameters from the population (partial), or the prior
   (independent).
 """
@@ -40,12 +42,20 @@ from scipy import special
 
 from bayescale.law import Law
 
-__all__ = ["ModelConfig", "ModelData", "build_model", "POOL_MODES", "LIKELIHOODS", "NOISE_PARAMS"]
+__all__ = ["ModelConfig", "ModelData", "build_model", "POOL_MODES", "LIKELIHOODS", "NOISE_PARAMS",
+           "COUNT_LIKELIHOODS", "CountsOnLink", "count_link", "count_accuracy"]
 
 POOL_MODES = ("shared", "partial", "independent", "crossed")
-LIKELIHOODS = ("student_t", "normal", "beta")
+LIKELIHOODS = ("student_t", "normal", "beta", "binomial", "beta_binomial")
+#: Likelihoods of a count of correct answers out of a known number of items per run (``items=``).
+COUNT_LIKELIHOODS = ("binomial", "beta_binomial")
 #: Noise parameters each likelihood adds to the law's: sampled, summarised and calibrated with it.
-NOISE_PARAMS = {"student_t": ("sigma", "nu"), "normal": ("sigma",), "beta": ("phi",)}
+NOISE_PARAMS = {"student_t": ("sigma", "nu"), "normal": ("sigma",), "beta": ("phi",), "binomial": (),
+                "beta_binomial": ("phi",)}
+#: Prior of the Beta-Binomial's overdispersion ``phi``, LogNormal (location, scale) of ``log phi``: a run's accuracy
+#: varies beyond the sampling of its items as if from ``phi`` items' worth of run-to-run noise; median 300, 90%
+#: between 11 and 8,000 (``phi -> inf`` is the Binomial).
+BETA_BINOMIAL_PHI = (float(np.log(300.0)), 2.0)
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,9 @@ class ModelConfig:
         ``"student_t"`` or ``"normal"`` on the likelihood's scale (the law's link: log, logit or the target), or
         ``"beta"`` for a target in (0, 1) with a logit link: ``y ~ Beta(p phi, (1 - p) phi)`` for the law's value
         ``p`` and a concentration ``phi``, written on the logit scale (with its Jacobian) so that log-likelihoods,
-        LOO and predictions share the scale of the other likelihoods.
+        LOO and predictions share the scale of the other likelihoods. ``"binomial"`` or ``"beta_binomial"`` for
+        accuracies measured on a known number of items per run (the data's ``noise`` field holds it): the count of
+        correct answers, :class:`CountsOnLink`.
     sigma_scale : float
         Scale of the ``HalfNormal`` prior on the residual sd, on the likelihood's scale (log or logit of the target).
     group_scale : float
@@ -161,7 +173,7 @@ def resolve_pool(law: Law, pool, has_groups: bool, likelihood: str = "student_t"
         return {p: "shared" for p in law.params}
     if pool is None:
         pool = "partial"
-    scale = NOISE_PARAMS[likelihood][0] if likelihood in NOISE_PARAMS else "sigma"
+    scale = (NOISE_PARAMS.get(likelihood) or ("sigma",))[0]
     if isinstance(pool, str):
         modes = {p: pool for p in law.params}
     elif isinstance(pool, Mapping):
@@ -293,7 +305,18 @@ def build_model(law: Law, config: ModelConfig):
         y = None if data.y is None else law.to_link(data.y, jnp)
         if data.y is None:
             numpyro.deterministic("mu", mu)
-        if config.likelihood == "beta":
+        if config.likelihood in COUNT_LIKELIHOODS:
+            items = data.noise
+            y = None if data.y is None else count_link(data.y, items, jnp)
+            whole = jnp.round(items).astype(jnp.int_)  # NumPyro's binomial sampler indexes tables by the count
+            if config.likelihood == "binomial":
+                counts = dist.Binomial(total_count=whole, logits=mu)
+            else:
+                phi = _noise_scale("phi", dist.LogNormal(*BETA_BINOMIAL_PHI), pool, data)
+                p = jnp.clip(jax.nn.sigmoid(mu), 1e-12, 1 - 1e-12)
+                counts = dist.BetaBinomial(p * phi, (1 - p) * phi, total_count=whole)
+            like = CountsOnLink(counts, items)
+        elif config.likelihood == "beta":
             # phi acts like the number of questions behind each accuracy: median 100, 90% between 8 and 1200
             phi = _noise_scale("phi", dist.LogNormal(jnp.log(100.0), 1.5), pool, data)
             p = jnp.clip(law.from_link(mu, jnp), 1e-12, 1 - 1e-12)
@@ -317,6 +340,48 @@ def build_model(law: Law, config: ModelConfig):
         return mu, value
 
     return model
+
+
+def count_link(accuracy, items, xp=np):
+    """Return the corrected logit ``logit((k + 1/2) / (n + 1))`` of ``k = accuracy * n`` correct answers of ``n``.
+
+    The scale :class:`CountsOnLink` writes counts on: finite at ``k = 0`` and ``k = n``.
+    """
+    k = xp.round(accuracy * items)
+    return xp.log(k + 0.5) - xp.log(items - k + 0.5)
+
+
+def count_accuracy(value, items, xp=np):
+    """Return the accuracy ``k / n`` of a value on the scale of :func:`count_link` (its inverse)."""
+    return xp.round((items + 1.0) / (1.0 + xp.exp(-value)) - 0.5) / items
+
+
+class CountsOnLink(dist.Distribution):
+    """A count ``k`` of correct answers out of ``n`` items, written on the corrected logit of :func:`count_link`.
+
+    The count's distribution (``counts``: NumPyro's ``Binomial`` with the law's logit, or ``BetaBinomial``) is what
+    is fitted; the value lives on a logit scale so that the model keeps one observed site on the law's link, as
+    its other likelihoods do: the checks, LOO and predictions read it the same way. The map
+    ``k -> logit((k + 1/2) / (n + 1))`` is one to one on ``k = 0..n`` and finite at both ends, where the logit of
+    ``k / n`` is not. ``log_prob`` of such a value is the count's probability mass, so the LOO of a count model is
+    on the scale of counts and is not comparable with a density's. :func:`count_accuracy` maps values back.
+    """
+
+    support = dist.constraints.real
+
+    def __init__(self, counts: dist.Distribution, items, *, validate_args=None):
+        self.counts, self.items = counts, items
+        super().__init__(batch_shape=counts.batch_shape, validate_args=validate_args)
+
+    def sample(self, key, sample_shape=()):
+        """Draw counts and write them on the corrected logit scale."""
+        k = self.counts.sample(key, sample_shape)
+        return jnp.log(k + 0.5) - jnp.log(self.items - k + 0.5)
+
+    def log_prob(self, value):
+        """Return the count's log probability mass at the count ``value`` stands for."""
+        k = jnp.round((self.items + 1.0) * jax.nn.sigmoid(value) - 0.5)
+        return self.counts.log_prob(k)
 
 
 class ShiftedGamma(dist.TransformedDistribution):

@@ -29,11 +29,13 @@ import numpyro.distributions as dist
 import pandas as pd
 
 from bayescale.build import (
+    COUNT_LIKELIHOODS,
     LIKELIHOODS,
     NOISE_PARAMS,
     ModelConfig,
     ModelData,
     build_model,
+    count_accuracy,
     geometric_centre,
     law_location,
     obs_site,
@@ -223,6 +225,7 @@ def calibrate(
     num_simulations: int = 100,
     design: pd.DataFrame | None = None,
     likelihood: str = "student_t",
+    noise: str | None = None,
     fit_priors: Mapping[str, dist.Distribution] | None = None,
     num_chains: int = 1,
     num_warmup: int = 400,
@@ -246,7 +249,11 @@ def calibrate(
         Number of simulated data sets ``S``.
     design : pandas.DataFrame, optional
         Inputs of the simulated ladder; default :func:`bayescale.simulate.default_design`.
-    likelihood : {"student_t", "normal", "beta"}
+    likelihood : {"student_t", "normal", "beta", "binomial", "beta_binomial"}
+    noise : str, optional
+        For the count likelihoods (``"binomial"``, ``"beta_binomial"``): the design's column with each simulated
+        run's number of items, from which its count of correct answers is drawn (as ``noise=`` in
+        :func:`bayescale.fit`).
     fit_priors : mapping, optional
         Priors used for fitting instead of the law's (data are still simulated from the law's priors): a
         misspecified prior here is the negative control, whose ranks must fail the test.
@@ -320,9 +327,18 @@ def calibrate(
     law = get_law(law)
     if likelihood not in LIKELIHOODS:  # the check and message of bs.fit
         raise ValueError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
+    counts = likelihood in COUNT_LIKELIHOODS
+    if counts != (noise is not None) or (counts and (design is None or noise not in getattr(design, "columns", ()))):
+        raise ValueError(f"likelihood={likelihood!r}: noise= names the design's column of items for a count "
+                         "likelihood ('binomial' or 'beta_binomial'), and only for one; got "
+                         f"noise={noise!r} and a design with columns "
+                         f"{list(getattr(design, 'columns', [])) if design is not None else 'none (the default)'}")
     _check_sizes(num_draws, bins, num_chains, num_samples, num_simulations, alpha)
     total = num_chains * num_samples
-    design = default_design(law) if design is None else _validated_design(design, law)
+    design = default_design(law) if design is None else _validated_design(design, law, [noise] if counts else ())
+    if counts:  # whole numbers of items, as bs.fit checks them
+        validate_runs(design, law, require_target=False, noise=noise, counts=True,
+                      table="the design (inputs of the simulated runs)")
     config = ModelConfig(pool=resolve_pool(law, None, False), likelihood=likelihood, sigma_scale=law.noise_scale)
     fit_law = law
     if fit_priors:
@@ -335,7 +351,8 @@ def calibrate(
     with jax.enable_x64(True):
         x = {k: design[k].to_numpy(np.float64) for k in law.inputs}
         log_x0 = geometric_centre(x)
-        data = ModelData(x=x, log_x0=log_x0)
+        items = design[noise].to_numpy(np.float64) if counts else None
+        data = ModelData(x=x, log_x0=log_x0, noise=items)
         site = obs_site(law)
         x_ext, ext_name = _extrapolation_point(law, design)
         key_sim, key_fit = jax.random.split(jax.random.PRNGKey(seed))
@@ -357,7 +374,8 @@ def calibrate(
             return ll_post, ll_true[0], ext_post, ext_true[0]
 
         rows, divergences, min_ess = [], [], []
-        sims = [dataclasses.replace(data, y=law.from_link(np.asarray(prior[site][s]))) for s in range(num_simulations)]
+        outcome = (lambda v: count_accuracy(v, items)) if counts else law.from_link
+        sims = [dataclasses.replace(data, y=outcome(np.asarray(prior[site][s]))) for s in range(num_simulations)]
         for s, sim_data, (samples, sstats) in _fits(compiled, key_fit, sims, num_chains):
             post = {k: v.reshape((total,) + v.shape[2:])[thin] for k, v in samples.items()}
             divergences.append(int(sstats["diverging"].sum()))

@@ -39,7 +39,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import xarray as xr
 
-from bayescale.build import ModelData, build_model, obs_site
+from bayescale.build import COUNT_LIKELIHOODS, ModelData, build_model, obs_site
 from bayescale.law import Law, LawSpecError, get_law, law_from_dict
 
 __all__ = ["Chain", "chain", "ChainFit", "ChainData", "build_chain_model"]
@@ -216,6 +216,13 @@ def _stage_likelihoods(chain_: Chain, likelihood) -> list[str]:
     """One likelihood per stage: a mapping by target, or one name for all (``"beta"``: for the logit stages)."""
     if isinstance(likelihood, str) and likelihood == "beta":
         likelihood = {law.target: "beta" for law in chain_.stages if law.link == "logit"}
+    named = [likelihood] if isinstance(likelihood, str) else list(likelihood.values()) if isinstance(
+        likelihood, Mapping) else []
+    counted = [x for x in named if x in COUNT_LIKELIHOODS]
+    if counted:
+        raise ValueError(f"likelihood {counted[0]!r}: a Chain's stages take 'student_t', 'normal' or 'beta'; fit a "
+                         "count likelihood on one law with bs.fit(law, runs, likelihood='binomial', noise=<items "
+                         "column>)")
     return _per_stage(likelihood, chain_, "likelihood", "student_t")
 
 

@@ -101,9 +101,12 @@ def fit(
     groups: Annotated[list[str] | None, typer.Option(help="group column (repeat for several)")] = None,
     pool: Annotated[str | None, typer.Option(help="shared | partial | independent (with --groups)")] = None,
     pooling: Annotated[str, typer.Option(help="auto | noncentred | centred (partial pooling)")] = "auto",
-    likelihood: Annotated[str, typer.Option(help="student_t | normal | beta (accuracies, logit laws)")] = "student_t",
+    likelihood: Annotated[str, typer.Option(
+        help="student_t | normal | beta | binomial | beta_binomial (the last three for accuracies of logit laws; "
+             "the count ones need --noise naming the items column)")] = "student_t",
     noise: Annotated[str | None, typer.Option(
-        help="column of known per-run noise sd on the likelihood's scale (log loss, logit accuracy)")] = None,
+        help="column of known per-run noise sd on the likelihood's scale (log loss, logit accuracy), or of items "
+             "for --likelihood binomial | beta_binomial")] = None,
     num_chains: int = 4,
     num_warmup: int = 1000,
     num_samples: int = 1000,
@@ -223,7 +226,8 @@ def _points(result, specs: list[str]):
     from bayescale.data import parse_size
     from bayescale.fit import _predictor_columns
 
-    known = list(result.law.inputs) + list(result.groups) + _predictor_columns(result.config)
+    noise = [result.meta["noise"]] if result.meta.get("noise") else []  # a new run's known noise sd or items
+    known = list(result.law.inputs) + list(result.groups) + _predictor_columns(result.config) + noise
     rows = []
     for spec in specs:
         point = {}
@@ -316,7 +320,9 @@ def calibrate(
     num_simulations: Annotated[int, typer.Option("--num-simulations", "-S", help="simulated data sets")] = 100,
     design: Annotated[Path | None, typer.Option(
         help="CSV or Parquet table of the simulated ladder's inputs (default: the law's default design)")] = None,
-    likelihood: Annotated[str, typer.Option(help="student_t | normal | beta")] = "student_t",
+    likelihood: Annotated[str, typer.Option(help="student_t | normal | beta | binomial | beta_binomial")] = "student_t",
+    noise: Annotated[str | None, typer.Option(
+        help="the design's column of items per run, for --likelihood binomial | beta_binomial")] = None,
     num_chains: int = 1,
     num_warmup: int = 400,
     num_samples: int = 1000,
@@ -334,7 +340,7 @@ def calibrate(
     _output_folder(out, "--out")
     table = None if design is None else _read_table(design)
     try:
-        result = bs.calibrate(law, num_simulations=num_simulations, design=table, likelihood=likelihood,
+        result = bs.calibrate(law, num_simulations=num_simulations, design=table, likelihood=likelihood, noise=noise,
                               num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples,
                               target_accept_prob=target_accept_prob, alpha=alpha, seed=seed, progress=True)
     except (KeyError, ValueError, TypeError) as exc:

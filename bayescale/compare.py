@@ -142,7 +142,7 @@ def compare(fits: Mapping[str, object] | Sequence[object], *, method: str = "sta
     """
     import arviz_stats as azs
 
-    from bayescale.build import obs_site
+    from bayescale.build import COUNT_LIKELIHOODS, obs_site
 
     fits = _named(fits)
     if len(fits) < 2:
@@ -151,6 +151,11 @@ def compare(fits: Mapping[str, object] | Sequence[object], *, method: str = "sta
     if wrong:
         raise TypeError(f"compare takes Fit objects; {wrong} are not (a saved fit is read with bs.load(path))")
     names = list(fits)
+    counted = {n: f.config.likelihood in COUNT_LIKELIHOODS for n, f in fits.items() if hasattr(f, "config")}
+    if len(set(counted.values())) > 1:
+        kinds = ", ".join(f"{n} ({fits[n].config.likelihood})" for n in counted)
+        raise ValueError(f"fits {kinds} mix count likelihoods (a probability mass per run) with densities: their LOO "
+                         "scores are on different scales; compare fits of one kind")
     ref_name, ref = names[0], fits[names[0]]
     ref_site, ref_y = obs_site(ref.law), ref.tree.observed_data[obs_site(ref.law)].values
     for name in names[1:]:

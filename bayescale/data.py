@@ -179,6 +179,25 @@ def _mapping_frame(columns: Mapping, table: str) -> pd.DataFrame:
                             table) from err
 
 
+def _check_counts(out: pd.DataFrame, law: Law, items: str, problems: list[str], with_target: bool) -> None:
+    """Whole numbers of items >= 1, and accuracies that are whole numbers of correct answers out of them."""
+    n = out[items]
+    bad = ~(np.isfinite(n) & (n >= 1) & (np.abs(n - np.round(n)) < 1e-9))
+    if bad.any():
+        problems.append(f"items column {items!r} has {int(bad.sum())} value(s) missing or not whole numbers >= 1 "
+                        f"({_rows(out.index[bad])}); it is the number of questions each accuracy was measured on")
+    if with_target and law.target in out:
+        k = out[law.target] * n
+        frac = np.isfinite(k) & ~bad & (np.abs(k - np.round(k)) > 1e-6 * np.maximum(n, 1.0))
+        if frac.any():
+            first = out.index[frac][0]
+            problems.append(
+                f"column {law.target!r} times items column {items!r} is not a whole number of correct answers at "
+                f"{int(frac.sum())} run(s) ({_rows(out.index[frac])}; e.g. {out.loc[first, law.target]!r} x "
+                f"{out.loc[first, items]:.0f} = {k[first]:.3f}): check that {items!r} counts the items each score "
+                "was computed on, and that scores are fractions (not percentages, not averaged over tasks)")
+
+
 def validate_runs(
     runs,
     law: Law | str,
@@ -189,6 +208,7 @@ def validate_runs(
     flops_per_param_token: float = 6.0,
     keep: Sequence[str] = (),
     table: str | None = None,
+    counts: bool = False,
 ) -> RunTable:
     """Check a table of runs against a law and return a cleaned copy.
 
@@ -211,6 +231,10 @@ def validate_runs(
         Other positive numeric columns to check and keep (group-level predictors of a hierarchical fit).
     table : str, optional
         What the errors call the table; default "the runs table", or "the table of new inputs" without a target.
+    counts : bool
+        The ``noise`` column holds each run's number of items (a count likelihood: ``likelihood="binomial"`` or
+        ``"beta_binomial"``): whole numbers >= 1, each accuracy a whole number of them (within 1e-6 of an item,
+        for accuracies stored rounded), and accuracies of exactly 0 or 1 allowed.
 
     Returns
     -------
@@ -315,17 +339,23 @@ def validate_runs(
                 f"{what} must be > 0{why}; correct or drop those runs"
             )
         if col == law.target and law.link == "logit":
-            outside = np.isfinite(values) & ((values <= 0) | (values >= 1))
+            outside = np.isfinite(values) & (((values < 0) | (values > 1)) if counts else
+                                             ((values <= 0) | (values >= 1)))
             if outside.any():
                 fix = ("it looks like a percentage: divide by 100" if values.max() > 1.5 else
+                       "scores must be fractions of the items" if counts else
                        "a score of exactly 0 or 1 out of k questions can be moved inside with the continuity "
-                       "correction (k * score + 0.5) / (k + 1); dropping such runs for their score biases the fit")
+                       "correction (k * score + 0.5) / (k + 1), or fitted as a count (likelihood='binomial' with "
+                       "noise= naming the column of k); dropping such runs for their score biases the fit")
+                where = "[0, 1]" if counts else "(0, 1)"
                 problems.append(
-                    f"column {col!r} has {int(outside.sum())} value(s) outside (0, 1) ({_rows(out.index[outside])}); "
-                    f"law {law.name!r} models {col!r} on the logit scale, as a fraction strictly between 0 and 1: "
-                    f"{fix}"
+                    f"column {col!r} has {int(outside.sum())} value(s) outside {where} ({_rows(out.index[outside])}); "
+                    f"law {law.name!r} models {col!r} on the logit scale, as a fraction "
+                    f"{'of correct answers' if counts else 'strictly between 0 and 1'}: {fix}"
                 )
-    if noise and noise not in missing:
+    if counts and noise and noise not in missing:
+        _check_counts(out, law, noise, problems, require_target)
+    elif noise and noise not in missing:
         bad = ~(np.isfinite(out[noise]) & (out[noise] > 0))
         if bad.any():
             problems.append(

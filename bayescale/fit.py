@@ -30,11 +30,14 @@ import pandas as pd
 
 from bayescale import engine
 from bayescale.build import (
+    COUNT_LIKELIHOODS,
     LIKELIHOODS,
     NOISE_PARAMS,
     ModelConfig,
     ModelData,
     build_model,
+    count_accuracy,
+    count_link,
     geometric_centre,
     group_codes,
     obs_site,
@@ -478,12 +481,16 @@ def fit(
         ladders (6 groups, E varying, 2% noise, 4 x 1000 draws): 12 runs per group, non-centred 8 divergences /
         centred 0; 6 runs, 1 / 0; 4 runs, non-centred fine but centred min ESS 70. The choice is recorded in
         the fit's config.
-    likelihood : {"student_t", "normal", "beta"}
+    likelihood : {"student_t", "normal", "beta", "binomial", "beta_binomial"}
         Likelihood on the law's link scale (log of a loss, logit of an accuracy); ``"beta"`` for accuracies and
-        error rates of laws with ``link="logit"`` (see :class:`bayescale.build.ModelConfig`).
+        error rates of laws with ``link="logit"`` (see :class:`bayescale.build.ModelConfig`). ``"binomial"`` and
+        ``"beta_binomial"`` fit an accuracy as the count of correct answers out of the run's number of items, named
+        by ``noise=``: the sampling noise of a benchmark score, with the Beta-Binomial's ``phi`` for run-to-run
+        variation beyond it (:class:`bayescale.build.CountsOnLink`); scores of exactly 0 and 1 are fine there.
     noise : str, optional
         Column with a known per-run noise sd on the likelihood's scale (the log of a loss, the logit of an accuracy),
         added in quadrature to the fitted sd; predictions add it for new runs too (:func:`~bayescale.predict.predict`).
+        With a count likelihood, the column with each run's number of items (whole numbers).
     crossed : mapping, optional
         Crossed effects ``{vector: {parameter: column}}``: each named parameter takes, in each group, the value of
         ``vector`` at the group's level of ``column`` (a group column), so parameters naming one vector share its
@@ -856,11 +863,16 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
     if likelihood == "beta" and (law.link != "logit" or noise is not None):
         raise ValueError(f"likelihood='beta' models a fraction in (0, 1): it needs a law with link='logit' (law "
                          f"{law.name!r} has link={law.link!r}) and no noise= column")
+    counts = likelihood in COUNT_LIKELIHOODS
+    if counts and (law.link != "logit" or noise is None):
+        raise ValueError(f"likelihood={likelihood!r} models each score as correct answers out of a known number of "
+                         f"items: it needs a law with link='logit' (law {law.name!r} has link={law.link!r}) and "
+                         "noise= naming the column with each run's number of items")
     if pooling not in ("auto", "noncentred", "centred"):
         raise ValueError(f"pooling={pooling!r} is not one of ('auto', 'noncentred', 'centred')")
     predictors = _predictor_spec(law, group_predictors, pool, groups)
     table = validate_runs(runs, law, groups=groups, noise=noise, flops_per_param_token=flops_per_param_token,
-                          keep=sorted({c for cols in predictors.values() for c in cols}))
+                          keep=sorted({c for cols in predictors.values() for c in cols}), counts=counts)
     if not _is_built_in(law):  # the catalogue's laws are checked by their tests
         _check_law_on_runs(law, table)
     if pooling == "auto":
@@ -1428,7 +1440,7 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
         "posterior": {k: np.asarray(v) for k, v in samples.items()},
         "sample_stats": sample_stats,
         "log_likelihood": {site: loglik},
-        "observed_data": {site: law.to_link(y)},
+        "observed_data": {site: _observed_on_link(law, prep.config, y, constant.get("noise"))},
         "constant_data": constant,
     }
     attrs = {"/": {"inference_library": "numpyro" if sampler == "nuts" else "blackjax",
@@ -1588,7 +1600,8 @@ class Fit:
         for col in _predictor_columns(self.config):
             out[col] = cd[col].values
         y = self.tree.observed_data[site].values
-        out[self.law.target] = self.law.from_link(y)
+        out[self.law.target] = (count_accuracy(y, cd["noise"].values) if self.config.likelihood in COUNT_LIKELIHOODS
+                                else self.law.from_link(y))
         return out
 
     def check(self, at=None, *, seed: int = 0):
@@ -1763,6 +1776,15 @@ def _worst_stats(post: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarray, 
 
     return {v: (worst(rhat[v].values, np.max, np.inf), worst(ess_b[v].values, np.min, 0.0),
                 worst(ess_t[v].values, np.min, 0.0)) for v in post}
+
+
+def _observed_on_link(law: Law, config: ModelConfig, y: np.ndarray, items: np.ndarray | None) -> np.ndarray:
+    """Return the observations on the scale of the model's observed site.
+
+    The link, or a count likelihood's corrected logit (finite for scores of 0 and 1), so that predictive checks
+    compare like with like.
+    """
+    return count_link(y, items) if config.likelihood in COUNT_LIKELIHOODS else law.to_link(y)
 
 
 def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stats, max_tree_depth: int,

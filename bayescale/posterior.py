@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from bayescale.build import ModelData, build_model, obs_site
+from bayescale.build import COUNT_LIKELIHOODS, ModelData, build_model, obs_site
 
 __all__ = ["fit_data", "prior_draws", "log_prior_tree", "predictive_tree", "loo_table"]
 
@@ -32,7 +32,8 @@ def _layout(fit) -> tuple[ModelData, np.ndarray | None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # already reported when the fit was made
         table = validate_runs(fit.runs(), fit.law, groups=fit.groups, noise=fit.meta.get("noise"),
-                              keep=_predictor_columns(fit.config))
+                              keep=_predictor_columns(fit.config),
+                              counts=fit.config.likelihood in COUNT_LIKELIHOODS)
     data, _, _ = _model_data(table, fit.meta["log_x0"], levels=fit.levels, config=fit.config)
     return _grid_data(data) if data.group is not None else (data, None)
 

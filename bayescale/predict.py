@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from numpyro import handlers
 
-from bayescale.build import build_model, obs_site
+from bayescale.build import COUNT_LIKELIHOODS, build_model, count_accuracy, obs_site
 from bayescale.data import (
     _FLOPS_HINT,
     _PACKAGE_DIRS,
@@ -166,7 +166,9 @@ def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95
         ``"observation"`` includes run-to-run noise (a new run's loss); ``"mean"`` is the law's curve. For a fit
         with known per-run noise (``bs.fit(..., noise="sd")``) a new run's noise sd is read from that column of
         ``new_runs`` when it has one, and is otherwise the median of the fitted runs' (:func:`typical_noise`);
-        it adds to the fitted ``sigma`` in quadrature, as in the fit.
+        it adds to the fitted ``sigma`` in quadrature, as in the fit. For a count likelihood (``"binomial"``,
+        ``"beta_binomial"``) that column is a new run's number of items, and an observation is its score: a whole
+        number of correct answers out of them.
     seed : int
         Seed for the predictive draws.
 
@@ -218,8 +220,9 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
     law = fit.law
     noise = fit.meta.get("noise")
     given = noise is not None and hasattr(new_runs, "keys") and noise in new_runs.keys()
+    counts = fit.config.likelihood in COUNT_LIKELIHOODS
     table = validate_runs(new_runs, law, groups=fit.groups, require_target=False, noise=noise if given else None,
-                          keep=_predictor_columns(fit.config))
+                          keep=_predictor_columns(fit.config), counts=counts)
     if noise is not None and not given:  # a new run's known noise: the fitted runs' typical one
         table = dataclasses.replace(table, frame=table.frame.assign(**{noise: typical_noise(fit)}), noise=noise)
     _warn_far_outside(fit, table.frame)
@@ -236,7 +239,11 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
                                                            if v in sites]).items()}
         out = Predictive(model, posterior_samples=draws, return_sites=[returned])(jax.random.PRNGKey(seed), data)
         values = np.asarray(out[returned])[:, :len(table)]
-    return table, (values if scale == "link" else law.from_link(values)), new
+    if scale == "link":
+        return table, values, new
+    if counts and kind == "observation":  # a new run's count of correct answers out of its items
+        return table, count_accuracy(values, table.frame[noise].to_numpy(dtype=np.float64)[None, :]), new
+    return table, law.from_link(values), new
 
 
 def typical_noise(fit: Fit) -> float:
@@ -245,12 +252,13 @@ def typical_noise(fit: Fit) -> float:
     Parameters
     ----------
     fit : Fit
-        A fit made with ``noise=`` (a column of known per-run noise sd on the likelihood's scale).
+        A fit made with ``noise=`` (a column of known per-run noise sd on the likelihood's scale, or of items for
+        a count likelihood).
 
     Returns
     -------
     float
-        The median of that column over the fitted runs.
+        The median of that column over the fitted runs (rounded to a whole number of items for a count likelihood).
 
     Raises
     ------
@@ -260,7 +268,8 @@ def typical_noise(fit: Fit) -> float:
     noise = fit.meta.get("noise")
     if noise is None:
         raise ValueError("this fit has no known per-run noise (it was not fitted with noise=)")
-    return float(np.median(fit.runs()[noise].to_numpy(dtype=float)))
+    typical = float(np.median(fit.runs()[noise].to_numpy(dtype=float)))
+    return float(np.round(typical)) if fit.config.likelihood in COUNT_LIKELIHOODS else typical
 
 
 def _padded(table: RunTable) -> RunTable:

@@ -137,7 +137,8 @@ def test_calibrate_rejects_bad_options():
         bs.calibrate("chinchilla", fit_priors={"E": dist.LogNormal(0, 1)})
     with pytest.raises(ValueError, match=r"must be at least num_draws"):
         bs.calibrate("chinchilla", num_chains=1, num_samples=50)
-    with pytest.raises(ValueError, match=r"likelihood='gaussian' is not one of \('student_t', 'normal', 'beta'\)"):
+    with pytest.raises(ValueError, match=r"likelihood='gaussian' is not one of \('student_t', 'normal', 'beta', "
+                                         r"'binomial', 'beta_binomial'\)"):
         bs.calibrate("chinchilla", likelihood="gaussian")
     with pytest.raises(ValueError, match="num_simulations must be an integer of at least 2"):
         bs.calibrate("chinchilla", num_simulations=0)

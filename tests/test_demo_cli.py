@@ -229,7 +229,7 @@ def test_cli_calibrate_defaults_are_the_functions():
     from bayescale.cli import calibrate as command
 
     api, cli = inspect.signature(bs.calibrate).parameters, inspect.signature(command).parameters
-    for name in ("num_simulations", "likelihood", "num_chains", "num_warmup", "num_samples", "alpha", "seed"):
+    for name in ("num_simulations", "likelihood", "noise", "num_chains", "num_warmup", "num_samples", "alpha", "seed"):
         assert cli[name].default == api[name].default, name
     assert api["target_accept_prob"].default is None  # NUTS's target for SBC; ChEES's is bs.fit's
     assert cli["target_accept_prob"].default == calibration.SBC_TARGET_ACCEPT == 0.99
