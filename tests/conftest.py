@@ -15,14 +15,14 @@ ROOT = Path(__file__).resolve().parents[1]
 #: ``--durations=0``; a second CI run shared the 2 cores for most of it, so about twice the usual times, and their
 #: order is what counts: backtest 1340, demo/CLI 1180, downstream 905, chain 795, downstream case studies 775,
 #: decide 740, landscape 715, engine 670, check 215, fit 165, chees 150, batch 120, compute-optimal 85,
-#: calibration 60).
+#: calibration 60; counts, added 2026-12-04: 65 s warm, alone).
 #: The README's command runs ``--dist loadfile --no-loadscope-reorder``: each file on one worker, handed out in
 #: this order, so the long files start first and the short ones fill in at the end (xdist's default order, by
 #: number of tests, left a long file for last, with one worker idle).
 LONGEST_FIRST = ("test_backtest.py", "test_demo_cli.py", "test_downstream.py", "test_chain.py",
                  "test_case_studies_downstream.py", "test_decide.py", "test_landscape.py", "test_engine.py",
-                 "test_check.py", "test_fit.py", "test_chees.py", "test_batch.py", "test_compute_optimal.py",
-                 "test_calibration.py")
+                 "test_check.py", "test_fit.py", "test_chees.py", "test_counts.py", "test_batch.py",
+                 "test_compute_optimal.py", "test_calibration.py")
 
 
 def pytest_collection_modifyitems(items):
