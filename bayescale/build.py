@@ -47,7 +47,7 @@ __all__ = ["ModelConfig", "ModelData", "build_model", "POOL_MODES", "LIKELIHOODS
 
 POOL_MODES = ("shared", "partial", "independent", "crossed")
 LIKELIHOODS = ("student_t", "normal", "beta", "binomial", "beta_binomial")
-#: Likelihoods of a count of correct answers out of a known number of items per run (``items=``).
+#: Likelihoods of a count of correct answers out of a known number of items per run (the column ``noise=`` names).
 COUNT_LIKELIHOODS = ("binomial", "beta_binomial")
 #: Noise parameters each likelihood adds to the law's: sampled, summarised and calibrated with it.
 NOISE_PARAMS = {"student_t": ("sigma", "nu"), "normal": ("sigma",), "beta": ("phi",), "binomial": (),
