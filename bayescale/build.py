@@ -43,7 +43,7 @@ from scipy import special
 from bayescale.law import Law
 
 __all__ = ["ModelConfig", "ModelData", "build_model", "POOL_MODES", "LIKELIHOODS", "NOISE_PARAMS",
-           "COUNT_LIKELIHOODS", "CountsOnLink", "count_link", "count_accuracy"]
+           "COUNT_LIKELIHOODS", "CountsOnLink", "count_link", "count_accuracy", "to_site", "from_site"]
 
 POOL_MODES = ("shared", "partial", "independent", "crossed")
 LIKELIHOODS = ("student_t", "normal", "beta", "binomial", "beta_binomial")
@@ -302,12 +302,11 @@ def build_model(law: Law, config: ModelConfig):
         mu = law_location(law, [data.x[k] for k in law.inputs], params)
 
         site = obs_site(law)
-        y = None if data.y is None else law.to_link(data.y, jnp)
+        y = None if data.y is None else to_site(law, config.likelihood, data.y, data.noise, jnp)
         if data.y is None:
             numpyro.deterministic("mu", mu)
         if config.likelihood in COUNT_LIKELIHOODS:
             items = data.noise
-            y = None if data.y is None else count_link(data.y, items, jnp)
             whole = jnp.round(items).astype(jnp.int_)  # NumPyro's binomial sampler indexes tables by the count
             if config.likelihood == "binomial":
                 counts = dist.Binomial(total_count=whole, logits=mu)
@@ -346,14 +345,88 @@ def count_link(accuracy, items, xp=np):
     """Return the corrected logit ``logit((k + 1/2) / (n + 1))`` of ``k = accuracy * n`` correct answers of ``n``.
 
     The scale :class:`CountsOnLink` writes counts on: finite at ``k = 0`` and ``k = n``.
+
+    Parameters
+    ----------
+    accuracy : array_like
+        Scores in [0, 1], each a whole number of correct answers out of its ``items``.
+    items : array_like
+        Number of items behind each score.
+    xp : module
+        ``numpy`` or ``jax.numpy``.
+
+    Returns
+    -------
+    array
+        The corrected logits.
     """
     k = xp.round(accuracy * items)
     return xp.log(k + 0.5) - xp.log(items - k + 0.5)
 
 
 def count_accuracy(value, items, xp=np):
-    """Return the accuracy ``k / n`` of a value on the scale of :func:`count_link` (its inverse)."""
+    """Return the accuracy ``k / n`` of a value on the scale of :func:`count_link` (its inverse).
+
+    Parameters
+    ----------
+    value : array_like
+        Values on the corrected logit scale.
+    items : array_like
+        Number of items behind each value.
+    xp : module
+        ``numpy`` or ``jax.numpy``.
+
+    Returns
+    -------
+    array
+        Scores, whole numbers of correct answers divided by ``items``.
+    """
     return xp.round((items + 1.0) / (1.0 + xp.exp(-value)) - 0.5) / items
+
+
+def to_site(law: Law, likelihood: str, y, items=None, xp=np):
+    """Return observed targets on the scale of the model's observed site.
+
+    The law's link (log, logit or the target), or for a count likelihood the corrected logit of :func:`count_link`
+    (``items``: each run's number of items). The model, a fit's ``observed_data`` and the simulations of
+    :func:`bayescale.calibrate` all place observations on the site's scale with it.
+
+    Parameters
+    ----------
+    law : Law
+    likelihood : str
+        One of :data:`LIKELIHOODS`.
+    y : array_like
+        Target values (losses, accuracies, ...).
+    items : array_like, optional
+        Each run's number of items; needed for the count likelihoods only.
+    xp : module
+        ``numpy`` or ``jax.numpy``.
+
+    Returns
+    -------
+    array
+        The values of the observed site.
+    """
+    return count_link(y, items, xp) if likelihood in COUNT_LIKELIHOODS else law.to_link(y, xp)
+
+
+def from_site(law: Law, likelihood: str, value, items=None, xp=np):
+    """Return the targets of values on the observed site's scale: the inverse of :func:`to_site`.
+
+    Parameters
+    ----------
+    law, likelihood, items, xp
+        As for :func:`to_site`.
+    value : array_like
+        Values of the observed site (observations, or posterior predictive draws).
+
+    Returns
+    -------
+    array
+        Target values; for a count likelihood, whole answers out of ``items``.
+    """
+    return count_accuracy(value, items, xp) if likelihood in COUNT_LIKELIHOODS else law.from_link(value, xp)
 
 
 class CountsOnLink(dist.Distribution):
@@ -365,6 +438,15 @@ class CountsOnLink(dist.Distribution):
     ``k -> logit((k + 1/2) / (n + 1))`` is one to one on ``k = 0..n`` and finite at both ends, where the logit of
     ``k / n`` is not. ``log_prob`` of such a value is the count's probability mass, so the LOO of a count model is
     on the scale of counts and is not comparable with a density's. :func:`count_accuracy` maps values back.
+
+    Parameters
+    ----------
+    counts : numpyro.distributions.Distribution
+        The count's distribution: ``Binomial`` or ``BetaBinomial`` with integer ``total_count``.
+    items : array_like
+        Each run's number of items (``total_count`` as floats).
+    validate_args : bool, optional
+        As for any NumPyro distribution.
     """
 
     support = dist.constraints.real

@@ -35,7 +35,7 @@ from bayescale.build import (
     ModelConfig,
     ModelData,
     build_model,
-    count_accuracy,
+    from_site,
     geometric_centre,
     law_location,
     obs_site,
@@ -328,17 +328,13 @@ def calibrate(
     if likelihood not in LIKELIHOODS:  # the check and message of bs.fit
         raise ValueError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
     counts = likelihood in COUNT_LIKELIHOODS
-    if counts != (noise is not None) or (counts and (design is None or noise not in getattr(design, "columns", ()))):
+    if counts != (noise is not None) or (counts and design is None):
         raise ValueError(f"likelihood={likelihood!r}: noise= names the design's column of items for a count "
                          "likelihood ('binomial' or 'beta_binomial'), and only for one; got "
-                         f"noise={noise!r} and a design with columns "
-                         f"{list(getattr(design, 'columns', [])) if design is not None else 'none (the default)'}")
+                         f"noise={noise!r} and {'a design' if design is not None else 'no design'}")
     _check_sizes(num_draws, bins, num_chains, num_samples, num_simulations, alpha)
     total = num_chains * num_samples
-    design = default_design(law) if design is None else _validated_design(design, law, [noise] if counts else ())
-    if counts:  # whole numbers of items, as bs.fit checks them
-        validate_runs(design, law, require_target=False, noise=noise, counts=True,
-                      table="the design (inputs of the simulated runs)")
+    design = default_design(law) if design is None else _validated_design(design, law, items=noise)
     config = ModelConfig(pool=resolve_pool(law, None, False), likelihood=likelihood, sigma_scale=law.noise_scale)
     fit_law = law
     if fit_priors:
@@ -374,8 +370,8 @@ def calibrate(
             return ll_post, ll_true[0], ext_post, ext_true[0]
 
         rows, divergences, min_ess = [], [], []
-        outcome = (lambda v: count_accuracy(v, items)) if counts else law.from_link
-        sims = [dataclasses.replace(data, y=outcome(np.asarray(prior[site][s]))) for s in range(num_simulations)]
+        sims = [dataclasses.replace(data, y=from_site(law, likelihood, np.asarray(prior[site][s]), items))
+                for s in range(num_simulations)]
         for s, sim_data, (samples, sstats) in _fits(compiled, key_fit, sims, num_chains):
             post = {k: v.reshape((total,) + v.shape[2:])[thin] for k, v in samples.items()}
             divergences.append(int(sstats["diverging"].sum()))
@@ -412,13 +408,18 @@ def _rank(draws, truth, rng: np.random.Generator) -> int:
     return below + int(rng.integers(0, int(np.sum(draws == truth)) + 1))
 
 
-def _validated_design(design, law: Law, extra: Sequence[str] = ()) -> pd.DataFrame:
-    """Return the design's input columns, checked as a table of new inputs is (numbers, finite, sizes > 0)."""
+def _validated_design(design, law: Law, extra: Sequence[str] = (), items: str | None = None) -> pd.DataFrame:
+    """Return the design's input columns, checked as a table of new inputs is (numbers, finite, sizes > 0).
+
+    ``items``: a count likelihood's column of items per run, checked as :func:`bayescale.fit` checks it (whole
+    numbers >= 1) and kept.
+    """
     if not isinstance(design, pd.DataFrame):
         raise TypeError(f"design must be a pandas DataFrame of the law's inputs, got {type(design).__name__}")
-    checked = validate_runs(design, law, require_target=False, keep=extra,
+    checked = validate_runs(design, law, require_target=False, keep=extra, noise=items, counts=items is not None,
                             table="the design (inputs of the simulated runs)").frame
-    return checked[list(law.inputs) + [x for x in extra if x not in law.inputs]].reset_index(drop=True)
+    kept = list(extra) + ([items] if items is not None else [])
+    return checked[list(law.inputs) + [x for x in kept if x not in law.inputs]].reset_index(drop=True)
 
 
 def _check_sizes(num_draws: int, bins: int, num_chains: int, num_samples: int, num_simulations: int,

@@ -36,12 +36,12 @@ from bayescale.build import (
     ModelConfig,
     ModelData,
     build_model,
-    count_accuracy,
-    count_link,
+    from_site,
     geometric_centre,
     group_codes,
     obs_site,
     resolve_pool,
+    to_site,
 )
 from bayescale.data import (
     _FLOPS_HINT,
@@ -1440,7 +1440,7 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
         "posterior": {k: np.asarray(v) for k, v in samples.items()},
         "sample_stats": sample_stats,
         "log_likelihood": {site: loglik},
-        "observed_data": {site: _observed_on_link(law, prep.config, y, constant.get("noise"))},
+        "observed_data": {site: to_site(law, prep.config.likelihood, y, constant.get("noise"))},
         "constant_data": constant,
     }
     attrs = {"/": {"inference_library": "numpyro" if sampler == "nuts" else "blackjax",
@@ -1600,8 +1600,8 @@ class Fit:
         for col in _predictor_columns(self.config):
             out[col] = cd[col].values
         y = self.tree.observed_data[site].values
-        out[self.law.target] = (count_accuracy(y, cd["noise"].values) if self.config.likelihood in COUNT_LIKELIHOODS
-                                else self.law.from_link(y))
+        items = cd["noise"].values if "noise" in cd else None
+        out[self.law.target] = from_site(self.law, self.config.likelihood, y, items)
         return out
 
     def check(self, at=None, *, seed: int = 0):
@@ -1776,15 +1776,6 @@ def _worst_stats(post: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarray, 
 
     return {v: (worst(rhat[v].values, np.max, np.inf), worst(ess_b[v].values, np.min, 0.0),
                 worst(ess_t[v].values, np.min, 0.0)) for v in post}
-
-
-def _observed_on_link(law: Law, config: ModelConfig, y: np.ndarray, items: np.ndarray | None) -> np.ndarray:
-    """Return the observations on the scale of the model's observed site.
-
-    The link, or a count likelihood's corrected logit (finite for scores of 0 and 1), so that predictive checks
-    compare like with like.
-    """
-    return count_link(y, items) if config.likelihood in COUNT_LIKELIHOODS else law.to_link(y)
 
 
 def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stats, max_tree_depth: int,

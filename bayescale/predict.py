@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from numpyro import handlers
 
-from bayescale.build import COUNT_LIKELIHOODS, build_model, count_accuracy, obs_site
+from bayescale.build import COUNT_LIKELIHOODS, build_model, from_site, obs_site
 from bayescale.data import (
     _FLOPS_HINT,
     _PACKAGE_DIRS,
@@ -241,9 +241,10 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
         values = np.asarray(out[returned])[:, :len(table)]
     if scale == "link":
         return table, values, new
-    if counts and kind == "observation":  # a new run's count of correct answers out of its items
-        return table, count_accuracy(values, table.frame[noise].to_numpy(dtype=np.float64)[None, :]), new
-    return table, law.from_link(values), new
+    if kind == "mean":
+        return table, law.from_link(values), new
+    items = None if noise is None else table.frame[noise].to_numpy(dtype=np.float64)[None, :]
+    return table, from_site(law, fit.config.likelihood, values, items), new  # counts: whole answers of the items
 
 
 def typical_noise(fit: Fit) -> float:

@@ -77,14 +77,14 @@ def run_workload(problem: str, system: str, quick: bool) -> dict:
     opts = speed.settings(quick)
     runs = {"A": problems.problem_a, "B": problems.problem_b,
             "C": lambda: problems.problem_c(10 if quick else 100)}[problem]()
+    grouped = {"groups": "group", "pool": problems.POOL_B} if problem == "B" else {}
     before = peak_mib()
     t0 = time.perf_counter()
     fits = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a quick run's short chains fail their checks; memory is measured all the same
         if system.startswith("numpyro MCMC"):
-            kw = {"groups": "group", "pool": problems.POOL_B} if problem == "B" else {}
-            speed.numpyro_mcmc(runs, "parallel", opts, **kw)
+            speed.numpyro_mcmc(runs, "parallel", opts, **grouped)
         elif problem == "C":
             kw = {"likelihood": problems.LIKELIHOOD_C, "target_accept_prob": problems.TARGET_ACCEPT_C}
             if system.startswith("loop"):
@@ -95,10 +95,8 @@ def run_workload(problem: str, system: str, quick: bool) -> dict:
                 fits = list(bs.fit_many("chinchilla", runs, by="task", seed=0, progress_bar=False, **kw,
                                         **extra).values())
         else:
-            kw = {"groups": "group", "pool": problems.POOL_B} if problem == "B" else {}
-            if "float32" in system:
-                kw["precision"] = "float32"
-            fits = [bs.fit("chinchilla", runs, seed=0, progress_bar=False, **kw, **opts)]
+            precision = "float32" if "float32" in system else "float64"
+            fits = [bs.fit("chinchilla", runs, seed=0, progress_bar=False, precision=precision, **grouped, **opts)]
     seconds = time.perf_counter() - t0
     peak = peak_mib()
     return {"problem": problem, "system": system, "peak_mib": peak, "imports_mib": before, "added_mib": peak - before,

@@ -14,7 +14,7 @@ from _recovery import far_from_truth
 from scipy import stats
 
 import bayescale as bs
-from bayescale.build import CountsOnLink, count_accuracy, count_link
+from bayescale.build import CountsOnLink, count_accuracy, count_link, from_site, to_site
 
 LAW = "sigmoid_transfer"
 TRUTH = {"ceiling": 0.8, "k": 4.0, "l0": 1.5}
@@ -39,6 +39,18 @@ def test_count_scale_is_one_to_one_and_finite_at_both_ends():
     assert np.isfinite(value).all() and (np.diff(value) > 0).all()
     np.testing.assert_array_equal(count_accuracy(value, n), k / n)
     np.testing.assert_allclose(value, np.log((k + 0.5) / (n - k + 0.5)))
+
+
+def test_site_scale_is_the_link_or_the_counts():
+    """to_site / from_site: the law's link for the other likelihoods (items ignored), the counts' scale for these."""
+    law, acc, n = bs.get_law(LAW), np.array([0.0, 0.25, 1.0]), np.array([4.0, 8.0, 10.0])
+    np.testing.assert_allclose(to_site(law, "binomial", acc, n), count_link(acc, n))
+    np.testing.assert_allclose(from_site(law, "beta_binomial", to_site(law, "beta_binomial", acc, n), n), acc)
+    inside = np.array([0.2, 0.5, 0.9])
+    np.testing.assert_allclose(to_site(law, "student_t", inside, n), np.log(inside / (1 - inside)))
+    np.testing.assert_allclose(from_site(law, "beta", to_site(law, "beta", inside)), inside)
+    loss = bs.get_law("chinchilla")
+    np.testing.assert_allclose(to_site(loss, "normal", np.array([2.0])), np.log([2.0]))
 
 
 @pytest.mark.parametrize("kind", ["binomial", "beta_binomial"])
