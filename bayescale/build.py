@@ -15,7 +15,8 @@ Parameterisation (named, never hidden)
 * ``"independent"``: one draw from the spec prior per group.
 * Likelihood: Student-t (default, ``nu - 1 ~ Gamma(2, 0.1)``: Juarez & Steel's 2010 prior, shifted so that
   ``nu > 1``, see :class:`ShiftedGamma`) or Normal on ``log(target)``, scale
-  ``sigma ~ HalfNormal(sigma_scale)``, plus a known per-run noise sd added in quadrature when given. For
+  ``sigma ~ HalfNormal(sigma_scale)`` (``sigma + sigma_slope * excess`` for a law that declares a floor, with each
+  run's excess over it, ``Law.excess``), plus a known per-run noise sd added in quadrature when given. For
   accuracies (a logit link) also a Beta, or the count of correct answers out of each run's known number of items:
   Binomial, or Beta-Binomial with an overdispersion ``phi`` (:class:`CountsOnLink`).
 * Prediction for a group the fit has not seen draws its parameters from the population (partial), or the prior
@@ -42,7 +43,7 @@ from scipy import special
 
 from bayescale.law import Law
 
-__all__ = ["ModelConfig", "ModelData", "build_model", "POOL_MODES", "LIKELIHOODS", "NOISE_PARAMS",
+__all__ = ["ModelConfig", "ModelData", "build_model", "POOL_MODES", "LIKELIHOODS", "NOISE_PARAMS", "noise_params",
            "COUNT_LIKELIHOODS", "CountsOnLink", "count_link", "count_accuracy", "to_site", "from_site"]
 
 POOL_MODES = ("shared", "partial", "independent", "crossed")
@@ -56,6 +57,18 @@ NOISE_PARAMS = {"student_t": ("sigma", "nu"), "normal": ("sigma",), "beta": ("ph
 #: varies beyond the sampling of its items as if from ``phi`` items' worth of run-to-run noise; median 300, 90%
 #: between 11 and 8,000 (``phi -> inf`` is the Binomial).
 BETA_BINOMIAL_PHI = (float(np.log(300.0)), 2.0)
+#: Prior scale of ``sigma_slope`` (HalfNormal): the residual sd added per unit of a run's excess over its law's
+#: floor (``Law.excess``, on the link scale). A fit of 4 cells of Step Law's sweep gave 0.17 (2026-12-04).
+SIGMA_SLOPE_SCALE = 0.5
+
+
+def noise_params(law: Law, likelihood: str) -> tuple[str, ...]:
+    """Return the noise parameters a fit of ``law`` with ``likelihood`` samples.
+
+    They are :data:`NOISE_PARAMS`, and ``sigma_slope`` where the law's residual sd grows with its excess.
+    """
+    names = NOISE_PARAMS[likelihood]
+    return names + ("sigma_slope",) if law.floor is not None and "sigma" in names else names
 
 
 @dataclass(frozen=True)
@@ -323,6 +336,10 @@ def build_model(law: Law, config: ModelConfig):
                                                 transforms.SigmoidTransform().inv)  # the Beta, on logit(y)
         else:
             sigma = _noise_scale("sigma", dist.HalfNormal(config.sigma_scale), pool, data)
+            if law.floor is not None:  # runs far from the law's optimum scatter more
+                slope = numpyro.sample("sigma_slope", dist.HalfNormal(SIGMA_SLOPE_SCALE))
+                floor = law.floor(*[data.x[k] for k in law.inputs], **params)
+                sigma = sigma + slope * (mu - law.to_link(floor, jnp))  # Law.excess, reusing mu
             scale = sigma if data.noise is None else jnp.sqrt(sigma**2 + data.noise**2)
             if config.likelihood == "student_t":
                 nu = numpyro.sample("nu", ShiftedGamma(2.0, 0.1, 1.0))

@@ -31,13 +31,13 @@ import pandas as pd
 from bayescale.build import (
     COUNT_LIKELIHOODS,
     LIKELIHOODS,
-    NOISE_PARAMS,
     ModelConfig,
     ModelData,
     build_model,
     from_site,
     geometric_centre,
     law_location,
+    noise_params,
     obs_site,
     resolve_pool,
 )
@@ -353,7 +353,7 @@ def calibrate(
         x_ext, ext_name = _extrapolation_point(law, design)
         key_sim, key_fit = jax.random.split(jax.random.PRNGKey(seed))
         prior = _prior_draws(sim_model, data, num_simulations, key_sim)
-        names = [p for p in law.params] + list(NOISE_PARAMS[likelihood])
+        names = [p for p in law.params] + list(noise_params(law, likelihood))
         compiled = CompiledNUTS(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                                 target_accept_prob=target_accept_prob, sampler=sampler)
         thin = np.linspace(0, total - 1, num_draws).round().astype(int)
@@ -487,7 +487,7 @@ def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num
         key_sim, key_fit, key_pred = jax.random.split(jax.random.PRNGKey(seed), 3)
         prior = _prior_draws(sim_model, chain_data(cols), num_simulations, key_sim)
         names = [f"{law.target}.{p}" for law, cfg in zip(ch.stages, configs, strict=True)
-                 for p in list(law.params) + list(NOISE_PARAMS[cfg.likelihood])]
+                 for p in list(law.params) + list(noise_params(law, cfg.likelihood))]
         sampler = CompiledNUTS(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                                target_accept_prob=target_accept_prob)
         thin = np.linspace(0, total - 1, num_draws).round().astype(int)

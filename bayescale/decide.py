@@ -704,6 +704,9 @@ def _noise_draws(fit, num: int) -> dict[str, np.ndarray]:
         raise ValueError(f"next_run simulates outcomes for Student-t and Normal likelihoods, not {like!r}")
     if fit.config.pool.get("sigma", "shared") != "shared":
         raise ValueError("next_run needs one noise scale for all groups (pool sigma 'shared')")
+    if fit.law.floor is not None:
+        raise ValueError(f"next_run simulates outcomes with one noise sd per draw; law {fit.law.name!r}'s noise grows "
+                         "with each run's distance from its optimum (Law.floor), which next_run does not model")
     names = ["sigma", "nu"] if like == "student_t" else ["sigma"]
     out = {k: np.asarray(v).reshape(num, -1)[:, 0] for k, v in fit.draws(names).items()}
     if fit.meta.get("noise") is not None:  # a new run's known noise sd adds in quadrature, as in the fit

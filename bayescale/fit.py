@@ -32,13 +32,13 @@ from bayescale import engine
 from bayescale.build import (
     COUNT_LIKELIHOODS,
     LIKELIHOODS,
-    NOISE_PARAMS,
     ModelConfig,
     ModelData,
     build_model,
     from_site,
     geometric_centre,
     group_codes,
+    noise_params,
     obs_site,
     resolve_pool,
     to_site,
@@ -1277,7 +1277,7 @@ def _param_names(law: Law, config: ModelConfig, available) -> list[str]:
     for p, mode in config.pool.items():
         if mode == "partial":
             names += [f"{p}_loc", f"{p}_scale"]
-    names += list(NOISE_PARAMS[config.likelihood])
+    names += list(noise_params(law, config.likelihood))
     return [v for v in names if v in available]
 
 
@@ -1372,7 +1372,7 @@ def _store_key(law: Law, structure) -> str | None:
         spec = law.to_dict()
     except LawSpecError:
         return None
-    if spec["fn_export"] is None:
+    if spec["fn_export"] is None or (spec["floor"] and spec["floor_export"] is None):
         return None
     return hashlib.sha256(json.dumps([spec, structure], sort_keys=True, default=str).encode()).hexdigest()
 

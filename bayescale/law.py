@@ -32,7 +32,7 @@ __all__ = ["Law", "LawSpecError", "register", "laws", "get_law", "law_from_dict"
 
 
 #: Sites of the model bayescale builds around every law (the likelihood's), and suffixes of a pooled parameter's.
-_RESERVED = frozenset({"mu", "sigma", "nu", "phi"})
+_RESERVED = frozenset({"mu", "sigma", "nu", "phi", "sigma_slope"})
 _DERIVED_SUFFIXES = ("_loc", "_scale", "_z", "_u", "_c", "_c_loc", "_new", "_new_value", "_u_new", "_z_new",
                      "_groups", "_levels", "_new_groups", "_fit", "_index")
 
@@ -98,6 +98,13 @@ class Law:
         Default scale of the HalfNormal prior on the residual sd, on the link scale (``bs.fit(sigma_scale=)``
         overrides it). 0.1 (the default) suits losses, whose log residuals are about 0.004-0.03; give more to
         targets that scatter more, such as a grid's optimal learning rate (log residuals about 0.5).
+    floor : callable, optional
+        ``floor(*inputs, **params)``, same signature as ``fn``: the target at the optimum of the inputs the law has
+        an optimum in (a learning-rate x batch-size bowl's bottom), <= ``fn``. When given, the residual sd of a
+        Student-t or Normal likelihood grows with each run's excess over it on the link scale,
+        ``sigma + sigma_slope * excess`` with ``excess = link(fn) - link(floor)`` (:meth:`excess`) and
+        ``sigma_slope ~ HalfNormal(0.5)``: runs far from the optimum scatter more than runs near it. Exported
+        with ``fn`` when the law is saved.
 
     Examples
     --------
@@ -131,6 +138,7 @@ class Law:
     optimum: Callable[..., Any] | None = None
     published: Mapping[str, float] = field(default_factory=dict)
     noise_scale: float = 0.1
+    floor: Callable[..., Any] | None = None
     registered: bool = False
 
     def __post_init__(self):
@@ -194,6 +202,10 @@ class Law:
         self._check_signature(self.fn, "fn")
         if self.log_fn is not None:
             self._check_signature(self.log_fn, "log_fn")
+        if self.floor is not None:
+            if not callable(self.floor):
+                raise LawSpecError(f"{where}: floor must be callable, got {type(self.floor).__name__}")
+            self._check_signature(self.floor, "floor")
         ns = self.noise_scale
         if isinstance(ns, bool) or not isinstance(ns, (int, float)) or not math.isfinite(ns) or ns <= 0:
             raise LawSpecError(f"{where}: noise_scale (the prior scale of the residual sd on the link scale) must be "
@@ -327,6 +339,12 @@ class Law:
         """Map values on the likelihood's scale back to the target (``exp``, the logistic function, unchanged)."""
         return from_link(self.link, v, xp)
 
+    def excess(self, *inputs, **params):
+        """Return how far runs lie above the law's ``floor`` on the likelihood's scale: ``link(fn) - link(floor)``."""
+        if self.floor is None:
+            raise ValueError(f"law {self.name!r} declares no floor, so runs have no excess over it")
+        return self.link_location(*inputs, **params) - self.to_link(self.floor(*inputs, **params), jnp)
+
     def link_location(self, *inputs, **params):
         """Evaluate the law on the likelihood's scale: :meth:`log` for ``link="log"``, ``logit(fn)``, or ``fn``."""
         if self.link == "log":
@@ -368,18 +386,25 @@ class Law:
             "example": dict(self.example),
             "published": dict(self.published),
             "noise_scale": self.noise_scale,
+            "floor": self.floor is not None,
             "registered": self.registered,
             # argument order of fn and of the export (JSON writers may sort the keys of "inputs" and "params")
             "input_order": list(self.inputs),
             "param_order": list(self.params),
             "fn_source": _source_or_none(self.fn),
             "fn_export": self._fn_export,
+            "floor_export": self._floor_export,
         }
 
     @functools.cached_property
     def _fn_export(self) -> str | None:
         """``fn`` exported once per law object (:func:`_export_fn` traces and compiles)."""
         return _export_fn(self)
+
+    @functools.cached_property
+    def _floor_export(self) -> str | None:
+        """``floor`` exported like ``fn`` (None without one, or when it cannot be exported)."""
+        return None if self.floor is None else _export_fn(self, self.floor)
 
     def to_json(self) -> str:
         """JSON text of :meth:`to_dict`."""
@@ -388,7 +413,7 @@ class Law:
     def signature_dict(self) -> dict[str, Any]:
         """Return the parts of the spec that define the statistical model (to match a saved law to the registry)."""
         d = self.to_dict()
-        return {k: d[k] for k in ("name", "inputs", "target", "params", "centre", "positive", "link")}
+        return {k: d[k] for k in ("name", "inputs", "target", "params", "centre", "positive", "link", "floor")}
 
 
 def _source_or_none(fn) -> str | None:
@@ -437,16 +462,21 @@ def _prior_from_dict(d: Mapping[str, Any]) -> dist.Distribution:
     return cls(**d["args"])
 
 
-def _export_fn(law: Law) -> str | None:
-    """Export ``law.fn`` as serialized StableHLO with a symbolic number of runs; None if it cannot be exported."""
+def _export_fn(law: Law, fn: Callable[..., Any] | None = None) -> str | None:
+    """Export ``law.fn`` as serialized StableHLO with a symbolic number of runs; None if it cannot be exported.
+
+    ``fn`` exports another function of the law's signature instead (its ``floor``).
+    """
     try:
         from jax import export
 
         (b,) = export.symbolic_shape("b")
         nin, npar = len(law.inputs), len(law.params)
 
+        target = law.fn if fn is None else fn
+
         def flat(*arrays):
-            return law.fn(*arrays[:nin], **dict(zip(law.params, arrays[nin:], strict=True)))
+            return target(*arrays[:nin], **dict(zip(law.params, arrays[nin:], strict=True)))
 
         with jax.enable_x64(True), _no_locations():
             spec = [jax.ShapeDtypeStruct((b,), jnp.float64)] * (nin + npar)
@@ -512,18 +542,20 @@ def law_from_dict(d: Mapping[str, Any]) -> Law:
         reg = _REGISTRY[name]
         saved = {k: d[k] for k in ("name", "inputs", "target", "params", "centre", "positive")}
         saved["link"] = d.get("link", "log" if d["positive"] else "identity")  # files written before links
+        saved["floor"] = d.get("floor", False)  # files written before noise that grows above a law's floor
         if json.dumps(reg.signature_dict(), sort_keys=True) == json.dumps(saved, sort_keys=True):
             return reg
-    if not d.get("fn_export"):
+    if not d.get("fn_export") or (d.get("floor") and not d.get("floor_export")):
         raise LawSpecError(
-            f"law {name!r} in this file is not registered here and its function could not be exported when it "
-            "was saved; import the module that defines it and call bs.register(law) before loading"
+            f"law {name!r} in this file is not registered here and its function (or floor) could not be exported "
+            "when it was saved; import the module that defines it and call bs.register(law) before loading"
         )
     # The export takes its arguments in the law's declaration order, recorded in input_order / param_order;
     # the "inputs" and "params" mappings may have been key-sorted by a JSON writer (Law.to_json sorts keys).
     inputs = tuple(d.get("input_order") or d["inputs"])
     params = tuple(d.get("param_order") or d["params"])
     fn = _import_fn(d["fn_export"], inputs, params)
+    floor = _import_fn(d["floor_export"], inputs, params) if d.get("floor") else None
     return Law(
         name=name, fn=fn, inputs={x: d["inputs"][x] for x in inputs}, target=d["target"],
         params={p: _prior_from_dict(d["params"][p]) for p in params}, reference=d["reference"],
@@ -532,6 +564,7 @@ def law_from_dict(d: Mapping[str, Any]) -> Law:
         positive=d.get("positive", True), link=d.get("link", ""), description=d.get("description", ""),
         formula=d.get("formula", ""),
         example=d.get("example", {}), published=d.get("published", {}), noise_scale=d.get("noise_scale", 0.1),
+        floor=floor,
     )
 
 

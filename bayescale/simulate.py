@@ -118,6 +118,7 @@ def simulate_ladder(
     *,
     design: pd.DataFrame | None = None,
     noise_sd: float = 0.02,
+    noise_slope: float = 0.0,
     df: float | None = None,
     num_groups: int | None = None,
     group_sd: Mapping[str, float] | None = None,
@@ -134,6 +135,9 @@ def simulate_ladder(
         Run inputs; default :func:`default_design`.
     noise_sd : float
         Sd of the noise on the log target (0.02 = about 2% run-to-run noise).
+    noise_slope : float
+        For a law whose noise grows away from its optimum (``Law.floor``): the sd added per unit of a run's excess,
+        ``noise_sd + noise_slope * excess``, as the fitted ``sigma + sigma_slope * excess``. Default 0.
     df : float, optional
         Degrees of freedom of Student-t noise; Normal when None.
     num_groups : int, optional
@@ -178,6 +182,12 @@ def simulate_ladder(
     if isinstance(noise_sd, bool) or not isinstance(noise_sd, (int, float, np.floating)) or not noise_sd >= 0:
         raise ValueError(f"noise_sd must be a finite number >= 0 (the sd of the noise on the link scale), got "
                          f"{noise_sd!r}")
+    if isinstance(noise_slope, bool) or not isinstance(noise_slope, (int, float, np.floating)) \
+            or not (np.isfinite(noise_slope) and noise_slope >= 0):
+        raise ValueError(f"noise_slope must be a finite number >= 0, got {noise_slope!r}")
+    if noise_slope and law.floor is None:
+        raise ValueError(f"noise_slope= needs a law whose noise grows with its excess over a floor (Law.floor); "
+                         f"law {law.name!r} has none")
     if df is not None and not (isinstance(df, (int, float, np.floating)) and df > 0):
         raise ValueError(f"df must be > 0 (Student-t noise) or None (normal noise), got {df!r}")
     if num_groups is not None and (isinstance(num_groups, bool) or not isinstance(num_groups, (int, np.integer))
@@ -216,10 +226,12 @@ def simulate_ladder(
         frame = base.copy()
         truth = dict(params)
         pvals = {p: np.full(len(frame), float(v)) for p, v in params.items()}
+    xs = [frame[x].to_numpy(float) for x in law.inputs]
     with jax.enable_x64(True):
-        mean = np.asarray(law(*[frame[x].to_numpy(float) for x in law.inputs], **pvals))
+        mean = np.asarray(law(*xs, **pvals))
+        sd = noise_sd + (noise_slope * np.asarray(law.excess(*xs, **pvals)) if noise_slope else 0.0)
     eps = rng.standard_t(df, len(frame)) if df else rng.standard_normal(len(frame))
-    frame[law.target] = law.from_link(law.to_link(mean) + noise_sd * eps)
+    frame[law.target] = law.from_link(law.to_link(mean) + sd * eps)
     frame.attrs["simulated"] = True
     frame.attrs["params"] = truth
     return frame

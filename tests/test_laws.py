@@ -277,6 +277,12 @@ def test_spec_round_trip_through_json(name):
     design = default_design(law)
     inputs = {x: design[x].to_numpy(float)[:, None] for x in law.inputs}
     np.testing.assert_allclose(_evaluate(rebuilt, inputs, params), _evaluate(law, inputs, params), rtol=1e-12)
+    assert (rebuilt.floor is None) == (law.floor is None)  # the noise's growth away from an optimum, exported too
+    if law.floor is not None:
+        excess = [_x64(lambda f=f: np.asarray(f.excess(*[jnp.asarray(inputs[x], dtype=jnp.float64) for x in law.inputs],
+                                                       **{p: jnp.asarray(v) for p, v in params.items()})))
+                  for f in (rebuilt, law)]
+        np.testing.assert_allclose(*excess, rtol=1e-10, atol=1e-12)  # a difference of logs near 0
 
 
 def _user_law(**overrides):
@@ -458,6 +464,10 @@ BAD_SPECS = {
     "log_fn mismatching": (
         _bad(log_fn=lambda c, *, e, a: jnp.log(e + a * c)),
         r"log_fn signature .* \(missing \['alpha'\]\)"),
+    "floor mismatching": (
+        _bad(floor=lambda c, *, e, a: e + 0.0 * c),
+        r"floor signature .* \(missing \['alpha'\]\)"),
+    "floor not callable": (_bad(floor=0.1), r"floor must be callable, got float"),
     "log_fn disagreeing": (
         _bad(log_fn=lambda c, *, e, a, alpha: jnp.log(e + a * (c / 1e18) ** -alpha) + 0.1),
         r"log_fn disagrees with log\(fn\)"),

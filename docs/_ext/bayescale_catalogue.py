@@ -156,6 +156,10 @@ def _law_section(law) -> list[str]:
     rows.append(("fused log", "yes (`log_fn`)" if law.log_fn is not None else "no (log of `fn`)"))
     rows.append(("residual sd prior", f"HalfNormal({_num(law.noise_scale)}) on the {law.link} scale (`noise_scale`; "
                                       "`bs.fit(sigma_scale=)` overrides it)"))
+    if law.floor is not None:
+        growth = (f"the residual sd is `sigma + sigma_slope * excess`, `sigma_slope ~ HalfNormal(0.5)`, with a run's "
+                  f"excess over the law's floor (`{law.floor.__name__}`) on the {law.link} scale")
+        rows.append(("noise growth", growth))
     if law.optimum is not None:
         rows.append(("compute-optimal allocation", "closed form (`Fit.optimal_allocation`)"))
     elif {"n", "d"} <= set(law.inputs):
