@@ -66,6 +66,17 @@ def noise_params(law: Law, likelihood: str) -> tuple[str, ...]:
     """Return the noise parameters a fit of ``law`` with ``likelihood`` samples.
 
     They are :data:`NOISE_PARAMS`, and ``sigma_slope`` where the law's residual sd grows with its excess.
+
+    Parameters
+    ----------
+    law : Law
+    likelihood : str
+        One of :data:`LIKELIHOODS`.
+
+    Returns
+    -------
+    tuple of str
+        The names of the noise parameters' posterior variables, e.g. ``("sigma", "nu", "sigma_slope")``.
     """
     names = NOISE_PARAMS[likelihood]
     return names + ("sigma_slope",) if law.floor is not None and "sigma" in names else names

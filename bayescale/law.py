@@ -340,7 +340,23 @@ class Law:
         return from_link(self.link, v, xp)
 
     def excess(self, *inputs, **params):
-        """Return how far runs lie above the law's ``floor`` on the likelihood's scale: ``link(fn) - link(floor)``."""
+        """Return how far runs lie above the law's ``floor`` on the likelihood's scale: ``link(fn) - link(floor)``.
+
+        Parameters
+        ----------
+        *inputs, **params : array_like
+            As for ``fn``.
+
+        Returns
+        -------
+        array
+            The excess (>= 0 where ``floor <= fn``); the residual sd of a fit is ``sigma + sigma_slope * excess``.
+
+        Raises
+        ------
+        ValueError
+            When the law declares no ``floor``.
+        """
         if self.floor is None:
             raise ValueError(f"law {self.name!r} declares no floor, so runs have no excess over it")
         return self.link_location(*inputs, **params) - self.to_link(self.floor(*inputs, **params), jnp)

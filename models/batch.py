@@ -217,7 +217,7 @@ def lr_batch_landscape(n, d, lr, batch, *, e, a, b, alpha, beta, eta_ref, p, q, 
     it (runs near divergence), as real sweeps do; a symmetric bowl fitted to such a sweep puts its minimum too
     low. ``s = 0`` is the symmetric quadratic.
     """
-    depth = e + a * n ** -alpha + b * d ** -beta
+    depth = landscape_floor(n, d, lr, batch, e=e, a=a, b=b, alpha=alpha, beta=beta)
     u = _skewed(jnp.log(lr / steplaw_lr(n, d, eta_ref=eta_ref, p=p, q=q)), s_lr)
     v = _skewed(jnp.log(batch / steplaw_batch(d, b_ref=b_ref, r=r)), s_b)
     return depth + k_lr * u**2 + k_b * v**2 + 2.0 * rho * jnp.sqrt(k_lr * k_b) * u * v
@@ -232,9 +232,22 @@ def landscape_floor(n, d, lr, batch, *, e, a, b, alpha, beta, **_):
     such an sd gained about 420 in log-likelihood over a constant sd (Student-t, 1,579 runs, 15 cells; 2026-12-04),
     and in every cell the sd doubled within 0.04 nats of the floor (final losses far from the optimum carry
     instabilities the bowl does not describe).
+
+    Parameters
+    ----------
+    n, d : array_like
+        Parameters and training tokens of each run.
+    lr, batch : array_like
+        The run's learning rate and batch size (the law's signature; the floor does not depend on them).
+    e, a, b, alpha, beta : array_like
+        The Chinchilla parameters of :func:`lr_batch_landscape`; its other parameters are accepted and ignored.
+
+    Returns
+    -------
+    array
+        ``E + A N^-alpha + B D^-beta``, broadcast over ``n`` and ``d``.
     """
-    depth = e + a * n ** -alpha + b * d ** -beta
-    return depth + 0.0 * (lr + batch)  # the shape of the runs
+    return e + a * n ** -alpha + b * d ** -beta
 
 
 def landscape_optimum(n, d, **params):
