@@ -226,8 +226,7 @@ def lr_batch_landscape(n, d, lr, batch, *, e, a, b, alpha, beta, eta_ref, p, q, 
 def landscape_floor(n, d, lr, batch, *, e, a, b, alpha, beta, **_):
     """Return the floor of :func:`lr_batch_landscape`'s bowl: the Chinchilla loss of the run's (N, D) cell.
 
-    Give it as the law's ``floor`` (``dataclasses.replace(law, name=..., floor=landscape_floor, registered=False)``)
-    and the residual sd of a fit grows with a run's excess over it, ``log(L / floor)``
+    It is the law's ``floor``: the residual sd of a fit grows with a run's excess over it, ``log(L / floor)``
     (``sigma + sigma_slope * excess``). On Step Law's sweep, per-cell maximum-likelihood fits with
     such an sd gained about 420 in log-likelihood over a constant sd (Student-t, 1,579 runs, 15 cells; 2026-12-04),
     and in every cell the sd doubled within 0.04 nats of the floor (final losses far from the optimum carry
@@ -306,4 +305,5 @@ register(Law(
     example={"n": 3e8, "d": 2e10, "lr": 2e-3, "batch": 5e5},
     published={"eta_ref": 1.79 * N_REF ** -0.713 * D_REF ** 0.307, "p": -0.713, "q": 0.307,
                "b_ref": 0.58 * D_REF ** 0.571, "r": 0.571},
+    floor=landscape_floor,
 ))

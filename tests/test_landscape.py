@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import warnings
 
@@ -12,14 +11,7 @@ import numpy as np
 import numpyro.distributions as dist
 import pandas as pd
 import pytest
-from bayescale.models.batch import (
-    flag_diverged,
-    landscape_floor,
-    landscape_optimum,
-    lr_batch_landscape,
-    steplaw_batch,
-    steplaw_lr,
-)
+from bayescale.models.batch import flag_diverged, landscape_optimum, lr_batch_landscape, steplaw_batch, steplaw_lr
 from scipy import stats
 from test_engine import CompileCounter
 
@@ -32,8 +24,6 @@ LAW = bs.get_law("lr_batch_landscape")
 TRUTH = {"e": 1.8, "a": 482.0, "b": 2085.0, "alpha": 0.35, "beta": 0.37, "k_lr": 0.02, "k_b": 0.015, "rho": -0.4,
          "s_lr": 0.6, "s_b": -0.3,
          **{k: LAW.published[k] for k in ("eta_ref", "p", "q", "b_ref", "r")}}
-#: The landscape with its floor declared: the residual sd grows with log(L / floor)
-FLOOR_LAW = dataclasses.replace(LAW, name="lr_batch_landscape_floor", floor=landscape_floor, registered=False)
 SLOPE = 0.1  # sd added per unit of log(L / floor): a run 0.03 above its floor scatters 2x as much as one on it
 
 
@@ -89,23 +79,17 @@ def test_flag_diverged_marks_runs_far_above_their_cell_best():
 
 @pytest.fixture(scope="module")
 def recovery_fit():
-    runs = bs.simulate_ladder(LAW, TRUTH, design=_design(), noise_sd=0.003, seed=3)
+    runs = bs.simulate_ladder(LAW, TRUTH, design=_design(), noise_sd=0.003, noise_slope=SLOPE, seed=3)
     return bs.fit(LAW, runs, seed=3, progress_bar=False)
 
 
-@pytest.fixture(scope="module")
-def floor_fit():
-    runs = bs.simulate_ladder(FLOOR_LAW, TRUTH, design=_design(), noise_sd=0.003, noise_slope=SLOPE, seed=3)
-    return bs.fit(FLOOR_LAW, runs, seed=3, progress_bar=False)
-
-
 @pytest.mark.statistical
-def test_landscape_recovers_its_parameters(recovery_fit, floor_fit):
-    for fit, truth in ((recovery_fit, TRUTH), (floor_fit, {**TRUTH, "sigma": 0.003, "sigma_slope": SLOPE})):
-        assert fit.diagnostics.ok, fit.diagnostics
-        s = fit.summary(list(truth), ci_prob=0.98)
-        for p, v in truth.items():
-            assert s.loc[p, "q01"] < v < s.loc[p, "q99"], (p, s.loc[p].to_dict())
+def test_landscape_recovers_its_parameters(recovery_fit):
+    assert recovery_fit.diagnostics.ok, recovery_fit.diagnostics
+    truth = {**TRUTH, "sigma": 0.003, "sigma_slope": SLOPE}
+    s = recovery_fit.summary(list(truth), ci_prob=0.98)
+    for p, v in truth.items():
+        assert s.loc[p, "q01"] < v < s.loc[p, "q99"], (p, s.loc[p].to_dict())
 
 
 def test_landscape_noise_grows_with_the_excess_over_the_floor():
@@ -113,56 +97,59 @@ def test_landscape_noise_grows_with_the_excess_over_the_floor():
     xs = [design[k].to_numpy(float) for k in LAW.inputs]
     floor = TRUTH["e"] + TRUTH["a"] * xs[0] ** -TRUTH["alpha"] + TRUTH["b"] * xs[1] ** -TRUTH["beta"]
     with jax.enable_x64(True):
-        excess = np.asarray(FLOOR_LAW.excess(*xs, **TRUTH))
+        excess = np.asarray(LAW.excess(*xs, **TRUTH))
         mean = np.asarray(LAW(*xs, **TRUTH))
         lr_opt, b_opt, _ = landscape_optimum(1e9, 2e10, **TRUTH)
-        at_optimum = float(FLOOR_LAW.excess(1e9, 2e10, lr_opt, b_opt, **TRUTH))
+        at_optimum = float(LAW.excess(1e9, 2e10, lr_opt, b_opt, **TRUTH))
     np.testing.assert_allclose(excess, np.log(mean / floor), rtol=1e-10)
     assert at_optimum == pytest.approx(0.0, abs=1e-12)
     assert excess.min() >= 0 and excess.max() > 0.1
-    assert noise_params(FLOOR_LAW, "student_t") == ("sigma", "nu", "sigma_slope")
-    assert noise_params(FLOOR_LAW, "normal") == ("sigma", "sigma_slope")
-    assert noise_params(LAW, "student_t") == ("sigma", "nu")
+    assert noise_params(LAW, "student_t") == ("sigma", "nu", "sigma_slope")
+    assert noise_params(LAW, "normal") == ("sigma", "sigma_slope")
+    chinchilla = bs.get_law("chinchilla")
+    assert noise_params(chinchilla, "student_t") == ("sigma", "nu")
     with pytest.raises(ValueError, match="declares no floor"):
-        LAW.excess(*xs, **TRUTH)
+        chinchilla.excess(1e9, 2e10, e=1.7, a=400.0, b=400.0, alpha=0.3, beta=0.3)
     # simulated: with noise_sd = 0 the log residual is noise_slope * excess * N(0, 1)
-    runs = bs.simulate_ladder(FLOOR_LAW, TRUTH, design=design, noise_sd=0.0, noise_slope=0.5, seed=0)
+    runs = bs.simulate_ladder(LAW, TRUTH, design=design, noise_sd=0.0, noise_slope=0.5, seed=0)
     z = np.log(runs["loss"].to_numpy() / mean) / excess
     assert np.std(z) == pytest.approx(0.5, rel=0.15)
     with pytest.raises(ValueError, match="Law.floor"):
-        bs.simulate_ladder(LAW, TRUTH, design=design, noise_slope=0.1)
+        bs.simulate_ladder("chinchilla", noise_slope=0.1)
     with pytest.raises(ValueError, match="noise_slope must be"):
-        bs.simulate_ladder(FLOOR_LAW, TRUTH, design=design, noise_slope=-0.1)
+        bs.simulate_ladder(LAW, TRUTH, design=design, noise_slope=-0.1)
 
 
 @pytest.mark.statistical
-def test_landscape_likelihood_scale_is_sigma_plus_slope_times_excess(floor_fit, tmp_path):
+def test_landscape_likelihood_scale_is_sigma_plus_slope_times_excess(recovery_fit, tmp_path):
     """The stored pointwise log-likelihood is the Student-t of log loss with scale sigma + sigma_slope * excess."""
-    post = floor_fit.draws([*TRUTH, "sigma", "nu", "sigma_slope"])
-    runs = floor_fit.runs()
+    post = recovery_fit.draws([*TRUTH, "sigma", "nu", "sigma_slope"])
+    runs = recovery_fit.runs()
     xs = [runs[k].to_numpy(float) for k in LAW.inputs]
     i = 17  # any draw
     params = {p: float(np.ravel(post[p])[i]) for p in TRUTH}
     with jax.enable_x64(True):
-        excess, mean = np.asarray(FLOOR_LAW.excess(*xs, **params)), np.asarray(LAW(*xs, **params))
+        excess, mean = np.asarray(LAW.excess(*xs, **params)), np.asarray(LAW(*xs, **params))
     scale = float(np.ravel(post["sigma"])[i]) + float(np.ravel(post["sigma_slope"])[i]) * excess
     expected = stats.t.logpdf(np.log(runs["loss"].to_numpy()), float(np.ravel(post["nu"])[i]), np.log(mean), scale)
-    site = floor_fit.tree["log_likelihood"]["log_loss"].values
+    site = recovery_fit.tree["log_likelihood"]["log_loss"].values
     np.testing.assert_allclose(site.reshape(-1, site.shape[-1])[i], expected, rtol=1e-8)
     # the floor is saved with the fit (exported like fn): the reloaded fit's law has it and predicts the same
-    loaded = bs.load(floor_fit.save(tmp_path / "landscape.nc"))
+    loaded = bs.load(recovery_fit.save(tmp_path / "landscape.nc"))
     assert loaded.law.floor is not None and "sigma_slope" in loaded.tree["posterior"]
     with jax.enable_x64(True):
         np.testing.assert_allclose(np.asarray(loaded.law.excess(*xs, **params)), excess, rtol=1e-10, atol=1e-12)
     new = runs.head(3)[list(LAW.inputs)]
-    np.testing.assert_allclose(loaded.predict(new)["mean"], floor_fit.predict(new)["mean"], rtol=1e-10)
-    saved = json.loads(FLOOR_LAW.to_json())
+    np.testing.assert_allclose(loaded.predict(new)["mean"], recovery_fit.predict(new)["mean"], rtol=1e-10)
+    saved = json.loads(LAW.to_json())
     assert saved["floor"] and saved["floor_export"]
-    # a registered law's file written before laws had floors matches the registry without one
-    old = json.loads(LAW.to_json())
-    assert law_from_dict({k: v for k, v in old.items() if k not in ("floor", "floor_export")}) is LAW
+    # a file written before the law declared its floor (constant noise) does not match the registered law: it is
+    # rebuilt from its exported function, without a floor, so it keeps the noise it was fitted with
+    old = law_from_dict({k: v for k, v in saved.items() if k not in ("floor", "floor_export")})
+    assert old is not LAW and old.floor is None and noise_params(old, "student_t") == ("sigma", "nu")
+    assert law_from_dict(saved) is LAW
     with pytest.raises(ValueError, match="Law.floor"):  # next_run's simulated outcomes have one sd per draw
-        _noise_draws(floor_fit, 10)
+        _noise_draws(recovery_fit, 10)
 
 
 @pytest.mark.statistical

@@ -277,6 +277,12 @@ def test_spec_round_trip_through_json(name):
     design = default_design(law)
     inputs = {x: design[x].to_numpy(float)[:, None] for x in law.inputs}
     np.testing.assert_allclose(_evaluate(rebuilt, inputs, params), _evaluate(law, inputs, params), rtol=1e-12)
+    assert (rebuilt.floor is None) == (law.floor is None)  # the noise's growth away from an optimum, exported too
+    if law.floor is not None:
+        excess = [_x64(lambda f=f: np.asarray(f.excess(*[jnp.asarray(inputs[x], dtype=jnp.float64) for x in law.inputs],
+                                                       **{p: jnp.asarray(v) for p, v in params.items()})))
+                  for f in (rebuilt, law)]
+        np.testing.assert_allclose(*excess, rtol=1e-10, atol=1e-12)  # a difference of logs near 0
 
 
 def _user_law(**overrides):
