@@ -168,7 +168,9 @@ class ModelData:
     With ``grid=True`` (the fitting layout of grouped data) every per-run array is ``(n_groups, slots)``: row ``g``
     holds group ``g``'s runs, padded and masked, and ``group`` is None. Group parameters then broadcast over a row
     instead of being gathered per run: measured on 8 groups x 60 runs, the gradient is several times cheaper (a
-    gather's gradient is a scatter-add, slow on CPU).
+    gather's gradient is a scatter-add, slow on CPU). An input that is constant within every group (a cell's model
+    size and tokens in a learning-rate sweep) is laid out ``(n_groups, 1)``, so the law computes its terms in it
+    once per group and broadcasts them; the law's value is broadcast to the grid.
     """
 
     x: Mapping[str, Any]
@@ -324,6 +326,8 @@ def build_model(law: Law, config: ModelConfig):
             else:
                 params[p] = pop[p]
         mu = law_location(law, [data.x[k] for k in law.inputs], params)
+        if data.grid and data.mask is not None:  # inputs constant within each group are (n_groups, 1)
+            mu = jnp.broadcast_to(mu, jnp.broadcast_shapes(jnp.shape(mu), jnp.shape(data.mask)))
 
         site = obs_site(law)
         y = None if data.y is None else to_site(law, config.likelihood, data.y, data.noise, jnp)

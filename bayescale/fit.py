@@ -326,6 +326,11 @@ def _crossed_priors(law: Law, cross, levels, given) -> dict[str, dict[str, list[
 def _grid_data(data: ModelData, size: int | None = None) -> tuple[ModelData, np.ndarray]:
     """Re-lay grouped per-run data as ``(n_groups, slots)`` rows (padded with the group's first run, masked).
 
+    An input that is constant within every group is laid out ``(n_groups, 1)`` instead: the law then computes its
+    terms in it once per group. On the 15 cells of Step Law's sweep, whose model size and tokens are the cell's, a
+    short fit (2 chains x 300 + 100, tree depth 10) took 69-76 s against 171-185 s with every input laid out per
+    run (92% of its draws at the maximum depth against 100%; 2026-12-05).
+
     Returns the grid data and, for each run, its flat position ``g * slots + slot`` in the grid.
     """
     codes = np.asarray(data.group)
@@ -344,7 +349,11 @@ def _grid_data(data: ModelData, size: int | None = None) -> tuple[ModelData, np.
 
     mask = np.zeros(data.n_groups * slots, dtype=bool)
     mask[positions] = True
-    grid = dataclasses.replace(data, x={k: lay(v) for k, v in data.x.items()}, group=None, noise=lay(data.noise),
+    def lay_input(v):
+        v = lay(v)
+        return v[:, :1] if (v == v[:, :1]).all() else v
+
+    grid = dataclasses.replace(data, x={k: lay_input(v) for k, v in data.x.items()}, group=None, noise=lay(data.noise),
                                y=lay(data.y), mask=mask.reshape(data.n_groups, slots), grid=True)
     return grid, positions
 
@@ -929,7 +938,8 @@ def _check_law_on_runs(law: Law, table: RunTable) -> None:
 def _structure(prep: _Prepared):
     """Return what must agree between fits that share one compiled program."""
     d = prep.data
-    return (json.dumps(prep.config.to_dict(), sort_keys=True), d.n_groups, d.grid, d.noise is not None)
+    per_group = tuple(sorted(k for k, v in d.x.items() if d.grid and np.shape(v)[-1] == 1))  # (n_groups, 1) inputs
+    return (json.dumps(prep.config.to_dict(), sort_keys=True), d.n_groups, d.grid, d.noise is not None, per_group)
 
 
 def _slots(data: ModelData) -> int:
@@ -1066,12 +1076,13 @@ def _dense(prep: _Prepared, model, dense_mass: bool | None) -> bool:
 
 def _padded(data: ModelData, size: int, dtype) -> ModelData:
     """Pad the runs axis (the last) to ``size`` with copies of the first run, masked out of the likelihood."""
-    pad = size - _slots(data)
+    slots = _slots(data)
+    pad = size - slots
     mask = np.ones(np.shape(data.y), dtype=bool) if data.mask is None else np.asarray(data.mask)
 
     def grow(v, cast=True):
         v = np.asarray(v)
-        if pad:
+        if pad and v.shape[-1] == slots:  # an input laid out once per group, (n_groups, 1), has nothing to pad
             v = np.concatenate([v, np.repeat(v[..., :1], pad, axis=-1)], axis=-1)
         return v.astype(dtype) if cast else v
 

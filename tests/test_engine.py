@@ -228,6 +228,40 @@ def test_groups_x_points_layout_keeps_every_run_once():
     np.testing.assert_array_equal(positions // 32, codes)
 
 
+def test_inputs_constant_within_groups_are_laid_out_once_per_group():
+    """A cell's model size and tokens are (n_groups, 1) in the grid; the log density is the same as laid out per run."""
+    from numpyro.infer.util import log_density
+
+    law = bs.get_law("lr_batch_landscape")
+    rng = np.random.default_rng(0)
+    cells = [(2e8, 4e9), (2e8, 2e10), (5e8, 1e10)]
+    runs = pd.DataFrame([{"n": n, "d": d, "lr": lr, "batch": b, "cell": f"c{i}"}
+                         for i, (n, d) in enumerate(cells) for lr in (5e-4, 1e-3, 2e-3, 4e-3)
+                         for b in (2e5, 5e5, 1e6)][:-2])  # unequal cells: the last has padding
+    runs["loss"] = 2.5 + 0.05 * rng.random(len(runs))
+    pool = {p: "partial" if p in ("eta_ref", "b_ref") else "shared" for p in law.params}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.DataWarning)  # n spans under a decade: beside the point here
+        table = bs.validate_runs(runs, law, groups="cell")
+    data, _, _ = fit_module._model_data(table, fit_module.geometric_centre({k: runs[k] for k in law.inputs}))
+    grid, positions = fit_module._grid_data(data)
+    assert {k: v.shape for k, v in grid.x.items()} == {"n": (3, 1), "d": (3, 1), "lr": (3, 12), "batch": (3, 12)}
+    np.testing.assert_array_equal(grid.x["n"][:, 0], [c[0] for c in cells])
+    full = dataclasses.replace(grid, x={k: np.broadcast_to(v, grid.y.shape) for k, v in grid.x.items()})
+    padded = fit_module._padded(grid, 16, np.float64)
+    assert padded.x["n"].shape == (3, 1) and padded.x["lr"].shape == padded.mask.shape == (3, 16)
+    model = build_model(law, ModelConfig(pool=pool, centred=True))
+    with jax.enable_x64(True):
+        trace = numpyro.handlers.trace(numpyro.handlers.seed(model, 1)).get_trace(full)
+        params = {k: v["value"] for k, v in trace.items() if v["type"] == "sample" and not v["is_observed"]}
+        assert "sigma_slope" in params  # the law's floor makes the noise grow: the floor broadcasts too
+        values = [float(log_density(model, (d,), {}, params)[0]) for d in (full, grid, padded)]
+    assert values[1] == pytest.approx(values[0], rel=1e-12) and values[2] == pytest.approx(values[0], rel=1e-12)
+    # fits that share a program must agree in which inputs are laid out once per group
+    prep = fit_module._Prepared(law, table, ModelConfig(pool=pool), data.log_x0, grid, ("c0", "c1", "c2"), positions)
+    assert fit_module._structure(prep)[-1] == ("d", "n")
+
+
 def test_shifted_gamma_prior_of_nu():
     from numpyro.distributions import Gamma
 
