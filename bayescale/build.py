@@ -58,7 +58,8 @@ NOISE_PARAMS = {"student_t": ("sigma", "nu"), "normal": ("sigma",), "beta": ("ph
 #: between 11 and 8,000 (``phi -> inf`` is the Binomial).
 BETA_BINOMIAL_PHI = (float(np.log(300.0)), 2.0)
 #: Prior scale of ``sigma_slope`` (HalfNormal): the residual sd added per unit of a run's excess over its law's
-#: floor (``Law.excess``, on the link scale). A fit of 4 cells of Step Law's sweep gave 0.17 (2026-12-04).
+#: floor (``Law.excess``, on the link scale). The fit of Step Law's 15 cells gave 0.146 (2026-12-05; 4 of them
+#: alone 0.17).
 SIGMA_SLOPE_SCALE = 0.5
 
 
@@ -326,7 +327,7 @@ def build_model(law: Law, config: ModelConfig):
             else:
                 params[p] = pop[p]
         mu = law_location(law, [data.x[k] for k in law.inputs], params)
-        if data.grid and data.mask is not None:  # inputs constant within each group are (n_groups, 1)
+        if data.grid:  # inputs constant within each group are (n_groups, 1): the law's value fills the grid
             mu = jnp.broadcast_to(mu, jnp.broadcast_shapes(jnp.shape(mu), jnp.shape(data.mask)))
 
         site = obs_site(law)

@@ -157,7 +157,10 @@ def _law_section(law) -> list[str]:
     rows.append(("residual sd prior", f"HalfNormal({_num(law.noise_scale)}) on the {law.link} scale (`noise_scale`; "
                                       "`bs.fit(sigma_scale=)` overrides it)"))
     if law.floor is not None:
-        growth = (f"the residual sd is `sigma + sigma_slope * excess`, `sigma_slope ~ HalfNormal(0.5)`, with a run's "
+        from bayescale.build import SIGMA_SLOPE_SCALE
+
+        growth = (f"the residual sd is `sigma + sigma_slope * excess`, "
+                  f"`sigma_slope ~ HalfNormal({_num(SIGMA_SLOPE_SCALE)})`, with a run's "
                   f"excess over the law's floor (`{law.floor.__name__}`) on the {law.link} scale")
         rows.append(("noise growth", growth))
     if law.optimum is not None:
