@@ -791,6 +791,28 @@ def test_threaded_run_calls_the_program_from_one_thread_per_share():
     assert len(set(seen)) == 4 and all(name.startswith("bayescale-nuts") for name in seen)
 
 
+def test_each_thread_calls_its_own_copy_of_a_compiled_program(monkeypatch):
+    """JAX runs the first call of a compiled program while it fills the program's dispatch cache, and another thread
+    calling the same program waits for that call to finish (``engine.own_dispatch`` has the measurements): so each
+    thread of a run calls its own copy, which shares the compiled executable and has its own dispatch cache."""
+    made = []
+    monkeypatch.setattr(engine, "own_dispatch", lambda fn, real=engine.own_dispatch: made.append(real(fn)) or made[-1])
+
+    def program(keys, y):
+        return {"k": keys}, {"y": y + 1.0}
+
+    keys, y = np.arange(4, dtype=np.uint32).reshape(2, 2), np.arange(6.0).reshape(2, 3)
+    fn = jax.jit(program).lower(keys[:1], y[:1]).compile()
+    samples, stats = engine.Pending(functools.partial(engine._ThreadedRun, fn, 2), (keys, y), num_jobs=2).result()
+    np.testing.assert_array_equal(samples["k"], keys)
+    np.testing.assert_array_equal(stats["y"], y + 1.0)
+    assert len(made) == 2 and made[0] is not made[1] and fn not in made
+    assert all(c._executable is fn._executable for c in made)  # nothing compiled again
+    dispatch = [c._call for c in made]  # each copy filled its own cache; the original was never called
+    assert all(callable(d) for d in dispatch) and dispatch[0] is not dispatch[1] and fn._call is None
+    assert engine.own_dispatch(program) is program  # not a compiled program: called as it is
+
+
 def test_program_cache_reuses_and_clears():
     settings = engine.NUTSSettings(10, 10)
     first = engine.program(("test", 1), normal_mean, settings)
