@@ -44,9 +44,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["default_warmup_tree_depth", "default_batching", "threaded", "init_near_mean", "NUTSProgram", "Pending",
-           "NUTSSettings", "program", "bucket", "enable_persistent_cache", "CompiledNUTS", "job_keys",
-           "DEFAULT_MASS_SHRINKAGE", "ChEESSettings", "ChEESProgram", "laplace"]
+__all__ = ["default_warmup_tree_depth", "default_batching", "threaded", "own_dispatch", "init_near_mean",
+           "NUTSProgram", "Pending", "NUTSSettings", "program", "bucket", "enable_persistent_cache", "CompiledNUTS",
+           "job_keys", "DEFAULT_MASS_SHRINKAGE", "ChEESSettings", "ChEESProgram", "laplace"]
 
 #: Sample statistics recorded per draw (NumPyro's names).
 STATS = ("diverging", "num_steps", "energy", "accept_prob", "step_size", "potential_energy")
@@ -698,11 +698,11 @@ def threaded() -> bool:
     """Whether a run's jobs go to threads that each call one single-device program (on CPU).
 
     Otherwise (accelerators) they go to one program sharded over the devices with ``jax.shard_map``. A CPU device
-    runs a program in the thread that calls it, so several threads calling one compiled program run in parallel, as
-    JAX's host devices do. Measured on 2 cores (2026-12-01, problem A, three interleaved pairs of cold processes):
-    XLA compiled the single-device program of one chain in 4.3, 5.3 and 5.8 s against 5.0, 6.5 and 6.5 s for the
-    program sharded over four host devices (no partitioning passes), and four threads ran the four chains in the
-    time the four devices did (1.5-2.0 s against 1.8-1.9 s).
+    runs a program in the thread that calls it, so several threads calling one compiled program (each its own copy,
+    :func:`own_dispatch`) run in parallel, as JAX's host devices do. Measured on 2 cores (2026-12-01, problem A,
+    three interleaved pairs of cold processes): XLA compiled the single-device program of one chain in 4.3, 5.3 and
+    5.8 s against 5.0, 6.5 and 6.5 s for the program sharded over four host devices (no partitioning passes), and
+    in repeat fits four threads ran the four chains in the time the four devices did (1.5-2.0 s against 1.8-1.9 s).
 
     Returns
     -------
