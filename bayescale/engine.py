@@ -717,12 +717,13 @@ def own_dispatch(fn: Callable) -> Callable:
 
     JAX's first call of a compiled program fills the program's C++ dispatch cache, and it runs the program while
     doing so: a second thread calling the same program meanwhile waits on that cache entry until the first call has
-    *finished*. So the first call of a program from several threads at once ran their shares one after another, and
-    on a CPU every fit of a new shape (or loaded from the persistent cache) sampled its chains one after another:
-    measured on 2 cores (2026-12-05), two threads' first calls of a 0.65 s program took 1.26-1.35 s, their second
-    calls 0.64-0.66 s; the hyperparameters case study's 2-chain fit used 103% of a core, and its sampler took 57 s
-    against 29 s for one chain alone. Each thread calling its own copy (a few microseconds; nothing is compiled
-    again) fills its own cache: two first calls took 0.65 s.
+    *finished*. So on a CPU every fit of a new shape (or loaded from the persistent cache) sampled one share of its
+    chains alone before the others: measured on 2 cores (2026-12-05), two threads' first calls of a 0.65 s program
+    took 1.26-1.35 s, their second calls 0.64-0.66 s; a short 2-chain fit of the hyperparameters case study used
+    103% of a core, and its sampler took 57 s against 29 s for one chain alone; problem A's cold fit (four chains in
+    four threads) sampled in 1.03 s against 0.85 s for a repeat fit. Each thread calling its own copy (a few
+    microseconds; nothing is compiled again) fills its own cache: two first calls took 0.65 s, and A's cold fit
+    sampled in 0.83-0.85 s.
 
     Parameters
     ----------
