@@ -136,12 +136,38 @@ def steplaw_batch(d, *, b_ref, r):
 
 
 def log_steplaw_lr(n, d, *, eta_ref, p, q):
-    r"""Return :math:`\log \eta^*(N, D)` of :func:`steplaw_lr` as a sum of logs."""
+    r"""Return :math:`\log \eta^*(N, D)` of :func:`steplaw_lr` as a sum of logs (the law's ``log_fn``).
+
+    Parameters
+    ----------
+    n, d : array_like
+        Parameters (non-embedding) and training tokens.
+    eta_ref, p, q : array_like
+        :func:`steplaw_lr`'s parameters.
+
+    Returns
+    -------
+    array
+        ``log(eta_ref) + p log(N / 1e9) + q log(D / 1e11)``, broadcast over the arguments.
+    """
     return jnp.log(eta_ref) + p * jnp.log(n / N_REF) + q * jnp.log(d / D_REF)
 
 
 def log_steplaw_batch(d, *, b_ref, r):
-    r"""Return :math:`\log B^*(D)` of :func:`steplaw_batch` as a sum of logs."""
+    r"""Return :math:`\log B^*(D)` of :func:`steplaw_batch` as a sum of logs (the law's ``log_fn``).
+
+    Parameters
+    ----------
+    d : array_like
+        Training tokens.
+    b_ref, r : array_like
+        :func:`steplaw_batch`'s parameters.
+
+    Returns
+    -------
+    array
+        ``log(b_ref) + r log(D / 1e11)``, broadcast over the arguments.
+    """
     return jnp.log(b_ref) + r * jnp.log(d / D_REF)
 
 
