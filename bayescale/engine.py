@@ -569,7 +569,13 @@ class ChEESProgram(NUTSProgram):
         mode, root = laplace(potential, flat0, s.newton_steps)
 
         def logdensity(y):
-            return -potential(mode + root @ y)
+            # z = mode + root @ y as a product and a sum: under the vmap over chains, `root @ y` is a (chains x d) by
+            # (d x d) matrix product, which XLA's CPU backend hands to YNNPACK as a library call costing more than
+            # the model's gradient (an HMC transition of 8 chains x 3 leapfrog steps on a fit of problem C: 49-62 us
+            # with it, 27-30 us without). XLA compiles the sum's code, so a new program compiles a little slower; the
+            # barrier keeps it from fusing the sum into each of its consumers, which compiled slower still
+            # (2026-12-05; benchmarks/README.md).
+            return -potential(jax.lax.optimization_barrier(mode + jnp.sum(root * y[..., None, :], axis=-1)))
 
         y0 = s.init_scale * jax.random.normal(start_key, (chains, flat0.shape[0]), dtype=flat0.dtype)
         warm = blackjax.chees_adaptation(logdensity, chains, target_acceptance_rate=s.target_accept_prob,
