@@ -54,7 +54,7 @@ TESTS=${PIPESTATUS[0]}
 
 stamp "problem G: $MANY fits, $(left) s left" | tee "$OUT/g_gpu.log"
 timeout "$(left)" "$PY" benchmarks/speed.py --problems G --many "$MANY" \
-    --baseline benchmarks/results/g_cpu_2026-12-02.json --json "$OUT/g_gpu.json" 2>&1 | tee -a "$OUT/g_gpu.log"
+    --baseline benchmarks/results/g_cpu_2026-12-05_0650.json --json "$OUT/g_gpu.json" 2>&1 | tee -a "$OUT/g_gpu.log"
 G=${PIPESTATUS[0]}
 stamp "problem G exit $G" | tee -a "$OUT/g_gpu.log"
 
@@ -64,7 +64,7 @@ HOST_MANY=${BAYESCALE_HOSTCPU_MANY:-256}
 if (( $(left) > 60 )); then
     stamp "problem G on the host's $(nproc) CPU cores: $HOST_MANY fits, $(left) s left" | tee "$OUT/g_hostcpu.log"
     JAX_PLATFORMS=cpu BAYESCALE_HOST_DEVICES=$(nproc) timeout "$(left)" "$PY" benchmarks/speed.py --problems G \
-        --many "$HOST_MANY" --no-big --baseline benchmarks/results/g_cpu_2026-12-02.json --json "$OUT/g_hostcpu.json" \
+        --many "$HOST_MANY" --no-big --baseline benchmarks/results/g_cpu_2026-12-05_0650.json --json "$OUT/g_hostcpu.json" \
         2>&1 | tee -a "$OUT/g_hostcpu.log"
     stamp "host CPU run exit ${PIPESTATUS[0]}" | tee -a "$OUT/g_hostcpu.log"
 fi
