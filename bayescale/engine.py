@@ -575,7 +575,7 @@ class ChEESProgram(NUTSProgram):
             # with it, 27-30 us without). XLA compiles the sum's code, so a new program compiles a little slower; the
             # barrier keeps it from fusing the sum into each of its consumers, which compiled slower still
             # (2026-12-05; benchmarks/README.md).
-            return -potential(jax.lax.optimization_barrier(mode + jnp.sum(root * y[..., None, :], axis=-1)))
+            return -potential(jax.lax.optimization_barrier(mode + jnp.sum(root * y, axis=-1)))
 
         y0 = s.init_scale * jax.random.normal(start_key, (chains, flat0.shape[0]), dtype=flat0.dtype)
         warm = blackjax.chees_adaptation(logdensity, chains, target_acceptance_rate=s.target_accept_prob,
