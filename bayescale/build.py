@@ -414,7 +414,8 @@ def count_accuracy(value, items, xp=np):
     array
         Scores, whole numbers of correct answers divided by ``items``.
     """
-    return xp.round((items + 1.0) / (1.0 + xp.exp(-value)) - 0.5) / items
+    # abs: the count rounds from above -0.5, so only a zero can come out negative (-0.0, printed "-0")
+    return xp.abs(xp.round((items + 1.0) / (1.0 + xp.exp(-value)) - 0.5)) / items
 
 
 def to_site(law: Law, likelihood: str, y, items=None, xp=np):

@@ -280,10 +280,13 @@ def compare(
 @app.command()
 def backtest(
     runs: Annotated[Path, typer.Argument(help="CSV or Parquet table of runs")],
-    law: Annotated[list[str] | None, typer.Option(help="law to backtest (repeat for several)")] = None,
+    law: Annotated[list[str] | None, typer.Option(help="law to backtest (repeat for several; default: chinchilla)")]
+    = None,
     holdout: Annotated[list[float] | None, typer.Option(help="fraction of the runs to hold out, largest first "
-                                                            "(repeat for a rolling backtest)")] = None,
-    cut: Annotated[list[float] | None, typer.Option(help="cut value instead: train below, test at or above")]
+                                                            "(repeat for a rolling backtest); this or --cut is "
+                                                            "required")] = None,
+    cut: Annotated[list[float] | None, typer.Option(help="cut value instead: train below, test at or above (repeat "
+                                                        "for several); this or --holdout is required")]
     = None,
     by: Annotated[str, typer.Option(help="compute (c, or 6 n d) or an input column")] = "compute",
     classical: Annotated[bool, typer.Option(help="also score the Huber point fit with bootstrap")] = True,
@@ -299,6 +302,10 @@ def backtest(
     import bayescale as bs
 
     _output_folder(out, "--out")
+    if bool(holdout) == bool(cut):
+        _fail("give either --holdout (fractions of the runs to hold out, largest first) or --cut (values of --by "
+              "to train below), not both" if holdout else "give --holdout (fractions of the runs to hold out, "
+              "largest first) or --cut (values of --by to train below)")
     table = _read_table(runs)
     try:
         bt = bs.backtest(law or ["chinchilla"], table, holdout=holdout or None, cuts=cut or None, by=by,
@@ -379,7 +386,11 @@ def demo(
     """Run the Chinchilla replication case study (simulated data, and says so, when no data is reachable)."""
     from bayescale.demo import run
 
-    run(out_dir=out, smoke=smoke, seed=seed, data_dir=data_dir)
+    _output_folder(out, "--out")
+    try:
+        run(out_dir=out, smoke=smoke, seed=seed, data_dir=data_dir)
+    except OSError as exc:  # an output folder that cannot be written, say: one line, not a traceback
+        _fail(f"could not write the demo's output to {out}: {exc}")
 
 
 @app.command()

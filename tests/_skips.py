@@ -13,3 +13,13 @@ def skip_without_data(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (CI=true, where the data must be reachable)")
     pytest.skip(reason)
+
+
+def skip_without_browser() -> None:
+    """Skip a test that needs a headless Chromium when there is none; under CI (``CI=true``) fail instead, unless
+    ``BAYESCALE_NO_BROWSER`` says why there is none (``.ci/run`` installs one where it can, and sets it where not)."""
+    reason = ("no Chromium on PATH (apt install chromium); the HTML is still parsed by "
+              "test_report_html_is_self_contained_with_every_section_and_figure")
+    if os.environ.get("CI") == "true" and not os.environ.get("BAYESCALE_NO_BROWSER"):
+        pytest.fail(f"{reason} (CI=true: .ci/run installs Chromium, or sets BAYESCALE_NO_BROWSER with the reason)")
+    pytest.skip(f"{reason}: {os.environ.get('BAYESCALE_NO_BROWSER', 'not CI')}")

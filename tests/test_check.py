@@ -12,6 +12,7 @@ import numpy as np
 import numpyro.distributions as dist
 import pandas as pd
 import pytest
+from _skips import skip_without_browser
 
 import bayescale as bs
 from bayescale.check import CHECKS, Finding, with_treedepth_stat
@@ -271,7 +272,7 @@ def test_report_renders_in_headless_chromium(clean, tmp_path):
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
-        pytest.skip("no Chromium on PATH (apt install chromium); the HTML is still parsed by the test above")
+        skip_without_browser()
     files = clean.report(tmp_path / "rep")
     shot = tmp_path / "shot.png"
     proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",

@@ -71,7 +71,10 @@ def test_counts_on_link_carry_the_counts_mass_and_draws(kind):
     acc = count_accuracy(draws, np.asarray(n, dtype=float))
     whole = acc * np.asarray(n)
     np.testing.assert_allclose(whole, np.round(whole), atol=1e-9)
-    np.testing.assert_allclose(acc.mean(0), np.asarray(p), atol=4 * np.sqrt(0.25 / 4000 / 10) + 0.01)
+    # each score's mean within 4.5 Monte Carlo standard errors of p (from the counts' own variance)
+    nn, pp = np.asarray(n, dtype=float), np.asarray(p)
+    var = (stats.binom.var(nn, pp) if kind == "binomial" else stats.betabinom.var(nn, pp * 50, (1 - pp) * 50)) / nn**2
+    assert (np.abs(acc.mean(0) - pp) <= 4.5 * np.sqrt(var / len(acc))).all(), (acc.mean(0), pp, np.sqrt(var / len(acc)))
 
 
 @pytest.mark.statistical
@@ -113,7 +116,14 @@ def test_count_likelihood_takes_scores_of_zero_and_one():
     observed = fit.tree.observed_data[site].values  # on the site's scale: the corrected logit, finite at 0 and 1
     np.testing.assert_allclose(observed, count_link(runs["acc"].to_numpy(), runs["n_items"].to_numpy()))
     np.testing.assert_allclose(fit.runs()["acc"].to_numpy(), runs["acc"].to_numpy(), rtol=0, atol=1e-12)
-    assert fit.check() is not None  # the predictive checks read the same scale
+    # the predictive checks read the same scale: the runs' scores, and LOO-PIT values that place each edited run
+    # beyond what the fit predicts for it, above for the ones and below for the zeros
+    loo = fit.check().pareto_k
+    np.testing.assert_array_equal(loo["acc"].to_numpy(), runs["acc"].to_numpy())
+    assert not np.signbit(loo["acc"].to_numpy()).any()  # a zero score is 0, not -0
+    pit = loo["loo_pit"].to_numpy()
+    assert np.isfinite(pit).all() and ((pit >= 0) & (pit <= 1)).all()
+    assert (pit[:2] > 0.999).all() and (pit[-2:] < 0.001).all(), pit
 
 
 def test_count_inputs_are_checked_with_named_rows():

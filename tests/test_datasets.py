@@ -293,7 +293,24 @@ def test_default_table(name):
     rec = datasets.info(name)
     default = datasets.load(name)
     pd.testing.assert_frame_equal(default, datasets.load(name, table=rec.default_table))
-    assert {"n", "loss"} & set(default.columns) or {"n", "value"} <= set(default.columns)
+    # every default table has the model size and the quantity its case studies fit, with finite values
+    target = DEFAULT_TARGETS[name]
+    assert {"n", target} <= set(default.columns), (name, target, list(default.columns))
+    assert np.isfinite(default[target].to_numpy(dtype=float)).any(), (name, target)
+
+
+#: The quantity each data set's default table is fitted on (what a law's target column reads).
+DEFAULT_TARGETS = {
+    "cherti_openclip": "acc1", "chinchilla_epoch": "loss", "critical_batch_zhang2024": "steps",
+    "datablations_muennighoff": "loss", "gadre_overtraining": "loss", "gemstones": "loss",
+    "laion_clip_mammut_comparison": "value", "loss_to_loss_brandfonbrener": "loss", "multipower_lr_schedules": "loss",
+    "obsscaling_ruan": "mmlu", "olmo_ladder": "loss", "porian_discrepancies": "loss", "pythia_evals": "value",
+    "steplaw_lr_bs": "loss",
+}
+
+
+def test_default_targets_name_every_data_set():
+    assert set(DEFAULT_TARGETS) == set(datasets.names())
 
 
 # --------------------------------------------------------------------------------------------- content checks

@@ -186,7 +186,10 @@ def test_python_dash_m_runs_the_command():
      (["fit", "latin1.csv"], "latin1.csv is not UTF-8 text"),
      (["fit", "good.csv", "--out", "nowhere/fit.nc"], "the folder nowhere does not exist; create the folder first"),
      (["fit", "good.csv", "--out", "good.csv/fit.nc"], "the folder good.csv is a file, not a folder"),
-     (["backtest", "good.csv", "--out", "good.csv"], "--out good.csv is a file; give a folder's name")],
+     (["backtest", "good.csv", "--out", "good.csv"], "--out good.csv is a file; give a folder's name"),
+     (["backtest", "good.csv"], "give --holdout (fractions of the runs to hold out, largest first) or --cut"),
+     (["backtest", "good.csv", "--holdout", "0.2", "--cut", "1e20"], "give either --holdout"),
+     (["demo", "--smoke", "--out", "good.csv"], "--out good.csv is a file; give a folder's name")],
 )
 def test_cli_errors_are_messages_not_tracebacks(args, match, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -213,12 +216,32 @@ def test_cli_calibrate_writes_ranks_and_exits_1_only_on_failure(tmp_path):
     assert res.exception is None or isinstance(res.exception, SystemExit), res.output
     summary = pd.read_csv(out / "sbc_summary.csv", index_col="quantity")
     assert {"ceiling", "k", "l0", "log_lik"} <= set(summary.index)
-    assert res.exit_code == (0 if summary["passed"].all() else 1), res.output
+    assert summary["passed"].all() and res.exit_code == 0, res.output  # this seed passes: the failing branch below
     ranks = pd.read_csv(out / "ranks.csv")
     assert len(ranks) == 10 and ranks.to_numpy().min() >= 0 and ranks.to_numpy().max() <= 99
     assert (out / "sbc_ranks.png").stat().st_size > 0
     assert "<CalibrationResult sigmoid_transfer: S=10" in res.output
     assert "calibrate sigmoid_transfer: 10/10" in res.output  # progress on long work
+
+
+def test_cli_calibrate_exits_1_when_a_rank_test_fails_and_still_writes_its_files(tmp_path, monkeypatch):
+    """Exit code 1 on a failed uniformity test, after the summary, ranks and figure are written."""
+    from bayescale.calibration import CalibrationResult
+
+    ranks = pd.DataFrame({"k": np.zeros(20, dtype=int), "l0": np.arange(20) * 5})  # k: every rank 0, not uniform
+    failing = CalibrationResult(ranks=ranks, num_draws=99, pvalues=pd.Series({"k": 1e-9, "l0": 0.6}), alpha=0.01,
+                                bins=10, divergences=np.zeros(20, dtype=int), seconds=1.0, law="sigmoid_transfer",
+                                min_ess=np.full(20, 500.0))
+    calls = []
+    monkeypatch.setattr(bs, "calibrate", lambda *a, **kw: calls.append(kw) or failing)
+    out = tmp_path / "sbc"
+    res = runner.invoke(app, ["calibrate", "sigmoid_transfer", "-S", "20", "--out", str(out)])
+    assert calls and calls[0]["num_simulations"] == 20
+    assert res.exit_code == 1, res.output
+    assert "FAILED for ['k']" in res.output
+    summary = pd.read_csv(out / "sbc_summary.csv", index_col="quantity")
+    assert not summary.loc["k", "passed"] and summary.loc["l0", "passed"]
+    assert len(pd.read_csv(out / "ranks.csv")) == 20 and (out / "sbc_ranks.png").stat().st_size > 0
 
 
 def test_cli_calibrate_defaults_are_the_functions():
