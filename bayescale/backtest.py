@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.build import COUNT_LIKELIHOODS
-from bayescale.data import RunTableError, _numeric, _rows
+from bayescale.data import RunTableError, _numeric, _rows, validate_runs
 
 __all__ = ["Backtest", "backtest", "score"]
 
@@ -224,9 +224,20 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
         raise ValueError(f"likelihood={fit_kwargs['likelihood']!r}: backtest scores predictions on the logit scale, "
                          "where a count of 0 or of every item has no value; backtest accuracies with "
                          "likelihood='student_t' (the default) or 'beta'")
-    runs = pd.DataFrame(runs).reset_index(drop=True)
+    if not isinstance(runs, pd.DataFrame | Mapping):
+        raise TypeError(f"runs must be a pandas DataFrame (one row per run), got {type(runs).__name__}")
+    runs = pd.DataFrame(runs)
     if runs.empty:
         raise RunTableError(["the table has no runs; a backtest needs runs below and above its cuts"])
+    # every run, held out or not, checked as bs.fit checks its runs: problems are named by the caller's row labels,
+    # before any fit (held-out runs never reach bs.fit, and a NaN target there would score NaN); the fits repeat the
+    # data notes (DataWarning), which backtest leaves to them
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.DataWarning)
+        for law in laws:
+            validate_runs(runs, law, groups=fit_kwargs.get("groups"), noise=fit_kwargs.get("noise"),
+                          flops_per_param_token=flops_per_param_token)
+    runs = runs.reset_index(drop=True)
     values = _cut_column(runs, by, flops_per_param_token, [law.target for law in laws])
     cut_values = _cuts(values, holdout, cuts)
     fit_kwargs.setdefault("progress_bar", False)

@@ -259,11 +259,12 @@ def calibrate(
         misspecified prior here is the negative control, whose ranks must fail the test.
     num_chains, num_warmup, num_samples : int
         NUTS settings of each fit. One chain by default: the ranks need draws, not a second chain (no R-hat is
-        taken), and one chain samples half as much (``benchmarks/calibrate_speed.py``, S = 40, 2 cores: 8.3 s
-        against 10.7 s for two chains, Chinchilla law). Several data sets are fitted per call of the sampler,
-        one chain per device (the same draws as one at a time). The sampler is compiled once and reused for
-        every simulation, as are the log-likelihoods and extrapolations computed from each fit and the prior
-        predictive that simulates the data sets (in chunks of ``bayescale.calibration.SIM_CHUNK``).
+        taken), and one chain samples half as much (``benchmarks/calibrate_speed.py``, S = 40, 2 cores, 400 + 500
+        iterations, the defaults on 2026-12-01: 8.3 s against 10.7 s for two chains, Chinchilla law). Several
+        data sets are fitted per call of the sampler, one chain per device (the same draws as one at a time).
+        The sampler is compiled once and reused for every simulation, as are the log-likelihoods and
+        extrapolations computed from each fit and the prior predictive that simulates the data sets (in chunks of
+        ``bayescale.calibration.SIM_CHUNK``).
     num_draws : int
         Posterior draws ``L`` each rank is taken among (thinned evenly from ``num_chains * num_samples``); choose
         ``L + 1`` divisible by ``bins``.
@@ -429,6 +430,9 @@ def _check_sizes(num_draws: int, bins: int, num_chains: int, num_samples: int, n
     if not isinstance(num_simulations, (int, np.integer)) or num_simulations < 2:
         raise ValueError(f"num_simulations must be an integer of at least 2 (a rank test needs several simulated "
                          f"data sets; 100 is typical), got {num_simulations!r}")
+    for name, value, least in (("bins", bins, 2), ("num_draws", num_draws, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}")
     if (num_draws + 1) % bins:
         raise ValueError(f"num_draws + 1 ({num_draws + 1}) must be divisible by bins ({bins})")
     if num_chains * num_samples < num_draws:

@@ -64,6 +64,13 @@ def _output_file(path: Path | None, option: str) -> None:
         _fail(f"{option} {path}: the folder {parent} {what}; create the folder first or choose another path")
 
 
+def _write_csv(frame, path: Path, **kwargs) -> None:
+    """Write a result table atomically: a crash or Ctrl-C leaves the old file or none, never half of one."""
+    from bayescale.engine import _atomic_write
+
+    _atomic_write(Path(path), frame.to_csv(**kwargs).encode())
+
+
 def _output_folder(path: Path | None, option: str) -> None:
     """Fail before any work when ``path`` (the value of ``option``) is a file rather than a folder."""
     if path is not None and path.exists() and not path.is_dir():
@@ -186,7 +193,7 @@ def predict(
     except (bs.RunTableError, KeyError, ValueError) as exc:
         _fail(str(exc).strip('"'))
     if out is not None:
-        table.to_csv(out, index=False)
+        _write_csv(table, out, index=False)
     with pd.option_context("display.width", 140, "display.max_columns", 20):
         typer.echo(table.to_string(index=False))
 
@@ -272,7 +279,7 @@ def compare(
     except ValueError as exc:
         _fail(str(exc))
     if out is not None:
-        cmp.table.to_csv(out)
+        _write_csv(cmp.table, out)
     with pd.option_context("display.width", 140):
         typer.echo(repr(cmp))
 
@@ -315,8 +322,8 @@ def backtest(
         _fail(str(exc).strip('"'))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        bt.table.to_csv(out / "backtest.csv", index=False)
-        bt.predictions.to_csv(out / "predictions.csv", index=False)
+        _write_csv(bt.table, out / "backtest.csv", index=False)
+        _write_csv(bt.predictions, out / "predictions.csv", index=False)
     with pd.option_context("display.width", 160):
         typer.echo(repr(bt))
 
@@ -357,8 +364,8 @@ def calibrate(
     typer.echo(repr(result))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        result.ranks.to_csv(out / "ranks.csv", index=False)
-        result.summary().to_csv(out / "sbc_summary.csv", index_label="quantity")
+        _write_csv(result.ranks, out / "ranks.csv", index=False)
+        _write_csv(result.summary(), out / "sbc_summary.csv", index_label="quantity")
         result.plot(out / "sbc_ranks.png")
         typer.echo(f"wrote ranks.csv, sbc_summary.csv and sbc_ranks.png to {out}")
     if not result.passed:
@@ -425,7 +432,7 @@ def decide(
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
         typer.echo(table.to_string(index=False))
     if out is not None:
-        table.to_csv(out, index=False)
+        _write_csv(table, out, index=False)
         typer.echo(f"wrote {out}")
 
 
@@ -471,7 +478,7 @@ def compare_at_scale(
                    f"{bs.decide.MIN_CROSSING_DRAWS} draws cross):")
         typer.echo(result.crossover.rename(columns={"a": "first", "b": "second"}).to_string(index=False))
     if out is not None:
-        result.table.to_csv(out, index=False)
+        _write_csv(result.table, out, index=False)
         typer.echo(f"wrote {out}")
     if figure is not None:
         from bayescale.plots import plot_compare_at_scale

@@ -49,7 +49,7 @@ class Comparison:
         return str(self.table.index[0])
 
     def predict(self, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95), kind: str = "observation",
-                seed: int = 0) -> pd.DataFrame:
+                seed: int | None = 0) -> pd.DataFrame:
         """Quantiles of the stacked posterior predictive at new inputs.
 
         Each fit's predictive draws are weighted by its stacking weight (``arviz_stats.weight_predictions``); fits
@@ -58,21 +58,29 @@ class Comparison:
         Returns
         -------
         pandas.DataFrame
-            The union of the fits' input columns, ``mean`` and one column per quantile.
+            The union of the fits' input columns, ``mean`` and one column per quantile, with ``new_runs``'s index.
         """
         import arviz_stats as azs
         import xarray as xr
 
+        from bayescale.fit import _resolve_seed
         from bayescale.predict import _check_quantiles, _mean, _quantiles, predictive_draws
 
         qs = _check_quantiles(quantiles)
-        trees, inputs = [], []
+        seed = _resolve_seed(seed)
+        trees, out = [], None
         sizes = {n: f.tree.posterior.sizes["chain"] * f.tree.posterior.sizes["draw"] for n, f in self.fits.items()}
         names = [n for n in self.fits if self.weights[n] * min(sizes.values()) >= 1]  # fits that get a draw
         for i, name in enumerate(names):
             fit = self.fits[name]
-            _, values, _ = predictive_draws(fit, new_runs, kind=kind, seed=seed + i)
-            inputs += [c for c in list(fit.law.inputs) + list(fit.groups) if c not in inputs]
+            table, values, _ = predictive_draws(fit, new_runs, kind=kind, seed=seed + i)
+            # the inputs as validated (sizes such as "70B" parsed, a one-run mapping made a row), with their index
+            cols = list(fit.law.inputs) + list(fit.groups)
+            if out is None:
+                out = table.frame[cols].copy()
+            for c in cols:
+                if c not in out:
+                    out[c] = table.frame[c].to_numpy()
             n = fit.tree.posterior.sizes
             da = xr.DataArray(values.reshape(n["chain"], n["draw"], -1), dims=("chain", "draw", "point"),
                               coords={"chain": np.arange(n["chain"]), "draw": np.arange(n["draw"])})
@@ -87,8 +95,6 @@ class Comparison:
                 warnings.simplefilter("ignore")
                 mixed = azs.weight_predictions(trees, weights=[self.weights[n] for n in names], random_seed=seed)
             values = mixed.posterior_predictive["y"].transpose("sample", ...).values
-        frame = pd.DataFrame(new_runs)
-        out = frame[[c for c in inputs if c in frame]].copy().reset_index(drop=True)
         out["mean"] = _mean(values)
         for col, v in _quantiles(values, qs).items():
             out[col] = v

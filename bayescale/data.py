@@ -89,6 +89,14 @@ def _positive_number(value, name: str, hint: str = "") -> float:
 _FLOPS_HINT = " (FLOPs per parameter and token: 6 for a dense transformer's forward and backward pass)"
 
 
+def _size_value(value, name: str) -> float:
+    """Return a size argument (a number, or text such as ``"7B"``) as a float > 0, or raise a ValueError naming it."""
+    parsed = parse_size(value) if isinstance(value, str) else value
+    if isinstance(value, str) and not np.isfinite(parsed):
+        raise ValueError(f"{name}={value!r} is not a size; give a number or a size like '350M', '7B', '1.5T'")
+    return _positive_number(parsed, name)
+
+
 #: Compute budgets below this many FLOPs are more likely in other units (PF-days) than a real training run's.
 _FLOPS_FLOOR = 1e10
 
@@ -273,6 +281,10 @@ def validate_runs(
     if groups is not None and not isinstance(groups, str) and (
             not np.iterable(groups) or not all(isinstance(g, str) for g in groups)):
         raise TypeError(f"groups= names the group column(s): a column name or a list of them, got {groups!r}")
+    if noise is not None and not isinstance(noise, str):
+        raise TypeError(f"noise= names the column of each run's known noise (an sd on the likelihood's scale, or the "
+                        f"number of items for a count likelihood), e.g. noise='sd'; got {noise!r}. Without such a "
+                        "column the noise is fitted (sigma): leave noise= out")
     groups = (groups,) if isinstance(groups, str) else tuple(groups or ())
     if len(set(groups)) < len(groups):
         raise ValueError(f"groups= names a column twice: {list(groups)}")
@@ -507,16 +519,27 @@ def pareto_front(runs: pd.DataFrame, *, x: str = "c", y: str = "loss", better: s
     pandas.DataFrame
         The front's rows, sorted by group and ``x``, with their original index. Ties in ``x`` keep the best run.
     """
-    missing = [c for c in [x, y, *([by] if isinstance(by, str) else (by or []))] if c not in runs.columns]
+    if not isinstance(runs, pd.DataFrame):
+        raise TypeError(f"runs must be a pandas DataFrame (one row per run), got {type(runs).__name__}")
+    keys = [] if by is None else [by] if isinstance(by, str) else list(by)
+    missing = [c for c in [x, y, *keys] if c not in runs.columns]
     if missing:
         raise RunTableError([f"column {c!r} is missing; columns are {list(runs.columns)}" for c in missing])
     if better is None:
         better = "higher" if y.startswith("acc") else "lower"
     if better not in ("lower", "higher"):
         raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
-    bad = runs.index[~np.isfinite(runs[x].to_numpy(float)) | ~np.isfinite(runs[y].to_numpy(float))]
-    if len(bad):
-        raise RunTableError([f"columns {x!r} / {y!r} hold NaN or inf in {_rows(bad)}; drop those rows"])
+    problems: list[str] = []
+    values = {c: _numeric(runs[c], c, problems) for c in (x, y)}  # sizes such as "350M" read as validate_runs does
+    bad = runs.index[~np.isfinite(values[x].to_numpy()) | ~np.isfinite(values[y].to_numpy())]
+    if len(bad) and not problems:
+        problems.append(f"columns {x!r} / {y!r} hold NaN or inf in {_rows(bad)}; drop those rows")
+    unlabelled = runs.index[runs[keys].isna().any(axis=1)] if keys else runs.index[:0]
+    if len(unlabelled):  # groupby would drop them without a word
+        problems.append(f"group column(s) {keys} are empty in {_rows(unlabelled)}; label those runs or drop them")
+    if problems:
+        raise RunTableError(problems)
+    runs = runs.assign(**{x: values[x], y: values[y]})
     sign = 1.0 if better == "higher" else -1.0
 
     def front(g: pd.DataFrame) -> pd.DataFrame:
@@ -526,5 +549,4 @@ def pareto_front(runs: pd.DataFrame, *, x: str = "c", y: str = "loss", better: s
 
     if by is None:
         return front(runs)
-    keys = [by] if isinstance(by, str) else list(by)
     return pd.concat([front(g) for _, g in runs.groupby(keys, sort=True)])

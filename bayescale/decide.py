@@ -23,8 +23,16 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from bayescale.data import _FLOPS_HINT, DataWarning, _positive_number, _warn_compute_units
-from bayescale.fit import _pct
+from bayescale.data import (
+    _FLOPS_HINT,
+    DataWarning,
+    RunTableError,
+    _numeric,
+    _positive_number,
+    _size_value,
+    _warn_compute_units,
+)
+from bayescale.fit import _pct, _resolve_seed
 from bayescale.predict import _check_quantiles, _group_params, _quantiles, parameter_draws, typical_noise
 
 __all__ = ["Recommendation", "BatchTradeoff", "Allocation", "ScaleComparison", "NextRun", "recommend",
@@ -189,9 +197,13 @@ def recommend(fit, *, choose: Sequence[str] = ("lr", "batch"), point: Mapping[st
     if absent or unknown:
         raise ValueError(f"recommend needs the other inputs of {law.name!r} as keywords: "
                          f"missing {absent}, unknown {unknown}; e.g. recommend(fit, n=1e9, d=2e10)")
+    inputs = dict(inputs)
     for x in others:
-        if not np.isfinite(inputs[x]) or (law.is_size_input(x) and inputs[x] <= 0):
-            raise ValueError(f"input {x}={inputs[x]!r} must be finite (and > 0 for a size)")
+        if law.is_size_input(x):
+            inputs[x] = _size_value(inputs[x], x)
+        elif (isinstance(inputs[x], bool) or not isinstance(inputs[x], (int, float, np.integer, np.floating))
+              or not np.isfinite(inputs[x])):
+            raise ValueError(f"input {x}={inputs[x]!r} must be a finite number")
     point = dict(point or {})
     if point and set(point) != set(choose):
         raise ValueError(f"point must give every chosen input {choose}, got {sorted(point)}")
@@ -357,6 +369,8 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
     _warn_compute_units(c)
     if n is not None and d is not None:
         raise ValueError("fix n or d, not both: the budget decides the other")
+    n, d, unique_tokens = (None if v is None else _size_value(v, name)
+                           for v, name in ((n, "n"), (d, "d"), (unique_tokens, "unique_tokens")))
     others = set(law.inputs) - {"n", "d"}
     if others - {"u"} or ("u" in others) != (unique_tokens is not None):
         raise ValueError(f"law {law.name!r} has inputs {list(law.inputs)}: give unique_tokens= exactly when it has "
@@ -830,6 +844,10 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
                                ("refit_outcomes", refit_outcomes, 2)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
             raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    problems: list[str] = []
+    cand = cand.assign(n=_numeric(cand["n"], "n", problems), d=_numeric(cand["d"], "d", problems))  # "7B" reads too
+    if problems:
+        raise RunTableError(problems, "the candidates table")
     bad = cand.index[~(np.isfinite(cand["n"]) & np.isfinite(cand["d"]) & (cand["n"] > 0) & (cand["d"] > 0))]
     if len(bad):
         raise ValueError(f"candidates rows {list(bad)} have non-positive or missing n or d")
@@ -855,6 +873,7 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
     theta = theta[:, np.ptp(theta, axis=0) > 1e-12 * np.maximum(1.0, np.abs(theta).max(axis=0))]
     base_logdet = np.linalg.slogdet(np.atleast_2d(np.cov(theta, rowvar=False)))[1] if theta.shape[1] else 0.0
     mu = law.to_link(_law_values(law, {"n": cand["n"].to_numpy(float), "d": cand["d"].to_numpy(float)}, params))
+    seed = _resolve_seed(seed)
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(len(cand)):
@@ -972,6 +991,8 @@ def replay(law, runs: pd.DataFrame, *, start: Sequence, compute: float, budget: 
     Replay
     """
     from bayescale.fit import fit as fit_law
+
+    seed = _resolve_seed(seed)
 
     unknown = sorted(set(policies) - set(POLICIES))
     if unknown:

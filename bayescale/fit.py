@@ -51,6 +51,7 @@ from bayescale.data import (
     RunTableError,
     _positive_number,
     _rows,
+    _suggest,
     validate_runs,
 )
 from bayescale.law import Law, LawSpecError, _is_built_in, get_law, law_from_dict
@@ -959,7 +960,7 @@ def _split(runs, by, law: Law | None = None, groups=None) -> dict[Any, pd.DataFr
         if by is None:
             raise ValueError("by= is required: name the column(s) that say which fit each run belongs to, e.g. "
                              "by='task'")
-        cols = [by] if isinstance(by, str) else list(by)
+        cols = [by] if isinstance(by, str) or not np.iterable(by) else list(by)
         if not cols:
             raise ValueError("by= names no column: name the column(s) that say which fit each run belongs to")
         grouped = [groups] if isinstance(groups, str) else list(groups or ())
@@ -969,7 +970,9 @@ def _split(runs, by, law: Law | None = None, groups=None) -> dict[Any, pd.DataFr
                              "column that says which fit each run belongs to (task, data set, replicate)")
         missing = [c for c in cols if c not in runs.columns]
         if missing:
-            raise ValueError(f"by column(s) {missing} not in runs (columns: {list(runs.columns)})")
+            hints = "".join(f"; did you mean {' or '.join(map(repr, close))} for {c!r}?" for c in missing
+                            if isinstance(c, str) and (close := _suggest(c, runs.columns)))
+            raise ValueError(f"by column(s) {missing} not in runs (columns: {list(runs.columns)}){hints}")
         nulls = runs.index[runs[cols].isna().any(axis=1)].tolist()
         if nulls:
             raise ValueError(f"by column(s) {cols} are missing in rows {nulls[:10]}: every run must name its fit")

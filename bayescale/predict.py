@@ -28,7 +28,7 @@ from bayescale.data import (
     _warn_compute_units,
     validate_runs,
 )
-from bayescale.fit import Fit, _model_data, _pct, _predictor_columns
+from bayescale.fit import Fit, _model_data, _pct, _predictor_columns, _resolve_seed
 from bayescale.law import _check_scale
 
 __all__ = ["predict", "predictive_draws", "parameter_draws", "optimal_allocation", "typical_noise"]
@@ -169,8 +169,8 @@ def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95
         it adds to the fitted ``sigma`` in quadrature, as in the fit. For a count likelihood (``"binomial"``,
         ``"beta_binomial"``) that column is a new run's number of items, and an observation is its score: a whole
         number of correct answers out of them.
-    seed : int
-        Seed for the predictive draws.
+    seed : int or None
+        Seed for the predictive draws (None: a fresh one).
 
     Returns
     -------
@@ -200,8 +200,8 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
         The law's inputs (and the fit's group columns), as for :func:`predict`.
     kind : {"observation", "mean"}
         ``"observation"`` includes run-to-run noise; ``"mean"`` is the law's curve.
-    seed : int
-        Seed for the predictive draws.
+    seed : int or None
+        Seed for the predictive draws (None: a fresh one).
     scale : {"target", "link"}
         ``"link"`` returns the draws on the likelihood's scale (the log of a loss), where a heavy-tailed draw stays
         finite; on the target's scale a Student-t draw 750 log units below the curve is ``exp(-750) = 0``.
@@ -214,6 +214,7 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
     """
     from numpyro.infer import Predictive
 
+    seed = _resolve_seed(seed)
     if kind not in _KINDS:
         raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
     _check_scale(scale)
@@ -317,7 +318,8 @@ def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]
     fit : Fit
     groups : pandas.DataFrame
         The fit's group columns (and group-predictor columns); the law's inputs are not needed.
-    seed : int
+    seed : int or None
+        None: a fresh one.
 
     Returns
     -------
@@ -326,6 +328,7 @@ def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]
     """
     from numpyro.infer import Predictive
 
+    seed = _resolve_seed(seed)
     law = fit.law
     frame = pd.DataFrame(groups).copy()
     placeholders = [x for x in law.inputs if x not in frame]
@@ -380,6 +383,8 @@ def _group_params(fit: Fit, group: str | None) -> dict[str, np.ndarray]:
         )
     if group is not None and not fit.groups:
         raise ValueError(f"group={group!r} was given, but the fit has no groups: leave group= out")
+    if group is not None and not isinstance(group, str) and str(group) in fit.levels:
+        group = str(group)  # the fit keeps group labels as text (an integer column's 0 is the level '0')
     if group is not None and group not in fit.levels:
         raise ValueError(f"group {group!r} is not in the fit; its groups are {list(fit.levels)[:10]}")
     draws = fit.draws(list(fit.law.params))
@@ -429,8 +434,8 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
         raise ValueError(f"law {law.name!r} also needs {sorted(others)}: pass fixed={{...}}")
     qs = _check_quantiles(quantiles)
     budgets = np.atleast_1d(np.asarray(c, dtype=float))
-    if np.any(~np.isfinite(budgets) | (budgets <= 0)):
-        raise ValueError(f"compute budgets must be finite and > 0, got {budgets.tolist()}")
+    if budgets.size == 0 or np.any(~np.isfinite(budgets) | (budgets <= 0)):
+        raise ValueError(f"compute budgets must be finite and > 0 (at least one), got {budgets.tolist()}")
     k = _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
     _warn_compute_units(float(budgets.max()))
     unknown = sorted(set(fixed) - (set(law.inputs) - {"n", "d"}))

@@ -130,6 +130,20 @@ def test_backtest_checks_the_column_it_cuts_on():
         bs.backtest("chinchilla", runs.iloc[:0], holdout=0.2)
 
 
+def test_backtest_checks_every_run_before_fitting():
+    """Held-out runs never reach bs.fit: their target is checked up front, rows named by the caller's labels."""
+    runs = bs.simulate_ladder("chinchilla", seed=0)
+    runs.index = [f"run{i}" for i in range(len(runs))]
+    largest = runs.index[runs["n"] == runs["n"].max()]  # all held out by holdout=0.2
+    with pytest.raises(bs.RunTableError, match=r"column 'loss' has 5 missing or infinite value\(s\) \(rows "
+                                               + ", ".join(largest) + r"\); drop those runs or fill them in"):
+        bs.backtest("chinchilla", runs.assign(loss=runs["loss"].where(runs["n"] < runs["n"].max())), holdout=0.2)
+    with pytest.raises(bs.RunTableError, match=r"column 'loss' \(target of law 'chinchilla'\) is missing"):
+        bs.backtest("chinchilla", runs.drop(columns="loss"), holdout=0.2)
+    with pytest.raises(TypeError, match="runs must be a pandas DataFrame"):
+        bs.backtest("chinchilla", runs["loss"], holdout=0.2)
+
+
 def test_backtest_refuses_laws_scored_on_different_scales():
     runs = bs.simulate_ladder("chinchilla", seed=0)
     with pytest.raises(ValueError, match=r"backtest compares laws of one target on one likelihood scale, so that their "
@@ -202,6 +216,10 @@ def test_compare_ranks_the_true_law_first_and_stacks_predictions():
         bs.compare({"chinchilla": fits["chinchilla"], "saved": "fit.nc"})
     new = pd.DataFrame({"n": [7e10], "d": [1.4e12], "c": [6 * 7e10 * 1.4e12]})
     stacked = cmp.predict(new)
+    # one run as a mapping, sizes as text, as bs.predict takes it; the caller's index is kept
+    one = cmp.predict({"n": "70B", "d": "1.4T", "c": 6 * 7e10 * 1.4e12})
+    assert one["n"].iloc[0] == 7e10 and one["q50"].iloc[0] == pytest.approx(stacked["q50"].iloc[0], rel=1e-12)
+    assert list(cmp.predict(new.set_axis(["chinchilla-70b"])).index) == ["chinchilla-70b"]
     medians = {law: float(f.predict(new)["q50"].iloc[0]) for law, f in fits.items()}
     # a mixture's median lies between its components' medians; with almost all weight on one, it is that one's
     assert min(medians.values()) * 0.999 <= stacked["q50"].iloc[0] <= max(medians.values()) * 1.001, medians

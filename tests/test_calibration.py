@@ -133,6 +133,9 @@ def test_uniformity_test_detects_piled_ranks():
 def test_calibrate_rejects_bad_options():
     with pytest.raises(ValueError, match=r"num_draws \+ 1 \(100\) must be divisible by bins \(7\)"):
         bs.calibrate("chinchilla", bins=7)
+    for bins in (0, 1, 2.5):
+        with pytest.raises(ValueError, match=rf"bins must be an integer of at least 2, got {bins}"):
+            bs.calibrate("chinchilla", bins=bins)
     with pytest.raises(ValueError, match="fit_priors names unknown parameter"):
         bs.calibrate("chinchilla", fit_priors={"E": dist.LogNormal(0, 1)})
     with pytest.raises(ValueError, match=r"must be at least num_draws"):

@@ -417,6 +417,10 @@ def test_groups_argument_and_column_shapes_are_checked(runs):
         _validate(runs, groups=3)
     with pytest.raises(ValueError, match=r"groups= names a column twice: \['task', 'task'\]"):
         _validate(runs.assign(task="a"), groups=["task", "task"])
+    for noise in (0.05, ["sd"]):  # a noise level, or a list, where noise= names a column
+        with pytest.raises(TypeError, match=r"noise= names the column of each run's known noise .* e\.g\. "
+                                            r"noise='sd'; got " + re.escape(repr(noise))):
+            _validate(runs.assign(sd=0.05), noise=noise)
     wide = runs.copy()
     wide.columns = pd.MultiIndex.from_tuples([(c, "x") for c in runs.columns])
     with pytest.raises(bs.RunTableError, match=r"MultiIndex \(several-level\) columns; flatten them"):

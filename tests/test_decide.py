@@ -103,8 +103,30 @@ def test_allocation_refuses_what_it_cannot_answer():
         allocate(fit, 1e22, group="zz")
     with pytest.raises(ValueError, match="flops_per_param_token must be a finite number > 0"):
         allocate(fit, 1e22, flops_per_param_token=0)
+    # a fixed size is a number or a size written as text, > 0
+    assert allocate(fit, 1e22, n="1B").choice == allocate(fit, 1e22, n=1e9).choice
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match=r"n must be a finite number > 0, got"):
+            allocate(fit, 1e22, n=bad)
+    with pytest.raises(ValueError, match=r"d='lots' is not a size; give a number or a size like '350M'"):
+        allocate(fit, 1e22, d="lots")
+    with pytest.raises(ValueError, match=r"compute budgets must be finite and > 0 \(at least one\), got \[\]"):
+        bs.predict.optimal_allocation(fit, [])
     with pytest.warns(bs.DataWarning, match=r"compute 1e\+05 does not look like FLOPs"):
         allocate(fit, 1e5)
+
+
+def test_a_group_is_named_by_its_label_as_written_in_the_runs():
+    """Group labels are kept as text; group=0 names the level '0' of an integer column, as the runs wrote it."""
+    fit = FakeFit("chinchilla", _around(PUB, 0.03))
+    fit.groups, fit.levels = ("seed",), ["0", "1"]
+    fit.config.pool["e"] = "partial"
+    fit._draws["e"] = np.column_stack([fit._draws["e"], fit._draws["e"] + 0.2])  # (draws, groups)
+    by_text, by_int = allocate(fit, 1e22, group="1"), allocate(fit, 1e22, group=1)
+    pd.testing.assert_frame_equal(by_int.table, by_text.table)
+    assert by_text.table.loc[0, "mean"] > allocate(fit, 1e22, group=0).table.loc[0, "mean"] + 0.19
+    with pytest.raises(ValueError, match=r"group 2 is not in the fit; its groups are \['0', '1'\]"):
+        allocate(fit, 1e22, group=2)
 
 
 def _power(e, a, alpha, sd=0.0, seed=0):
@@ -270,6 +292,14 @@ def test_value_of_information_ranks_runs_that_inform_the_decision():
         next_run(FakeFit("chinchilla", draws), pd.DataFrame({"n": [1e9]}), compute=1e23)
     with pytest.raises(ValueError, match="candidates is empty: give one row"):
         next_run(FakeFit("chinchilla", draws), pd.DataFrame({"n": [], "d": []}), compute=1e23)
+    # sizes written as text read as numbers; what cannot be read is named with its row
+    text = next_run(FakeFit("chinchilla", draws), pd.DataFrame({"n": ["10M", "100M"], "d": ["200M", "2B"]}),
+                    compute=1e23, num_outcomes=128)
+    pd.testing.assert_frame_equal(text.table, next_run(FakeFit("chinchilla", draws), CANDIDATES.iloc[:2],
+                                                       compute=1e23, num_outcomes=128).table)
+    with pytest.raises(bs.RunTableError, match=r"problem\(s\) with the candidates table:\n  - column 'd' has 1 "
+                                               r"non-numeric value\(s\) \(row 1: 'many'\)"):
+        next_run(FakeFit("chinchilla", draws), pd.DataFrame({"n": [1e8, 1e9], "d": [2e9, "many"]}), compute=1e23)
 
 
 @pytest.mark.slow

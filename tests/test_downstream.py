@@ -122,6 +122,13 @@ def test_pareto_front_keeps_the_best_run_reachable_at_each_compute():
         bs.pareto_front(runs.assign(acc=runs["acc"].where(runs.index != 3)), y="acc")
     with pytest.raises(bs.RunTableError, match="'flops' is missing"):
         bs.pareto_front(runs, x="flops", y="acc")
+    # runs without a family are named, not dropped; sizes written as text read as numbers; a column is refused
+    with pytest.raises(bs.RunTableError, match=r"group column\(s\) \['family'\] are empty in row 7; label those"):
+        bs.pareto_front(runs.assign(family=runs["family"].where(runs.index != 7)), y="acc", by="family")
+    texts = bs.pareto_front(runs.assign(c=[f"{v}M" for v in runs["c"]]), y="acc", by="family")
+    assert texts.index.tolist() == [0, 1, 4, 6] and texts["c"].tolist() == [1e6, 2e6, 4e6, 1e6]
+    with pytest.raises(TypeError, match="runs must be a pandas DataFrame"):
+        bs.pareto_front(runs["c"])
 
 
 def test_bleu_log_is_isiks_form():

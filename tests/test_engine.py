@@ -451,6 +451,10 @@ def test_fit_many_bad_input_names_the_fit_and_the_fix():
         bs.fit_many("chinchilla", runs)
     with pytest.raises(ValueError, match=r"by column\(s\) \['job'\] not in runs"):
         bs.fit_many("chinchilla", runs, by="job")
+    with pytest.raises(ValueError, match=r"by column\(s\) \['Task'\] not in runs .*; did you mean 'task' for 'Task'\?"):
+        bs.fit_many("chinchilla", runs, by="Task")
+    with pytest.raises(ValueError, match=r"by column\(s\) \[0\] not in runs"):  # an integer column name
+        bs.fit_many("chinchilla", runs, by=0)
     with pytest.raises(ValueError, match="already a mapping"):
         bs.fit_many("chinchilla", {"a": ladder(0)}, by="task")
     broken = runs.copy()

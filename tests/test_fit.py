@@ -277,6 +277,13 @@ def test_predict_quantiles_and_kinds(flat_fit):
     assert abs(mean["q50"].iloc[0] - truth[0]) / truth[0] < 0.02
     with pytest.raises(ValueError, match="kind='median' is not one of"):
         flat_fit.predict(new, kind="median")
+    # seed=None is a fresh seed, as in bs.fit; the same seed repeats its draws; a seed that is not an integer is named
+    again = flat_fit.predict(new, seed=0, quantiles=(0.05, 0.5, 0.95))
+    pd.testing.assert_frame_equal(again, obs)
+    fresh = flat_fit.predict(new, seed=None, quantiles=(0.05, 0.5, 0.95))
+    assert np.isfinite(fresh[["q05", "q50", "q95"]].to_numpy()).all() and not fresh.equals(obs)
+    with pytest.raises(TypeError, match="seed must be an integer, or None for a fresh seed"):
+        flat_fit.predict(new, seed=1.5)
 
 
 def test_predict_warns_when_heavy_tails_make_the_mean_meaningless(flat_fit, monkeypatch):

@@ -191,8 +191,13 @@ def test_recommend_errors_are_clear(recovery_fit):
         recommend(recovery_fit, choose=("depth",), n=1e9, d=1e10)
     with pytest.raises(ValueError, match="point must give"):
         recommend(recovery_fit, n=1e9, d=1e10, point={"lr": 1e-3})
-    with pytest.raises(ValueError, match="must be finite"):
+    with pytest.raises(ValueError, match=r"n must be a finite number > 0, got -1.0"):
         recommend(recovery_fit, n=-1.0, d=1e10)
+    with pytest.raises(ValueError, match=r"d='plenty' is not a size; give a number or a size like '350M'"):
+        recommend(recovery_fit, n=1e9, d="plenty")
+    # sizes written as text, as the runs table takes them
+    by_text = recommend(recovery_fit, n="3B", d="60B").table
+    pd.testing.assert_frame_equal(by_text, recommend(recovery_fit, n=3e9, d=6e10).table)
 
 
 @pytest.mark.statistical
