@@ -37,3 +37,18 @@ def case_study_args(ap: argparse.ArgumentParser, argv: Sequence[str] | None = No
     warnings.showwarning = show_warning
     args.out.mkdir(parents=True, exist_ok=True)
     return args
+
+
+def real_chinchilla_runs() -> tuple:
+    """Return the Chinchilla runs as :func:`bayescale.demo.load_runs` does (``runs, dropped``), or exit.
+
+    Exits when only the demo's simulated fallback is available: a case study's answers are about the real data.
+    """
+    from bayescale.demo import load_runs
+
+    runs, dropped, simulated = load_runs()
+    if simulated:
+        raise SystemExit("the Chinchilla data are not reachable: set BAYESCALE_DATA_DIR to a folder holding them, or "
+                         "let bayescale download them (this case study answers questions about the real runs; "
+                         "`bayescale demo` runs on a simulated ladder when it must, and says so)")
+    return runs, dropped

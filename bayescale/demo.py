@@ -33,7 +33,7 @@ BESIROGLU = {"e": 1.8172, "a": 482.01, "b": 2085.43, "alpha": 0.3478, "beta": 0.
 BESIROGLU_SE = {"e": 0.03, "a": 124.58, "b": 1293.23, "alpha": 0.02, "beta": 0.02}
 #: Hoffmann et al. 2022 (arXiv:2203.15556) Approach 3, rounded as published.
 HOFFMANN = {"e": 1.69, "a": 406.4, "b": 410.7, "alpha": 0.34, "beta": 0.28}
-#: Chinchilla's training compute (70B parameters x 1.4T tokens x 6).
+#: Chinchilla's training compute as Hoffmann et al. 2022 report it (6 x 70B parameters x 1.4T tokens is 5.88e23).
 CHINCHILLA_BUDGET = 5.76e23
 PARAMS = ("e", "a", "b", "alpha", "beta")
 
@@ -237,8 +237,11 @@ def run(*, out_dir: str | Path = "chinchilla_replication_out", smoke: bool = Fal
     labels = {"n_opt": "N* parameters", "d_opt": "D* tokens", "loss_opt": "L* loss", "tokens_per_param": "D*/N*"}
     for _, r in alloc.iterrows():
         say(f"  {labels[r['quantity']]:>14}: {r['q50']:.3g} [{r['q05']:.3g}, {r['q95']:.3g}]")
-    say("  (Chinchilla itself: N = 7e10, D = 1.4e12, D/N = 20; Besiroglu's point fit gives N* 7.22e10, "
-        "D* 1.33e12, L* 1.974.)")
+    from bayescale.models.loss_scaling import chinchilla_optimum
+
+    n_b, d_b, l_b = (float(v) for v in chinchilla_optimum(CHINCHILLA_BUDGET, 6.0, **BESIROGLU))
+    say(f"  (Chinchilla itself: N = 7e10, D = 1.4e12, D/N = 20; Besiroglu's point fit gives N* {n_b:.3g}, "
+        f"D* {d_b:.3g}, L* {l_b:.4g}.)")
 
     figures = [
         plots.plot_loss_vs_compute(fit, runs, path=out / "loss_vs_compute.png"),

@@ -22,6 +22,7 @@ cache starts empty (a temporary folder), so first calls compile.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -153,9 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write every number to this file")
     args = parser.parse_args(argv)
     num = args.num_simulations
+    defaults = inspect.signature(bs.calibrate).parameters  # time_calibrate runs calibrate's own settings
     print(f"# bs.calibrate speed — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
-          f"JAX {jax.default_backend()} x {jax.local_device_count()} devices, S = {num}, 400 + 500 "
-          f"iterations per chain", flush=True)
+          f"JAX {jax.default_backend()} x {jax.local_device_count()} devices, S = {num}, "
+          f"{defaults['num_warmup'].default} + {defaults['num_samples'].default} iterations per chain", flush=True)
     rows = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -23,8 +23,7 @@ import warnings
 import pandas as pd
 
 import bayescale as bs
-from bayescale._scripts import case_study_args, case_study_parser
-from bayescale.demo import load_runs
+from bayescale._scripts import case_study_args, case_study_parser, real_chinchilla_runs
 
 BUDGETS = (1e21, 5.76e23, 1e25)
 INFERENCE = (1e12, 1e13)
@@ -37,14 +36,14 @@ CANDIDATES = pd.DataFrame([{"n": n, "d": t * n} for n in (7e7, 1.5e8, 3e8, 6e8, 
 def main(argv=None) -> int:
     ap = case_study_parser(__doc__, "chinchilla_allocation_out", "short chains (for tests)")
     args = case_study_args(ap, argv)
-    runs, _, simulated = load_runs()
+    runs, _ = real_chinchilla_runs()
     draws = dict(num_chains=2, num_warmup=300, num_samples=300) if args.smoke else {}
     start = time.perf_counter()
     with warnings.catch_warnings():
         if args.smoke:
             warnings.simplefilter("ignore", bs.ConvergenceWarning)
         fit = bs.fit("chinchilla", runs[["n", "d", "loss"]], seed=args.seed, **draws)
-    print(f"Chinchilla law on {len(runs)} runs{' (SIMULATED)' if simulated else ''} in "
+    print(f"Chinchilla law on {len(runs)} runs in "
           f"{time.perf_counter() - start:.0f} s: {fit.diagnostics!r}")
 
     rows = []
@@ -85,7 +84,7 @@ def main(argv=None) -> int:
     print(f"\nAnswer: at Chinchilla's budget train N = {bayes.n:.3g} on D = {bayes.d:.3g} tokens (D/N "
           f"{bayes.tokens_per_param:.0f}), expected loss {bayes.loss_mean:.3f}; the most useful extra run per FLOP "
           f"is N = {best.n:.3g} on {best.d:.3g} tokens.")
-    answer = {"simulated": simulated, "diagnostics_ok": bool(fit.diagnostics.ok),
+    answer = {"diagnostics_ok": bool(fit.diagnostics.ok),
               "allocations": table.to_dict(orient="records"),
               "next_run": nxt.table.to_dict(orient="records"), "expected_loss_today": nxt.expected_loss}
     (args.out / "answer.json").write_text(json.dumps(answer, indent=1, default=float))

@@ -70,8 +70,9 @@ def main(argv=None) -> int:
         for family in FAMILIES:
             train = pts[(pts["family"] == family) & ~pts["held_out"]]
             if len(train) < 4:
-                raise SystemExit(f"{NAMES[dataset]} {NAMES[family]}: only {len(train)} front points at or below "
-                                 f"{cut:.3g} FLOPs; raise --fit-max-compute")
+                where = f"at or below {cut:.3g} FLOPs; raise --fit-max-compute" if cut is not None else \
+                    "in the data; lower --fit-min-compute"
+                raise SystemExit(f"{NAMES[dataset]} {NAMES[family]}: only {len(train)} front points {where}")
             start = time.perf_counter()
             with warnings.catch_warnings():
                 if args.smoke:

@@ -172,9 +172,16 @@ def main(argv=None) -> int:
 
     print("\nDoes the critical batch follow model size or data?  log B_noise = c + b_N log N + b_D log D")
     print(f"  b_N {q(bn_n)}   b_D {q(bn_d)}   b_N + b_D {q(both)}   corr(b_N, b_D) {np.corrcoef(bn_n, bn_d)[0, 1]:.2f}")
-    print(f"  P(b_D > b_N) = {np.mean(bn_d > bn_n):.2f}: in this sweep D = 20 N for every size, so the data pin "
-          "down only the sum b_N + b_D (the growth of the critical batch along the Chinchilla frontier); which of N "
-          "and D drives it stays at the prior. Zhang et al. separate them with runs that vary D at fixed N.")
+    ratio = sizes["d"] / sizes["n"]
+    corr = float(np.corrcoef(bn_n, bn_d)[0, 1])
+    print(f"  P(b_D > b_N) = {np.mean(bn_d > bn_n):.2f}. In this sweep D/N is {ratio.min():.1f}-{ratio.max():.1f} "
+          f"across the {len(ratio)} sizes", end="")
+    if ratio.max() / ratio.min() < 1.5 and corr < -0.9:  # D proportional to N: only the sum is identified
+        print(f", so the data pin down only the sum b_N + b_D (the growth of the critical batch along the "
+              f"Chinchilla frontier): corr(b_N, b_D) = {corr:.2f}, and which of N and D drives it rests on the "
+              "prior. Zhang et al. separate them with runs that vary D at fixed N.")
+    else:
+        print(f"; corr(b_N, b_D) = {corr:.2f}, so the runs inform b_N and b_D apart.")
     held = table[(table["model"] == HELD_OUT) & (table["fit"] == f"without_{HELD_OUT}")
                  & (table["quantity"] == "b_noise_seqs")].iloc[0]
     own = table[(table["model"] == HELD_OUT) & (table["fit"] == "all") & (table["quantity"] == "b_noise_seqs")].iloc[0]

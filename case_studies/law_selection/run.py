@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 import bayescale as bs
-from bayescale._scripts import case_study_args, case_study_parser
+from bayescale._scripts import case_study_args, case_study_parser, real_chinchilla_runs
 
 #: Laws tried on each data set (those whose inputs the data have).
 LAWS = {
@@ -39,13 +39,7 @@ SMOKE_LAWS = ["power_law_c", "chinchilla"]
 def load(name: str) -> pd.DataFrame:
     """The runs of one data set, with ``n, d, c, loss`` (and ``u`` for datablations)."""
     if name == "chinchilla":
-        from bayescale.demo import load_runs
-
-        runs, _, simulated = load_runs()
-        if simulated:
-            raise SystemExit("the Chinchilla data are not reachable: set BAYESCALE_DATA_DIR (this case study needs "
-                             "real data)")
-        return runs.reset_index(drop=True)
+        return real_chinchilla_runs()[0].reset_index(drop=True)
     if name == "gadre":
         df = bs.datasets.load("gadre_overtraining")
         df = df[df["dataset"] == "rw_original"]

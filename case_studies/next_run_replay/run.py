@@ -33,8 +33,7 @@ import numpy as np
 import pandas as pd
 
 import bayescale as bs
-from bayescale._scripts import case_study_args, case_study_parser
-from bayescale.demo import load_runs
+from bayescale._scripts import case_study_args, case_study_parser, real_chinchilla_runs
 
 #: ladder -> (law, start below this compute, budget for added runs, compute of the decision)
 LADDERS = {"chinchilla": ("chinchilla", 7e18, 2e21, 5.76e23), "gadre_redpajama": ("overtraining", 1e18, 1e21, 1e23),
@@ -52,7 +51,7 @@ def regret_at(table: pd.DataFrame, spend: float) -> float:
 def main(argv=None) -> int:
     ap = case_study_parser(__doc__, "next_run_replay_out", "two steps per policy, short chains (for tests)")
     args = case_study_args(ap, argv)
-    runs, _, simulated = load_runs()
+    runs, _ = real_chinchilla_runs()
     runs = runs[["n", "d", "loss"]]
     settings = dict(steps=2, repeats=1, num_outcomes=16, fit_kwargs=dict(num_chains=2, num_warmup=200,
                                                                           num_samples=200)) if args.smoke else \
@@ -67,7 +66,7 @@ def main(argv=None) -> int:
     gadre = gadre.loc[gadre["dataset"] == "rpj", ["n", "d", "loss"]]
     data = {"chinchilla": runs, "gadre_redpajama": gadre, "simulated_twin": twin}
 
-    answer = {"simulated_data": simulated, "ladders": {}}
+    answer = {"ladders": {}}
     tables = {}
     for ladder, (law, start_below, budget, decision) in LADDERS.items():
         t0 = time.perf_counter()
@@ -79,7 +78,7 @@ def main(argv=None) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", bs.DataWarning)  # as for the full Chinchilla fit above
                 reference = bs.fit(law, ladder_runs, seed=args.seed, progress_bar=False)
-        print(f"\n{ladder}{' (SIMULATED data)' if simulated and ladder != 'gadre_redpajama' else ''}: {len(start)} of "
+        print(f"\n{ladder}: {len(start)} of "
               f"{len(ladder_runs)} runs under {start_below:.0e} FLOPs to start with; budget {budget:.0e} FLOPs; "
               f"the allocation at {decision:.3g} FLOPs; law {law}; the fit to every run: {reference.diagnostics!r}")
         with warnings.catch_warnings():

@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     counts = hold.groupby(["method", "metric"])["inside90"].mean()
     majority = (hold.groupby(["method", "metric", "task"])["inside90"].mean() > 0.5).groupby(["method",
                                                                                                 "metric"]).sum()
-    print("\nHeld-out 3B runs inside the 90% intervals (share of the 6 runs, per task):")
+    print(f"\nHeld-out 3B runs inside the 90% intervals (share of the {held['run'].nunique()} runs, per task):")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.2f}".format):
         print(per_task)
     for (method, metric), share in counts.items():
