@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.build import COUNT_LIKELIHOODS
-from bayescale.data import RunTableError, _numeric, _rows, validate_runs
+from bayescale.data import RunTableError, _not_a_table, _numeric, _rows, validate_runs
 
 __all__ = ["Backtest", "backtest", "score"]
 
@@ -225,7 +225,7 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
                          "where a count of 0 or of every item has no value; backtest accuracies with "
                          "likelihood='student_t' (the default) or 'beta'")
     if not isinstance(runs, pd.DataFrame | Mapping):
-        raise TypeError(f"runs must be a pandas DataFrame (one row per run), got {type(runs).__name__}")
+        raise _not_a_table(runs)
     runs = pd.DataFrame(runs)
     if runs.empty:
         raise RunTableError(["the table has no runs; a backtest needs runs below and above its cuts"])

@@ -89,6 +89,15 @@ def _positive_number(value, name: str, hint: str = "") -> float:
 _FLOPS_HINT = " (FLOPs per parameter and token: 6 for a dense transformer's forward and backward pass)"
 
 
+def _not_a_table(value, name: str = "runs") -> TypeError:
+    """Return the error for a ``name`` argument that is not a DataFrame, with the fix for a Series (a row or column)."""
+    hint = ""
+    if isinstance(value, pd.Series):
+        hint = (f"; a Series is one row or one column of a table: pass one run as {name}.iloc[[i]] of the table (or "
+                "series.to_frame().T), and a column with the rest of its table")
+    return TypeError(f"{name} must be a pandas DataFrame (one row per run), got {type(value).__name__}{hint}")
+
+
 def _size_value(value, name: str) -> float:
     """Return a size argument (a number, or text such as ``"7B"``) as a float > 0, or raise a ValueError naming it."""
     parsed = parse_size(value) if isinstance(value, str) else value
@@ -277,7 +286,7 @@ def validate_runs(
     elif isinstance(runs, Mapping):
         frame = _mapping_frame(runs, table)
     else:
-        raise TypeError(f"runs must be a pandas DataFrame (one row per run), got {type(runs).__name__}")
+        raise _not_a_table(runs, "runs" if require_target else "new_runs")
     if groups is not None and not isinstance(groups, str) and (
             not np.iterable(groups) or not all(isinstance(g, str) for g in groups)):
         raise TypeError(f"groups= names the group column(s): a column name or a list of them, got {groups!r}")
@@ -520,7 +529,7 @@ def pareto_front(runs: pd.DataFrame, *, x: str = "c", y: str = "loss", better: s
         The front's rows, sorted by group and ``x``, with their original index. Ties in ``x`` keep the best run.
     """
     if not isinstance(runs, pd.DataFrame):
-        raise TypeError(f"runs must be a pandas DataFrame (one row per run), got {type(runs).__name__}")
+        raise _not_a_table(runs)
     keys = [] if by is None else [by] if isinstance(by, str) else list(by)
     missing = [c for c in [x, y, *keys] if c not in runs.columns]
     if missing:

@@ -234,6 +234,12 @@ def test_long_row_lists_are_shortened(runs):
 def test_runs_must_be_a_table():
     with pytest.raises(TypeError, match=r"runs must be a pandas DataFrame \(one row per run\), got list"):
         bs.validate_runs([[1e9, 2e10, 2.5]], "chinchilla")
+    one = pd.DataFrame({"n": [1e9, 2e9], "d": [2e10, 4e10], "loss": [2.5, 2.4]}).iloc[0]  # a row, as a Series
+    with pytest.raises(TypeError, match=r"got Series; a Series is one row or one column of a table: pass one run as "
+                                        r"runs\.iloc\[\[i\]\] of the table"):
+        bs.validate_runs(one, "chinchilla")
+    with pytest.raises(TypeError, match=r"new_runs must be a pandas DataFrame .* got Series; .* new_runs\.iloc"):
+        bs.validate_runs(one.drop("loss"), "chinchilla", require_target=False)
 
 
 def test_a_mapping_of_columns_is_accepted(runs):
