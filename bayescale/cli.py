@@ -310,9 +310,8 @@ def backtest(
 
     _output_folder(out, "--out")
     if bool(holdout) == bool(cut):
-        _fail("give either --holdout (fractions of the runs to hold out, largest first) or --cut (values of --by "
-              "to train below), not both" if holdout else "give --holdout (fractions of the runs to hold out, "
-              "largest first) or --cut (values of --by to train below)")
+        _fail("give exactly one of --holdout (fractions of the runs to hold out, largest first) and --cut (values "
+              "of --by to train below)")
     table = _read_table(runs)
     try:
         bt = bs.backtest(law or ["chinchilla"], table, holdout=holdout or None, cuts=cut or None, by=by,
@@ -396,8 +395,8 @@ def demo(
     _output_folder(out, "--out")
     try:
         run(out_dir=out, smoke=smoke, seed=seed, data_dir=data_dir)
-    except OSError as exc:  # an output folder that cannot be written, say: one line, not a traceback
-        _fail(f"could not write the demo's output to {out}: {exc}")
+    except OSError as exc:  # a folder that cannot be written or read, say: one line, not a traceback
+        _fail(f"the demo stopped on a file error: {exc}")
 
 
 @app.command()

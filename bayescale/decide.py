@@ -871,7 +871,7 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
     # D-optimality over the parameters the draws leave uncertain: a constant one (fixed in the model, or in a
     # posterior given by its draws) makes every covariance singular, and the gain inf or NaN
     theta = theta[:, np.ptp(theta, axis=0) > 1e-12 * np.maximum(1.0, np.abs(theta).max(axis=0))]
-    base_logdet = np.linalg.slogdet(np.atleast_2d(np.cov(theta, rowvar=False)))[1] if theta.shape[1] else 0.0
+    base_logdet = np.linalg.slogdet(np.atleast_2d(np.cov(theta, rowvar=False)))[1] if theta.shape[1] else None
     mu = law.to_link(_law_values(law, {"n": cand["n"].to_numpy(float), "d": cand["d"].to_numpy(float)}, params))
     seed = _resolve_seed(seed)
     rng = np.random.default_rng(seed)
@@ -886,10 +886,12 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
         gain = updated[:, j0] - updated.min(axis=1)  # >= 0: today's choice against the best one after the result
         ess = 1.0 / np.sum(w**2, axis=1)
         mean_w = w @ theta
-        logdets = [np.linalg.slogdet((w[m, :, None] * (theta - mean_w[m])).T @ (theta - mean_w[m]))[1]
-                   for m in range(num_outcomes)] if theta.shape[1] else [0.0]
-        rows.append({"n": cand.loc[i, "n"], "d": cand.loc[i, "d"], "cost": costs[i],
-                     "evsi": float(gain.mean()), "d_gain": float(base_logdet - np.mean(logdets)),
+        logdets = []
+        for m in range(num_outcomes if theta.shape[1] else 0):  # no uncertain parameter: nothing to narrow
+            dev = theta - mean_w[m]
+            logdets.append(np.linalg.slogdet((w[m, :, None] * dev).T @ dev)[1])
+        rows.append({"n": cand.loc[i, "n"], "d": cand.loc[i, "d"], "cost": costs[i], "evsi": float(gain.mean()),
+                     "d_gain": float(base_logdet - np.mean(logdets)) if logdets else 0.0,
                      "weights_ess": float(ess.mean())})
     table = pd.DataFrame(rows)
     table["evsi_per_cost"] = table["evsi"] / table["cost"]

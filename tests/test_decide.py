@@ -393,7 +393,7 @@ def test_next_run_replay_case_study_smoke(tmp_path, run_case_study):
 
 
 @pytest.mark.slow
-def test_next_run_checks_its_top_candidates_by_refitting():
+def test_next_run_checks_its_top_candidates_by_refitting(monkeypatch):
     import warnings
 
     runs = bs.simulate_ladder("chinchilla", seed=2)
@@ -420,14 +420,8 @@ def test_next_run_checks_its_top_candidates_by_refitting():
         seen.append(table)
         return moved
 
-    from bayescale import decide
-
-    original = decide._quiet_fit
-    decide._quiet_fit = refit
-    try:
-        r = next_run(fit, cands, compute=1e22, num_outcomes=64, refit_top=1, refit_outcomes=2)
-    finally:
-        decide._quiet_fit = original
+    monkeypatch.setattr("bayescale.decide._quiet_fit", refit)
+    r = next_run(fit, cands, compute=1e22, num_outcomes=64, refit_top=1, refit_outcomes=2)
     top = r.table.iloc[0]
     assert len(seen) == 2 and all(len(t) == len(runs) + 1 for t in seen)
     assert (seen[0].iloc[-1][["n", "d"]].to_numpy(float) == [top["n"], top["d"]]).all()

@@ -187,8 +187,9 @@ def test_python_dash_m_runs_the_command():
      (["fit", "good.csv", "--out", "nowhere/fit.nc"], "the folder nowhere does not exist; create the folder first"),
      (["fit", "good.csv", "--out", "good.csv/fit.nc"], "the folder good.csv is a file, not a folder"),
      (["backtest", "good.csv", "--out", "good.csv"], "--out good.csv is a file; give a folder's name"),
-     (["backtest", "good.csv"], "give --holdout (fractions of the runs to hold out, largest first) or --cut"),
-     (["backtest", "good.csv", "--holdout", "0.2", "--cut", "1e20"], "give either --holdout"),
+     (["backtest", "good.csv"], "give exactly one of --holdout (fractions of the runs to hold out, largest first) and "
+                                "--cut"),
+     (["backtest", "good.csv", "--holdout", "0.2", "--cut", "1e20"], "give exactly one of --holdout"),
      (["demo", "--smoke", "--out", "good.csv"], "--out good.csv is a file; give a folder's name")],
 )
 def test_cli_errors_are_messages_not_tracebacks(args, match, tmp_path, monkeypatch):
