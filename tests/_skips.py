@@ -23,3 +23,23 @@ def skip_without_browser() -> None:
     if os.environ.get("CI") == "true" and not os.environ.get("BAYESCALE_NO_BROWSER"):
         pytest.fail(f"{reason} (CI=true: .ci/run installs Chromium, or sets BAYESCALE_NO_BROWSER with the reason)")
     pytest.skip(f"{reason}: {os.environ.get('BAYESCALE_NO_BROWSER', 'not CI')}")
+
+
+def load_or_skip(name: str):
+    """``bayescale.datasets.load(name)``, or skip (fail under CI) when no data dir, cache or download has it."""
+    import bayescale as bs
+
+    try:
+        return bs.datasets.load(name)
+    except bs.datasets.DatasetNotFoundError as exc:
+        skip_without_data(f"data set {name!r} not reachable (set BAYESCALE_DATA_DIR): {str(exc).splitlines()[0]}")
+
+
+def real_chinchilla_runs():
+    """The demo's Chinchilla runs (``runs, dropped``), or skip (fail under CI) when only its simulated ladder is."""
+    from bayescale.demo import load_runs
+
+    runs, dropped, simulated = load_runs()
+    if simulated:
+        skip_without_data("Chinchilla data not reachable: set BAYESCALE_DATA_DIR to the shared data directory")
+    return runs, dropped

@@ -7,12 +7,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _skips import real_chinchilla_runs
 from scipy import stats
 
 import bayescale as bs
 from bayescale.backtest import score
 from bayescale.classical import hoffmann_grid, huber_fit
-from bayescale.demo import BESIROGLU, BESIROGLU_SE, load_runs
+from bayescale.demo import BESIROGLU, BESIROGLU_SE
 
 
 def ladder(seed=0, noise=0.01) -> pd.DataFrame:
@@ -103,7 +104,7 @@ def test_backtest_scores_a_heavy_tailed_predictive_on_the_link_scale(monkeypatch
 # --------------------------------------------------------------------------------------------- classical
 @pytest.mark.slow
 def test_huber_point_fit_reproduces_the_literature_on_chinchilla():
-    runs = load_runs()[0]
+    runs = real_chinchilla_runs()[0]
     point = huber_fit("chinchilla", runs, n_boot=50, seed=0)
     # the optimum of Hoffmann's 4500-start grid on these 240 runs (benchmarks/README.md: 0.00101827)
     assert point.objective == pytest.approx(0.0010182740, rel=1e-6)
@@ -162,7 +163,7 @@ def test_huber_refuses_unknown_starts():
 # --------------------------------------------------------------------------------------------- backtest
 @pytest.mark.slow
 def test_backtest_on_real_chinchilla_compares_both_methods():
-    runs = load_runs()[0]
+    runs = real_chinchilla_runs()[0]
     bt = quiet(bs.backtest, "chinchilla", runs, holdout=[0.2, 0.4], n_boot=30)
     assert list(bt.table["method"]) == ["bayescale", "huber"] * 2
     assert list(bt.table["n_test"]) == [48, 48, 96, 96]

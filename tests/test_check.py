@@ -12,7 +12,7 @@ import numpy as np
 import numpyro.distributions as dist
 import pandas as pd
 import pytest
-from _skips import skip_without_browser
+from _skips import load_or_skip, skip_without_browser
 
 import bayescale as bs
 from bayescale.check import CHECKS, Finding, with_treedepth_stat
@@ -88,7 +88,7 @@ def test_outlier_run_is_named():
 def test_outlier_tail_is_resolved_beyond_one_over_the_draws():
     # Chinchilla's runs 5 and 10 lie beyond every one of 1,200 predictive draws, but their Student-t tails are about
     # 8e-4 and 1e-3 (computed from the likelihood), ten times the check's 0.05 / (2 x 240) = 1e-4: not outliers.
-    runs = bs.datasets.load("chinchilla")
+    runs = load_or_skip("chinchilla")
     runs = runs[runs.d / runs.n > 0.41]
     fit = quiet_fit(runs[["n", "d", "loss"]], seed=0, num_warmup=300, num_samples=300)
     loo = fit.check().pareto_k  # per run: Pareto k and LOO-PIT
