@@ -336,21 +336,25 @@ def validate_runs(
         problems.append(f"column {col!r} ({role} of law {law.name!r}) is missing{hint}")
     # the columns that are present are still checked, so that every problem is reported at once
 
-    out = pd.DataFrame(index=frame.index)
     value_cols = [c for c in list(law.inputs) + ([law.target] if require_target else []) + list(keep)
                   if c not in missing]
-    for col in value_cols + ([noise] if noise and noise not in missing else []):
-        out[col] = _numeric(frame[col], col, problems, suffixes=col in law.inputs or col in keep)
+    # the checks below work on NumPy arrays: on pandas objects each costs tens of microseconds, and fit_many and
+    # SBC validate thousands of small tables
+    out = pd.DataFrame({col: _numeric(frame[col], col, problems, suffixes=col in law.inputs or col in keep).to_numpy()
+                        for col in value_cols + ([noise] if noise and noise not in missing else [])},
+                       index=frame.index)
     for col in value_cols:
-        values = out[col]
-        unparsed = values.isna() & frame[col].notna() & (not pd.api.types.is_numeric_dtype(frame[col]))
-        bad = ~np.isfinite(values) & ~unparsed
+        values = out[col].to_numpy()
+        finite = np.isfinite(values)
+        bad = ~finite
+        if not pd.api.types.is_numeric_dtype(frame[col]):  # a cell that did not parse is reported by _numeric
+            bad &= ~(np.isnan(values) & frame[col].notna().to_numpy())
         if bad.any():
             problems.append(
                 f"column {col!r} has {int(bad.sum())} missing or infinite value(s) ({_rows(out.index[bad])}); "
                 "drop those runs or fill them in"
             )
-        nonpos = np.isfinite(values) & (values <= 0)
+        nonpos = finite & (values <= 0)
         positive_needed = col in law.inputs or col in keep or law.positive
         if positive_needed and nonpos.any():
             what = _UNIT_WORDS.get(col, f"values of {col!r}")
@@ -360,10 +364,9 @@ def validate_runs(
                 f"{what} must be > 0{why}; correct or drop those runs"
             )
         if col == law.target and law.link == "logit":
-            outside = np.isfinite(values) & (((values < 0) | (values > 1)) if counts else
-                                             ((values <= 0) | (values >= 1)))
+            outside = finite & (((values < 0) | (values > 1)) if counts else ((values <= 0) | (values >= 1)))
             if outside.any():
-                fix = ("it looks like a percentage: divide by 100" if values.max() > 1.5 else
+                fix = ("it looks like a percentage: divide by 100" if np.nanmax(values) > 1.5 else
                        "scores must be fractions of the items" if counts else
                        "a score of exactly 0 or 1 out of k questions can be moved inside with the continuity "
                        "correction (k * score + 0.5) / (k + 1), or fitted as a count (likelihood='binomial' with "
@@ -410,8 +413,10 @@ def validate_runs(
                     "e.g. with '/'"
                 )
         out[g] = text
+    dup = None
     if require_target and not missing:
-        distinct = len(out.drop_duplicates())
+        dup = out.duplicated(keep="first")  # exact duplicates: counted here, dropped below
+        distinct = len(out) - int(dup.sum())
         if distinct < 3:
             which = f" ({_rows(out.index)})" if len(out) else " (the table is empty)"
             dups = f", after dropping {len(out) - distinct} exact duplicate(s)" if distinct < len(out) else ""
@@ -425,8 +430,7 @@ def validate_runs(
 
     # ---------------------------------------------------------------------------------- warnings and clean-up
     kept = np.ones(len(out), dtype=bool)  # by position: the row labels may repeat (tables joined by pd.concat)
-    if require_target:
-        dup = out.duplicated(keep="first")
+    if require_target:  # no column is missing here (that raised above), so dup was computed
         if dup.any():
             kept = ~dup.to_numpy()
             warn(
@@ -454,7 +458,7 @@ def validate_runs(
                     "to those groups, or fix their parameters across groups (pool=)"
                 )
         for col in (c for c in law.inputs if law.is_size_input(c)):  # sizes, not losses, should span decades
-            lo, hi = out[col].min(), out[col].max()
+            lo, hi = np.min(out[col].to_numpy()), np.max(out[col].to_numpy())  # all finite here
             if np.log10(hi) - np.log10(lo) < 1:  # not hi / lo, which overflows for sizes near 0
                 warn(
                     f"input {col!r} spans under one decade ({lo:.3g} to {hi:.3g}); a power law's exponent in "

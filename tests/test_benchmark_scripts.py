@@ -85,3 +85,21 @@ def test_memory_sizes_a_fit_in_memory_and_on_disk(bench_module):
     assert memory.tree_mib([fit, fit]) == pytest.approx(2 * one) and one > posterior
     assert 0 < memory.saved_mib([fit]) < 10 * memory.tree_mib([fit])
     assert memory.peak_mib() > 50  # this process, with JAX loaded
+
+
+def test_host_table_gives_each_phase_per_fit_and_the_ceiling_against_the_baseline(capsys, bench_module):
+    """``host.table``: each phase's median ms of main-thread CPU per fit over the repeats, their total, the ceiling
+    ``1000 / total`` fits/s and its ratio to the baseline's fits/s."""
+    host = bench_module("host")
+    phases = {name: 0.0 for name in host.PHASES}
+    first = dict(phases, _prepare=0.2, _make_fit=0.4, other=0.1)  # 100 fits: 7 ms a fit
+    second = dict(phases, _prepare=0.3, _make_fit=0.4, other=0.1)  # 8 ms a fit
+    third = dict(phases, _prepare=0.2, _make_fit=0.5, other=0.2)   # 9 ms a fit
+    host.table({"fits": 100, "host_workers": 1, "phases": [first, second, third], "baseline_s": [5.0, 4.0, 10.0]})
+    lines = capsys.readouterr().out.splitlines()
+    row = {ln.split("|")[1].strip(): ln for ln in lines if ln.startswith("| ")}
+    assert "| 2.00 | 2.00-3.00 | 25% |" in row["checking runs, model data"]  # median 2 ms of the median total 8
+    assert "| 4.00 | 4.00-5.00 | 50% |" in row["building each Fit (DataTree, metadata)"]
+    assert "| **8.00** | 7.00-9.00 | 100% |" in row["**total**"]
+    # ceiling 1000 / 8 = 125 fits/s; baseline median of 20, 25 and 10 fits/s = 20; 125 / 20 = 6.2x
+    assert "125 fits/s" in lines[-1] and "20.0 fits/s (10.0-25.0)" in lines[-1] and "6.2x" in lines[-1]

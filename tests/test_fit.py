@@ -102,8 +102,14 @@ def test_tree_built_directly_is_the_tree_arviz_builds(which, request):
     attrs = {"/": {"inference_library": "numpyro", "sampler": "x"}}
     direct = _direct_tree(groups, coords, dims, attrs)
     assert direct is not None
-    xr.testing.assert_identical(_without_created_at(direct),
-                                _without_created_at(azb.from_dict(groups, coords=coords, dims=dims, attrs=attrs)))
+    expected = _without_created_at(azb.from_dict(groups, coords=coords, dims=dims, attrs=attrs))
+    xr.testing.assert_identical(_without_created_at(direct), expected)
+    # the fits of one call share their numbered dimensions' coordinates (fit_many's trees): still the same tree
+    shared = {}
+    first, second = (_direct_tree(groups, coords, dims, attrs, shared) for _ in range(2))
+    assert {d for d, _ in shared} == {"chain", "draw"}
+    for t in (first, second):
+        xr.testing.assert_identical(_without_created_at(t), expected)
     if which == "group_fit":  # a group dimension with its level labels was exercised
         assert dims["e"] == ["group"] and len(coords["group"]) == 5
 
@@ -617,6 +623,33 @@ def test_e_bfmi_and_tail_ess_failures_are_reported_with_their_thresholds():
         "tail ESS < 400 for alpha (120): increase num_samples",
         f"E-BFMI {expected[1]:.2f} < 0.3 in 1 chain(s): heavy-tailed energy; the hierarchy may need reparameterising",
     )
+
+
+def test_fits_judged_together_from_arrays_match_each_judged_from_its_tree():
+    """fit_many judges a call's fits from the engine's arrays with one E-BFMI call for all (_judge_all); each fit's
+    diagnostics must be those of its own sample_stats judged alone, as a saved fit's are."""
+    import xarray as xr
+
+    from bayescale.fit import _judge_all
+
+    rng = np.random.default_rng(2)
+    trees, arrays = [], []
+    for i in range(3):
+        energy = rng.normal(size=(2, 300))
+        if i == 1:
+            energy[1] = rng.normal(size=300).cumsum()  # one stuck chain: E-BFMI near 0
+        diverging = np.zeros((2, 300), dtype=bool)
+        diverging[0, :i] = True
+        depth = np.full((2, 300), 3 + 7 * (i == 2))  # the third fit at the maximum depth
+        arrays.append({"diverging": diverging, "tree_depth": depth, "energy": energy})
+        trees.append(xr.Dataset({k: (("chain", "draw"), v) for k, v in arrays[-1].items()}))
+    worst = {"alpha": (np.array([1.001, 1.02, 1.003]), np.array([900.0, 300.0, 800.0]), np.array([700.0, 500, 90]))}
+    together = _judge_all(worst, arrays, 10, 7)
+    alone = [_judge({"alpha": float(worst["alpha"][0][i])}, {"alpha": float(worst["alpha"][1][i])},
+                    {"alpha": float(worst["alpha"][2][i])}, trees[i], 10, 7) for i in range(3)]
+    assert together == alone
+    assert [d.divergences for d in together] == [0, 1, 2]
+    assert together[1].min_e_bfmi < 0.3 < together[0].min_e_bfmi and together[2].tree_depth_frac == 1.0
 
 
 def test_observation_predictions_of_a_known_noise_fit_add_that_noise():
