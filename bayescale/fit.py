@@ -1508,7 +1508,7 @@ def _direct_tree(groups: Mapping[str, Mapping[str, np.ndarray]], coords: Mapping
     Each dimension's coordinate and index are made once and given to every group that has it, and ``shared``
     (a dict the caller keeps across the fits of one call) holds those of the numbered dimensions (``chain``,
     ``draw``) for every fit: xarray then builds no index of its own. Indexes are immutable, so sharing them is
-    safe. For problem C's fits, 2.1 ms a tree against 2.8 ms.
+    safe. For problem C's fits, 2.5-2.7 ms a tree against 2.9-3.0 ms (20 fits, four rounds, 2026-12-05).
     """
     import arviz_base as azb
     import xarray as xr
