@@ -282,7 +282,7 @@ def validate_runs(
     law = get_law(law)
     table = table or ("the runs table" if require_target else "the table of new inputs")
     if isinstance(runs, pd.DataFrame):
-        frame = runs.copy()
+        frame = runs  # only read: what is returned is `out`, built from it
     elif isinstance(runs, Mapping):
         frame = _mapping_frame(runs, table)
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -155,6 +156,16 @@ class Diagnostics:
 
 
 def _versions() -> dict[str, str]:
+    """Return the versions of Python and of the packages a fit depends on, recorded in its metadata.
+
+    Looked up once per process: each lookup reads the installed packages' metadata from disk (3.5 ms for the ten,
+    once per call of ``fit_many``, 2026-12-05), and a running process keeps the versions it imported.
+    """
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> dict[str, str]:
     out = {"python": sys.version.split()[0]}
     for pkg in ("bayescale", "numpyro", "jax", "jaxlib", "arviz-base", "arviz-stats", "xarray", "numpy", "pandas"):
         try:
