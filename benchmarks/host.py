@@ -147,13 +147,17 @@ def table(result: dict) -> None:
           f"{ceiling / cpu:.1f}x (issue 3's GPU goal: 10x)")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fits", type=int, default=100)
     parser.add_argument("--workers", type=int, default=1, help="host_workers of the measured run (default 1)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", help="also write the measurements to this file")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     result = measure(args.fits, args.workers, args.repeats)
     table(result)
     if args.json:

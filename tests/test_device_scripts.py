@@ -46,5 +46,15 @@ def test_gpu_check_names_existing_files_and_valid_speed_arguments():
     # the second run is on the CPU, one host device per core
     assert re.search(r'JAX_PLATFORMS=cpu BAYESCALE_HOST_DEVICES=\$\(nproc\) timeout "\$\(left\)" "\$PY" '
                      r"benchmarks/speed\.py", text)
+    # the main process's work per fit on that host: host.py accepts what it is passed
+    (call,) = re.findall(r"benchmarks/host\.py (.*?)2>&1", text, flags=re.S)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import host
+    finally:
+        sys.path.pop(0)
+    args = ["out.json" if "$OUT" in a else a for a in (a.strip('"') for a in call.split())]
+    parsed = host.build_parser().parse_args(args)
+    assert parsed.fits == 100 and parsed.workers == 4 and parsed.json == "out.json"
     assert "benchmarks/device/wheelhouse" in text and "--no-index" in text  # the machine reaches no index
     assert "benchmarks/device/wheelhouse/" in (ROOT / ".gitignore").read_text()

@@ -11,16 +11,17 @@
 # Before spending device time, rehearse the GPU tests on this CPU (bayescale's accelerator path, about 2
 # minutes): BAYESCALE_HOST_DEVICES=1 python benchmarks/device/rehearse_gpu_tests.py
 #
-# Everything it prints is also written under $OUT (setup.log, gpu_tests.log, g_gpu.log, g_gpu.json, g_hostcpu.log
-# and g_hostcpu.json), which comes back. It installs bayescale and what the image lacks from the carried wheels,
-# offline, into the image's own python3 (itself a venv, whose JAX has CUDA: a venv made from it would not see its
-# packages); the machine is thrown away afterwards. Each step has its own time limit, so a slow step leaves the later
-# ones their time; the JSON is written only when problem G finishes. Last, if more than a minute is left, G's small
-# fits run again on the same machine's CPU cores (JAX_PLATFORMS=cpu, one host device per core, no 64-group fit): is
-# that host, which also builds every Fit in Python, better at small laws than its GPU? It does not set the exit
-# status. BAYESCALE_GPU_MANY (default 1000) sets G's number of fits, BAYESCALE_HOSTCPU_MANY (default 256) the host
-# run's, BAYESCALE_GPU_BUDGET_S (default 560) the seconds for the whole script, BAYESCALE_GPU_PYTHON (default
-# python3) the interpreter.
+# Everything it prints is also written under $OUT (setup.log, gpu_tests.log, g_gpu.log, g_gpu.json, host.log,
+# host.json, g_hostcpu.log and g_hostcpu.json), which comes back. It installs bayescale and what the image lacks
+# from the carried wheels, offline, into the image's own python3 (itself a venv, whose JAX has CUDA: a venv made
+# from it would not see its packages); the machine is thrown away afterwards. Each step has its own time limit, so
+# a slow step leaves the later ones their time; the JSON is written only when problem G finishes. Then, if time is
+# left, benchmarks/host.py measures the main process's work per fit on this host (the ceiling it sets on any
+# device). Last, if more than a minute is left, G's small fits run again on the same machine's CPU cores
+# (JAX_PLATFORMS=cpu, one host device per core, no 64-group fit): is that host, which also builds every Fit in
+# Python, better at small laws than its GPU? Neither sets the exit status. BAYESCALE_GPU_MANY (default 1000) sets
+# G's number of fits, BAYESCALE_HOSTCPU_MANY (default 256) the host run's, BAYESCALE_GPU_BUDGET_S (default 560) the
+# seconds for the whole script, BAYESCALE_GPU_PYTHON (default python3) the interpreter.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OUT=${OUT:-$PWD/device_out}
@@ -57,6 +58,15 @@ timeout "$(left)" "$PY" benchmarks/speed.py --problems G --many "$MANY" \
     --baseline benchmarks/results/g_cpu_2026-12-05_0650.json --json "$OUT/g_gpu.json" 2>&1 | tee -a "$OUT/g_gpu.log"
 G=${PIPESTATUS[0]}
 stamp "problem G exit $G" | tee -a "$OUT/g_gpu.log"
+
+# the main process's work a fit of fit_many on this host (benchmarks/host.py): the most fits/s any device gets
+# through fit_many here, against the GPU goal's bar; informative only, so it does not set the exit status
+if (( $(left) > 170 )); then
+    stamp "main-process work per fit (benchmarks/host.py), $(left) s left" | tee "$OUT/host.log"
+    timeout 150 "$PY" benchmarks/host.py --fits 100 --workers 4 --repeats 2 --json "$OUT/host.json" 2>&1 \
+        | tee -a "$OUT/host.log"
+    stamp "host.py exit ${PIPESTATUS[0]}" | tee -a "$OUT/host.log"
+fi
 
 # G's fits (fewer: its JSON is written only when it finishes) on this machine's CPU cores; informative only, so it
 # does not set the exit status
