@@ -47,7 +47,7 @@ def test_gpu_check_names_existing_files_and_valid_speed_arguments():
     assert re.search(r'JAX_PLATFORMS=cpu BAYESCALE_HOST_DEVICES=\$\(nproc\) timeout "\$\(left\)" "\$PY" '
                      r"benchmarks/speed\.py", text)
     # the main process's work per fit on that host: host.py accepts what it is passed
-    (call,) = re.findall(r"benchmarks/host\.py (.*?)2>&1", text, flags=re.S)
+    (call,) = re.findall(r'"\$PY" benchmarks/host\.py (.*?)2>&1', text, flags=re.S)
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import host
