@@ -1460,19 +1460,19 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
     for k in constant:
         dims[k] = ["run"]
     y = frame[law.target].to_numpy(dtype=np.float64)
-    n_steps = np.asarray(stats["num_steps"])
-    tree_depth = _tree_depth(n_steps)
+    judged = _engine_stats(stats, sampler)  # what the diagnostics read, as fit_many judges them
     sample_stats = {
-        "diverging": np.asarray(stats["diverging"], dtype=bool),
-        "energy": np.asarray(stats["energy"]),
-        "n_steps": n_steps,
+        "diverging": judged["diverging"],
+        "energy": judged["energy"],
+        "n_steps": np.asarray(stats["num_steps"]),
         "step_size": np.asarray(stats["step_size"]),
         "acceptance_rate": np.asarray(stats["accept_prob"]),
         "lp": -np.asarray(stats["potential_energy"]),
     }
-    if sampler == "nuts":  # ChEES's HMC builds no tree: its n_steps is each trajectory's leapfrog steps
-        sample_stats.update(tree_depth=tree_depth, reached_max_tree_depth=tree_depth >= max_tree_depth,
-                            reached_max_treedepth=tree_depth >= max_tree_depth)  # ArviZ's diagnose reads this name
+    if "tree_depth" in judged:  # NUTS only
+        depth = judged["tree_depth"]
+        sample_stats.update(tree_depth=depth, reached_max_tree_depth=depth >= max_tree_depth,
+                            reached_max_treedepth=depth >= max_tree_depth)  # ArviZ's diagnose reads this name
     groups = {
         "posterior": {k: np.asarray(v) for k, v in samples.items()},
         "sample_stats": sample_stats,
@@ -1490,16 +1490,15 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
         return azb.from_dict(groups, coords=coords, dims=dims, attrs=attrs)
 
 
-def _tree_depth(n_steps) -> np.ndarray:
-    """NUTS's tree depth of each draw from its number of leapfrog steps."""
-    return np.floor(np.log2(np.maximum(np.asarray(n_steps), 1))).astype(int) + 1
-
-
 def _engine_stats(stats: Mapping[str, np.ndarray], sampler: str) -> dict[str, np.ndarray]:
-    """One fit's engine statistics (chains x draws) as :func:`_stat_arrays` reads them from the fit's tree."""
+    """One fit's engine statistics (chains x draws) that its diagnostics read, as its tree records them.
+
+    ``tree_depth`` (from each draw's leapfrog steps) only for NUTS: ChEES's HMC builds no tree, and its ``n_steps``
+    are each trajectory's leapfrog steps.
+    """
     out = {"diverging": np.asarray(stats["diverging"], dtype=bool), "energy": np.asarray(stats["energy"])}
-    if sampler == "nuts":  # as _tree records it
-        out["tree_depth"] = _tree_depth(stats["num_steps"])
+    if sampler == "nuts":
+        out["tree_depth"] = np.floor(np.log2(np.maximum(np.asarray(stats["num_steps"]), 1))).astype(int) + 1
     return out
 
 
