@@ -107,11 +107,47 @@ def test_tree_built_directly_is_the_tree_arviz_builds(which, request):
     # the fits of one call share their numbered dimensions' coordinates (fit_many's trees): still the same tree
     shared = {}
     first, second = (_direct_tree(groups, coords, dims, attrs, shared) for _ in range(2))
-    assert {d for d, _ in shared} == {"chain", "draw"}
+    assert {k[0] for k in shared if k[0] != "tree"} == {"chain", "draw"}
     for t in (first, second):
         xr.testing.assert_identical(_without_created_at(t), expected)
     if which == "group_fit":  # a group dimension with its level labels was exercised
         assert dims["e"] == ["group"] and len(coords["group"]) == 5
+
+
+@pytest.mark.parametrize("which", ["flat_fit", "group_fit"])
+def test_trees_made_from_a_template_are_the_trees_xarray_builds(which, request):
+    """The later trees of one call's layout come from the first one's template (_TreeTemplate), filled with their
+    own arrays, run labels, group levels and attrs: each must be the tree ArviZ builds from its own inputs, and
+    hold its own arrays (nothing of another fit's)."""
+    import arviz_base as azb
+    import xarray as xr
+
+    from bayescale.fit import _direct_tree, _TreeTemplate
+
+    tree = request.getfixturevalue(which).tree
+    dims = {k: [d for d in tree[g][k].dims if d not in ("chain", "draw")] for g in tree.children
+            for k in tree[g].data_vars}
+    base = {d: list(tree[g][d].values) for g in tree.children for d in tree[g].dims
+            if d not in ("chain", "draw") and d in tree[g].coords}
+    rng = np.random.default_rng(0)
+    shared, made = {}, []
+    for i in range(3):  # each fit: other values, other run labels and level names, other root attrs
+        groups = {g: {k: tree[g][k].values + (rng.normal(size=tree[g][k].shape) if tree[g][k].dtype.kind == "f"
+                                                 else 0) for k in tree[g].data_vars} for g in tree.children}
+        coords = {d: [f"{v}-{i}" for v in labels] for d, labels in base.items()}
+        attrs = {"/": {"inference_library": "numpyro", "sampler": f"x{i}"}, "posterior": {"fit": i}}
+        made.append((_direct_tree(groups, coords, dims, attrs, shared), groups, coords, attrs))
+    assert sum(isinstance(t, _TreeTemplate) for t in shared.values()) == 1
+    for direct, groups, coords, attrs in made:
+        expected = azb.from_dict(groups, coords=coords, dims=dims, attrs=attrs)
+        xr.testing.assert_identical(_without_created_at(direct), _without_created_at(expected))
+        for g, data in groups.items():
+            for k, values in data.items():
+                assert direct[g][k].variable.data is values
+    first, second = made[0][0], made[1][0]
+    second.observed_data["run"].attrs["note"] = "mine"  # a group's coordinate attrs are its own, as xarray's are
+    assert "note" in second.observed_data["run"].attrs
+    assert "note" not in second.log_likelihood["run"].attrs and "note" not in first.observed_data["run"].attrs
 
 
 def test_tree_with_an_unnamed_axis_is_left_to_arviz():
