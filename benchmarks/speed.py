@@ -35,11 +35,14 @@ gradient floor is the gradient evaluations (warm-up + sampling) times the measur
 ``min(chains, CPUs)`` chains run at once, divided by that number; the sampler's run is compared with it (for C,
 one fit's gradient, every fit's evaluations summed, and ``min(devices, CPUs)`` at once; the ChEES row evaluates
 its chains' gradients together, which costs less per chain than one alone, ``benchmarks/vmap_gradient.py``, so
-its ratio can fall below 1). C and G also run ``fit_many`` with ``sampler="chees"`` (a fit's chains in lockstep,
-with its own defaults of 8 chains x 200 warm-up x 1000 draws, judged by the same gate, without the fallback of
-failed fits to NUTS). The cold
-and cached rows run from the launch of a fresh process to the return of its fit; the seconds the process then
-takes to exit are printed under the table.
+its ratio can fall below 1). For C the gradient is timed right before and after each compiled row, whose floor
+uses the mean of the two (the machine's speed drifts within minutes), and each ``fit_many`` row's first batch is
+fitted again five times as a call of its own, between two timings of the gradient: the sampler alone, with none of
+the checks of other fits overlapping it (:func:`sampler_alone`). C and G also run ``fit_many`` with
+``sampler="chees"`` (a fit's chains in lockstep, with its own defaults of 8 chains x 200 warm-up x 1000 draws,
+judged by the same gate, without the fallback of failed fits to NUTS). The cold and cached rows run from the
+launch of a fresh process to the return of its fit; the seconds the process then takes to exit are printed under
+the table.
 
 Run ``python benchmarks/speed.py`` (about 12 minutes on 2 CPU cores with the peers), ``--problems A C`` for a
 subset, ``--quick`` for a smoke test, ``--json out.json`` to keep every number. ``--problems G`` measures the
@@ -58,6 +61,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -219,25 +223,42 @@ def gradient_cost(runs: pd.DataFrame, **fit_kw) -> dict[str, float]:
     run the same loop at once, as the chains of a fit do (cores share caches and memory bandwidth: on the 2-core
     development machine two at once cost 1.14x one alone). The gradient floor uses ``together``.
     """
-    from jax.sharding import Mesh, PartitionSpec
+    return gradient_clock(runs, **fit_kw)()
+
+
+def gradient_clock(runs: pd.DataFrame, **fit_kw) -> Callable[[], dict[str, float]]:
+    """Compile :func:`gradient_cost`'s two loops once and return a function that times them again (in well under
+    a second), so that the cost can be measured right before and after each timed row: on a shared machine it
+    drifts by tens of percent within minutes (problem C, 2026-12-05: 1.4-2.5 us within ten minutes)."""
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     n = 20_000
-    out = {}
+    together = min(4, os.cpu_count() or 1, jax.local_device_count())
+    loops = []
     with jax.enable_x64(True):
         potential_fn, z0 = potential(runs, **fit_kw)
         many = gradient_loop(jax.value_and_grad(potential_fn), n)
-        together = min(4, os.cpu_count() or 1, jax.local_device_count())
         for label, k in (("alone", 1), ("together", together)):
             mesh = Mesh(np.asarray(jax.local_devices()[:k]), ("j",))
             fn = jax.jit(jax.shard_map(lambda zs: many(jax.tree.map(lambda v: v[0], zs))[None], mesh=mesh,
                                        in_specs=PartitionSpec("j"), out_specs=PartitionSpec("j"), check_vma=False))
-            zs = jax.tree.map(lambda v, k=k: jnp.broadcast_to(v, (k,) + v.shape), z0)
-            jax.block_until_ready(fn(zs))
-            t0 = time.perf_counter()
-            jax.block_until_ready(fn(zs))
-            out[label] = (time.perf_counter() - t0) / n
+            # placed as the program takes them, so that no call moves (or compiles a move of) its input
+            zs = jax.device_put(jax.tree.map(lambda v, k=k: jnp.broadcast_to(v, (k,) + v.shape), z0),
+                                NamedSharding(mesh, PartitionSpec("j")))
+            loops.append((label, fn.lower(zs).compile(), zs))
+
+    def measure() -> dict[str, float]:
+        out = {}
+        with jax.enable_x64(True):
+            for label, fn, zs in loops:
+                jax.block_until_ready(fn(zs))
+                t0 = time.perf_counter()
+                jax.block_until_ready(fn(zs))
+                out[label] = (time.perf_counter() - t0) / n
         out["concurrent"] = together
-    return out
+        return out
+
+    return measure
 
 
 def peers(problem: str, runs: pd.DataFrame, opts: dict, skip: bool, reference_draws: int = 0) -> dict[str, dict]:
@@ -427,19 +448,33 @@ def problem_c(opts: dict, args) -> list[dict]:
     kw = {"likelihood": problems.LIKELIHOOD_C, "target_accept_prob": problems.TARGET_ACCEPT_C}
     tables = {name: frame.drop(columns="task") for name, frame in runs.groupby("task", sort=False)}
     rows = []
+    # one fit's gradient (30 runs, padded as fit_many pads), timed again right before and after each compiled row:
+    # its floor uses the mean of the two, measured minutes apart at most rather than at the end of the run
+    clock = gradient_clock(next(iter(tables.values())), **kw)
+    costs = [clock()]
+
+    def bracketed(row: dict) -> dict:
+        costs.append(clock())
+        return dict(row, grad_s={"before": costs[-2], "after": costs[-1]})
+
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        rows.append(timed_fit_many("bs.fit_many (one compiled program)", runs, kw, opts))
+        rows.append(bracketed(timed_fit_many("bs.fit_many (one compiled program)", runs, kw, opts)))
         chees = chees_settings(opts)
         sizes = " x ".join(str(chees.get(k, d)) for k, d in zip(("num_chains", "num_warmup", "num_samples"),
                                                                   fit_module.SAMPLERS["chees"], strict=True))
-        rows.append(timed_fit_many(f"bs.fit_many, sampler='chees' (chains in lockstep; {sizes})", runs, kw, chees))
+        rows.append(bracketed(timed_fit_many(f"bs.fit_many, sampler='chees' (chains in lockstep; {sizes})", runs,
+                                             kw, chees)))
         comp = Compiles()
         t0 = time.perf_counter()
         loop = {name: bs.fit("chinchilla", t, seed=i, progress_bar=False, **kw, **opts)
                 for i, (name, t) in enumerate(tables.items())}
         wall = time.perf_counter() - t0
-        rows.append(summarise_many("loop of bs.fit (compiled sampler reused)", loop, wall, comp.seconds))
+        rows.append(bracketed(summarise_many("loop of bs.fit (compiled sampler reused)", loop, wall, comp.seconds)))
+        cores = min(jax.local_device_count(), os.cpu_count() or 1)
+        for row, extra in ((rows[0], {}), (rows[1], chees)):
+            rows.append(sampler_alone(row, runs, list(tables), {**kw, **opts, **extra}, clock, cores,
+                                      reps=3 if args.quick else 5))
         n_old = 5 if args.quick else 10
         t0 = time.perf_counter()
         old = [numpyro_mcmc_c(t, opts, kw) for t in list(tables.values())[:n_old]]
@@ -447,10 +482,36 @@ def problem_c(opts: dict, args) -> list[dict]:
         rows.append({"system": f"loop of numpyro MCMC (earlier mode; first {n_old} fits)", "fits": n_old,
                      "wall_s": wall, "per_fit_s": wall / n_old, "compile_s": sum(o["compile_s"] for o in old),
                      "passed": sum(gate(o, None) == "pass" for o in old)})
-    # the gradient floor of the compiled rows: one fit's potential and gradient (30 runs, padded as fit_many pads)
-    rows.append({"system": "_gradient", "grad_s": gradient_cost(next(iter(tables.values())), **kw),
-                 "cores": min(jax.local_device_count(), os.cpu_count() or 1)})
+    rows.append({"system": "_gradient", "grad_s": clock(), "cores": min(jax.local_device_count(), os.cpu_count() or 1)})
     return rows
+
+
+def sampler_alone(row: dict, runs: pd.DataFrame, tasks: list, fit_kw: dict, clock: Callable[[], dict], cores: int,
+                  reps: int) -> dict:
+    """The sampler of a ``fit_many`` row against its gradient floor with nothing else running, ``reps`` times.
+
+    In the row's own call the main process checks and builds the fits of one batch while the next one samples, and
+    on 2 cores that work takes CPU time from the sampler; and the machine's speed drifts between the row and a
+    gradient timed minutes away from it. Here the row's first batch (``batch_fits`` fits, the same compiled
+    program) is fitted again as a call of its own (one batch, so nothing overlaps its run), between two timings of
+    the gradient; each repeat gives one ratio of its sampler seconds to its gradient evaluations x the mean of the
+    two timings / ``cores``.
+    """
+    first = runs[runs["task"].isin(tasks[: row["batch_fits"]])]
+    ratios, samplers = [], []
+    for _ in range(reps):
+        before = clock()["together"]
+        fits = bs.fit_many("chinchilla", first, by="task", seed=0, progress_bar=False, **fit_kw)
+        after = clock()["together"]
+        rows = [fit_row(f) for f in fits.values()]
+        sampler = sum(r["sampler_s"] / f.meta["options"]["batch_fits"] for r, f in zip(rows, fits.values(),
+                                                                                      strict=True))
+        evals = sum(r["grad_evals"] + r["warmup_grad_evals"] for r in rows)
+        samplers.append(sampler)
+        ratios.append(sampler / (evals * 0.5 * (before + after) / cores))
+    return {"system": f"{row['system']}: its first {row['batch_fits']} fits again, sampler alone", "alone": True,
+            "fits": row["batch_fits"], "reps": reps, "sampler_s": float(np.median(samplers)), "grad_evals": evals,
+            "floor_ratios": ratios}
 
 
 def problem_g(opts: dict, args) -> list[dict]:
@@ -586,9 +647,11 @@ def table(problem: str, rows: list[dict], opts: dict) -> None:
 
 def table_c(rows: list[dict]) -> None:
     """Problem C's table; the gradient floor (where measured) is every fit's gradient evaluations (warm-up and
-    draws) times the cost of one gradient with ``cores`` at once, divided by ``cores``."""
+    draws) times the cost of one gradient with ``cores`` at once, divided by ``cores``: the cost measured right
+    before and after the row (the mean of the two) where the row has them, else at the end of the run."""
     cost = next((r for r in rows if r["system"] == "_gradient"), None)
-    rows = [r for r in rows if r["system"] != "_gradient"]
+    alone = [r for r in rows if r.get("alone")]
+    rows = [r for r in rows if r["system"] != "_gradient" and not r.get("alone")]
     print("\n## Many fits (per-fit gate: R-hat <= 1.01, no divergences, min bulk ESS >= 400)"
           + (f"  (one fit's gradient: {1e6 * cost['grad_s']['alone']:.2f} us alone, "
              f"{1e6 * cost['grad_s']['together']:.2f} us each with {cost['grad_s']['concurrent']} at once)"
@@ -604,13 +667,35 @@ def table_c(rows: list[dict]) -> None:
         ratio += " | —" if over is None else f" | {over:.1f}x" if over >= 0.1 else f" | {over:.3f}x"
         floor = None
         if cost and r.get("sampler_s") and r.get("grad_evals"):
-            floor = r["sampler_s"] / (r["grad_evals"] * cost["grad_s"]["together"] / cost["cores"])
+            floor = r["sampler_s"] / (r["grad_evals"] * _row_cost(r, cost) / cost["cores"])
         print(f"| {r['system']} | {r['fits']} | {r['wall_s']:.1f} | {r['per_fit_s']:.2f} | {ratio} | "
               f"{r['compile_s']:.1f} | {_f(r.get('sampler_s'))} | {_f(r.get('grad_evals'), ',.0f')} | "
               f"{_f(floor, '.2f')} | {r['passed']}/{r['fits']} |")
     for r in rows:
         if r.get("failed"):
             print(f"  {r['system']}: failed the gate: {r['failed']}")
+        if "grad_s" in r:
+            before, after = (1e6 * r["grad_s"][k]["together"] for k in ("before", "after"))
+            print(f"  {r['system']}: one gradient {before:.2f} us before the row, {after:.2f} us after it"
+                  + (" (the machine's speed drifted by over 20% meanwhile: the ratio is rough)"
+                     if max(before, after) > 1.2 * min(before, after) else ""))
+    if alone:
+        print("\n### The sampler alone (a row's first batch fitted again as a call of its own, between two timings "
+              "of the gradient, each repeat its own ratio)")
+        _head("| system | repeats | sampler s (median) | gradient evaluations | sampler / gradient floor (median) | "
+              "range |")
+        for r in alone:
+            q = r["floor_ratios"]
+            print(f"| {r['system']} | {r['reps']} | {r['sampler_s']:.2f} | {r['grad_evals']:,} | "
+                  f"{float(np.median(q)):.2f} | {min(q):.2f}-{max(q):.2f} |")
+
+
+def _row_cost(row: dict, cost: dict) -> float:
+    """Seconds per gradient (with ``cost["cores"]`` at once) for a row's floor: the mean of its bracketing
+    measurements, or the run's last one."""
+    if "grad_s" in row:
+        return 0.5 * (row["grad_s"]["before"]["together"] + row["grad_s"]["after"]["together"])
+    return cost["grad_s"]["together"]
 
 
 def table_g(rows: list[dict], baseline: dict | None) -> None:

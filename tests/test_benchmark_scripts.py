@@ -44,6 +44,45 @@ def test_problem_c_table_prints_the_sampler_against_its_gradient_floor(capsys, b
     assert "| 1,000,000 | — |" in out and "| 1.0x | — |" in out
 
 
+def test_problem_c_floor_uses_the_gradient_timed_around_its_row(capsys, bench_module):
+    """A row timed between two gradient measurements gets the mean of the two as its cost (not the run's last), and
+    the drift between them is printed, flagged when over 20%."""
+    speed = bench_module("speed")
+    cost = {"system": "_gradient", "grad_s": {"alone": 1e-6, "together": 9e-6, "concurrent": 2}, "cores": 2}
+
+    def row(name, before, after):
+        return {"system": name, "fits": 10, "wall_s": 5.0, "per_fit_s": 0.5, "compile_s": 1.0, "sampler_s": 3.0,
+                "grad_evals": 1_000_000, "passed": 10,
+                "grad_s": {k: {"alone": 1e-6, "together": v, "concurrent": 2} for k, v in (("before", before),
+                                                                                            ("after", after))}}
+
+    speed.table_c([row("steady", 2e-6, 2e-6), row("drifted", 1e-6, 3e-6), cost])
+    lines = capsys.readouterr().out.splitlines()
+    assert "| 1,000,000 | 3.00 |" in lines[4] and "| 1,000,000 | 3.00 |" in lines[5]  # 3 s / (1e6 x 2 us / 2)
+    assert lines[6] == "  steady: one gradient 2.00 us before the row, 2.00 us after it"
+    assert lines[7].startswith("  drifted: one gradient 1.00 us before the row, 3.00 us after it (the machine's")
+    alone = {"system": "steady: its first 5 fits again, sampler alone", "alone": True, "fits": 5, "reps": 3,
+             "sampler_s": 0.5, "grad_evals": 100_000, "floor_ratios": [1.3, 1.1, 1.2]}
+    speed.table_c([row("steady", 2e-6, 2e-6), alone, cost])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[4].startswith("| steady |") and not any(ln.startswith("| steady: its first") for ln in lines[:6])
+    assert lines[-1] == "| steady: its first 5 fits again, sampler alone | 3 | 0.50 | 100,000 | 1.20 | 1.10-1.30 |"
+
+
+def test_gradient_clock_times_the_compiled_loops_again_without_compiling(bench_module):
+    """``gradient_clock`` compiles once; each call of what it returns times the two loops again."""
+    import bayescale as bs
+
+    speed = bench_module("speed")
+    runs = bs.simulate_ladder("chinchilla", seed=0)
+    clock = speed.gradient_clock(runs, likelihood="student_t")
+    comp = speed.Compiles()
+    first, second = clock(), clock()
+    assert comp.seconds == 0.0
+    for out in (first, second):
+        assert set(out) == {"alone", "together", "concurrent"} and out["alone"] > 0 and out["together"] > 0
+
+
 def test_vmap_gradient_prints_a_row_per_k_against_one_chain(capsys, bench_module):
     vmap_gradient = bench_module("vmap_gradient")
     assert vmap_gradient.main(["--ks", "3", "--work", "200"]) == 0
