@@ -457,6 +457,7 @@ def problem_c(opts: dict, args) -> list[dict]:
         costs.append(clock())
         return dict(row, grad_s={"before": costs[-2], "after": costs[-1]})
 
+    cores = min(jax.local_device_count(), os.cpu_count() or 1)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         rows.append(bracketed(timed_fit_many("bs.fit_many (one compiled program)", runs, kw, opts)))
@@ -471,7 +472,6 @@ def problem_c(opts: dict, args) -> list[dict]:
                 for i, (name, t) in enumerate(tables.items())}
         wall = time.perf_counter() - t0
         rows.append(bracketed(summarise_many("loop of bs.fit (compiled sampler reused)", loop, wall, comp.seconds)))
-        cores = min(jax.local_device_count(), os.cpu_count() or 1)
         for row, extra in ((rows[0], {}), (rows[1], chees)):
             rows.append(sampler_alone(row, runs, list(tables), {**kw, **opts, **extra}, clock, cores,
                                       reps=3 if args.quick else 5))
@@ -482,7 +482,7 @@ def problem_c(opts: dict, args) -> list[dict]:
         rows.append({"system": f"loop of numpyro MCMC (earlier mode; first {n_old} fits)", "fits": n_old,
                      "wall_s": wall, "per_fit_s": wall / n_old, "compile_s": sum(o["compile_s"] for o in old),
                      "passed": sum(gate(o, None) == "pass" for o in old)})
-    rows.append({"system": "_gradient", "grad_s": clock(), "cores": min(jax.local_device_count(), os.cpu_count() or 1)})
+    rows.append({"system": "_gradient", "grad_s": clock(), "cores": cores})
     return rows
 
 
@@ -503,12 +503,10 @@ def sampler_alone(row: dict, runs: pd.DataFrame, tasks: list, fit_kw: dict, cloc
         before = clock()["together"]
         fits = bs.fit_many("chinchilla", first, by="task", seed=0, progress_bar=False, **fit_kw)
         after = clock()["together"]
-        rows = [fit_row(f) for f in fits.values()]
-        sampler = sum(r["sampler_s"] / f.meta["options"]["batch_fits"] for r, f in zip(rows, fits.values(),
-                                                                                      strict=True))
-        evals = sum(r["grad_evals"] + r["warmup_grad_evals"] for r in rows)
-        samplers.append(sampler)
-        ratios.append(sampler / (evals * 0.5 * (before + after) / cores))
+        done = summarise_many(row["system"], fits, 0.0, 0.0)  # its sampler seconds and gradient evaluations
+        evals = done["grad_evals"]
+        samplers.append(done["sampler_s"])
+        ratios.append(done["sampler_s"] / (evals * 0.5 * (before + after) / cores))
     return {"system": f"{row['system']}: its first {row['batch_fits']} fits again, sampler alone", "alone": True,
             "fits": row["batch_fits"], "reps": reps, "sampler_s": float(np.median(samplers)), "grad_evals": evals,
             "floor_ratios": ratios}
