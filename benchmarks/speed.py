@@ -38,11 +38,13 @@ its chains' gradients together, which costs less per chain than one alone, ``ben
 its ratio can fall below 1). For C the gradient is timed right before and after each compiled row, whose floor
 uses the mean of the two (the machine's speed drifts within minutes), and each ``fit_many`` row's first batch is
 fitted again five times as a call of its own, between two timings of the gradient: the sampler alone, with none of
-the checks of other fits overlapping it (:func:`sampler_alone`). C and G also run ``fit_many`` with
-``sampler="chees"`` (a fit's chains in lockstep, with its own defaults of 8 chains x 200 warm-up x 1000 draws,
-judged by the same gate, without the fallback of failed fits to NUTS). The cold and cached rows run from the
-launch of a fresh process to the return of its fit; the seconds the process then takes to exit are printed under
-the table.
+the checks of other fits overlapping it (:func:`sampler_alone`). C then runs ChEES's ``fit_many`` and the loop of
+``bs.fit`` a second time in the same process, with new seeds: every program is compiled by then (as for a user's
+next batch of SBC replicates or backtests), and a table of its own compares the two second passes. C and G also
+run ``fit_many`` with ``sampler="chees"`` (a fit's chains in lockstep, with its own defaults of 8 chains x 200
+warm-up x 750 draws, judged by the same gate, without the fallback of failed fits to NUTS). The cold and cached
+rows run from the launch of a fresh process to the return of its fit; the seconds the process then takes to exit
+are printed under the table.
 
 Run ``python benchmarks/speed.py`` (about 12 minutes on 2 CPU cores with the peers), ``--problems A C`` for a
 subset, ``--quick`` for a smoke test, ``--json out.json`` to keep every number. ``--problems G`` measures the
@@ -426,7 +428,7 @@ def problem_b(opts: dict, args) -> list[dict]:
 
 
 def chees_settings(opts: dict) -> dict:
-    """``sampler="chees"`` with bs.fit's defaults for it (8 chains x 200 warm-up x 1000 draws), or 4 x 150 x 300 as
+    """``sampler="chees"`` with bs.fit's defaults for it (8 chains x 200 warm-up x 750 draws), or 4 x 150 x 300 as
     the ``--quick`` smoke test; without the fallback to NUTS, so that the row measures ChEES alone (its failed
     fits count against it in the gate)."""
     quick = opts["num_samples"] < problems.SETTINGS["num_samples"]
@@ -434,11 +436,11 @@ def chees_settings(opts: dict) -> dict:
             **({"num_chains": 4, "num_warmup": 150, "num_samples": 300} if quick else {})}
 
 
-def timed_fit_many(label: str, runs: pd.DataFrame, kw: dict, opts: dict) -> dict:
+def timed_fit_many(label: str, runs: pd.DataFrame, kw: dict, opts: dict, seed: int = 0) -> dict:
     """One timed ``bs.fit_many`` over the ``task`` column, summarised."""
     comp = Compiles()
     t0 = time.perf_counter()
-    many = bs.fit_many("chinchilla", runs, by="task", seed=0, progress_bar=False, **kw, **opts)
+    many = bs.fit_many("chinchilla", runs, by="task", seed=seed, progress_bar=False, **kw, **opts)
     return summarise_many(label, many, time.perf_counter() - t0, comp.seconds)
 
 
@@ -466,12 +468,13 @@ def problem_c(opts: dict, args) -> list[dict]:
                                                                   fit_module.SAMPLERS["chees"], strict=True))
         rows.append(bracketed(timed_fit_many(f"bs.fit_many, sampler='chees' (chains in lockstep; {sizes})", runs,
                                              kw, chees)))
-        comp = Compiles()
-        t0 = time.perf_counter()
-        loop = {name: bs.fit("chinchilla", t, seed=i, progress_bar=False, **kw, **opts)
-                for i, (name, t) in enumerate(tables.items())}
-        wall = time.perf_counter() - t0
-        rows.append(bracketed(summarise_many("loop of bs.fit (compiled sampler reused)", loop, wall, comp.seconds)))
+        rows.append(bracketed(timed_loop("loop of bs.fit (compiled sampler reused)", tables, kw, opts, 0)))
+        # a second call of the same shapes in this process, with new seeds: every program is compiled by now, as
+        # for a user's next SBC replicate or backtest; the loop's second pass is its baseline
+        rows.append(dict(bracketed(timed_fit_many(f"{rows[1]['system']}, second call", runs, kw, chees, seed=1)),
+                         repeat=True))
+        rows.append(dict(bracketed(timed_loop("loop of bs.fit, second pass", tables, kw, opts, len(tables))),
+                         repeat=True))
         for row, extra in ((rows[0], {}), (rows[1], chees)):
             rows.append(sampler_alone(row, runs, list(tables), {**kw, **opts, **extra}, clock, cores,
                                       reps=3 if args.quick else 5))
@@ -484,6 +487,15 @@ def problem_c(opts: dict, args) -> list[dict]:
                      "passed": sum(gate(o, None) == "pass" for o in old)})
     rows.append({"system": "_gradient", "grad_s": clock(), "cores": cores})
     return rows
+
+
+def timed_loop(label: str, tables: dict[str, pd.DataFrame], kw: dict, opts: dict, first_seed: int) -> dict:
+    """One timed loop of ``bs.fit`` over the tables (seeds ``first_seed``, ``first_seed + 1``, ...), summarised."""
+    comp = Compiles()
+    t0 = time.perf_counter()
+    loop = {name: bs.fit("chinchilla", t, seed=first_seed + i, progress_bar=False, **kw, **opts)
+            for i, (name, t) in enumerate(tables.items())}
+    return summarise_many(label, loop, time.perf_counter() - t0, comp.seconds)
 
 
 def sampler_alone(row: dict, runs: pd.DataFrame, tasks: list, fit_kw: dict, clock: Callable[[], dict], cores: int,
@@ -649,7 +661,8 @@ def table_c(rows: list[dict]) -> None:
     before and after the row (the mean of the two) where the row has them, else at the end of the run."""
     cost = next((r for r in rows if r["system"] == "_gradient"), None)
     alone = [r for r in rows if r.get("alone")]
-    rows = [r for r in rows if r["system"] != "_gradient" and not r.get("alone")]
+    repeats = [r for r in rows if r.get("repeat")]
+    rows = [r for r in rows if r["system"] != "_gradient" and not r.get("alone") and not r.get("repeat")]
     print("\n## Many fits (per-fit gate: R-hat <= 1.01, no divergences, min bulk ESS >= 400)"
           + (f"  (one fit's gradient: {1e6 * cost['grad_s']['alone']:.2f} us alone, "
              f"{1e6 * cost['grad_s']['together']:.2f} us each with {cost['grad_s']['concurrent']} at once)"
@@ -663,13 +676,20 @@ def table_c(rows: list[dict]) -> None:
         ratio = f"{r['per_fit_s'] / many['per_fit_s']:.1f}x"
         over = loop["per_fit_s"] / r["per_fit_s"] if loop else None
         ratio += " | —" if over is None else f" | {over:.1f}x" if over >= 0.1 else f" | {over:.3f}x"
-        floor = None
-        if cost and r.get("sampler_s") and r.get("grad_evals"):
-            floor = r["sampler_s"] / (r["grad_evals"] * _row_cost(r, cost) / cost["cores"])
         print(f"| {r['system']} | {r['fits']} | {r['wall_s']:.1f} | {r['per_fit_s']:.2f} | {ratio} | "
               f"{r['compile_s']:.1f} | {_f(r.get('sampler_s'))} | {_f(r.get('grad_evals'), ',.0f')} | "
-              f"{_f(floor, '.2f')} | {r['passed']}/{r['fits']} |")
-    for r in rows:
+              f"{_f(_floor(r, cost), '.2f')} | {r['passed']}/{r['fits']} |")
+    if repeats:
+        print("\n### A second call of the same shapes in the same process (every program already compiled; new seeds)")
+        _head("| system | fits | wall s | s per fit | speed-up over the loop's second pass | compile s | sampler s | "
+              "sampler / gradient floor | fits passing the gate |")
+        again = next((r for r in repeats if r["system"].startswith("loop of bs.fit")), None)
+        for r in repeats:
+            over = f"{again['per_fit_s'] / r['per_fit_s']:.1f}x" if again else "—"
+            print(f"| {r['system']} | {r['fits']} | {r['wall_s']:.1f} | {r['per_fit_s']:.2f} | {over} | "
+                  f"{r['compile_s']:.1f} | {_f(r.get('sampler_s'))} | {_f(_floor(r, cost), '.2f')} | "
+                  f"{r['passed']}/{r['fits']} |")
+    for r in rows + repeats:
         if r.get("failed"):
             print(f"  {r['system']}: failed the gate: {r['failed']}")
         if "grad_s" in r:
@@ -686,6 +706,13 @@ def table_c(rows: list[dict]) -> None:
             q = r["floor_ratios"]
             print(f"| {r['system']} | {r['reps']} | {r['sampler_s']:.2f} | {r['grad_evals']:,} | "
                   f"{float(np.median(q)):.2f} | {min(q):.2f}-{max(q):.2f} |")
+
+
+def _floor(row: dict, cost: dict | None) -> float | None:
+    """A row's sampler seconds over its gradient floor, or None without the numbers for it."""
+    if cost and row.get("sampler_s") and row.get("grad_evals"):
+        return row["sampler_s"] / (row["grad_evals"] * _row_cost(row, cost) / cost["cores"])
+    return None
 
 
 def _row_cost(row: dict, cost: dict) -> float:

@@ -69,6 +69,26 @@ def test_problem_c_floor_uses_the_gradient_timed_around_its_row(capsys, bench_mo
     assert lines[-1] == "| steady: its first 5 fits again, sampler alone | 3 | 0.50 | 100,000 | 1.20 | 1.10-1.30 |"
 
 
+def test_problem_c_second_calls_get_their_own_table_against_the_loops_second_pass(capsys, bench_module):
+    """Rows marked ``repeat`` stay out of the main table (and its speed-up over the first loop) and are compared
+    with the loop's second pass in a table of their own."""
+    speed = bench_module("speed")
+    cost = {"system": "_gradient", "grad_s": {"alone": 1e-6, "together": 2e-6, "concurrent": 2}, "cores": 2}
+
+    def row(name, per_fit, **extra):
+        return {"system": name, "fits": 10, "wall_s": 10 * per_fit, "per_fit_s": per_fit, "compile_s": 0.0,
+                "sampler_s": 3.0, "grad_evals": 1_000_000, "passed": 10, **extra}
+
+    speed.table_c([row("chees", 0.5), row("loop of bs.fit", 2.0), row("chees, second call", 0.25, repeat=True),
+                   row("loop of bs.fit, second pass", 1.5, repeat=True), cost])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[4].startswith("| chees |") and "| 4.0x |" in lines[4]  # against the first loop: 2.0 / 0.5
+    assert lines[5].startswith("| loop of bs.fit |") and lines[6] == ""
+    assert lines[7].startswith("### A second call of the same shapes")
+    assert lines[10] == "| chees, second call | 10 | 2.5 | 0.25 | 6.0x | 0.0 | 3.0 | 3.00 | 10/10 |"  # 1.5 / 0.25
+    assert lines[11].startswith("| loop of bs.fit, second pass | 10 | 15.0 | 1.50 | 1.0x |")
+
+
 def test_gradient_clock_times_the_compiled_loops_again_without_compiling(bench_module):
     """``gradient_clock`` compiles once; each call of what it returns times the two loops again."""
     import bayescale as bs
