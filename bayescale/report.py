@@ -159,8 +159,9 @@ def _sampler_line(opts, warmup_depth) -> str:
     if opts.get("sampler") == "chees":
         return (f"ChEES-HMC (chains in lockstep, Laplace metric), {draws}, target accept "
                 f"{opts['target_accept_prob']}, {precision}")
+    start = ", warm-up started from the Laplace approximation at the mode" if opts.get("warm_start") else ""
     return (f"NUTS, {draws}, target accept {opts['target_accept_prob']}, max tree depth {opts['max_tree_depth']} "
-            f"({warmup_depth} in warm-up), {precision}")
+            f"({warmup_depth} in warm-up){start}, {precision}")
 
 
 def _context(fit, report, figures, title) -> dict:

@@ -73,6 +73,7 @@ def test_tree_has_every_group_and_attrs(flat_fit):
     meta = json.loads(tree.attrs["bayescale"])
     assert meta["law"]["name"] == "chinchilla" and meta["seed"] == 0
     assert meta["options"]["mass_shrinkage"] == 1e-3  # bayescale.engine.DEFAULT_MASS_SHRINKAGE
+    assert meta["options"]["warm_start"] is False
     assert meta["options"]["num_warmup"] == 1000 and meta["options"]["num_chains"] == 4
     assert {"numpyro", "jax", "bayescale"} <= set(meta["versions"])
     assert len(meta["input_hash"]) == 64
@@ -231,6 +232,7 @@ def test_draws_at_the_maximum_depth_after_a_capped_warmup_name_the_cap(flat_runs
      ({"warmup_tree_depth": 0}, "warmup_tree_depth must be a positive integer"),
      ({"mass_shrinkage": 0.0}, r"mass_shrinkage=0.0 must be a positive number \(default 0.001"),
      ({"mass_shrinkage": "1e-5"}, "mass_shrinkage='1e-5' must be a positive number"),
+     ({"warm_start": "yes"}, "warm_start must be True or False, got 'yes'"),
      ({"pool": "partial"}, "pool= needs groups="),
      ({"pooling": "centered"}, "pooling='centered' is not one of"),
      ({"groups": "group", "pool": {"E": "partial"}}, r"pool= names unknown parameter\(s\) \['E'\]"),
@@ -244,6 +246,24 @@ def test_fit_option_errors(flat_runs, kwargs, match):
     runs = flat_runs.assign(group=np.repeat(["x", "y"], len(flat_runs) // 2))
     with pytest.raises(ValueError, match=match):
         bs.fit("chinchilla", runs, **kwargs)
+
+
+def test_warm_start_fit_records_it_and_passes_its_checks(flat_runs):
+    """``warm_start=True`` reaches the sampler (fewer warm-up gradients than the same fit without it), is saved in
+    the fit's options and named in the report's sampler line."""
+    from bayescale.report import _sampler_line
+
+    kw = {**FLAT, "num_warmup": 500, "seed": 3, "progress_bar": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # only the warm start's checks are asserted
+        plain = bs.fit("chinchilla", flat_runs, **kw)
+    warm = bs.fit("chinchilla", flat_runs, warm_start=True, **kw)
+    assert warm.meta["options"]["warm_start"] is True and plain.meta["options"]["warm_start"] is False
+    assert warm.meta["sampler"]["warmup_steps"] < plain.meta["sampler"]["warmup_steps"]
+    assert warm.diagnostics.ok, warm.diagnostics.problems
+    line = _sampler_line(warm.meta["options"], warm.meta["options"]["warmup_tree_depth"])
+    assert "warm-up started from the Laplace approximation at the mode" in line
+    assert "Laplace" not in _sampler_line(plain.meta["options"], plain.meta["options"]["warmup_tree_depth"])
 
 
 def test_unknown_law_suggests_close_name(flat_runs):
