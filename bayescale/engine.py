@@ -97,7 +97,7 @@ class NUTSSettings:
     :func:`laplace`, as ChEES does): the chain starts ``WARM_START_SCALE`` of the approximation's standard
     deviations from the mode, and the approximation's covariance is the mass matrix until the warm-up's first
     estimate replaces it. From the prior mean with a unit metric, NumPyro's first
-    150 warm-up iterations on a fit of problem C (``benchmarks/speed.py``, 30 runs) took 95-108 leapfrog steps each
+    150 warm-up iterations on a fit of problem C (``benchmarks/speed.py``, 30 runs) took 71-108 leapfrog steps each
     against 10-14 in the draws, about half the warm-up's gradients. Measured on eight of problem C's fits (4 chains
     x 1000 + 1000, 2026-12-05): 0.65x the warm-up's gradients (573,549 against 888,202), 0.75x in all, with the
     same draws' gradients and ESS; the start alone or the metric alone saved nothing. It adds the search to the
@@ -233,7 +233,8 @@ class NUTSProgram:
             mode, root, ok = _laplace_search(potential, z0, WARM_START_NEWTON_STEPS)
             start_key, run_key = jax.random.split(run_key)
             y = jax.random.normal(start_key, z0.shape, dtype=z0.dtype)
-            z0 = jnp.where(ok, mode + WARM_START_SCALE * (root @ y), z0)
+            start = mode + WARM_START_SCALE * (root @ y)
+            z0 = jnp.where(ok, jnp.where(jnp.isfinite(potential(start)), start, mode), z0)  # the mode if off a cliff
             cov = jnp.where(ok, root @ root.T, jnp.eye(z0.shape[0], dtype=z0.dtype))
             inverse_mass_matrix = cov if s.dense_mass else jnp.diag(cov)
         init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")

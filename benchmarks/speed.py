@@ -38,9 +38,11 @@ its chains' gradients together, which costs less per chain than one alone, ``ben
 its ratio can fall below 1). For C the gradient is timed right before and after each compiled row, whose floor
 uses the mean of the two (the machine's speed drifts within minutes), and each ``fit_many`` row's first batch is
 fitted again five times as a call of its own, between two timings of the gradient: the sampler alone, with none of
-the checks of other fits overlapping it (:func:`sampler_alone`). C then runs ChEES's ``fit_many`` and the loop of
+the checks of other fits overlapping it (:func:`sampler_alone`). C then runs ``fit_many`` and the loop of
 ``bs.fit`` a second time in the same process, with new seeds: every program is compiled by then (as for a user's
-next batch of SBC replicates or backtests), and a table of its own compares the two second passes. C and G also
+next batch of SBC replicates or backtests), and a table of its own compares them with the loop's second pass.
+C also runs NUTS's ``fit_many`` with ``warm_start=True`` (each chain's warm-up from the Laplace approximation at
+its fit's mode), right after the same call without it, and a second time with the others. C and G also
 run ``fit_many`` with ``sampler="chees"`` (a fit's chains in lockstep, with its own defaults of 8 chains x 200
 warm-up x 750 draws, judged by the same gate, without the fallback of failed fits to NUTS). The cold and cached
 rows run from the launch of a fresh process to the return of its fit; the seconds the process then takes to exit
@@ -462,20 +464,27 @@ def problem_c(opts: dict, args) -> list[dict]:
     cores = min(jax.local_device_count(), os.cpu_count() or 1)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        rows.append(bracketed(timed_fit_many("bs.fit_many (one compiled program)", runs, kw, opts)))
+        many = bracketed(timed_fit_many("bs.fit_many (one compiled program)", runs, kw, opts))
+        # NUTS started from the Laplace approximation at each fit's mode (an option, off by default), right after
+        # the same fits without it, so that the machine's drift between the two is small
+        warm_opts = dict(opts, warm_start=True)
+        warm = bracketed(timed_fit_many("bs.fit_many, warm_start=True (NUTS from the Laplace approximation)", runs,
+                                        kw, warm_opts))
         chees = chees_settings(opts)
         sizes = " x ".join(str(chees.get(k, d)) for k, d in zip(("num_chains", "num_warmup", "num_samples"),
                                                                   fit_module.SAMPLERS["chees"], strict=True))
-        rows.append(bracketed(timed_fit_many(f"bs.fit_many, sampler='chees' (chains in lockstep; {sizes})", runs,
-                                             kw, chees)))
-        rows.append(bracketed(timed_loop("loop of bs.fit (compiled sampler reused)", tables, kw, opts, 0)))
+        lockstep = bracketed(timed_fit_many(f"bs.fit_many, sampler='chees' (chains in lockstep; {sizes})", runs, kw,
+                                            chees))
+        rows += [many, warm, lockstep,
+                 bracketed(timed_loop("loop of bs.fit (compiled sampler reused)", tables, kw, opts, 0))]
         # a second call of the same shapes in this process, with new seeds: every program is compiled by now, as
-        # for a user's next SBC replicate or backtest; the loop's second pass is its baseline
-        rows.append(dict(bracketed(timed_fit_many(f"{rows[1]['system']}, second call", runs, kw, chees, seed=1)),
-                         repeat=True))
+        # for a user's next SBC replicate or backtest; the loop's second pass is their baseline
+        for row, extra in ((many, opts), (warm, warm_opts), (lockstep, chees)):
+            rows.append(dict(bracketed(timed_fit_many(f"{row['system']}, second call", runs, kw, extra, seed=1)),
+                             repeat=True))
         rows.append(dict(bracketed(timed_loop("loop of bs.fit, second pass", tables, kw, opts, len(tables))),
                          repeat=True))
-        for row, extra in ((rows[0], {}), (rows[1], chees)):
+        for row, extra in ((many, {}), (lockstep, chees)):
             rows.append(sampler_alone(row, runs, list(tables), {**kw, **opts, **extra}, clock, cores,
                                       reps=3 if args.quick else 5))
         n_old = 5 if args.quick else 10
