@@ -235,7 +235,7 @@ class NUTSProgram:
             y = jax.random.normal(start_key, z0.shape, dtype=z0.dtype)
             start = mode + WARM_START_SCALE * (root @ y)
             z0 = jnp.where(ok, jnp.where(jnp.isfinite(potential(start)), start, mode), z0)  # the mode if off a cliff
-            cov = jnp.where(ok, root @ root.T, jnp.eye(z0.shape[0], dtype=z0.dtype))
+            cov = root @ root.T  # the identity where the search failed
             inverse_mass_matrix = cov if s.dense_mass else jnp.diag(cov)
         init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")
         state = init_kernel(z0, s.num_warmup, dense_mass=s.dense_mass, inverse_mass_matrix=inverse_mass_matrix,
