@@ -600,6 +600,7 @@ def fit(
     prep = _prepare(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
                     sigma_scale=sigma_scale, group_scale=group_scale, flops_per_param_token=flops_per_param_token,
                     crossed=crossed, crossed_priors=crossed_priors, group_predictors=group_predictors)
+    _check_warm_start(opts, prep)
     start = time.perf_counter()
     if progress:
         print(f"bayescale: sampling {law.name} ({opts.sampler}), {opts.num_chains} chains x ({opts.num_warmup} "
@@ -730,6 +731,7 @@ def fit_many(
             raise RunTableError([f"fit {name!r} (by={by!r}): {p}" for p in err.problems]) from err
         except (ValueError, TypeError) as err:
             raise type(err)(f"fit {name!r} (by={by!r}): {err}") from err
+        _check_warm_start(opts, preps[-1], f"fit {name!r} ")
     names = list(tables)
     batches = _batches(preps, range(len(preps)), batch_size or _default_batch_size(preps, opts), opts)
     progress = _default_progress() if progress_bar is None else progress_bar
@@ -962,6 +964,27 @@ def _check_law_on_runs(law: Law, table: RunTable) -> None:
         raise LawSpecError(f"{what}: check fn's formula and signs, and that the runs are in its inputs' units")
     warnings.warn(f"{what} ({_rows(frame.index[~ok])}); the sampler must stay away from those values, which often "
                   "means divergences: check fn's formula and signs", DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
+
+
+#: Pool modes whose parameters vary around a fitted population (a group-level scale): a hierarchical fit.
+_POOLED_MODES = ("partial", "crossed")
+
+
+def _check_warm_start(opts: _Options, prep: _Prepared, where: str = "this fit ") -> None:
+    """Refuse ``warm_start=True`` for a hierarchical fit (a parameter partially pooled or crossed over groups).
+
+    A centred hierarchical posterior has no mode (its density grows without bound as a group-level scale shrinks
+    to 0), and the search for one heads into the funnel: on six simulated Chinchilla ladders of 4 groups (``e`` and
+    ``a`` pooled; ``benchmarks/warm_start.py``, 2026-12-05) chains started there stalled (smallest bulk ESS 7, 1.8x
+    the gradients of the default warm-up); in the non-centred form every fit failed its checks with or without the
+    warm start, which took 1.1-1.2x the gradients.
+    """
+    pooled = sorted(p for p, mode in prep.config.pool.items() if mode in _POOLED_MODES)
+    if opts.warm_start and opts.sampler == "nuts" and pooled:
+        raise ValueError(f"warm_start=True is for fits without partially pooled parameters; {where}pools "
+                         f"{', '.join(pooled)} over groups {', '.join(map(repr, prep.table.groups))}, and a "
+                         "hierarchical posterior has no single mode to start from (chains started at its search's "
+                         "end stall in the funnel). Fit it with warm_start=False (the default)")
 
 
 def _structure(prep: _Prepared):
@@ -1395,7 +1418,9 @@ def _make_fit(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping
                     "warm_start": opts.warm_start, "precision": opts.precision,
                     "flops_per_param_token": opts.flops_per_param_token, **run_info},
         "sampler": {"warmup_steps": int(np.sum(stats["warmup_steps"])),
-                    "sample_steps": int(np.sum(stats["num_steps"]))},
+                    "sample_steps": int(np.sum(stats["num_steps"])),
+                    **({"warm_started_chains": int(np.sum(stats["warm_started"]))} if "warm_started" in stats
+                       else {})},
         "notes": list(prep.table.notes),
         "input_hash": _input_hash(prep.table.frame),
         "versions": _versions() if versions is None else versions,

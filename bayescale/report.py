@@ -152,14 +152,19 @@ def _cell(v, digits: int) -> str:
     return str(v)
 
 
-def _sampler_line(opts, warmup_depth) -> str:
-    """Describe the sampler and its settings for the report."""
+def _sampler_line(opts, warmup_depth, warm_started: int | None = None) -> str:
+    """Describe the sampler and its settings for the report (``warm_started``: chains whose warm start was used)."""
     draws = f"{opts['num_chains']} chains x {opts['num_warmup']} warm-up x {opts['num_samples']} draws"
     precision = opts.get("precision", "float64")
     if opts.get("sampler") == "chees":
         return (f"ChEES-HMC (chains in lockstep, Laplace metric), {draws}, target accept "
                 f"{opts['target_accept_prob']}, {precision}")
-    start = ", warm-up started from the Laplace approximation at the mode" if opts.get("warm_start") else ""
+    start = ""
+    if opts.get("warm_start"):
+        start = ", warm-up started from the Laplace approximation at the mode"
+        if warm_started is not None and warm_started < opts["num_chains"]:
+            start += (f" in {warm_started} of {opts['num_chains']} chains (the others' searches for the mode stalled, "
+                      f"and they started as without the warm start)")
     return (f"NUTS, {draws}, target accept {opts['target_accept_prob']}, max tree depth {opts['max_tree_depth']} "
             f"({warmup_depth} in warm-up){start}, {precision}")
 
@@ -181,7 +186,7 @@ def _context(fit, report, figures, title) -> dict:
     warmup_depth = opts.get("warmup_tree_depth", opts["max_tree_depth"])  # fits saved before 2026-12 had no cap
     provenance = [["law", f"{law.name}: {law.formula or ''} ({law.reference})"],
                   ["seed", str(meta["seed"])], ["input hash (sha256 of the runs)", meta["input_hash"]],
-                  ["sampler", _sampler_line(opts, warmup_depth)],
+                  ["sampler", _sampler_line(opts, warmup_depth, meta.get("sampler", {}).get("warm_started_chains"))],
                   ["hierarchy", ", ".join(f"{p}: {m}" for p, m in fit.config.pool.items())
                    + (f" (groups {', '.join(fit.groups)})" if fit.groups else "")],
                   ["likelihood", fit.config.likelihood],

@@ -89,6 +89,28 @@ def test_problem_c_second_calls_get_their_own_table_against_the_loops_second_pas
     assert lines[11].startswith("| loop of bs.fit, second pass | 10 | 15.0 | 1.50 | 1.0x |")
 
 
+def test_warm_start_table_gives_each_law_its_ratios_to_the_baseline(capsys, bench_module):
+    """``warm_start.table`` sums each mode's first and second calls, divides by the baseline's, and totals the
+    gradients and failed fits over the laws."""
+    warm_start = bench_module("warm_start")
+
+    def call(steps, warmup, wall, passed, problems=()):
+        return {"wall_s": wall, "compile_s": 1.0, "sampler_s": wall / 2, "warmup_steps": warmup, "steps": steps,
+                "passed": passed, "fits": 4, "min_ess_bulk": 500.0, "problems": list(problems)}
+
+    row = {"law": "kaplan",
+           "first": {"False": call(1000, 600, 9.0, 4), "True": call(700, 300, 8.0, 3, ["R-hat >= 1.01 for e"])},
+           "second": {"False": call(1000, 600, 2.0, 4), "True": call(800, 300, 1.0, 4)}}
+    warm_start.table([row])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[5] == ("| kaplan | no (baseline) | 4/4, 4/4 | 500, 500 | 1,200 | 2,000 | 1.0 | 2.0 | 1.0 | 1.00 "
+                        "| 1.00 | 1.00 |")
+    assert lines[6] == "| kaplan | yes | 3/4, 4/4 | 500, 500 | 600 | 1,500 | 1.0 | 1.0 | 0.5 | 0.75 | 0.50 | 0.50 |"
+    assert "gradients 0.75x the baseline's (1,500 against 2,000); fits failing a check: 1 with it, 0 without, of 8" \
+        in lines[8]
+    assert lines[9] == "  kaplan, warm_start=True: R-hat >= 1.01 for e"
+
+
 def test_gradient_clock_times_the_compiled_loops_again_without_compiling(bench_module):
     """``gradient_clock`` compiles once; each call of what it returns times the two loops again."""
     import bayescale as bs

@@ -773,6 +773,43 @@ def test_warm_start_samples_the_same_posterior_with_a_shorter_warmup():
     assert steps[True] < 0.6 * steps[False], steps  # 0.40-0.47 over seeds 7-10 (about 21,000 steps without)
 
 
+def test_laplace_search_reports_the_newton_decrement_where_it_ends():
+    """On a Gaussian potential the squared Newton decrement at a point is its squared Mahalanobis distance from
+    the mode: what the search reports when it takes no step, and about 0 once it has found the mode."""
+    precision = np.array([[4.0, 1.5], [1.5, 1.0]])
+    centre, x0 = np.array([1.0, -2.0]), np.array([3.0, 0.5])
+    with jax.enable_x64(True):
+        def potential(x):
+            r = x - centre
+            return 0.5 * r @ precision @ r
+
+        _, _, ok0, stalled = engine._laplace_search(potential, jnp.asarray(x0), 0)
+        mode, _, ok, reached = engine._laplace_search(potential, jnp.asarray(x0), 30)
+    assert bool(ok0) and bool(ok)
+    np.testing.assert_allclose(float(stalled), (x0 - centre) @ precision @ (x0 - centre), rtol=1e-6)
+    assert float(reached) < 1e-12 and np.allclose(mode, centre)
+
+
+def test_warm_start_keeps_the_default_start_of_a_chain_whose_search_stalls(monkeypatch):
+    """A chain whose search for the mode ends far from it (squared Newton decrement over
+    ``WARM_START_MAX_DECREMENT``) starts as it would without the warm start, at the default point and unit metric,
+    and says so in ``warm_started``; with the search's usual steps every chain is warm-started. The draws follow
+    the posterior either way."""
+    y = np.concatenate([np.full(100, 0.3), np.linspace(-2.0, 0.0, 5)])
+    for steps, started in ((0, False), (engine.WARM_START_NEWTON_STEPS, True)):
+        monkeypatch.setattr(engine, "WARM_START_NEWTON_STEPS", steps)  # read when the program is traced
+        prog = engine.NUTSProgram(sum_and_difference, engine.NUTSSettings(300, 500, warm_start=True))
+        with jax.enable_x64(True):
+            samples, stats = prog.run(jax.random.split(jax.random.PRNGKey(3), 2), Data(y=np.stack([y, y])))
+        assert stats["warm_started"].tolist() == [started, started]
+        assert stats["diverging"].sum() == 0
+        np.testing.assert_allclose(np.mean(samples["a"] + samples["b"]), 0.3 * 1e6 / (1e6 + 0.5), atol=3e-4)
+    plain = engine.NUTSProgram(sum_and_difference, engine.NUTSSettings(50, 50))
+    with jax.enable_x64(True):
+        _, stats = plain.run(jax.random.split(jax.random.PRNGKey(3), 2), Data(y=np.stack([y, y])))
+    assert "warm_started" not in stats  # recorded only where the warm start was asked for
+
+
 def test_while_compiling_runs_once_per_new_shape_and_runs_are_timed():
     prog = engine.NUTSProgram(normal_mean, engine.NUTSSettings(50, 50))
     calls = []

@@ -260,10 +260,23 @@ def test_warm_start_fit_records_it_and_passes_its_checks(flat_runs):
     warm = bs.fit("chinchilla", flat_runs, warm_start=True, **kw)
     assert warm.meta["options"]["warm_start"] is True and plain.meta["options"]["warm_start"] is False
     assert warm.meta["sampler"]["warmup_steps"] < plain.meta["sampler"]["warmup_steps"]
+    assert warm.meta["sampler"]["warm_started_chains"] == 4 and "warm_started_chains" not in plain.meta["sampler"]
     assert warm.diagnostics.ok, warm.diagnostics.problems
     line = _sampler_line(warm.meta["options"], warm.meta["options"]["warmup_tree_depth"])
     assert "warm-up started from the Laplace approximation at the mode" in line
     assert "Laplace" not in _sampler_line(plain.meta["options"], plain.meta["options"]["warmup_tree_depth"])
+    assert "in 3 of 4 chains (the others' searches for the mode stalled" in _sampler_line(
+        warm.meta["options"], 7, warm_started=3)
+
+
+@pytest.mark.parametrize("pool", ["partial", {"e": "partial"}])
+def test_warm_start_is_refused_for_a_hierarchical_fit_before_any_sampling(pool):
+    runs = bs.simulate_ladder("chinchilla", num_groups=3, seed=0)
+    match = r"warm_start=True is for fits without partially pooled parameters; {}pools .*e.* over groups 'group'"
+    with pytest.raises(ValueError, match=match.format("this fit ")):
+        bs.fit("chinchilla", runs, groups="group", pool=pool, warm_start=True)
+    with pytest.raises(ValueError, match=match.format("fit 'x' ")):
+        bs.fit_many("chinchilla", runs.assign(task="x"), by="task", groups="group", pool=pool, warm_start=True)
 
 
 def test_unknown_law_suggests_close_name(flat_runs):
