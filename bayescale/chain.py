@@ -233,7 +233,6 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
     from bayescale.data import RunTableError
     from bayescale.fit import (
         DENSE_MAX_PARAMS,
-        _check_warm_start,
         _count_unconstrained,
         _make_fit,
         _padded,
@@ -260,7 +259,6 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
                                  for p in err.problems]) from err
         except (ValueError, TypeError) as err:
             raise type(err)(f"stage {law.target!r} ({law.name}) of chain {chain_.name!r}: {err}") from err
-        _check_warm_start(opts, preps[-1], f"stage {law.target!r} ({law.name}) of chain {chain_.name!r} ")
     kept = [p.table.frame.index for p in preps]
     if any(not k.equals(kept[0]) for k in kept[1:]):
         raise ValueError(

@@ -100,7 +100,9 @@ class NUTSSettings:
     150 warm-up iterations on a fit of problem C (``benchmarks/speed.py``, 30 runs) took 71-108 leapfrog steps each
     against 10-14 in the draws, about half the warm-up's gradients. Measured on eight of problem C's fits (4 chains
     x 1000 + 1000, 2026-12-05): 0.65x the warm-up's gradients (573,549 against 888,202), 0.75x in all, with the
-    same draws' gradients and ESS; the start alone or the metric alone saved nothing. It adds the search to the
+    same draws' gradients and ESS; the start alone or the metric alone saved nothing. A chain whose search ends
+    short of a mode (squared Newton decrement over :data:`WARM_START_MAX_DECREMENT`) starts as without the warm
+    start, and the run's ``warm_started`` says which chains did not. It adds the search to the
     compiled program (about a second of XLA's compile), so it pays where a program is reused (``fit_many``,
     repeat fits, the persistent cache), not in a cold process's one fit. Off by default.
     """
@@ -322,7 +324,9 @@ class NUTSProgram:
             Constrained latent and deterministic sites, shape ``(J, num_samples, ...)``.
         stats : dict of str to numpy.ndarray
             :data:`STATS` (and ``log_likelihood``, ``(J, num_samples, runs)``) per draw; ``warmup_steps``, the
-            leapfrog steps (gradient evaluations) of each job's warm-up, shape ``(J,)``.
+            leapfrog steps (gradient evaluations) of each job's warm-up, shape ``(J,)``; with
+            ``NUTSSettings.warm_start``, ``warm_started``, whether each job started from the Laplace approximation,
+            shape ``(J,)``.
         """
         pending = self.launch(keys, data, while_compiling)
         out = pending.result()

@@ -423,11 +423,17 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int, optional
         Dense mass matrix; default dense when the model has at most 200 unconstrained parameters
         (:data:`DENSE_MAX_PARAMS`).
     warm_start : bool
-        Start NUTS's warm-up from the Laplace approximation at the posterior mode: each chain 1.5 of its standard
-        deviations from the mode, with its covariance as the first mass matrix (ChEES starts the same way). On
-        problem C's fits of 30 runs (``benchmarks/speed.py``) the warm-up took 0.65x the gradients, the whole fit
-        0.75x, for the same ESS; it adds the search for the mode to the compiled program (about a second of
-        compiling), so it pays in ``fit_many`` and in repeat fits rather than in one cold fit. Default False
+        Start NUTS's warm-up from the Laplace approximation at the posterior mode: each chain searches for the mode
+        from its usual start, then starts 1.5 of the approximation's standard deviations from it, with its
+        covariance as the first mass matrix (ChEES starts the same way); a chain whose search stalls short of a
+        mode starts as without the warm start (``fit.meta["sampler"]["warm_started_chains"]`` counts the others).
+        On problem C's fits of 30 runs (``benchmarks/speed.py``) the warm-up took 0.65x the gradients, the whole
+        fit 0.75x, for the same ESS; over the 23 registered laws (``benchmarks/warm_start.py``) 0.68-0.94x, with
+        slightly more fits failing their checks (94 against 88 of 368): a chain can stay in a minor mode that its
+        search found (seen on ``lr_batch_landscape``).
+        It adds the search to the compiled program (about a second of compiling), so it pays in ``fit_many`` and
+        in repeat fits rather than in one cold fit. On hierarchical fits it saved a fifth of the gradients on
+        problem B's 8 groups of 60 runs but stranded a chain in the funnel on 4 groups of 30. Default False
         (:class:`~bayescale.engine.NUTSSettings`).
     sigma_scale : float, optional
         Scale of the HalfNormal prior on the residual sd, on the law's link scale (log or logit of the target).
@@ -600,7 +606,6 @@ def fit(
     prep = _prepare(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
                     sigma_scale=sigma_scale, group_scale=group_scale, flops_per_param_token=flops_per_param_token,
                     crossed=crossed, crossed_priors=crossed_priors, group_predictors=group_predictors)
-    _check_warm_start(opts, prep)
     start = time.perf_counter()
     if progress:
         print(f"bayescale: sampling {law.name} ({opts.sampler}), {opts.num_chains} chains x ({opts.num_warmup} "
@@ -613,7 +618,7 @@ def fit(
         result = _fell_back(_run_batch([prep], [0], seed, _nuts_fallback(opts), dense_mass)[0], result)
     if progress:
         print(f"bayescale: done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
-    hint = _CHEES_HINT if result.meta["options"].get("sampler") == "chees" else ""
+    hint = _failure_hint([result])
     for msg in result.diagnostics.problems:
         warnings.warn(msg + hint, ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
     for msg in _noise_prior_problems(result):
@@ -731,7 +736,6 @@ def fit_many(
             raise RunTableError([f"fit {name!r} (by={by!r}): {p}" for p in err.problems]) from err
         except (ValueError, TypeError) as err:
             raise type(err)(f"fit {name!r} (by={by!r}): {err}") from err
-        _check_warm_start(opts, preps[-1], f"fit {name!r} ")
     names = list(tables)
     batches = _batches(preps, range(len(preps)), batch_size or _default_batch_size(preps, opts), opts)
     progress = _default_progress() if progress_bar is None else progress_bar
@@ -770,9 +774,8 @@ def fit_many(
     if bad:
         listed = "; ".join(f"{k!r}: {d.problems[0]}" for k, d in list(bad.items())[:5])
         more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
-        chees = any(out[k].meta["options"].get("sampler") == "chees" for k in bad)
         warnings.warn(f"{len(bad)} of {len(out)} fits failed a diagnostic check: {listed}{more}"
-                      f"{_CHEES_HINT if chees else ''}", ConvergenceWarning,
+                      f"{_failure_hint([out[k] for k in bad])}", ConvergenceWarning,
                       skip_file_prefixes=_PACKAGE_DIRS)
     pressed = {k: p[0] for k, f in out.items() if (p := _noise_prior_problems(f))}
     if pressed:
@@ -839,6 +842,17 @@ def _resolve_seed(seed) -> int:
 
 #: Added to a failed ChEES fit's warning.
 _CHEES_HINT = " (sampler='chees' with fallback=False: refit with sampler='nuts', which adapts to harder posteriors)"
+#: Added to a failed warm-started NUTS fit's warning.
+_WARM_START_HINT = (" (warm_start=True: a chain may have started in a minor mode, or in a hierarchical posterior's "
+                    "funnel, that its search for the mode found; refit with warm_start=False)")
+
+
+def _failure_hint(failed: Sequence[Fit]) -> str:
+    """Return what to try next, for the warning about ``failed`` fits (ChEES's, or NUTS's warm-started ones)."""
+    options = [f.meta["options"] for f in failed]
+    if any(o.get("sampler") == "chees" for o in options):
+        return _CHEES_HINT
+    return _WARM_START_HINT if any(o.get("warm_start") for o in options) else ""
 
 #: The samplers of ``bs.fit`` and ``bs.fit_many``, with the defaults of ``(num_chains, num_warmup, num_samples)``.
 #: ChEES's draws: its fits' worst R-hat fell with the draws as about 1 + 4.2 / draws (problem C, 100 fits a seed:
@@ -964,27 +978,6 @@ def _check_law_on_runs(law: Law, table: RunTable) -> None:
         raise LawSpecError(f"{what}: check fn's formula and signs, and that the runs are in its inputs' units")
     warnings.warn(f"{what} ({_rows(frame.index[~ok])}); the sampler must stay away from those values, which often "
                   "means divergences: check fn's formula and signs", DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
-
-
-#: Pool modes whose parameters vary around a fitted population (a group-level scale): a hierarchical fit.
-_POOLED_MODES = ("partial", "crossed")
-
-
-def _check_warm_start(opts: _Options, prep: _Prepared, where: str = "this fit ") -> None:
-    """Refuse ``warm_start=True`` for a hierarchical fit (a parameter partially pooled or crossed over groups).
-
-    A centred hierarchical posterior has no mode (its density grows without bound as a group-level scale shrinks
-    to 0), and the search for one heads into the funnel: on six simulated Chinchilla ladders of 4 groups (``e`` and
-    ``a`` pooled; ``benchmarks/warm_start.py``, 2026-12-05) chains started there stalled (smallest bulk ESS 7, 1.8x
-    the gradients of the default warm-up); in the non-centred form every fit failed its checks with or without the
-    warm start, which took 1.1-1.2x the gradients.
-    """
-    pooled = sorted(p for p, mode in prep.config.pool.items() if mode in _POOLED_MODES)
-    if opts.warm_start and opts.sampler == "nuts" and pooled:
-        raise ValueError(f"warm_start=True is for fits without partially pooled parameters; {where}pools "
-                         f"{', '.join(pooled)} over groups {', '.join(map(repr, prep.table.groups))}, and a "
-                         "hierarchical posterior has no single mode to start from (chains started at its search's "
-                         "end stall in the funnel). Fit it with warm_start=False (the default)")
 
 
 def _structure(prep: _Prepared):

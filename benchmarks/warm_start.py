@@ -4,9 +4,8 @@ For each law, ``--fits`` data sets simulated from it (``bs.simulate_ladder`` wit
 0, 1, ...) are fitted by ``bs.fit_many`` with NUTS's defaults (4 chains x 1000 warm-up x 1000 draws), once with
 ``warm_start=False`` (the baseline) and once with ``warm_start=True``: a first call of each, which compiles its
 program (the persistent cache is off in this process, so every compile is cold), then a second call of each with
-new seeds, nothing left to compile, the two modes in the opposite order to even out the machine's drift.
-Hierarchical fits are not measured: ``bs.fit`` and ``bs.fit_many`` refuse the warm start for them (see
-``bayescale.fit._check_warm_start`` for what it did to them before).
+new seeds, nothing left to compile, the two modes in the opposite order to even out the machine's drift. Each
+law is fitted without groups (hierarchical fits were measured by hand: ``docs/speed.md``).
 
 Columns: the fits passing every check of ``Fit.diagnostics`` (R-hat, bulk and tail ESS, divergences, tree depth,
 E-BFMI), the smallest bulk ESS over the fits, the warm-up's and all leapfrog steps (gradient evaluations), the
@@ -14,7 +13,7 @@ compile seconds of the first call (JAX's trace and XLA's compile, from ``jax.mon
 wall and sampler seconds, and the warm start's ratios to the baseline in the same run: gradients (exact, the seeds
 are fixed) and the second call's wall (as noisy as the machine).
 
-Run ``python benchmarks/warm_start.py`` (every law, 8 fits each: about 15 minutes on 2 CPU cores),
+Run ``python benchmarks/warm_start.py`` (every law, 8 fits each: about 9 minutes on 2 CPU cores),
 ``--laws chinchilla kaplan`` for a subset, ``--fits 4`` for a quicker run, ``--json out.json`` to keep the rows,
 ``--report out.json`` to print a saved run's table.
 """
@@ -72,6 +71,16 @@ def measure(law: str, fits: int) -> dict:
     second = {warm: timed(law, tables, warm, seed=1) for warm in (True, False)}
     return {"law": law, "first": {str(k): v for k, v in first.items()},
             "second": {str(k): v for k, v in second.items()}}
+
+
+def _cpu() -> str | None:
+    """The CPU's model name (Linux), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return names[0] if names else (platform.processor() or None)
 
 
 def _ratio(a: float, b: float) -> str:
@@ -136,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['first']['False']['steps']:,}; passing {r['first']['True']['passed']} and "
               f"{r['first']['False']['passed']} of {args.fits}", flush=True)
         if args.json:  # after every law, so that a run cut short keeps what it measured
-            meta = {"fits": args.fits, "backend": jax.default_backend(), "cpu": platform.processor() or None,
+            meta = {"fits": args.fits, "backend": jax.default_backend(), "cpu": _cpu(),
                     "cores": os.cpu_count(), "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
             Path(args.json).write_text(json.dumps({**meta, "rows": rows}, indent=1))
     table(rows)

@@ -269,14 +269,18 @@ def test_warm_start_fit_records_it_and_passes_its_checks(flat_runs):
         warm.meta["options"], 7, warm_started=3)
 
 
-@pytest.mark.parametrize("pool", ["partial", {"e": "partial"}])
-def test_warm_start_is_refused_for_a_hierarchical_fit_before_any_sampling(pool):
-    runs = bs.simulate_ladder("chinchilla", num_groups=3, seed=0)
-    match = r"warm_start=True is for fits without partially pooled parameters; {}pools .*e.* over groups 'group'"
-    with pytest.raises(ValueError, match=match.format("this fit ")):
-        bs.fit("chinchilla", runs, groups="group", pool=pool, warm_start=True)
-    with pytest.raises(ValueError, match=match.format("fit 'x' ")):
-        bs.fit_many("chinchilla", runs.assign(task="x"), by="task", groups="group", pool=pool, warm_start=True)
+def test_failed_fits_warning_says_what_to_try_for_chees_and_for_the_warm_start():
+    from types import SimpleNamespace
+
+    from bayescale.fit import _CHEES_HINT, _WARM_START_HINT, _failure_hint
+
+    def failed(**options):
+        return SimpleNamespace(meta={"options": {"sampler": "nuts", "warm_start": False, **options}})
+
+    assert _failure_hint([failed()]) == ""
+    assert _failure_hint([failed(), failed(warm_start=True)]) == _WARM_START_HINT
+    assert "refit with warm_start=False" in _WARM_START_HINT
+    assert _failure_hint([failed(warm_start=True), failed(sampler="chees")]) == _CHEES_HINT
 
 
 def test_unknown_law_suggests_close_name(flat_runs):
