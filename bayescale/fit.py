@@ -854,6 +854,7 @@ def _failure_hint(failed: Sequence[Fit]) -> str:
         return _CHEES_HINT
     return _WARM_START_HINT if any(o.get("warm_start") for o in options) else ""
 
+
 #: The samplers of ``bs.fit`` and ``bs.fit_many``, with the defaults of ``(num_chains, num_warmup, num_samples)``.
 #: ChEES's draws: its fits' worst R-hat fell with the draws as about 1 + 4.2 / draws (problem C, 100 fits a seed:
 #: 1.0088-1.0103 over three seeds at 500 draws, 1.0054-1.0062 over four at 750, 1.0041-1.0052 at 1000), so 750
