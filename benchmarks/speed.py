@@ -596,13 +596,17 @@ def numpyro_mcmc_c(runs, opts, kw):
     return dict(quality(post, div), compile_s=comp.seconds)
 
 
+def sampler_seconds(fits: dict) -> float:
+    """The sampler seconds of ``fits`` (from ``bs.fit`` or ``bs.fit_many``): each call's run shared by its
+    ``batch_fits`` fits (padding repeats dropped: a slight undercount)."""
+    return sum(f.meta["options"]["sampler_seconds"] / f.meta["options"]["batch_fits"] for f in fits.values())
+
+
 def summarise_many(label: str, fits: dict, wall: float, compile_s: float) -> dict:
     rows = [fit_row(f) for f in fits.values()]
     passed = sum(gate(r, None) == "pass" for r in rows)
-    # each call's sampler time is shared by its batch_fits fits (padding repeats dropped: a slight undercount)
-    sampler = sum(f.meta["options"]["sampler_seconds"] / f.meta["options"]["batch_fits"] for f in fits.values())
     return {"system": label, "fits": len(rows), "wall_s": wall, "per_fit_s": wall / len(rows),
-            "compile_s": compile_s, "sampler_s": sampler,
+            "compile_s": compile_s, "sampler_s": sampler_seconds(fits),
             "batch_fits": max(f.meta["options"]["batch_fits"] for f in fits.values()),
             "grad_evals": sum(r["grad_evals"] + r["warmup_grad_evals"] for r in rows),
             "passed": passed, "min_ess_bulk": min(r["min_ess_bulk"] for r in rows),

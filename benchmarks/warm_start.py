@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 
 import jax  # noqa: E402
 import pandas as pd  # noqa: E402
-from speed import Compiles  # noqa: E402
+from speed import Compiles, sampler_seconds  # noqa: E402
 
 import bayescale as bs  # noqa: E402
 
@@ -53,10 +53,7 @@ def timed(law: str, tables: dict, warm: bool, seed: int) -> dict:
         fits = bs.fit_many(law, tables, seed=seed, warm_start=warm, progress_bar=False)
     wall = time.perf_counter() - t0
     diags = [f.diagnostics for f in fits.values()]
-    return {"wall_s": wall, "compile_s": comp.seconds,
-            # each call's sampler time is shared by its batch's fits
-            "sampler_s": sum(f.meta["options"]["sampler_seconds"] / f.meta["options"]["batch_fits"]
-                             for f in fits.values()),
+    return {"wall_s": wall, "compile_s": comp.seconds, "sampler_s": sampler_seconds(fits),
             "warmup_steps": sum(f.meta["sampler"]["warmup_steps"] for f in fits.values()),
             "steps": sum(f.meta["sampler"]["warmup_steps"] + f.meta["sampler"]["sample_steps"]
                          for f in fits.values()),
