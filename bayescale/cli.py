@@ -126,6 +126,8 @@ def fit(
     sigma_scale: Annotated[float | None, typer.Option(
         help="scale of the HalfNormal prior on the residual sd (default: the law's noise_scale); raise it when the "
              "fit's PriorWarning says so")] = None,
+    fallback: Annotated[bool, typer.Option(
+        help="refit a fit that fails a check at target accept 0.99, and keep the refit")] = True,
 ):
     """Fit a law to a table of runs with NUTS and save the fit atomically."""
     import bayescale as bs
@@ -147,7 +149,7 @@ def fit(
                         num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples, seed=seed,
                         target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
                         warmup_tree_depth=warmup_tree_depth, flops_per_param_token=flops_per_param_token,
-                        sigma_scale=sigma_scale)
+                        sigma_scale=sigma_scale, fallback=fallback)
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
         _fail(str(exc).strip('"'))
     try:

@@ -9,12 +9,13 @@ data are arguments:
   chains is ``C`` jobs on the same data; ``bs.fit_many`` of ``K`` fits is ``K x C`` jobs. Initialisation (prior
   medians), warm-up (step size and mass-matrix adaptation), sampling and the pointwise log-likelihood all run
   inside the program, so a new data set of the same shape compiles nothing.
-* **Devices.** Jobs are split into as many equal shares as there are local devices. On CPU (:func:`threaded`)
-  each share is a call of one single-device program in its own thread, and a CPU device runs a program in the
-  thread that calls it, so the shares run in parallel; bayescale asks XLA for host devices before JAX starts
-  (:mod:`bayescale._devices`), which sets how many. On accelerators the shares go to the devices in one program
-  (``jax.shard_map``, mesh axis ``"jobs"``); a GPU vectorises its jobs with ``vmap``. Each share runs its own NUTS
-  loop (no synchronisation between shares per step).
+* **Devices.** On CPU (:func:`threaded`) each job is a call of one single-device, one-job program, and as many
+  threads as there are host devices take job after job (a CPU device runs a program in the thread that calls it,
+  so the jobs run in parallel); the program's shape does not depend on the number of jobs, so one compilation
+  serves a fit of 4 chains and a call of 32 fits alike. bayescale asks XLA for host devices before JAX starts
+  (:mod:`bayescale._devices`), which sets how many. On accelerators the jobs are split into as many equal shares
+  as there are devices, in one program (``jax.shard_map``, mesh axis ``"jobs"``); a GPU vectorises its jobs with
+  ``vmap``. Each job or share runs its own NUTS loop (no synchronisation between them per step).
 * **Shapes.** Callers pad the runs axis to :func:`bucket` sizes (at most 25% padding, with a mask on the
   likelihood), so nearby data sizes share one compiled program.
 * **Cache.** :func:`program` keeps compiled programs per (model, settings) for the life of the process; JAX's
@@ -27,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import itertools
 import math
 import os
 import tempfile
@@ -353,19 +355,22 @@ class NUTSProgram:
         keys = np.asarray(keys, dtype=np.uint32)
         num_jobs = int(keys.shape[0])
         n_dev = min(jax.local_device_count(), num_jobs)
-        pad = -num_jobs % n_dev
+        threads = n_dev if threaded() else 0
+        pad = 0 if threads else -num_jobs % n_dev
         if pad:  # repeat the first jobs so that every device gets the same number
             keys = np.concatenate([keys, keys[:pad]])
             data = jax.tree.map(lambda v: np.concatenate([v, v[:pad]]), data)
         leaves, treedef = jax.tree.flatten(data)
         leaves = [np.asarray(v) for v in leaves]
-        threads = n_dev if threaded() else 0
-        signature = (n_dev, threads, treedef, keys.shape, tuple((v.shape, v.dtype.str) for v in leaves))
+        if threads:  # one program for one job, whatever the number of jobs: the threads take job after job
+            signature = ("job", treedef, keys.shape[1:], tuple((v.shape[1:], v.dtype.str) for v in leaves))
+        else:
+            signature = (n_dev, treedef, keys.shape, tuple((v.shape, v.dtype.str) for v in leaves))
         fn = self._compiled.get(signature)
         if fn is None:
-            # threaded: one program for one device's share of the jobs, which n_dev threads call at once
-            share = [a[: a.shape[0] // n_dev] for a in (keys, *leaves)] if threads else [keys, *leaves]
-            lowered = self._callable(n_dev, threads, treedef, share[0], share[1:]).lower(*share)
+            share = [a[:1] for a in (keys, *leaves)] if threads else [keys, *leaves]
+            lowered = self._callable(1 if threads else n_dev, 1 if threads else 0, treedef, share[0],
+                                     share[1:]).lower(*share)
             if while_compiling is not None:
                 while_compiling()
             # compiled here, so that the timing starts with the run alone
@@ -377,8 +382,8 @@ class NUTSProgram:
     def _callable(self, n_dev: int, threads: int, treedef, keys: np.ndarray, leaves: list[np.ndarray]) -> Callable:
         """Return the program for one signature of arguments (not yet compiled): from the program store, else traced.
 
-        ``threads``: 0 for one program sharded over ``n_dev`` devices; else the number of threads that will call a
-        single-device program, which ``keys`` and ``leaves`` (one thread's share of the jobs) then describe.
+        ``threads``: 0 for one program sharded over ``n_dev`` devices; else 1, for the single-device program of one
+        job that threads call (``n_dev`` 1 and ``keys`` and ``leaves`` that one job's).
 
         With a ``store_key`` and the persistent cache on, the traced program is exported (:mod:`jax.export`,
         StableHLO) to ``<cache>/programs/`` under a digest of everything it depends on, and run from there; a new
@@ -810,29 +815,40 @@ def own_dispatch(fn: Callable) -> Callable:
 
 
 class _ThreadedRun:
-    """The jobs of one run split into equal shares, each share a call of a single-device program in its own thread.
+    """The jobs of one run, each a call of a one-job program, taken one after another by ``threads`` threads.
 
     The threads start at once, each with its own copy of the program (:func:`own_dispatch`), so that they run at
-    once even on the program's first call; :meth:`join` waits for them and returns the outputs joined along the
-    job axis.
+    once even on the program's first call. A thread that finishes a job takes the next one not yet taken, so no
+    thread waits while another still has a queue of jobs (a NUTS chain's cost varies with its trees), and no job is
+    repeated to give the threads equal shares. :meth:`join` waits for them and returns the outputs in job order.
     """
 
     def __init__(self, fn: Callable, threads: int, *args: np.ndarray):
-        size = args[0].shape[0] // threads
+        num_jobs = args[0].shape[0]
         x64 = bool(jax.config.read("jax_enable_x64"))  # thread-local under jax.enable_x64: pass it on
         fns = [own_dispatch(fn) for _ in range(threads)]
+        taken = itertools.count()  # next() is atomic in CPython: each job is taken by one thread
+        outs: list[Any] = [None] * num_jobs
+        failed = threading.Event()  # a job that raises stops the other threads taking more
 
-        def call(i: int):
+        def work(i: int):
             with jax.enable_x64(x64):
-                return jax.block_until_ready(fns[i](*(a[i * size:(i + 1) * size] for a in args)))
+                while not failed.is_set() and (j := next(taken)) < num_jobs:
+                    try:
+                        outs[j] = jax.block_until_ready(fns[i](*(a[j:j + 1] for a in args)))
+                    except BaseException:
+                        failed.set()
+                        raise
 
         pool = ThreadPoolExecutor(threads, thread_name_prefix="bayescale-nuts")
-        self._futures = [pool.submit(call, i) for i in range(threads)]
+        self._futures = [pool.submit(work, i) for i in range(threads)]
+        self._outs = outs
         pool.shutdown(wait=False)
 
     def join(self):
-        outs = [f.result() for f in self._futures]
-        return jax.tree.map(lambda *v: np.concatenate([np.asarray(x) for x in v]), *outs)
+        for f in self._futures:
+            f.result()
+        return jax.tree.map(lambda *v: np.concatenate([np.asarray(x) for x in v]), *self._outs)
 
 
 class Pending:

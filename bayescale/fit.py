@@ -428,7 +428,7 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int, optional
         covariance as the first mass matrix (ChEES starts the same way); a chain whose search stalls short of a
         mode starts as without the warm start (``fit.meta["sampler"]["warm_started_chains"]`` counts the others).
         On problem C's fits of 30 runs (``benchmarks/speed.py``) the warm-up took 0.65x the gradients, the whole
-        fit 0.75x, for the same ESS; over the 23 registered laws (``benchmarks/warm_start.py``) 0.68-0.94x, with
+        fit 0.75x, for the same ESS; over the 23 registered laws (``benchmarks/every_law.py``) 0.68-0.94x, with
         slightly more fits failing their checks (94 against 88 of 368): a chain can stay in a minor mode that its
         search found (seen on ``lr_batch_landscape``).
         It adds the search to the compiled program (about a second of compiling), so it pays in ``fit_many`` and
@@ -459,9 +459,14 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int, optional
         the same diagnostics, without tree depth (no trees are built). ``max_tree_depth``,
         ``warmup_tree_depth``, ``mass_shrinkage``, ``dense_mass`` and ``warm_start`` apply to NUTS only.
     fallback : bool
-        With ``sampler="chees"``: refit with NUTS (its default chains, warm-up and draws) every fit that fails a
-        check, and keep the NUTS fit, whose ``meta["fallback_from"]`` records the ChEES fit's problems. Default
-        True; False keeps the failed ChEES fits (and warns)."""
+        Refit every fit that fails a check with a more careful sampler, and keep the refit: a ChEES fit with NUTS
+        (its default chains, warm-up and draws; then as a NUTS fit if that fails too), a NUTS fit with NUTS at
+        ``target_accept_prob=0.99`` (:data:`~bayescale.fit.REFIT_TARGET_ACCEPT`: smaller steps, about twice the
+        gradients) without ``warm_start``. The refit's ``meta["fallback_from"]`` lists the failed fits' samplers,
+        targets, problems and gradients. Only failing fits pay: over 16 fits (8 simulated ladders, twice) of each
+        of the 23 registered laws, 35 of 368 failed a check with the refits against 88 without, for 2.0x the
+        gradients in all; two weakly identified laws failed as often either way (``docs/speed.md``, "Refitting a
+        failed fit"). Default True; False keeps the failed fits (and warns)."""
 
 
 def fit(
@@ -612,10 +617,13 @@ def fit(
               f"warm-up + {opts.num_samples}) "
               f"draws on {len(prep.table.frame)} runs ...", file=sys.stderr, flush=True)
     (result,) = _run_batch([prep], [0], seed, opts, dense_mass)
-    if opts.sampler == "chees" and fallback and not result.diagnostics.ok:
+    tried = opts
+    while fallback and not result.diagnostics.ok and (careful := _fallback_options(tried)) is not None:
         if progress:
-            print("bayescale: the ChEES fit failed a check; refitting with NUTS ...", file=sys.stderr, flush=True)
-        result = _fell_back(_run_batch([prep], [0], seed, _nuts_fallback(opts), dense_mass)[0], result)
+            print(f"bayescale: the fit failed a check ({result.diagnostics.problems[0].split(':')[0]}); refitting "
+                  f"with {_describe(careful)} ...", file=sys.stderr, flush=True)
+        result = _fell_back(_run_batch([prep], [0], seed, careful, dense_mass)[0], result)
+        tried = careful
     if progress:
         print(f"bayescale: done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     hint = _failure_hint([result])
@@ -679,10 +687,12 @@ def fit_many(
         Most fits per compiled program call: it bounds memory (a call holds ``batch_size x num_chains x
         num_samples`` draws and pointwise log-likelihoods) and sets the step of the progress bar. Default: 32 on
         CPU, where host devices run their jobs one after another anyway; on a GPU as many fits as keep a call's
-        draws and log-likelihoods within 4 GiB, at most 400, since a GPU runs a call's jobs side by side. Fits of
-        one structure are split into calls of equal size (the last padded with repeats, whose results are
-        dropped) so that one compilation serves all; fits of different structure (number of groups, pooling) go
-        to separate calls.
+        draws and log-likelihoods within 4 GiB, at most 400, since a GPU runs a call's jobs side by side. On CPU
+        the fits of one structure are shared out evenly among the calls, none repeated, and one compiled program
+        of one chain serves every call whatever its number of fits (and ``bs.fit``'s fits of the same law and run
+        count); on an accelerator they are split into calls of equal size (the last padded with repeats, whose
+        results are dropped) so that one compilation serves all. Fits of different structure (number of groups,
+        pooling) go to separate calls.
     client : dask.distributed.Client, optional
         Run the batches on a Dask cluster (``pip install 'bayescale[distributed]'``): each worker fits whole
         batches with its own compiled program. Without it everything runs in this process.
@@ -757,16 +767,21 @@ def fit_many(
         bar.update(_collect(results, b, fits_b))
     bar.close()
     failed = [i for i in range(len(names)) if not results[i].diagnostics.ok]
-    if opts.sampler == "chees" and fallback and failed:  # refit those with NUTS, in batches of one structure
-        nuts = _nuts_fallback(opts)
-        size = batch_size or _default_batch_size([preps[i] for i in failed], nuts)
+    tried = opts
+    while fallback and failed and (careful := _fallback_options(tried)) is not None:  # in batches of one structure
+        size = batch_size or _default_batch_size([preps[i] for i in failed], careful)
         refits: dict[int, Fit] = {}
+        if progress:
+            print(f"bayescale: {len(failed)} of {len(names)} fits failed a check; refitting them with "
+                  f"{_describe(careful)} ...", file=sys.stderr, flush=True)
         bar = _bar(len(failed), progress)
-        for b, fits_b in run(_batches(preps, failed, size, nuts), nuts):
+        for b, fits_b in run(_batches(preps, failed, size, careful), careful):
             bar.update(_collect(refits, b, fits_b))
         bar.close()
         for i, f in refits.items():
             results[i] = _fell_back(f, results[i])
+        failed = [i for i in failed if not results[i].diagnostics.ok]
+        tried = careful
     out = {names[i]: results[i] for i in range(len(names))}
     for i, fit_ in enumerate(out.values()):
         fit_.tree.attrs["fit_index"] = i
@@ -817,15 +832,48 @@ class _Options:
                                    mass_shrinkage=self.mass_shrinkage, warm_start=self.warm_start)
 
 
-def _nuts_fallback(opts: _Options) -> _Options:
-    """NUTS with its default chains, warm-up and draws, for refitting ChEES fits that failed a check."""
-    chains, warmup, samples = SAMPLERS["nuts"]
-    return dataclasses.replace(opts, sampler="nuts", num_chains=chains, num_warmup=warmup, num_samples=samples)
+#: The step-size target of the NUTS refit of a NUTS fit that failed a check (``fallback=True``): Stan's last
+#: advice for divergences. On 8 default ladders (``bs.simulate_ladder``) of each of the 10 laws with failing fits,
+#: 2026-12-05, 59 of 80 fits passed when fitted at 0.99 against 31 at 0.9, for 1.7-4.1x the draws' gradients; on 8
+#: Chinchilla ladders 0.95 left divergences in 5 fits, 0.99 in none.
+REFIT_TARGET_ACCEPT = 0.99
+
+
+def _fallback_options(opts: _Options) -> _Options | None:
+    """Return the more careful sampler for refitting a failed fit run with ``opts``; None when none is left.
+
+    ChEES's fits go to NUTS with its default chains, warm-up and draws; NUTS's to NUTS at
+    :data:`REFIT_TARGET_ACCEPT` without the warm start (which may have started a chain in a minor mode).
+    """
+    if opts.sampler == "chees":
+        chains, warmup, samples = SAMPLERS["nuts"]
+        return dataclasses.replace(opts, sampler="nuts", num_chains=chains, num_warmup=warmup, num_samples=samples)
+    if opts.target_accept_prob < REFIT_TARGET_ACCEPT:
+        return dataclasses.replace(opts, target_accept_prob=REFIT_TARGET_ACCEPT, warm_start=False)
+    return None
+
+
+_SAMPLER_NAMES = {"nuts": "NUTS", "chees": "ChEES"}
+
+
+def _describe(opts: _Options) -> str:
+    """Name a refit's sampler for progress lines: ``NUTS (target_accept_prob 0.99)``."""
+    return f"{_SAMPLER_NAMES[opts.sampler]} (target_accept_prob {opts.target_accept_prob})"
 
 
 def _fell_back(refit: Fit, failed: Fit) -> Fit:
-    """``refit`` (NUTS) with the failed ChEES fit's problems recorded in its metadata."""
-    refit.meta["fallback_from"] = {"sampler": "chees", "problems": list(failed.diagnostics.problems)}
+    """Return ``refit`` with the failed fit appended to its ``meta["fallback_from"]``.
+
+    Each entry holds the failed fit's sampler, target, problems, leapfrog steps, and its share of its call's sampler
+    seconds (the call's run over its fits).
+    """
+    options = failed.meta["options"]
+    attempt = {"sampler": options.get("sampler", "nuts"), "target_accept_prob": options["target_accept_prob"],
+               "problems": list(failed.diagnostics.problems),
+               "warmup_steps": failed.meta["sampler"]["warmup_steps"],
+               "sample_steps": failed.meta["sampler"]["sample_steps"],
+               "sampler_seconds": options["sampler_seconds"] / options["batch_fits"]}
+    refit.meta["fallback_from"] = [*failed.meta.get("fallback_from", []), attempt]
     refit.tree.attrs[_ATTR] = json.dumps(refit.meta)
     return refit
 
@@ -1049,40 +1097,33 @@ def _batches(preps: Sequence[_Prepared], indices: Iterable[int], batch_size: int
              ) -> list[list[int]]:
     """Split ``indices`` of ``preps`` into calls of one structure each (first appearance first), <= batch_size.
 
-    On CPU, where a call's jobs are shared among one thread per host device (:func:`bayescale.engine.threaded`),
-    the calls are sized to pad the fewest jobs (:func:`_equal_batches`); a job is a chain for NUTS, a fit for ChEES.
+    On CPU, where threads take a call's jobs one at a time (:func:`bayescale.engine.threaded`) from a program whose
+    shape does not depend on their number, the calls share the fits out evenly, none repeated
+    (:func:`_even_batches`); on an accelerator, whose program has the call's shape, they have one size
+    (:func:`_equal_batches`).
     """
     structures: dict[Any, list[int]] = {}
     for i in indices:
         structures.setdefault(_structure(preps[i]), []).append(i)
-    threads = jax.local_device_count() if engine.threaded() else None
-    jobs_per_fit = 1 if opts.sampler == "chees" else opts.num_chains
-    return [b for idx in structures.values() for b in _equal_batches(idx, batch_size, jobs_per_fit, threads)]
+    split = _even_batches if engine.threaded() else _equal_batches
+    return [b for idx in structures.values() for b in split(idx, batch_size)]
 
 
-def _padded_jobs(fits: int, jobs_per_fit: int, threads: int) -> int:
-    """Jobs a call of ``fits`` fits runs once :meth:`bayescale.engine.NUTSProgram.launch` evens out its threads."""
-    jobs = fits * jobs_per_fit
-    used = min(threads, jobs)
-    return -(-jobs // used) * used
+def _even_batches(idx: list[int], batch_size: int) -> list[list[int]]:
+    """Split ``idx`` into the fewest calls of at most ``batch_size``, their sizes differing by at most one."""
+    n_calls = -(-len(idx) // batch_size)
+    size, extra = divmod(len(idx), n_calls)
+    ends = np.cumsum([size + (c < extra) for c in range(n_calls)])
+    return [idx[end - size - (c < extra):end] for c, end in enumerate(ends.tolist())]
 
 
-def _equal_batches(idx: list[int], batch_size: int, jobs_per_fit: int = 1, threads: int | None = None
-                   ) -> list[list[int]]:
-    """Split ``idx`` into calls of one size (<= batch_size), padding the last with repeats of the first fits.
+def _equal_batches(idx: list[int], batch_size: int) -> list[list[int]]:
+    """Split ``idx`` into the fewest calls of one size (<= batch_size), padding the last with repeats.
 
-    Without ``threads``: the fewest calls (an accelerator runs a call's jobs side by side). With ``threads`` (CPU
-    host devices, each running its share of a call's jobs one after another): the size with the fewest jobs in all,
-    counting the repeats that fill the last call and those that even out the threads, and of those the largest.
-    For 100 ChEES fits over 4 threads, 5 calls of 20 run 100 jobs where 4 calls of 25 (padded to 28) would run 112.
+    An accelerator's program has the call's shape, so every call of a structure reuses one program.
     """
-    n = len(idx)
-    if threads is None:
-        n_calls = -(-n // batch_size)
-    else:
-        n_calls = min((-(-n // s) for s in range(1, min(batch_size, n) + 1)),
-                      key=lambda c: (c * _padded_jobs(-(-n // c), jobs_per_fit, threads), c))
-    size = -(-n // n_calls)
+    n_calls = -(-len(idx) // batch_size)
+    size = -(-len(idx) // n_calls)
     padded = idx + idx[: n_calls * size - len(idx)]
     return [padded[j:j + size] for j in range(0, len(padded), size)]
 
@@ -1236,7 +1277,7 @@ def _build_fits(done: _Launched, host_workers: int = 0) -> list[Fit]:
         out.append(_make_fit(prep, {k: v[sl] for k, v in samples.items()}, fit_stats, seed=done.seed, opts=opts,
                              run_info=run_info, law_dict=law_dict, versions=versions, shared=shared))
         judged.append(_engine_stats(fit_stats, opts.sampler))
-    diagnostics = _judge_all(worst(), judged, opts.max_tree_depth, opts.warmup_tree_depth)
+    diagnostics = _judge_all(worst(), judged, opts.max_tree_depth, opts.warmup_tree_depth, opts.target_accept_prob)
     for f, d in zip(out, diagnostics, strict=True):
         f._diagnostics = d
     return out
@@ -1768,7 +1809,7 @@ class Fit:
         if self._diagnostics is None:
             options = self.meta["options"]
             self._diagnostics = _diagnose(self.tree, self.param_vars, options["max_tree_depth"],
-                                          options.get("warmup_tree_depth"))
+                                          options.get("warmup_tree_depth"), options.get("target_accept_prob"))
         return self._diagnostics
 
     def runs(self) -> pd.DataFrame:
@@ -1913,24 +1954,26 @@ def _pct(q: float) -> str:
     return f"{v:02.0f}" if abs(v - round(v)) < 1e-9 else f"{v:g}"
 
 
-def _diagnose(tree, var_names: Sequence[str], max_tree_depth: int, warmup_tree_depth: int | None = None
-              ) -> Diagnostics:
-    return _diagnose_many([tree], var_names, max_tree_depth, warmup_tree_depth)[0]
+def _diagnose(tree, var_names: Sequence[str], max_tree_depth: int, warmup_tree_depth: int | None = None,
+              target_accept_prob: float | None = None) -> Diagnostics:
+    return _diagnose_many([tree], var_names, max_tree_depth, warmup_tree_depth, target_accept_prob)[0]
 
 
 def _diagnose_many(trees: Sequence, var_names: Sequence[str], max_tree_depth: int,
-                   warmup_tree_depth: int | None = None) -> list[Diagnostics]:
+                   warmup_tree_depth: int | None = None, target_accept_prob: float | None = None
+                   ) -> list[Diagnostics]:
     """Diagnostics of fits of one structure (same variables and shapes), one :class:`Diagnostics` each.
 
     ``warmup_tree_depth`` is the warm-up's tree-depth cap (None for fits saved before it was recorded): a fit whose
     draws hit ``max_tree_depth`` after a capped warm-up is told that the cap may be the cause.
     """
     post = {v: np.stack([t.posterior[v].values for t in trees]) for v in var_names}
-    return _judge_all(_worst_stats(post), [t.sample_stats for t in trees], max_tree_depth, warmup_tree_depth)
+    return _judge_all(_worst_stats(post), [t.sample_stats for t in trees], max_tree_depth, warmup_tree_depth,
+                      target_accept_prob)
 
 
 def _judge_all(worst: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]], stats: Sequence, max_tree_depth: int,
-               warmup_tree_depth: int | None) -> list[Diagnostics]:
+               warmup_tree_depth: int | None, target_accept_prob: float | None = None) -> list[Diagnostics]:
     """One :class:`Diagnostics` per fit from :func:`_worst_stats` and each fit's sample statistics.
 
     ``stats`` holds each fit's ``sample_stats`` (a Dataset) or :func:`_stat_arrays` of the engine's arrays, all of
@@ -1947,7 +1990,8 @@ def _judge_all(worst: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]], s
     energy = xr.DataArray(np.stack([a["energy"] for a in arrays]), dims=("fit", "chain", "draw"))
     ebfmi = np.asarray(azs.bfmi(energy)).reshape(len(arrays), -1)
     return [_judge({v: float(w[0][i]) for v, w in worst.items()}, {v: float(w[1][i]) for v, w in worst.items()},
-                   {v: float(w[2][i]) for v, w in worst.items()}, a, max_tree_depth, warmup_tree_depth, ebfmi[i])
+                   {v: float(w[2][i]) for v, w in worst.items()}, a, max_tree_depth, warmup_tree_depth, ebfmi[i],
+                   target_accept_prob)
             for i, a in enumerate(arrays)]
 
 
@@ -1996,11 +2040,13 @@ def _worst_stats(post: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarray, 
 
 
 def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stats, max_tree_depth: int,
-           warmup_tree_depth: int | None = None, ebfmi: np.ndarray | None = None) -> Diagnostics:
+           warmup_tree_depth: int | None = None, ebfmi: np.ndarray | None = None,
+           target_accept_prob: float | None = None) -> Diagnostics:
     """One fit's :class:`Diagnostics` from its worst R-hat and ESS per variable and its sample statistics.
 
     ``stats``: its ``sample_stats`` or :func:`_stat_arrays`; ``ebfmi``: each chain's E-BFMI, if already computed
-    (by ArviZ, as here otherwise).
+    (by ArviZ, as here otherwise); ``target_accept_prob``: the fit's step-size target, which the advice on
+    divergences starts from (None: unknown).
     """
     stats = _stat_arrays(stats)
     div = int(stats["diverging"].sum()) if "diverging" in stats else 0
@@ -2025,8 +2071,7 @@ def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stat
             problems.append(f"{label} ESS < {t[key]} for {_fmt(bad, '.0f')}: increase num_samples")
     if div > t["divergences"]:
         problems.append(f"{div} divergent transition(s) after warm-up (threshold {t['divergences']}): the posterior "
-                        "may be biased; raise target_accept_prob (to 0.95, then 0.99; 0.9 by default) or "
-                        "reparameterise")
+                        f"may be biased; {_divergence_fix(target_accept_prob)}")
     if depth_frac > t["tree_depth_frac"]:
         problems.append(f"{100 * depth_frac:.1f}% of draws hit the maximum tree depth {max_tree_depth} (threshold "
                         f"0%): sampling is inefficient; {_tree_depth_fix(max_tree_depth, warmup_tree_depth)}")
@@ -2039,6 +2084,15 @@ def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stat
         tree_depth_frac=depth_frac, max_tree_depth=max_tree_depth, min_e_bfmi=float(np.min(ebfmi)),
         num_draws=int(energy.size), problems=tuple(problems),
     )
+
+
+def _divergence_fix(target_accept_prob: float | None) -> str:
+    """Say what to do about divergences, from the step-size target the fit used."""
+    if target_accept_prob is not None and target_accept_prob >= REFIT_TARGET_ACCEPT:
+        return (f"they remain at target_accept_prob {target_accept_prob}: reparameterise, or add runs that "
+                "constrain the law where it curves")
+    used = "" if target_accept_prob is None else f" from {target_accept_prob}"
+    return f"raise target_accept_prob{used} to {REFIT_TARGET_ACCEPT}, or reparameterise"
 
 
 def _tree_depth_fix(max_tree_depth: int, warmup_tree_depth: int | None) -> str:

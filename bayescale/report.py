@@ -13,6 +13,7 @@ import datetime as _dt
 import io
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,6 +170,18 @@ def _sampler_line(opts, warmup_depth, warm_started: int | None = None) -> str:
             f"({warmup_depth} in warm-up){start}, {precision}")
 
 
+def _fallback_line(attempts) -> str:
+    """Describe the failed fits that a fit replaced (``fit.meta["fallback_from"]``, ``fallback=True``)."""
+    if isinstance(attempts, Mapping):  # fits saved before 2026-12-05 recorded one ChEES attempt as a mapping
+        attempts = [attempts]
+    names = {"nuts": "NUTS", "chees": "ChEES-HMC"}
+    return "; then ".join(
+        f"{names.get(a['sampler'], a['sampler'])}"
+        + (f" at target accept {a['target_accept_prob']}" if "target_accept_prob" in a else "")
+        + f" failed: {', '.join(p.split(':')[0] for p in a['problems'])}"
+        for a in attempts)
+
+
 def _context(fit, report, figures, title) -> dict:
     runs = fit.runs()
     law = fit.law
@@ -187,6 +200,7 @@ def _context(fit, report, figures, title) -> dict:
     provenance = [["law", f"{law.name}: {law.formula or ''} ({law.reference})"],
                   ["seed", str(meta["seed"])], ["input hash (sha256 of the runs)", meta["input_hash"]],
                   ["sampler", _sampler_line(opts, warmup_depth, meta.get("sampler", {}).get("warm_started_chains"))],
+                  *([["refitted after", _fallback_line(meta["fallback_from"])]] if meta.get("fallback_from") else []),
                   ["hierarchy", ", ".join(f"{p}: {m}" for p, m in fit.config.pool.items())
                    + (f" (groups {', '.join(fit.groups)})" if fit.groups else "")],
                   ["likelihood", fit.config.likelihood],

@@ -89,26 +89,40 @@ def test_problem_c_second_calls_get_their_own_table_against_the_loops_second_pas
     assert lines[11].startswith("| loop of bs.fit, second pass | 10 | 15.0 | 1.50 | 1.0x |")
 
 
-def test_warm_start_table_gives_each_law_its_ratios_to_the_baseline(capsys, bench_module):
-    """``warm_start.table`` sums each mode's first and second calls, divides by the baseline's, and totals the
+def test_every_law_table_gives_each_law_its_ratios_to_the_baseline(capsys, bench_module):
+    """``every_law.table`` sums each mode's first and second calls, divides by the baseline's, and totals the
     gradients and failed fits over the laws."""
-    warm_start = bench_module("warm_start")
+    every_law = bench_module("every_law")
 
-    def call(steps, warmup, wall, passed, problems=()):
+    def call(steps, warmup, wall, passed, problems=(), refitted=0):
         return {"wall_s": wall, "compile_s": 1.0, "sampler_s": wall / 2, "warmup_steps": warmup, "steps": steps,
-                "passed": passed, "fits": 4, "min_ess_bulk": 500.0, "problems": list(problems)}
+                "passed": passed, "fits": 4, "min_ess_bulk": 500.0, "problems": list(problems),
+                "refitted": refitted}
 
     row = {"law": "kaplan",
            "first": {"False": call(1000, 600, 9.0, 4), "True": call(700, 300, 8.0, 3, ["R-hat >= 1.01 for e"])},
-           "second": {"False": call(1000, 600, 2.0, 4), "True": call(800, 300, 1.0, 4)}}
-    warm_start.table([row])
+           "second": {"False": call(1000, 600, 2.0, 4), "True": call(800, 300, 1.0, 4, refitted=2)}}
+    every_law.table([row], "fallback")
     lines = capsys.readouterr().out.splitlines()
-    assert lines[5] == ("| kaplan | no (baseline) | 4/4, 4/4 | 500, 500 | 1,200 | 2,000 | 1.0 | 2.0 | 1.0 | 1.00 "
-                        "| 1.00 | 1.00 |")
-    assert lines[6] == "| kaplan | yes | 3/4, 4/4 | 500, 500 | 600 | 1,500 | 1.0 | 1.0 | 0.5 | 0.75 | 0.50 | 0.50 |"
-    assert "gradients 0.75x the baseline's (1,500 against 2,000); fits failing a check: 1 with it, 0 without, of 8" \
-        in lines[8]
-    assert lines[9] == "  kaplan, warm_start=True: R-hat >= 1.01 for e"
+    assert "fallback=True (failed fits refitted at target_accept_prob 0.99)" in lines[1]
+    assert lines[5] == ("| kaplan | off (baseline) | 4/4, 4/4 | 0, 0 | 500, 500 | 1,200 | 2,000 | 1.0 | 2.0 | 1.0 "
+                        "| 1.00 | 1.00 | 1.00 |")
+    assert lines[6] == ("| kaplan | on | 3/4, 4/4 | 0, 2 | 500, 500 | 600 | 1,500 | 1.0 | 1.0 | 0.5 | 0.75 | 0.50 "
+                        "| 0.50 |")
+    assert ("fallback on took 0.75x the baseline's gradients (1,500 against 2,000); fits failing a check: 1 with it "
+            "on, 0 off, of 8") in lines[8]
+    assert lines[9] == "  kaplan, fallback=True: R-hat >= 1.01 for e"
+
+
+def test_every_law_counts_the_gradients_of_the_fits_a_refit_replaced(bench_module):
+    """A refitted fit's steps are its own plus those of the failed fit it replaced (``meta["fallback_from"]``)."""
+    from types import SimpleNamespace
+
+    every_law = bench_module("every_law")
+    fit = SimpleNamespace(meta={"sampler": {"warmup_steps": 50, "sample_steps": 70},
+                                "fallback_from": [{"warmup_steps": 5, "sample_steps": 7}]})
+    assert every_law._steps(fit, "warmup_steps") == 55 and every_law._steps(fit, "sample_steps") == 77
+    assert every_law.OPTIONS["warm_start"][0]["fallback"] is False  # the warm start measures the sampler alone
 
 
 def test_gradient_clock_times_the_compiled_loops_again_without_compiling(bench_module):

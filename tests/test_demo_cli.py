@@ -106,10 +106,12 @@ def fit_file(runs_csv):
         warnings.simplefilter("ignore", bs.ConvergenceWarning)  # short chains; the CLI prints the diagnostics
         res = runner.invoke(app, ["fit", str(runs_csv), "--out", str(out), "--num-chains", "2", "--num-warmup",
                                   "300", "--num-samples", "300", "--target-accept-prob", "0.95",
-                                  "--max-tree-depth", "9", "--warmup-tree-depth", "6"])
+                                  "--max-tree-depth", "9", "--warmup-tree-depth", "6", "--no-fallback"])
     assert res.exit_code == 0, (res.output, res.exception)
     options = bs.load(out).meta["options"]
+    # the options reached the fit; with --no-fallback the short chains' fit was kept, not refitted at 0.99
     assert (options["target_accept_prob"], options["max_tree_depth"], options["warmup_tree_depth"]) == (0.95, 9, 6)
+    assert "fallback_from" not in bs.load(out).meta
     assert "Diagnostics(" in res.output
     assert "saved" in res.output and "r_hat" in res.output
     return out

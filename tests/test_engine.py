@@ -89,26 +89,14 @@ def test_equal_batches_cover_every_fit_in_calls_of_one_size(n, batch_size):
     assert len(batches) == -(-n // batch_size)
 
 
-@given(st.integers(1, 300), st.integers(1, 64), st.sampled_from([1, 4, 8]), st.integers(1, 8))
-def test_equal_batches_over_threads_pad_no_more_jobs_than_the_fewest_calls(n, batch_size, jobs_per_fit, threads):
-    batches = fit_module._equal_batches(list(range(n)), batch_size, jobs_per_fit, threads)
-    sizes = {len(b) for b in batches}
-    assert len(sizes) == 1 and sizes.pop() <= batch_size
-    assert sorted(set(i for b in batches for i in b)) == list(range(n))
-
-    def work(split):
-        return sum(fit_module._padded_jobs(len(b), jobs_per_fit, threads) for b in split)
-
-    fewest = fit_module._equal_batches(list(range(n)), batch_size)
-    assert work(batches) <= work(fewest)
-    assert work(batches) >= n * jobs_per_fit
-
-
-def test_equal_batches_over_threads_example():
-    # 100 ChEES fits (one job each) over 4 threads: 5 calls of 20, not 4 of 25 (each padded to 28)
-    assert [len(b) for b in fit_module._equal_batches(list(range(100)), 32, 1, 4)] == [20] * 5
-    # NUTS's 4 chains a fit fill the threads at any size: the fewest calls, as without threads
-    assert [len(b) for b in fit_module._equal_batches(list(range(100)), 32, 4, 4)] == [25] * 4
+@given(st.integers(1, 300), st.integers(1, 64))
+def test_even_batches_take_every_fit_once_in_the_fewest_calls(n, batch_size):
+    batches = fit_module._even_batches(list(range(n)), batch_size)
+    sizes = [len(b) for b in batches]
+    assert max(sizes) <= batch_size and max(sizes) - min(sizes) <= 1
+    assert [i for b in batches for i in b] == list(range(n))  # no repeats, in order
+    assert len(batches) == -(-n // batch_size)
+    assert all(type(i) is int for b in batches for i in b)
 
 
 def test_default_batch_size_is_32_on_cpu_and_bounded_by_memory_on_an_accelerator(monkeypatch):
@@ -504,7 +492,8 @@ SCRIPT = textwrap.dedent("""
     runs = bs.simulate_ladder("chinchilla", seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = bs.fit("chinchilla", runs, num_chains=2, num_warmup=50, num_samples=50, progress_bar=False)
+        fit = bs.fit("chinchilla", runs, num_chains=2, num_warmup=50, num_samples=50, progress_bar=False,
+                     fallback=False)
     print(json.dumps({"hits": hits.count("/jax/compilation_cache/cache_hits"),
                       "traces": sum(p.traces for p in engine._PROGRAMS.values()),
                       "alpha": fit.tree.posterior["alpha"].values.ravel()[:5].tolist()}))
@@ -578,9 +567,10 @@ def test_cache_can_be_switched_off(monkeypatch):
 def test_fit_many_on_a_local_dask_cluster():
     distributed = pytest.importorskip("distributed")
     runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(3)], ignore_index=True)
-    # batch_size 2 for 3 fits: calls of at most 2 fits (on 2 host-device threads, 3 calls of one fit, which pad no
-    # chain; with more threads, calls of 2, the second padded with a repeat of t0, dropped)
-    kw = dict(seed=3, num_chains=2, num_warmup=200, num_samples=200, batch_size=2, progress_bar=False)
+    # batch_size 2 for 3 fits: calls of at most 2 fits (on CPU [t0, t1] and [t2]; on an accelerator [t0, t1] and
+    # [t2, t0], the repeat dropped); no refits of the fits that 200 draws leave failing their checks
+    kw = dict(seed=3, num_chains=2, num_warmup=200, num_samples=200, batch_size=2, progress_bar=False,
+              fallback=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # dask's start-up chatter; 200 draws are too few for the ESS threshold
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -826,9 +816,9 @@ def test_while_compiling_runs_once_per_new_shape_and_runs_are_timed():
 
 
 def test_threaded_cpu_runs_match_the_sharded_program(monkeypatch):
-    """On CPU a run's shares of jobs are calls of one single-device program from parallel threads; the draws are
-    those of the program sharded over the host devices (the same NUTS on the same keys), for one job per device and
-    for several (``lax.map`` within a share, the last share padded with repeats)."""
+    """On CPU each job of a run is a call of one single-device, one-job program from parallel threads; the draws
+    are those of the program sharded over the host devices (the same NUTS on the same keys), for one job per device
+    and for several (the sharded program's ``lax.map`` within a share, its last share padded with repeats)."""
     assert engine.threaded()  # the suite runs on CPU
     rng = np.random.default_rng(3)
     for jobs in (jax.local_device_count(), 2 * jax.local_device_count() + 1):
@@ -848,28 +838,61 @@ def test_threaded_cpu_runs_match_the_sharded_program(monkeypatch):
         np.testing.assert_allclose(st_thr["log_likelihood"], st_sh["log_likelihood"], rtol=1e-9, atol=1e-12)
 
 
-def test_threaded_run_calls_the_program_from_one_thread_per_share():
+def test_threaded_run_threads_take_job_after_job_in_order():
+    """Each job is one call; a thread that finishes takes the next job not yet taken, so a slow job holds up one
+    thread only, and the outputs come back in job order, each job run once."""
     seen = []
 
     def program(keys, y):
-        seen.append(threading.current_thread().name)
-        time.sleep(0.05)  # hold each call long enough that the shares overlap
+        seen.append((int(keys[0, 0]), threading.current_thread().name))
+        time.sleep(0.5 if keys[0, 0] == 0 else 0.01)  # job 0 is slow: the other thread runs every other job
         return {"k": keys}, {"y": y}
 
-    keys, y = np.arange(8).reshape(4, 2), np.arange(12.0).reshape(4, 3)
-    pending = engine.Pending(functools.partial(engine._ThreadedRun, program, 4), (keys, y), num_jobs=3)
-    samples, stats = pending.result()
-    np.testing.assert_array_equal(samples["k"], keys[:3])  # joined in order, padding dropped
-    np.testing.assert_array_equal(stats["y"], y[:3])
-    assert len(set(seen)) == 4 and all(name.startswith("bayescale-nuts") for name in seen)
+    keys, y = np.arange(16).reshape(8, 2), np.arange(24.0).reshape(8, 3)
+    samples, stats = engine.Pending(functools.partial(engine._ThreadedRun, program, 2), (keys, y), num_jobs=8).result()
+    np.testing.assert_array_equal(samples["k"], keys)  # in job order
+    np.testing.assert_array_equal(stats["y"], y)
+    assert sorted(j for j, _ in seen) == list(range(0, 16, 2))  # every job once
+    slow = next(name for j, name in seen if j == 0)
+    assert [j for j, name in seen if name == slow] == [0]
+    assert all(name.startswith("bayescale-nuts") for _, name in seen)
+
+
+def test_threaded_run_stops_taking_jobs_after_one_fails():
+    calls = []
+
+    def program(keys, y):
+        calls.append(int(keys[0, 0]))
+        if keys[0, 0] == 0:
+            raise RuntimeError("job 0 failed")
+        time.sleep(0.05)
+        return {"k": keys}, {"y": y}
+
+    keys, y = np.arange(40).reshape(20, 2), np.zeros((20, 1))
+    with pytest.raises(RuntimeError, match="job 0 failed"):
+        engine.Pending(functools.partial(engine._ThreadedRun, program, 2), (keys, y), num_jobs=20).result()
+    assert len(calls) < 20
 
 
 def test_each_thread_calls_its_own_copy_of_a_compiled_program(monkeypatch):
     """JAX runs the first call of a compiled program while it fills the program's dispatch cache, and another thread
     calling the same program waits for that call to finish (``engine.own_dispatch`` has the measurements): so each
     thread of a run calls its own copy, which shares the compiled executable and has its own dispatch cache."""
-    made = []
-    monkeypatch.setattr(engine, "own_dispatch", lambda fn, real=engine.own_dispatch: made.append(real(fn)) or made[-1])
+    made, both, real = [], threading.Barrier(2, timeout=30), engine.own_dispatch
+
+    def own_dispatch(fn):
+        made.append(real(fn))
+        copy, waited = made[-1], []
+
+        def call(*args):  # each thread's first call waits for the other's: both threads take a job
+            if not waited:
+                waited.append(True)
+                both.wait()
+            return copy(*args)
+
+        return call
+
+    monkeypatch.setattr(engine, "own_dispatch", own_dispatch)
 
     def program(keys, y):
         return {"k": keys}, {"y": y + 1.0}
@@ -883,7 +906,7 @@ def test_each_thread_calls_its_own_copy_of_a_compiled_program(monkeypatch):
     assert all(c._executable is fn._executable for c in made)  # nothing compiled again
     dispatch = [c._call for c in made]  # each copy filled its own cache; the original was never called
     assert all(callable(d) for d in dispatch) and dispatch[0] is not dispatch[1] and fn._call is None
-    assert engine.own_dispatch(program) is program  # not a compiled program: called as it is
+    assert real(program) is program  # not a compiled program: called as it is
 
 
 def test_program_cache_reuses_and_clears():
