@@ -33,7 +33,7 @@ def quiet_fit(runs, law="chinchilla", **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.DataWarning)
         warnings.simplefilter("ignore", bs.ConvergenceWarning)
-        return bs.fit(law, runs, progress_bar=False, **kw)
+        return bs.fit(law, runs, progress_bar=False, **{"fallback": False, **kw})  # short chains: no refits
 
 
 def levels(report, check):

@@ -135,7 +135,7 @@ def test_cli_prints_warnings_as_plain_lines(runs_csv, tmp_path, capsys):
         warnings.simplefilter("default")  # pytest's filter would raise them
         main(["fit", str(tmp_path / "dup.csv"), "--out", str(tmp_path / "fit.nc"), "--num-chains", "2",
               "--num-warmup", "300", "--num-samples", "300", "--target-accept-prob", "0.95", "--max-tree-depth", "9",
-              "--warmup-tree-depth", "6"])
+              "--warmup-tree-depth", "6", "--no-fallback"])
     err = capsys.readouterr().err
     assert done.value.code == 0, err
     assert f"warning: 1 exact duplicate run(s) (row {len(runs)}) were dropped; each run is counted once [DataWarning]" \

@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     ap = case_study_parser(__doc__, "chinchilla_allocation_out", "short chains (for tests)")
     args = case_study_args(ap, argv)
     runs, _ = real_chinchilla_runs()
-    draws = dict(num_chains=2, num_warmup=300, num_samples=300) if args.smoke else {}
+    draws = dict(num_chains=2, num_warmup=300, num_samples=300, fallback=False) if args.smoke else {}
     start = time.perf_counter()
     with warnings.catch_warnings():
         if args.smoke:

@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     points = points[points["c"] >= args.fit_min_compute]
     points = points.assign(held_out=points["c"] > cut if cut else False)
     # few points and a ceiling-exponent ridge: long chains and small steps (every fit then passes every check)
-    draws = (dict(num_chains=2, num_warmup=300, num_samples=300) if args.smoke
+    draws = (dict(num_chains=2, num_warmup=300, num_samples=300, fallback=False) if args.smoke
              else dict(num_warmup=2000, num_samples=2000, target_accept_prob=0.97))
     answer = {"fit_max_compute": cut, "fit_min_compute": args.fit_min_compute, "budgets": list(BUDGETS), "datasets": {}}
     tables, held_rows = [], []

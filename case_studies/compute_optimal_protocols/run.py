@@ -59,7 +59,8 @@ def load(smoke: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def fit(runs: pd.DataFrame, *, smoke: bool, seed: int):
-    draws = dict(num_warmup=200, num_samples=200, num_chains=2) if smoke else dict(num_warmup=2000, num_samples=2000)
+    draws = (dict(num_warmup=200, num_samples=200, num_chains=2, fallback=False) if smoke
+             else dict(num_warmup=2000, num_samples=2000))
     with warnings.catch_warnings():
         if smoke:
             warnings.simplefilter("ignore", bs.ConvergenceWarning)

@@ -55,8 +55,8 @@ def load() -> pd.DataFrame:
 
 
 def fit(runs: pd.DataFrame, *, smoke: bool, seed: int):
-    draws = dict(num_warmup=300, num_samples=300, num_chains=2) if smoke else dict(num_warmup=2000,
-                                                                                     num_samples=2000)
+    draws = dict(num_warmup=300, num_samples=300, num_chains=2, fallback=False) if smoke else dict(num_warmup=2000,
+                                                                                                     num_samples=2000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.DataWarning)
         # warmup_tree_depth=12: no warm-up cap; the draws average depth 7.5, and with max_tree_depth=10 a warm-up cap

@@ -67,7 +67,8 @@ def load(smoke: bool) -> tuple[pd.DataFrame, int, int]:
 
 
 def fit(runs: pd.DataFrame, *, smoke: bool, seed: int):
-    draws = dict(num_warmup=150, num_samples=150, num_chains=2) if smoke else dict(num_warmup=1000, num_samples=1000)
+    draws = (dict(num_warmup=150, num_samples=150, num_chains=2, fallback=False) if smoke
+             else dict(num_warmup=1000, num_samples=1000))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.DataWarning)  # N spans a factor 2.5: the floor's N term leans on its prior
         if smoke:

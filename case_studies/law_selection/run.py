@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", nargs="+", default=list(LAWS), choices=list(LAWS))
     args = case_study_args(ap, argv)
     data = ["chinchilla"] if args.smoke else args.data
-    fit_kw = dict(num_chains=2, num_warmup=200, num_samples=200) if args.smoke else {}
+    fit_kw = dict(num_chains=2, num_warmup=200, num_samples=200, fallback=False) if args.smoke else {}
     conclusions = []
     for name in data:
         t0 = time.perf_counter()

@@ -96,8 +96,8 @@ def fit_stages(own: pd.DataFrame, pairs: pd.DataFrame, *, smoke: bool, seed: int
     # Warm-up trees uncapped (bayescale caps them at depth 7 by default): stage 2's draws need depth 8, and after a
     # warm-up capped at 7 (or 8) it adapted so badly that 99.8% (80%) of its draws hit the maximum depth 10
     # (2 chains x 1500 + 300, 2026-12-02); uncapped, or capped at 9, none did.
-    draws = dict(num_warmup=300, num_samples=200, num_chains=2) if smoke else dict(num_warmup=1500,
-                                                                                     num_samples=1500)
+    draws = dict(num_warmup=300, num_samples=200, num_chains=2, fallback=False) if smoke else dict(num_warmup=1500,
+                                                                                                     num_samples=1500)
     draws["warmup_tree_depth"] = 10
     # --smoke runs the pipeline rather than finding the posterior: after its 300 warm-up iterations stage 2's trees
     # were as deep as allowed (mean depth 9.4 of 10: 82 s of the script's 118 s on 2 cores, 2026-12-03). Its trees

@@ -53,8 +53,8 @@ def main(argv=None) -> int:
     args = case_study_args(ap, argv)
     runs, _ = real_chinchilla_runs()
     runs = runs[["n", "d", "loss"]]
-    settings = dict(steps=2, repeats=1, num_outcomes=16, fit_kwargs=dict(num_chains=2, num_warmup=200,
-                                                                          num_samples=200)) if args.smoke else \
+    settings = dict(steps=2, repeats=1, num_outcomes=16,
+                    fit_kwargs=dict(num_chains=2, num_warmup=200, num_samples=200, fallback=False)) if args.smoke else \
         dict(steps=10, repeats=3, num_outcomes=64,
              fit_kwargs=dict(num_warmup=1000, num_samples=1000, target_accept_prob=0.95))
     full = bs.fit("chinchilla", runs, seed=args.seed, progress_bar=False)
