@@ -1111,10 +1111,7 @@ def _batches(preps: Sequence[_Prepared], indices: Iterable[int], batch_size: int
 
 def _even_batches(idx: list[int], batch_size: int) -> list[list[int]]:
     """Split ``idx`` into the fewest calls of at most ``batch_size``, their sizes differing by at most one."""
-    n_calls = -(-len(idx) // batch_size)
-    size, extra = divmod(len(idx), n_calls)
-    ends = np.cumsum([size + (c < extra) for c in range(n_calls)])
-    return [idx[end - size - (c < extra):end] for c, end in enumerate(ends.tolist())]
+    return [b.tolist() for b in np.array_split(np.asarray(idx, dtype=int), -(-len(idx) // batch_size))]
 
 
 def _equal_batches(idx: list[int], batch_size: int) -> list[list[int]]:

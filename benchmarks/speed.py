@@ -163,7 +163,10 @@ def gate(row: dict, stan: dict | None) -> str:
 
 
 def settings(quick: bool) -> dict:
-    return {"num_chains": 2, "num_warmup": 300, "num_samples": 300} if quick else dict(problems.SETTINGS)
+    """bayescale's sampler settings for every row: without the refit of failed fits (``fallback=False``), so that a
+    row's gradients, sampler seconds and gate are those of the fits it ran, as for ChEES (:func:`chees_settings`)."""
+    sizes = {"num_chains": 2, "num_warmup": 300, "num_samples": 300} if quick else dict(problems.SETTINGS)
+    return {**sizes, "fallback": False}
 
 
 def numpyro_mcmc(runs: pd.DataFrame, chain_method: str, opts: dict, **fit_kw) -> dict:
