@@ -1,7 +1,7 @@
 """The ``bayescale`` command line (Typer).
 
 Commands: ``fit``, ``predict``, ``summary``, ``report``, ``compare``, ``backtest``, ``calibrate``, ``decide``,
-``compare-at-scale``, ``laws``, ``demo``.
+``compare-at-scale``, ``laws``, ``cache``, ``demo``.
 
 Errors in the input (a bad table, an unknown law, a missing file) are printed as one clear message with exit code 2,
 never as a traceback; warnings as plain ``warning: <message> [<category>]`` lines (:func:`main`). ``calibrate``
@@ -381,6 +381,38 @@ def laws():
     for name in bs.laws():
         law = bs.get_law(name)
         typer.echo(f"{name:20s} ({', '.join(law.inputs)}) -> {law.target}   {law.formula}")
+
+
+@app.command()
+def cache(
+    clear: Annotated[bool, typer.Option(help="delete the cached programs (each is compiled again when next needed)")]
+    = False,
+):
+    """Where the persistent compilation cache is, what it holds and its limit; --clear empties it."""
+    from bayescale import engine
+
+    try:
+        info = engine.clear_cache() if clear else engine.cache_info()
+    except (ValueError, OSError) as exc:  # a bad BAYESCALE_JAX_CACHE_MAX_MB, an unreadable folder
+        _fail(str(exc))
+    if info["dir"] is None:
+        typer.echo("persistent cache: off (BAYESCALE_JAX_CACHE=off)")
+        return
+
+    def mib(n):
+        return f"{n / 2**20:.1f} MiB"
+
+    def programs(n):
+        return f"{n} program{'' if n == 1 else 's'}"
+
+    total = info["xla_bytes"] + info["program_bytes"]
+    typer.echo(f"persistent cache: {info['dir']} (set BAYESCALE_JAX_CACHE to move it, =off to switch it off)")
+    typer.echo(f"  compiled code (JAX): {programs(info['xla_entries'])}, {mib(info['xla_bytes'])}")
+    typer.echo(f"  traced programs (bayescale): {programs(info['program_entries'])}, {mib(info['program_bytes'])}")
+    typer.echo(f"  in all {mib(total)} of at most {mib(info['max_bytes'])} (BAYESCALE_JAX_CACHE_MAX_MB; the least "
+               f"recently used go first)")
+    if clear:
+        typer.echo(f"cleared: {mib(total)} freed")
 
 
 @app.command()

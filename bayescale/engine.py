@@ -20,7 +20,8 @@ data are arguments:
   likelihood), so nearby data sizes share one compiled program.
 * **Cache.** :func:`program` keeps compiled programs per (model, settings) for the life of the process; JAX's
   persistent compilation cache (:func:`enable_persistent_cache`, on by default in the user cache dir) keeps the
-  compiled XLA code across processes.
+  compiled XLA code across processes, and the traced programs beside it, up to :func:`cache_max_bytes` in all
+  (least recently used first out; :func:`cache_info`, :func:`clear_cache`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import importlib.util
 import itertools
 import math
 import os
@@ -47,7 +49,8 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["default_warmup_tree_depth", "default_batching", "threaded", "own_dispatch", "init_near_mean",
-           "NUTSProgram", "Pending", "NUTSSettings", "program", "bucket", "enable_persistent_cache", "CompiledNUTS",
+           "NUTSProgram", "Pending", "NUTSSettings", "program", "bucket", "enable_persistent_cache", "cache_dir",
+           "cache_max_bytes", "cache_info", "clear_cache", "CompiledNUTS",
            "job_keys", "DEFAULT_MASS_SHRINKAGE", "ChEESSettings", "ChEESProgram", "laplace"]
 
 #: Sample statistics recorded per draw (NumPyro's names).
@@ -415,9 +418,13 @@ class NUTSProgram:
 
         if path.exists():
             try:
-                return run_exported(export.deserialize(bytearray(path.read_bytes())))
+                loaded = run_exported(export.deserialize(bytearray(path.read_bytes())))
             except Exception:  # noqa: BLE001 - unreadable entry (partial copy, other JAX): trace it again below
                 pass
+            else:
+                with contextlib.suppress(OSError):  # its last use, which _prune_programs keeps the latest of
+                    os.utime(path)
+                return loaded
         specs = [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in [keys, *leaves]]
         try:
             from bayescale.law import _no_locations
@@ -425,6 +432,7 @@ class NUTSProgram:
             with _no_locations():
                 exported = export.export(traced)(*specs)
             _atomic_write(path, exported.serialize())
+            _prune_programs(path.parent, cache_max_bytes() - int(_XLA_SHARE * cache_max_bytes()))
         except Exception:  # noqa: BLE001 - a program JAX cannot export still runs, traced in this process
             return traced
         return run_exported(exported)
@@ -438,7 +446,7 @@ class NUTSProgram:
                  bool(jax.config.read("jax_enable_x64")), str(treedef), keys.shape,
                  [(v.shape, v.dtype.str) for v in leaves], _code_version()]
         digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
-        return Path(cache) / "programs" / f"{digest}.jaxexport"
+        return _programs_dir(cache) / f"{digest}.jaxexport"
 
 
 @dataclass(frozen=True)
@@ -949,32 +957,69 @@ def bucket(n: int) -> int:
 # ---------------------------------------------------------------------------------------------- persistent cache
 _CACHE_STATE: dict[str, Any] = {"dir": None, "checked": False}
 
+#: Default of ``BAYESCALE_JAX_CACHE_MAX_MB``: the persistent cache's limit in MiB, all of it together.
+CACHE_MAX_MB = 1024
+
+#: Share of the limit that JAX's compiled code may take; bayescale's stored programs (``programs/``) take the rest.
+#: Measured on the development machine after a few hundred programs: 133 MiB of XLA code beside 72 MiB of them.
+_XLA_SHARE = 0.75
+
+
+def cache_dir() -> str | None:
+    """Return the persistent cache's folder as :func:`enable_persistent_cache` would pick it (None: switched off).
+
+    ``$BAYESCALE_JAX_CACHE``, else ``<user cache dir>/bayescale/jax``; nothing is created or turned on here.
+    """
+    env = os.environ.get("BAYESCALE_JAX_CACHE", "")
+    if env.lower() in ("off", "0", "false", "no"):
+        return None
+    if env:
+        return env
+    import pooch
+
+    return os.path.join(pooch.os_cache("bayescale"), "jax")
+
+
+def cache_max_bytes() -> int:
+    """Return the cache's limit in bytes: ``$BAYESCALE_JAX_CACHE_MAX_MB`` MiB, else :data:`CACHE_MAX_MB` MiB.
+
+    Raises ``ValueError`` naming the variable when it is not a positive whole number of MiB.
+    """
+    raw = os.environ.get("BAYESCALE_JAX_CACHE_MAX_MB", "").strip()
+    if not raw:
+        return CACHE_MAX_MB * 2**20
+    try:
+        mb = int(raw)
+    except ValueError:
+        mb = 0
+    if mb <= 0:
+        raise ValueError(f"BAYESCALE_JAX_CACHE_MAX_MB={raw!r} is not a positive whole number of MiB; set it to, "
+                         f"say, {CACHE_MAX_MB} (the default), or BAYESCALE_JAX_CACHE=off to run without the cache")
+    return mb * 2**20
+
 
 def enable_persistent_cache(path: str | os.PathLike | None = None) -> str | None:
     """Turn on JAX's persistent compilation cache (once per process), so a new process reuses compiled samplers.
 
-    The directory is ``path``, else ``$BAYESCALE_JAX_CACHE``, else ``<user cache dir>/bayescale/jax``. Setting
-    ``BAYESCALE_JAX_CACHE=off`` disables it; a cache directory the user already gave JAX
-    (``jax_compilation_cache_dir``) is left alone. Returns the directory in use, or None.
+    The directory is ``path``, else :func:`cache_dir` (``$BAYESCALE_JAX_CACHE``, else
+    ``<user cache dir>/bayescale/jax``). Setting ``BAYESCALE_JAX_CACHE=off`` disables it; a cache directory the user
+    already gave JAX (``jax_compilation_cache_dir``) is left alone (JAX's own limit too). The cache keeps at most
+    :func:`cache_max_bytes` (``$BAYESCALE_JAX_CACHE_MAX_MB``, default 1024 MiB): JAX evicts its least recently used
+    compiled code beyond three quarters of it (``jax_compilation_cache_max_size``), and bayescale its least recently
+    used stored programs beyond the rest. Returns the directory in use, or None.
     """
     if path is None and _CACHE_STATE["checked"]:
         return _CACHE_STATE["dir"]
-    _CACHE_STATE["checked"] = True
-    env = os.environ.get("BAYESCALE_JAX_CACHE", "")
-    if path is None and env.lower() in ("off", "0", "false", "no"):
+    if path is None and cache_dir() is None:
+        _CACHE_STATE["checked"] = True
         return None
+    limit = cache_max_bytes()  # a bad limit fails here, before anything is switched on, and again at the next call
+    _CACHE_STATE["checked"] = True
     existing = jax.config.jax_compilation_cache_dir
     if existing and path is None:
         _CACHE_STATE["dir"] = existing
         return existing
-    if path is None:
-        if env:
-            path = env
-        else:
-            import pooch
-
-            path = os.path.join(pooch.os_cache("bayescale"), "jax")
-    path = os.fspath(path)
+    path = os.fspath(cache_dir() if path is None else path)
     try:
         os.makedirs(path, exist_ok=True)
     except OSError:  # read-only home: run without the cache rather than fail the fit
@@ -982,8 +1027,77 @@ def enable_persistent_cache(path: str | os.PathLike | None = None) -> str | None
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    if importlib.util.find_spec("filelock") is not None:  # JAX's eviction locks the folder with it
+        jax.config.update("jax_compilation_cache_max_size", int(_XLA_SHARE * limit))
     _CACHE_STATE["dir"] = path
     return path
+
+
+def _programs_dir(cache: str | os.PathLike) -> Path:
+    return Path(cache) / "programs"
+
+
+def _prune_programs(folder: Path, max_bytes: int) -> None:
+    """Delete the least recently used stored programs until ``folder`` holds at most ``max_bytes``.
+
+    A program's modification time is when it was last written or loaded (:meth:`NUTSProgram._callable` touches it).
+    Another process may be reading a file deleted here: it then traces its program again, as for any unreadable
+    entry.
+    """
+    entries = []
+    for f in folder.glob("*.jaxexport"):
+        with contextlib.suppress(OSError):
+            st = f.stat()
+            entries.append((st.st_mtime_ns, st.st_size, f))
+    total = sum(size for _, size, _ in entries)
+    for _, size, f in sorted(entries, key=lambda e: e[0]):
+        if total <= max_bytes:
+            break
+        with contextlib.suppress(OSError):
+            f.unlink()
+        total -= size
+
+
+def _cache_files(cache: str | os.PathLike) -> dict[str, list[Path]]:
+    """List a cache folder's files: JAX's (``*-cache`` and their ``*-atime``) and the stored programs."""
+    root = Path(cache)
+    return {"xla": sorted(root.glob("*-cache")) + sorted(root.glob("*-atime")),
+            "programs": sorted(_programs_dir(root).glob("*.jaxexport"))}
+
+
+def cache_info(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Report what the persistent cache holds: its folder, JAX's compiled programs and the stored programs.
+
+    Returns ``{"dir", "max_bytes", "xla_entries", "xla_bytes", "program_entries", "program_bytes"}``; ``dir`` and
+    ``max_bytes`` are None (and the counts 0) when the cache is switched off. ``path``: another cache folder than
+    :func:`cache_dir`'s.
+    """
+    folder = cache_dir() if path is None else os.fspath(path)
+    out: dict[str, Any] = {"dir": folder, "max_bytes": None if folder is None else cache_max_bytes(),
+                           "xla_entries": 0, "xla_bytes": 0, "program_entries": 0, "program_bytes": 0}
+    if folder is None or not os.path.isdir(folder):
+        return out
+    files = _cache_files(folder)
+    sizes = {k: [f.stat().st_size for f in v if f.is_file()] for k, v in files.items()}
+    out.update(xla_entries=sum(f.name.endswith("-cache") for f in files["xla"]), xla_bytes=sum(sizes["xla"]),
+               program_entries=len(sizes["programs"]), program_bytes=sum(sizes["programs"]))
+    return out
+
+
+def clear_cache(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Delete the persistent cache's entries: JAX's compiled programs and bayescale's stored programs.
+
+    Only those files go (the folder and anything else in it stay); a process using the cache meanwhile compiles
+    what it needs again. Returns :func:`cache_info` as it was before. ``path``: another folder than
+    :func:`cache_dir`'s.
+    """
+    before = cache_info(path)
+    if before["dir"] is not None and os.path.isdir(before["dir"]):
+        for files in _cache_files(before["dir"]).values():
+            for f in files:
+                with contextlib.suppress(FileNotFoundError):
+                    f.unlink()
+    return before
 
 
 # ---------------------------------------------------------------------------------------------- single data set

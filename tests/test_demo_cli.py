@@ -150,6 +150,32 @@ def test_cli_laws_lists_registry():
     assert all(name in res.output for name in bs.laws())
 
 
+def test_cli_cache_shows_its_folder_and_limit_and_clears_it(tmp_path, monkeypatch):
+    cache = tmp_path / "jax"
+    (cache / "programs").mkdir(parents=True)
+    (cache / "k1-cache").write_bytes(b"x" * 2**20)
+    (cache / "k1-atime").write_bytes(b"t" * 8)
+    (cache / "programs" / "p.jaxexport").write_bytes(b"p" * 2**19)
+    (cache / "notes.txt").write_text("not the cache's")
+    monkeypatch.setenv("BAYESCALE_JAX_CACHE", str(cache))
+    monkeypatch.setenv("BAYESCALE_JAX_CACHE_MAX_MB", "256")
+    res = runner.invoke(app, ["cache"])
+    assert res.exit_code == 0, res.output
+    assert f"persistent cache: {cache}" in res.output
+    assert "compiled code (JAX): 1 program, 1.0 MiB" in res.output
+    assert "traced programs (bayescale): 1 program, 0.5 MiB" in res.output
+    assert "in all 1.5 MiB of at most 256.0 MiB" in res.output
+    res = runner.invoke(app, ["cache", "--clear"])
+    assert res.exit_code == 0 and "cleared: 1.5 MiB freed" in res.output, res.output
+    assert sorted(p.name for p in cache.rglob("*")) == ["notes.txt", "programs"]
+    monkeypatch.setenv("BAYESCALE_JAX_CACHE_MAX_MB", "1e3")
+    res = runner.invoke(app, ["cache"])
+    assert res.exit_code == 2 and "error: BAYESCALE_JAX_CACHE_MAX_MB='1e3' is not a positive whole number" in res.output
+    monkeypatch.setenv("BAYESCALE_JAX_CACHE", "off")
+    res = runner.invoke(app, ["cache"])
+    assert res.exit_code == 0 and "persistent cache: off" in res.output
+
+
 def test_python_dash_m_runs_the_command():
     import subprocess
     import sys

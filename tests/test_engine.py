@@ -7,6 +7,7 @@ import functools
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -497,6 +498,7 @@ SCRIPT = textwrap.dedent("""
                      fallback=False)
     print(json.dumps({"hits": hits.count("/jax/compilation_cache/cache_hits"),
                       "traces": sum(p.traces for p in engine._PROGRAMS.values()),
+                      "max_size": jax.config.jax_compilation_cache_max_size,
                       "alpha": fit.tree.posterior["alpha"].values.ravel()[:5].tolist()}))
 """)
 
@@ -508,16 +510,35 @@ def run_script(env) -> dict:
 
 
 @pytest.mark.slow
-def test_persistent_cache_serves_a_new_process(tmp_path):
-    env = {**os.environ, "BAYESCALE_JAX_CACHE": str(tmp_path / "jax")}
+def test_persistent_cache_serves_a_new_process(tmp_path, monkeypatch):
+    cache = tmp_path / "jax"
+    monkeypatch.setenv("BAYESCALE_JAX_CACHE_MAX_MB", "64")  # this process's cache_info reads it too
+    env = {**os.environ, "BAYESCALE_JAX_CACHE": str(cache)}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    first, second = run_script(env), run_script(env)
-    assert any((tmp_path / "jax").iterdir()), "the first process wrote nothing to the cache"
+    first = run_script(env)
+    # JAX evicts its least recently used code beyond three quarters of the limit (it keeps an access time each)
+    assert first["max_size"] == int(0.75 * 64 * 2**20)
+    info = engine.cache_info(cache)
+    assert info["dir"] == str(cache) and info["max_bytes"] == 64 * 2**20
+    assert info["xla_entries"] >= 1 and info["program_entries"] == 1, info
+    assert len(list(cache.glob("*-atime"))) == info["xla_entries"]
+    (stored,) = (cache / "programs").glob("*.jaxexport")
+    os.utime(stored, (stored.stat().st_atime, stored.stat().st_mtime - 86400))
+    before = stored.stat().st_mtime
+    second = run_script(env)
     assert second["hits"] >= 1 and second["hits"] > first["hits"]
-    # the second process loads the stored program: it traces nothing, and samples the same draws
-    assert len(list((tmp_path / "jax" / "programs").glob("*.jaxexport"))) == 1
+    # the second process loads the stored program: it traces nothing, samples the same draws, and marks the
+    # program as just used (the store drops its least recently used programs first)
+    assert len(list((cache / "programs").glob("*.jaxexport"))) == 1
     assert first["traces"] == 1 and second["traces"] == 0
     assert second["alpha"] == first["alpha"]
+    assert stored.stat().st_mtime > before + 3600
+    # clearing deletes the entries, not the folder, and returns what there was
+    (cache / "notes.txt").write_text("not the cache's")
+    assert engine.clear_cache(cache)["program_entries"] == 1
+    after = engine.cache_info(cache)
+    assert after["xla_entries"] == after["xla_bytes"] == after["program_entries"] == 0, after
+    assert (cache / "notes.txt").exists()
     # a process with JAX's Shardy partitioner off cannot run the stored (Shardy) program: it traces its own
     gspmd = run_script({**env, "JAX_USE_SHARDY_PARTITIONER": "false"})
     assert gspmd["traces"] == 1 and gspmd["alpha"] == first["alpha"]
@@ -562,6 +583,41 @@ def test_cache_can_be_switched_off(monkeypatch):
     monkeypatch.setattr(engine, "_CACHE_STATE", {"dir": None, "checked": False})
     monkeypatch.setenv("BAYESCALE_JAX_CACHE", "off")
     assert engine.enable_persistent_cache() is None
+    monkeypatch.setenv("BAYESCALE_JAX_CACHE_MAX_MB", "lots")  # a limit of a cache that is off is never read
+    monkeypatch.setattr(engine, "_CACHE_STATE", {"dir": None, "checked": False})
+    assert engine.enable_persistent_cache() is None
+    assert engine.cache_info() == {"dir": None, "max_bytes": None, "xla_entries": 0, "xla_bytes": 0,
+                                   "program_entries": 0, "program_bytes": 0}
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "1.5", "lots"])
+def test_a_bad_cache_limit_is_named_and_switches_nothing_on(monkeypatch, tmp_path, raw):
+    monkeypatch.setattr(engine, "_CACHE_STATE", {"dir": None, "checked": False})
+    monkeypatch.setenv("BAYESCALE_JAX_CACHE", str(tmp_path / "jax"))
+    monkeypatch.setenv("BAYESCALE_JAX_CACHE_MAX_MB", raw)
+    before = jax.config.jax_compilation_cache_dir
+    with pytest.raises(ValueError, match=rf"BAYESCALE_JAX_CACHE_MAX_MB='{re.escape(raw)}' is not a positive whole "
+                                         r"number of MiB; set it to, say, 1024"):
+        engine.enable_persistent_cache()
+    assert jax.config.jax_compilation_cache_dir == before and not (tmp_path / "jax").exists()
+    monkeypatch.setenv("BAYESCALE_JAX_CACHE_MAX_MB", " 64 ")
+    assert engine.cache_max_bytes() == 64 * 2**20
+    monkeypatch.delenv("BAYESCALE_JAX_CACHE_MAX_MB")
+    assert engine.cache_max_bytes() == engine.CACHE_MAX_MB * 2**20 == 2**30
+
+
+def test_program_store_drops_its_least_recently_used_programs(tmp_path):
+    now = time.time()
+    for i in range(5):  # program 0 used longest ago
+        f = tmp_path / f"p{i}.jaxexport"
+        f.write_bytes(b"x" * 1000)
+        os.utime(f, (now, now - 100 * (5 - i)))
+    (tmp_path / "other.bin").write_bytes(b"y" * 5000)  # not a program: neither counted nor deleted
+    engine._prune_programs(tmp_path, 5000)
+    assert len(list(tmp_path.glob("*.jaxexport"))) == 5
+    engine._prune_programs(tmp_path, 2500)
+    assert sorted(f.name for f in tmp_path.glob("*.jaxexport")) == ["p3.jaxexport", "p4.jaxexport"]
+    assert (tmp_path / "other.bin").exists()
 
 
 @pytest.mark.slow
