@@ -432,7 +432,7 @@ class NUTSProgram:
             with _no_locations():
                 exported = export.export(traced)(*specs)
             _atomic_write(path, exported.serialize())
-            _prune_programs(path.parent, cache_max_bytes() - int(_XLA_SHARE * cache_max_bytes()))
+            _prune_programs(path.parent, _limits()[1])
         except Exception:  # noqa: BLE001 - a program JAX cannot export still runs, traced in this process
             return traced
         return run_exported(exported)
@@ -966,9 +966,15 @@ _XLA_SHARE = 0.75
 
 
 def cache_dir() -> str | None:
-    """Return the persistent cache's folder as :func:`enable_persistent_cache` would pick it (None: switched off).
+    """Return the persistent cache's folder as :func:`enable_persistent_cache` would pick it.
 
-    ``$BAYESCALE_JAX_CACHE``, else ``<user cache dir>/bayescale/jax``; nothing is created or turned on here.
+    Nothing is created or turned on here.
+
+    Returns
+    -------
+    str or None
+        ``$BAYESCALE_JAX_CACHE``, else ``<user cache dir>/bayescale/jax``; None when ``BAYESCALE_JAX_CACHE`` switches
+        the cache off (``off``, ``0``, ``false``, ``no``).
     """
     env = os.environ.get("BAYESCALE_JAX_CACHE", "")
     if env.lower() in ("off", "0", "false", "no"):
@@ -981,9 +987,17 @@ def cache_dir() -> str | None:
 
 
 def cache_max_bytes() -> int:
-    """Return the cache's limit in bytes: ``$BAYESCALE_JAX_CACHE_MAX_MB`` MiB, else :data:`CACHE_MAX_MB` MiB.
+    """Return the persistent cache's limit, all of it together.
 
-    Raises ``ValueError`` naming the variable when it is not a positive whole number of MiB.
+    Returns
+    -------
+    int
+        ``$BAYESCALE_JAX_CACHE_MAX_MB`` MiB, else :data:`CACHE_MAX_MB` MiB, in bytes.
+
+    Raises
+    ------
+    ValueError
+        Naming the variable, when it is set to anything but a positive whole number of MiB.
     """
     raw = os.environ.get("BAYESCALE_JAX_CACHE_MAX_MB", "").strip()
     if not raw:
@@ -996,6 +1010,13 @@ def cache_max_bytes() -> int:
         raise ValueError(f"BAYESCALE_JAX_CACHE_MAX_MB={raw!r} is not a positive whole number of MiB; set it to, "
                          f"say, {CACHE_MAX_MB} (the default), or BAYESCALE_JAX_CACHE=off to run without the cache")
     return mb * 2**20
+
+
+def _limits() -> tuple[int, int]:
+    """Bytes that JAX's compiled code and that bayescale's stored programs may take (:func:`cache_max_bytes`)."""
+    limit = cache_max_bytes()
+    xla = int(_XLA_SHARE * limit)
+    return xla, limit - xla
 
 
 def enable_persistent_cache(path: str | os.PathLike | None = None) -> str | None:
@@ -1013,7 +1034,7 @@ def enable_persistent_cache(path: str | os.PathLike | None = None) -> str | None
     if path is None and cache_dir() is None:
         _CACHE_STATE["checked"] = True
         return None
-    limit = cache_max_bytes()  # a bad limit fails here, before anything is switched on, and again at the next call
+    xla_limit = _limits()[0]  # a bad limit fails here, before anything is switched on, and again at the next call
     _CACHE_STATE["checked"] = True
     existing = jax.config.jax_compilation_cache_dir
     if existing and path is None:
@@ -1028,7 +1049,7 @@ def enable_persistent_cache(path: str | os.PathLike | None = None) -> str | None
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     if importlib.util.find_spec("filelock") is not None:  # JAX's eviction locks the folder with it
-        jax.config.update("jax_compilation_cache_max_size", int(_XLA_SHARE * limit))
+        jax.config.update("jax_compilation_cache_max_size", xla_limit)
     _CACHE_STATE["dir"] = path
     return path
 
@@ -1068,9 +1089,17 @@ def _cache_files(cache: str | os.PathLike) -> dict[str, list[Path]]:
 def cache_info(path: str | os.PathLike | None = None) -> dict[str, Any]:
     """Report what the persistent cache holds: its folder, JAX's compiled programs and the stored programs.
 
-    Returns ``{"dir", "max_bytes", "xla_entries", "xla_bytes", "program_entries", "program_bytes"}``; ``dir`` and
-    ``max_bytes`` are None (and the counts 0) when the cache is switched off. ``path``: another cache folder than
-    :func:`cache_dir`'s.
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A cache folder other than :func:`cache_dir`'s.
+
+    Returns
+    -------
+    dict
+        ``dir`` (the folder), ``max_bytes`` (:func:`cache_max_bytes`), ``xla_entries`` and ``xla_bytes`` (JAX's
+        compiled programs and the bytes of their files), ``program_entries`` and ``program_bytes`` (bayescale's
+        stored programs). ``dir`` and ``max_bytes`` are None, and the counts 0, when the cache is switched off.
     """
     folder = cache_dir() if path is None else os.fspath(path)
     out: dict[str, Any] = {"dir": folder, "max_bytes": None if folder is None else cache_max_bytes(),
@@ -1078,9 +1107,16 @@ def cache_info(path: str | os.PathLike | None = None) -> dict[str, Any]:
     if folder is None or not os.path.isdir(folder):
         return out
     files = _cache_files(folder)
-    sizes = {k: [f.stat().st_size for f in v if f.is_file()] for k, v in files.items()}
-    out.update(xla_entries=sum(f.name.endswith("-cache") for f in files["xla"]), xla_bytes=sum(sizes["xla"]),
-               program_entries=len(sizes["programs"]), program_bytes=sum(sizes["programs"]))
+
+    def size(f):
+        try:
+            return f.stat().st_size
+        except FileNotFoundError:  # evicted by another process meanwhile
+            return 0
+
+    out.update(xla_entries=sum(f.name.endswith("-cache") for f in files["xla"]),
+               xla_bytes=sum(map(size, files["xla"])), program_entries=len(files["programs"]),
+               program_bytes=sum(map(size, files["programs"])))
     return out
 
 
@@ -1088,8 +1124,17 @@ def clear_cache(path: str | os.PathLike | None = None) -> dict[str, Any]:
     """Delete the persistent cache's entries: JAX's compiled programs and bayescale's stored programs.
 
     Only those files go (the folder and anything else in it stay); a process using the cache meanwhile compiles
-    what it needs again. Returns :func:`cache_info` as it was before. ``path``: another folder than
-    :func:`cache_dir`'s.
+    what it needs again.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A cache folder other than :func:`cache_dir`'s.
+
+    Returns
+    -------
+    dict
+        :func:`cache_info` as it was before.
     """
     before = cache_info(path)
     if before["dir"] is not None and os.path.isdir(before["dir"]):
