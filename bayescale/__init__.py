@@ -40,6 +40,29 @@ from bayescale.fit import ConvergenceWarning, Fit, FitFileError, PriorWarning, f
 from bayescale.law import Law, LawSpecError, get_law, laws, register  # noqa: E402
 from bayescale.simulate import simulate_ladder  # noqa: E402
 
+
+def _enable_persistent_cache() -> None:
+    """Turn JAX's persistent compilation cache on now (:func:`bayescale.engine.enable_persistent_cache`).
+
+    Not only at a process's first fit: a process that loads a saved fit and predicts from it, checks or reports it,
+    or an SBC that draws its simulations before its first fit, would otherwise compile its programs again in every
+    process (a loaded fit's prediction, allocation and checks: 22 programs, 3.9 s of XLA compile in each new
+    process until 2026-12-06). A bad ``BAYESCALE_JAX_CACHE_MAX_MB`` does not stop the import: it is a warning here,
+    the cache stays off, and every fit raises the error (naming the variable) until it is fixed.
+    """
+    import warnings
+
+    from bayescale.engine import enable_persistent_cache
+
+    try:
+        enable_persistent_cache()
+    except ValueError as err:
+        warnings.warn(f"bayescale: {err}. Until it is fixed, the persistent compilation cache is off, and fits "
+                      "raise this error.", RuntimeWarning, stacklevel=3)
+
+
+_enable_persistent_cache()
+
 __version__ = "0.1.0"
 
 #: Submodules loaded on first use as ``bs.<name>`` (matplotlib, the report's templates and the HTML writer stay out

@@ -981,9 +981,9 @@ def cache_dir() -> str | None:
         return None
     if env:
         return env
-    import pooch
+    import platformdirs  # pooch's own choice of the user cache dir (its os_cache), without importing pooch
 
-    return os.path.join(pooch.os_cache("bayescale"), "jax")
+    return os.path.join(platformdirs.user_cache_dir("bayescale"), "jax")
 
 
 def cache_max_bytes() -> int:
@@ -1021,6 +1021,9 @@ def _limits() -> tuple[int, int]:
 
 def enable_persistent_cache(path: str | os.PathLike | None = None) -> str | None:
     """Turn on JAX's persistent compilation cache (once per process), so a new process reuses compiled samplers.
+
+    ``import bayescale`` calls it, so that a process that never fits (it loads a fit and predicts, say) keeps what
+    it compiles for the next one; the fits call it again, which then only returns the directory.
 
     The directory is ``path``, else :func:`cache_dir` (``$BAYESCALE_JAX_CACHE``, else
     ``<user cache dir>/bayescale/jax``). Setting ``BAYESCALE_JAX_CACHE=off`` disables it; a cache directory the user

@@ -198,3 +198,18 @@ def test_host_table_gives_each_phase_per_fit_and_the_ceiling_against_the_baselin
     assert "| **8.00** | 7.00-9.00 | 100% |" in row["**total**"]
     # ceiling 1000 / 8 = 125 fits/s; baseline median of 20, 25 and 10 fits/s = 20; 125 / 20 = 6.2x
     assert "125 fits/s" in lines[-1] and "20.0 fits/s (10.0-25.0)" in lines[-1] and "6.2x" in lines[-1]
+
+
+def test_new_process_table_divides_the_earlier_mode_by_each_mode(capsys, bench_module):
+    """``new_process.table``: each row's later processes against the earlier mode's for the same job."""
+    new_process = bench_module("new_process")
+    rows = [{"job": job, "mode": mode, "first_s": 6.0, "again_s": again, "again_range": (again - 0.1, again + 0.1),
+             "again_job_s": again - 1.0}
+            for job, times in (("check", {"earlier": 6.0, "today": 2.4}), ("predict", {"earlier": 2.0, "today": 1.6}))
+            for mode, again in times.items()]
+    new_process.table(rows)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| load")]
+    assert len(lines) == 4
+    assert "(earlier mode) | 6.0 | 6.0 (5.9-6.1) | 5.00 | 1.00x |" in lines[0]
+    assert "(today) | 6.0 | 2.4 (2.3-2.5) | 1.40 | 2.50x |" in lines[1]
+    assert lines[3].startswith("| load a fit; predict") and lines[3].endswith("| 1.25x |")

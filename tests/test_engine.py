@@ -572,6 +572,53 @@ def test_laws_without_an_export_are_not_stored():
     assert fit_module._store_key(unexportable, ("chinchilla_copy", "s", "float64")) is None
 
 
+LOADED_FIT_SCRIPT = textwrap.dedent("""
+    import json, sys, warnings
+    import jax, pandas as pd
+    events = []
+    jax.monitoring.register_event_duration_secs_listener(lambda event, duration, **kw: events.append(event))
+    jax.monitoring.register_event_listener(lambda event, **kw: events.append(event))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import bayescale as bs
+    out = {"dir": jax.config.jax_compilation_cache_dir, "warnings": [str(w.message) for w in caught]}
+    if sys.argv[1:]:
+        fit = bs.load(sys.argv[1])
+        fit.predict(pd.DataFrame({"n": [7e10], "d": [1.4e12]}))
+        fit.optimal_allocation(c=5.76e23)
+    # XLA compiles: JAX's backend-compile event times a fetch from the persistent cache too
+    out["compiles"] = (events.count("/jax/core/compile/backend_compile_duration")
+                       - events.count("/jax/compilation_cache/cache_hits"))
+    print(json.dumps(out))
+""")
+
+
+def test_a_process_that_only_loads_a_fit_and_predicts_compiles_nothing_the_second_time(tmp_path):
+    """The cache is on from ``import bayescale``, not from a process's first fit, so a process that loads a fit
+    (the CLI's predict, report and decide) keeps what it compiled for the next one."""
+    path = tmp_path / "fit.nc"
+    quiet_fit("chinchilla", ladder(0), seed=0, **{**SMALL, "num_chains": 2, "num_samples": 100}).save(path)
+    cache = tmp_path / "jax"
+    env = {**os.environ, "BAYESCALE_JAX_CACHE": str(cache)}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    env.pop("BAYESCALE_JAX_CACHE_MAX_MB", None)
+
+    def run(env, *args):
+        proc = subprocess.run([sys.executable, "-c", LOADED_FIT_SCRIPT, *args], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    first, second = run(env, str(path)), run(env, str(path))
+    assert first["dir"] == second["dir"] == str(cache) and not first["warnings"]
+    assert first["compiles"] > 0 and second["compiles"] == 0, (first, second)
+    assert run({**env, "BAYESCALE_JAX_CACHE": "off"})["dir"] is None
+    # a bad limit does not stop the import: it warns, naming the variable, and leaves the cache off
+    bad = run({**env, "BAYESCALE_JAX_CACHE": str(tmp_path / "other"), "BAYESCALE_JAX_CACHE_MAX_MB": "lots"})
+    assert bad["dir"] is None and not (tmp_path / "other").exists()
+    assert any("BAYESCALE_JAX_CACHE_MAX_MB='lots'" in w and "fits raise this error" in w for w in bad["warnings"])
+
+
 def test_job_keys_depend_on_seed_and_fit_only():
     a = engine.job_keys(3, 0, 4)
     assert a.shape == (4, 2) and a.dtype == np.uint32
