@@ -13,6 +13,9 @@ For each law, in one process:
 3. First of all, the prior predictive for two values of ``S`` (``S``, then ``S + 20``): a ``Predictive`` of
    ``num_samples=S`` (the baseline: a new program for each ``S``) against ``calibrate``'s chunks of ``SIM_CHUNK``
    (one program, which the second call loads from the persistent cache).
+4. Each fit's smallest ESS, on the draws of the ``S`` fits of step 1's timed run (one chain each): one ArviZ
+   call per fit with R-hat too (bayescale until 2026-12-06, the baseline) against one call for all the fits
+   without R-hat (today's ``calibration._min_ess``).
 
 Run ``python benchmarks/calibrate_speed.py`` (about 3 minutes on 2 CPU cores), ``--laws chinchilla`` for one law,
 ``--num-simulations 40`` to change ``S``, ``--json out.json`` to keep every number. The persistent compilation
@@ -55,6 +58,18 @@ def _timed_run(self, *args, **kwargs):
 
 engine.NUTSProgram.run = _timed_run
 
+#: The draws calibrate's fits hand to their ESS (``calibration._ESSInChunks.add``), kept for step 4.
+_fit_draws: list[dict[str, np.ndarray]] = []
+_add = calibration._ESSInChunks.add
+
+
+def _kept_add(self, samples):
+    _fit_draws.append({k: np.array(samples[k]) for k in self.names})
+    return _add(self, samples)
+
+
+calibration._ESSInChunks.add = _kept_add
+
 
 def _timed(fn, *args):
     start = time.perf_counter()
@@ -69,12 +84,33 @@ def time_calibrate(law: str, num: int) -> dict:
     for chains, tag in ((1, ""), (2, "_2ch")):
         bs.calibrate(law, num_simulations=num, seed=1, num_chains=chains)
         _sampler_seconds[0] = 0.0
+        _fit_draws.clear()
         start = time.perf_counter()
         res = bs.calibrate(law, num_simulations=num, seed=0, num_chains=chains)
         wall = time.perf_counter() - start
         out.update({f"wall_s{tag}": wall, f"sampler_s{tag}": _sampler_seconds[0],
                     f"other_per_sim_s{tag}": (wall - _sampler_seconds[0]) / num, f"passed{tag}": bool(res.passed)})
+        if chains == 1:
+            out.update(time_ess(list(_fit_draws), res.min_ess))
     return out
+
+
+def time_ess(fits: list[dict[str, np.ndarray]], reported: np.ndarray) -> dict:
+    """Each fit's smallest ESS: one call per fit with R-hat (the baseline) against one call for all without it."""
+    from bayescale.fit import _worst_stats
+
+    names = list(fits[0])
+    start = time.perf_counter()
+    one_by_one = []
+    for f in fits:
+        worst = _worst_stats({k: f[k][None] for k in names})
+        one_by_one.append(min(min(bulk[0], tail[0]) for _, bulk, tail in worst.values()))
+    per_fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    together = calibration._min_ess(fits, names)
+    together_s = time.perf_counter() - start
+    same = bool(np.allclose(one_by_one, together, rtol=1e-12) and np.allclose(together, reported, rtol=1e-12))
+    return {"ess_per_fit_s": per_fit_s, "ess_together_s": together_s, "ess_same": same}
 
 
 def time_scoring(law_name: str, num: int) -> dict:
@@ -166,15 +202,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  ({law} done)", file=sys.stderr, flush=True)
     print("\n| law | calibrate, 1 chain: wall s | sampler s | 2 chains (before): wall s | sampler s | wall ratio | "
           "rest per simulation s | scoring per simulation: eager s | compiled s | eager / compiled | scoring compile "
-          "s | same values | prior draws for two S: a program per S s | chunks s | ratio | SBC passed (1 / 2 chains) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "s | same values | prior draws for two S: a program per S s | chunks s | ratio | ESS of the S fits: a "
+          "call each, with R-hat (before) s | one call, without (today) s | ratio | same ESS | SBC passed (1 / 2 "
+          "chains) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for law, r in rows.items():
         print(f"| {law} | {r['wall_s']:.1f} | {r['sampler_s']:.1f} | {r['wall_s_2ch']:.1f} | "
               f"{r['sampler_s_2ch']:.1f} | {r['wall_s_2ch'] / r['wall_s']:.2f}x | {r['other_per_sim_s']:.3f} | "
               f"{r['eager_per_sim_s']:.3f} | {r['compiled_per_sim_s']:.4f} | "
               f"{r['eager_per_sim_s'] / r['compiled_per_sim_s']:.0f}x | {r['scoring_compile_s']:.1f} | "
               f"{r['same_values']} | {r['prior_per_s_s']:.1f} | {r['prior_chunked_s']:.1f} | "
-              f"{r['prior_per_s_s'] / r['prior_chunked_s']:.1f}x | {r['passed']} / {r['passed_2ch']} |")
+              f"{r['prior_per_s_s'] / r['prior_chunked_s']:.1f}x | {r['ess_per_fit_s']:.2f} | "
+              f"{r['ess_together_s']:.2f} | {r['ess_per_fit_s'] / r['ess_together_s']:.1f}x | {r['ess_same']} | "
+              f"{r['passed']} / {r['passed_2ch']} |")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)

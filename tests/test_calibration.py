@@ -84,11 +84,22 @@ def test_sbc_fails_an_overconfident_posterior(monkeypatch):
 
 
 def test_calibration_reports_low_ess_and_divergent_fits():
-    from bayescale.calibration import _min_ess, _warn_problems
+    from bayescale.calibration import _ESSInChunks, _min_ess, _warn_problems
 
     rng = np.random.default_rng(0)
     walk = {"a": rng.normal(size=(1, 500)).cumsum(axis=1), "b": rng.normal(size=(1, 500, 2))}
-    assert _min_ess(walk, ["a", "b"]) < 20 < _min_ess(walk, ["b"])
+    assert _min_ess([walk], ["a", "b"])[0] < 20 < _min_ess([walk], ["b"])[0]
+    # taken in chunks as the fits come, and in one call for all, the same numbers as one fit at a time
+    fits = [{"a": rng.normal(size=(1, 500)).cumsum(axis=1) * (1 + i), "b": rng.normal(size=(1, 500, 2))}
+            for i in range(7)]
+    chunks = _ESSInChunks(["a", "b"])
+    chunks.CHUNK = 3
+    for f in fits:
+        chunks.add(f)
+    one_by_one = np.concatenate([_min_ess([f], ["a", "b"]) for f in fits])
+    np.testing.assert_allclose(chunks.values(), one_by_one, rtol=1e-12)
+    np.testing.assert_allclose(_min_ess(fits, ["a", "b"]), one_by_one, rtol=1e-12)
+    assert len(chunks.done) == 3 and len(_min_ess([], ["a"])) == 0
     result = bs.calibration.CalibrationResult(
         ranks=pd.DataFrame({"a": [0, 99, 50]}), num_draws=99, pvalues=pd.Series({"a": 0.5}), alpha=0.01, bins=10,
         divergences=np.array([0, 3, 1]), seconds=1.0, law="x", min_ess=np.array([250.0, 31.0, 60.0]))
