@@ -15,6 +15,7 @@ that differ from the ones the data were simulated from (``fit_priors=``): its ra
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import time
 import warnings
@@ -633,21 +634,38 @@ def _sims_per_call(num_chains: int) -> int:
     return max(1, jax.local_device_count() // num_chains)
 
 
+#: Calls of the sampler that :func:`_fits` keeps running at once. With one, a call of four one-chain fits on two
+#: cores left a core idle while its longest fit finished, and both while the fits were ranked and scored; with two,
+#: ``bs.calibrate("chinchilla", num_simulations=100)`` took 14.4 s against 16.7-16.9 s, the same ranks (2026-12-06).
+CALLS_IN_FLIGHT = 2
+
+
 def _fits(sampler: CompiledNUTS, key, sims: list, num_chains: int, data: int | None = None):
     """Yield ``(s, sims[s], (samples, stats))`` for every simulation, fitted :func:`_sims_per_call` at a time.
 
     ``data`` indexes the model data in each ``sims[s]`` when it is a tuple. The last call is padded with copies of
     its first data set (their fits are dropped), so every call has the same shape and one compiled program serves
     all. Simulation ``s`` is fitted with ``fold_in(key, s)`` whatever the batch, so its draws do not depend on it.
+    :data:`CALLS_IN_FLIGHT` calls run at once, so the cores a call's last fits leave idle, and the time the caller
+    takes to rank and score a call's fits, go to the next call.
     """
     # ChEES: a job is a whole data set (its chains in lockstep), so one data set per device
     batch = jax.local_device_count() if sampler.sampler == "chees" else _sims_per_call(num_chains)
-    for start in range(0, len(sims), batch):
+
+    def launch(start):
         idx = list(range(start, min(start + batch, len(sims))))
         datas = [sims[s] if data is None else sims[s][data] for s in idx]
         keys = [jax.random.fold_in(key, s) for s in idx]
         pad = batch - len(idx)
-        fits = sampler.run_batch(keys + keys[:1] * pad, datas + datas[:1] * pad)
+        return idx, sampler.launch_batch(keys + keys[:1] * pad, datas + datas[:1] * pad)
+
+    starts = range(0, len(sims), batch)
+    running = collections.deque(launch(start) for start in starts[:CALLS_IN_FLIGHT])
+    for k in range(len(starts)):
+        idx, result = running.popleft()
+        fits = result()
+        if k + CALLS_IN_FLIGHT < len(starts):
+            running.append(launch(starts[k + CALLS_IN_FLIGHT]))
         yield from ((s, sims[s], fit) for s, fit in zip(idx, fits, strict=False))
 
 

@@ -1212,10 +1212,26 @@ class CompiledNUTS:
         list of (dict, dict)
             Per data set, its draws and its sampler statistics, arrays of shape ``(num_chains, num_samples, ...)``.
         """
-        c = self.num_chains
+        return self.launch_batch(keys, datas)()
+
+    def launch_batch(self, keys, datas) -> Callable[[], list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]]:
+        """Start :meth:`run_batch` and return at once (after compiling, for a new shape).
+
+        Returns
+        -------
+        callable
+            Waits for the run and returns what :meth:`run_batch` returns. The sampling runs meanwhile, in threads
+            of its own on a CPU, so several calls may run at once (``bs.calibrate`` keeps two running).
+        """
+        c, n = self.num_chains, len(datas)
         job_keys = np.concatenate([np.asarray(jax.random.split(k, c), dtype=np.uint32) for k in keys])
         jobs = jax.tree.map(lambda *vs: np.concatenate([np.broadcast_to(np.asarray(v), (c,) + np.shape(v))
                                                         for v in vs]), *datas)
-        samples, stats = self._program.run(job_keys, jobs)
-        return [tuple({k: v[i * c:(i + 1) * c] for k, v in out.items()} for out in (samples, stats))
-                for i in range(len(datas))]
+        pending = self._program.launch(job_keys, jobs)
+
+        def result():
+            samples, stats = pending.result()
+            return [tuple({k: v[i * c:(i + 1) * c] for k, v in out.items()} for out in (samples, stats))
+                    for i in range(n)]
+
+        return result

@@ -4,7 +4,7 @@ scoring each fit eagerly (bayescale before 2026-12-01) against compiling the sco
 For each law, in one process:
 
 1. ``bs.calibrate(law, S)`` once to compile everything, then timed with another seed: wall seconds, the compiled
-   sampler's share (``NUTSProgram.run``, wrapped here to time it) and the rest per simulation (ranks, scoring,
+   sampler's share (``engine.Pending``, wrapped here to time its runs) and the rest per simulation (ranks, scoring,
    simulating); with one chain per fit (the default since 2026-12-01) and with two (the default before).
 2. The scoring of one simulation, both ways, on the same ``S`` sets of 99 draws (prior draws stand in for the
    posterior: the cost does not depend on the values): the log-likelihood of the draws and of the truth, and the
@@ -16,6 +16,11 @@ For each law, in one process:
 4. Each fit's smallest ESS, on the draws of the ``S`` fits of step 1's timed run (one chain each): one ArviZ
    call per fit with R-hat too (bayescale until 2026-12-06, the baseline) against one call for all the fits
    without R-hat (today's ``calibration._min_ess``).
+5. Step 1's one-chain calibration again with one call of the sampler at a time (``CALLS_IN_FLIGHT = 1``, as until
+   2026-12-06) against two at once (today): wall, sampler, and whether the ranks are the same.
+
+The sampler's seconds are the time during which at least one of its runs was in flight (from dispatch to the end
+of its last job), which the rest of ``calibrate`` overlaps when two calls run at once.
 
 Run ``python benchmarks/calibrate_speed.py`` (about 3 minutes on 2 CPU cores), ``--laws chinchilla`` for one law,
 ``--num-simulations 40`` to change ``S``, ``--json out.json`` to keep every number. The persistent compilation
@@ -44,19 +49,37 @@ from bayescale.simulate import default_design  # noqa: E402
 
 NUM_DRAWS = 99
 
-_sampler_seconds = [0.0]
-_run = engine.NUTSProgram.run
+#: When each run of the compiled sampler was in flight (from its dispatch to the end of its last job), as
+#: ``(start, end)``: ``calibrate`` keeps two calls running at once, so the sampler's seconds are these intervals'
+#: union, not their sum.
+_sampler_runs: list[tuple[float, float]] = []
+_pending_init, _pending_result = engine.Pending.__init__, engine.Pending.result
 
 
-def _timed_run(self, *args, **kwargs):
-    start = time.perf_counter()
-    try:
-        return _run(self, *args, **kwargs)
-    finally:
-        _sampler_seconds[0] += time.perf_counter() - start
+def _timed_init(self, *args, **kwargs):
+    self._bench_start = time.perf_counter()
+    _pending_init(self, *args, **kwargs)
 
 
-engine.NUTSProgram.run = _timed_run
+def _timed_result(self):
+    first = self._result is None
+    out = _pending_result(self)
+    if first and self.seconds is not None:
+        _sampler_runs.append((self._bench_start, self._bench_start + self.seconds))
+    return out
+
+
+engine.Pending.__init__, engine.Pending.result = _timed_init, _timed_result
+
+
+def sampler_seconds() -> float:
+    """Seconds during which at least one run of the sampler was in flight, since :data:`_sampler_runs` was emptied."""
+    total, end = 0.0, -np.inf
+    for a, b in sorted(_sampler_runs):
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return total
 
 #: The draws calibrate's fits hand to their ESS (``calibration._ESSInChunks.add``), kept for step 4.
 _fit_draws: list[dict[str, np.ndarray]] = []
@@ -78,20 +101,28 @@ def _timed(fn, *args):
 
 
 def time_calibrate(law: str, num: int) -> dict:
-    """Calibrate with one chain per fit (the default) and with two (the default until 2026-12-01), each twice
-    (compile, then timed with another seed): wall, sampler and the rest per simulation."""
+    """Calibrate with one chain per fit (the default), with two (the default until 2026-12-01), and with one chain
+    but one call of the sampler at a time (``CALLS_IN_FLIGHT = 1``, as until 2026-12-06), each twice (compile, then
+    timed with another seed): wall, sampler and the rest per simulation."""
     out = {}
-    for chains, tag in ((1, ""), (2, "_2ch")):
-        bs.calibrate(law, num_simulations=num, seed=1, num_chains=chains)
-        _sampler_seconds[0] = 0.0
-        _fit_draws.clear()
-        start = time.perf_counter()
-        res = bs.calibrate(law, num_simulations=num, seed=0, num_chains=chains)
-        wall = time.perf_counter() - start
-        out.update({f"wall_s{tag}": wall, f"sampler_s{tag}": _sampler_seconds[0],
-                    f"other_per_sim_s{tag}": (wall - _sampler_seconds[0]) / num, f"passed{tag}": bool(res.passed)})
-        if chains == 1:
+    in_flight = calibration.CALLS_IN_FLIGHT
+    for chains, calls, tag in ((1, in_flight, ""), (2, in_flight, "_2ch"), (1, 1, "_one_call")):
+        calibration.CALLS_IN_FLIGHT = calls
+        try:
+            bs.calibrate(law, num_simulations=num, seed=1, num_chains=chains)
+            _sampler_runs.clear()
+            _fit_draws.clear()
+            start = time.perf_counter()
+            res = bs.calibrate(law, num_simulations=num, seed=0, num_chains=chains)
+            wall = time.perf_counter() - start
+        finally:
+            calibration.CALLS_IN_FLIGHT = in_flight
+        sampler = sampler_seconds()
+        out.update({f"wall_s{tag}": wall, f"sampler_s{tag}": sampler, f"other_per_sim_s{tag}": (wall - sampler) / num,
+                    f"passed{tag}": bool(res.passed), f"rank_sum{tag}": int(res.ranks.to_numpy().sum())})
+        if tag == "":
             out.update(time_ess(list(_fit_draws), res.min_ess))
+    out["same_ranks_one_call"] = out["rank_sum"] == out["rank_sum_one_call"]
     return out
 
 
@@ -204,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
           "rest per simulation s | scoring per simulation: eager s | compiled s | eager / compiled | scoring compile "
           "s | same values | prior draws for two S: a program per S s | chunks s | ratio | ESS of the S fits: a "
           "call each, with R-hat (before) s | one call, without (today) s | ratio | same ESS | SBC passed (1 / 2 "
-          "chains) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "chains) | 1 chain, one call at a time (before): wall s | sampler s | wall ratio | same ranks |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for law, r in rows.items():
         print(f"| {law} | {r['wall_s']:.1f} | {r['sampler_s']:.1f} | {r['wall_s_2ch']:.1f} | "
               f"{r['sampler_s_2ch']:.1f} | {r['wall_s_2ch'] / r['wall_s']:.2f}x | {r['other_per_sim_s']:.3f} | "
@@ -214,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['same_values']} | {r['prior_per_s_s']:.1f} | {r['prior_chunked_s']:.1f} | "
               f"{r['prior_per_s_s'] / r['prior_chunked_s']:.1f}x | {r['ess_per_fit_s']:.2f} | "
               f"{r['ess_together_s']:.2f} | {r['ess_per_fit_s'] / r['ess_together_s']:.1f}x | {r['ess_same']} | "
-              f"{r['passed']} / {r['passed_2ch']} |")
+              f"{r['passed']} / {r['passed_2ch']} | {r['wall_s_one_call']:.1f} | {r['sampler_s_one_call']:.1f} | "
+              f"{r['wall_s_one_call'] / r['wall_s']:.2f}x | {r['same_ranks_one_call']} |")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)

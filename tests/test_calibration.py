@@ -175,3 +175,37 @@ def test_calibrate_checks_the_design_as_a_table_of_inputs():
     with pytest.raises(bs.RunTableError, match=r"column 'd' \(input \[tokens\] of law 'chinchilla'\) is missing"):
         bs.calibrate(bs.chain("chinchilla", "sigmoid_transfer"), design=design[["n"]])
 
+
+
+def test_fits_keeps_two_calls_running_and_yields_every_simulation_in_order(monkeypatch):
+    """``_fits`` starts the next call before it waits for the current one (two in flight), pads the last call, and
+    yields each simulation once, in order, with the fit of its own key."""
+    import jax
+
+    from bayescale import calibration
+
+    events = []
+
+    class Sampler:
+        sampler = "nuts"
+
+        def launch_batch(self, keys, datas):
+            call = sum(e[0] == "launch" for e in events)
+            events.append(("launch", call))
+            assert len(keys) == len(datas) == 4  # every call the same shape: the last one padded
+
+            def result():
+                events.append(("result", call))
+                return [({"x": np.asarray(k)}, {"data": d}) for k, d in zip(keys, datas, strict=True)]
+
+            return result
+
+    monkeypatch.setattr(calibration, "_sims_per_call", lambda num_chains: 4)
+    key = jax.random.PRNGKey(3)
+    sims = [f"sim{s}" for s in range(10)]  # three calls: 4 + 4 + 2 (padded to 4)
+    out = list(calibration._fits(Sampler(), key, sims, num_chains=1))
+    assert [s for s, _, _ in out] == list(range(10)) and [sim for _, sim, _ in out] == sims
+    for s, sim, (samples, stats) in out:
+        assert stats["data"] == sim
+        np.testing.assert_array_equal(samples["x"], np.asarray(jax.random.fold_in(key, s)))
+    assert events == [("launch", 0), ("launch", 1), ("result", 0), ("launch", 2), ("result", 1), ("result", 2)]
