@@ -1217,6 +1217,11 @@ class CompiledNUTS:
     def launch_batch(self, keys, datas) -> Callable[[], list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]]:
         """Start :meth:`run_batch` and return at once (after compiling, for a new shape).
 
+        Parameters
+        ----------
+        keys, datas
+            As in :meth:`run_batch`.
+
         Returns
         -------
         callable

@@ -66,7 +66,7 @@ MODES = {"earlier": "cache on from the first fit (earlier mode)", "today": "cach
 
 def run_child(mode: str, job: str, fit_path: str, cache: str) -> dict:
     """One fresh process: seconds from launch to the job's end, and the job's own seconds."""
-    env = {k: v for k, v in os.environ.items() if k not in ("JAX_COMPILATION_CACHE_DIR",)}
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
     launch = time.time()
     proc = subprocess.run([sys.executable, "-c", CHILD, mode, job, fit_path, cache], env=env, capture_output=True,
                           text=True, timeout=900)
