@@ -6,6 +6,10 @@ Parameterisation (named, never hidden)
 * Coefficients listed in the spec's ``centre`` are sampled as ``p_c = log p - exponent * log x0`` (``x0`` is the
   data's geometric mean of the input they scale), the prior being carried over exactly by a change of variables.
 * ``pool[p] == "shared"``: one value for all groups (site ``p``, or ``p_c`` when centred).
+* A law's ``level`` (e.g. ``e``, ``a``, ``b`` of ``E + A N^-alpha + B D^-beta``), all shared: one site,
+  :data:`LEVEL_SITE`, holds ``e`` and the centred ``a_c``, ``b_c`` (deterministics of the same names), with the
+  same prior; the sampler moves in the log of the terms' total at the data's centre and their log ratios
+  (:class:`LevelSplit`), in which the data pin the total down and the exponents trade against the shares alone.
 * ``"partial"``: partial pooling on the parameter's unconstrained scale (log for positive parameters, logit for
   (0, 1), the centred log coordinate for centred coefficients): population value ``p_loc`` from the spec prior,
   spread ``p_scale ~ HalfNormal(group_scale)``, and per group either non-centred offsets ``p_z ~ Normal(0, 1)``
@@ -37,7 +41,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from jax.scipy.special import gammaln, xlog1py, xlogy
-from numpyro.distributions import transforms
+from numpyro.distributions import constraints, transforms
 from numpyro.util import not_jax_tracer
 from scipy import special
 
@@ -85,7 +89,7 @@ def noise_params(law: Law, likelihood: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The structure of a model: which parameters vary by group, and the likelihood.
+    """The structure of a model: which parameters vary by group, the likelihood, and the sampler's coordinates.
 
     Attributes
     ----------
@@ -121,6 +125,10 @@ class ModelConfig:
         population location (on its unconstrained scale, the log for positive parameters) moves with
         ``beta * (log column - centre)`` per column, a column constant within each group (e.g. each model size's
         parameters and tokens). ``centre`` is the mean log value over the fitted groups.
+    level : tuple of str, optional
+        The law's parameters sampled as one site of their terms (:data:`LEVEL_SITE`, see :class:`LevelSplit`).
+        None (the default): the law's ``level`` where all its parameters are shared (:func:`resolve_level`);
+        ``()``: none, each parameter its own site, as every fit saved before 2026-12-06 was sampled.
     """
 
     pool: Mapping[str, str]
@@ -132,6 +140,7 @@ class ModelConfig:
     crossed_levels: Mapping[str, Sequence[str]] = field(default_factory=dict)
     crossed_priors: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
     group_predictors: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    level: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
@@ -140,12 +149,14 @@ class ModelConfig:
                 "crossed": {p: list(v) for p, v in self.crossed.items()},
                 "crossed_levels": {k: list(v) for k, v in self.crossed_levels.items()},
                 "crossed_priors": {k: {lv: list(v) for lv, v in d.items()} for k, d in self.crossed_priors.items()},
-                "group_predictors": {p: dict(d) for p, d in self.group_predictors.items()}}
+                "group_predictors": {p: dict(d) for p, d in self.group_predictors.items()},
+                "level": None if self.level is None else list(self.level)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelConfig:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**d)
+        """Inverse of :meth:`to_dict`. A dict without ``level`` (saved before it existed) samples none."""
+        level = d.get("level", ())
+        return cls(**{**d, "level": None if level is None else tuple(level)})
 
     @property
     def grouped(self) -> tuple[str, ...]:
@@ -233,6 +244,146 @@ def _exponent(law: Law, spec, values: Mapping[str, Any]):
     return values[spec]
 
 
+#: The site of a law's ``level`` parameters (:class:`LevelSplit`).
+LEVEL_SITE = "log_terms"
+
+
+def resolve_level(law: Law, pool: Mapping[str, str]) -> tuple[str, ...]:
+    """Return the parameters a fit samples as one :data:`LEVEL_SITE`: the law's ``level`` if all are shared, else ()."""
+    level = tuple(law.level)
+    return level if level and all(pool.get(p, "shared") == "shared" for p in level) else ()
+
+
+def level_params(law: Law, config: ModelConfig) -> tuple[str, ...]:
+    """Return the parameters the model of ``config`` samples as one :data:`LEVEL_SITE` (``config.level``, resolved)."""
+    return resolve_level(law, config.pool) if config.level is None else tuple(config.level)
+
+
+class _Natural:
+    """What :class:`LevelSplit` and :class:`LevelTransform` hold: how many leading terms are on their own scale."""
+
+    def __init__(self, natural: int = 1):
+        self.natural = int(natural)
+
+    def tree_flatten(self):
+        """Flatten for JAX: no arrays, ``natural`` as static data."""
+        return (), ((), {"natural": self.natural})
+
+    @classmethod
+    def tree_unflatten(cls, aux_data, params):
+        """Inverse of :meth:`tree_flatten`."""
+        return cls(**aux_data[1])
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.natural == self.natural
+
+    def __hash__(self):
+        return hash((type(self).__name__, self.natural))
+
+
+class LevelSplit(_Natural, constraints.Constraint):
+    """Support of :data:`LEVEL_SITE`: a law's terms at the data's centre.
+
+    The terms ``(t_1, ..., t_k)``, the first ``natural`` of them on their own scale (``e``), the others as their
+    logs (``a_c``). Its bijection (:class:`LevelTransform`, what NUTS samples in) is ``(log m, z_2, ..., z_k)``:
+    ``m`` the terms' total and ``z_i = log t_i - log t_1`` their log ratios. The data pin ``m`` down; only the
+    shares trade against the exponents, along a ridge that is nearly straight in these coordinates, where the terms
+    themselves curve around each other (see ``docs/speed.md``, "A law's terms as their total and shares").
+    """
+
+    event_dim = 1
+
+    def __call__(self, x):
+        """Whether ``x`` is finite, its first ``natural`` terms positive."""
+        xp = jnp if isinstance(x, jax.Array) else np
+        ok = xp.isfinite(x)
+        if self.natural:
+            ok = ok & xp.concatenate([x[..., : self.natural] > 0, xp.ones_like(x[..., self.natural:], bool)], -1)
+        return ok.all(axis=-1)
+
+    def feasible_like(self, prototype):
+        """Return terms of 1 (a valid point of the support's shape)."""
+        return jnp.ones_like(prototype)
+
+
+class LevelTransform(_Natural, transforms.Transform):
+    """The bijection of :class:`LevelSplit`: ``(log m, z_2, ..., z_k)`` -> the terms.
+
+    ``log t_i = log m + z_i - logsumexp(z)`` with ``z_1 = 0``; the log-Jacobian is the sum of ``log t_i`` over the
+    terms on their own scale (the map to the terms' logs has Jacobian 1).
+    """
+
+    domain = constraints.real_vector
+
+    @property
+    def codomain(self):
+        """The support it maps onto."""
+        return LevelSplit(self.natural)
+
+    def _logs(self, u):
+        z = jnp.concatenate([jnp.zeros_like(u[..., :1]), u[..., 1:]], axis=-1)
+        return u[..., :1] + z - jax.nn.logsumexp(z, axis=-1, keepdims=True)
+
+    def __call__(self, u):
+        """Map ``(log m, z)`` to the terms."""
+        lt = self._logs(u)
+        k = self.natural
+        return jnp.concatenate([jnp.exp(lt[..., :k]), lt[..., k:]], axis=-1) if k else lt
+
+    def _inverse(self, t):
+        k = self.natural
+        lt = jnp.concatenate([jnp.log(t[..., :k]), t[..., k:]], axis=-1) if k else t
+        return jnp.concatenate([jax.nn.logsumexp(lt, axis=-1, keepdims=True), lt[..., 1:] - lt[..., :1]], axis=-1)
+
+    def log_abs_det_jacobian(self, u, t, intermediates=None):
+        """Sum of the logs of the terms on their own scale."""
+        return jnp.sum(self._logs(u)[..., : self.natural], axis=-1)
+
+
+@transforms.biject_to.register(LevelSplit)
+def _level_bijection(constraint: LevelSplit) -> LevelTransform:
+    return LevelTransform(constraint.natural)
+
+
+class LevelTerms(dist.Distribution):
+    """Independent scalar priors of a law's level terms, stacked into one vector on :class:`LevelSplit`.
+
+    ``parts``: the terms' distributions, the first ``natural`` on their own scale, the others those of their logs
+    (``_log_shift_dist``). Sampling draws each; the density is their product, so the prior is the one each
+    parameter had as a site of its own.
+    """
+
+    pytree_data_fields = ("parts",)
+    pytree_aux_fields = ("natural",)
+
+    def __init__(self, parts: Sequence[dist.Distribution], natural: int = 1, *, validate_args=None):
+        self.parts = tuple(parts)
+        self.natural = int(natural)
+        batch = jnp.broadcast_shapes(*(p.batch_shape for p in self.parts))
+        super().__init__(batch_shape=batch, event_shape=(len(self.parts),), validate_args=validate_args)
+
+    @property
+    def support(self):
+        """:class:`LevelSplit`."""
+        return LevelSplit(self.natural)
+
+    def sample(self, key, sample_shape=()):
+        """Draw each term from its own prior."""
+        keys = jax.random.split(key, len(self.parts))
+        shape = sample_shape + self.batch_shape
+        return jnp.stack([jnp.broadcast_to(p.sample(k, sample_shape), shape)
+                          for p, k in zip(self.parts, keys, strict=True)], -1)
+
+    def log_prob(self, value):
+        """Sum of the terms' log densities."""
+        return sum(p.log_prob(value[..., i]) for i, p in enumerate(self.parts))
+
+    @property
+    def mean(self):
+        """Each term's prior mean."""
+        return jnp.stack([jnp.broadcast_to(p.mean, self.batch_shape) for p in self.parts], -1)
+
+
 def _log_shift_dist(prior: dist.Distribution, shift) -> dist.Distribution:
     """Distribution of ``log(p) - shift`` for ``p ~ prior`` (exact change of variables)."""
     if isinstance(prior, dist.LogNormal):
@@ -240,6 +391,26 @@ def _log_shift_dist(prior: dist.Distribution, shift) -> dist.Distribution:
     return dist.TransformedDistribution(
         prior, [transforms.ExpTransform().inv, transforms.AffineTransform(-shift, 1.0)]
     )
+
+
+def _sample_level(law: Law, level: Sequence[str], natural: int, priors: Mapping[str, dist.Distribution],
+                  data: ModelData, pop: dict[str, Any]) -> None:
+    """Sample a law's shared ``level`` parameters as one :data:`LEVEL_SITE` into ``pop`` (:class:`LevelSplit`)."""
+    shifts = []
+    for p in level:
+        if p in law.centre:
+            x, expo = law.centre[p]
+            shifts.append(_exponent(law, expo, pop) * data.log_x0[x])
+        else:
+            shifts.append(None)
+    parts = [priors[p] if s is None else _log_shift_dist(priors[p], s) for p, s in zip(level, shifts, strict=True)]
+    terms = numpyro.sample(LEVEL_SITE, LevelTerms(parts, natural))
+    for i, (p, s) in enumerate(zip(level, shifts, strict=True)):
+        if s is None:
+            pop[p] = numpyro.deterministic(p, terms[..., i])
+        else:
+            c = numpyro.deterministic(f"{p}_c", terms[..., i])
+            pop[p] = numpyro.deterministic(p, jnp.exp(c + s))
 
 
 def build_model(law: Law, config: ModelConfig):
@@ -258,10 +429,13 @@ def build_model(law: Law, config: ModelConfig):
         returns ``(mu, value)``: the law on the likelihood's scale and the observed or sampled target on that scale
         (a chained model feeds one of them to the next stage, see :mod:`bayescale.chain`).
     """
-    centred = [p for p in law.params if p in law.centre]
-    order = [p for p in law.params if p not in law.centre] + centred
+    level = level_params(law, config)
+    centred = [p for p in law.params if p in law.centre and p not in level]
+    order = [p for p in law.params if p not in law.centre and p not in level]
+    order += ([LEVEL_SITE] if level else []) + centred
     pool = config.pool
     priors = {p: constant_prior(d) for p, d in law.params.items()}
+    natural = sum(p not in law.centre for p in level)
 
     def model(data: ModelData):
         n_all = data.n_groups + data.n_new_groups
@@ -269,6 +443,9 @@ def build_model(law: Law, config: ModelConfig):
         grp: dict[str, Any] = {}  # per-group values, shape (n_groups + n_new_groups,)
         vectors: dict[str, Any] = {}
         for p in order:
+            if p == LEVEL_SITE:
+                _sample_level(law, level, natural, priors, data, pop)
+                continue
             prior = priors[p]
             mode = pool[p]
             if mode == "crossed":
@@ -742,4 +919,5 @@ def group_codes(frame, groups: Sequence[str], levels: Sequence[str] | None = Non
     return np.asarray([index[k] for k in key], dtype=np.int32), levels, new
 
 
-__all__ += ["geometric_centre", "group_codes", "resolve_pool", "obs_site", "law_location"]
+__all__ += ["geometric_centre", "group_codes", "resolve_pool", "obs_site", "law_location", "LEVEL_SITE",
+            "resolve_level", "level_params", "LevelSplit", "LevelTransform", "LevelTerms"]

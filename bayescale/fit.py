@@ -32,6 +32,7 @@ import pandas as pd
 from bayescale import engine
 from bayescale.build import (
     COUNT_LIKELIHOODS,
+    LEVEL_SITE,
     LIKELIHOODS,
     ModelConfig,
     ModelData,
@@ -39,8 +40,10 @@ from bayescale.build import (
     from_site,
     geometric_centre,
     group_codes,
+    level_params,
     noise_params,
     obs_site,
+    resolve_level,
     resolve_pool,
     to_site,
 )
@@ -393,6 +396,8 @@ def _dims(law: Law, config: ModelConfig, groups: Sequence[str]) -> dict[str, lis
                 dims[f"{p}_c"] = g
         for vector in config.crossed_levels:
             dims[vector] = [f"{vector}_level"]
+    if level_params(law, config):
+        dims[LEVEL_SITE] = ["term"]
     dims[obs_site(law)] = ["run"]
     return dims
 
@@ -993,7 +998,7 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
         sigma_scale=float(law.noise_scale if sigma_scale is None else sigma_scale),
         centred=pooling == "centred", crossed=cross, crossed_levels=cross_levels,
         crossed_priors=_crossed_priors(law, cross, cross_levels, crossed_priors),
-        group_predictors=_predictor_centres(table, predictors),
+        group_predictors=_predictor_centres(table, predictors), level=resolve_level(law, modes),
     )
     log_x0 = geometric_centre({k: table.frame[k].to_numpy() for k in law.inputs})
     data, levels, _ = _model_data(table, log_x0, config=config)
@@ -1513,6 +1518,8 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
         coords[_group_dim(table.groups)] = list(prep.levels)
     for vector, levels in prep.config.crossed_levels.items():
         coords[f"{vector}_level"] = list(levels)
+    if level_params(law, prep.config):
+        coords["term"] = list(level_params(law, prep.config))
     constant = {k: frame[k].to_numpy(dtype=np.float64) for k in law.inputs}
     if table.groups:
         constant["group_code"] = group_codes(frame, table.groups, prep.levels)[0]

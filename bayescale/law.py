@@ -32,7 +32,7 @@ __all__ = ["Law", "LawSpecError", "register", "laws", "get_law", "law_from_dict"
 
 
 #: Sites of the model bayescale builds around every law (the likelihood's), and suffixes of a pooled parameter's.
-_RESERVED = frozenset({"mu", "sigma", "nu", "phi", "sigma_slope"})
+_RESERVED = frozenset({"mu", "sigma", "nu", "phi", "sigma_slope", "log_terms"})
 _DERIVED_SUFFIXES = ("_loc", "_scale", "_z", "_u", "_c", "_c_loc", "_new", "_new_value", "_u_new", "_z_new",
                      "_groups", "_levels", "_new_groups", "_fit", "_index")
 
@@ -105,6 +105,15 @@ class Law:
         ``sigma + sigma_slope * excess`` with ``excess = link(fn) - link(floor)`` (:meth:`excess`) and
         ``sigma_slope ~ HalfNormal(0.5)``: runs far from the optimum scatter more than runs near it. Exported
         with ``fn`` when the law is saved.
+    level : tuple of str, optional
+        Positive parameters whose terms add up to the law's value at the data's centre, e.g. ``("e", "a", "b")``
+        for ``E + A N^-alpha + B D^-beta``: the irreducible term first (a parameter not in ``centre``, on
+        (0, inf)), then the coefficients listed in ``centre``. A fit whose parameters are all shared samples them
+        as one site, ``log_terms``, in the coordinates of their total and its shares (see
+        :class:`bayescale.build.LevelSplit`): the data pin the total down, and only the shares trade against the
+        exponents, where the terms themselves curve around each other (divergences, 3-7x the gradients). The
+        prior is unchanged. It is a change of coordinates for any law (a term's share is only roughly its share of
+        the law's value, e.g. when the law bends), so it needs only the terms' signs; default none.
 
     Examples
     --------
@@ -139,6 +148,7 @@ class Law:
     published: Mapping[str, float] = field(default_factory=dict)
     noise_scale: float = 0.1
     floor: Callable[..., Any] | None = None
+    level: tuple[str, ...] = ()
     registered: bool = False
 
     def __post_init__(self):
@@ -150,6 +160,7 @@ class Law:
             object.__setattr__(self, "link", "log" if self.positive else "identity")
         for attr in ("inputs", "params", "centre", "monotone", "example", "published"):
             object.__setattr__(self, attr, _freeze(getattr(self, attr)))
+        object.__setattr__(self, "level", tuple(self.level or ()))
         self._check()
 
     # ------------------------------------------------------------------ checks
@@ -185,7 +196,7 @@ class Law:
                   (any(p == q + s for s in _DERIVED_SUFFIXES) or p.startswith(f"{q}_on_"))]
         if taken:
             raise LawSpecError(f"{where}: parameter name(s) {taken} are taken by the model bayescale builds (the "
-                               f"likelihood's {sorted(_RESERVED)}, and <parameter>_loc, _scale, _z, _c, _new, "
+                               f"sites {sorted(_RESERVED)}, and <parameter>_loc, _scale, _z, _c, _new, "
                                "_on_<column> of pooled parameters): rename them")
         for p, prior in self.params.items():
             if not p.isidentifier():
@@ -228,11 +239,29 @@ class Law:
                 raise LawSpecError(f"{where}: centre of {p!r} names unknown exponent parameter {expo_name!r}")
             if self.params[p].support is not constraints.positive:
                 raise LawSpecError(f"{where}: centred parameter {p!r} needs a prior on (0, inf)")
+        self._check_level(where)
         for x, sign in self.monotone.items():
             if x not in self.inputs or sign not in (-1, 1):
                 raise LawSpecError(f"{where}: monotone must map inputs to -1 or +1, got {x!r}: {sign!r}")
         if not _CATALOGUE_LOADING.get():  # the catalogue's laws are evaluated by its tests, not at every import
             self._check_evaluates()
+
+    def _check_level(self, where: str) -> None:
+        level = self.level
+        if not level:
+            return
+        if len(level) < 2 or len(set(level)) != len(level):
+            raise LawSpecError(f"{where}: level must name two or more distinct parameters, got {list(level)}")
+        unknown = [p for p in level if p not in self.params]
+        if unknown:
+            raise LawSpecError(f"{where}: level names unknown parameter(s) {unknown}; parameters are "
+                               f"{list(self.params)}")
+        loose = [p for p in level if p not in self.centre]
+        if len(loose) > 1 or (loose and loose[0] != level[0]):
+            raise LawSpecError(f"{where}: level takes at most one parameter outside centre= (the irreducible term), "
+                               f"first; {loose} are not centred in {list(level)}")
+        if loose and self.params[loose[0]].support is not constraints.positive:
+            raise LawSpecError(f"{where}: level parameter {loose[0]!r} needs a prior on (0, inf)")
 
     def _check_signature(self, fn, label):
         where = f"law {self.name!r}"
@@ -403,6 +432,7 @@ class Law:
             "published": dict(self.published),
             "noise_scale": self.noise_scale,
             "floor": self.floor is not None,
+            "level": list(self.level),
             "registered": self.registered,
             # argument order of fn and of the export (JSON writers may sort the keys of "inputs" and "params")
             "input_order": list(self.inputs),
@@ -580,7 +610,7 @@ def law_from_dict(d: Mapping[str, Any]) -> Law:
         positive=d.get("positive", True), link=d.get("link", ""), description=d.get("description", ""),
         formula=d.get("formula", ""),
         example=d.get("example", {}), published=d.get("published", {}), noise_scale=d.get("noise_scale", 0.1),
-        floor=floor,
+        floor=floor, level=tuple(d.get("level", ())),
     )
 
 

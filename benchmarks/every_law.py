@@ -2,7 +2,10 @@
 
 ``--option warm_start``: ``warm_start=True`` against the default warm-up, both without the refit of failed fits
 (``fallback=False``), so that each measures the sampler alone. ``--option fallback``: ``fallback=True`` (a fit that
-fails a check is refitted at ``target_accept_prob=0.99`` and the refit kept) against ``fallback=False``.
+fails a check is refitted at ``target_accept_prob=0.99`` and the refit kept) against ``fallback=False``. ``--option
+level``: a law's ``level`` terms sampled as their total and shares (``Law.level``, the default since 2026-12-06)
+against one site per parameter (bayescale's earlier mode), both with ``fallback=False``; on the laws that declare a
+level (the others are the same program either way).
 
 For each law, ``--fits`` data sets simulated from it (``bs.simulate_ladder`` with its reference parameters, seeds
 0, 1, ...) are fitted by ``bs.fit_many`` with NUTS's defaults (4 chains x 1000 warm-up x 1000 draws), once with the
@@ -19,13 +22,16 @@ are fixed) and the second call's wall (as noisy as the machine). A refitted fit'
 first fit's.
 
 Run ``python benchmarks/every_law.py --option warm_start`` or ``--option fallback`` (every law, 8 fits each:
-about 9 minutes on 2 CPU cores), ``--laws chinchilla kaplan`` for a subset, ``--fits 4`` for a quicker run,
-``--json out.json`` to keep the rows, ``--report out.json`` to print a saved run's table.
+about 9 minutes on 2 CPU cores), ``--option level`` (the 8 laws with a level), ``--laws chinchilla kaplan`` for a
+subset, ``--fits 4`` for a quicker run, ``--json out.json`` to keep the rows, ``--report out.json`` to print a saved
+run's table.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
 import platform
@@ -53,7 +59,21 @@ def data_sets(law: str, fits: int) -> dict[str, pd.DataFrame]:
 OPTIONS = {
     "warm_start": ({"warm_start": False, "fallback": False}, {"warm_start": True, "fallback": False}),
     "fallback": ({"fallback": False}, {"fallback": True}),
+    "level": ({"fallback": False, "level": False}, {"fallback": False}),
 }
+
+
+@contextlib.contextmanager
+def _without_level(on: bool):
+    """With ``on`` False, fits sample each parameter as its own site, as before ``Law.level`` (2026-12-06)."""
+    fit_module = importlib.import_module("bayescale.fit")
+    resolve = fit_module.resolve_level
+    if not on:
+        fit_module.resolve_level = lambda law, pool: ()
+    try:
+        yield
+    finally:
+        fit_module.resolve_level = resolve
 
 
 def _steps(fit, key: str) -> int:
@@ -63,9 +83,11 @@ def _steps(fit, key: str) -> int:
 
 def timed(law: str, tables: dict, kwargs: dict, seed: int) -> dict:
     """One ``fit_many`` call: its wall, compile and sampler seconds, gradients and checks."""
+    kwargs = dict(kwargs)
+    level = kwargs.pop("level", True)
     comp = Compiles()
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _without_level(level):
         warnings.simplefilter("ignore")  # failed checks are counted below, not printed
         fits = bs.fit_many(law, tables, seed=seed, progress_bar=False, **kwargs)
     wall = time.perf_counter() - t0
@@ -111,7 +133,8 @@ def _both(r: dict, key: str, field: str) -> float:
 
 #: Each option's table title.
 TITLES = {"warm_start": "NUTS's warm_start=True against its default warm-up",
-          "fallback": "fallback=True (failed fits refitted at target_accept_prob 0.99) against fallback=False"}
+          "fallback": "fallback=True (failed fits refitted at target_accept_prob 0.99) against fallback=False",
+          "level": "a law's level terms as their total and shares (Law.level) against one site per parameter"}
 
 
 def table(rows: list[dict], option: str = "warm_start") -> None:
@@ -161,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         table(saved["rows"], saved.get("option", "warm_start"))  # runs saved before 2026-12-05 22:00 UTC: warm_start
         return 0
     os.environ.setdefault("BAYESCALE_JAX_CACHE", "off")  # every compile cold, as in speed.py's in-process rows
-    laws = args.laws or bs.laws()
+    laws = args.laws or [n for n in bs.laws() if args.option != "level" or bs.get_law(n).level]
     rows = []
     for law in laws:
         t0 = time.perf_counter()

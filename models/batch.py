@@ -331,6 +331,7 @@ register(Law(
         "s_b": dist.Normal(0.0, 0.4),
     },
     centre={"a": ("n", "alpha"), "b": ("d", "beta")},
+    level=("e", "a", "b"),
     reference="Li et al. 2025, Predictable Scale Part I (Step Law): the loss over a learning-rate x batch sweep; "
               "floor after Hoffmann et al. 2022",
     description="The final loss of every run of a learning-rate x batch-size sweep, over many (N, D) cells: a "

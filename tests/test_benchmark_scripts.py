@@ -125,6 +125,22 @@ def test_every_law_counts_the_gradients_of_the_fits_a_refit_replaced(bench_modul
     assert every_law.OPTIONS["warm_start"][0]["fallback"] is False  # the warm start measures the sampler alone
 
 
+def test_every_law_level_option_fits_the_earlier_mode_with_one_site_per_parameter(bench_module):
+    """``--option level``'s baseline makes ``bs.fit_many`` resolve no level (and restores it after)."""
+    import bayescale as bs
+
+    every_law = bench_module("every_law")
+    fit_module = importlib.import_module("bayescale.fit")
+    law = bs.get_law("chinchilla")
+    pool = {p: "shared" for p in law.params}
+    assert every_law.OPTIONS["level"] == ({"fallback": False, "level": False}, {"fallback": False})
+    with every_law._without_level(False):
+        assert fit_module.resolve_level(law, pool) == ()
+    with every_law._without_level(True):
+        assert fit_module.resolve_level(law, pool) == ("e", "a", "b")
+    assert fit_module.resolve_level(law, pool) == ("e", "a", "b")
+
+
 def test_gradient_clock_times_the_compiled_loops_again_without_compiling(bench_module):
     """``gradient_clock`` compiles once; each call of what it returns times the two loops again."""
     import bayescale as bs

@@ -79,7 +79,7 @@ def test_chain_model_density_and_gradient_are_finite():
                           sigma_scale=0.1, group_scale=0.5, flops_per_param_token=6.0) for law in ch.stages]
     model = build_chain_model(ch, [p.config for p in preps])
     data = ChainData(tuple(p.data for p in preps))
-    params = {"loss.e": 1.7, "loss.a_c": 0.0, "loss.b_c": 0.0, "loss.alpha": 0.34, "loss.beta": 0.28,
+    params = {"loss.log_terms": [1.7, 0.0, 0.0], "loss.alpha": 0.34, "loss.beta": 0.28,
               "loss.sigma": 0.02, "loss.nu": 5.0, "acc.ceiling": 0.8, "acc.k": 3.0, "acc.l0": 2.6,
               "acc.sigma": 0.05, "acc.nu": 5.0}
     with jax.enable_x64(True):
@@ -95,7 +95,7 @@ def test_chain_model_density_and_gradient_are_finite():
     assert float(total) == pytest.approx(sum(stages), rel=1e-10, abs=1e-8)
     assert all(abs(float(s)) > 1.0 for s in stages)  # both stages contribute
     assert {"loss.log_loss", "acc.logit_acc"} <= set(trace)
-    assert all(np.isfinite(float(g)) for g in grad.values())
+    assert all(np.isfinite(np.asarray(g)).all() for g in grad.values())
 
 
 # --------------------------------------------------------------------------------------------- fit and predict
@@ -222,7 +222,11 @@ def test_chain_sbc_coverage_and_negative_control(sbc_alpha):
     assert {"loss.alpha", "acc.l0", "acc.sigma", "log_lik", "pred_10x_compute"} <= set(good.ranks.columns)
     cov = good.coverage
     assert 0.84 <= cov["chain"] <= 0.95, cov
-    assert cov["plugin"] < 0.84 and cov["plugin_width"] < cov["chain_width"], cov
+    # the plug-in chain under-covers: its intervals are narrower and miss more often (2026-12-06: 84% against 89%;
+    # 76% against 87% before the Chinchilla stage's terms were sampled as their total and shares, whose worse-mixed
+    # fits gave worse medians)
+    assert cov["plugin"] <= cov["chain"] - 0.03 and cov["plugin"] < 0.87, cov
+    assert cov["plugin_width"] < cov["chain_width"], cov
     wrong = bs.calibrate(ch, num_simulations=20, seed=0, fit_priors={"acc.l0": dist.LogNormal(1.5, 0.1)})
     assert not wrong.passed and "acc.l0" in wrong.failed
     with pytest.raises(ValueError, match="<target>.<parameter>"):

@@ -304,19 +304,20 @@ def test_a_failed_nuts_fit_is_refitted_at_a_higher_target_and_the_refit_kept(fla
 
 @pytest.mark.statistical
 def test_fit_many_refits_only_the_fits_that_fail_and_they_pass():
-    """Default Chinchilla ladders (30 runs, 2% noise) at NUTS's default target 0.9: E traded against A and alpha
-    gave 1-5 divergences or an R-hat of 1.02 in 5 of 8 fits (Intel Xeon, 2026-12-05). ``fallback=True`` refits
-    those at 0.99, which passed all of them; fits that passed the first time are the same draws either way."""
-    runs = pd.concat([bs.simulate_ladder("chinchilla", seed=s).assign(task=f"s{s}") for s in range(8)],
-                     ignore_index=True)
+    """Default ladders of the sigmoid transfer law (2% noise) at NUTS's default target 0.9: an R-hat of 1.012-1.020
+    in 3 of 8 fits, with ESS short in one (Intel Xeon, 2026-12-06). ``fallback=True`` refits those at 0.99, which
+    passed all of them; fits that passed the first time are the same draws either way. (Chinchilla ladders failed
+    5 of 8 until the law's terms were sampled as their total and shares, ``Law.level``; they now pass.)"""
+    law = "sigmoid_transfer"
+    runs = pd.concat([bs.simulate_ladder(law, seed=s).assign(task=f"s{s}") for s in range(8)], ignore_index=True)
     kw = dict(by="task", seed=1, progress_bar=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ConvergenceWarning)
-        first = bs.fit_many("chinchilla", runs, fallback=False, **kw)
+        first = bs.fit_many(law, runs, fallback=False, **kw)
     failed = [k for k, f in first.items() if not f.diagnostics.ok]
     if not failed:
         pytest.skip("every fit passed at target_accept_prob 0.9 on this machine: nothing to refit")
-    fits = bs.fit_many("chinchilla", runs, **kw)  # warns if a refit fails
+    fits = bs.fit_many(law, runs, **kw)  # warns if a refit fails
     for k, f in fits.items():
         assert f.diagnostics.ok, (k, f.diagnostics.problems)
         if k in failed:
@@ -324,7 +325,8 @@ def test_fit_many_refits_only_the_fits_that_fail_and_they_pass():
             assert f.meta["fallback_from"][0]["problems"] == list(first[k].diagnostics.problems)
         else:
             assert "fallback_from" not in f.meta
-            np.testing.assert_array_equal(f.tree.posterior["alpha"].values, first[k].tree.posterior["alpha"].values)
+            for p in f.law.param_names:
+                np.testing.assert_array_equal(f.tree.posterior[p].values, first[k].tree.posterior[p].values)
 
 
 def test_failed_fits_warning_says_what_to_try_for_chees_and_for_the_warm_start():

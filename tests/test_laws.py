@@ -323,6 +323,14 @@ def test_user_law_round_trips_through_its_exported_function():
     np.testing.assert_allclose(grad_of(rebuilt), grad_of(law), rtol=1e-12)
 
 
+def test_a_user_law_keeps_its_level_through_json():
+    law = _user_law(centre={"a": ("c", "alpha")}, level=["e", "a"])
+    assert law.level == ("e", "a")
+    rebuilt = law_from_dict(json.loads(law.to_json()))
+    assert rebuilt.level == ("e", "a")
+    assert law_from_dict({k: v for k, v in json.loads(law.to_json()).items() if k != "level"}).level == ()
+
+
 def test_unsaveable_prior_is_named():
     law = _user_law(params={"e": dist.LogNormal(0.5, 0.5), "a": dist.HalfNormal(1.0),
                             "alpha": dist.Kumaraswamy(2.0, 5.0)})
@@ -512,6 +520,18 @@ BAD_SPECS = {
         _bad(params={"e": dist.LogNormal(0.5, 0.5), "a": dist.Normal(0.0, 1.0), "alpha": dist.Beta(2, 5)},
              centre={"a": ("c", "alpha")}),
         r"centred parameter 'a' needs a prior on \(0, inf\)"),
+    "level of one parameter": (
+        _bad(centre={"a": ("c", "alpha")}, level=("e",)),
+        r"level must name two or more distinct parameters, got \['e'\]"),
+    "level unknown parameter": (
+        _bad(centre={"a": ("c", "alpha")}, level=("e", "b")), r"level names unknown parameter\(s\) \['b'\]"),
+    "level of two uncentred parameters": (
+        _bad(level=("e", "a")), r"level takes at most one parameter outside centre= \(the irreducible term\), first; "
+                                r"\['e', 'a'\] are not centred"),
+    "level's irreducible term signed": (
+        _bad(params={"e": dist.Normal(0.5, 0.5), "a": dist.LogNormal(0.0, 1.0), "alpha": dist.Beta(2, 5)},
+             centre={"a": ("c", "alpha")}, level=("e", "a")),
+        r"level parameter 'e' needs a prior on \(0, inf\)"),
     "monotone bad sign": (_bad(monotone={"c": 0}), r"monotone must map inputs to -1 or \+1, got 'c': 0"),
     "monotone unknown input": (_bad(monotone={"n": -1}), r"monotone must map inputs to -1 or \+1, got 'n': -1"),
     "published unknown parameter": (

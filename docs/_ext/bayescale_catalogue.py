@@ -153,6 +153,13 @@ def _law_section(law) -> list[str]:
             "; ".join(_centre(p, v) for p, v in law.centre.items())
             + f" ({x0}: geometric mean of the data; priors stay on the natural parameters)",
         ))
+    if law.level:
+        terms = " + ".join(f"`{p}`" if p not in law.centre else f"exp(`{p}_c`)" for p in law.level)
+        rows.append((
+            "level",
+            f"with {', '.join(f'`{p}`' for p in law.level)} shared, the sampler moves in log({terms}), the terms' "
+            "total at the data's centre, and their log ratios (site `log_terms`; same priors)",
+        ))
     rows.append(("fused log", "yes (`log_fn`)" if law.log_fn is not None else "no (log of `fn`)"))
     rows.append(("residual sd prior", f"HalfNormal({_num(law.noise_scale)}) on the {law.link} scale (`noise_scale`; "
                                       "`bs.fit(sigma_scale=)` overrides it)"))
