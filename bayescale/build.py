@@ -30,6 +30,7 @@ Parameterisation (named, never hidden)
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -246,6 +247,15 @@ def _exponent(law: Law, spec, values: Mapping[str, Any]):
 
 #: The site of a law's ``level`` parameters (:class:`LevelSplit`).
 LEVEL_SITE = "log_terms"
+#: NUTS moves in ``log m / LEVEL_SCALE`` (:class:`LevelTransform`). The runs pin a law's level down to their noise
+#: over the root of their number (sd 1e-3 to 4e-3 in ``log m``), its shares and exponents to 0.05-0.5; NumPyro's
+#: warm-up shrinks its covariance estimates toward ``1e-3 I`` (``mass_shrinkage``), which swamps a variance of 1e-6,
+#: so the level is stretched tenfold. On problem A (240 Chinchilla runs; 2026-12-06) NUTS took 52-60k warm-up and
+#: 27-28k draws' steps for a bulk ESS of 4300-5600, against 257-261k and 148k for 2800-3000 unstretched (and 204-206k
+#: and 112k for 3600-3700 with a site per parameter); over 8 ladders of each of the 8 laws with a level, 20 of 128
+#: fits failed a check against 15 unstretched and 22 at 0.03, in 0.52x the gradients of one site per parameter
+#: against 0.63x and 0.53x (``benchmarks/every_law.py --option level``).
+LEVEL_SCALE = 0.1
 
 
 def resolve_level(law: Law, pool: Mapping[str, str]) -> tuple[str, ...]:
@@ -309,8 +319,9 @@ class LevelSplit(_Natural, constraints.Constraint):
 class LevelTransform(_Natural, transforms.Transform):
     """The bijection of :class:`LevelSplit`: ``(log m, z_2, ..., z_k)`` -> the terms.
 
-    ``log t_i = log m + z_i - logsumexp(z)`` with ``z_1 = 0``; the log-Jacobian is the sum of ``log t_i`` over the
-    terms on their own scale (the map to the terms' logs has Jacobian 1).
+    ``log t_i = log m + z_i - logsumexp(z)`` with ``z_1 = 0``, where NUTS moves in ``log m`` / :data:`LEVEL_SCALE`;
+    the log-Jacobian is the sum of ``log t_i`` over the terms on their own scale plus ``log LEVEL_SCALE`` (the map
+    from ``(log m, z)`` to the terms' logs has Jacobian 1).
     """
 
     domain = constraints.real_vector
@@ -322,7 +333,7 @@ class LevelTransform(_Natural, transforms.Transform):
 
     def _logs(self, u):
         z = jnp.concatenate([jnp.zeros_like(u[..., :1]), u[..., 1:]], axis=-1)
-        return u[..., :1] + z - jax.nn.logsumexp(z, axis=-1, keepdims=True)
+        return LEVEL_SCALE * u[..., :1] + z - jax.nn.logsumexp(z, axis=-1, keepdims=True)
 
     def __call__(self, u):
         """Map ``(log m, z)`` to the terms."""
@@ -333,11 +344,12 @@ class LevelTransform(_Natural, transforms.Transform):
     def _inverse(self, t):
         k = self.natural
         lt = jnp.concatenate([jnp.log(t[..., :k]), t[..., k:]], axis=-1) if k else t
-        return jnp.concatenate([jax.nn.logsumexp(lt, axis=-1, keepdims=True), lt[..., 1:] - lt[..., :1]], axis=-1)
+        return jnp.concatenate([jax.nn.logsumexp(lt, axis=-1, keepdims=True) / LEVEL_SCALE, lt[..., 1:] - lt[..., :1]],
+                               axis=-1)
 
     def log_abs_det_jacobian(self, u, t, intermediates=None):
         """Sum of the logs of the terms on their own scale."""
-        return jnp.sum(self._logs(u)[..., : self.natural], axis=-1)
+        return jnp.sum(self._logs(u)[..., : self.natural], axis=-1) + math.log(LEVEL_SCALE)
 
 
 @transforms.biject_to.register(LevelSplit)

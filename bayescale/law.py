@@ -111,9 +111,10 @@ class Law:
         (0, inf)), then the coefficients listed in ``centre``. A fit whose parameters are all shared samples them
         as one site, ``log_terms``, in the coordinates of their total and its shares (see
         :class:`bayescale.build.LevelSplit`): the data pin the total down, and only the shares trade against the
-        exponents, where the terms themselves curve around each other (divergences, 3-7x the gradients). The
-        prior is unchanged. It is a change of coordinates for any law (a term's share is only roughly its share of
-        the law's value, e.g. when the law bends), so it needs only the terms' signs; default none.
+        exponents, where the terms themselves curve around each other (over 8 laws' default ladders, 20 of 128 fits
+        failed a check against 65 with a site per parameter, in 0.52x the gradients). The prior is unchanged. It
+        is a change of coordinates for any law (a term's share is only roughly its share of the law's value, e.g.
+        when the law bends), so it needs only the terms' signs; default none.
 
     Examples
     --------

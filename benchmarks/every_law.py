@@ -5,7 +5,8 @@
 fails a check is refitted at ``target_accept_prob=0.99`` and the refit kept) against ``fallback=False``. ``--option
 level``: a law's ``level`` terms sampled as their total and shares (``Law.level``, the default since 2026-12-06)
 against one site per parameter (bayescale's earlier mode), both with ``fallback=False``; on the laws that declare a
-level (the others are the same program either way).
+level (the others are the same program either way). ``--option shrinkage``: ``mass_shrinkage=1e-5`` against
+NumPyro's 1e-3, both with ``fallback=False``.
 
 For each law, ``--fits`` data sets simulated from it (``bs.simulate_ladder`` with its reference parameters, seeds
 0, 1, ...) are fitted by ``bs.fit_many`` with NUTS's defaults (4 chains x 1000 warm-up x 1000 draws), once with the
@@ -60,6 +61,7 @@ OPTIONS = {
     "warm_start": ({"warm_start": False, "fallback": False}, {"warm_start": True, "fallback": False}),
     "fallback": ({"fallback": False}, {"fallback": True}),
     "level": ({"fallback": False, "level": False}, {"fallback": False}),
+    "shrinkage": ({"fallback": False}, {"fallback": False, "mass_shrinkage": 1e-5}),
 }
 
 
@@ -134,7 +136,8 @@ def _both(r: dict, key: str, field: str) -> float:
 #: Each option's table title.
 TITLES = {"warm_start": "NUTS's warm_start=True against its default warm-up",
           "fallback": "fallback=True (failed fits refitted at target_accept_prob 0.99) against fallback=False",
-          "level": "a law's level terms as their total and shares (Law.level) against one site per parameter"}
+          "level": "a law's level terms as their total and shares (Law.level) against one site per parameter",
+          "shrinkage": "mass_shrinkage=1e-5 against NumPyro's 1e-3"}
 
 
 def table(rows: list[dict], option: str = "warm_start") -> None:

@@ -188,8 +188,8 @@ def test_constant_prior_normalisers_stay_out_of_the_compiled_program(likelihood,
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(-4.0, 4.0), min_size=2, max_size=4), st.integers(0, 1))
 def test_level_transform_round_trips_and_its_jacobian_is_autodiffs(u, natural):
-    """``(log m, z)`` -> terms and back; the log-Jacobian is JAX's, and the terms add up to ``m``."""
-    from bayescale.build import LevelSplit, LevelTransform
+    """``(log m / LEVEL_SCALE, z)`` -> terms and back; the log-Jacobian is JAX's; the terms add up to ``m``."""
+    from bayescale.build import LEVEL_SCALE, LevelSplit, LevelTransform
 
     t = LevelTransform(natural)
     with jax.enable_x64(True):
@@ -200,7 +200,7 @@ def test_level_transform_round_trips_and_its_jacobian_is_autodiffs(u, natural):
         jac = np.linalg.slogdet(np.asarray(jax.jacfwd(t)(u)))[1]
         assert float(t.log_abs_det_jacobian(u, y)) == pytest.approx(jac, abs=1e-10)
         terms = jnp.concatenate([y[:natural], jnp.exp(y[natural:])])
-        assert float(jnp.sum(terms)) == pytest.approx(float(jnp.exp(u[0])), rel=1e-12)
+        assert float(jnp.sum(terms)) == pytest.approx(float(jnp.exp(LEVEL_SCALE * u[0])), rel=1e-12)
 
 
 @pytest.mark.parametrize("name", [n for n in bs.laws() if bs.get_law(n).level])

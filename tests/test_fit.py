@@ -210,6 +210,7 @@ def test_warmup_tree_depth_caps_the_warmup_and_is_recorded(flat_runs):
     assert one.meta["sampler"]["warmup_steps"] <= 2 * 30 * 3  # at most 2**2 - 1 leapfrog steps an iteration
 
 
+@pytest.mark.filterwarnings("ignore::bayescale.fit.PriorWarning")  # 30 + 30 iterations need not reach the bulk
 def test_draws_at_the_maximum_depth_after_a_capped_warmup_name_the_cap(flat_runs, tmp_path):
     # draws limited to depth 3 after a warm-up capped at depth 1: the check names the cap and the refit
     kw = dict(num_chains=2, num_warmup=30, num_samples=30, max_tree_depth=3, progress_bar=False, seed=0)
