@@ -62,7 +62,7 @@ NUMPYRO_SHRINKAGE = 1e-3
 
 #: Default :attr:`NUTSSettings.mass_shrinkage`: NumPyro's own (1e-4 halves the gradients of flat fits on many runs,
 #: but failed a two-stage chain fit's R-hat; docs/speed.md, "Mass-matrix shrinkage"; 1e-5 over the 23 laws' default
-#: ladders on 2026-12-06: 0.89x the gradients, 44 of 368 fits failing a check against 38).
+#: ladders on 2026-12-06: 0.90x the gradients, 46 of 368 fits failing a check against 43).
 DEFAULT_MASS_SHRINKAGE = 1e-3
 
 

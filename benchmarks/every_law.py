@@ -43,6 +43,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+if __name__ == "__main__":  # every compile cold, as in speed.py's in-process rows: off before `import bayescale`
+    os.environ.setdefault("BAYESCALE_JAX_CACHE", "off")
 
 import jax  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -186,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
         saved = json.loads(Path(args.report).read_text())
         table(saved["rows"], saved.get("option", "warm_start"))  # runs saved before 2026-12-05 22:00 UTC: warm_start
         return 0
-    os.environ.setdefault("BAYESCALE_JAX_CACHE", "off")  # every compile cold, as in speed.py's in-process rows
     laws = args.laws or [n for n in bs.laws() if args.option != "level" or bs.get_law(n).level]
     rows = []
     for law in laws:

@@ -13,7 +13,8 @@ Rows and what they time:
   the range under the table: wall times on a shared machine drift between runs. B and C run in this process with
   the cache off.
 * ``numpyro MCMC parallel`` / ``vectorized``: bayescale's earlier mode, ``numpyro.infer.MCMC`` on the same model
-  (it retraces and recompiles on every run), chains over host devices or vectorised.
+  in the coordinates of then, one site per parameter (``earlier_model``; it retraces and recompiles on every run),
+  chains over host devices or vectorised.
 * ``Huber + bootstrap`` (A): the literature's point fit (``fit_speed.py``): L-BFGS-B from Hoffmann's 4500-point grid,
   then 200 warm-started bootstrap refits.
 * ``stan`` / ``nutpie``: the peers of ``peers.py`` (``pip install -e '.[bench]'``); skipped, with the reason
@@ -57,6 +58,7 @@ sees: the GPU check of issue 3, to be run on a GPU machine and on a CPU one.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import os
@@ -70,6 +72,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+if __name__ == "__main__":  # this process measures compilation (B and C; children set their own): the cache must be
+    os.environ.setdefault("BAYESCALE_JAX_CACHE", "off")  # off before `import bayescale`, which turns it on
 
 import jax  # noqa: E402  (importing JAX does not start its backend: bayescale still sets host devices)
 import jax.numpy as jnp  # noqa: E402
@@ -169,6 +173,16 @@ def settings(quick: bool) -> dict:
     return {**sizes, "fallback": False}
 
 
+def earlier_model(law, config):
+    """The model of ``config`` as bayescale sampled it before ``Law.level`` (2026-12-06): one site per parameter.
+
+    In the level's coordinates NumPyro's ``MCMC`` (its ``init_to_median`` start, no tree cap) left one chain of
+    four stuck at ``sigma`` near 0 (step size 1e-4) in 5 of problem C's first 10 fits (2026-12-06); bayescale's own
+    start and warm-up passed every fit in them.
+    """
+    return bs.build.build_model(law, dataclasses.replace(config, level=()))
+
+
 def numpyro_mcmc(runs: pd.DataFrame, chain_method: str, opts: dict, **fit_kw) -> dict:
     """bayescale's earlier mode: ``numpyro.infer.MCMC`` on the same model (recompiles on every run)."""
     from numpyro.infer import MCMC, NUTS, init_to_median
@@ -177,7 +191,7 @@ def numpyro_mcmc(runs: pd.DataFrame, chain_method: str, opts: dict, **fit_kw) ->
     prep = fit_module._prepare(law, runs, groups=fit_kw.get("groups"), pool=fit_kw.get("pool"), pooling="auto",
                                likelihood="student_t", noise=None, sigma_scale=0.1, group_scale=0.5,
                                flops_per_param_token=6.0)
-    model = bs.build.build_model(law, prep.config)
+    model = earlier_model(law, prep.config)
     comp = Compiles()
     t0 = time.perf_counter()
     with jax.enable_x64(True):
@@ -586,7 +600,7 @@ def numpyro_mcmc_c(runs, opts, kw):
     law = bs.get_law("chinchilla")
     prep = fit_module._prepare(law, runs, groups=None, pool=None, pooling="auto", likelihood=kw["likelihood"],
                                noise=None, sigma_scale=0.1, group_scale=0.5, flops_per_param_token=6.0)
-    model = bs.build.build_model(law, prep.config)
+    model = earlier_model(law, prep.config)
     comp = Compiles()
     with jax.enable_x64(True):
         mcmc = MCMC(NUTS(model, target_accept_prob=kw["target_accept_prob"], dense_mass=True,
@@ -808,7 +822,6 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             table_g(rows, baseline) if p == "G" else table_c(rows) if p == "C" else table(p, rows, saved["settings"])
         return 0
-    os.environ.setdefault("BAYESCALE_JAX_CACHE", "off")  # this process measures compilation; children set their own
     opts = settings(args.quick)
     if args.processes is None:
         args.processes = 1 if args.quick else 3

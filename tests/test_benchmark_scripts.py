@@ -141,6 +141,24 @@ def test_every_law_level_option_fits_the_earlier_mode_with_one_site_per_paramete
     assert fit_module.resolve_level(law, pool) == ("e", "a", "b")
 
 
+def test_speed_earlier_mode_samples_one_site_per_parameter(bench_module):
+    """The earlier mode's model (``speed.earlier_model``) has the sites of before ``Law.level``."""
+    import bayescale as bs
+    from bayescale.build import ModelConfig, build_model
+    from bayescale.predict import _sample_sites
+
+    speed = bench_module("speed")
+    law = bs.get_law("chinchilla")
+    runs = bs.simulate_ladder(law, seed=0)
+    fit_module = importlib.import_module("bayescale.fit")
+    table = bs.validate_runs(runs, law)
+    data, _, _ = fit_module._model_data(table, fit_module.geometric_centre({k: runs[k] for k in law.inputs}))
+    config = ModelConfig(pool={p: "shared" for p in law.params})
+    assert "log_terms" in _sample_sites(build_model(law, config), data)
+    sites = _sample_sites(speed.earlier_model(law, config), data)
+    assert "log_terms" not in sites and {"e", "a_c", "b_c"} <= set(sites)
+
+
 def test_gradient_clock_times_the_compiled_loops_again_without_compiling(bench_module):
     """``gradient_clock`` compiles once; each call of what it returns times the two loops again."""
     import bayescale as bs
