@@ -250,7 +250,7 @@ LEVEL_SITE = "log_terms"
 #: NUTS moves in ``log m / LEVEL_SCALE`` (:class:`LevelTransform`). The runs pin a law's level down to their noise
 #: over the root of their number (sd 1e-3 to 4e-3 in ``log m``), its shares and exponents to 0.05-0.5; NumPyro's
 #: warm-up shrinks its covariance estimates toward ``1e-3 I`` (``mass_shrinkage``), which swamps a variance of 1e-6,
-#: so the level is stretched tenfold. On problem A (240 Chinchilla runs; 2026-12-06) NUTS took 52-60k warm-up and
+#: so the level is stretched tenfold. On problem A (240 Chinchilla runs; 2026-12-06) NUTS took 59-60k warm-up and
 #: 27-28k draws' steps for a bulk ESS of 4300-5600, against 257-261k and 148k for 2800-3000 unstretched (and 204-206k
 #: and 112k for 3600-3700 with a site per parameter); over 8 ladders of each of the 8 laws with a level, 20 of 128
 #: fits failed a check against 15 unstretched and 22 at 0.03, in 0.52x the gradients of one site per parameter
@@ -348,7 +348,7 @@ class LevelTransform(_Natural, transforms.Transform):
                                axis=-1)
 
     def log_abs_det_jacobian(self, u, t, intermediates=None):
-        """Sum of the logs of the terms on their own scale."""
+        """Sum of the logs of the terms on their own scale, plus ``log LEVEL_SCALE``."""
         return jnp.sum(self._logs(u)[..., : self.natural], axis=-1) + math.log(LEVEL_SCALE)
 
 
