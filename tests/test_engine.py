@@ -626,7 +626,10 @@ def test_persistent_cache_serves_a_new_process(tmp_path, monkeypatch):
     assert (cache / "notes.txt").exists()
     # a process with JAX's Shardy partitioner off cannot run the stored (Shardy) program: it traces its own
     gspmd = run_script({**env, "JAX_USE_SHARDY_PARTITIONER": "false"})
-    assert gspmd["traces"] == 1 and gspmd["alpha"] == first["alpha"]
+    assert gspmd["traces"] == 1
+    # its program is the same model and draws the same chains, to within rounding: XLA may fuse the two
+    # partitioners' programs differently (one CI run of 2026-12-06 differed by 1e-4 of alpha after 100 iterations)
+    np.testing.assert_allclose(gspmd["alpha"], first["alpha"], rtol=1e-2)
 
 
 @pytest.mark.slow
