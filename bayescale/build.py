@@ -46,7 +46,7 @@ from numpyro.distributions import constraints, transforms
 from numpyro.util import not_jax_tracer
 from scipy import special
 
-from bayescale.law import Law
+from bayescale.law import LEVEL_SITE, Law
 
 __all__ = ["ModelConfig", "ModelData", "build_model", "POOL_MODES", "LIKELIHOODS", "NOISE_PARAMS", "noise_params",
            "COUNT_LIKELIHOODS", "CountsOnLink", "count_link", "count_accuracy", "to_site", "from_site"]
@@ -245,8 +245,6 @@ def _exponent(law: Law, spec, values: Mapping[str, Any]):
     return values[spec]
 
 
-#: The site of a law's ``level`` parameters (:class:`LevelSplit`).
-LEVEL_SITE = "log_terms"
 #: NUTS moves in ``log m / LEVEL_SCALE`` (:class:`LevelTransform`). The runs pin a law's level down to their noise
 #: over the root of their number (sd 1e-3 to 4e-3 in ``log m``), its shares and exponents to 0.05-0.5; NumPyro's
 #: warm-up shrinks its covariance estimates toward ``1e-3 I`` (``mass_shrinkage``), which swamps a variance of 1e-6,
@@ -259,13 +257,36 @@ LEVEL_SCALE = 0.1
 
 
 def resolve_level(law: Law, pool: Mapping[str, str]) -> tuple[str, ...]:
-    """Return the parameters a fit samples as one :data:`LEVEL_SITE`: the law's ``level`` if all are shared, else ()."""
+    """Return the parameters a fit samples as one :data:`LEVEL_SITE`.
+
+    Parameters
+    ----------
+    law : Law
+    pool : mapping of str to str
+        Each parameter's pool mode (:func:`resolve_pool`).
+
+    Returns
+    -------
+    tuple of str
+        The law's ``level`` if all its parameters are shared, else ``()``.
+    """
     level = tuple(law.level)
     return level if level and all(pool.get(p, "shared") == "shared" for p in level) else ()
 
 
 def level_params(law: Law, config: ModelConfig) -> tuple[str, ...]:
-    """Return the parameters the model of ``config`` samples as one :data:`LEVEL_SITE` (``config.level``, resolved)."""
+    """Return the parameters the model of ``config`` samples as one :data:`LEVEL_SITE`.
+
+    Parameters
+    ----------
+    law : Law
+    config : ModelConfig
+
+    Returns
+    -------
+    tuple of str
+        ``config.level``, or :func:`resolve_level` where it is None.
+    """
     return resolve_level(law, config.pool) if config.level is None else tuple(config.level)
 
 

@@ -1518,8 +1518,9 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
         coords[_group_dim(table.groups)] = list(prep.levels)
     for vector, levels in prep.config.crossed_levels.items():
         coords[f"{vector}_level"] = list(levels)
-    if level_params(law, prep.config):
-        coords["term"] = list(level_params(law, prep.config))
+    level = level_params(law, prep.config)
+    if level:
+        coords["term"] = list(level)
     constant = {k: frame[k].to_numpy(dtype=np.float64) for k in law.inputs}
     if table.groups:
         constant["group_code"] = group_codes(frame, table.groups, prep.levels)[0]

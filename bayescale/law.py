@@ -32,7 +32,9 @@ __all__ = ["Law", "LawSpecError", "register", "laws", "get_law", "law_from_dict"
 
 
 #: Sites of the model bayescale builds around every law (the likelihood's), and suffixes of a pooled parameter's.
-_RESERVED = frozenset({"mu", "sigma", "nu", "phi", "sigma_slope", "log_terms"})
+#: The site of a law's ``level`` parameters (``bayescale.build.LevelSplit``).
+LEVEL_SITE = "log_terms"
+_RESERVED = frozenset({"mu", "sigma", "nu", "phi", "sigma_slope", LEVEL_SITE})
 _DERIVED_SUFFIXES = ("_loc", "_scale", "_z", "_u", "_c", "_c_loc", "_new", "_new_value", "_u_new", "_z_new",
                      "_groups", "_levels", "_new_groups", "_fit", "_index")
 

@@ -211,11 +211,14 @@ def test_level_site_is_the_same_model_as_one_site_per_parameter(name):
     from numpyro.infer import Predictive
     from numpyro.infer.util import log_density
 
-    from bayescale.build import LEVEL_SITE, resolve_pool
+    from bayescale.build import LEVEL_SITE, level_params, resolve_level, resolve_pool
     from bayescale.predict import _sample_sites
 
     law = bs.get_law(name)
     pool = resolve_pool(law, None, False)
+    assert resolve_level(law, pool) == level_params(law, ModelConfig(pool=pool)) == law.level
+    assert resolve_level(law, {**pool, law.level[0]: "partial"}) == ()  # a pooled term keeps its own site
+    assert level_params(law, ModelConfig(pool=pool, level=())) == ()
     joint = build_model(law, ModelConfig(pool=pool, sigma_scale=law.noise_scale))
     apart = build_model(law, ModelConfig(pool=pool, sigma_scale=law.noise_scale, level=()))
     runs = bs.simulate_ladder(law, seed=0)
