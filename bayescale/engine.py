@@ -99,16 +99,19 @@ class NUTSSettings:
     NumPyro's 1e-3: 1e-4 needs half the gradients on flat fits to many runs but mixed worse on fits with many
     group-level parameters or curved tails.
 
-    ``warm_start`` starts each chain's warm-up from the Laplace approximation at the posterior mode (the search of
-    :func:`laplace`, as ChEES does): the chain starts ``WARM_START_SCALE`` of the approximation's standard
-    deviations from the mode, and the approximation's covariance is the mass matrix until the warm-up's first
-    estimate replaces it. From the prior mean with a unit metric, NumPyro's first
+    ``warm_start`` runs each chain in the Laplace approximation's whitened coordinates (as ChEES does): the chain
+    first searches for the posterior mode (:func:`laplace`'s search, :data:`WARM_START_NEWTON_STEPS` steps), then
+    NUTS samples ``y`` with ``x = mode + L y`` (``L L'`` the approximation's covariance, ``x`` the flat vector of
+    ``z / c``), starting ``WARM_START_SCALE`` standard deviations from the mode. There the posterior is close to a
+    standard normal, so the warm-up's shrinkage toward a variance of 1e-3 is small beside every direction's own
+    variance: on the loss-to-loss case study's second stage (42 pairs, each pair's ``K`` and ``kappa`` known to a
+    few thousandths) the draws took 18 leapfrog steps each against 256 (``benchmarks/loss_to_loss.py``). The
+    affine map has a constant Jacobian, so the posterior is the same. From the prior mean with a unit metric,
+    NumPyro's first
     150 warm-up iterations on a fit of problem C (``benchmarks/speed.py``, 30 runs) took 71-108 leapfrog steps each
-    against 10-14 in the draws, about half the warm-up's gradients. Measured on eight of problem C's fits (4 chains
-    x 1000 + 1000, 2026-12-05): 0.65x the warm-up's gradients (573,549 against 888,202), 0.75x in all, with the
-    same draws' gradients and ESS; the start alone or the metric alone saved nothing. A chain whose search ends
-    short of a mode (squared Newton decrement over :data:`WARM_START_MAX_DECREMENT`) starts as without the warm
-    start, and the run's ``warm_started`` says which chains did not. It adds the search to the
+    against 10-14 in the draws, about half the warm-up's gradients. A chain whose search ends short of a mode
+    (squared Newton decrement over :data:`WARM_START_MAX_DECREMENT`) samples ``x`` itself from its usual start, and
+    the run's ``warm_started`` says which chains did not. It adds the search to the
     compiled program (about a second of XLA's compile), so it pays where a program is reused (``fit_many``,
     repeat fits, the persistent cache), not in a cold process's one fit. Off by default.
     """
@@ -147,8 +150,10 @@ class NUTSSettings:
 #: the Laplace approximation there (over 1, as ChEES's ``init_scale``, so that R-hat can still see chains that
 #: have not met).
 WARM_START_SCALE = 1.5
-#: With ``NUTSSettings.warm_start``: iterations of the search for the mode (as ChEES's ``newton_steps``).
-WARM_START_NEWTON_STEPS = 30
+#: With ``NUTSSettings.warm_start``: iterations of the search for the mode. ChEES's 30 left one of two chains of the
+#: loss-to-loss case study's smoke fit (stage 2, 12 pairs) short of the mode (a squared Newton
+#: decrement of 28); with 100 both reached it (decrement under 1e-12). A step costs one Hessian, ``2 d`` gradients.
+WARM_START_NEWTON_STEPS = 100
 #: With ``NUTSSettings.warm_start``: the largest squared Newton decrement (``g' |H|^-1 g``) at the end of a chain's
 #: search for which it starts from the Laplace approximation; a chain whose search ends farther from a mode starts
 #: as it would without the warm start. 1 puts the mode the search promises within about one of the
@@ -237,7 +242,6 @@ class NUTSProgram:
 
             z0 = jax.tree.map(lambda v: v / scale, z0)
         unravel = None
-        inverse_mass_matrix = None
         if s.warm_start:  # NUTS then runs on the flat vector of z / scale, as the search does
             from jax.flatten_util import ravel_pytree
 
@@ -246,13 +250,19 @@ class NUTSProgram:
             mode, root, ok, decrement = _laplace_search(potential, z0, WARM_START_NEWTON_STEPS)
             warm = ok & (decrement <= WARM_START_MAX_DECREMENT)  # else the default start, as without warm_start
             start_key, run_key = jax.random.split(run_key)
-            y = jax.random.normal(start_key, z0.shape, dtype=z0.dtype)
-            start = mode + WARM_START_SCALE * (root @ y)
-            z0 = jnp.where(warm, jnp.where(jnp.isfinite(potential(start)), start, mode), z0)  # the mode if off a cliff
-            cov = jnp.where(warm, root @ root.T, jnp.eye(z0.shape[0], dtype=z0.dtype))
-            inverse_mass_matrix = cov if s.dense_mass else jnp.diag(cov)
+            # NUTS samples y with x = mode + root @ y, where the posterior is close to a standard normal, so that
+            # the warm-up's windowed mass-matrix estimates are shrunk toward a variance (1e-3) small beside the
+            # posterior's own in every direction; a chain whose search stalled samples x itself (y = x)
+            shift = jnp.where(warm, mode, jnp.zeros_like(mode))
+            lin = jnp.where(warm, root, jnp.eye(z0.shape[0], dtype=z0.dtype))
+            flat = potential
+            potential = jax.jit(lambda y, f=flat: f(shift + lin @ y))
+            start = WARM_START_SCALE * jax.random.normal(start_key, z0.shape, dtype=z0.dtype)
+            start = jnp.where(jnp.isfinite(potential(start)), start, jnp.zeros_like(start))  # the mode if off a cliff
+            z0 = jnp.where(warm, start, z0)
+            unravel = partial(_affine_unravel, unravel, shift, lin)
         init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")
-        state = init_kernel(z0, s.num_warmup, dense_mass=s.dense_mass, inverse_mass_matrix=inverse_mass_matrix,
+        state = init_kernel(z0, s.num_warmup, dense_mass=s.dense_mass,
                             target_accept_prob=s.target_accept_prob, max_tree_depth=s.tree_depths,
                             rng_key=run_key)
 
@@ -552,6 +562,11 @@ def laplace(potential: Callable, x0, steps: int):
     """
     mode, root, _, _ = _laplace_search(potential, x0, steps)
     return mode, root
+
+
+def _affine_unravel(unravel: Callable, shift, lin, y):
+    """``unravel(shift + lin @ y)``: a warm-started chain's draw in the model's unconstrained space."""
+    return unravel(shift + lin @ y)
 
 
 def _laplace_search(potential: Callable, x0, steps: int):

@@ -428,17 +428,21 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int, optional
         Dense mass matrix; default dense when the model has at most 200 unconstrained parameters
         (:data:`DENSE_MAX_PARAMS`).
     warm_start : bool
-        Start NUTS's warm-up from the Laplace approximation at the posterior mode: each chain searches for the mode
-        from its usual start, then starts 1.5 of the approximation's standard deviations from it, with its
-        covariance as the first mass matrix (ChEES starts the same way); a chain whose search stalls short of a
-        mode starts as without the warm start (``fit.meta["sampler"]["warm_started_chains"]`` counts the others).
-        On problem C's fits of 30 runs (``benchmarks/speed.py``) the warm-up took 0.65x the gradients, the whole
-        fit 0.75x, for the same ESS; over the 23 registered laws (``benchmarks/every_law.py``) 0.68-0.94x, with
-        slightly more fits failing their checks (94 against 88 of 368): a chain can stay in a minor mode that its
-        search found (seen on ``lr_batch_landscape``).
-        It adds the search to the compiled program (about a second of compiling), so it pays in ``fit_many`` and
-        in repeat fits rather than in one cold fit. On hierarchical fits it saved a fifth of the gradients on
-        problem B's 8 groups of 60 runs but stranded a chain in the funnel on 4 groups of 30. Default False
+        Run NUTS in the Laplace approximation's whitened coordinates: each chain searches for the posterior mode
+        from its usual start, then samples ``y`` with ``z = mode + L y`` (``L L'`` the approximation's covariance),
+        starting 1.5 standard deviations from the mode, as ChEES does; a chain whose search stalls short of a mode
+        samples as without it (``fit.meta["sampler"]["warm_started_chains"]`` counts the others). There every
+        posterior direction has a variance near 1, so NumPyro's warm-up, which shrinks its estimates of the mass
+        matrix toward a variance of 1e-3, no longer overstates directions known to a few thousandths: try it when a
+        fit's draws reach the maximum tree depth on a posterior narrow in some directions (many runs per group).
+        The loss-to-loss case study's second stage (42 pairs, 3,703 losses, crossed effects) took 90 s with it
+        against 540 s without, both passing every check (``benchmarks/loss_to_loss.py``). On problem C's 30
+        runs (``benchmarks/speed.py``) it took 0.65x the gradients; over the 23 registered laws' simulated ladders
+        (``benchmarks/every_law.py``) 0.72x, with more fits failing a check (50 against 43 of 368): a chain can
+        stay in a minor mode that its search found. It adds the search to the compiled program (about a second of
+        compiling), so it pays in ``fit_many``, in repeat fits and on slow posteriors rather than in one cold fit.
+        It did not help problem B's hierarchical fit (8 groups of 60 runs), and on 4 groups of 30 runs it stranded
+        a chain in the funnel (measured with its first version, 2026-12-05). Default False
         (:class:`~bayescale.engine.NUTSSettings`).
     sigma_scale : float, optional
         Scale of the HalfNormal prior on the residual sd, on the law's link scale (log or logit of the target).
@@ -2108,9 +2112,10 @@ def _tree_depth_fix(max_tree_depth: int, warmup_tree_depth: int | None) -> str:
 
     A warm-up whose trees are capped shallower than the draws need adapts the step size and mass matrix badly: in
     the loss-to-loss case study's second stage, 99.8% of draws reached depth 10 after a warm-up capped at 7, none
-    after one capped at 9 or uncapped (``docs/speed.md``).
+    after one capped at 9 or uncapped (``docs/speed.md``); warm-started, its draws took 18 leapfrog steps each.
     """
-    fix = "raise max_tree_depth or reparameterise"
+    fix = ("raise max_tree_depth or reparameterise (warm_start=True, NUTS in the Laplace approximation's whitened "
+           "coordinates, helps where some parameters are known far more precisely than others)")
     if warmup_tree_depth is None or warmup_tree_depth >= max_tree_depth:
         return fix
     return (f"the warm-up's trees were capped at depth {warmup_tree_depth} (warmup_tree_depth), and a warm-up "

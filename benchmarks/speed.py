@@ -11,7 +11,8 @@ Rows and what they time:
   the same shapes in that process) and *cached* (a new process whose persistent cache the first one filled, from
   launch to the fit's return). The pair runs ``--processes`` times (default 3) and the rows show the median, with
   the range under the table: wall times on a shared machine drift between runs. B and C run in this process with
-  the cache off.
+  the cache off; B also fits with ``warm_start=True`` (NUTS in the Laplace approximation's whitened coordinates),
+  a first fit and a repeat.
 * ``numpyro MCMC parallel`` / ``vectorized``: bayescale's earlier mode, ``numpyro.infer.MCMC`` on the same model
   in the coordinates of then, one site per parameter (``earlier_model``; it retraces and recompiles on every run),
   chains over host devices or vectorised.
@@ -439,6 +440,15 @@ def problem_b(opts: dict, args) -> list[dict]:
                      sample_s=first - compile_s))
     rows.append(dict(fit_row(fit2, PARAMS_B), system="bayescale, repeat fit", wall_s=repeat, compile_s=0.0,
                      sample_s=repeat))
+    # NUTS in the Laplace approximation's whitened coordinates (warm_start=True): its own program, first and repeat
+    warm = dict(opts, warm_start=True)
+    for label, seed in (("first fit", 0), ("repeat fit", 1)):
+        comp = Compiles()
+        t0 = time.perf_counter()
+        f = bs.fit("chinchilla", runs, seed=seed, progress_bar=False, **kw, **warm)
+        wall = time.perf_counter() - t0
+        rows.append(dict(fit_row(f, PARAMS_B), system=f"bayescale, warm_start=True, {label}", wall_s=wall,
+                         compile_s=comp.seconds, sample_s=wall - comp.seconds))
     rows.append(dict(numpyro_mcmc(runs, "parallel", opts, **kw), system="numpyro MCMC parallel (earlier mode)"))
     for name, row in peers("B", runs, opts, args.no_peers, args.reference_draws).items():
         rows.append(dict(row, system=name))

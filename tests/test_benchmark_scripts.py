@@ -247,3 +247,23 @@ def test_new_process_table_divides_the_earlier_mode_by_each_mode(capsys, bench_m
     assert "(earlier mode) | 6.0 | 6.0 (5.9-6.1) | 5.00 | 1.00x |" in lines[0]
     assert "(today) | 6.0 | 2.4 (2.3-2.5) | 1.40 | 2.50x |" in lines[1]
     assert lines[3].startswith("| load a fit; predict") and lines[3].endswith("| 1.25x |")
+
+
+def test_loss_to_loss_table_gives_the_warm_start_against_the_earlier_settings(capsys, bench_module):
+    """``benchmarks/loss_to_loss.py``: stage 2's earlier settings turn the warm start off and leave the warm-up's
+    trees uncapped; the table divides each row's sampler by the first row's and reports how far the medians moved."""
+    mod = bench_module("loss_to_loss")
+    earlier, warm = mod.MODES.values()
+    assert earlier == {"warm_start": False, "warmup_tree_depth": 10} and warm == {"warm_start": True}
+    base = {"mode": "earlier", "wall_s": 800.0, "sampler_s": 780.0, "warmup_steps": 2_000_000,
+            "draws_steps": 1_500_000, "steps_per_draw": 250.0, "at_max_depth": 0.0, "min_ess_bulk": 5000.0,
+            "min_ess_tail": 3800.0, "max_r_hat": 1.002, "divergences": 0, "ok": True,
+            "medians": {"e[c4]": 2.358, "kappa_loc": 0.684}}
+    new = dict(base, mode="warm", wall_s=90.0, sampler_s=78.0, steps_per_draw=15.0, ok=False,
+               medians={"e[c4]": 2.355, "kappa_loc": 0.684})
+    mod.table([base, new])
+    out = capsys.readouterr().out
+    assert "| warm | 90.0 | 78.0 | 0.10x | 2,000,000 | 1,500,000 | 15.0 | 0.0% | 5000 / 3800 | 1.002 | 0 | FAIL |" \
+        in out
+    assert "| earlier | 800.0 | 780.0 | 1.00x |" in out
+    assert "posterior medians of E, kappa and K: 0.0030" in out

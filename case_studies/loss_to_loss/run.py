@@ -91,34 +91,64 @@ def e_priors(stage1) -> dict:
             for i, level in enumerate(stage1.levels)}
 
 
-def fit_stages(own: pd.DataFrame, pairs: pd.DataFrame, *, smoke: bool, seed: int) -> ChainFit:
-    """Fit both stages and compose them into a chain."""
-    # Warm-up trees uncapped (bayescale caps them at depth 7 by default): stage 2's draws need depth 8, and after a
-    # warm-up capped at 7 (or 8) it adapted so badly that 99.8% (80%) of its draws hit the maximum depth 10
-    # (2 chains x 1500 + 300, 2026-12-02); uncapped, or capped at 9, none did.
-    draws = dict(num_warmup=300, num_samples=200, num_chains=2, fallback=False) if smoke else dict(num_warmup=1500,
-                                                                                                     num_samples=1500)
-    draws["warmup_tree_depth"] = 10
-    # --smoke runs the pipeline rather than finding the posterior: after its 300 warm-up iterations stage 2's trees
-    # were as deep as allowed (mean depth 9.4 of 10: 82 s of the script's 118 s on 2 cores, 2026-12-03). Its trees
-    # are capped at depth 8 there (stage 2 in 22-31 s; its draws then fail R-hat, as the smoke's did before).
-    draws2 = draws | (dict(max_tree_depth=8, warmup_tree_depth=8) if smoke else {})
-    chain = bs.chain("chinchilla", "shifted_power")
+#: Draws per stage. ``--smoke`` runs the pipeline rather than finding the posterior.
+DRAWS = {"full": dict(num_warmup=1500, num_samples=1500),
+         "smoke": dict(num_warmup=300, num_samples=200, num_chains=2, fallback=False)}
+
+
+def subset(own: pd.DataFrame, pairs: pd.DataFrame, smoke: bool) -> tuple[pd.DataFrame, pd.DataFrame, list, list]:
+    """The runs and pairs fitted, with the pre-training and evaluation sets predicted: all of them, or with
+    ``smoke`` three pre-training sets evaluated on C4, FineWeb-100B and StarCoder."""
+    sets, evals = list(OWN), sorted(pairs["y_set"].unique())
+    if smoke:
+        sets, evals = sets[:3], ["c4", "fineweb_100b", "starcoder"]
+        own = own[own["dataset"].isin(sets)]
+        pairs = pairs[pairs["dataset"].isin(sets) & pairs["y_set"].isin(evals + [OWN[s] for s in sets])]
+    return own, pairs, sets, evals
+
+
+def fit_stage1(own: pd.DataFrame, draws: dict, seed: int) -> bs.Fit:
+    """Chinchilla over the pre-training sets, every parameter partially pooled, one noise scale per set.
+
+    Its warm-up trees are uncapped (bayescale caps them at depth 7 by default; docs/speed.md, "Warm-up trees").
+    Not warm-started: on 2026-12-06 one of its chains stuck that way (R-hat 1.58, 86 divergences).
+    """
+    params = bs.get_law("chinchilla").params
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.DataWarning)
-        start = time.perf_counter()
-        stage1 = bs.fit("chinchilla", own, groups="dataset", pool={p: "partial" for p in chain.stages[0].params}
-                        | {"sigma": "independent"}, seed=seed, target_accept_prob=0.99, **draws)
-        print(f"stage 1 (Chinchilla over {own['dataset'].nunique()} pre-training sets, {len(own)} runs) in "
-              f"{time.perf_counter() - start:.0f} s: {stage1.diagnostics!r}")
-        start = time.perf_counter()
-        stage2 = bs.fit("shifted_power", pairs, groups=["x_set", "y_set"],
-                        pool={"k": "partial", "kappa": "partial", "sigma": "independent"},
-                        crossed={"e": {"e_x": "x_set", "e_y": "y_set"}}, crossed_priors={"e": e_priors(stage1)},
-                        seed=seed, target_accept_prob=0.95, **draws2)
-        print(f"stage 2 (loss-to-loss over {pairs[['x_set', 'y_set']].drop_duplicates().shape[0]} pairs, "
-              f"{len(pairs)} losses) in {time.perf_counter() - start:.0f} s: {stage2.diagnostics!r}")
-    return ChainFit.from_stages(chain, {"loss": stage1, "l_y": stage2}, seed=seed)
+        return bs.fit("chinchilla", own, groups="dataset",
+                      pool={p: "partial" for p in params} | {"sigma": "independent"}, seed=seed,
+                      target_accept_prob=0.99, warmup_tree_depth=10, **draws)
+
+
+def fit_stage2(pairs: pd.DataFrame, stage1: bs.Fit, draws: dict, seed: int, **options) -> bs.Fit:
+    """The loss-to-loss law over the pairs: each dataset's ``E`` crossed, ``(K, kappa)`` partially pooled.
+
+    Warm-started (``warm_start=True``, which ``options`` may override): NUTS samples the Laplace approximation's
+    whitened coordinates. Each pair's ``K`` and ``kappa`` are known to a few thousandths, and NumPyro's warm-up
+    shrinks its estimates of the mass matrix toward a variance of 1e-3, which without the warm start sent the draws
+    to depth 8-10 (``benchmarks/loss_to_loss.py``).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.DataWarning)
+        return bs.fit("shifted_power", pairs, groups=["x_set", "y_set"],
+                      pool={"k": "partial", "kappa": "partial", "sigma": "independent"},
+                      crossed={"e": {"e_x": "x_set", "e_y": "y_set"}}, crossed_priors={"e": e_priors(stage1)},
+                      seed=seed, target_accept_prob=0.95, **({"warm_start": True} | draws | options))
+
+
+def fit_stages(own: pd.DataFrame, pairs: pd.DataFrame, *, smoke: bool, seed: int) -> ChainFit:
+    """Fit both stages and compose them into a chain."""
+    draws = DRAWS["smoke" if smoke else "full"]
+    start = time.perf_counter()
+    stage1 = fit_stage1(own, draws, seed)
+    print(f"stage 1 (Chinchilla over {own['dataset'].nunique()} pre-training sets, {len(own)} runs) in "
+          f"{time.perf_counter() - start:.0f} s: {stage1.diagnostics!r}")
+    start = time.perf_counter()
+    stage2 = fit_stage2(pairs, stage1, draws, seed)
+    print(f"stage 2 (loss-to-loss over {pairs[['x_set', 'y_set']].drop_duplicates().shape[0]} pairs, "
+          f"{len(pairs)} losses) in {time.perf_counter() - start:.0f} s: {stage2.diagnostics!r}")
+    return ChainFit.from_stages(bs.chain("chinchilla", "shifted_power"), {"loss": stage1, "l_y": stage2}, seed=seed)
 
 
 def _grid(sets, evals) -> pd.DataFrame:
@@ -193,12 +223,7 @@ def figure(pred: pd.DataFrame, best: pd.DataFrame, path: Path) -> None:
 def main(argv=None) -> int:
     ap = case_study_parser(__doc__, "loss_to_loss_out", "three pre-training sets, three eval sets, few draws")
     args = case_study_args(ap, argv)
-    own, pairs = load()
-    sets, evals = list(OWN), sorted(pairs["y_set"].unique())
-    if args.smoke:
-        sets, evals = sets[:3], ["c4", "fineweb_100b", "starcoder"]
-        own = own[own["dataset"].isin(sets)]
-        pairs = pairs[pairs["dataset"].isin(sets) & pairs["y_set"].isin(evals + [OWN[s] for s in sets])]
+    own, pairs, sets, evals = subset(*load(), args.smoke)
     print(f"{len(own)} models on {len(sets)} pre-training sets; {len(pairs)} train-to-test losses on "
           f"{pairs['y_set'].nunique()} evaluation sets")
     fit = fit_stages(own, pairs, smoke=args.smoke, seed=args.seed)
