@@ -255,12 +255,10 @@ class NUTSProgram:
             # posterior's own in every direction; a chain whose search stalled samples x itself (y = x)
             shift = jnp.where(warm, mode, jnp.zeros_like(mode))
             lin = jnp.where(warm, root, jnp.eye(z0.shape[0], dtype=z0.dtype))
-            flat = potential
-            potential = jax.jit(lambda y, f=flat: f(shift + lin @ y))
+            potential = jax.jit(lambda y, f=potential: f(shift + lin @ y))
             start = WARM_START_SCALE * jax.random.normal(start_key, z0.shape, dtype=z0.dtype)
             start = jnp.where(jnp.isfinite(potential(start)), start, jnp.zeros_like(start))  # the mode if off a cliff
             z0 = jnp.where(warm, start, z0)
-            unravel = partial(_affine_unravel, unravel, shift, lin)
         init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")
         state = init_kernel(z0, s.num_warmup, dense_mass=s.dense_mass,
                             target_accept_prob=s.target_accept_prob, max_tree_depth=s.tree_depths,
@@ -274,7 +272,7 @@ class NUTSProgram:
         _, out = jax.lax.scan(step, state, None, length=s.num_warmup + s.num_samples)
         warmup_steps = jnp.sum(out[2][:s.num_warmup])
         out = jax.tree.map(lambda v: v[s.num_warmup:], out)
-        zs = out[0] if unravel is None else jax.vmap(unravel)(out[0])
+        zs = out[0] if unravel is None else jax.vmap(unravel)(shift + out[0] @ lin.T)  # y back to x, as ChEES does
         zs, stats = jax.tree.map(lambda v: v * scale, zs), dict(zip(STATS, out[1:], strict=True))
         stats["warmup_steps"] = warmup_steps
         if s.warm_start:
@@ -562,11 +560,6 @@ def laplace(potential: Callable, x0, steps: int):
     """
     mode, root, _, _ = _laplace_search(potential, x0, steps)
     return mode, root
-
-
-def _affine_unravel(unravel: Callable, shift, lin, y):
-    """``unravel(shift + lin @ y)``: a warm-started chain's draw in the model's unconstrained space."""
-    return unravel(shift + lin @ y)
 
 
 def _laplace_search(potential: Callable, x0, steps: int):

@@ -428,27 +428,16 @@ def problem_b(opts: dict, args) -> list[dict]:
     runs = problems.problem_b()
     kw = {"groups": "group", "pool": problems.POOL_B}
     rows = []
-    comp = Compiles()
-    t0 = time.perf_counter()
-    fit = bs.fit("chinchilla", runs, seed=0, progress_bar=False, **kw, **opts)
-    first = time.perf_counter() - t0
-    compile_s = comp.seconds
-    t0 = time.perf_counter()
-    fit2 = bs.fit("chinchilla", runs, seed=1, progress_bar=False, **kw, **opts)
-    repeat = time.perf_counter() - t0
-    rows.append(dict(fit_row(fit, PARAMS_B), system="bayescale, first fit", wall_s=first, compile_s=compile_s,
-                     sample_s=first - compile_s))
-    rows.append(dict(fit_row(fit2, PARAMS_B), system="bayescale, repeat fit", wall_s=repeat, compile_s=0.0,
-                     sample_s=repeat))
-    # NUTS in the Laplace approximation's whitened coordinates (warm_start=True): its own program, first and repeat
-    warm = dict(opts, warm_start=True)
-    for label, seed in (("first fit", 0), ("repeat fit", 1)):
-        comp = Compiles()
-        t0 = time.perf_counter()
-        f = bs.fit("chinchilla", runs, seed=seed, progress_bar=False, **kw, **warm)
-        wall = time.perf_counter() - t0
-        rows.append(dict(fit_row(f, PARAMS_B), system=f"bayescale, warm_start=True, {label}", wall_s=wall,
-                         compile_s=comp.seconds, sample_s=wall - comp.seconds))
+    # bayescale's defaults, then NUTS in the Laplace approximation's whitened coordinates (warm_start=True, its own
+    # program): each a first fit (compiling) and a repeat of the same shapes
+    for mode, extra in (("bayescale", {}), ("bayescale, warm_start=True", {"warm_start": True})):
+        for label, seed in (("first fit", 0), ("repeat fit", 1)):
+            comp = Compiles()
+            t0 = time.perf_counter()
+            fit = bs.fit("chinchilla", runs, seed=seed, progress_bar=False, **kw, **opts, **extra)
+            wall = time.perf_counter() - t0
+            rows.append(dict(fit_row(fit, PARAMS_B), system=f"{mode}, {label}", wall_s=wall, compile_s=comp.seconds,
+                             sample_s=wall - comp.seconds))
     rows.append(dict(numpyro_mcmc(runs, "parallel", opts, **kw), system="numpyro MCMC parallel (earlier mode)"))
     for name, row in peers("B", runs, opts, args.no_peers, args.reference_draws).items():
         rows.append(dict(row, system=name))
