@@ -149,6 +149,7 @@ def compare(fits: Mapping[str, object] | Sequence[object], *, method: str = "sta
     import arviz_stats as azs
 
     from bayescale.build import COUNT_LIKELIHOODS, obs_site
+    from bayescale.posterior import with_log_likelihood
 
     fits = _named(fits)
     if len(fits) < 2:
@@ -177,7 +178,7 @@ def compare(fits: Mapping[str, object] | Sequence[object], *, method: str = "sta
                 "the same order; fit every law to the same table (after validation drops duplicates) to compare them")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table = azs.compare({n: f.tree for n, f in fits.items()}, method=method, round_to="none")
+        table = azs.compare({n: with_log_likelihood(f) for n, f in fits.items()}, method=method, round_to="none")
     table = pd.DataFrame(table)
     weights = {n: float(table.loc[n, "weight"]) for n in names}
     return Comparison(table=table, fits=fits, weights=weights)

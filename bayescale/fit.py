@@ -467,6 +467,15 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int, optional
         heavy tails) it mixes worse and fails its checks more often, so refit those fits with NUTS. It reports
         the same diagnostics, without tree depth (no trees are built). ``max_tree_depth``,
         ``warmup_tree_depth``, ``mass_shrinkage``, ``dense_mass`` and ``warm_start`` apply to NUTS only.
+    log_likelihood : bool
+        Keep each run's log-likelihood under every draw (the tree's ``log_likelihood`` group, which PSIS-LOO,
+        LOO-PIT and power-scaling sensitivity read). Default True. With False the sampler leaves it out: a fit's
+        results are several times smaller (problem A, 240 runs: 0.6 against 7.9 MiB in memory, 0.7 against 8.1
+        MiB saved; ``benchmarks/memory.py``), and ChEES's sampler, whose draws take about 4 gradients each, runs
+        faster (``benchmarks/speed.py``, problem C). ``bs.compare``, :meth:`Fit.check` and reports still work:
+        they compute it from the draws when first needed (the values the sampler would have kept) and keep it in
+        the fit's tree (:func:`bayescale.posterior.with_log_likelihood`). For fits that are many and seldom
+        compared: SBC replicates, bootstraps, backtests, value-of-information replays. Not for a Chain.
     fallback : bool
         Refit every fit that fails a check with a more careful sampler, and keep the refit: a ChEES fit with NUTS
         (its default chains, warm-up and draws; then as a NUTS fit if that fails too), a NUTS fit with NUTS at
@@ -505,6 +514,7 @@ def fit(
     flops_per_param_token: float = 6.0,
     precision: str = "float64",
     sampler: str = "nuts",
+    log_likelihood: bool = True,
     fallback: bool = True,
     progress_bar: bool | None = None,
 ) -> Fit:
@@ -594,12 +604,16 @@ def fit(
 
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
                     flops_per_param_token, warmup_tree_depth, mass_shrinkage, sampler,
-                    sigma_scale=sigma_scale, group_scale=group_scale, warm_start=warm_start)
+                    sigma_scale=sigma_scale, group_scale=group_scale, warm_start=warm_start,
+                    log_likelihood=log_likelihood)
     seed = _resolve_seed(seed)
     progress = _default_progress() if progress_bar is None else progress_bar
     if isinstance(law, Chain):
         if opts.sampler != "nuts":
             raise ValueError(f"sampler={sampler!r}: a Chain is fitted with NUTS only (sampler='nuts')")
+        if not opts.log_likelihood:
+            raise ValueError("log_likelihood=False: a Chain's fit keeps each stage's pointwise log-likelihood "
+                             "(log_likelihood=True, the default); fit the stages' laws alone to leave it out")
         unused = [name for name, v in (("crossed", crossed), ("crossed_priors", crossed_priors),
                                        ("group_predictors", group_predictors)) if v]
         if unused:
@@ -669,6 +683,7 @@ def fit_many(
     flops_per_param_token: float = 6.0,
     precision: str = "float64",
     sampler: str = "nuts",
+    log_likelihood: bool = True,
     fallback: bool = True,
     batch_size: int | None = None,
     client=None,
@@ -738,7 +753,8 @@ def fit_many(
     law = get_law(law)
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
                     flops_per_param_token, warmup_tree_depth, mass_shrinkage, sampler,
-                    sigma_scale=sigma_scale, group_scale=group_scale, warm_start=warm_start)
+                    sigma_scale=sigma_scale, group_scale=group_scale, warm_start=warm_start,
+                    log_likelihood=log_likelihood)
     seed = _resolve_seed(seed)
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
                                    or batch_size < 1):
@@ -831,6 +847,7 @@ class _Options:
     mass_shrinkage: float
     sampler: str = "nuts"
     warm_start: bool = False
+    log_likelihood: bool = True
 
     def settings(self, dense_mass: bool) -> engine.NUTSSettings | engine.ChEESSettings:
         """Return the compiled sampler's settings for these options."""
@@ -921,7 +938,7 @@ SAMPLERS = {"nuts": (4, 1000, 1000), "chees": (8, 200, 750)}
 
 def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
              flops_per_param_token, warmup_tree_depth, mass_shrinkage=None, sampler="nuts", *,
-             sigma_scale=None, group_scale=0.5, warm_start=False) -> _Options:
+             sigma_scale=None, group_scale=0.5, warm_start=False, log_likelihood=True) -> _Options:
     _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
     if sigma_scale is not None:
         _positive_number(sigma_scale, "sigma_scale", " (the prior scale of the noise sd on the law's link scale)")
@@ -941,8 +958,9 @@ def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_d
         raise ValueError(f"target_accept_prob must be in (0, 1), got {target_accept_prob!r}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}")
-    if not isinstance(warm_start, (bool, np.bool_)):
-        raise ValueError(f"warm_start must be True or False, got {warm_start!r}")
+    for name, value in (("warm_start", warm_start), ("log_likelihood", log_likelihood)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
     if sampler == "chees" and num_chains < 2:
         raise ValueError(f"sampler='chees' adapts across a fit's chains: num_chains={num_chains} must be at least 2 "
                          f"(its default is {SAMPLERS['chees'][0]})")
@@ -951,7 +969,7 @@ def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_d
         mass_shrinkage=engine.DEFAULT_MASS_SHRINKAGE if mass_shrinkage is None else mass_shrinkage)
     return _Options(int(num_chains), int(num_warmup), int(num_samples), float(target_accept_prob),
                     int(max_tree_depth), precision, float(flops_per_param_token), int(checked.tree_depths[0]),
-                    float(checked.mass_shrinkage), sampler, bool(warm_start))
+                    float(checked.mass_shrinkage), sampler, bool(warm_start), bool(log_likelihood))
 
 
 @dataclass(frozen=True)
@@ -1234,7 +1252,8 @@ def _launch_batch(preps: Sequence[_Prepared], indices: Sequence[int], seed: int,
     settings = opts.settings(dense)
     x64 = opts.precision == "float64"
     structure = (law.name, _structure(first), opts.precision)
-    prog = engine.program((id(law), *structure), model, settings, loglik_site=obs_site(law),
+    prog = engine.program((id(law), *structure), model, settings,
+                          loglik_site=obs_site(law) if opts.log_likelihood else None,
                           store_key=_store_key(law, structure))
     size = engine.bucket(max(_slots(p.data) for p in preps))
     dtype = np.float64 if x64 else np.float32
@@ -1456,7 +1475,8 @@ def _make_fit(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping
                     "num_samples": opts.num_samples, "target_accept_prob": opts.target_accept_prob,
                     "max_tree_depth": opts.max_tree_depth,
                     "warmup_tree_depth": opts.warmup_tree_depth, "mass_shrinkage": opts.mass_shrinkage,
-                    "warm_start": opts.warm_start, "precision": opts.precision,
+                    "warm_start": opts.warm_start, "log_likelihood": opts.log_likelihood,
+                    "precision": opts.precision,
                     "flops_per_param_token": opts.flops_per_param_token, **run_info},
         "sampler": {"warmup_steps": int(np.sum(stats["warmup_steps"])),
                     "sample_steps": int(np.sum(stats["num_steps"])),
@@ -1532,11 +1552,9 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
         constant["noise"] = frame[table.noise].to_numpy(dtype=np.float64)
     for col in _predictor_columns(prep.config):
         constant[col] = frame[col].to_numpy(dtype=np.float64)
-    loglik = np.asarray(stats["log_likelihood"])
-    if prep.positions is not None:  # groups x slots -> runs
-        loglik = loglik.reshape(loglik.shape[:2] + (-1,))[..., prep.positions]
-    else:
-        loglik = loglik[..., :n]
+    loglik = stats.get("log_likelihood")  # None: fitted with log_likelihood=False
+    if loglik is not None:
+        loglik = _per_run(np.asarray(loglik), prep.positions, n)
     dims = _dims(law, config=prep.config, groups=table.groups)
     for k in constant:
         dims[k] = ["run"]
@@ -1557,7 +1575,7 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
     groups = {
         "posterior": {k: np.asarray(v) for k, v in samples.items()},
         "sample_stats": sample_stats,
-        "log_likelihood": {site: loglik},
+        **({"log_likelihood": {site: loglik}} if loglik is not None else {}),
         "observed_data": {site: to_site(law, prep.config.likelihood, y, constant.get("noise"))},
         "constant_data": constant,
     }
@@ -1569,6 +1587,16 @@ def _tree(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping[str
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return azb.from_dict(groups, coords=coords, dims=dims, attrs=attrs)
+
+
+def _per_run(values: np.ndarray, positions: np.ndarray | None, n: int) -> np.ndarray:
+    """Return pointwise values (chains x draws x the model's layout) in the fit's run order.
+
+    The layout is groups x slots (``positions``: each run's flat position in it), or ``n`` runs then padding.
+    """
+    if positions is not None:  # groups x slots -> runs
+        return values.reshape(values.shape[:2] + (-1,))[..., positions]
+    return values[..., :n]
 
 
 def _engine_stats(stats: Mapping[str, np.ndarray], sampler: str) -> dict[str, np.ndarray]:

@@ -1,8 +1,8 @@
 """Quantities computed from a fit after sampling, at the runs it was fitted to.
 
 The fit's model is rebuilt on its own runs (:func:`fit_data`, the same layout the sampler used), so prior draws,
-log prior densities and posterior predictive draws come from the one model function that was sampled; PSIS-LOO and
-LOO-PIT come from arviz-stats.
+log prior densities, posterior predictive draws and (for a fit made with ``log_likelihood=False``) pointwise
+log-likelihoods come from the one model function that was sampled; PSIS-LOO and LOO-PIT come from arviz-stats.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 
 from bayescale.build import COUNT_LIKELIHOODS, ModelData, build_model, obs_site
 
-__all__ = ["fit_data", "prior_draws", "log_prior_tree", "predictive_tree", "loo_table"]
+__all__ = ["fit_data", "prior_draws", "log_prior_tree", "predictive_tree", "loo_table", "with_log_likelihood"]
 
 
 def fit_data(fit) -> ModelData:
@@ -59,27 +59,61 @@ def _posterior_latents(fit, model, data) -> dict[str, jnp.ndarray]:
     return {k: jnp.asarray(v) for k, v in fit.draws(sites).items()}
 
 
-def log_prior_tree(fit, data: ModelData | None = None):
-    """Return the fit's DataTree with a ``log_prior`` group: the log prior density of every draw (for power-scaling)."""
-    import xarray as xr
+def _at_draws(fit, model, data: ModelData, of_trace) -> np.ndarray:
+    """Return ``of_trace(trace)`` of the model's trace at each posterior draw (chains flattened), in one map."""
     from numpyro import handlers
 
-    data = fit_data(fit) if data is None else data
-    model = build_model(fit.law, fit.config)
-    post = fit.tree.posterior
-    shape = (post.sizes["chain"], post.sizes["draw"])
     with jax.enable_x64(True):
         draws = _posterior_latents(fit, model, data)
 
         def one(params):
-            tr = handlers.trace(handlers.substitute(handlers.seed(model, 0), data=params)).get_trace(data)
-            return sum(jnp.sum(s["fn"].log_prob(s["value"])) for s in tr.values()
-                       if s["type"] == "sample" and not s["is_observed"])
+            return of_trace(handlers.trace(handlers.substitute(handlers.seed(model, 0), data=params)).get_trace(data))
 
         # lax.map, not vmap: a law reloaded from a saved fit is an exported function, which JAX cannot batch
-        lp = np.asarray(jax.jit(lambda d: jax.lax.map(one, d))(draws)).reshape(shape)
-    tree = fit.tree.copy()
-    tree["log_prior"] = xr.Dataset({"prior": (("chain", "draw"), lp)},
+        return np.asarray(jax.jit(lambda d: jax.lax.map(one, d))(draws))
+
+
+def _per_run_group(fit, site: str, values: np.ndarray):
+    """Return an ``xarray.Dataset`` of one variable ``site``, dims ``(chain, draw, run)`` labelled as the fit's."""
+    import xarray as xr
+
+    post, runs = fit.tree.posterior, fit.tree.observed_data[site]["run"].values
+    values = values.reshape(post.sizes["chain"], post.sizes["draw"], -1)
+    return xr.Dataset({site: (("chain", "draw", "run"), values)},
+                      coords={"chain": post["chain"].values, "draw": post["draw"].values, "run": runs})
+
+
+def with_log_likelihood(fit):
+    """Return the fit's DataTree, with its ``log_likelihood`` group: each run's log-likelihood under every draw.
+
+    A fit sampled with ``log_likelihood=False`` has none; it is computed here from the draws, with the model that
+    was sampled (the values the sampler would have returned), and kept in the fit's tree, so it is computed once.
+    PSIS-LOO (:func:`loo_table`, ``bs.compare``), LOO-PIT and power-scaling sensitivity read it.
+    """
+    if "log_likelihood" in fit.tree.children:
+        return fit.tree
+    from bayescale.fit import _per_run
+
+    data, positions = _layout(fit)
+    site = obs_site(fit.law)
+    ll = _at_draws(fit, build_model(fit.law, fit.config), data, lambda tr: tr[site]["fn"].log_prob(tr[site]["value"]))
+    runs = fit.tree.observed_data.sizes["run"]
+    ll = _per_run(ll.reshape(fit.tree.posterior.sizes["chain"], fit.tree.posterior.sizes["draw"], -1), positions, runs)
+    fit.tree["log_likelihood"] = _per_run_group(fit, site, ll)
+    return fit.tree
+
+
+def log_prior_tree(fit, data: ModelData | None = None):
+    """Return the fit's DataTree with a ``log_prior`` group: the log prior density of every draw (for power-scaling)."""
+    import xarray as xr
+
+    data = fit_data(fit) if data is None else data
+    post = fit.tree.posterior
+    lp = _at_draws(fit, build_model(fit.law, fit.config), data,
+                   lambda tr: sum(jnp.sum(s["fn"].log_prob(s["value"])) for s in tr.values()
+                                  if s["type"] == "sample" and not s["is_observed"]))
+    tree = with_log_likelihood(fit).copy()
+    tree["log_prior"] = xr.Dataset({"prior": (("chain", "draw"), lp.reshape(post.sizes["chain"], post.sizes["draw"]))},
                                    coords={"chain": post["chain"].values, "draw": post["draw"].values})
     return tree
 
@@ -88,26 +122,21 @@ def predictive_tree(fit, *, seed: int = 0):
     """Return the fit's DataTree with a ``posterior_predictive`` group: a replicate of every run for every draw."""
     import dataclasses
 
-    import xarray as xr
     from numpyro.infer import Predictive
 
     data, positions = _layout(fit)
     model = build_model(fit.law, fit.config)
     site = obs_site(fit.law)
     post = fit.tree.posterior
-    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     with jax.enable_x64(True):
         draws = _posterior_latents(fit, model, data)
         yrep = Predictive(model, posterior_samples=draws, return_sites=[site])(
             jax.random.PRNGKey(seed), dataclasses.replace(data, y=None))[site]
-    yrep = np.asarray(yrep).reshape(n_chain * n_draw, -1)
+    yrep = np.asarray(yrep).reshape(post.sizes["chain"] * post.sizes["draw"], -1)
     if positions is not None:  # groups x slots -> runs, in the fit's run order
         yrep = yrep[:, positions]
-    tree = fit.tree.copy()
-    obs = fit.tree.observed_data[site]
-    tree["posterior_predictive"] = xr.Dataset(
-        {site: (("chain", "draw", "run"), yrep.reshape(n_chain, n_draw, -1))},
-        coords={"chain": post["chain"].values, "draw": post["draw"].values, "run": obs["run"].values})
+    tree = with_log_likelihood(fit).copy()
+    tree["posterior_predictive"] = _per_run_group(fit, site, yrep)
     return tree
 
 

@@ -13,12 +13,13 @@ counts JAX's buffers and XLA's compiler on a CPU). Columns:
 * **added MiB**: the peak minus the peak after imports, the memory the workload itself took (its compile, sampler
   and results); **added / baseline**: its ratio to the baseline row of the same problem, measured in the same run;
 * **results MiB**: the fits' ``DataTree`` arrays held in memory afterwards (every group: posterior, sample stats,
-  log-likelihood, observed and constant data), summed over the problem's fits; **saved MiB**: the same fits saved
-  with ``Fit.save`` (netCDF, zlib level 4; the earlier mode has no saved form).
+  log-likelihood where kept, observed and constant data), summed over the problem's fits; **saved MiB**: the same
+  fits saved with ``Fit.save`` (netCDF, zlib level 4; the earlier mode has no saved form).
 
 Baselines: for A and B, bayescale's earlier mode (``numpyro.infer.MCMC``, chains over host devices, on the same
 model and data; ``speed.numpyro_mcmc``); for C, a loop of ``bs.fit`` keeping every fit. Other rows: ``bs.fit`` in
-single precision (``precision="float32"``) for A, ``bs.fit_many`` (NUTS, and ``sampler="chees"``) for C.
+single precision (``precision="float32"``) for A, ``bs.fit_many`` (NUTS, and ``sampler="chees"``) for C, and
+``log_likelihood=False`` (no pointwise log-likelihood kept) for A, B and ChEES's C.
 
 Run ``python benchmarks/memory.py`` (a few minutes on 2 CPU cores), ``--problems A`` for a subset, ``--quick`` for
 a smoke test, ``--json out.json`` to keep every number.
@@ -41,10 +42,11 @@ HERE = Path(__file__).resolve().parent
 
 #: Rows of each problem: (system, baseline?). The workloads are in :func:`run_workload`.
 ROWS = {
-    "A": [("numpyro MCMC parallel (earlier mode)", True), ("bs.fit", False), ("bs.fit, precision='float32'", False)],
-    "B": [("numpyro MCMC parallel (earlier mode)", True), ("bs.fit", False)],
+    "A": [("numpyro MCMC parallel (earlier mode)", True), ("bs.fit", False), ("bs.fit, precision='float32'", False),
+          ("bs.fit, log_likelihood=False", False)],
+    "B": [("numpyro MCMC parallel (earlier mode)", True), ("bs.fit", False), ("bs.fit, log_likelihood=False", False)],
     "C": [("loop of bs.fit (every fit kept)", True), ("bs.fit_many", False),
-          ("bs.fit_many, sampler='chees'", False)],
+          ("bs.fit_many, sampler='chees'", False), ("bs.fit_many, sampler='chees', log_likelihood=False", False)],
 }
 MIB = 2.0**20
 
@@ -78,6 +80,8 @@ def run_workload(problem: str, system: str, quick: bool) -> dict:
     runs = {"A": problems.problem_a, "B": problems.problem_b,
             "C": lambda: problems.problem_c(10 if quick else 100)}[problem]()
     grouped = {"groups": "group", "pool": problems.POOL_B} if problem == "B" else {}
+    if "log_likelihood=False" in system:
+        opts = dict(opts, log_likelihood=False)
     before = peak_mib()
     t0 = time.perf_counter()
     fits = []
@@ -91,7 +95,8 @@ def run_workload(problem: str, system: str, quick: bool) -> dict:
                 fits = [bs.fit("chinchilla", t.drop(columns="task"), seed=i, progress_bar=False, **kw, **opts)
                         for i, (_, t) in enumerate(runs.groupby("task", sort=False))]
             else:
-                extra = speed.chees_settings(opts) if "chees" in system else opts
+                extra = ({**speed.chees_settings(opts), "log_likelihood": opts.get("log_likelihood", True)}
+                         if "chees" in system else opts)
                 fits = list(bs.fit_many("chinchilla", runs, by="task", seed=0, progress_bar=False, **kw,
                                         **extra).values())
         else:

@@ -500,9 +500,12 @@ def problem_c(opts: dict, args) -> list[dict]:
                              repeat=True))
         rows.append(dict(bracketed(timed_loop("loop of bs.fit, second pass", tables, kw, opts, len(tables))),
                          repeat=True))
-        for row, extra in ((many, {}), (lockstep, chees)):
+        # ChEES's also without the pointwise log-likelihood (log_likelihood=False): the sampler proper, whose draws
+        # take about 4 gradients each, so that the one evaluation of the model per draw for LOO weighs there
+        for row, extra, note in ((many, {}, ""), (lockstep, chees, ""),
+                                 (lockstep, {**chees, "log_likelihood": False}, ", log_likelihood=False")):
             rows.append(sampler_alone(row, runs, list(tables), {**kw, **opts, **extra}, clock, cores,
-                                      reps=3 if args.quick else 5))
+                                      reps=3 if args.quick else 5, note=note))
         n_old = 5 if args.quick else 10
         t0 = time.perf_counter()
         old = [numpyro_mcmc_c(t, opts, kw) for t in list(tables.values())[:n_old]]
@@ -524,7 +527,7 @@ def timed_loop(label: str, tables: dict[str, pd.DataFrame], kw: dict, opts: dict
 
 
 def sampler_alone(row: dict, runs: pd.DataFrame, tasks: list, fit_kw: dict, clock: Callable[[], dict], cores: int,
-                  reps: int) -> dict:
+                  reps: int, note: str = "") -> dict:
     """The sampler of a ``fit_many`` row against its gradient floor with nothing else running, ``reps`` times.
 
     In the row's own call the main process checks and builds the fits of one batch while the next one samples, and
@@ -532,7 +535,7 @@ def sampler_alone(row: dict, runs: pd.DataFrame, tasks: list, fit_kw: dict, cloc
     gradient timed minutes away from it. Here the row's first batch (``batch_fits`` fits, the same compiled
     program) is fitted again as a call of its own (one batch, so nothing overlaps its run), between two timings of
     the gradient; each repeat gives one ratio of its sampler seconds to its gradient evaluations x the mean of the
-    two timings / ``cores``.
+    two timings / ``cores``. ``note`` is added to the row's name (the options ``fit_kw`` adds to the row's own).
     """
     first = runs[runs["task"].isin(tasks[: row["batch_fits"]])]
     ratios, samplers = [], []
@@ -544,7 +547,7 @@ def sampler_alone(row: dict, runs: pd.DataFrame, tasks: list, fit_kw: dict, cloc
         evals = done["grad_evals"]
         samplers.append(done["sampler_s"])
         ratios.append(done["sampler_s"] / (evals * 0.5 * (before + after) / cores))
-    return {"system": f"{row['system']}: its first {row['batch_fits']} fits again, sampler alone", "alone": True,
+    return {"system": f"{row['system']}: its first {row['batch_fits']} fits again{note}, sampler alone", "alone": True,
             "fits": row["batch_fits"], "reps": reps, "sampler_s": float(np.median(samplers)), "grad_evals": evals,
             "floor_ratios": ratios}
 

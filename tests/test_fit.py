@@ -13,7 +13,9 @@ import pytest
 from _recovery import far_from_truth
 
 import bayescale as bs
+from bayescale.build import obs_site
 from bayescale.fit import THRESHOLDS, _judge
+from bayescale.posterior import with_log_likelihood
 from bayescale.predict import typical_noise
 from bayescale.simulate import default_design
 
@@ -243,7 +245,8 @@ def test_draws_at_the_maximum_depth_after_a_capped_warmup_name_the_cap(flat_runs
      ({"sigma_scale": -1.0}, r"sigma_scale must be a finite number > 0 \(the prior scale of the noise sd"),
      ({"group_scale": float("nan")}, "group_scale must be a finite number > 0"),
      ({"target_accept_prob": "0.9"}, r"target_accept_prob must be in \(0, 1\), got '0.9'"),
-     ({"sampler": "chees", "num_chains": 1}, "sampler='chees' adapts across a fit's chains: num_chains=1 must be")],
+     ({"sampler": "chees", "num_chains": 1}, "sampler='chees' adapts across a fit's chains: num_chains=1 must be"),
+     ({"log_likelihood": "no"}, "log_likelihood must be True or False, got 'no'")],
 )
 def test_fit_option_errors(flat_runs, kwargs, match):
     runs = flat_runs.assign(group=np.repeat(["x", "y"], len(flat_runs) // 2))
@@ -697,6 +700,43 @@ def test_netcdf_that_is_not_a_fit(tmp_path):
         bs.load(tmp_path / "other.nc")
 
 
+def _without_log_likelihood(fit):
+    """The fit as one sampled with ``log_likelihood=False`` would be: its tree without that group."""
+    tree = fit.tree.copy()
+    del tree["log_likelihood"]
+    return bs.Fit(tree, law=fit.law)
+
+
+@pytest.mark.parametrize("which", ["flat_fit", "group_fit"])
+def test_log_likelihood_computed_from_the_draws_is_the_samplers(which, request):
+    """A fit without pointwise log-likelihoods gets them from its draws: the sampler's values, in the run order
+    (the grouped fit's come from its groups x slots layout)."""
+    fit = request.getfixturevalue(which)
+    bare = _without_log_likelihood(fit)
+    tree = with_log_likelihood(bare)
+    assert tree is bare.tree and with_log_likelihood(bare) is tree  # kept in the fit's tree, computed once
+    site = obs_site(fit.law)
+    expected, got = fit.tree.log_likelihood[site], tree.log_likelihood[site]
+    assert got.dims == expected.dims and list(got["run"].values) == list(expected["run"].values)
+    np.testing.assert_allclose(got.values, expected.values, rtol=1e-10, atol=1e-10)
+
+
+def test_fit_without_log_likelihood_saves_compares_and_checks(flat_runs, tmp_path):
+    """``log_likelihood=False`` leaves the pointwise log-likelihoods out of the fit (and of its file); LOO, the
+    checks and reports compute them from the draws when they need them."""
+    f = _quiet_fit("chinchilla", flat_runs, num_chains=2, num_warmup=200, num_samples=200, seed=0,
+                   log_likelihood=False, progress_bar=False)
+    assert "log_likelihood" not in f.tree.children and f.meta["options"]["log_likelihood"] is False
+    loaded = bs.load(f.save(tmp_path / "bare.nc"))
+    assert "log_likelihood" not in loaded.tree.children
+    pd.testing.assert_frame_equal(loaded.predict(flat_runs.head(3), seed=1), f.predict(flat_runs.head(3), seed=1))
+    cmp = bs.compare({"saved": loaded, "fitted": f})
+    assert cmp.table["elpd_diff"].abs().max() < 1e-9  # the same draws, so the same LOO
+    assert "log_likelihood" in f.tree.children and "log_likelihood" in loaded.tree.children
+    report = _without_log_likelihood(f).check()
+    assert [x for x in report.findings if x.check == "influence"] and len(report.pareto_k) == len(flat_runs)
+
+
 def test_user_law_fits_saves_and_predicts_after_reload(tmp_path):
     law = bs.Law(
         name="offset_power_law_test",
@@ -715,6 +755,9 @@ def test_user_law_fits_saves_and_predicts_after_reload(tmp_path):
     new = pd.DataFrame({"c": [1e23]})
     pd.testing.assert_frame_equal(loaded.predict(new, seed=1), f.predict(new, seed=1))
     assert abs(loaded.predict(new, kind="mean")["q50"].iloc[0] - (1.7 + 3 * 1e5 ** -0.3)) < 0.05
+    # its exported function gives the log-likelihoods of its draws, as the sampler did
+    recomputed = with_log_likelihood(_without_log_likelihood(loaded)).log_likelihood["log_loss"].values
+    np.testing.assert_allclose(recomputed, f.tree.log_likelihood["log_loss"].values, rtol=1e-10, atol=1e-10)
 
 
 def test_diagnostic_thresholds_are_documented():
