@@ -128,6 +128,9 @@ def fit(
              "fit's PriorWarning says so")] = None,
     fallback: Annotated[bool, typer.Option(
         help="refit a fit that fails a check at target accept 0.99, and keep the refit")] = True,
+    log_likelihood: Annotated[bool, typer.Option(
+        help="keep each run's log-likelihood under every draw (most of a fit file on many runs); without it, "
+             "compare, check and report compute it from the draws")] = True,
 ):
     """Fit a law to a table of runs with NUTS and save the fit atomically."""
     import bayescale as bs
@@ -149,7 +152,7 @@ def fit(
                         num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples, seed=seed,
                         target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
                         warmup_tree_depth=warmup_tree_depth, flops_per_param_token=flops_per_param_token,
-                        sigma_scale=sigma_scale, fallback=fallback)
+                        sigma_scale=sigma_scale, fallback=fallback, log_likelihood=log_likelihood)
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
         _fail(str(exc).strip('"'))
     try:

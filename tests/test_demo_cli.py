@@ -128,6 +128,15 @@ def test_cli_fit_predict_summary(fit_file, tmp_path):
     assert list(pred.columns) == ["n", "d", "mean", "q05", "q50", "q95"]
 
 
+def test_cli_fit_passes_no_log_likelihood_on(fit_file, runs_csv, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(bs, "fit", lambda *a, **kw: calls.append(kw) or bs.load(fit_file))
+    for flag, expected in (([], True), (["--no-log-likelihood"], False)):
+        res = runner.invoke(app, ["fit", str(runs_csv), "--out", str(tmp_path / "fit.nc"), *flag])
+        assert res.exit_code == 0, res.output
+        assert calls[-1]["log_likelihood"] is expected
+
+
 def test_cli_prints_warnings_as_plain_lines(runs_csv, tmp_path, capsys):
     runs = pd.read_csv(runs_csv)
     pd.concat([runs, runs.iloc[[4]]], ignore_index=True).to_csv(tmp_path / "dup.csv", index=False)
