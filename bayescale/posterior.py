@@ -73,12 +73,17 @@ def _at_draws(fit, model, data: ModelData, of_trace) -> np.ndarray:
         return np.asarray(jax.jit(lambda d: jax.lax.map(one, d))(draws))
 
 
-def _per_run_group(fit, site: str, values: np.ndarray):
-    """Return an ``xarray.Dataset`` of one variable ``site``, dims ``(chain, draw, run)`` labelled as the fit's."""
+def _per_run_group(fit, site: str, values: np.ndarray, positions: np.ndarray | None):
+    """Return an ``xarray.Dataset`` of one variable ``site``, dims ``(chain, draw, run)`` labelled as the fit's.
+
+    ``values`` has one row per draw (chains flattened) over the model's layout; ``positions`` as :func:`_layout`.
+    """
     import xarray as xr
 
+    from bayescale.fit import _per_run
+
     post, runs = fit.tree.posterior, fit.tree.observed_data[site]["run"].values
-    values = values.reshape(post.sizes["chain"], post.sizes["draw"], -1)
+    values = _per_run(values.reshape(post.sizes["chain"], post.sizes["draw"], -1), positions, len(runs))
     return xr.Dataset({site: (("chain", "draw", "run"), values)},
                       coords={"chain": post["chain"].values, "draw": post["draw"].values, "run": runs})
 
@@ -92,14 +97,10 @@ def with_log_likelihood(fit):
     """
     if "log_likelihood" in fit.tree.children:
         return fit.tree
-    from bayescale.fit import _per_run
-
     data, positions = _layout(fit)
     site = obs_site(fit.law)
     ll = _at_draws(fit, build_model(fit.law, fit.config), data, lambda tr: tr[site]["fn"].log_prob(tr[site]["value"]))
-    runs = fit.tree.observed_data.sizes["run"]
-    ll = _per_run(ll.reshape(fit.tree.posterior.sizes["chain"], fit.tree.posterior.sizes["draw"], -1), positions, runs)
-    fit.tree["log_likelihood"] = _per_run_group(fit, site, ll)
+    fit.tree["log_likelihood"] = _per_run_group(fit, site, ll, positions)
     return fit.tree
 
 
@@ -127,16 +128,12 @@ def predictive_tree(fit, *, seed: int = 0):
     data, positions = _layout(fit)
     model = build_model(fit.law, fit.config)
     site = obs_site(fit.law)
-    post = fit.tree.posterior
     with jax.enable_x64(True):
         draws = _posterior_latents(fit, model, data)
         yrep = Predictive(model, posterior_samples=draws, return_sites=[site])(
             jax.random.PRNGKey(seed), dataclasses.replace(data, y=None))[site]
-    yrep = np.asarray(yrep).reshape(post.sizes["chain"] * post.sizes["draw"], -1)
-    if positions is not None:  # groups x slots -> runs, in the fit's run order
-        yrep = yrep[:, positions]
     tree = with_log_likelihood(fit).copy()
-    tree["posterior_predictive"] = _per_run_group(fit, site, yrep)
+    tree["posterior_predictive"] = _per_run_group(fit, site, np.asarray(yrep), positions)
     return tree
 
 
