@@ -80,8 +80,7 @@ def run_workload(problem: str, system: str, quick: bool) -> dict:
     runs = {"A": problems.problem_a, "B": problems.problem_b,
             "C": lambda: problems.problem_c(10 if quick else 100)}[problem]()
     grouped = {"groups": "group", "pool": problems.POOL_B} if problem == "B" else {}
-    if "log_likelihood=False" in system:
-        opts = dict(opts, log_likelihood=False)
+    keep = {"log_likelihood": False} if "log_likelihood=False" in system else {}  # bs.fit's option, for its rows
     before = peak_mib()
     t0 = time.perf_counter()
     fits = []
@@ -92,16 +91,16 @@ def run_workload(problem: str, system: str, quick: bool) -> dict:
         elif problem == "C":
             kw = {"likelihood": problems.LIKELIHOOD_C, "target_accept_prob": problems.TARGET_ACCEPT_C}
             if system.startswith("loop"):
-                fits = [bs.fit("chinchilla", t.drop(columns="task"), seed=i, progress_bar=False, **kw, **opts)
+                fits = [bs.fit("chinchilla", t.drop(columns="task"), seed=i, progress_bar=False, **kw, **opts, **keep)
                         for i, (_, t) in enumerate(runs.groupby("task", sort=False))]
             else:
-                extra = ({**speed.chees_settings(opts), "log_likelihood": opts.get("log_likelihood", True)}
-                         if "chees" in system else opts)
+                extra = speed.chees_settings(opts) if "chees" in system else opts
                 fits = list(bs.fit_many("chinchilla", runs, by="task", seed=0, progress_bar=False, **kw,
-                                        **extra).values())
+                                        **extra, **keep).values())
         else:
             precision = "float32" if "float32" in system else "float64"
-            fits = [bs.fit("chinchilla", runs, seed=0, progress_bar=False, precision=precision, **grouped, **opts)]
+            fits = [bs.fit("chinchilla", runs, seed=0, progress_bar=False, precision=precision, **grouped, **opts,
+                           **keep)]
     seconds = time.perf_counter() - t0
     peak = peak_mib()
     return {"problem": problem, "system": system, "peak_mib": peak, "imports_mib": before, "added_mib": peak - before,
