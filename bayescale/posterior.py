@@ -94,6 +94,23 @@ def with_log_likelihood(fit):
     A fit sampled with ``log_likelihood=False`` has none; it is computed here from the draws, with the model that
     was sampled (the values the sampler would have returned), and kept in the fit's tree, so it is computed once.
     PSIS-LOO (:func:`loo_table`, ``bs.compare``), LOO-PIT and power-scaling sensitivity read it.
+
+    Parameters
+    ----------
+    fit : bayescale.Fit
+        A fit of a law (not a Chain's joint fit, whose stages keep theirs).
+
+    Returns
+    -------
+    xarray.DataTree
+        ``fit.tree`` itself, holding ``log_likelihood`` with one variable named after the observed site, dims
+        ``(chain, draw, run)``.
+
+    Examples
+    --------
+    >>> fit = bs.fit("chinchilla", runs, log_likelihood=False)  # doctest: +SKIP
+    >>> with_log_likelihood(fit).log_likelihood["log_loss"].shape  # doctest: +SKIP
+    (4, 1000, 30)
     """
     if "log_likelihood" in fit.tree.children:
         return fit.tree
