@@ -267,3 +267,15 @@ def test_loss_to_loss_table_gives_the_warm_start_against_the_earlier_settings(ca
         in out
     assert "| earlier | 800.0 | 780.0 | 1.00x |" in out
     assert "posterior medians of E, kappa and K: 0.0030" in out
+
+
+def test_jax_versions_table_gives_each_version_its_medians_and_ratios_to_the_first(bench_module):
+    jax_versions = bench_module("jax_versions")
+
+    def run(seconds):
+        return {c: seconds for c in jax_versions.COLUMNS}
+
+    lines = jax_versions.table({"0.12.0.1": [run(1.0), run(3.0)], "0.12.1": [run(4.0)]}).splitlines()
+    assert lines[0].startswith("| jax | rounds | fit_a_cold s (ratio) |")
+    assert lines[2] == "| 0.12.0.1 | 2 | " + " | ".join(["2.0 (1.00x)"] * len(jax_versions.COLUMNS)) + " |"
+    assert lines[3] == "| 0.12.1 | 1 | " + " | ".join(["4.0 (2.00x)"] * len(jax_versions.COLUMNS)) + " |"
