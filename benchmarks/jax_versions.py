@@ -14,7 +14,7 @@ empty JAX cache, the versions alternating for ``--repeats`` rounds so that the m
 It prints one row per version: medians of the wall times and of the compile time by phase (``jax.monitoring``:
 tracing, lowering to MLIR, XLA's backend compile), each with its ratio to the first version's::
 
-    python benchmarks/jax_versions.py                      # 0.12.0.1 against 0.12.1, 2 rounds (about 6 minutes)
+    python benchmarks/jax_versions.py                      # 0.12.0.1 against 0.12.1, 2 rounds (about 5 minutes)
     python benchmarks/jax_versions.py --versions 0.12.0.1 0.13.0 --repeats 3 --json out.json
 
 Needs ``BAYESCALE_DATA_DIR`` (or the user cache) for problem A's data and the package index for the installs.
