@@ -16,7 +16,7 @@ import bayescale as bs
 #: settings, 0.99 with 1000 + 1000, gave 11 fits and 22 transitions on the AMD EPYC, 18 and 68 on the Xeon), hence
 #: the margin. The transitions are the less stable count, since one fit whose chain sticks adds hundreds: on the AMD
 #: EPYC with jax 0.12.0.1, 3 fits diverged, 204 transitions in all (2026-12-06; 150 was the bound until then), and
-#: with jax 0.12.1 there the test passed. Both bounds stay well below the defaults before 2026-12-04 (323-775).
+#: with jax 0.12.1 there the test passed. Both bounds stay below what the earlier defaults gave (50-52 fits, 323-775).
 MAX_DIVERGENT_FITS, MAX_DIVERGENCES, MAX_LOW_ESS_FITS = 30, 250, 12
 
 
