@@ -39,6 +39,14 @@ PHASES = {"trace": "/jax/core/compile/jaxpr_trace_duration",
 COLUMNS = ("fit_a_cold", "fit_a_repeat", "chees_c10_cold", "trace", "lower", "xla")
 
 
+def _problems():
+    """The benchmark problems' module (``benchmarks/problems.py``), imported where it lies."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import problems
+
+    return problems
+
+
 def child() -> None:
     """The work, in this process (a fresh one with an empty JAX cache); prints one JSON line."""
     import collections
@@ -51,9 +59,7 @@ def child() -> None:
     jax.monitoring.register_event_duration_secs_listener(lambda name, secs, **_: spent.update({name: secs}))
     import bayescale as bs
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import problems
-
+    problems = _problems()
     warnings.simplefilter("ignore")
     out = {"jax": jax.__version__}
     runs = problems.problem_a(os.environ.get("BAYESCALE_DATA_DIR"))
@@ -111,10 +117,7 @@ def main() -> None:
     if args.child:
         child()
         return
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import problems
-
-    problems.problem_a(os.environ.get("BAYESCALE_DATA_DIR"))  # the data found (or an error naming the fix) first
+    _problems().problem_a(os.environ.get("BAYESCALE_DATA_DIR"))  # the data found (or an error naming the fix) first
     with tempfile.TemporaryDirectory(prefix="bayescale-jax-versions-") as tmp:
         base = args.venv_dir or Path(tmp)
         pythons = {v: make_venv(base / f"jax-{v}", v) for v in args.versions}
