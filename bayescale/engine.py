@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import hashlib
 import importlib.util
 import itertools
@@ -84,7 +85,10 @@ def default_warmup_tree_depth(max_tree_depth: int) -> int:
 
 @dataclass(frozen=True)
 class NUTSSettings:
-    """Static settings of a compiled NUTS program (a change means a new program).
+    """Settings of a compiled NUTS program: a change means a new program, but for ``target_accept_prob``.
+
+    ``target_accept_prob`` is an input of the program, not a constant compiled into it (:attr:`compiled`), so that
+    a refit at a higher target (``bs.fit``'s fallback) runs the program already compiled for the first fit.
 
     ``warmup_tree_depth`` caps NUTS's tree depth during warm-up only (NumPyro's ``max_tree_depth=(warm-up,
     sampling)``); ``None`` is :func:`default_warmup_tree_depth` of ``max_tree_depth``, and ``max_tree_depth``
@@ -132,6 +136,14 @@ class NUTSSettings:
                 math.isfinite(value) and value > 0):
             raise ValueError(f"mass_shrinkage={self.mass_shrinkage!r} must be a positive number (default "
                              f"{DEFAULT_MASS_SHRINKAGE:g}; 1e-4 is faster on fits without groups to many runs)")
+
+    @property
+    def compiled(self) -> NUTSSettings:
+        """Settings the compiled program depends on: ``target_accept_prob`` set to a fixed value.
+
+        The program takes the target with the data, so settings that differ only in it share one program.
+        """
+        return dataclasses.replace(self, target_accept_prob=0.8)
 
     @property
     def space_scale(self) -> float:
@@ -230,6 +242,7 @@ class NUTSProgram:
         from numpyro.infer.util import initialize_model
 
         s = self.settings
+        data, target = data  # the target acceptance rate is an input of the program (NUTSSettings.compiled)
         init_key, run_key = jax.random.split(key)
         # validate_grad=False: initial values are checked on the potential alone (init_kernel computes the gradient
         # once), which keeps two copies of the gradient out of the compiled program (1.3 s -> 0.4 s of XLA compile)
@@ -260,9 +273,8 @@ class NUTSProgram:
             start = jnp.where(jnp.isfinite(potential(start)), start, jnp.zeros_like(start))  # the mode if off a cliff
             z0 = jnp.where(warm, start, z0)
         init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")
-        state = init_kernel(z0, s.num_warmup, dense_mass=s.dense_mass,
-                            target_accept_prob=s.target_accept_prob, max_tree_depth=s.tree_depths,
-                            rng_key=run_key)
+        state = init_kernel(z0, s.num_warmup, dense_mass=s.dense_mass, target_accept_prob=target,
+                            max_tree_depth=s.tree_depths, rng_key=run_key)
 
         def step(st, _):
             st = sample_kernel(st)
@@ -366,6 +378,9 @@ class NUTSProgram:
         """
         keys = np.asarray(keys, dtype=np.uint32)
         num_jobs = int(keys.shape[0])
+        if isinstance(self.settings, NUTSSettings):  # one target per job, in the data's precision
+            dtype = np.float64 if jax.config.read("jax_enable_x64") else np.float32
+            data = (data, np.full(num_jobs, self.settings.target_accept_prob, dtype=dtype))
         n_dev = min(jax.local_device_count(), num_jobs)
         threads = n_dev if threaded() else 0
         pad = 0 if threads else -num_jobs % n_dev
@@ -450,7 +465,8 @@ class NUTSProgram:
         cache = enable_persistent_cache()
         if self.store_key is None or cache is None or _gspmd():
             return None
-        parts = [self.store_key, repr(self.settings), self.loglik_site, self.batching, n_dev, threads,
+        settings = self.settings.compiled if isinstance(self.settings, NUTSSettings) else self.settings
+        parts = [self.store_key, repr(settings), self.loglik_site, self.batching, n_dev, threads,
                  jax.default_backend(),
                  bool(jax.config.read("jax_enable_x64")), str(treedef), keys.shape,
                  [(v.shape, v.dtype.str) for v in leaves], _code_version()]
@@ -935,12 +951,20 @@ def program(key: Hashable, model: Callable, settings: NUTSSettings | ChEESSettin
     Keeps the 32 most recently used programs; ``model`` is only called when the key is new. ``store_key``, a string
     that names the model across processes (a digest of the law's spec and the model configuration), lets the
     program be stored on disk and loaded by later processes without tracing (see :meth:`NUTSProgram._callable`).
+    NUTS programs whose settings differ only in ``target_accept_prob`` share their compiled code
+    (:attr:`NUTSSettings.compiled`).
     """
     full = (key, settings, loglik_site, default_batching())
     prog = _PROGRAMS.get(full)
     if prog is None:
         cls = ChEESProgram if isinstance(settings, ChEESSettings) else NUTSProgram
         prog = _PROGRAMS[full] = cls(model, settings, loglik_site, store_key=store_key)
+        if isinstance(settings, NUTSSettings):  # programs that differ only in their target share compiled code
+            same = next((p for (k, st, ll, b), p in _PROGRAMS.items() if p is not prog and k == key
+                         and ll == loglik_site and b == full[3] and isinstance(st, NUTSSettings)
+                         and st.compiled == settings.compiled), None)
+            if same is not None:
+                prog._compiled = same._compiled
         while len(_PROGRAMS) > _MAX_PROGRAMS:
             _PROGRAMS.popitem(last=False)
     _PROGRAMS.move_to_end(full)

@@ -398,6 +398,18 @@ def test_repeat_fit_of_the_same_shapes_compiles_nothing():
     assert not np.allclose(first.tree.posterior["e"].values, second.tree.posterior["e"].values)
 
 
+def test_a_refit_at_another_target_accept_prob_compiles_nothing():
+    """The target acceptance rate is an input of the program: ``bs.fit``'s refit at 0.99 runs the first fit's."""
+    first = quiet_fit("chinchilla", ladder(0), seed=0, **SMALL)
+    counter = CompileCounter()
+    refit = quiet_fit("chinchilla", ladder(0), seed=0, target_accept_prob=0.99, **SMALL)
+    assert counter.compiles == 0
+    assert refit.meta["options"]["target_accept_prob"] == 0.99
+    # the target reached the sampler: its adapted steps are shorter
+    step = {f: float(f.tree.sample_stats["step_size"].mean()) for f in (first, refit)}
+    assert step[refit] < 0.8 * step[first], step
+
+
 def test_same_seed_same_draws():
     a = quiet_fit("chinchilla", ladder(0), seed=5, **SMALL)
     b = quiet_fit("chinchilla", ladder(0), seed=5, **SMALL)
