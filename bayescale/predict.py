@@ -462,9 +462,15 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
     return pd.DataFrame(rows)
 
 
+@partial(jax.jit, static_argnames=("law", "grid_size"))
 def _numeric_optimum(law, budget, k, p, fixed, grid_size):
+    """Compute-optimal ``(n, d, loss)`` per draw at ``budget``, on a grid of ``grid_size`` model sizes.
+
+    The grid's best point is refined by a parabola through it and its neighbours. One compiled program per law and
+    shapes of the draws (run op by op, JAX compiled each of its operations on its own at a process's first call).
+    """
     m = budget / k
-    log_n = jnp.linspace(0.5 * np.log(m) - 4 * np.log(10), 0.5 * np.log(m) + 4 * np.log(10), grid_size)[None, :]
+    log_n = jnp.linspace(0.5 * jnp.log(m) - 4 * np.log(10), 0.5 * jnp.log(m) + 4 * np.log(10), grid_size)[None, :]
 
     def loss_at(ln):
         n = jnp.exp(ln)
