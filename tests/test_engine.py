@@ -238,8 +238,8 @@ def test_level_site_is_the_same_model_as_one_site_per_parameter(name):
         warnings.simplefilter("ignore", bs.DataWarning)  # lr_batch_landscape's sweep has runs of fewer tokens
         table = bs.validate_runs(runs, law)
         data, _, _ = fit_module._model_data(table, fit_module.geometric_centre({k: runs[k] for k in law.inputs}))
-        # prior draws of the latent sites, with y observed so that the program does not also draw y (a Student-t's
-        # rejection sampler, vmapped: 11 s of XLA's compile each on a 2-core AMD EPYC, 2026-12-06, against 1.6 s)
+        # prior draws of the latent sites, jitted, with y observed so that the program does not also draw y (the
+        # priors' own rejection samplers still take most of its compile)
         prior = jax.jit(lambda key: Predictive(joint, num_samples=400)(key, data))(jax.random.PRNGKey(0))
         assert prior[LEVEL_SITE].shape == (400, len(law.level))
         sites_joint, sites_apart = _sample_sites(joint, data), _sample_sites(apart, data)

@@ -52,7 +52,7 @@ def _example(law) -> dict[str, float]:
 
 
 #: Every prior is sampled at this one size and cut to the draws a test asks for, so that each kind of prior's sampler
-#: is compiled once for the whole file, not once per size (a Gamma's or Beta's rejection sampler took 2-4 s of XLA's
+#: is compiled once for the whole file, not once per size (a Gamma's or Beta's rejection sampler took 3-4 s to
 #: compile on a 2-core AMD EPYC, 2026-12-06).
 PRIOR_DRAWS = 4000
 
