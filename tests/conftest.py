@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -34,18 +31,39 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture
-def run_case_study():
-    """Run ``case_studies/<name>/run.py --smoke --out <out> [args]`` in a new process; return its stdout (fails on
-    error)."""
+def run_case_study(capsys):
+    """Run ``case_studies/<name>/run.py --smoke --out <out> [args]`` and return what it printed (fails on error).
+
+    It runs in this process: the script's ``main(argv)``, as ``python run.py`` would call it. A new process would
+    import JAX and bayescale again and trace every program anew; here it shares the programs the worker's earlier
+    tests compiled. Warnings are shown, not raised, as when the script runs on its own (the suite raises them).
+    """
+    import importlib.util
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    import bayescale as bs
 
     def run(name: str, out: Path, *args: str) -> str:
         script = ROOT / "case_studies" / name / "run.py"
-        proc = subprocess.run([sys.executable, str(script), "--smoke", "--out", str(out), *args], capture_output=True,
-                              text=True, timeout=900, env={**os.environ, "CI": "true"})
-        if proc.returncode and ("DatasetNotFoundError" in proc.stderr or "data are not reachable" in proc.stderr):
-            skip_without_data(f"case study {name!r}: its data are not reachable (set BAYESCALE_DATA_DIR)")
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return proc.stdout
+        spec = importlib.util.spec_from_file_location(f"_case_study_{name}", script)
+        module = importlib.util.module_from_spec(spec)
+        capsys.readouterr()  # what earlier steps of the test printed is not the script's
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("default")
+                spec.loader.exec_module(module)
+                code = module.main(["--smoke", "--out", str(out), *args])
+        except (bs.datasets.DatasetNotFoundError, SystemExit) as exc:
+            if isinstance(exc, bs.datasets.DatasetNotFoundError) or "not reachable" in str(exc):
+                skip_without_data(f"case study {name!r}: its data are not reachable (set BAYESCALE_DATA_DIR)")
+            raise
+        finally:
+            plt.close("all")
+        printed = capsys.readouterr()
+        assert code in (0, None), f"{name} exited with {code}: {printed.err[-3000:]}"
+        return printed.out
 
     return run
 

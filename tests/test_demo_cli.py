@@ -197,6 +197,27 @@ def test_python_dash_m_runs_the_command():
     assert res.returncode == 2 and "error: no such file: missing.csv" in res.stderr, res.stderr
 
 
+def test_case_study_scripts_run_as_scripts():
+    """Every ``case_studies/<name>/run.py`` starts as ``python run.py`` would run it (``__main__``); the smoke tests
+    call their ``main()`` in the test process. One new process runs each with ``--help``."""
+    import subprocess
+    import sys
+
+    scripts = sorted(str(p) for p in (ROOT / "case_studies").glob("*/run.py"))
+    code = ("import runpy, sys\n"
+            "for path in sys.argv[1:]:\n"
+            "    sys.argv = [path, '--help']\n"
+            "    try:\n"
+            "        runpy.run_path(path, run_name='__main__')\n"
+            "    except SystemExit as exc:\n"
+            "        assert exc.code in (0, None), (path, exc.code)\n"
+            "    else:\n"
+            "        raise AssertionError(f'{path} --help did not exit')\n")
+    res = subprocess.run([sys.executable, "-c", code, *scripts], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert len(scripts) >= 12 and res.stdout.count("usage:") == len(scripts), res.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "match"),
     [(["fit", "missing.csv"], "no such file: missing.csv"),
