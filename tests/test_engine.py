@@ -33,7 +33,10 @@ from bayescale.engine import CompiledNUTS
 fit_module = importlib.import_module("bayescale.fit")
 
 PARAMS = ["e", "a", "b", "alpha", "beta", "sigma", "nu"]
-SMALL = dict(num_chains=4, num_warmup=400, num_samples=500, progress_bar=False)
+#: One setting for the Chinchilla fits here, so that they share one compiled program. 1000 draws a chain: fits that
+#: must pass every check need them (with 500, 1 of 16 seeds failed R-hat at 1.0101, with 1000 the worst of 16 was
+#: 1.0051, 2026-12-02), and a program compiles in longer than the extra draws sample.
+SMALL = dict(num_chains=4, num_warmup=400, num_samples=1000, progress_bar=False)
 
 
 class CompileCounter:
@@ -264,10 +267,10 @@ def test_level_coordinates_sample_the_same_posterior_and_a_fit_saved_before_them
     before ``Law.level``) agree within MCSE; a file of the latter, whose config has no ``level``, reloads with its
     own sites and predicts the same numbers."""
     runs = ladder(3)
-    joint = quiet_fit("chinchilla", runs, seed=5, **dict(SMALL, num_samples=1000))
+    joint = quiet_fit("chinchilla", runs, seed=5, **SMALL)
     with monkeypatch.context() as m:
         m.setattr(fit_module, "resolve_level", lambda law, pool: ())
-        apart = quiet_fit("chinchilla", runs, seed=6, **dict(SMALL, num_samples=1000))
+        apart = quiet_fit("chinchilla", runs, seed=6, **SMALL)
     assert joint.config.level == ("e", "a", "b") and "log_terms" in joint.tree.posterior
     assert apart.config.level == () and "log_terms" not in apart.tree.posterior
     a, b = joint.summary(PARAMS), apart.summary(PARAMS)
@@ -429,9 +432,7 @@ def test_same_seed_same_draws():
 
 
 def test_fit_tree_has_arviz_groups_and_stats():
-    # 1000 draws, not SMALL's 500, since the fit must pass every check: with 500, 1 of 16 seeds failed R-hat
-    # (1.0101), with 1000 the worst of 16 was 1.0051 (2026-12-02)
-    f = quiet_fit("chinchilla", ladder(0), seed=0, **dict(SMALL, num_samples=1000))
+    f = quiet_fit("chinchilla", ladder(0), seed=0, **SMALL)  # must pass every check (SMALL's 1000 draws)
     for group in ("posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data"):
         assert group in f.tree.children
     stats = f.tree.sample_stats
@@ -446,9 +447,9 @@ def test_fit_tree_has_arviz_groups_and_stats():
 def test_fit_many_matches_one_at_a_time_fits_within_mcse():
     runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(3)], ignore_index=True)
     counter = CompileCounter()
-    # 1000 draws, not SMALL's 500: each fit must pass every check, and with 500 the worst R-hat of these 3 fits
-    # reached 1.009 at this seed and 1.0078 at others (24 fits over 8 seeds, 2026-12-02); with 1000, 1.0011-1.0067
-    many = bs.fit_many("chinchilla", runs, by="task", seed=11, **dict(SMALL, num_samples=1000))
+    # SMALL's 1000 draws: each fit must pass every check, and with 500 the worst R-hat of these 3 fits reached
+    # 1.009 at this seed and 1.0078 at others (24 fits over 8 seeds, 2026-12-02); with 1000, 1.0011-1.0067
+    many = bs.fit_many("chinchilla", runs, by="task", seed=11, **SMALL)
     assert counter.compiles <= 1 + 5  # one sampler program (plus a few tiny host ops on first use)
     assert list(many) == ["t0", "t1", "t2"]
     for s, (name, fm) in enumerate(many.items()):
@@ -585,10 +586,10 @@ def test_fit_many_bad_input_names_the_fit_and_the_fix():
 
 def test_float32_fits_the_same_posterior():
     runs = ladder(2)
-    # 1000 draws per chain: with 500, float32's max R-hat at seed 0 was 1.0133 on an AMD EPYC with AVX-512
+    # SMALL's 1000 draws a chain: with 500, float32's max R-hat at seed 0 was 1.0133 on an AMD EPYC with AVX-512
     # (2026-12-02; seeds 1 and 2: 1.0069, 1.0045; float64 1.003-1.004), a chance excursion past 1.01 that passed on
     # the CPU the seed was chosen on; with 1000 draws 1.0014-1.0027 for both precisions
-    opts = {**SMALL, "num_samples": 1000}
+    opts = SMALL
     f64 = quiet_fit("chinchilla", runs, seed=0, **opts)
     f32 = quiet_fit("chinchilla", runs, seed=0, precision="float32", **opts)
     assert f32.tree.posterior["alpha"].dtype == np.float32

@@ -188,7 +188,8 @@ def test_failed_diagnostics_warn_with_thresholds(flat_runs):
 
 
 def test_same_seed_same_draws(flat_runs):
-    kw = dict(num_chains=2, num_warmup=100, num_samples=100, seed=3, progress_bar=False)
+    # the settings of the failed-diagnostics test above: its program, already compiled
+    kw = dict(num_chains=2, num_warmup=60, num_samples=60, seed=3, progress_bar=False)
     a, b = _quiet_fit("chinchilla", flat_runs, **kw), _quiet_fit("chinchilla", flat_runs, **kw)
     np.testing.assert_array_equal(a.tree.posterior["alpha"].values, b.tree.posterior["alpha"].values)
 
@@ -282,12 +283,12 @@ def test_a_failed_nuts_fit_is_refitted_at_a_higher_target_and_the_refit_kept(fla
     from bayescale.fit import REFIT_TARGET_ACCEPT
     from bayescale.report import _fallback_line
 
-    kw = dict(num_chains=2, num_warmup=100, num_samples=50, seed=0, progress_bar=False)
+    kw = dict(num_chains=2, num_warmup=60, num_samples=60, seed=0, progress_bar=False)  # the program above's
     with pytest.warns(bs.ConvergenceWarning) as caught:
         refit = bs.fit("chinchilla", flat_runs, target_accept_prob=0.8, **kw)
     assert refit.meta["options"]["target_accept_prob"] == REFIT_TARGET_ACCEPT == 0.99
     assert {k: refit.meta["options"][k] for k in ("num_chains", "num_warmup", "num_samples")} == \
-        {"num_chains": 2, "num_warmup": 100, "num_samples": 50}
+        {"num_chains": 2, "num_warmup": 60, "num_samples": 60}
     (failed,) = refit.meta["fallback_from"]
     assert failed["sampler"] == "nuts" and failed["target_accept_prob"] == 0.8
     assert failed["warmup_steps"] > 0 and failed["sample_steps"] > 0 and failed["sampler_seconds"] > 0
