@@ -9,18 +9,19 @@ from _skips import skip_without_data
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Test files, longest first (seconds each took in a cold-cache CI run with two workers on 2026-12-03, summed from
-#: ``--durations=0``; a second CI run shared the 2 cores for most of it, so about twice the usual times, and their
-#: order is what counts: backtest 1340, demo/CLI 1180, downstream 905, chain 795, downstream case studies 775,
-#: decide 740, landscape 715, engine 670, check 215, fit 165, chees 150, batch 120, compute-optimal 85,
-#: calibration 60; counts, added 2026-12-04: 65 s warm, alone).
+#: Test files, longest first: seconds each took in a full run with two workers and an empty JAX cache on a 2-core AMD
+#: EPYC (2026-12-06, 19:24 UTC, before the case-study smokes ran in-process), summed from ``--durations=0``:
+#: engine 553, downstream 466, demo/CLI 351, fit 308, landscape 294, decide 288, chain 280, backtest 278, downstream
+#: case studies 215, counts 213, chees 185, batch 181, check 170, laws 133, compute-optimal 89, calibration 70,
+#: packaging 43, benchmark scripts 40, loss-to-loss 28, docs 19; the rest under 6 s each.
 #: The README's command runs ``--dist loadfile --no-loadscope-reorder``: each file on one worker, handed out in
 #: this order, so the long files start first and the short ones fill in at the end (xdist's default order, by
 #: number of tests, left a long file for last, with one worker idle).
-LONGEST_FIRST = ("test_backtest.py", "test_demo_cli.py", "test_downstream.py", "test_chain.py",
-                 "test_case_studies_downstream.py", "test_decide.py", "test_landscape.py", "test_engine.py",
-                 "test_check.py", "test_fit.py", "test_chees.py", "test_counts.py", "test_batch.py",
-                 "test_compute_optimal.py", "test_calibration.py")
+LONGEST_FIRST = ("test_engine.py", "test_downstream.py", "test_demo_cli.py", "test_fit.py", "test_landscape.py",
+                 "test_decide.py", "test_chain.py", "test_backtest.py", "test_case_studies_downstream.py",
+                 "test_counts.py", "test_chees.py", "test_batch.py", "test_check.py", "test_laws.py",
+                 "test_compute_optimal.py", "test_calibration.py", "test_packaging.py", "test_benchmark_scripts.py",
+                 "test_loss_to_loss.py", "test_docs.py")
 
 
 def pytest_collection_modifyitems(items):

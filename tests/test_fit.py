@@ -260,7 +260,7 @@ def test_warm_start_fit_records_it_and_passes_its_checks(flat_runs):
     the fit's options and named in the report's sampler line."""
     from bayescale.report import _sampler_line
 
-    kw = {**FLAT, "num_warmup": 500, "seed": 3, "progress_bar": False}
+    kw = {**FLAT, "seed": 3, "progress_bar": False}  # flat_fit's settings: the plain fit runs its program
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ConvergenceWarning)  # only the warm start's checks are asserted
         plain = bs.fit("chinchilla", flat_runs, **kw)
