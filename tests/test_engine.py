@@ -589,9 +589,8 @@ def test_float32_fits_the_same_posterior():
     # SMALL's 1000 draws a chain: with 500, float32's max R-hat at seed 0 was 1.0133 on an AMD EPYC with AVX-512
     # (2026-12-02; seeds 1 and 2: 1.0069, 1.0045; float64 1.003-1.004), a chance excursion past 1.01 that passed on
     # the CPU the seed was chosen on; with 1000 draws 1.0014-1.0027 for both precisions
-    opts = SMALL
-    f64 = quiet_fit("chinchilla", runs, seed=0, **opts)
-    f32 = quiet_fit("chinchilla", runs, seed=0, precision="float32", **opts)
+    f64 = quiet_fit("chinchilla", runs, seed=0, **SMALL)
+    f32 = quiet_fit("chinchilla", runs, seed=0, precision="float32", **SMALL)
     assert f32.tree.posterior["alpha"].dtype == np.float32
     assert f32.meta["options"]["precision"] == "float32"
     assert f32.diagnostics.divergences == 0 and f32.diagnostics.max_r_hat < 1.01

@@ -27,6 +27,11 @@ DESIGN = default_design(bs.get_law("chinchilla"), sizes=np.geomspace(3e7, 1e10, 
                         tokens_per_param=(2, 5, 10, 20, 50, 100))
 
 
+#: Short chains that fail the checks, for the tests of what a failed fit does; one setting, so that one program serves
+#: them all.
+SHORT = dict(num_chains=2, num_warmup=60, num_samples=60, progress_bar=False)
+
+
 def _quiet_fit(*args, **kwargs):
     """Fit with short chains; ConvergenceWarning is expected from short chains and checked elsewhere, and the
     first fit is kept (no refit at a higher target)."""
@@ -180,16 +185,14 @@ def test_diagnostics_pass_and_are_reported(flat_fit):
 def test_failed_diagnostics_warn_with_thresholds(flat_runs):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        bs.fit("chinchilla", flat_runs, num_chains=2, num_warmup=60, num_samples=60, seed=0, progress_bar=False,
-               fallback=False)
+        bs.fit("chinchilla", flat_runs, seed=0, fallback=False, **SHORT)
     messages = [str(w.message) for w in caught if issubclass(w.category, bs.ConvergenceWarning)]
     assert any("bulk ESS < 400" in m for m in messages), messages
     assert any("R-hat >= 1.01" in m for m in messages), messages
 
 
 def test_same_seed_same_draws(flat_runs):
-    # the settings of the failed-diagnostics test above: its program, already compiled
-    kw = dict(num_chains=2, num_warmup=60, num_samples=60, seed=3, progress_bar=False)
+    kw = dict(SHORT, seed=3)
     a, b = _quiet_fit("chinchilla", flat_runs, **kw), _quiet_fit("chinchilla", flat_runs, **kw)
     np.testing.assert_array_equal(a.tree.posterior["alpha"].values, b.tree.posterior["alpha"].values)
 
@@ -283,7 +286,7 @@ def test_a_failed_nuts_fit_is_refitted_at_a_higher_target_and_the_refit_kept(fla
     from bayescale.fit import REFIT_TARGET_ACCEPT
     from bayescale.report import _fallback_line
 
-    kw = dict(num_chains=2, num_warmup=60, num_samples=60, seed=0, progress_bar=False)  # the program above's
+    kw = dict(SHORT, seed=0)
     with pytest.warns(bs.ConvergenceWarning) as caught:
         refit = bs.fit("chinchilla", flat_runs, target_accept_prob=0.8, **kw)
     assert refit.meta["options"]["target_accept_prob"] == REFIT_TARGET_ACCEPT == 0.99
