@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -29,6 +30,7 @@ import numpy as np
 import numpyro.distributions as dist
 import pandas as pd
 
+from bayescale import engine
 from bayescale.build import (
     COUNT_LIKELIHOODS,
     LIKELIHOODS,
@@ -341,8 +343,6 @@ def calibrate(
     >>> result.passed  # doctest: +SKIP
     True
     """
-    from numpyro.infer.util import log_likelihood
-
     from bayescale.chain import Chain
 
     if target_accept_prob is None:
@@ -375,7 +375,11 @@ def calibrate(
         if unknown:
             raise ValueError(f"fit_priors names unknown parameter(s) {sorted(unknown)} of law {law.name!r}")
         fit_law = dataclasses.replace(law, params={**law.params, **fit_priors}, registered=False)
-    sim_model, fit_model = build_model(law, config), build_model(fit_law, config)
+    # the models and programs of a calibration are kept for the next one of the same law, configuration and
+    # sampler settings (another seed, S, alpha, or a design of as many runs), which then compiles nothing
+    sim_model = engine.reused(("calibrate.model", id(law), json.dumps(config.to_dict(), sort_keys=True)),
+                              partial(build_model, law, config))
+    fit_model = build_model(fit_law, config) if fit_priors else sim_model
     start = time.perf_counter()
     with jax.enable_x64(True):
         x = {k: design[k].to_numpy(np.float64) for k in law.inputs}
@@ -387,21 +391,12 @@ def calibrate(
         key_sim, key_fit = jax.random.split(jax.random.PRNGKey(seed))
         prior = _prior_draws(sim_model, data, num_simulations, key_sim)
         names = [p for p in law.params] + list(noise_params(law, likelihood))
-        compiled = CompiledNUTS(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-                                target_accept_prob=target_accept_prob, sampler=sampler)
+        compiled = _sampler(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                            target_accept_prob=target_accept_prob, sampler=sampler)
         thin = np.linspace(0, total - 1, num_draws).round().astype(int)
         rng = np.random.default_rng(seed)  # breaks ties between draws and the truth at random
-
-        @jax.jit
-        def scores(post, latent, sim_data):
-            """Log-likelihoods and extrapolations of the draws and of the truth (compiled once, not per fit)."""
-            ll_post = log_likelihood(fit_model, post, sim_data, parallel=True)[site].sum(-1)
-            ll_true = log_likelihood(sim_model, latent, sim_data, parallel=True)[site].sum(-1)
-            x = [jnp.asarray(x_ext[k]) for k in law.inputs]
-            ext_post = law_location(law, x, {p: post[p] for p in law.params}).reshape(-1)
-            ext_true = law_location(law, x, {p: latent[p] for p in law.params}).reshape(-1)
-            return ll_post, ll_true[0], ext_post, ext_true[0]
-
+        scores = engine.reused(("calibrate.scores", id(fit_model), id(sim_model)),
+                               partial(_scores, law, fit_model, sim_model, site))
         rows, divergences, ess = [], [], _ESSInChunks(names)
         sims = [dataclasses.replace(data, y=from_site(law, likelihood, np.asarray(prior[site][s]), items))
                 for s in range(num_simulations)]
@@ -412,7 +407,7 @@ def calibrate(
             truth = {k: np.asarray(prior[k][s]) for k in names}
             row = {k: _rank(post[k], truth[k], rng) for k in names}
             latent = {k: np.asarray(v[s])[None] for k, v in prior.items() if k != site}
-            ll_post, ll_true, ext_post, ext_true = scores(post, latent, sim_data)
+            ll_post, ll_true, ext_post, ext_true = scores(post, latent, sim_data, x_ext)
             row["log_lik"] = _rank(ll_post, ll_true, rng)
             row[ext_name] = _rank(ext_post, ext_true, rng)
             rows.append(row)
@@ -428,6 +423,48 @@ def calibrate(
     )
     _warn_problems(result)
     return result
+
+
+def _sampler(fit_model, **settings) -> CompiledNUTS:
+    """Return the calibration's sampler of ``fit_model`` with ``settings`` (:class:`CompiledNUTS`'s), reused.
+
+    Keyed by the model's ``id``: the sampler holds the model, so the ``id`` stays its own while cached.
+    """
+    return engine.reused(("calibrate.sampler", id(fit_model), *sorted(settings.items())),
+                         partial(CompiledNUTS, fit_model, **settings))
+
+
+def _scores(law: Law, fit_model, sim_model, site: str) -> Callable:
+    """Compiled log-likelihoods of a simulation's draws and of its truth, and the law's extrapolation of both.
+
+    ``scores(post, latent, sim_data, x_ext)``: ``post`` the thinned draws, ``latent`` the true values (a leading
+    axis of one), ``x_ext`` the extrapolation point's inputs.
+    """
+    from numpyro.infer.util import log_likelihood
+
+    @jax.jit
+    def scores(post, latent, sim_data, x_ext):
+        ll_post = log_likelihood(fit_model, post, sim_data, parallel=True)[site].sum(-1)
+        ll_true = log_likelihood(sim_model, latent, sim_data, parallel=True)[site].sum(-1)
+        x = [jnp.asarray(x_ext[k]) for k in law.inputs]
+        ext_post = law_location(law, x, {p: post[p] for p in law.params}).reshape(-1)
+        ext_true = law_location(law, x, {p: latent[p] for p in law.params}).reshape(-1)
+        return ll_post, ll_true[0], ext_post, ext_true[0]
+
+    return scores
+
+
+def _chain_logliks(fit_model, sim_model) -> Callable:
+    """Compiled joint log-likelihood (over a chain's stages) of a simulation's draws and of its truth."""
+    from numpyro.infer.util import log_likelihood
+
+    @jax.jit
+    def logliks(post, latent, sim_data):
+        ll_post = sum(v.sum(-1) for v in log_likelihood(fit_model, post, sim_data, parallel=True).values())
+        ll_true = sum(v.sum(-1) for v in log_likelihood(sim_model, latent, sim_data, parallel=True).values())
+        return ll_post, ll_true[0]
+
+    return logliks
 
 
 def _rank(draws, truth, rng: np.random.Generator) -> int:
@@ -480,7 +517,6 @@ def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num
     coverage is that of a new run's last-stage target at the same extrapolation point.
     """
     from numpyro.infer import Predictive
-    from numpyro.infer.util import log_likelihood
 
     from bayescale.chain import Chain, ChainData, _stage_likelihoods, build_chain_model
 
@@ -501,7 +537,10 @@ def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num
             k = ch.targets.index(target)
             stages[k] = dataclasses.replace(stages[k], params={**stages[k].params, p: prior}, registered=False)
         fit_ch = Chain(ch.name, tuple(stages), ch.feeds)
-    sim_model, fit_model = build_chain_model(ch, configs), build_chain_model(fit_ch, configs)
+    sim_model = engine.reused(("calibrate.chain_model", id(ch), json.dumps([c.to_dict() for c in configs],
+                                                                         sort_keys=True)),
+                              partial(build_chain_model, ch, configs))
+    fit_model = build_chain_model(fit_ch, configs) if fit_priors else sim_model
     total = num_chains * num_samples
     start = time.perf_counter()
     x_ext, ext_name = _extrapolation_point(first, design)
@@ -524,8 +563,8 @@ def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num
         prior = _prior_draws(sim_model, chain_data(cols), num_simulations, key_sim)
         names = [f"{law.target}.{p}" for law, cfg in zip(ch.stages, configs, strict=True)
                  for p in list(law.params) + list(noise_params(law, cfg.likelihood))]
-        sampler = CompiledNUTS(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-                               target_accept_prob=target_accept_prob)
+        sampler = _sampler(fit_model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                           target_accept_prob=target_accept_prob)
         thin = np.linspace(0, total - 1, num_draws).round().astype(int)
         rng = np.random.default_rng(seed)  # breaks ties between draws and the truth at random
         last_site = sites[-1]
@@ -535,12 +574,8 @@ def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num
             data = chain_data(x_ext, log_x0=log_x0, feed=feed)
             return Predictive(fit_model, posterior_samples=post, return_sites=[last_site])(key, data)[last_site]
 
-        @jax.jit
-        def logliks(post, latent, sim_data):
-            """Joint log-likelihood of the draws and of the truth (compiled once, not per fit)."""
-            ll_post = sum(v.sum(-1) for v in log_likelihood(fit_model, post, sim_data, parallel=True).values())
-            ll_true = sum(v.sum(-1) for v in log_likelihood(sim_model, latent, sim_data, parallel=True).values())
-            return ll_post, ll_true[0]
+        logliks = engine.reused(("calibrate.chain_logliks", id(fit_model), id(sim_model)),
+                                partial(_chain_logliks, fit_model, sim_model))
 
         def chain_location(params):
             """Evaluate the chain's law at the extrapolation point (last stage, on its likelihood's scale)."""
@@ -679,6 +714,8 @@ def _prior_draws(model, data, num: int, key) -> dict[str, np.ndarray]:
     """``num`` draws of every site of ``model(data)`` from its prior predictive, in chunks of ``SIM_CHUNK``."""
     from numpyro.infer import Predictive
 
-    draw = jax.jit(lambda k, d: Predictive(model, num_samples=SIM_CHUNK)(k, d))
+    # reused for the model (held by the compiled function, so its id stays its own)
+    draw = engine.reused(("calibrate.prior", id(model)),
+                         lambda: jax.jit(lambda k, d: Predictive(model, num_samples=SIM_CHUNK)(k, d)))
     parts = [draw(jax.random.fold_in(key, i), data) for i in range(-(-num // SIM_CHUNK))]
     return {k: np.concatenate([np.asarray(p[k]) for p in parts])[:num] for k in parts[0]}

@@ -50,8 +50,8 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["default_warmup_tree_depth", "default_batching", "threaded", "own_dispatch", "init_near_mean",
-           "NUTSProgram", "Pending", "NUTSSettings", "program", "bucket", "enable_persistent_cache", "cache_dir",
-           "cache_max_bytes", "cache_info", "clear_cache", "CompiledNUTS",
+           "NUTSProgram", "Pending", "NUTSSettings", "program", "reused", "bucket", "enable_persistent_cache",
+           "cache_dir", "cache_max_bytes", "cache_info", "clear_cache", "CompiledNUTS",
            "job_keys", "DEFAULT_MASS_SHRINKAGE", "ChEESSettings", "ChEESProgram", "laplace"]
 
 #: Sample statistics recorded per draw (NumPyro's names).
@@ -974,6 +974,28 @@ def program(key: Hashable, model: Callable, settings: NUTSSettings | ChEESSettin
 def clear_programs() -> None:
     """Forget every compiled program of this process (the persistent cache on disk is kept)."""
     _PROGRAMS.clear()
+    _BUILT.clear()
+
+
+_BUILT: OrderedDict[Hashable, Any] = OrderedDict()
+
+
+def reused(key: Hashable, build: Callable[[], Any]) -> Any:
+    """Return what ``build()`` returned for ``key`` earlier in this process, calling it only when ``key`` is new.
+
+    For compiled programs other than the samplers of :func:`program` (a calibration's sampler, prior predictive
+    and scores, say), so that a second call with the same models and settings traces and compiles nothing. Keeps
+    the :data:`_MAX_PROGRAMS` most recently used. A key may name model objects by ``id``: the cached value must
+    then hold those objects (a model closing over its law does), so that their ``id`` is not reused while the key
+    is cached.
+    """
+    value = _BUILT.get(key)
+    if value is None:
+        value = _BUILT[key] = build()
+        while len(_BUILT) > _MAX_PROGRAMS:
+            _BUILT.popitem(last=False)
+    _BUILT.move_to_end(key)
+    return value
 
 
 def bucket(n: int) -> int:

@@ -59,6 +59,18 @@ def test_sbc_negative_control_fails(sbc):
     assert "FAILED" in repr(wrong)
 
 
+def test_a_second_calibration_of_the_law_compiles_nothing(sbc):
+    """Calibrating the law again with the same settings (here fewer simulations) reuses the first calibration's
+    sampler, prior predictive and scores: nothing is traced or compiled, and the ranks are the first's (simulation
+    ``s`` is drawn and fitted with the same keys whatever ``S``)."""
+    from test_engine import CompileCounter
+
+    counter = CompileCounter()
+    again = bs.calibrate("chinchilla", num_simulations=8, seed=0)
+    assert counter.lowerings == 0 and counter.compiles == 0
+    pd.testing.assert_frame_equal(again.ranks, sbc.ranks.iloc[:8])
+
+
 @pytest.mark.statistical
 def test_sbc_fails_an_overconfident_posterior(monkeypatch):
     """The SBC pipeline must catch a posterior half as wide as it should be (draws shrunk to half their spread about

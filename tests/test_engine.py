@@ -1158,6 +1158,27 @@ def test_program_cache_reuses_and_clears():
     engine.clear_programs()
 
 
+def test_reused_builds_once_per_key_keeps_the_most_recent_and_clears():
+    built = []
+
+    def build(name):
+        built.append(name)
+        return object()
+
+    first = engine.reused(("test", 0), lambda: build(0))
+    assert engine.reused(("test", 0), lambda: build("again")) is first and built == [0]
+    for i in range(1, engine._MAX_PROGRAMS):  # the cache is full; ("test", 0) is the least recently used
+        engine.reused(("test", i), lambda i=i: build(i))
+    engine.reused(("test", 0), lambda: build("again"))  # now the most recent: ("test", 1) goes next
+    engine.reused(("test", "new"), lambda: build("new"))
+    assert engine.reused(("test", 0), lambda: build("again")) is first
+    engine.reused(("test", 1), lambda: build(1))
+    assert built == [0, *range(1, engine._MAX_PROGRAMS), "new", 1]
+    engine.clear_programs()
+    assert engine.reused(("test", 0), lambda: build("cleared")) is not first and built[-1] == "cleared"
+    engine.clear_programs()
+
+
 def test_init_near_mean_jitters_within_the_radius():
     prior = dist.Beta(2.0, 4.0)
     site = {"type": "sample", "is_observed": False, "fn": prior, "value": None, "name": "alpha",
