@@ -183,7 +183,7 @@ def check(fit, at=None, *, seed: int = 0) -> Report:
     findings: list[Finding] = []
     findings += _sampler(fit)
     data = fit_data(fit)
-    prior = prior_draws(fit, data, seed=seed)
+    prior = prior_draws(fit, data, seed=seed, observed=False)  # the contraction reads the parameters alone
     contraction, contraction_findings = _contraction(fit, prior)
     corr, corr_findings = _correlations(fit, contraction)
     findings += corr_findings + contraction_findings + _spans(fit)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from numpyro import handlers
 
+from bayescale import engine
 from bayescale.build import COUNT_LIKELIHOODS, build_model, from_site, obs_site
 from bayescale.data import (
     _FLOPS_HINT,
@@ -30,6 +31,7 @@ from bayescale.data import (
 )
 from bayescale.fit import Fit, _model_data, _pct, _predictor_columns, _resolve_seed
 from bayescale.law import _check_scale
+from bayescale.posterior import _model, _posterior_predictive
 
 __all__ = ["predict", "predictive_draws", "parameter_draws", "optimal_allocation", "typical_noise"]
 
@@ -212,8 +214,6 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
         The validated table of inputs, the draws (shape ``(draws, points)``) and the group levels the fit has not
         seen.
     """
-    from numpyro.infer import Predictive
-
     seed = _resolve_seed(seed)
     if kind not in _KINDS:
         raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
@@ -227,18 +227,18 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
     if noise is not None and not given:  # a new run's known noise: the fitted runs' typical one
         table = dataclasses.replace(table, frame=table.frame.assign(**{noise: typical_noise(fit)}), noise=noise)
     _warn_far_outside(fit, table.frame)
-    model = build_model(law, fit.config)
+    model = _model(fit)
     with jax.enable_x64(True):
         data, _, new = _model_data(_padded(table), fit.meta["log_x0"], levels=fit.levels, with_target=False,
                                    config=fit.config)
         _warn_new_groups(fit, new)
         returned = "mu" if kind == "mean" else obs_site(law)
-        if kind == "mean":  # the curve alone: skip drawing the noise
-            model = _without_noise(model, [obs_site(law)])
+        if kind == "mean":  # the curve alone: skip drawing the noise (one such model per model: compiled once)
+            model = engine.reused(("predict.curve", id(model)), partial(_without_noise, model, [obs_site(law)]))
         sites = set(_sample_sites(model, data))
         draws = {k: jnp.asarray(v) for k, v in fit.draws([v for v in fit.tree.posterior.data_vars
                                                            if v in sites]).items()}
-        out = Predictive(model, posterior_samples=draws, return_sites=[returned])(jax.random.PRNGKey(seed), data)
+        out = _posterior_predictive(model, (returned,))(jax.random.PRNGKey(seed), data, draws)
         values = np.asarray(out[returned])[:, :len(table)]
     if scale == "link":
         return table, values, new

@@ -151,6 +151,24 @@ def test_extrapolation_distance(clean):
         assert report.extrapolation["ratio"].iloc[0] == pytest.approx(factor, rel=1e-6)
 
 
+def test_a_second_check_and_prediction_compile_nothing(clean, clean_report):
+    """fit.check() and fit.predict() compile their programs (prior draws, replicates, log prior, predictive) once per
+    law, model configuration and shapes in a process: called again they lower no program, and say the same."""
+    from test_engine import CompileCounter
+
+    at = pd.DataFrame({"n": [1e10], "d": [2e11]})
+    first, curve = clean.predict(at, seed=3), clean.predict(at, kind="mean", seed=4)
+    counter = CompileCounter()
+    again = clean.check()  # the fixture's report compiled its programs
+    pd.testing.assert_frame_equal(clean.predict(at, seed=3), first)
+    pd.testing.assert_frame_equal(clean.predict(at, kind="mean", seed=4), curve)
+    clean.predict(at, kind="mean", seed=5)
+    assert counter.lowerings == 0 and counter.compiles == 0
+    assert again.to_frame().equals(clean_report.to_frame())
+    pd.testing.assert_frame_equal(again.pareto_k, clean_report.pareto_k)
+    pd.testing.assert_frame_equal(again.contraction, clean_report.contraction)
+
+
 def test_finding_levels_are_checked():
     with pytest.raises(ValueError, match=r"level must be one of \('ok', 'warning', 'problem'\), got 'fatal'"):
         Finding("sampler", "fatal", "x")
