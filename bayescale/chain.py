@@ -432,10 +432,10 @@ class ChainFit:
 
         ``frame`` holds the validated inputs and group columns of every stage. See :meth:`predict`.
         """
-        from numpyro.infer import Predictive
-
+        from bayescale import engine
         from bayescale.data import validate_runs
         from bayescale.fit import _model_data, _predictor_columns
+        from bayescale.posterior import _posterior_predictive
         from bayescale.predict import _KINDS, _padded, _sample_sites, _without_noise
 
         if kind not in _KINDS:
@@ -459,9 +459,14 @@ class ChainFit:
                 raise ValueError(f"the plug-in chain uses each group's point estimates; groups {list(new)} are not "
                                  "in the fit")
             data = ChainData(tuple(datas), feed="mean" if (kind == "mean" or plugin) else "sample")
-            model = build_chain_model(self.chain, [f.config for f in self.stages.values()])
+            # one model per chain and configuration in a process, so that its compiled predictive is reused
+            configs = [f.config for f in self.stages.values()]
+            model = engine.reused(("chain.model", id(self.chain), json.dumps([c.to_dict() for c in configs],
+                                                                             sort_keys=True)),
+                                  partial(build_chain_model, self.chain, configs))
             if kind == "mean":  # every stage's curve, fed the curve before it: no stage's noise is drawn
-                model = _without_noise(model, [f"{law.target}.{obs_site(law)}" for law in self.chain.stages])
+                model = engine.reused(("chain.curve", id(model)), partial(
+                    _without_noise, model, [f"{law.target}.{obs_site(law)}" for law in self.chain.stages]))
             sites = set(_sample_sites(model, data))
             draws = {}
             for t, f in self.stages.items():
@@ -471,7 +476,7 @@ class ChainFit:
                 draws = {k: np.broadcast_to(np.median(v, axis=0), v.shape) for k, v in draws.items()}
             draws = {k: jnp.asarray(v) for k, v in draws.items()}
             returns = [f"{law.target}.{'mu' if kind == 'mean' else obs_site(law)}" for law in self.chain.stages]
-            out = Predictive(model, posterior_samples=draws, return_sites=returns)(jax.random.PRNGKey(seed), data)
+            out = _posterior_predictive(model, tuple(returns))(jax.random.PRNGKey(seed), data, draws)
             values = {law.target: law.from_link(np.asarray(out[site])[:, :len(tables[0])])
                       for law, site in zip(self.chain.stages, returns, strict=True)}
         frame = tables[0].frame.copy()

@@ -13,6 +13,7 @@ import pytest
 from _recovery import far_from_truth
 
 import bayescale as bs
+from bayescale import engine
 from bayescale.build import obs_site
 from bayescale.fit import THRESHOLDS, _judge
 from bayescale.posterior import with_log_likelihood
@@ -471,6 +472,7 @@ def test_predict_mean_is_the_law_at_each_draw_and_draws_no_noise(flat_fit, monke
         raise AssertionError("kind='mean' drew the likelihood's noise")
 
     monkeypatch.setattr(_StudentT, "sample", no_noise)
+    engine.clear_programs()  # the predictions below are traced here, not reused from earlier tests
     mean = flat_fit.predict(new, kind="mean", quantiles=(0.1, 0.5, 0.9))
     draws = flat_fit.draws(["e", "a", "b", "alpha", "beta"])
     import jax
