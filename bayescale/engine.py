@@ -974,10 +974,12 @@ def program(key: Hashable, model: Callable, settings: NUTSSettings | ChEESSettin
 def clear_programs() -> None:
     """Forget every compiled program of this process (the persistent cache on disk is kept)."""
     _PROGRAMS.clear()
-    _BUILT.clear()
+    with _BUILT_LOCK:
+        _BUILT.clear()
 
 
 _BUILT: OrderedDict[Hashable, Any] = OrderedDict()
+_BUILT_LOCK = threading.Lock()
 
 
 def reused(key: Hashable, build: Callable[[], Any]) -> Any:
@@ -987,15 +989,16 @@ def reused(key: Hashable, build: Callable[[], Any]) -> Any:
     and scores, say), so that a second call with the same models and settings traces and compiles nothing. Keeps
     the :data:`_MAX_PROGRAMS` most recently used. A key may name model objects by ``id``: the cached value must
     then hold those objects (a model closing over its law does), so that their ``id`` is not reused while the key
-    is cached.
+    is cached. ``build`` runs under a lock (it should only wrap: a jitted function compiles at its first call).
     """
-    value = _BUILT.get(key)
-    if value is None:
-        value = _BUILT[key] = build()
-        while len(_BUILT) > _MAX_PROGRAMS:
-            _BUILT.popitem(last=False)
-    _BUILT.move_to_end(key)
-    return value
+    with _BUILT_LOCK:
+        value = _BUILT.get(key)
+        if value is None:
+            value = _BUILT[key] = build()
+            while len(_BUILT) > _MAX_PROGRAMS:
+                _BUILT.popitem(last=False)
+        _BUILT.move_to_end(key)
+        return value
 
 
 def bucket(n: int) -> int:
