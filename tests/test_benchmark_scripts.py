@@ -249,6 +249,16 @@ def test_new_process_table_divides_the_earlier_mode_by_each_mode(capsys, bench_m
     assert lines[3].startswith("| load a fit; predict") and lines[3].endswith("| 1.25x |")
 
 
+def test_repeat_calls_table_divides_the_earlier_mode_by_today(capsys, bench_module):
+    """``repeat_calls.table``: each mode's median (range), and the ratio of the earlier mode's median to today's."""
+    repeat_calls = bench_module("repeat_calls")
+    repeat_calls.table([{"job": "fit.check()", "first_s": 8.0, "rebuilt_s": [7.5, 8.0, 7.0], "kept_s": [0.7, 0.5, 0.6]},
+                        {"job": "fit.predict()", "first_s": 1.0, "rebuilt_s": [1.0], "kept_s": [0.25]}])
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| fit.")]
+    assert lines == ["| fit.check() | 8.00 | 7.50 (7.00-8.00) | 0.60 (0.50-0.70) | 12.5x |",
+                     "| fit.predict() | 1.00 | 1.00 (1.00-1.00) | 0.25 (0.25-0.25) | 4.0x |"]
+
+
 def test_loss_to_loss_table_gives_the_warm_start_against_the_earlier_settings(capsys, bench_module):
     """``benchmarks/loss_to_loss.py``: stage 2's earlier settings turn the warm start off and leave the warm-up's
     trees uncapped; the table divides each row's sampler by the first row's and reports how far the medians moved."""
