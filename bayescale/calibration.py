@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +46,7 @@ from bayescale.build import (
 from bayescale.data import _PACKAGE_DIRS, validate_runs
 from bayescale.engine import CompiledNUTS
 from bayescale.law import Law, get_law
+from bayescale.posterior import _shared_model
 from bayescale.simulate import default_design
 
 __all__ = ["CalibrationResult", "CalibrationWarning", "calibrate"]
@@ -377,8 +377,7 @@ def calibrate(
         fit_law = dataclasses.replace(law, params={**law.params, **fit_priors}, registered=False)
     # the models and programs of a calibration are kept for the next one of the same law, configuration and
     # sampler settings (another seed, S, alpha, or a design of as many runs), which then compiles nothing
-    sim_model = engine.reused(("calibrate.model", id(law), json.dumps(config.to_dict(), sort_keys=True)),
-                              partial(build_model, law, config))
+    sim_model = _shared_model(law, config)
     fit_model = build_model(fit_law, config) if fit_priors else sim_model
     start = time.perf_counter()
     with jax.enable_x64(True):
@@ -518,7 +517,7 @@ def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num
     """
     from numpyro.infer import Predictive
 
-    from bayescale.chain import Chain, ChainData, _stage_likelihoods, build_chain_model
+    from bayescale.chain import Chain, ChainData, _shared_chain_model, _stage_likelihoods, build_chain_model
 
     _check_sizes(num_draws, bins, num_chains, num_samples, num_simulations, alpha)
     first, last = ch.stages[0], ch.stages[-1]
@@ -537,9 +536,7 @@ def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num
             k = ch.targets.index(target)
             stages[k] = dataclasses.replace(stages[k], params={**stages[k].params, p: prior}, registered=False)
         fit_ch = Chain(ch.name, tuple(stages), ch.feeds)
-    sim_model = engine.reused(("calibrate.chain_model", id(ch), json.dumps([c.to_dict() for c in configs],
-                                                                         sort_keys=True)),
-                              partial(build_chain_model, ch, configs))
+    sim_model = _shared_chain_model(ch, configs)
     fit_model = build_chain_model(fit_ch, configs) if fit_priors else sim_model
     total = num_chains * num_samples
     start = time.perf_counter()

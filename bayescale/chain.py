@@ -201,6 +201,17 @@ def build_chain_model(chain_: Chain, configs: Sequence):
     return model
 
 
+def _shared_chain_model(chain_: Chain, configs: Sequence):
+    """Return ``build_chain_model(chain_, configs)``, one object per chain and configurations in a process.
+
+    What is compiled for it (predictions, a calibration's programs) is then reused (:func:`bayescale.engine.reused`).
+    """
+    from bayescale import engine
+
+    key = ("chain model", id(chain_), json.dumps([c.to_dict() for c in configs], sort_keys=True))
+    return engine.reused(key, partial(build_chain_model, chain_, configs))
+
+
 def _per_stage(value, chain_: Chain, what: str, default):
     """Expand an option given once or per stage (a mapping keyed by target) into one value per stage."""
     if isinstance(value, Mapping):
@@ -432,11 +443,10 @@ class ChainFit:
 
         ``frame`` holds the validated inputs and group columns of every stage. See :meth:`predict`.
         """
-        from bayescale import engine
         from bayescale.data import validate_runs
         from bayescale.fit import _model_data, _predictor_columns
-        from bayescale.posterior import _posterior_predictive
-        from bayescale.predict import _KINDS, _padded, _sample_sites, _without_noise
+        from bayescale.posterior import _curve, _posterior_predictive
+        from bayescale.predict import _KINDS, _padded, _sample_sites
 
         if kind not in _KINDS:
             raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
@@ -459,14 +469,9 @@ class ChainFit:
                 raise ValueError(f"the plug-in chain uses each group's point estimates; groups {list(new)} are not "
                                  "in the fit")
             data = ChainData(tuple(datas), feed="mean" if (kind == "mean" or plugin) else "sample")
-            # one model per chain and configuration in a process, so that its compiled predictive is reused
-            configs = [f.config for f in self.stages.values()]
-            model = engine.reused(("chain.model", id(self.chain), json.dumps([c.to_dict() for c in configs],
-                                                                             sort_keys=True)),
-                                  partial(build_chain_model, self.chain, configs))
+            model = _shared_chain_model(self.chain, [f.config for f in self.stages.values()])
             if kind == "mean":  # every stage's curve, fed the curve before it: no stage's noise is drawn
-                model = engine.reused(("chain.curve", id(model)), partial(
-                    _without_noise, model, [f"{law.target}.{obs_site(law)}" for law in self.chain.stages]))
+                model = _curve(model, [f"{law.target}.{obs_site(law)}" for law in self.chain.stages])
             sites = set(_sample_sites(model, data))
             draws = {}
             for t, f in self.stages.items():

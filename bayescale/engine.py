@@ -979,7 +979,7 @@ def clear_programs() -> None:
 
 
 _BUILT: OrderedDict[Hashable, Any] = OrderedDict()
-_BUILT_LOCK = threading.Lock()
+_BUILT_LOCK = threading.RLock()  # reentrant: a build may itself reuse (a model it wraps)
 
 
 def reused(key: Hashable, build: Callable[[], Any]) -> Any:
@@ -989,7 +989,8 @@ def reused(key: Hashable, build: Callable[[], Any]) -> Any:
     and scores, say), so that a second call with the same models and settings traces and compiles nothing. Keeps
     the :data:`_MAX_PROGRAMS` most recently used. A key may name model objects by ``id``: the cached value must
     then hold those objects (a model closing over its law does), so that their ``id`` is not reused while the key
-    is cached. ``build`` runs under a lock (it should only wrap: a jitted function compiles at its first call).
+    is cached. ``build`` runs under a reentrant lock (it should only wrap: a jitted function compiles at its first
+    call).
     """
     with _BUILT_LOCK:
         value = _BUILT.get(key)

@@ -60,22 +60,36 @@ def prior_draws(fit, data: ModelData | None = None, *, num_samples: int = 2000, 
 
 
 def _model(fit):
-    """Return the fit's NumPyro model, one object per law and configuration in a process.
+    """Return the fit's NumPyro model: :func:`_shared_model` of its law and configuration."""
+    return _shared_model(fit.law, fit.config)
 
-    The compiled functions of this module are cached by the model object (:func:`bayescale.engine.reused`), so a
-    second call for a fit of the same law, configuration and shapes traces and compiles nothing.
+
+def _shared_model(law, config):
+    """Return ``build_model(law, config)``, one object per law and configuration in a process.
+
+    Compiled functions are cached by the model object (:func:`bayescale.engine.reused`): the predictions, checks
+    and calibrations of a law share its model, so a second call with the same shapes traces and compiles nothing.
     """
-    key = ("posterior.model", id(fit.law), json.dumps(fit.config.to_dict(), sort_keys=True))
-    return engine.reused(key, partial(build_model, fit.law, fit.config))
+    key = ("model", id(law), json.dumps(config.to_dict(), sort_keys=True))
+    return engine.reused(key, partial(build_model, law, config))
+
+
+def _curve(model, sites):
+    """Return ``model`` with its observation ``sites`` drawing no noise, one object per model and sites.
+
+    :func:`bayescale.predict._without_noise`, kept (:func:`bayescale.engine.reused`) so that what is compiled for
+    it is reused.
+    """
+    from bayescale.predict import _without_noise
+
+    return engine.reused(("curve", id(model), tuple(sites)), partial(_without_noise, model, list(sites)))
 
 
 def _prior_program(model, site: str, num_samples: int, observed: bool):
     from numpyro.infer import Predictive
 
-    from bayescale.predict import _without_noise
-
     if not observed:
-        model = _without_noise(model, [site])
+        model = _curve(model, [site])
 
     @jax.jit
     def draw(key, data):

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from numpyro import handlers
 
-from bayescale import engine
 from bayescale.build import COUNT_LIKELIHOODS, build_model, from_site, obs_site
 from bayescale.data import (
     _FLOPS_HINT,
@@ -31,7 +30,7 @@ from bayescale.data import (
 )
 from bayescale.fit import Fit, _model_data, _pct, _predictor_columns, _resolve_seed
 from bayescale.law import _check_scale
-from bayescale.posterior import _model, _posterior_predictive
+from bayescale.posterior import _curve, _model, _posterior_predictive
 
 __all__ = ["predict", "predictive_draws", "parameter_draws", "optimal_allocation", "typical_noise"]
 
@@ -234,7 +233,7 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
         _warn_new_groups(fit, new)
         returned = "mu" if kind == "mean" else obs_site(law)
         if kind == "mean":  # the curve alone: skip drawing the noise (one such model per model: compiled once)
-            model = engine.reused(("predict.curve", id(model)), partial(_without_noise, model, [obs_site(law)]))
+            model = _curve(model, [obs_site(law)])
         sites = set(_sample_sites(model, data))
         draws = {k: jnp.asarray(v) for k, v in fit.draws([v for v in fit.tree.posterior.data_vars
                                                            if v in sites]).items()}

@@ -1176,6 +1176,9 @@ def test_reused_builds_once_per_key_keeps_the_most_recent_and_clears():
     assert built == [0, *range(1, engine._MAX_PROGRAMS), "new", 1]
     engine.clear_programs()
     assert engine.reused(("test", 0), lambda: build("cleared")) is not first and built[-1] == "cleared"
+    # a build may itself reuse (a curve's model wraps the law's model): the lock is reentrant
+    outer = engine.reused(("test", "outer"), lambda: (engine.reused(("test", "inner"), lambda: build("inner")),))
+    assert outer[0] is engine.reused(("test", "inner"), lambda: build("again")) and built[-1] == "inner"
     engine.clear_programs()
 
 
