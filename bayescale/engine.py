@@ -991,6 +991,18 @@ def reused(key: Hashable, build: Callable[[], Any]) -> Any:
     then hold those objects (a model closing over its law does), so that their ``id`` is not reused while the key
     is cached. ``build`` runs under a reentrant lock (it should only wrap: a jitted function compiles at its first
     call).
+
+    Parameters
+    ----------
+    key : hashable
+        Names what is built: the models and settings it depends on.
+    build : callable
+        Called with no arguments when ``key`` is new; its result is kept.
+
+    Returns
+    -------
+    object
+        The kept result of ``build()`` for ``key``.
     """
     with _BUILT_LOCK:
         value = _BUILT.get(key)

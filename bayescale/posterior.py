@@ -46,9 +46,23 @@ def prior_draws(fit, data: ModelData | None = None, *, num_samples: int = 2000, 
                 observed: bool = True) -> dict[str, np.ndarray]:
     """Draws of every site (latent, deterministic) from the fit's prior, ``{name: (num_samples, ...)}``.
 
-    ``observed=False`` leaves out the observed site: the runs are not simulated, which for a Student-t (or any
-    Gamma-based) likelihood keeps a rejection sampler out of the compiled program; the other sites' draws are the
-    same. The program is compiled once per law, model configuration and shapes in a process (:func:`_model`).
+    The program is compiled once per law, model configuration and shapes in a process (:func:`_shared_model`).
+
+    Parameters
+    ----------
+    fit : bayescale.Fit
+    data : ModelData, optional
+        The model data to draw for; default the fit's own runs (:func:`fit_data`).
+    num_samples : int
+        Draws.
+    seed : int
+    observed : bool
+        False leaves out the observed site: the runs are not simulated, which for a Student-t (or any Gamma-based)
+        likelihood keeps a rejection sampler out of the compiled program; the other sites' draws are the same.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
     """
     data = fit_data(fit) if data is None else data
     model = _model(fit)
