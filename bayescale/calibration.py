@@ -713,6 +713,6 @@ def _prior_draws(model, data, num: int, key) -> dict[str, np.ndarray]:
 
     # reused for the model (held by the compiled function, so its id stays its own)
     draw = engine.reused(("calibrate.prior", id(model)),
-                         lambda: jax.jit(lambda k, d: Predictive(model, num_samples=SIM_CHUNK)(k, d)))
+                         lambda: engine.light_jit(lambda k, d: Predictive(model, num_samples=SIM_CHUNK)(k, d)))
     parts = [draw(jax.random.fold_in(key, i), data) for i in range(-(-num // SIM_CHUNK))]
     return {k: np.concatenate([np.asarray(p[k]) for p in parts])[:num] for k in parts[0]}

@@ -50,8 +50,8 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["default_warmup_tree_depth", "default_batching", "threaded", "own_dispatch", "init_near_mean",
-           "NUTSProgram", "Pending", "NUTSSettings", "program", "reused", "bucket", "enable_persistent_cache",
-           "cache_dir", "cache_max_bytes", "cache_info", "clear_cache", "CompiledNUTS",
+           "NUTSProgram", "Pending", "NUTSSettings", "program", "reused", "light_jit", "bucket",
+           "enable_persistent_cache", "cache_dir", "cache_max_bytes", "cache_info", "clear_cache", "CompiledNUTS",
            "job_keys", "DEFAULT_MASS_SHRINKAGE", "ChEESSettings", "ChEESProgram", "laplace"]
 
 #: Sample statistics recorded per draw (NumPyro's names).
@@ -969,6 +969,31 @@ def program(key: Hashable, model: Callable, settings: NUTSSettings | ChEESSettin
             _PROGRAMS.popitem(last=False)
     _PROGRAMS.move_to_end(full)
     return prog
+
+
+#: XLA options of :func:`light_jit`: LLVM's optimisations off. Measured on the 2-core AMD EPYC (2026-12-07): two Beta
+#: and one Student-t draw (20 and 20 x 48 of them) compiled in 1.6 s against 4.9 s, and ran in 5.2 ms either way.
+LIGHT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
+
+
+def light_jit(fn: Callable) -> Callable:
+    """Return ``jax.jit(fn)`` compiled without LLVM's optimisations (:data:`LIGHT_COMPILER_OPTIONS`).
+
+    For programs that run a few times and cost little to run but much to compile: prior predictives, whose Gamma
+    and Beta samplers are rejection loops (each about 1 s of XLA compile at the default level). Never for a
+    sampler, which runs about 4x slower so compiled.
+
+    Parameters
+    ----------
+    fn : callable
+        A function JAX can trace.
+
+    Returns
+    -------
+    callable
+        The jitted function.
+    """
+    return jax.jit(fn, compiler_options=LIGHT_COMPILER_OPTIONS)
 
 
 def clear_programs() -> None:

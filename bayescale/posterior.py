@@ -105,7 +105,7 @@ def _prior_program(model, site: str, num_samples: int, observed: bool):
     if not observed:
         model = _curve(model, [site])
 
-    @jax.jit
+    @engine.light_jit
     def draw(key, data):
         out = Predictive(model, num_samples=num_samples)(key, data)
         return out if observed else {k: v for k, v in out.items() if k != site}

@@ -169,6 +169,24 @@ def test_a_second_check_and_prediction_compile_nothing(clean, clean_report):
     pd.testing.assert_frame_equal(again.contraction, clean_report.contraction)
 
 
+def test_prior_draws_are_compiled_with_the_light_options(clean, monkeypatch):
+    """fit.check()'s prior draws and bs.calibrate's prior predictive run a few times a process: both compile with
+    engine.light_jit's options (LLVM's optimisations off; a first check in 5.0 s against 8.5 s). An option XLA does
+    not know fails both, so both pass those options."""
+    from bayescale import engine
+
+    engine.clear_programs()
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(engine, "LIGHT_COMPILER_OPTIONS", {"xla_bayescale_no_such_option": True})
+            for call in (clean.check, lambda: bs.calibrate("chinchilla", num_simulations=2)):
+                with pytest.raises(Exception, match="No such compile option: 'xla_bayescale_no_such_option'"):
+                    call()
+    finally:
+        engine.clear_programs()  # the programs built with the unknown option
+
+
+
 def test_finding_levels_are_checked():
     with pytest.raises(ValueError, match=r"level must be one of \('ok', 'warning', 'problem'\), got 'fatal'"):
         Finding("sampler", "fatal", "x")
