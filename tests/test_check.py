@@ -186,7 +186,6 @@ def test_prior_draws_are_compiled_with_the_light_options(clean, monkeypatch):
         engine.clear_programs()  # the programs built with the unknown option
 
 
-
 def test_finding_levels_are_checked():
     with pytest.raises(ValueError, match=r"level must be one of \('ok', 'warning', 'problem'\), got 'fatal'"):
         Finding("sampler", "fatal", "x")
