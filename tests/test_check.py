@@ -75,6 +75,28 @@ def test_report_tables(clean_report):
     assert list(clean_report.to_frame().columns) == ["check", "level", "message"]
 
 
+def test_loo_pit_reuses_loos_smoothed_weights_and_equals_arviz_own(clean, monkeypatch):
+    """``loo_table`` smooths the importance ratios once (LOO's) and hands the weights to ArviZ's ``loo_pit``: the
+    PIT values that ``loo_pit`` computes from the log-likelihood itself."""
+    import arviz_stats as azs
+    from arviz_stats.base.dataarray import BaseDataArray
+
+    from bayescale.build import obs_site
+    from bayescale.posterior import loo_table, predictive_tree
+
+    tree = predictive_tree(clean)
+    smoothed = []
+    psislw = BaseDataArray.psislw
+    monkeypatch.setattr(BaseDataArray, "psislw", lambda self, *a, **k: smoothed.append(1) or psislw(self, *a, **k))
+    table = loo_table(clean, tree)
+    assert len(smoothed) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        own = azs.loo_pit(tree, pareto_pit=True)
+    assert len(smoothed) == 2
+    np.testing.assert_array_equal(table["loo_pit"].to_numpy(), np.asarray(own[obs_site(clean.law)]).reshape(-1))
+
+
 def test_outlier_run_is_named():
     runs = ladder(seed=2)
     runs.loc[17, "loss"] *= 1.25
