@@ -35,7 +35,6 @@ import contextlib
 import importlib
 import json
 import os
-import platform
 import sys
 import time
 import warnings
@@ -48,6 +47,7 @@ if __name__ == "__main__":  # every compile cold, as in speed.py's in-process ro
 
 import jax  # noqa: E402
 import pandas as pd  # noqa: E402
+from fit_speed import cpu_model  # noqa: E402
 from speed import Compiles, sampler_seconds  # noqa: E402
 
 import bayescale as bs  # noqa: E402
@@ -114,16 +114,6 @@ def measure(law: str, fits: int, option: str) -> dict:
     second = {on: timed(law, tables, modes[on], seed=1) for on in (True, False)}
     return {"law": law, "first": {str(k): v for k, v in first.items()},
             "second": {str(k): v for k, v in second.items()}}
-
-
-def _cpu() -> str | None:
-    """The CPU's model name (Linux), else what :mod:`platform` knows."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    except OSError:
-        names = []
-    return names[0] if names else (platform.processor() or None)
 
 
 def _ratio(a: float, b: float) -> str:
@@ -198,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['first']['False']['steps']:,}; passing {r['first']['True']['passed']} and "
               f"{r['first']['False']['passed']} of {args.fits}", flush=True)
         if args.json:  # after every law, so that a run cut short keeps what it measured
-            meta = {"option": args.option, "fits": args.fits, "backend": jax.default_backend(), "cpu": _cpu(),
+            meta = {"option": args.option, "fits": args.fits, "backend": jax.default_backend(), "cpu": cpu_model(),
                     "cores": os.cpu_count(), "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
             Path(args.json).write_text(json.dumps({**meta, "rows": rows}, indent=1))
     table(rows, args.option)

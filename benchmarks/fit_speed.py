@@ -269,6 +269,16 @@ def run_huber(runs: pd.DataFrame, n_boot: int, seed: int, workers: int) -> dict:
 
 
 # -------------------------------------------------------------------------------------------------- report
+def cpu_model() -> str | None:
+    """The CPU's model name (Linux), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return names[0] if names else (platform.processor() or None)
+
+
 def machine_info() -> dict:
     versions = {"python": platform.python_version()}
     for pkg in ("bayescale", "jax", "jaxlib", "numpyro", "arviz-stats", "scipy", "numpy", "pandas"):
@@ -284,6 +294,8 @@ def machine_info() -> dict:
         "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        # machines of one kind differ: a 2-core AMD EPYC ran problem A's gradient 3x slower than an Intel Xeon
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": usable,
         "load_avg_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
@@ -356,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     workers = args.huber_workers or info["cpus_usable"] or 1
     print("bayescale fit-speed benchmark" + (" (--quick)" if args.quick else ""))
     print(f"date (UTC): {info['date_utc']}")
-    print(f"machine: {info['platform']}, {info['processor']}; os.cpu_count() = {info['cpu_count']}, "
+    print(f"machine: {info['platform']}, {info['cpu'] or info['processor']}; os.cpu_count() = {info['cpu_count']}, "
           f"usable CPUs = {info['cpus_usable']}; load average (1/5/15 min) at start = "
           f"{', '.join(f'{x:.2f}' for x in info['load_avg_1_5_15'] or [])}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))

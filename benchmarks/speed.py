@@ -823,7 +823,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         saved = json.loads(Path(args.report).read_text())
         m = saved["machine"]
-        print(f"# saved run of {m['date_utc']} UTC, {m['cpu_count']} CPUs")
+        print(f"# saved run of {m['date_utc']} UTC, {m['cpu_count']} CPUs" + (f" ({m['cpu']})" if m.get("cpu") else ""))
         for p, rows in saved.items():
             if p in ("machine", "settings"):
                 continue
@@ -842,7 +842,8 @@ def main(argv: list[str] | None = None) -> int:
                                          workers=os.cpu_count() or 1)
 
     info = fit_speed.machine_info()
-    print(f"# bayescale speed benchmark — {info['date_utc']} UTC, {info['cpu_count']} CPUs ({info['processor']}), "
+    print(f"# bayescale speed benchmark — {info['date_utc']} UTC, {info['cpu_count']} CPUs "
+          f"({info['cpu'] or info['processor']}), "
           f"JAX {jax.default_backend()} x {jax.local_device_count()} devices, "
           f"{opts['num_chains']} chains x {opts['num_warmup']} warm-up x {opts['num_samples']} draws")
     results = {"machine": info, "settings": opts}
