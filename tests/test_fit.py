@@ -312,11 +312,14 @@ def test_a_failed_nuts_fit_is_refitted_at_a_higher_target_and_the_refit_kept(fla
 
 
 @pytest.mark.statistical
-def test_fit_many_refits_only_the_fits_that_fail_and_they_pass():
-    """Default ladders of the sigmoid transfer law (2% noise) at NUTS's default target 0.9: an R-hat of 1.012-1.020
-    in 3 of 8 fits, with ESS short in one (Intel Xeon, 2026-12-06). ``fallback=True`` refits those at 0.99, which
-    passed all of them; fits that passed the first time are the same draws either way. (Chinchilla ladders failed
-    5 of 8 until the law's terms were sampled as their total and shares, ``Law.level``; they now pass.)"""
+def test_fit_many_refits_only_the_fits_that_fail_and_names_those_still_failing():
+    """Default ladders of the sigmoid transfer law (2% noise), whose ``l0`` and ``ceiling`` are weakly identified:
+    at NUTS's default target 0.9 some fits fail a check, and ``fallback=True`` refits those at 0.99. On an Intel
+    Xeon (2026-12-06) 3 of 8 failed and every refit passed; on a 2-core AMD EPYC (2026-12-07, the same seeds and
+    draws up to the CPU's floating point) 5 of 8 failed and 3 refits passed, the other two with an R-hat of
+    1.012-1.018. So the test holds what the fallback promises on any machine: only the failing fits are refitted
+    (the others keep their draws), a refit records what failed, the careful refit rescues at least one, and the
+    fits that still fail are the ones the one warning names."""
     law = "sigmoid_transfer"
     runs = pd.concat([bs.simulate_ladder(law, seed=s).assign(task=f"s{s}") for s in range(8)], ignore_index=True)
     kw = dict(by="task", seed=1, progress_bar=False)
@@ -326,14 +329,23 @@ def test_fit_many_refits_only_the_fits_that_fail_and_they_pass():
     failed = [k for k, f in first.items() if not f.diagnostics.ok]
     if not failed:
         pytest.skip("every fit passed at target_accept_prob 0.9 on this machine: nothing to refit")
-    fits = bs.fit_many(law, runs, **kw)  # warns if a refit fails
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", bs.ConvergenceWarning)  # any other warning still raises
+        fits = bs.fit_many(law, runs, **kw)
+    still = [k for k in failed if not fits[k].diagnostics.ok]
+    assert len(still) < len(failed), f"no refit at target_accept_prob 0.99 passed: {still}"
+    said = [str(w.message) for w in caught if issubclass(w.category, bs.ConvergenceWarning)]
+    if still:
+        assert len(said) == 1 and said[0].startswith(f"{len(still)} of 8 fits failed a diagnostic check"), said
+        assert all(f"'{k}'" in said[0] for k in still), said
+    else:
+        assert said == []
     for k, f in fits.items():
-        assert f.diagnostics.ok, (k, f.diagnostics.problems)
         if k in failed:
             assert f.meta["options"]["target_accept_prob"] == 0.99
             assert f.meta["fallback_from"][0]["problems"] == list(first[k].diagnostics.problems)
         else:
-            assert "fallback_from" not in f.meta
+            assert f.diagnostics.ok and "fallback_from" not in f.meta
             for p in f.law.param_names:
                 np.testing.assert_array_equal(f.tree.posterior[p].values, first[k].tree.posterior[p].values)
 
