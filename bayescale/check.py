@@ -178,6 +178,16 @@ def check(fit, at=None, *, seed: int = 0) -> Report:
     >>> report = fit.check(at=pd.DataFrame({"n": [7e10], "d": [1.4e12]}))  # doctest: +SKIP
     >>> report.ok, report.problems  # doctest: +SKIP
     """
+    return _check(fit, at, seed)
+
+
+def _check(fit, at=None, seed: int = 0, predictive=None) -> Report:
+    """Run :func:`check`'s checks.
+
+    ``predictive``: the fit's tree with a posterior predictive group (:func:`bayescale.posterior.predictive_tree`)
+    for the LOO table, when the caller has drawn one already (the report draws it once, for the table and its
+    figures); None draws it here.
+    """
     from bayescale.posterior import fit_data, log_prior_tree, loo_table, prior_draws
 
     findings: list[Finding] = []
@@ -187,7 +197,7 @@ def check(fit, at=None, *, seed: int = 0) -> Report:
     contraction, contraction_findings = _contraction(fit, prior)
     corr, corr_findings = _correlations(fit, contraction)
     findings += corr_findings + contraction_findings + _spans(fit)
-    loo = loo_table(fit)
+    loo = loo_table(fit, predictive)
     findings += _influence(fit, loo)
     sens, sens_findings = _sensitivity(fit, log_prior_tree(fit, data))
     findings += sens_findings + _noise_prior(fit)

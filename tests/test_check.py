@@ -97,6 +97,47 @@ def test_loo_pit_reuses_loos_smoothed_weights_and_equals_arviz_own(clean, monkey
     np.testing.assert_array_equal(table["loo_pit"].to_numpy(), np.asarray(own[obs_site(clean.law)]).reshape(-1))
 
 
+def test_report_draws_arviz_plots_loo_pit_figure_from_the_checks_values(clean, tmp_path, monkeypatch):
+    """The report's LOO-PIT figure is ``plot_loo_pit``'s (the same lines, bands and text) drawn from the values of
+    the checks' LOO table, and the report computes LOO-PIT once, from the predictive draws of its seed."""
+    import arviz_plots as azp
+    import matplotlib.pyplot as plt
+    from arviz_stats.base.dataarray import BaseDataArray
+
+    from bayescale.build import obs_site
+    from bayescale.posterior import loo_table, predictive_tree
+    from bayescale.report import _loo_pit_plot
+
+    tree = predictive_tree(clean, seed=3)
+    table = loo_table(clean, tree)
+
+    def drawn(pc):
+        fig = pc.viz["figure"].item()
+        out = [(type(a).__name__, np.asarray(getattr(a, "get_xydata", getattr(a, "get_offsets", None))()))
+               for ax in fig.axes for a in [*ax.get_lines(), *ax.collections] if hasattr(a, "get_xydata")
+               or hasattr(a, "get_offsets")]
+        out += [t.get_text() for ax in fig.axes for t in [*ax.texts, ax.xaxis.label, ax.yaxis.label, ax.title]]
+        plt.close(fig)
+        return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours, own = drawn(_loo_pit_plot(table["loo_pit"], obs_site(clean.law))), drawn(azp.plot_loo_pit(tree))
+    assert len(ours) == len(own) and any(isinstance(a, tuple) and a[1].size > 100 for a in own)
+    for a, b in zip(ours, own, strict=True):
+        if isinstance(a, tuple):
+            assert a[0] == b[0]
+            np.testing.assert_allclose(a[1], b[1])
+        else:
+            assert a == b
+    pits = []
+    loo_pit = BaseDataArray.loo_pit
+    monkeypatch.setattr(BaseDataArray, "loo_pit", lambda self, *a, **k: pits.append(1) or loo_pit(self, *a, **k))
+    files = clean.report(tmp_path / "rep", seed=3)
+    assert len(pits) == 1
+    pd.testing.assert_frame_equal(files.report.pareto_k, table)
+
+
 def test_outlier_run_is_named():
     runs = ladder(seed=2)
     runs.loc[17, "loss"] *= 1.25
