@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats
 
 __all__ = ["ReplicationResult", "run", "main", "load_runs", "comparison_table", "hoffmann_region", "BESIROGLU",
-           "BESIROGLU_SE", "HOFFMANN", "CHINCHILLA_BUDGET"]
+           "BESIROGLU_SE", "HOFFMANN", "CHINCHILLA_BUDGET", "SIMULATED_MARK"]
 
 #: Besiroglu et al. 2024 (arXiv:2404.10102) Table 1, with bootstrap standard errors.
 BESIROGLU = {"e": 1.8172, "a": 482.01, "b": 2085.43, "alpha": 0.3478, "beta": 0.3658}
@@ -35,6 +35,8 @@ BESIROGLU_SE = {"e": 0.03, "a": 124.58, "b": 1293.23, "alpha": 0.02, "beta": 0.0
 HOFFMANN = {"e": 1.69, "a": 406.4, "b": 410.7, "alpha": 0.34, "beta": 0.28}
 #: Chinchilla's training compute as Hoffmann et al. 2022 report it (6 x 70B parameters x 1.4T tokens is 5.88e23).
 CHINCHILLA_BUDGET = 5.76e23
+#: What each saved figure says at its top when the runs were simulated (no Chinchilla data reachable).
+SIMULATED_MARK = "SIMULATED runs (Besiroglu et al.'s fit + noise), not Chinchilla's: no data was reachable"
 PARAMS = ("e", "a", "b", "alpha", "beta")
 
 
@@ -243,20 +245,21 @@ def run(*, out_dir: str | Path = "chinchilla_replication_out", smoke: bool = Fal
     say(f"  (Chinchilla itself: N = 7e10, D = 1.4e12, D/N = 20; Besiroglu's point fit gives N* {n_b:.3g}, "
         f"D* {d_b:.3g}, L* {l_b:.4g}.)")
 
-    figures = [
-        plots.plot_loss_vs_compute(fit, runs, path=out / "loss_vs_compute.png"),
-        plots.plot_frontier(fit, np.geomspace(1e18, 1e26, 40),
-                            marks={"Chinchilla 70B, 1.4T": (CHINCHILLA_BUDGET, 7e10, 1.4e12)},
-                            path=out / "frontier.png"),
-        plots.plot_pair(fit, ("alpha", "beta"),
-                        reference={"Hoffmann 2022": HOFFMANN, "Besiroglu 2024": BESIROGLU},
-                        path=out / "exponents_pair.png"),
-    ]
+    figures = {
+        "loss_vs_compute.png": plots.plot_loss_vs_compute(fit, runs),
+        "frontier.png": plots.plot_frontier(fit, np.geomspace(1e18, 1e26, 40),
+                                            marks={"Chinchilla 70B, 1.4T": (CHINCHILLA_BUDGET, 7e10, 1.4e12)}),
+        "exponents_pair.png": plots.plot_pair(fit, ("alpha", "beta"),
+                                              reference={"Hoffmann 2022": HOFFMANN, "Besiroglu 2024": BESIROGLU}),
+    }
     import matplotlib.pyplot as plt
 
-    for f in figures:
+    for name, f in figures.items():
+        if simulated:  # a figure is often looked at without the printed output: it says so itself
+            f.text(0.5, 1.0, SIMULATED_MARK, ha="center", va="bottom", color="crimson", fontweight="bold")
+        plots._save(f, out / name)
         plt.close(f)
-    paths = [out / n for n in ("loss_vs_compute.png", "frontier.png", "exponents_pair.png")]
+    paths = [out / name for name in figures]
     seconds = time.perf_counter() - start
     say(f"\nSaved the fit, tables and figures to {out}/ ({', '.join(p.name for p in paths)}) in {seconds:.0f} s.")
     if simulated:

@@ -34,10 +34,26 @@ def _have_data() -> bool:
     return True
 
 
+def _record_figure_texts(monkeypatch) -> dict[str, list[str]]:
+    """Record the texts placed on each figure the demo saves (file name -> texts), as it saves them."""
+    from bayescale import plots
+
+    saved, save = {}, plots._save
+
+    def record(fig, path):
+        if path is not None:  # the plotting functions call it without a path too
+            saved[Path(path).name] = [t.get_text() for t in fig.texts]
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", record)
+    return saved
+
+
 @pytest.mark.slow
-def test_replication_recovers_besiroglu(tmp_path):
+def test_replication_recovers_besiroglu(tmp_path, monkeypatch):
     if not _have_data():
         skip_without_data("Chinchilla data not reachable: set BAYESCALE_DATA_DIR to the shared data directory")
+    figures = _record_figure_texts(monkeypatch)
     result = demo.run(out_dir=tmp_path, seed=0, progress_bar=False, verbose=False)
     assert not result.simulated
     assert len(result.fit.tree.observed_data["run"]) == 240 and len(result.dropped) == 5
@@ -56,6 +72,7 @@ def test_replication_recovers_besiroglu(tmp_path):
                  "exponents_pair.png"):
         assert (tmp_path / name).stat().st_size > 300, name
     assert bs.load(tmp_path / "fit.nc").law.name == "chinchilla"
+    assert len(figures) == 3 and not any(demo.SIMULATED_MARK in texts for texts in figures.values()), figures
 
 
 @pytest.mark.slow
@@ -78,6 +95,7 @@ def test_demo_without_data_runs_on_simulated_ladder_and_says_so(tmp_path, monkey
         raise bs.datasets.DatasetNotFoundError(f"{name}: not in the data dir, not cached, download failed")
 
     monkeypatch.setattr(bs.datasets, "load", unreachable)
+    figures = _record_figure_texts(monkeypatch)
     result = demo.run(out_dir=tmp_path, seed=0, progress_bar=False)
     text = capsys.readouterr().out
     assert result.simulated
@@ -85,7 +103,10 @@ def test_demo_without_data_runs_on_simulated_ladder_and_says_so(tmp_path, monkey
     assert result.recovers_besiroglu and result.fit.diagnostics.ok, (result.table, result.fit.diagnostics)
     assert "SIMULATED iso-FLOP ladder" in text and "Reminder: these results are from SIMULATED data." in text
     assert "download failed" in text  # the reason, so that the user can fix it
-    assert (tmp_path / "exponents_pair.png").exists()
+    # each saved figure says so too: it is often looked at without the printed output
+    assert [p.name for p in result.figures] == list(figures)
+    assert all(demo.SIMULATED_MARK in texts for texts in figures.values()), figures
+    assert all(p.stat().st_size > 300 for p in result.figures)
 
 
 # ---------------------------------------------------------------------------------------------------- CLI
