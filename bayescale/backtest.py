@@ -155,14 +155,73 @@ def _cut_column(runs: pd.DataFrame, by: str, k: float, targets: Sequence[str] = 
     return values if len(cols) == 1 else k * values * parsed["d"].to_numpy(dtype=float)
 
 
+def _check_settings(classical, n_boot, min_train, flops_per_param_token) -> None:
+    """Check :func:`backtest`'s own settings before any fit (each one's error names it and the fix)."""
+    from bayescale.data import _positive_number
+
+    if not isinstance(classical, (bool, np.bool_)):
+        raise ValueError(f"classical must be True or False, got {classical!r}")
+    if classical and (isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2):
+        raise ValueError(f"n_boot must be an integer >= 2 (the bootstrap resamples of the Huber point fit, whose "
+                         f"spread gives its predictive intervals), got {n_boot!r}; or pass classical=False to "
+                         "backtest the Bayesian fits alone")
+    if isinstance(min_train, bool) or not isinstance(min_train, (int, np.integer)) or min_train < 1:
+        raise ValueError(f"min_train must be a positive integer (the fewest training runs a cut may leave), got "
+                         f"{min_train!r}")
+    _positive_number(flops_per_param_token, "flops_per_param_token",
+                     " (FLOPs per parameter per token in C = k N D; 6 for a dense transformer)")
+
+
+def _validated(runs: pd.DataFrame, laws: Sequence, groups, noise, k: float) -> pd.DataFrame:
+    """Return the runs as every law's fit reads them, by position: duplicates dropped, sizes written "350M" parsed.
+
+    Problems raise :class:`RunTableError` naming the caller's row labels; each distinct :class:`DataWarning` of
+    the checks is raised once.
+    """
+    import bayescale as bs
+
+    def check(table):
+        return [validate_runs(table, law, groups=groups, noise=noise, flops_per_param_token=k) for law in laws]
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", bs.DataWarning)
+        check(runs)  # the caller's row labels in every message
+    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, bs.DataWarning)):
+        warnings.warn(message, bs.DataWarning, stacklevel=3)
+    for w in caught:  # anything else as it came
+        if not issubclass(w.category, bs.DataWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    out = runs.reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.DataWarning)  # said above
+        tables = check(out)  # by position, which the caller's labels (maybe repeated) are not
+    kept = np.ones(len(out), dtype=bool)
+    for t in tables:  # a run dropped as a duplicate for one law is dropped for all
+        kept &= out.index.isin(t.frame.index)
+    for t in tables:  # the parsed numbers (a size written "350M" is 3.5e8 here, as in the fits)
+        for col in t.frame.columns:
+            if pd.api.types.is_float_dtype(t.frame[col]):
+                out[col] = t.frame[col].reindex(out.index)
+    return out[kept].reset_index(drop=True)
+
+
 def _cuts(values: np.ndarray, holdout, cuts) -> list[float]:
     if (holdout is None) == (cuts is None):
         raise ValueError("give either holdout= (fractions of the runs to hold out, largest first) or cuts= (values "
                          "of the cut column: train below, test at or above)")
+    given, name = (cuts, "cuts") if cuts is not None else (holdout, "holdout")
+    try:
+        numbers = [float(x) for x in np.atleast_1d(given)]
+    except (TypeError, ValueError):
+        numbers = None
+    if not numbers or not all(np.isfinite(numbers)):
+        what = "fractions of the runs to hold out, e.g. holdout=0.2 or [0.2, 0.4]" if name == "holdout" else \
+            "values of the cut column, e.g. cuts=1e21"
+        raise ValueError(f"{name}= must be a number or a non-empty list of finite numbers ({what}), got {given!r}")
     if cuts is not None:
-        out = [float(c) for c in np.atleast_1d(cuts)]
+        out = numbers
     else:
-        fracs = [float(f) for f in np.atleast_1d(holdout)]
+        fracs = numbers
         bad = [f for f in fracs if not 0.0 < f < 1.0]
         if bad:
             raise ValueError(f"holdout fractions must lie strictly between 0 and 1, got {bad}")
@@ -215,6 +274,10 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
     from bayescale.predict import predictive_draws
 
     laws = [get_law(x) for x in ([laws] if isinstance(laws, str) or not isinstance(laws, Sequence) else laws)]
+    if not laws:
+        raise ValueError("laws= is empty: name at least one law to backtest, e.g. 'chinchilla' or "
+                         "['chinchilla', 'kaplan']")
+    _check_settings(classical, n_boot, min_train, flops_per_param_token)
     scales = {(law.target, law.link) for law in laws}
     if len(scales) > 1:  # CRPS and log scores on different scales (or of different targets) do not compare
         raise ValueError("backtest compares laws of one target on one likelihood scale, so that their CRPS and log "
@@ -229,15 +292,10 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
     runs = pd.DataFrame(runs)
     if runs.empty:
         raise RunTableError(["the table has no runs; a backtest needs runs below and above its cuts"])
-    # every run, held out or not, checked as bs.fit checks its runs: problems are named by the caller's row labels,
-    # before any fit (held-out runs never reach bs.fit, and a NaN target there would score NaN); the fits repeat the
-    # data notes (DataWarning), which backtest leaves to them
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bs.DataWarning)
-        for law in laws:
-            validate_runs(runs, law, groups=fit_kwargs.get("groups"), noise=fit_kwargs.get("noise"),
-                          flops_per_param_token=flops_per_param_token)
-    runs = runs.reset_index(drop=True)
+    # every run, held out or not, checked as bs.fit checks its runs, before any fit (held-out runs never reach bs.fit,
+    # and a NaN target there would score NaN): problems are named by the caller's row labels, and what the checks
+    # notice (sizes in billions, duplicate runs: DataWarning) is said once here, not again by each cut's fits
+    runs = _validated(runs, laws, fit_kwargs.get("groups"), fit_kwargs.get("noise"), flops_per_param_token)
     values = _cut_column(runs, by, flops_per_param_token, [law.target for law in laws])
     cut_values = _cuts(values, holdout, cuts)
     fit_kwargs.setdefault("progress_bar", False)

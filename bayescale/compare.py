@@ -8,6 +8,7 @@ each law's predictive draws mixed in proportion to its stacking weight (arviz-st
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -111,7 +112,8 @@ def _named(fits) -> dict[str, object]:
     for fit in fits:
         law = getattr(fit, "law", None)
         if law is None:
-            raise TypeError(f"fits must be Fits, got a {type(fit).__name__}")
+            hint = " (a saved fit is read with bs.load(path))" if isinstance(fit, (str, bytes, os.PathLike)) else ""
+            raise TypeError(f"fits must be Fits, got a {type(fit).__name__}{hint}")
         name, k = law.name, 1
         while name in named:
             k += 1

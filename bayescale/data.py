@@ -183,6 +183,21 @@ def _suggest(col: str, columns: Sequence) -> list[str]:
     return list(dict.fromkeys(close))[:3]
 
 
+def _joined_header(columns: Sequence, needed: Sequence[str]) -> str | None:
+    """Return the problem with a table read with the wrong separator, else None.
+
+    Such a table has one column whose name holds columns the law needs (``"n;d;loss"``).
+    """
+    if len(columns) != 1 or not isinstance(columns[0], str):
+        return None
+    name = columns[0]
+    for sep, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"), (" ", "spaces")):
+        if set(needed) & {part.strip() for part in name.split(sep)}:
+            return (f"the table has one column, {name!r}: its file looks separated by {word}, not commas; read it "
+                    f"with pandas.read_csv(path, sep={sep!r}), or save it comma-separated")
+    return None
+
+
 def _mapping_frame(columns: Mapping, table: str) -> pd.DataFrame:
     """Return a DataFrame of a mapping of columns; a mapping of scalars only is a single run."""
     columns = dict(columns)
@@ -322,13 +337,18 @@ def validate_runs(
     needed = (list(law.inputs) + ([law.target] if require_target else []) + list(groups) + ([noise] if noise else [])
               + list(keep))
     missing = [c for c in needed if c not in frame.columns]
-    for col in missing:
+    # a column the law already reads as something else is not what a missing one probably means
+    spare = [c for c in frame.columns if c not in needed]
+    joined = _joined_header(frame.columns, needed) if missing else None
+    if joined:  # every missing column is named in the header: one problem, whose fix is to read the file again
+        problems.append(joined)
+    for col in [] if joined else missing:
         role = (
             f"input [{law.inputs[col]}]" if col in law.inputs else
             "target" if col == law.target else "group column" if col in groups else
             "group-level predictor" if col in keep else "noise column"
         )
-        close = _suggest(col, frame.columns)
+        close = _suggest(col, spare)
         hint = (
             f"; did you mean {', '.join(map(repr, close))}? Rename with runs.rename(columns={{{close[0]!r}: {col!r}}})"
             if close else f"; the table has columns {list(frame.columns)[:12]}"

@@ -605,7 +605,8 @@ def fit(
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
                     flops_per_param_token, warmup_tree_depth, mass_shrinkage, sampler,
                     sigma_scale=sigma_scale, group_scale=group_scale, warm_start=warm_start,
-                    log_likelihood=log_likelihood)
+                    log_likelihood=log_likelihood, fallback=fallback,
+                    flags={"dense_mass": dense_mass, "progress_bar": progress_bar})
     seed = _resolve_seed(seed)
     progress = _default_progress() if progress_bar is None else progress_bar
     if isinstance(law, Chain):
@@ -754,7 +755,8 @@ def fit_many(
     opts = _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
                     flops_per_param_token, warmup_tree_depth, mass_shrinkage, sampler,
                     sigma_scale=sigma_scale, group_scale=group_scale, warm_start=warm_start,
-                    log_likelihood=log_likelihood)
+                    log_likelihood=log_likelihood, fallback=fallback,
+                    flags={"dense_mass": dense_mass, "progress_bar": progress_bar})
     seed = _resolve_seed(seed)
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
                                    or batch_size < 1):
@@ -938,7 +940,13 @@ SAMPLERS = {"nuts": (4, 1000, 1000), "chees": (8, 200, 750)}
 
 def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_depth, precision,
              flops_per_param_token, warmup_tree_depth, mass_shrinkage=None, sampler="nuts", *,
-             sigma_scale=None, group_scale=0.5, warm_start=False, log_likelihood=True) -> _Options:
+             sigma_scale=None, group_scale=0.5, warm_start=False, log_likelihood=True,
+             fallback=True, flags: Mapping[str, Any] = ()) -> _Options:
+    """Check the sampler's settings and return them.
+
+    ``fallback`` (checked only) must be True or False, and ``flags`` are other options of the caller that must be
+    True, False or None (None: the option's default).
+    """
     _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
     if sigma_scale is not None:
         _positive_number(sigma_scale, "sigma_scale", " (the prior scale of the noise sd on the law's link scale)")
@@ -958,9 +966,12 @@ def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_d
         raise ValueError(f"target_accept_prob must be in (0, 1), got {target_accept_prob!r}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}")
-    for name, value in (("warm_start", warm_start), ("log_likelihood", log_likelihood)):
-        if not isinstance(value, (bool, np.bool_)):
+    for name, value in (("warm_start", warm_start), ("log_likelihood", log_likelihood), ("fallback", fallback)):
+        if not isinstance(value, (bool, np.bool_)):  # "no" would be true
             raise ValueError(f"{name} must be True or False, got {value!r}")
+    for name, value in dict(flags).items():
+        if value is not None and not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True, False or None (its default), got {value!r}")
     if sampler == "chees" and num_chains < 2:
         raise ValueError(f"sampler='chees' adapts across a fit's chains: num_chains={num_chains} must be at least 2 "
                          f"(its default is {SAMPLERS['chees'][0]})")
@@ -1954,15 +1965,32 @@ class Fit:
         ------
         IsADirectoryError
             When ``path`` is a folder (nothing is written).
+        NotADirectoryError
+            When a folder in ``path`` is a file (nothing is written).
         """
         return _atomic_netcdf(self.tree, path)
 
 
+def _file_path(path, what: str) -> Path:
+    """``path`` as a Path, or a TypeError saying what it should be."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{what} takes the path of a fit file (a str or pathlib.Path such as 'fit.nc'), got "
+                        f"{type(path).__name__} {path!r}")
+    return Path(path)
+
+
 def _atomic_netcdf(tree: xr.DataTree, path: str | os.PathLike) -> Path:
-    """Write a DataTree to netCDF atomically: temp file, fsync, rename, fsync of the folder."""
-    path = Path(path)
+    """Write a DataTree to netCDF atomically: temp file, fsync, rename, fsync of the folder.
+
+    Missing folders of ``path`` are made.
+    """
+    path = _file_path(path, "save")
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; save to a file in it, e.g. {path / 'fit.nc'}")
+    blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise NotADirectoryError(f"cannot save to {path}: {blocked} is a file, not a folder; save elsewhere, e.g. "
+                                 f"{blocked.parent / path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")  # one per save: saves may overlap
     # Fletcher-32 checksums on every numeric array: HDF5 verifies them on reading, so damage after the write is an
@@ -2176,7 +2204,7 @@ def load(path: str | os.PathLike) -> Fit:
     """
     import xarray as xr
 
-    path = Path(path)
+    path = _file_path(path, "load")
     if not path.exists():
         raise FitFileError(f"no fit file at {path}")
     if path.is_dir():

@@ -730,6 +730,8 @@ def get_law(name: str | Law) -> Law:
     ------
     KeyError
         Unknown name; the message lists close matches.
+    TypeError
+        Neither a name nor a :class:`Law`.
 
     Examples
     --------
@@ -739,6 +741,9 @@ def get_law(name: str | Law) -> Law:
     """
     if isinstance(name, Law):
         return name
+    if not isinstance(name, str):
+        raise TypeError(f"a law is a registered name (bs.laws() lists them, e.g. 'chinchilla') or a bs.Law, got "
+                        f"{type(name).__name__} {name!r}")
     _ensure_catalogue()
     try:
         return _REGISTRY[name]

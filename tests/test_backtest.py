@@ -184,6 +184,47 @@ def test_backtest_refuses_bad_cuts():
         bs.backtest("chinchilla", runs, cuts=[1.0])
     with pytest.raises(ValueError, match="by='size'"):
         bs.backtest("chinchilla", runs, holdout=0.2, by="size")
+    for kw, match in (({"holdout": []}, r"holdout= must be a number or a non-empty list of finite numbers \(fractions"),
+                      ({"holdout": "abc"}, "holdout= must be a number or a non-empty list .* got 'abc'"),
+                      ({"cuts": []}, r"cuts= must be a number or a non-empty list of finite numbers \(values of the"),
+                      ({"holdout": 0.2, "n_boot": 1}, r"n_boot must be an integer >= 2 .* got 1; or pass classical="),
+                      ({"holdout": 0.2, "classical": "no"}, "classical must be True or False, got 'no'"),
+                      ({"holdout": 0.2, "min_train": "5"}, "min_train must be a positive integer .* got '5'"),
+                      ({"holdout": 0.2, "flops_per_param_token": 0}, "flops_per_param_token must be a finite number")):
+        with pytest.raises(ValueError, match=match):
+            bs.backtest("chinchilla", runs, **kw)
+    with pytest.raises(ValueError, match="laws= is empty: name at least one law to backtest"):
+        bs.backtest([], runs, holdout=0.2)
+
+
+def test_backtest_says_what_the_checks_notice_once_and_fits_the_runs_as_parsed(monkeypatch):
+    """Sizes in billions are said once (not once per law, nor hidden); sizes written "350M" and duplicate runs
+    reach the fits, the point fit and the scores as ``bs.fit`` reads them: parsed, each run once."""
+    class Stop(Exception):
+        pass
+
+    trained = []
+
+    def first_fit(law, train, **kw):  # the first cut's first fit: what it is given, then stop
+        trained.append(train)
+        raise Stop
+
+    monkeypatch.setattr(bs, "fit", first_fit)
+    runs = ladder().drop(columns="c")
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(Stop):
+        warnings.simplefilter("always")
+        bs.backtest(["chinchilla", "kaplan"], runs.assign(n=runs["n"] / 1e9, d=runs["d"] / 1e9), holdout=0.2)
+    said = [str(w.message) for w in caught if issubclass(w.category, bs.DataWarning)]
+    assert len(said) == len(set(said)) == 2 and all("looks like it is in millions or billions" in m for m in said)
+    written = runs.assign(n=[f"{v / 1e6:.17g}M" for v in runs["n"]])
+    doubled = pd.concat([written, written.iloc[-3:]])  # the 3 largest runs twice: held out, scored once
+    with pytest.warns(bs.DataWarning, match=r"3 exact duplicate run\(s\)"), pytest.raises(Stop):
+        bs.backtest("chinchilla", doubled, holdout=0.2)
+    train = trained[-1]
+    assert train["n"].dtype == float and len(train) == 24  # 30 distinct runs, the largest 6 held out
+    compute = 6 * runs["n"] * runs["d"]
+    expected = runs[compute < np.sort(compute)[24]]  # holdout=0.2 of the 30 distinct runs: the 6 largest computes
+    assert np.allclose(train.sort_values("d")[["n", "d"]], expected.sort_values("d")[["n", "d"]], rtol=1e-12)
 
 
 @pytest.mark.statistical
@@ -229,6 +270,8 @@ def test_compare_ranks_the_true_law_first_and_stacks_predictions():
     assert stacked["q05"].iloc[0] < stacked["q50"].iloc[0] < stacked["q95"].iloc[0]
     assert "Comparison of 3 fits" in repr(cmp)
     assert list(bs.compare(list(fits.values())).weights) == list(fits)  # a list is named by the fits' laws
+    with pytest.raises(TypeError, match=r"fits must be Fits, got a str \(a saved fit is read with bs.load\(path\)\)"):
+        bs.compare(["chinchilla.nc", "kaplan.nc"])
 
 
 @pytest.mark.slow

@@ -125,6 +125,27 @@ def test_missing_group_and_noise_columns(runs):
                                             "you mean 'loss_sd'?")
 
 
+def test_a_column_the_law_reads_is_never_suggested_for_another(runs):
+    # 'd' is close to 'sd', but it is the law's tokens: renaming it would lose them
+    with pytest.raises(bs.RunTableError) as err:
+        _validate(runs, noise="sd")
+    (problem,) = err.value.problems
+    assert "did you mean" not in problem and "the table has columns ['n', 'd', 'loss']" in problem, problem
+
+
+@pytest.mark.parametrize(("sep", "word"), [(";", "semicolons"), ("\t", "tabs")])
+def test_a_table_read_with_the_wrong_separator_says_so(runs, sep, word, tmp_path):
+    path = tmp_path / "runs.csv"
+    runs.to_csv(path, sep=sep, index=False)
+    with pytest.raises(bs.RunTableError) as err:
+        _validate(pd.read_csv(path))  # one column, "n;d;loss"
+    assert err.value.problems == (f"the table has one column, {sep.join(runs.columns)!r}: its file looks separated "
+                                  f"by {word}, not commas; read it with pandas.read_csv(path, sep={sep!r}), or save "
+                                  "it comma-separated",)
+    with pytest.raises(bs.RunTableError, match="column 'n' .* is missing"):  # one column, without the law's names
+        _validate(pd.DataFrame({"model size": runs["n"]}))
+
+
 def test_size_strings_are_accepted(runs):
     frame = runs.head(4).copy()
     frame["n"] = ["70M", "350m", "1.4B", "7 b"]

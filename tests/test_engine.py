@@ -576,6 +576,10 @@ def test_fit_many_bad_input_names_the_fit_and_the_fix():
         bs.fit_many("chinchilla", runs, by="task", batch_size=0)
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got True"):
         bs.fit_many("chinchilla", runs, by="task", batch_size=True)
+    with pytest.raises(ValueError, match="fallback must be True or False, got 'no'"):
+        bs.fit_many("chinchilla", runs, by="task", fallback="no")
+    with pytest.raises(ValueError, match=r"progress_bar must be True, False or None \(its default\), got 'no'"):
+        bs.fit_many("chinchilla", runs, by="task", progress_bar="no")
     with pytest.raises(ValueError, match="by= names no column"):
         bs.fit_many("chinchilla", runs, by=[])
     with pytest.raises(ValueError, match=r"by column\(s\) \['loss'\] are the law's inputs, its target or groups="):

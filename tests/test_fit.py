@@ -251,7 +251,10 @@ def test_draws_at_the_maximum_depth_after_a_capped_warmup_name_the_cap(flat_runs
      ({"group_scale": float("nan")}, "group_scale must be a finite number > 0"),
      ({"target_accept_prob": "0.9"}, r"target_accept_prob must be in \(0, 1\), got '0.9'"),
      ({"sampler": "chees", "num_chains": 1}, "sampler='chees' adapts across a fit's chains: num_chains=1 must be"),
-     ({"log_likelihood": "no"}, "log_likelihood must be True or False, got 'no'")],
+     ({"log_likelihood": "no"}, "log_likelihood must be True or False, got 'no'"),
+     ({"fallback": "no"}, "fallback must be True or False, got 'no'"),  # a string would be taken as true
+     ({"dense_mass": "yes"}, r"dense_mass must be True, False or None \(its default\), got 'yes'"),
+     ({"progress_bar": "no"}, r"progress_bar must be True, False or None \(its default\), got 'no'")],
 )
 def test_fit_option_errors(flat_runs, kwargs, match):
     runs = flat_runs.assign(group=np.repeat(["x", "y"], len(flat_runs) // 2))
@@ -647,6 +650,15 @@ def test_save_to_a_folder_names_the_fix_and_writes_nothing(flat_fit, tmp_path):
     with pytest.raises(IsADirectoryError, match=f"{re.escape(str(tmp_path))} is a folder; save to a file in it, e.g. "):
         flat_fit.save(tmp_path)
     assert not list(tmp_path.iterdir()) and not list(tmp_path.parent.glob(f".{tmp_path.name}.*"))
+    (tmp_path / "notes.txt").write_text("kept")  # a file where a folder of the path should be
+    with pytest.raises(NotADirectoryError, match=f"cannot save to .*: {re.escape(str(tmp_path / 'notes.txt'))} is a "
+                                                 "file, not a folder; save elsewhere, e.g. "):
+        flat_fit.save(tmp_path / "notes.txt" / "fits" / "fit.nc")
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"] and (tmp_path / "notes.txt").read_text() == "kept"
+    for call in (flat_fit.save, bs.load):
+        with pytest.raises(TypeError, match=r"takes the path of a fit file \(a str or pathlib.Path such as 'fit.nc'\), "
+                                            "got NoneType None"):
+            call(None)
 
 
 def test_truncated_file_raises_clear_error(flat_fit, tmp_path):

@@ -578,6 +578,10 @@ def test_get_law_suggests_the_close_match():
         bs.get_law("chinchila")
     with pytest.raises(KeyError, match=r"unknown law 'no_such_law'\. Registered laws: .*chinchilla"):
         bs.get_law("no_such_law")
+    for wrong in (None, 123):  # neither a name nor a Law: a type error, not an unknown name
+        with pytest.raises(TypeError, match=rf"a law is a registered name \(bs.laws\(\) lists them, e.g. "
+                                            rf"'chinchilla'\) or a bs.Law, got {type(wrong).__name__} {wrong}"):
+            bs.get_law(wrong)
 
 
 def test_get_law_passes_a_law_through():
