@@ -108,6 +108,54 @@ def _size_value(value, name: str) -> float:
 
 #: Compute budgets below this many FLOPs are more likely in other units (PF-days) than a real training run's.
 _FLOPS_FLOOR = 1e10
+#: Losses above this are more likely perplexities than cross-entropies in nats (log(5e8) = 20.0).
+_LOSS_CEILING = 20.0
+#: Names of columns that tell replicate runs apart without making them families (see :func:`_grouping_column`).
+_REPLICATE_WORDS = ("seed", "rep", "run", "id", "name", "index", "trial", "date", "time")
+
+
+def _grouping_column(frame: pd.DataFrame, out: pd.DataFrame, kept: np.ndarray, key: Sequence[str],
+                     used: Sequence[str]) -> str | None:
+    """Return a label column that tells replicate runs apart as a forgotten ``groups=`` column would, else None.
+
+    The column is one of ``frame``'s that the law does not read (``used``), and it tells apart every set of runs
+    sharing ``key``. Only text, categorical or integer columns with 2 to a third of the runs' distinct values
+    count, and not those whose name says they tell replicates apart (a seed, a run id: :data:`_REPLICATE_WORDS`).
+    """
+    for col in frame.columns:
+        if col in used or not isinstance(col, str) or any(w in col.lower() for w in _REPLICATE_WORDS):
+            continue
+        values = frame[col]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+                or isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_integer_dtype(values)):
+            continue
+        labels = pd.Series(values.to_numpy()[kept])
+        if not 2 <= labels.nunique() <= max(2, len(out) // 3):
+            continue
+        if not out[list(key)].assign(_label=labels.to_numpy()).duplicated(keep=False).any():
+            return col
+    return None
+
+
+def _budgets(value, name: str) -> np.ndarray:
+    """Return compute budgets as a 1-D float array of finite values > 0, or raise a ValueError naming ``name``.
+
+    ``value`` is one number, text such as ``"5.76e23"`` or ``"100T"``, or a list of them; unit warnings are the
+    caller's.
+    """
+    example = f"e.g. {name}=5.76e23 or {name}=[1e21, 1e22, 1e23] (FLOPs)"
+    flat = np.asarray(value, dtype=object)
+    if flat.ndim > 1:
+        raise ValueError(f"{name} takes one budget or a flat list of budgets, got an array of shape {flat.shape}; "
+                         f"{example}")
+    items = flat.reshape(-1).tolist()
+    budgets = np.array([parse_size(v) for v in items], dtype=float)
+    bad = [v for v, b in zip(items, budgets, strict=True) if not (np.isfinite(b) and b > 0)]
+    if not items or bad:
+        raise ValueError(f"{name} must be compute budgets in FLOPs, each a finite number > 0 (at least one; text "
+                         f"such as '5.76e23' or '100T' is read as a number), got {bad if items else value!r}; "
+                         f"{example}")
+    return budgets
 
 
 def _warn_compute_units(largest: float) -> None:
@@ -181,6 +229,16 @@ def _suggest(col: str, columns: Sequence) -> list[str]:
     close += [lower[a] for a in _ALIASES.get(col, ()) if a in lower]
     close += difflib.get_close_matches(col, names, n=3, cutoff=0.6)
     return list(dict.fromkeys(close))[:3]
+
+
+def _alike_labels(labels: pd.Series) -> str | None:
+    """Return the labels that differ but read the same as text (``"1 and '1'"``, at most three such), else None."""
+    text = labels.astype("string").astype(object)
+    shown = labels.map(repr)  # 1 and '1' differ here, not as text
+    kinds = shown.groupby(text).nunique()
+    if not (kinds > 1).any():
+        return None
+    return ", ".join(" and ".join(shown[text == key].unique()) for key in kinds.index[kinds > 1][:3])
 
 
 def _joined_header(columns: Sequence, needed: Sequence[str]) -> str | None:
@@ -414,12 +472,9 @@ def validate_runs(
                 f"group column {g!r} has {int(empty.sum())} empty label(s) ({_rows(labels.index[empty])}); "
                 "give every run a group"
             )
-        text = labels.astype("string").astype(object)
-        present = ~empty
-        shown = labels[present].map(repr)  # 1 and '1' differ here, not as text
-        kinds = shown.groupby(text[present]).nunique()
-        if (kinds > 1).any():
-            same = ", ".join(" and ".join(shown[text[present] == key].unique()) for key in kinds.index[kinds > 1][:3])
+        text, present = labels.astype("string").astype(object), ~empty
+        same = _alike_labels(labels[present])
+        if same:
             problems.append(
                 f"group column {g!r} has different labels that read the same as text ({same}), so they would be one "
                 f"group; give each group one label, e.g. runs[{g!r}] = runs[{g!r}].astype(str) if they are the same"
@@ -465,8 +520,23 @@ def validate_runs(
                 f"{int(rep.sum())} runs share their inputs with another run but differ in {law.target!r} "
                 f"({_rows(out.index[rep])}); kept as replicates (they inform the noise level)"
             )
+            label = None if groups else _grouping_column(frame, out, kept, key, [*needed, *keep])
+            if label is not None:
+                warn(
+                    f"{int(rep.sum())} runs share their inputs with another run ({_rows(out.index[rep])}) and column "
+                    f"{label!r} tells them apart: if {label!r} names separate families (tasks, model families, data "
+                    f"sets), pass groups={label!r} for a hierarchical fit, or fit each apart (bs.fit_many(..., "
+                    f"by={label!r})); as they are, one law is fitted to them all, as replicates"
+                )
         if groups:
             sizes = out.groupby(list(groups), sort=False, observed=True).size()
+            if len(sizes) == 1:
+                column = groups[0] if len(groups) == 1 else list(groups)
+                warn(
+                    f"groups={column!r} holds one group ({sizes.index[0]!r}): a hierarchical fit learns how the "
+                    "law's parameters vary across groups, which one group cannot show; leave groups= out to fit it "
+                    "alone, or add the other groups' runs"
+                )
             single = sizes[sizes == 1]
             if len(single):
                 names = ", ".join(str(k) for k in single.index[:8])
@@ -485,6 +555,12 @@ def validate_runs(
                     f"{col!r} is weakly identified from such a range (and a floor hardly at all), so those "
                     "posteriors will lean on their priors and extrapolations in it will be wide"
                 )
+    if require_target and law.target == "loss" and out["loss"].max() > _LOSS_CEILING:
+        warn(
+            f"column 'loss' reaches {out['loss'].max():.4g}, above any cross-entropy in nats ({_LOSS_CEILING:g} "
+            "would be a uniform guess over half a billion tokens): if these are perplexities, fit their log, "
+            "runs['loss'] = np.log(runs['loss'])"
+        )
     for col, floor in (("n", 1e5), ("d", 1e5), ("u", 1e5)):
         if col in out.columns and out[col].max() < floor:
             warn(

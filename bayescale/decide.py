@@ -27,6 +27,7 @@ from bayescale.data import (
     _FLOPS_HINT,
     DataWarning,
     RunTableError,
+    _budgets,
     _numeric,
     _positive_number,
     _size_value,
@@ -625,9 +626,7 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
         better = "higher" if target.startswith("acc") else "lower"
     if better not in ("lower", "higher"):
         raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
-    budgets = np.atleast_1d(np.asarray(compute, dtype=float))
-    if budgets.size == 0 or np.any(~np.isfinite(budgets) | (budgets <= 0)):
-        raise ValueError(f"compute must be finite and > 0, got {budgets.tolist()}")
+    budgets = _budgets(compute, "compute")
     _warn_compute_units(float(budgets.max()))
     qs = _check_quantiles(quantiles)
     lo, hi = span if span is not None else (budgets.min() / 100.0, budgets.max() * 100.0)

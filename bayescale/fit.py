@@ -53,6 +53,7 @@ from bayescale.data import (
     DataWarning,
     RunTable,
     RunTableError,
+    _alike_labels,
     _positive_number,
     _rows,
     _suggest,
@@ -1107,6 +1108,12 @@ def _split(runs, by, law: Law | None = None, groups=None) -> dict[Any, pd.DataFr
         nulls = runs.index[runs[cols].isna().any(axis=1)].tolist()
         if nulls:
             raise ValueError(f"by column(s) {cols} are missing in rows {nulls[:10]}: every run must name its fit")
+        alike = {c: same for c in cols if (same := _alike_labels(runs[c]))}
+        if alike:
+            c, same = next(iter(alike.items()))
+            raise ValueError(f"by column {c!r} has different labels that read the same as text ({same}), so their "
+                             f"fits would be hard to tell apart; give each fit one label, e.g. runs[{c!r}] = "
+                             f"runs[{c!r}].astype(str) if they are the same fit")
         key = cols[0] if len(cols) == 1 else cols
         tables = {name: frame.drop(columns=cols) for name, frame in runs.groupby(key, sort=False)}
     if not tables:

@@ -23,6 +23,7 @@ from bayescale.data import (
     _PACKAGE_DIRS,
     DataWarning,
     RunTable,
+    _budgets,
     _positive_number,
     _rows,
     _warn_compute_units,
@@ -432,9 +433,7 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
     if others:
         raise ValueError(f"law {law.name!r} also needs {sorted(others)}: pass fixed={{...}}")
     qs = _check_quantiles(quantiles)
-    budgets = np.atleast_1d(np.asarray(c, dtype=float))
-    if budgets.size == 0 or np.any(~np.isfinite(budgets) | (budgets <= 0)):
-        raise ValueError(f"compute budgets must be finite and > 0 (at least one), got {budgets.tolist()}")
+    budgets = _budgets(c, "c")
     k = _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
     _warn_compute_units(float(budgets.max()))
     unknown = sorted(set(fixed) - (set(law.inputs) - {"n", "d"}))

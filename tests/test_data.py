@@ -294,6 +294,33 @@ def test_replicates_in_different_groups_are_not_replicates(runs):
     assert table.groups == ("family",)
 
 
+def test_a_label_column_telling_replicates_apart_suggests_groups(runs):
+    # two families at the same sizes, fitted without groups=: one law for both, each pair of runs as replicates
+    frame = pd.concat([runs.assign(family="a"), runs.assign(family="b", loss=runs["loss"] * 1.1)], ignore_index=True)
+    table = _warns_once(frame, r"60 runs share their inputs with another run \(rows 0, 1, .*\) and column 'family' "
+                               r"tells them apart: if 'family' names separate families .*, pass groups='family' for a "
+                               r"hierarchical fit, or fit each apart \(bs.fit_many\(..., by='family'\)\)")
+    assert len(table) == 60
+    # seeds of one setup are replicates: a column named for them, or one with a value per run, says nothing
+    _no_warnings(frame.rename(columns={"family": "seed"}))
+    _no_warnings(frame.assign(family=[f"r{i}" for i in range(60)]))
+
+
+def test_one_group_is_no_hierarchy(runs):
+    _warns_once(runs.assign(family="main"), r"groups='family' holds one group \('main'\): a hierarchical fit learns "
+                                            r"how the law's parameters vary across groups, which one group cannot show",
+                groups="family")
+
+
+def test_perplexities_given_as_losses_are_named(runs):
+    assert np.exp(runs["loss"]).max() > 20
+    _warns_once(runs.assign(loss=np.exp(runs["loss"])),
+                r"column 'loss' reaches \S+, above any cross-entropy in nats .* if these are perplexities, "
+                r"fit their log, runs\['loss'\] = np.log\(runs\['loss'\]\)")
+    assert 10 < 3 * runs["loss"].max() < 20
+    _no_warnings(runs.assign(loss=runs["loss"] * 3))  # losses up to 20 nats are losses
+
+
 def test_group_with_one_run(runs):
     frame = pd.concat([runs.assign(family="main"), runs.iloc[[3]].assign(family="solo")], ignore_index=True)
     table = _warns_once(frame, r"1 group\(s\) of 'family' have only one run \(solo; row 30\); their group-level "

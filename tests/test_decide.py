@@ -110,7 +110,8 @@ def test_allocation_refuses_what_it_cannot_answer():
             allocate(fit, 1e22, n=bad)
     with pytest.raises(ValueError, match=r"d='lots' is not a size; give a number or a size like '350M'"):
         allocate(fit, 1e22, d="lots")
-    with pytest.raises(ValueError, match=r"compute budgets must be finite and > 0 \(at least one\), got \[\]"):
+    with pytest.raises(ValueError, match=r"c must be compute budgets in FLOPs, each a finite number > 0 \(at least "
+                                         r"one; .*\), got \[\]"):
         bs.predict.optimal_allocation(fit, [])
     with pytest.warns(bs.DataWarning, match=r"compute 1e\+05 does not look like FLOPs"):
         allocate(fit, 1e5)
@@ -151,6 +152,8 @@ def test_symmetric_configurations_give_one_half():
     assert r.table["p_best"].to_numpy() == pytest.approx([0.5, 0.5], abs=0.05)
     with pytest.raises(ValueError, match=r"span must be \(low, high\) compute with 0 < low < high"):
         compare_at_scale({"a": a, "b": b}, 1e21, span=(1e24, 1e20))
+    with pytest.raises(ValueError, match=r"compute must be compute budgets in FLOPs, .* got \['x'\]; e.g. compute="):
+        compare_at_scale({"a": a, "b": b}, "x")
     with pytest.raises(TypeError, match=r"compare_at_scale takes fits; \{'b': 'int'\} are not"):
         compare_at_scale({"a": a, "b": 3}, 1e21)
 

@@ -582,6 +582,10 @@ def test_fit_many_bad_input_names_the_fit_and_the_fix():
         bs.fit_many("chinchilla", runs, by="task", progress_bar="no")
     with pytest.raises(ValueError, match="by= names no column"):
         bs.fit_many("chinchilla", runs, by=[])
+    mixed = runs.assign(task=runs["task"].map({"t0": 1, "t1": "1"}))  # 1 and '1': two fits, one name as text
+    with pytest.raises(ValueError, match=r"by column 'task' has different labels that read the same as text \(1 and "
+                                         r"'1'\), so their fits would be hard to tell apart; .*\.astype\(str\)"):
+        bs.fit_many("chinchilla", mixed, by="task")
     with pytest.raises(ValueError, match=r"by column\(s\) \['loss'\] are the law's inputs, its target or groups="):
         bs.fit_many("chinchilla", runs, by="loss")
     with pytest.raises(TypeError, match="fit_many fits laws, not chains"):

@@ -596,8 +596,16 @@ def test_optimal_allocation_closed_form_matches_numeric(flat_fit):
 
 
 def test_allocation_errors(flat_fit):
-    with pytest.raises(ValueError, match="compute budgets must be finite and > 0"):
-        flat_fit.optimal_allocation(-1.0)
+    for bad, shown in ((-1.0, r"\[-1.0\]"), ("100 FLOPs", r"\['100 FLOPs'\]"), (None, r"\[None\]"), ([], r"\[\]")):
+        with pytest.raises(ValueError, match=r"c must be compute budgets in FLOPs, each a finite number > 0 \(at least "
+                                             rf"one; .*\), got {shown}; e.g. c=5.76e23 or c=\[1e21, 1e22, 1e23\]"):
+            flat_fit.optimal_allocation(bad)
+    with pytest.raises(ValueError, match=r"c takes one budget or a flat list of budgets, got an array of shape "
+                                         r"\(1, 2\)"):
+        flat_fit.optimal_allocation(np.array([[1e22, 1e23]]))
+    # budgets written as text are read as numbers, as sizes are
+    text = flat_fit.optimal_allocation(["1e21", "100T"])
+    assert list(dict.fromkeys(text["c"])) == [1e21, 1e14] and text["c"].dtype == float
 
 
 def test_seed_none_draws_a_fresh_seed_that_repeats_the_fit(flat_runs):
