@@ -10,6 +10,7 @@ exits with code 1 when a rank test fails.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,7 +37,7 @@ def _read_table(path: Path):
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path)
+            return _by_line(pd.read_csv(path), path)
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
     except ImportError as exc:
@@ -50,6 +51,35 @@ def _read_table(path: Path):
     except (OSError, ValueError) as exc:  # a damaged Parquet file, an unreadable file
         _fail(f"cannot read {path}: {exc}")
     _fail(f"{path.name}: expected a .csv or .parquet file of runs, got {suffix or 'no extension'!r}")
+
+
+#: How the rows of the tables this command read are named (:func:`_by_line`), for the warnings :func:`main` prints.
+_ROWS: list[str] = []
+
+
+def _by_line(frame, path: Path):
+    """Label a CSV table's rows by their line in the file (the header is line 1), so that errors point at lines.
+
+    When some run spans several lines or blank lines were skipped, pandas' labels are kept (0 is the first run).
+    ``frame.attrs["rows"]`` says which, for :func:`_table_failure`.
+    """
+    with open(path, "rb") as fh:
+        lines = fh.read().rstrip().splitlines()  # blank lines at the end are not lines of the table
+    if len(lines) == len(frame) + 1:
+        frame.index = range(2, len(frame) + 2)
+        frame.attrs["rows"] = f"rows are named by their line in {path.name} (line 1 is its header)"
+    else:
+        frame.attrs["rows"] = f"rows are numbered from 0, the first run after {path.name}'s header"
+    _ROWS.append(frame.attrs["rows"])
+    return frame
+
+
+def _table_failure(exc: Exception, table) -> None:
+    """Fail with ``exc``'s message, saying how rows are named when it names rows of ``table``."""
+    msg = str(exc).strip('"')
+    if table is not None and isinstance(exc, ValueError) and re.search(r"\brows? ", msg) and table.attrs.get("rows"):
+        msg += f"\n({table.attrs['rows']})"
+    _fail(msg)
 
 
 def _output_file(path: Path | None, option: str) -> None:
@@ -154,7 +184,7 @@ def fit(
                         warmup_tree_depth=warmup_tree_depth, flops_per_param_token=flops_per_param_token,
                         sigma_scale=sigma_scale, fallback=fallback, log_likelihood=log_likelihood)
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
-        _fail(str(exc).strip('"'))
+        _table_failure(exc, table)
     try:
         result.save(out)
     except OSError as exc:
@@ -323,7 +353,7 @@ def backtest(
                          classical=classical, seed=seed, num_warmup=num_warmup, num_samples=num_samples,
                          target_accept_prob=target_accept_prob)
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
-        _fail(str(exc).strip('"'))
+        _table_failure(exc, table)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(bt.table, out / "backtest.csv", index=False)
@@ -362,7 +392,7 @@ def calibrate(
                               num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples,
                               target_accept_prob=target_accept_prob, alpha=alpha, seed=seed, progress=True)
     except (KeyError, ValueError, TypeError) as exc:
-        _fail(str(exc).strip('"'))
+        _table_failure(exc, table)
     with pd.option_context("display.width", 140, "display.float_format", "{:.3g}".format):
         typer.echo(result.summary().to_string())
     typer.echo(repr(result))
@@ -541,8 +571,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     from bayescale._scripts import show_warning
 
+    def show(message, category, *args, **kwargs):  # rows named in a warning: say how, as errors do
+        text = str(message)
+        if _ROWS and re.search(r"\brows? ", text):
+            text += f" ({_ROWS[-1]})"
+        show_warning(text, category, *args, **kwargs)
+
+    _ROWS.clear()
     with warnings.catch_warnings():  # restores the previous warnings.showwarning when the app exits
-        warnings.showwarning = show_warning
+        warnings.showwarning = show
         app(args=None if argv is None else list(argv), prog_name="bayescale")
 
 

@@ -18,6 +18,9 @@ import pandas as pd
 
 __all__ = ["Comparison", "compare"]
 
+#: The weighting methods of :func:`compare` (arviz-stats' ``compare``).
+METHODS = ("stacking", "bb-pseudo-bma", "pseudo-bma")
+
 
 @dataclass(frozen=True, eq=False)
 class Comparison:
@@ -153,6 +156,9 @@ def compare(fits: Mapping[str, object] | Sequence[object], *, method: str = "sta
     from bayescale.build import COUNT_LIKELIHOODS, obs_site
     from bayescale.posterior import with_log_likelihood
 
+    if not isinstance(method, str) or method.lower() not in METHODS:  # before any LOO is computed (as arviz-stats
+        # reads it: in any case)
+        raise ValueError(f"method={method!r} is not one of {METHODS} (how arviz-stats weights the fits)")
     fits = _named(fits)
     if len(fits) < 2:
         raise ValueError(f"compare needs at least two fits, got {len(fits)}")

@@ -250,7 +250,8 @@ def _joined_header(columns: Sequence, needed: Sequence[str]) -> str | None:
         return None
     name = columns[0]
     for sep, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"), (" ", "spaces")):
-        if set(needed) & {part.strip() for part in name.split(sep)}:
+        parts = [part.strip() for part in name.split(sep)]
+        if len(parts) > 1 and set(needed) & set(parts):
             return (f"the table has one column, {name!r}: its file looks separated by {word}, not commas; read it "
                     f"with pandas.read_csv(path, sep={sep!r}), or save it comma-separated")
     return None
@@ -340,10 +341,12 @@ def validate_runs(
     Warns
     -----
     DataWarning
-        Exact duplicate runs (dropped and recorded), groups with one run, inputs spanning under one decade, sizes
-        that look like millions or billions (or compute not in FLOPs), fewer tokens than parameters, a compute
-        column inconsistent with ``k n d``. Runs that share inputs but differ in the target are kept as replicates
-        and recorded in ``notes`` without a warning.
+        Exact duplicate runs (dropped and recorded), groups with one run, a ``groups=`` column holding one group,
+        inputs spanning under one decade, sizes that look like millions or billions (or compute not in FLOPs),
+        fewer tokens than parameters, a compute column inconsistent with ``k n d``, losses above 20 nats (likely
+        perplexities). Runs that share inputs but differ in the target are kept as replicates and recorded in
+        ``notes``, with a warning only when a label column (not one named like a seed or run id) tells every such
+        set apart, as a forgotten ``groups=`` column would.
 
     Examples
     --------

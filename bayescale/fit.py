@@ -1958,7 +1958,8 @@ class Fit:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fit to a netCDF file atomically (temp file + fsync + rename).
 
-        A crash during the write leaves any previous file at ``path`` untouched.
+        A crash during the write leaves any previous file at ``path`` untouched. Missing folders of ``path`` are
+        made.
 
         Parameters
         ----------

@@ -272,6 +272,8 @@ def test_compare_ranks_the_true_law_first_and_stacks_predictions():
     assert list(bs.compare(list(fits.values())).weights) == list(fits)  # a list is named by the fits' laws
     with pytest.raises(TypeError, match=r"fits must be Fits, got a str \(a saved fit is read with bs.load\(path\)\)"):
         bs.compare(["chinchilla.nc", "kaplan.nc"])
+    with pytest.raises(ValueError, match=r"method='stack' is not one of \('stacking', 'bb-pseudo-bma', 'pseudo-bma'\)"):
+        bs.compare(fits, method="stack")
 
 
 @pytest.mark.slow

@@ -168,7 +168,8 @@ def test_cli_prints_warnings_as_plain_lines(runs_csv, tmp_path, capsys):
               "--warmup-tree-depth", "6", "--no-fallback"])
     err = capsys.readouterr().err
     assert done.value.code == 0, err
-    assert f"warning: 1 exact duplicate run(s) (row {len(runs)}) were dropped; each run is counted once [DataWarning]" \
+    assert (f"warning: 1 exact duplicate run(s) (row {len(runs) + 2}) were dropped; each run is counted once (rows are "
+            "named by their line in dup.csv (line 1 is its header)) [DataWarning]") \
         in err.splitlines(), err
     assert ".py:" not in err, err  # no file:line of the code that warned, and no source line
     assert warnings.showwarning is not show_warning, "main left its warning printer installed"
@@ -249,7 +250,10 @@ def test_case_study_scripts_run_as_scripts():
      (["fit", "good.csv", "other.csv"], "unexpected extra argument(s): other.csv; fit takes one table of runs"),
      (["summary", "missing.nc"], "no fit file at missing.nc"),
      (["fit", "runs.txt"], "expected a .csv or .parquet file of runs"),
-     (["fit", "bad.csv"], "column 'loss' has 1 missing or infinite value"),
+     (["fit", "bad.csv"], "column 'loss' has 1 missing or infinite value(s) (row 5); drop those runs or fill them "
+                          "in\n(rows are named by their line in bad.csv (line 1 is its header))"),
+     (["backtest", "blank.csv", "--holdout", "0.2"],  # a blank line: line numbers would be off by one after it
+      "(row 1); drop those runs or fill them in\n(rows are numbered from 0, the first run after blank.csv's header)"),
      (["fit", "good.csv", "--law", "chinchila"], "unknown law 'chinchila'; did you mean 'chinchilla'?"),
      (["fit", "good.csv", "--target-accept-prob", "1.5"], "target_accept_prob must be in (0, 1), got 1.5"),
      (["calibrate", "chinchila"], "unknown law 'chinchila'"),
@@ -257,7 +261,7 @@ def test_case_study_scripts_run_as_scripts():
      (["calibrate", "-S", "1"], "num_simulations must be an integer of at least 2"),
      (["calibrate", "mccandlish", "--design", "good.csv"],
       "problem(s) with the design (inputs of the simulated runs):\n  - column 'b' (input"),
-     (["calibrate", "--design", "negative.csv"], "column 'n' has 1 non-positive value(s) (row 2)"),
+     (["calibrate", "--design", "negative.csv"], "column 'n' has 1 non-positive value(s) (row 4)"),
      (["calibrate", "--alpha", "0"], "alpha must be a level strictly between 0 and 1"),
      (["calibrate", "--design", "runs.txt"], "expected a .csv or .parquet file"),
      (["fit", "empty.csv"], "empty.csv is empty; a table of runs has a header line of column names"),
@@ -278,6 +282,7 @@ def test_cli_errors_are_messages_not_tracebacks(args, match, tmp_path, monkeypat
     runs.to_csv("good.csv", index=False)
     runs.assign(loss=np.where(runs.index == 3, np.nan, runs["loss"])).to_csv("bad.csv", index=False)
     runs[["n", "d"]].assign(n=np.where(runs.index == 2, -1.0, runs["n"])).to_csv("negative.csv", index=False)
+    Path("blank.csv").write_text("n,d,loss\n1e8,1e9,3.1\n\n2e8,2e9,\n4e8,4e9,2.9\n8e8,8e9,2.7\n\n")
     Path("empty.csv").write_text("")
     Path("ragged.csv").write_text("n,d,loss\n1e9,2e10,2.5\n1e9,2e10,2.5,7,8\n")
     Path("latin1.csv").write_bytes("n,d,loss,note\n1e9,2e10,2.5,d\u00e9j\u00e0\n".encode("latin-1"))
