@@ -156,8 +156,7 @@ def compare(fits: Mapping[str, object] | Sequence[object], *, method: str = "sta
     from bayescale.build import COUNT_LIKELIHOODS, obs_site
     from bayescale.posterior import with_log_likelihood
 
-    if not isinstance(method, str) or method.lower() not in METHODS:  # before any LOO is computed (as arviz-stats
-        # reads it: in any case)
+    if not isinstance(method, str) or method.lower() not in METHODS:  # before any LOO; in any case, as arviz-stats
         raise ValueError(f"method={method!r} is not one of {METHODS} (how arviz-stats weights the fits)")
     fits = _named(fits)
     if len(fits) < 2:

@@ -110,8 +110,10 @@ def _size_value(value, name: str) -> float:
 _FLOPS_FLOOR = 1e10
 #: Losses above this are more likely perplexities than cross-entropies in nats (log(5e8) = 20.0).
 _LOSS_CEILING = 20.0
-#: Names of columns that tell replicate runs apart without making them families (see :func:`_grouping_column`).
-_REPLICATE_WORDS = ("seed", "rep", "run", "id", "name", "index", "trial", "date", "time")
+#: Words in the names of columns that tell replicate runs apart without making them families
+#: (:func:`_grouping_column`): ``seed``, ``run_id``, ``replicate``, ``trial``, ...
+_REPLICATE_WORDS = frozenset({"seed", "seeds", "rep", "replicate", "replica", "run", "id", "uid", "index", "idx",
+                              "trial", "date", "time", "timestamp", "step", "ckpt", "checkpoint"})
 
 
 def _grouping_column(frame: pd.DataFrame, out: pd.DataFrame, kept: np.ndarray, key: Sequence[str],
@@ -123,7 +125,7 @@ def _grouping_column(frame: pd.DataFrame, out: pd.DataFrame, kept: np.ndarray, k
     count, and not those whose name says they tell replicates apart (a seed, a run id: :data:`_REPLICATE_WORDS`).
     """
     for col in frame.columns:
-        if col in used or not isinstance(col, str) or any(w in col.lower() for w in _REPLICATE_WORDS):
+        if col in used or not isinstance(col, str) or _REPLICATE_WORDS & set(re.split(r"[^a-z0-9]+", col.lower())):
             continue
         values = frame[col]
         if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)

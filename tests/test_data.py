@@ -302,7 +302,9 @@ def test_a_label_column_telling_replicates_apart_suggests_groups(runs):
                                r"hierarchical fit, or fit each apart \(bs.fit_many\(..., by='family'\)\)")
     assert len(table) == 60
     # seeds of one setup are replicates: a column named for them, or one with a value per run, says nothing
-    _no_warnings(frame.rename(columns={"family": "seed"}))
+    for name in ("seed", "run_id", "Replicate"):
+        _no_warnings(frame.rename(columns={"family": name}))
+    _warns_once(frame.rename(columns={"family": "data_name"}), "column 'data_name' tells them apart")
     _no_warnings(frame.assign(family=[f"r{i}" for i in range(60)]))
 
 
