@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
@@ -48,6 +49,9 @@ from bayescale.engine import CompiledNUTS
 from bayescale.law import Law, get_law
 from bayescale.posterior import _shared_model
 from bayescale.simulate import default_design
+
+if TYPE_CHECKING:
+    from bayescale.chain import Chain
 
 __all__ = ["CalibrationResult", "CalibrationWarning", "calibrate"]
 
@@ -254,7 +258,7 @@ def _uniformity_pvalue(ranks: np.ndarray, num_draws: int, bins: int) -> float:
 
 
 def calibrate(
-    law: Law | str = "chinchilla",
+    law: Law | str | Chain = "chinchilla",
     *,
     num_simulations: int = 100,
     design: pd.DataFrame | None = None,

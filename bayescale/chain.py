@@ -330,6 +330,15 @@ class ChainFit:
         at given inputs, e.g. accuracy at a given loss). Their draws are the joint posterior's, aligned draw by draw.
     tree : xarray.DataTree
         One child per stage (each a fit's DataTree); the chain's spec in the root's attrs.
+    meta : dict
+        The root's ``bayescale_chain`` attrs, read: the chain's spec, seed and whether it was sampled jointly.
+    groups : tuple of str
+        The group columns of every stage (stages fitted apart may group their runs differently).
+    levels : tuple of str
+        The first stage's fitted groups' labels.
+    joint : bool
+        True when the stages were sampled as one model; False when composed from separate fits
+        (:meth:`from_stages`).
     """
 
     def __init__(self, tree: xr.DataTree, chain_: Chain | None = None):

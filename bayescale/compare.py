@@ -35,17 +35,20 @@ class Comparison:
         notes when the difference or the PSIS estimate is unreliable).
     fits : dict of str to Fit
     weights : dict of str to float
-        Stacking weights (sum to 1).
+        The weights of ``method`` (sum to 1).
+    method : str
+        How the weights were made: ``"stacking"`` (the default), ``"bb-pseudo-bma"`` or ``"pseudo-bma"``.
     """
 
     table: pd.DataFrame
     fits: Mapping[str, object]
     weights: Mapping[str, float]
+    method: str = "stacking"
 
     def __repr__(self) -> str:
         cols = [c for c in ("rank", "elpd", "se", "elpd_diff", "dse", "p_worse", "weight", "p") if c in self.table]
         with pd.option_context("display.width", 140, "display.float_format", "{:.3f}".format):
-            return f"Comparison of {len(self.fits)} fits (PSIS-LOO, stacking weights):\n{self.table[cols]}"
+            return f"Comparison of {len(self.fits)} fits (PSIS-LOO, {self.method} weights):\n{self.table[cols]}"
 
     @property
     def best(self) -> str:
@@ -56,8 +59,9 @@ class Comparison:
                 seed: int | None = 0) -> pd.DataFrame:
         """Quantiles of the stacked posterior predictive at new inputs.
 
-        Each fit's predictive draws are weighted by its stacking weight (``arviz_stats.weight_predictions``); fits
-        whose laws need different inputs each take their own columns from ``new_runs``.
+        Each fit's predictive draws are weighted by its weight (:attr:`weights`, with
+        ``arviz_stats.weight_predictions``); fits whose laws need different inputs each take their own columns from
+        ``new_runs``.
 
         Returns
         -------
@@ -188,4 +192,4 @@ def compare(fits: Mapping[str, object] | Sequence[object], *, method: str = "sta
         table = azs.compare({n: with_log_likelihood(f) for n, f in fits.items()}, method=method, round_to="none")
     table = pd.DataFrame(table)
     weights = {n: float(table.loc[n, "weight"]) for n in names}
-    return Comparison(table=table, fits=fits, weights=weights)
+    return Comparison(table=table, fits=fits, weights=weights, method=method.lower())

@@ -803,11 +803,12 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
     fit : Fit
         A fit of a law in ``n`` and ``d`` with a Student-t or Normal likelihood.
     candidates : pandas.DataFrame
-        Columns ``n`` and ``d`` (and ``cost`` to price runs; by default ``6 n d`` FLOPs).
+        Columns ``n`` and ``d``, and the column named by ``cost`` if given.
     compute : float
         The budget of the final allocation.
     cost : str, optional
-        The column of ``candidates`` holding each run's cost.
+        The column of ``candidates`` holding each run's cost; default each run's compute, ``k n d`` FLOPs with ``k``
+        = ``flops_per_param_token`` (a column named ``cost`` is read only when ``cost="cost"`` names it).
     group : str, optional
         A fitted group, for hierarchical fits.
     inference_tokens : float

@@ -214,6 +214,9 @@ class NUTSProgram:
         How the jobs of one device run: ``"vmap"`` vectorises them (one NUTS loop for all, each step as long as the
         longest trajectory), ``"map"`` runs them one after another inside the compiled program. ``"auto"``:
         :func:`default_batching`.
+    store_key : str, optional
+        A name of the model across processes (a digest of the law's spec and the model configuration): with it the
+        traced program is stored on disk and later processes load it without tracing (:func:`program`).
 
     Attributes
     ----------
@@ -912,9 +915,10 @@ class Pending:
         self._result: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None
 
     def result(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Return the samples and statistics of every job as NumPy arrays (waits for the devices); see :meth:`run`.
+        """Return the samples and statistics of every job as NumPy arrays (waits for the devices).
 
-        The arrays are copied to the host once; later calls return the same ones.
+        They are what :meth:`NUTSProgram.run` returns. The arrays are copied to the host once; later calls return
+        the same ones.
         """
         if self._result is None:
             self._waiter.join()
@@ -947,6 +951,8 @@ _MAX_PROGRAMS = 32
 def program(key: Hashable, model: Callable, settings: NUTSSettings | ChEESSettings, loglik_site: str | None = None,
             store_key: str | None = None) -> NUTSProgram:
     """Return the cached :class:`NUTSProgram` for ``key`` (identifying the model structure) and ``settings``.
+
+    A :class:`ChEESProgram` (a subclass) for :class:`ChEESSettings`.
 
     Keeps the 32 most recently used programs; ``model`` is only called when the key is new. ``store_key``, a string
     that names the model across processes (a digest of the law's spec and the model configuration), lets the

@@ -64,6 +64,8 @@ from bayescale.law import Law, LawSpecError, _is_built_in, get_law, law_from_dic
 if TYPE_CHECKING:  # imported where used: `import bayescale` leaves xarray to the import thread of the first fit
     import xarray as xr
 
+    from bayescale.chain import Chain, ChainFit
+
 __all__ = ["fit", "fit_many", "Fit", "load", "ConvergenceWarning", "PriorWarning", "FitFileError", "Diagnostics",
            "THRESHOLDS"]
 
@@ -489,7 +491,7 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int, optional
 
 
 def fit(
-    law: Law | str,
+    law: Law | str | Chain,
     runs,
     *,
     groups: Sequence[str] | str | None = None,
@@ -518,7 +520,7 @@ def fit(
     log_likelihood: bool = True,
     fallback: bool = True,
     progress_bar: bool | None = None,
-) -> Fit:
+) -> Fit | ChainFit:
     """Fit a law to runs with NUTS.
 
     The sampler is compiled once per law, hierarchy, settings and (bucketed) data size and reused by every later
@@ -580,7 +582,7 @@ def fit(
 
     Returns
     -------
-    Fit
+    Fit or ChainFit
         A :class:`~bayescale.ChainFit` for a Chain.
 
     Warns
@@ -1784,6 +1786,15 @@ class Fit:
         ``posterior``, ``sample_stats``, ``log_likelihood``, ``observed_data``, ``constant_data``; its attrs record
         the law spec, hierarchy, options, seed, versions and input hash.
     law : Law
+    meta : dict
+        The tree's ``bayescale`` attrs, read: ``meta["options"]`` (the sampler's settings and seconds),
+        ``meta["sampler"]`` (its steps), ``meta["seed"]``, ``meta["notes"]`` (what validation noticed), versions.
+    config : ModelConfig
+        The model's structure: likelihood, pooling of each parameter, noise.
+    groups : tuple of str
+        The group columns of a hierarchical fit (empty for a flat one).
+    levels : tuple of str
+        The fitted groups' labels (joined with ``" | "`` across several group columns).
     """
 
     def __init__(self, tree: xr.DataTree, law: Law | None = None):
@@ -1936,7 +1947,10 @@ class Fit:
     def optimal_allocation(self, c, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95), group: str | None = None,
                            flops_per_param_token: float | None = None,
                            fixed: Mapping[str, float] | None = None) -> pd.DataFrame:
-        """Posterior of the compute-optimal N*(C), D*(C), L*(C) (see :func:`bayescale.predict.optimal_allocation`)."""
+        """Posterior of the compute-optimal N*(C), D*(C), L*(C) (see :func:`bayescale.predict.optimal_allocation`).
+
+        ``flops_per_param_token`` defaults to the fit's own (``bs.fit(flops_per_param_token=)``, 6 unless given).
+        """
         from bayescale.predict import optimal_allocation
 
         k = self.meta["options"]["flops_per_param_token"] if flops_per_param_token is None else flops_per_param_token
@@ -2193,8 +2207,8 @@ def _fmt(d: Mapping[str, float], spec: str) -> str:
                                                                       else "")
 
 
-def load(path: str | os.PathLike) -> Fit:
-    """Read a fit written by :meth:`Fit.save`.
+def load(path: str | os.PathLike) -> Fit | ChainFit:
+    """Read a fit written by :meth:`Fit.save` (or a chain's, by :meth:`ChainFit.save`).
 
     Parameters
     ----------
@@ -2202,8 +2216,8 @@ def load(path: str | os.PathLike) -> Fit:
 
     Returns
     -------
-    Fit
-        Predicts without the script that made it.
+    Fit or ChainFit
+        Predicts without the script that made it; a :class:`~bayescale.ChainFit` for a chain's file.
 
     Raises
     ------

@@ -117,6 +117,10 @@ class Law:
         failed a check against 65 with a site per parameter, in 0.52x the gradients). The prior is unchanged. It
         is a change of coordinates for any law (a term's share is only roughly its share of the law's value, e.g.
         when the law bends), so it needs only the terms' signs; default none.
+    registered : bool
+        Whether the law is in the registry (set by :func:`register`, which the built-in laws went through). A law
+        made from a registered one with :func:`dataclasses.replace` keeps the flag: pass ``registered=False`` for a
+        new law under a new name.
 
     Examples
     --------

@@ -124,7 +124,7 @@ def simulate_ladder(
     group_sd: Mapping[str, float] | None = None,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Simulate a ladder of training runs from a law (log-normal or Student-t noise on the target).
+    """Simulate a ladder of training runs from a law (Normal or Student-t noise on the law's link scale).
 
     Parameters
     ----------
@@ -134,7 +134,8 @@ def simulate_ladder(
     design : pandas.DataFrame, optional
         Run inputs; default :func:`default_design`.
     noise_sd : float
-        Sd of the noise on the log target (0.02 = about 2% run-to-run noise).
+        Sd of the noise on the law's link scale (:attr:`Law.link`): the log target for losses (0.02 = about 2%
+        run-to-run noise), the logit for accuracies and other fractions.
     noise_slope : float
         For a law whose noise grows away from its optimum (``Law.floor``): the sd added per unit of a run's excess,
         ``noise_sd + noise_slope * excess``, as the fitted ``sigma + sigma_slope * excess``. Default 0.
