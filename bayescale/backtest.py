@@ -155,12 +155,14 @@ def _cut_column(runs: pd.DataFrame, by: str, k: float, targets: Sequence[str] = 
     return values if len(cols) == 1 else k * values * parsed["d"].to_numpy(dtype=float)
 
 
-def _check_settings(classical, n_boot, min_train, flops_per_param_token) -> None:
+def _check_settings(classical, n_boot, min_train, flops_per_param_token, progress_bar) -> None:
     """Check :func:`backtest`'s own settings before any fit (each one's error names it and the fix)."""
     from bayescale.data import _positive_number
 
     if not isinstance(classical, (bool, np.bool_)):
         raise ValueError(f"classical must be True or False, got {classical!r}")
+    if progress_bar is not None and not isinstance(progress_bar, (bool, np.bool_)):
+        raise ValueError(f"progress_bar must be True, False or None (its default), got {progress_bar!r}")
     if classical and (isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2):
         raise ValueError(f"n_boot must be an integer >= 2 (the bootstrap resamples of the Huber point fit, whose "
                          f"spread gives its predictive intervals), got {n_boot!r}; or pass classical=False to "
@@ -233,7 +235,7 @@ def _cuts(values: np.ndarray, holdout, cuts) -> list[float]:
 def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout: float | Sequence[float] | None = None,
              cuts: float | Sequence[float] | None = None, by: str = "compute", classical: bool = True,
              n_boot: int = 100, flops_per_param_token: float = 6.0, seed: int = 0, min_train: int = 5,
-             **fit_kwargs) -> Backtest:
+             progress_bar: bool | None = None, **fit_kwargs) -> Backtest:
     """Fit each law on the runs below a cut and score its predictions of the runs at and above it.
 
     Parameters
@@ -256,6 +258,9 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
     seed : int
     min_train : int
         Fewest training runs a cut must leave; cuts that leave fewer are refused with a message.
+    progress_bar : bool, optional
+        Show a bar over the (cut, law) fits, each with its point fit; default on when stderr is a terminal (not
+        under ``CI``). The fits' own bars stay off.
     **fit_kwargs
         Passed to :func:`bayescale.fit` (``num_samples``, ``groups``, ...).
 
@@ -270,6 +275,7 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
     """
     import bayescale as bs
     from bayescale.classical import huber_fit
+    from bayescale.fit import _bar, _default_progress
     from bayescale.law import get_law
     from bayescale.predict import predictive_draws
 
@@ -277,7 +283,7 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
     if not laws:
         raise ValueError("laws= is empty: name at least one law to backtest, e.g. 'chinchilla' or "
                          "['chinchilla', 'kaplan']")
-    _check_settings(classical, n_boot, min_train, flops_per_param_token)
+    _check_settings(classical, n_boot, min_train, flops_per_param_token, progress_bar)
     scales = {(law.target, law.link) for law in laws}
     if len(scales) > 1:  # CRPS and log scores on different scales (or of different targets) do not compare
         raise ValueError("backtest compares laws of one target on one likelihood scale, so that their CRPS and log "
@@ -298,14 +304,19 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
     runs = _validated(runs, laws, fit_kwargs.get("groups"), fit_kwargs.get("noise"), flops_per_param_token)
     values = _cut_column(runs, by, flops_per_param_token, [law.target for law in laws])
     cut_values = _cuts(values, holdout, cuts)
-    fit_kwargs.setdefault("progress_bar", False)
+    fit_kwargs["progress_bar"] = False
+    for cut in cut_values:  # every cut checked before the first fit
+        n_train, n_test = int(np.sum(values < cut)), int(np.sum(values >= cut))
+        if n_train < min_train or n_test == 0:
+            raise ValueError(f"cut {by} = {cut:.4g} leaves {n_train} training and {n_test} held-out runs; each "
+                             f"cut needs at least {min_train} training runs and one held-out run")
     rows, preds, fits = [], [], {}
+    bar = _bar(len(cut_values) * len(laws), _default_progress() if progress_bar is None else progress_bar,
+               desc="backtest fits")
     for cut in cut_values:
         train, test = runs[values < cut], runs[values >= cut]
-        if len(train) < min_train or len(test) == 0:
-            raise ValueError(f"cut {by} = {cut:.4g} leaves {len(train)} training and {len(test)} held-out runs; each "
-                             f"cut needs at least {min_train} training runs and one held-out run")
         for law in laws:
+            bar.set_postfix_str(f"{by} < {cut:.3g}, {law.name}")
             y = test[law.target].to_numpy(dtype=float)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", bs.DataWarning)
@@ -331,4 +342,6 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
                 for name, v in zip(("q05", "q25", "q50", "q75", "q95"), q, strict=True):
                     frame[name] = v
                 preds.append(frame)
+            bar.update()
+    bar.close()
     return Backtest(table=pd.DataFrame(rows), predictions=pd.concat(preds, ignore_index=True), by=by, fits=fits)

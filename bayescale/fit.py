@@ -1182,10 +1182,11 @@ def _collect(results: dict[int, Fit], batch: Sequence[int], fits: Sequence[Fit])
     return new
 
 
-def _bar(total: int, enabled: bool):
+def _bar(total: int, enabled: bool, desc: str = "bayescale fits"):
+    """Return a tqdm bar over ``total`` fits (disabled unless ``enabled``)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="bayescale fits", unit="fit", disable=not enabled)
+    return tqdm(total=total, desc=desc, unit="fit", disable=not enabled)
 
 
 _DENSE_CACHE: dict[Any, int] = {}

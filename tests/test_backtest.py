@@ -190,6 +190,7 @@ def test_backtest_refuses_bad_cuts():
                       ({"holdout": 0.2, "n_boot": 1}, r"n_boot must be an integer >= 2 .* got 1; or pass classical="),
                       ({"holdout": 0.2, "classical": "no"}, "classical must be True or False, got 'no'"),
                       ({"holdout": 0.2, "min_train": "5"}, "min_train must be a positive integer .* got '5'"),
+                      ({"holdout": 0.2, "progress_bar": "no"}, "progress_bar must be True, False or None"),
                       ({"holdout": 0.2, "flops_per_param_token": 0}, "flops_per_param_token must be a finite number")):
         with pytest.raises(ValueError, match=match):
             bs.backtest("chinchilla", runs, **kw)
@@ -197,9 +198,10 @@ def test_backtest_refuses_bad_cuts():
         bs.backtest([], runs, holdout=0.2)
 
 
-def test_backtest_says_what_the_checks_notice_once_and_fits_the_runs_as_parsed(monkeypatch):
+def test_backtest_says_what_the_checks_notice_once_and_fits_the_runs_as_parsed(monkeypatch, capsys):
     """Sizes in billions are said once (not once per law, nor hidden); sizes written "350M" and duplicate runs
-    reach the fits, the point fit and the scores as ``bs.fit`` reads them: parsed, each run once."""
+    reach the fits, the point fit and the scores as ``bs.fit`` reads them: parsed, each run once. A bar counts the
+    (cut, law) fits when asked, and every cut is checked before the first fit."""
     class Stop(Exception):
         pass
 
@@ -222,6 +224,17 @@ def test_backtest_says_what_the_checks_notice_once_and_fits_the_runs_as_parsed(m
         bs.backtest("chinchilla", doubled, holdout=0.2)
     train = trained[-1]
     assert train["n"].dtype == float and len(train) == 24  # 30 distinct runs, the largest 6 held out
+    # a bar over the 2 cuts x 2 laws when asked (off by default under CI, as here), and every cut checked first
+    capsys.readouterr()
+    with pytest.raises(Stop):
+        bs.backtest(["chinchilla", "kaplan"], runs, holdout=[0.2, 0.4], progress_bar=True)
+    shown = capsys.readouterr().err
+    assert "backtest fits:   0%" in shown and "0/4" in shown, shown
+    with pytest.raises(Stop):
+        bs.backtest("chinchilla", runs, holdout=0.2)
+    assert "backtest fits" not in capsys.readouterr().err
+    with pytest.raises(ValueError, match="leaves 0 training"):  # the second cut's problem, before the first's fit
+        bs.backtest("chinchilla", runs, cuts=[1e21, 1.0])
     compute = 6 * runs["n"] * runs["d"]
     expected = runs[compute < np.sort(compute)[24]]  # holdout=0.2 of the 30 distinct runs: the 6 largest computes
     assert np.allclose(train.sort_values("d")[["n", "d"]], expected.sort_values("d")[["n", "d"]], rtol=1e-12)
