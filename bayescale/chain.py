@@ -84,7 +84,22 @@ class Chain:
         return self.stages[-1].target
 
     def stage(self, target: str) -> Law:
-        """Return the law of the stage that predicts ``target``."""
+        """Return the law of the stage that predicts ``target``.
+
+        Parameters
+        ----------
+        target : str
+            The target of one of the chain's stages (one of :attr:`targets`).
+
+        Returns
+        -------
+        Law
+
+        Raises
+        ------
+        KeyError
+            When no stage predicts ``target``; the message lists the chain's targets.
+        """
         for law in self.stages:
             if law.target == target:
                 return law
@@ -102,7 +117,18 @@ class Chain:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Chain:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : mapping
+            Output of :meth:`to_dict` (or its JSON, parsed): ``name``, ``stages`` (each rebuilt with
+            :func:`bayescale.law.law_from_dict`) and ``feeds``.
+
+        Returns
+        -------
+        Chain
+        """
         return cls(name=d["name"], stages=tuple(law_from_dict(s) for s in d["stages"]), feeds=tuple(d["feeds"]))
 
 
@@ -182,6 +208,19 @@ def build_chain_model(chain_: Chain, configs: Sequence):
 
     Stage ``k + 1``'s fed input is replaced by stage ``k``'s observed or sampled target (``feed="sample"``) or its
     law value (``feed="mean"``).
+
+    Parameters
+    ----------
+    chain_ : Chain
+    configs : sequence of ModelConfig
+        One model configuration per stage, in stage order; stage ``k``'s model is
+        ``build_model(chain_.stages[k], configs[k])``.
+
+    Returns
+    -------
+    callable
+        ``model(data: ChainData)``. Each stage's sites are named ``<target>.<site>``. It returns the last stage's
+        ``(mu, value)``, as the model of :func:`bayescale.build.build_model` does.
     """
     models = [build_model(law, cfg) for law, cfg in zip(chain_.stages, configs, strict=True)]
 
@@ -411,7 +450,18 @@ class ChainFit:
 
     # ------------------------------------------------------------------ description
     def summary(self, *, ci_prob: float = 0.9) -> pd.DataFrame:
-        """Every stage's :meth:`Fit.summary`, rows labelled ``<target>.<parameter>``."""
+        """Every stage's :meth:`Fit.summary`, rows labelled ``<target>.<parameter>``.
+
+        Parameters
+        ----------
+        ci_prob : float
+            Mass of the equal-tailed interval given by the two outer quantile columns, for every stage.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The stages' summaries one after the other, in stage order, with the columns of :meth:`Fit.summary`.
+        """
         parts = [f.summary(ci_prob=ci_prob).rename(index=lambda i, t=t: f"{t}.{i}") for t, f in self.stages.items()]
         return pd.concat(parts)
 
@@ -451,6 +501,28 @@ class ChainFit:
         """Draws of every stage's target at new inputs: ``(frame, {target: (draws, points)}, new_groups)``.
 
         ``frame`` holds the validated inputs and group columns of every stage. See :meth:`predict`.
+
+        Parameters
+        ----------
+        new_runs : pandas.DataFrame or mapping of columns
+            The chain's :attr:`Chain.inputs` (and the fit's group columns); a mapping holds one sequence per column.
+            Inputs that a stage feeds are not read: they come from the stage before.
+        kind : {"observation", "mean"}
+            ``"observation"``: each stage's run-to-run noise is drawn, and its draws are fed to the next stage;
+            ``"mean"``: each stage's law value (the curve), fed the previous stage's curve, with no noise drawn.
+        seed : int
+            Seed for the predictive draws.
+        plugin : bool
+            True sets every parameter to its posterior median (per group for group parameters) and feeds each
+            stage's law value to the next stage, as :meth:`plugin_predict` does. It raises a ValueError when
+            ``new_runs`` names groups that are not in the fit.
+
+        Returns
+        -------
+        tuple
+            ``frame`` (pandas.DataFrame); ``{target: draws}``, each stage's draws on its target's scale with shape
+            ``(draws, points)``, one row per posterior draw and one column per row of ``frame``; and the group
+            levels the fit has not seen (tuple of str).
         """
         from bayescale.data import validate_runs
         from bayescale.fit import _model_data, _predictor_columns
@@ -536,6 +608,16 @@ class ChainFit:
         task-scaling papers chain their fits (with least-squares point estimates); it leaves out the parameters'
         uncertainty and the noise of the earlier stages.
 
+        Parameters
+        ----------
+        new_runs : pandas.DataFrame or mapping of columns
+            The chain's :attr:`Chain.inputs` (and the fit's group columns), as for :meth:`predict`. Every group must
+            be in the fit: a group the fit has not seen has no point estimates, and raises a ValueError.
+        quantiles : sequence of float
+            Quantiles to report; columns are named ``q05``, ``q50``, ``q95``, ...
+        seed : int
+            Seed for the draws of each stage's residual noise.
+
         Returns
         -------
         pandas.DataFrame
@@ -566,7 +648,21 @@ class ChainFit:
 
     # ------------------------------------------------------------------ checks and reports
     def check(self, at=None, *, seed: int = 0) -> dict[str, Any]:
-        """Every stage's :meth:`Fit.check` report, keyed by target (``at`` applies to the first stage)."""
+        """Every stage's :meth:`Fit.check` report, keyed by target (``at`` applies to the first stage).
+
+        Parameters
+        ----------
+        at : pandas.DataFrame, optional
+            Inputs where predictions are wanted (the first stage's input columns); adds the extrapolation check to
+            the first stage's report only.
+        seed : int
+            Seed for the prior draws of every stage's contraction check.
+
+        Returns
+        -------
+        dict of str to Report
+            One :class:`bayescale.check.Report` per stage, keyed by the stage's target, in stage order.
+        """
         return {t: f.check(at if k == 0 else None, seed=seed) for k, (t, f) in enumerate(self.stages.items())}
 
     def report(self, path: str | os.PathLike, *, at=None, title: str | None = None, seed: int = 0,
@@ -575,6 +671,22 @@ class ChainFit:
 
         The figure shows each stage with its bands: stage 1 along its first input, each later stage against the
         previous stage's target, with the chained prediction at ``at`` (inputs of the first stage) when given.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The folder to write to; created if missing.
+        at : pandas.DataFrame, optional
+            Inputs where predictions are wanted: the chain's :attr:`Chain.inputs` (and the fit's group columns).
+            The first stage's report gets them (its extrapolation check and law figure), and the chain's figure
+            marks the chained predictions at them.
+        title : str, optional
+            Each stage's report is titled ``"<title>: stage <target>"``; default the chain's name.
+        seed : int
+            Seed of every stage report's prior and posterior predictive draws, and of the figure's predictions.
+        progress : bool, optional
+            Print a line to stderr as each step of each stage's report starts; default when stderr is a terminal
+            outside CI, as for ``bs.fit``.
 
         Returns
         -------
@@ -599,7 +711,18 @@ class ChainFit:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the chain fit to one netCDF file atomically (one group per stage); read it with ``bs.load``."""
+        """Write the chain fit to one netCDF file atomically (one group per stage); read it with ``bs.load``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write; missing folders are made.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+        """
         from bayescale.fit import _atomic_netcdf
 
         return _atomic_netcdf(self.tree, path)

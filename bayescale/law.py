@@ -335,7 +335,26 @@ class Law:
         return tuple(self.inputs)
 
     def __call__(self, *args, **kwargs):
-        """Evaluate the law: ``law(n=..., d=..., e=..., ...)`` or ``law(n_array, d_array, **params)``."""
+        """Evaluate the law: ``law(n=..., d=..., e=..., ...)`` or ``law(n_array, d_array, **params)``.
+
+        Parameters
+        ----------
+        *args : array_like
+            The first inputs, in the order of :attr:`input_names`.
+        **kwargs : array_like
+            The inputs not given positionally, by name, and every parameter, by name. Inputs are converted with
+            ``jnp.asarray``; parameters are passed to ``fn`` as they are.
+
+        Returns
+        -------
+        array
+            ``fn`` of the inputs and parameters: the target on its natural scale, broadcast over the arguments.
+
+        Raises
+        ------
+        TypeError
+            When an input is missing or an argument is neither an input nor a parameter.
+        """
         inputs = list(args)
         for x in self.input_names[len(args):]:
             if x not in kwargs:
@@ -351,6 +370,17 @@ class Law:
 
         Sizes (parameters, tokens, FLOPs) span decades and better models are larger; losses span a factor of a few
         and better models have smaller ones. Data checks, extrapolation distances and default designs follow this.
+
+        Parameters
+        ----------
+        x : str
+            The name of one of the law's inputs.
+
+        Returns
+        -------
+        bool
+            True when the unit of ``x`` (lower-cased) contains ``"loss"``, ``"nats"``, ``"bits per byte"`` or
+            ``"bpb"``.
         """
         unit = self.inputs[x].lower()
         return any(w in unit for w in ("loss", "nats", "bits per byte", "bpb"))
@@ -359,20 +389,68 @@ class Law:
         """Whether input ``x`` is a fixed level of each run (its unit mentions a fraction, e.g. a task's chance level).
 
         Such inputs are constants of a task, neither sizes (which span decades) nor losses.
+
+        Parameters
+        ----------
+        x : str
+            The name of one of the law's inputs.
+
+        Returns
+        -------
+        bool
+            True when the unit of ``x`` (lower-cased) contains ``"fraction"`` or ``"chance"``.
         """
         unit = self.inputs[x].lower()
         return "fraction" in unit or "chance" in unit
 
     def is_size_input(self, x: str) -> bool:
-        """Whether input ``x`` is a size (parameters, tokens, FLOPs...): neither a loss nor a level."""
+        """Whether input ``x`` is a size (parameters, tokens, FLOPs...): neither a loss nor a level.
+
+        Parameters
+        ----------
+        x : str
+            The name of one of the law's inputs.
+
+        Returns
+        -------
+        bool
+            True when neither :meth:`is_loss_input` nor :meth:`is_level_input` holds for ``x``.
+        """
         return not (self.is_loss_input(x) or self.is_level_input(x))
 
     def to_link(self, y, xp=np):
-        """Map target values to the likelihood's scale (``log``, ``logit`` or unchanged); ``xp`` is numpy or jnp."""
+        """Map target values to the likelihood's scale (``log``, ``logit`` or unchanged); ``xp`` is numpy or jnp.
+
+        Parameters
+        ----------
+        y : array_like
+            Values of the target, on its natural scale.
+        xp : module
+            The array module that computes the map: ``numpy`` (default) or ``jax.numpy``.
+
+        Returns
+        -------
+        array
+            ``log(y)`` for ``link="log"``, ``log(y) - log1p(-y)`` for ``link="logit"``, ``y`` itself for
+            ``link="identity"``.
+        """
         return to_link(self.link, y, xp)
 
     def from_link(self, v, xp=np):
-        """Map values on the likelihood's scale back to the target (``exp``, the logistic function, unchanged)."""
+        """Map values on the likelihood's scale back to the target (``exp``, the logistic function, unchanged).
+
+        Parameters
+        ----------
+        v : array_like
+            Values on the likelihood's scale (:attr:`link`).
+        xp : module
+            The array module that computes the map: ``numpy`` (default) or ``jax.numpy``.
+
+        Returns
+        -------
+        array
+            The values on the target's scale: the inverse of :meth:`to_link`.
+        """
         return from_link(self.link, v, xp)
 
     def excess(self, *inputs, **params):
@@ -398,14 +476,36 @@ class Law:
         return self.link_location(*inputs, **params) - self.to_link(self.floor(*inputs, **params), jnp)
 
     def link_location(self, *inputs, **params):
-        """Evaluate the law on the likelihood's scale: :meth:`log` for ``link="log"``, ``logit(fn)``, or ``fn``."""
+        """Evaluate the law on the likelihood's scale: :meth:`log` for ``link="log"``, ``logit(fn)``, or ``fn``.
+
+        Parameters
+        ----------
+        *inputs, **params : array_like
+            As for ``fn``.
+
+        Returns
+        -------
+        array
+            The law's value on the likelihood's scale: the location of the likelihood (``mu`` in a fit's model).
+        """
         if self.link == "log":
             return self.log(*inputs, **params)
         value = self.fn(*inputs, **params)
         return self.to_link(value, jnp) if self.link == "logit" else value
 
     def log(self, *inputs, **params):
-        """Logarithm of the law, fused when the spec provides ``log_fn``."""
+        """Logarithm of the law, fused when the spec provides ``log_fn``.
+
+        Parameters
+        ----------
+        *inputs, **params : array_like
+            As for ``fn``.
+
+        Returns
+        -------
+        array
+            ``log_fn(*inputs, **params)`` when the law has a ``log_fn``, else ``jnp.log(fn(*inputs, **params))``.
+        """
         if self.log_fn is not None:
             return self.log_fn(*inputs, **params)
         return jnp.log(self.fn(*inputs, **params))

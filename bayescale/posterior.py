@@ -24,7 +24,18 @@ __all__ = ["fit_data", "prior_draws", "log_prior_tree", "predictive_tree", "loo_
 
 
 def fit_data(fit) -> ModelData:
-    """Return the model data of the fit's own runs, laid out as when it was sampled (groups x points when grouped)."""
+    """Return the model data of the fit's own runs, laid out as when it was sampled (groups x points when grouped).
+
+    Parameters
+    ----------
+    fit : bayescale.Fit
+        A fit of a law; its runs are validated again (:meth:`bayescale.Fit.runs`), without repeating the data warnings.
+
+    Returns
+    -------
+    ModelData
+        The arrays the fit's model was sampled with, observed target included.
+    """
     return _layout(fit)[0]
 
 
@@ -210,7 +221,21 @@ def with_log_likelihood(fit):
 
 
 def log_prior_tree(fit, data: ModelData | None = None):
-    """Return the fit's DataTree with a ``log_prior`` group: the log prior density of every draw (for power-scaling)."""
+    """Return the fit's DataTree with a ``log_prior`` group: the log prior density of every draw (for power-scaling).
+
+    Parameters
+    ----------
+    fit : bayescale.Fit
+    data : ModelData, optional
+        The model data to trace the model with; default the fit's own runs (:func:`fit_data`).
+
+    Returns
+    -------
+    xarray.DataTree
+        A copy of the fit's tree, with its ``log_likelihood`` group (:func:`with_log_likelihood`, which also adds it
+        to ``fit.tree``) and a ``log_prior`` group of one variable, ``prior``, dims ``(chain, draw)``: the sum of the
+        log densities of the model's latent sites at each draw.
+    """
     import xarray as xr
 
     data = fit_data(fit) if data is None else data
@@ -223,7 +248,21 @@ def log_prior_tree(fit, data: ModelData | None = None):
 
 
 def predictive_tree(fit, *, seed: int = 0):
-    """Return the fit's DataTree with a ``posterior_predictive`` group: a replicate of every run for every draw."""
+    """Return the fit's DataTree with a ``posterior_predictive`` group: a replicate of every run for every draw.
+
+    Parameters
+    ----------
+    fit : bayescale.Fit
+    seed : int
+        Seed for the predictive draws.
+
+    Returns
+    -------
+    xarray.DataTree
+        A copy of the fit's tree, with its ``log_likelihood`` group (:func:`with_log_likelihood`, which also adds it
+        to ``fit.tree``) and a ``posterior_predictive`` group of one variable named after the observed site (e.g.
+        ``log_loss``, on the likelihood's scale), dims ``(chain, draw, run)``.
+    """
     data, positions = _layout(fit)
     model = _model(fit)
     site = obs_site(fit.law)
@@ -261,6 +300,20 @@ def loo_table(fit, tree=None) -> pd.DataFrame:
 
     ``attrs["good_k"]`` holds ArviZ's threshold for a reliable Pareto k at this number of draws, ``attrs["elpd"]``
     and ``attrs["se"]`` the LOO estimate.
+
+    Parameters
+    ----------
+    fit : bayescale.Fit
+    tree : xarray.DataTree, optional
+        The fit's tree with its ``log_likelihood`` and ``posterior_predictive`` groups, as :func:`predictive_tree`
+        returns it. When it is None or has no ``posterior_predictive`` group, ``predictive_tree(fit)`` draws one
+        (seed 0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run, indexed as :meth:`bayescale.Fit.runs`: the law's inputs, the group columns, the target,
+        ``pareto_k`` and ``loo_pit``.
     """
     import arviz_stats as azs
 
