@@ -505,6 +505,11 @@ def validate_runs(
             )
     if not require_target and not len(frame):
         problems.append("the table has no rows; give at least one row of inputs")
+    if problems and frame.index.has_duplicates and any(re.search(r"\brows? ", p) for p in problems):
+        repeated = frame.index[frame.index.duplicated()].unique()
+        problems.append(f"rows are named by their labels, and {len(repeated)} label(s) repeat in this table "
+                        f"({_rows(repeated).split(' ', 1)[1]}, e.g. after pd.concat): a row named above may be any of "
+                        "those with its label; runs.reset_index(drop=True) names each row by its position")
     if problems:
         raise RunTableError(problems, table)
 

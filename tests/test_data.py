@@ -247,6 +247,21 @@ def test_rows_are_named_by_the_callers_labels(runs):
         _validate(_with(frame, "loss", ["run3", "run17"], np.nan))
 
 
+def test_repeated_row_labels_are_named_with_the_fix(runs):
+    # two ladders joined by pd.concat: labels 0..29 twice, so "row 5" could be either
+    frame = pd.concat([runs, runs.assign(loss=np.where(runs.index == 5, np.nan, runs["loss"] * 1.01))])
+    with pytest.raises(bs.RunTableError) as err:
+        _validate(frame)
+    assert err.value.problems[0].startswith("column 'loss' has 1 missing or infinite value(s) (row 5)")
+    assert err.value.problems[1] == ("rows are named by their labels, and 30 label(s) repeat in this table (0, 1, 2, "
+                                     "3, 4, 5, 6, 7, ... (22 more), e.g. after pd.concat): a row named above may be "
+                                     "any of those with its label; runs.reset_index(drop=True) names each row by its "
+                                     "position")
+    with pytest.raises(bs.RunTableError) as err:  # unique labels: no such note
+        _validate(frame.reset_index(drop=True))
+    assert len(err.value.problems) == 1 and "(row 35)" in err.value.problems[0]
+
+
 def test_long_row_lists_are_shortened(runs):
     with pytest.raises(bs.RunTableError, match=r"\(rows 0, 1, 2, 3, 4, 5, 6, 7, \.\.\. \(4 more\)\)"):
         _validate(_with(runs, "loss", range(12), -1.0))
