@@ -157,12 +157,10 @@ def _cut_column(runs: pd.DataFrame, by: str, k: float, targets: Sequence[str] = 
 
 def _check_settings(classical, n_boot, min_train, flops_per_param_token, progress_bar) -> None:
     """Check :func:`backtest`'s own settings before any fit (each one's error names it and the fix)."""
-    from bayescale.data import _positive_number
+    from bayescale.data import _flag, _positive_number
 
-    if not isinstance(classical, (bool, np.bool_)):
-        raise ValueError(f"classical must be True or False, got {classical!r}")
-    if progress_bar is not None and not isinstance(progress_bar, (bool, np.bool_)):
-        raise ValueError(f"progress_bar must be True, False or None (its default), got {progress_bar!r}")
+    _flag(classical, "classical")
+    _flag(progress_bar, "progress_bar", optional=True)
     if classical and (isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2):
         raise ValueError(f"n_boot must be an integer >= 2 (the bootstrap resamples of the Huber point fit, whose "
                          f"spread gives its predictive intervals), got {n_boot!r}; or pass classical=False to "

@@ -10,7 +10,6 @@ exits with code 1 when a rank test fails.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,8 +75,10 @@ def _by_line(frame, path: Path):
 
 def _table_failure(exc: Exception, table) -> None:
     """Fail with ``exc``'s message, saying how rows are named when it names rows of ``table``."""
+    from bayescale.data import _NAMES_ROWS
+
     msg = str(exc).strip('"')
-    if table is not None and isinstance(exc, ValueError) and re.search(r"\brows? ", msg) and table.attrs.get("rows"):
+    if table is not None and isinstance(exc, ValueError) and _NAMES_ROWS.search(msg) and table.attrs.get("rows"):
         msg += f"\n({table.attrs['rows']})"
     _fail(msg)
 
@@ -570,10 +571,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         Always, as the Typer app does: code 0 on success, 2 on bad input, 1 when ``calibrate``'s rank test fails.
     """
     from bayescale._scripts import show_warning
+    from bayescale.data import _NAMES_ROWS
 
     def show(message, category, *args, **kwargs):  # rows named in a warning: say how, as errors do
         text = str(message)
-        if _ROWS and re.search(r"\brows? ", text):
+        if _ROWS and _NAMES_ROWS.search(text):
             text += f" ({_ROWS[-1]})"
         show_warning(text, category, *args, **kwargs)
 

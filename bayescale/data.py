@@ -86,6 +86,16 @@ def _positive_number(value, name: str, hint: str = "") -> float:
     return float(value)
 
 
+def _flag(value, name: str, optional: bool = False) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is True or False (or None when ``optional``).
+
+    A string such as ``"no"`` is refused: Python would take it as true.
+    """
+    if not (isinstance(value, (bool, np.bool_)) or (optional and value is None)):
+        allowed = "True, False or None (its default)" if optional else "True or False"
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
 _FLOPS_HINT = " (FLOPs per parameter and token: 6 for a dense transformer's forward and backward pass)"
 
 
@@ -165,6 +175,10 @@ def _warn_compute_units(largest: float) -> None:
     if largest < _FLOPS_FLOOR:
         warnings.warn(f"compute {largest:.4g} does not look like FLOPs; compute budgets are raw FLOPs: from PF-days "
                       "multiply by 8.64e19", DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
+
+
+#: Matches a message that names rows as :func:`_rows` writes them ("row 5", "rows 2, 7").
+_NAMES_ROWS = re.compile(r"\brows? ")
 
 
 def _rows(labels: Iterable, limit: int = 8) -> str:
@@ -505,7 +519,7 @@ def validate_runs(
             )
     if not require_target and not len(frame):
         problems.append("the table has no rows; give at least one row of inputs")
-    if problems and frame.index.has_duplicates and any(re.search(r"\brows? ", p) for p in problems):
+    if problems and frame.index.has_duplicates and any(_NAMES_ROWS.search(p) for p in problems):
         repeated = frame.index[frame.index.duplicated()].unique()
         problems.append(f"rows are named by their labels, and {len(repeated)} label(s) repeat in this table "
                         f"({_rows(repeated).split(' ', 1)[1]}, e.g. after pd.concat): a row named above may be any of "

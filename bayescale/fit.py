@@ -54,6 +54,7 @@ from bayescale.data import (
     RunTable,
     RunTableError,
     _alike_labels,
+    _flag,
     _positive_number,
     _rows,
     _suggest,
@@ -970,11 +971,9 @@ def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_d
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}")
     for name, value in (("warm_start", warm_start), ("log_likelihood", log_likelihood), ("fallback", fallback)):
-        if not isinstance(value, (bool, np.bool_)):  # "no" would be true
-            raise ValueError(f"{name} must be True or False, got {value!r}")
+        _flag(value, name)
     for name, value in dict(flags).items():
-        if value is not None and not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"{name} must be True, False or None (its default), got {value!r}")
+        _flag(value, name, optional=True)
     if sampler == "chees" and num_chains < 2:
         raise ValueError(f"sampler='chees' adapts across a fit's chains: num_chains={num_chains} must be at least 2 "
                          f"(its default is {SAMPLERS['chees'][0]})")

@@ -311,8 +311,9 @@ def _figures(fit, report, ptree, at) -> list[_Figure]:
         out.append(_Figure("ppc", "Posterior predictive check", f"Distribution of the observed {site} (black) against "
                            "replicated data sets from the posterior predictive.", _pc_png(pc)))
         pc = _loo_pit_plot(report.pareto_k["loo_pit"], site)
-        out.append(_Figure("loo_pit", "LOO-PIT", "Leave-one-out probability integral transform: the ECDF of each "
-                           "run's PIT value should stay inside the band of a uniform.", _pc_png(pc)))
+        out.append(_Figure("loo_pit", "LOO-PIT", "Leave-one-out probability integral transform: the ECDF of the "
+                           "runs' PIT values should follow a uniform's (the diagonal); points are highlighted where "
+                           "arviz-plots' uniformity test finds it departs.", _pc_png(pc)))
     out.append(_Figure("residuals", "Residuals against compute", "Observed minus the posterior median of each run's "
                        "predictive distribution, on the likelihood's scale, with 90% predictive intervals.",
                        _png(_residual_figure(fit, ptree))))
