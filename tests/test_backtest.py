@@ -281,7 +281,7 @@ def test_compare_ranks_the_true_law_first_and_stacks_predictions():
     top = max(cmp.weights, key=cmp.weights.get)
     assert cmp.weights[top] < 0.99 or stacked["q50"].iloc[0] == pytest.approx(medians[top], rel=0.01)
     assert stacked["q05"].iloc[0] < stacked["q50"].iloc[0] < stacked["q95"].iloc[0]
-    assert "Comparison of 3 fits" in repr(cmp)
+    assert "Comparison of 3 fits (PSIS-LOO, stacking weights)" in repr(cmp) and cmp.method == "stacking"
     assert list(bs.compare(list(fits.values())).weights) == list(fits)  # a list is named by the fits' laws
     with pytest.raises(TypeError, match=r"fits must be Fits, got a str \(a saved fit is read with bs.load\(path\)\)"):
         bs.compare(["chinchilla.nc", "kaplan.nc"])
