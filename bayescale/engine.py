@@ -676,7 +676,7 @@ class ChEESProgram(NUTSProgram):
             # the model's gradient (an HMC transition of 8 chains x 3 leapfrog steps on a fit of problem C: 49-62 us
             # with it, 27-30 us without). XLA compiles the sum's code, so a new program compiles a little slower; the
             # barrier keeps it from fusing the sum into each of its consumers, which compiled slower still
-            # (2026-12-05; benchmarks/README.md).
+            # (2026-12-05; benchmarks/HISTORY.md).
             return -potential(jax.lax.optimization_barrier(mode + jnp.sum(root * y, axis=-1)))
 
         y0 = s.init_scale * jax.random.normal(start_key, (chains, flat0.shape[0]), dtype=flat0.dtype)

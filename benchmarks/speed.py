@@ -51,7 +51,8 @@ rows run from the launch of a fresh process to the return of its fit; the second
 are printed under the table.
 
 Run ``python benchmarks/speed.py`` (about 12 minutes on 2 CPU cores with the peers), ``--problems A C`` for a
-subset, ``--quick`` for a smoke test, ``--json out.json`` to keep every number. ``--problems G`` measures the
+subset, ``--quick`` for a smoke test, ``--json out.json`` to keep every number, ``--figure out.png`` to draw A,
+B and C as bar charts (one panel each, log scale, a bar failing the quality gate hatched). ``--problems G`` measures the
 throughput of 1,000 batched small fits (``--many``) and one 64-group hierarchical fit on whatever backend JAX
 sees: the GPU check of issue 3, to be run on a GPU machine and on a CPU one.
 """
@@ -63,6 +64,7 @@ import dataclasses
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -790,6 +792,92 @@ def table_g(rows: list[dict], baseline: dict | None) -> None:
         print(f"| {r['system']} | {here:.3f} | {there:.3f} | {here / there:.1f}x | {warm:.1f}x |")
 
 
+_PANELS = {  # problem: (what each bar shows, its unit, the value from a row)
+    "A": ("seconds to a fitted model (wall; cold and cached rows from the launch of a process)", "s",
+          lambda r: r.get("wall_s")),
+    "B": ("min bulk ESS per second of sampling (higher is better)", "/s",
+          lambda r: r["min_ess_bulk"] / r["sample_s"] if r.get("sample_s") and r.get("min_ess_bulk") else None),
+    "C": ("seconds per fit, 100 fits (wall / fits)", "s", lambda r: r.get("per_fit_s")),
+}
+
+
+def _row_gate(problem: str, r: dict, stan: dict | None) -> str:
+    if problem == "C":
+        return "pass" if r.get("passed") == r.get("fits") else f"{r['fits'] - r['passed']} of {r['fits']} fail"
+    return gate(r, stan) if "max_r_hat" in r else "pass"
+
+
+def _goal_line(problem: str, bars: list[tuple[str, float, str]]) -> tuple[float, str] | None:
+    """Issue 3's goal as a vertical line, where it is one value on the panel's axis: A's cold process within 6 s,
+    C's fits at a tenth of the loop of ``bs.fit``'s seconds per fit (its first pass)."""
+    if problem == "A":
+        return 6.0, "goal: a cold process within 6 s"
+    loop = next((v for n, v, _ in bars if n.startswith("loop of bs.fit") and "second" not in n), None)
+    if problem == "C" and loop:
+        return loop / 10, "goal: 10x the loop of bs.fit"
+    return None
+
+
+def figure(saved: dict, path: str | Path) -> Path:
+    """One PNG of a run's problems A, B and C (a panel each, log scale): every system's bar, bayescale's in colour,
+    the peers' and baselines' in grey, a bar whose row fails the quality gate hatched and labelled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    probs = [p for p in "ABC" if saved.get(p)]
+    if not probs:
+        raise ValueError("the run holds none of problems A, B and C: nothing to draw (problem G has its tables)")
+    panels = []
+    for p in probs:
+        rows = [r for r in saved[p] if r["system"] != "_gradient" and not r.get("alone")]
+        stan = next((r for r in rows if r["system"] == "stan"), None)
+        what, unit, value = _PANELS[p]
+        bars = [(r["system"] + (" [second call]" if r.get("repeat") and "second" not in r["system"] else ""),
+                 value(r), _row_gate(p, r, stan)) for r in rows if value(r)]
+        panels.append((p, what, unit, bars))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 0.42 * sum(len(b) for *_, b in panels) + 1.6 * len(panels)),
+                             squeeze=False, height_ratios=[len(b) + 2 for *_, b in panels])
+    for ax, (p, what, unit, bars) in zip(axes[:, 0], panels, strict=True):
+        names = [n if len(n) <= 64 else re.sub(r"\s*\([^)]*\)", "", n) for n, _, _ in bars]
+        vals = [v for _, v, _ in bars]
+        ours = [not (n.startswith(("numpyro", "loop of numpyro", "stan", "nutpie", "Huber", "loop of bs.fit")))
+                for n, _, _ in bars]
+        colors = ["tab:blue" if o else "0.6" for o in ours]
+        y = np.arange(len(bars))[::-1]
+        drawn = ax.barh(y, vals, color=colors, edgecolor="black", linewidth=0.5)
+        for bar, (_, v, g) in zip(drawn, bars, strict=True):
+            if g != "pass":
+                bar.set_hatch("//")
+            sep = "" if unit.startswith("/") else " "
+            label = f"{v:.0f}" if v >= 100 else f"{v:.2f}" if v < 1 else f"{v:.1f}"
+            label += sep + unit
+            ax.text(v * 1.05, bar.get_y() + bar.get_height() / 2,
+                    label + ("" if g == "pass" else f"  (gate: {g.removeprefix('FAIL: ')})"), va="center", fontsize=8)
+        ax.set_yticks(y, names, fontsize=8)
+        ax.set_xscale("log")
+        goal = _goal_line(p, bars)
+        if goal:
+            ax.axvline(goal[0], color="tab:red", linestyle="--", linewidth=1)
+            ax.text(goal[0], len(bars) - 0.45, " " + goal[1], color="tab:red", fontsize=8, va="bottom")
+        ax.set_xlim(min(vals + [goal[0]] if goal else vals) / 2, max(vals) * 6)
+        ax.set_title(f"Problem {p}: {what}", fontsize=10, loc="left")
+        ax.grid(axis="x", which="both", alpha=0.3)
+    m = saved["machine"]
+    opts = saved["settings"]
+    fig.suptitle(f"bayescale speed benchmark, {m['date_utc']} UTC, {m['cpu_count']} CPUs"
+                 + (f" ({m['cpu']})" if m.get("cpu") else "")
+                 + f"; {opts['num_chains']} chains x {opts['num_warmup']} warm-up x {opts['num_samples']} draws\n"
+                 "blue: bayescale; grey: its earlier mode, the loop of bs.fit and the peers; "
+                 "hatched: fails the quality gate", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this script (``benchmarks/device/gpu_check.sh`` passes it problem G's arguments)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -811,6 +899,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--processes", type=int, default=None,
                         help="fresh processes for A's cold, repeat and cached rows, which report the median "
                              "(default 3; 1 with --quick)")
+    parser.add_argument("--figure", help="also draw problems A, B and C as bar charts into this PNG (with --report: "
+                                             "of the saved run)")
     parser.add_argument("--json", help="write every number to this file")
     parser.add_argument("--report", help="print the tables of a saved --json run instead of running (with "
                                          "--baseline for problem G's ratios)")
@@ -828,6 +918,8 @@ def main(argv: list[str] | None = None) -> int:
             if p in ("machine", "settings"):
                 continue
             table_g(rows, baseline) if p == "G" else table_c(rows) if p == "C" else table(p, rows, saved["settings"])
+        if args.figure:
+            print(f"\nfigure: {figure(saved, args.figure)}")
         return 0
     opts = settings(args.quick)
     if args.processes is None:
@@ -857,6 +949,8 @@ def main(argv: list[str] | None = None) -> int:
             table_c(rows) if p == "C" else table(p, rows, opts)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+    if args.figure:
+        print(f"\nfigure: {figure(results, args.figure)}")
     return 0
 
 

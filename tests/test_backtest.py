@@ -106,7 +106,7 @@ def test_backtest_scores_a_heavy_tailed_predictive_on_the_link_scale(monkeypatch
 def test_huber_point_fit_reproduces_the_literature_on_chinchilla():
     runs = real_chinchilla_runs()[0]
     point = huber_fit("chinchilla", runs, n_boot=50, seed=0)
-    # the optimum of Hoffmann's 4500-start grid on these 240 runs (benchmarks/README.md: 0.00101827)
+    # the optimum of Hoffmann's 4500-start grid on these 240 runs (benchmarks/HISTORY.md: 0.00101827)
     assert point.objective == pytest.approx(0.0010182740, rel=1e-6)
     for p, v in BESIROGLU.items():
         assert abs(point.params[p] - v) < BESIROGLU_SE[p], (p, point.params[p], v)

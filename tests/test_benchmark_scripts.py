@@ -289,3 +289,34 @@ def test_jax_versions_table_gives_each_version_its_medians_and_ratios_to_the_fir
     assert lines[0].startswith("| jax | rounds | fit_a_cold s (ratio) |")
     assert lines[2] == "| 0.12.0.1 | 2 | " + " | ".join(["2.0 (1.00x)"] * len(jax_versions.COLUMNS)) + " |"
     assert lines[3] == "| 0.12.1 | 1 | " + " | ".join(["4.0 (2.00x)"] * len(jax_versions.COLUMNS)) + " |"
+
+
+def test_speed_figure_draws_a_panel_per_problem_and_marks_the_gate(tmp_path, bench_module):
+    """``speed.figure`` draws a saved run's A, B and C as one PNG; a C row whose fits do not all pass is labelled
+    with how many fail, a B row failing the gate with why; the goal lines sit at 6 s (A) and at a tenth of the loop
+    of ``bs.fit`` (C); a run of problem G alone has nothing to draw and says so."""
+    speed = bench_module("speed")
+    fit = {"max_r_hat": 1.001, "min_ess_bulk": 2000.0, "divergences": 0, "means": {"e": 1.0}, "sds": {"e": 0.1}}
+    saved = {
+        "machine": {"date_utc": "2026-12-07 11:00", "cpu_count": 2, "cpu": "test CPU"},
+        "settings": {"num_chains": 4, "num_warmup": 1000, "num_samples": 1000},
+        "A": [{"system": "bayescale, cold process", "wall_s": 5.0, **fit},
+              {"system": "stan", "wall_s": 50.0, "sample_s": 10.0, **fit},
+              {"system": "Huber + L-BFGS grid + bootstrap", "wall_s": 12.0},
+              {"system": "_gradient", "grad_s": {}}],
+        "B": [{"system": "bayescale, first fit", "wall_s": 3.0, "sample_s": 1.0, **fit},
+              {"system": "nutpie", "wall_s": 9.0, "sample_s": 3.0, **{**fit, "max_r_hat": 1.02}}],
+        "C": [{"system": "bs.fit_many", "fits": 100, "wall_s": 5.0, "per_fit_s": 0.05, "passed": 98},
+              {"system": "loop of bs.fit", "fits": 100, "wall_s": 20.0, "per_fit_s": 0.2, "passed": 100}],
+    }
+    out = speed.figure(saved, tmp_path / "speed.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert speed._row_gate("C", saved["C"][0], None) == "2 of 100 fail"
+    assert speed._row_gate("C", saved["C"][1], None) == "pass"
+    assert speed._row_gate("B", saved["B"][1], None).startswith("FAIL: R-hat 1.020")
+    assert speed._row_gate("A", saved["A"][2], None) == "pass"  # the Huber fit has no draws to judge
+    assert speed._goal_line("A", [])[0] == 6.0
+    assert speed._goal_line("C", [("bs.fit_many", 0.05, "pass"), ("loop of bs.fit", 0.2, "pass")])[0] == 0.02
+    assert speed._goal_line("B", []) is None
+    with pytest.raises(ValueError, match="none of problems A, B and C"):
+        speed.figure({"machine": saved["machine"], "settings": saved["settings"], "G": []}, tmp_path / "g.png")
