@@ -505,7 +505,8 @@ class ChEESSettings:
         under a cap of 1000, R-hat 1.27-3.33), then is refitted with NUTS (``fallback=True``), which passes them. Under
         a cap of 1000 those 4 fits took about 40% of the 1,000 fits' sampler time on a CPU, and where fits are
         vectorised (accelerators) each one made its whole batch take its steps: on fits 580-879, vectorised on 2 CPU
-        cores, the sampler took 115 s under a cap of 1000 against 30 s under 100 (2026-12-03; ``docs/speed.md``).
+        cores, the sampler took 115 s under a cap of 1000 against 30 s under 100 (2026-12-03;
+        ``benchmarks/HISTORY.md``).
     """
 
     num_warmup: int

@@ -13,7 +13,7 @@ For each law, ``--fits`` data sets simulated from it (``bs.simulate_ladder`` wit
 option off (the baseline) and once with it on: a first call of each, which compiles its program (the persistent
 cache is off in this process, so every compile is cold), then a second call of each with new seeds, nothing left
 to compile, the two modes in the opposite order to even out the machine's drift. Each law is fitted without
-groups (hierarchical fits were measured by hand: ``docs/speed.md``).
+groups (hierarchical fits were measured by hand: ``benchmarks/HISTORY.md``, in its appendix).
 
 Columns: the fits passing every check of ``Fit.diagnostics`` (R-hat, bulk and tail ESS, divergences, tree depth,
 E-BFMI), the smallest bulk ESS over the fits, the warm-up's and all leapfrog steps (gradient evaluations), the

@@ -69,7 +69,7 @@ def test_counts_on_link_carry_the_counts_mass_and_draws(kind):
             jax.random.PRNGKey(0)))
         ref = (stats.binom.logpmf(ks, np.asarray(n), np.asarray(p)) if kind == "binomial"
                else stats.betabinom.logpmf(ks, np.asarray(n), np.asarray(p) * 50, (1 - np.asarray(p)) * 50))
-        # NumPyro's Beta-Binomial mass uses JAX's betaln, good to about 1e-9 here (1e-6 at worst, docs/speed.md)
+        # NumPyro's Beta-Binomial mass uses JAX's betaln, good to about 1e-9 here (1e-6 at worst)
         np.testing.assert_allclose(got, ref, rtol=1e-9 if kind == "binomial" else 1e-6, atol=1e-9)
     acc = count_accuracy(draws, np.asarray(n, dtype=float))
     whole = acc * np.asarray(n)
