@@ -130,6 +130,10 @@ class ModelConfig:
         The law's parameters sampled as one site of their terms (:data:`LEVEL_SITE`, see :class:`LevelSplit`).
         None (the default): the law's ``level`` where all its parameters are shared (:func:`resolve_level`);
         ``()``: none, each parameter its own site, as every fit saved before 2026-12-06 was sampled.
+    fixed : mapping of str to float
+        Law parameters held at a known value instead of sampled, ``{param: value}`` on the parameter's natural
+        scale (e.g. ``{"alpha": 0.34}``): the posterior records the value in every draw, as a deterministic site,
+        and nothing downstream (predictions, allocations, reports) needs to know. Their pool mode is ``"shared"``.
     """
 
     pool: Mapping[str, str]
@@ -142,16 +146,20 @@ class ModelConfig:
     crossed_priors: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
     group_predictors: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     level: tuple[str, ...] | None = None
+    fixed: Mapping[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form."""
-        return {"pool": dict(self.pool), "likelihood": self.likelihood, "sigma_scale": self.sigma_scale,
-                "group_scale": self.group_scale, "centred": self.centred,
-                "crossed": {p: list(v) for p, v in self.crossed.items()},
-                "crossed_levels": {k: list(v) for k, v in self.crossed_levels.items()},
-                "crossed_priors": {k: {lv: list(v) for lv, v in d.items()} for k, d in self.crossed_priors.items()},
-                "group_predictors": {p: dict(d) for p, d in self.group_predictors.items()},
-                "level": None if self.level is None else list(self.level)}
+        """JSON-serialisable form (``fixed`` only where a parameter is fixed, so that other models keep their form)."""
+        out = {"pool": dict(self.pool), "likelihood": self.likelihood, "sigma_scale": self.sigma_scale,
+               "group_scale": self.group_scale, "centred": self.centred,
+               "crossed": {p: list(v) for p, v in self.crossed.items()},
+               "crossed_levels": {k: list(v) for k, v in self.crossed_levels.items()},
+               "crossed_priors": {k: {lv: list(v) for lv, v in d.items()} for k, d in self.crossed_priors.items()},
+               "group_predictors": {p: dict(d) for p, d in self.group_predictors.items()},
+               "level": None if self.level is None else list(self.level)}
+        if self.fixed:
+            out["fixed"] = {p: float(v) for p, v in self.fixed.items()}
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelConfig:
@@ -478,6 +486,9 @@ def build_model(law: Law, config: ModelConfig):
         for p in order:
             if p == LEVEL_SITE:
                 _sample_level(law, level, natural, priors, data, pop)
+                continue
+            if p in config.fixed:  # held at its value: recorded in every draw, not sampled
+                pop[p] = numpyro.deterministic(p, jnp.asarray(config.fixed[p], dtype=jnp.result_type(float)))
                 continue
             prior = priors[p]
             mode = pool[p]

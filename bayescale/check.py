@@ -280,11 +280,14 @@ def law_param_names(fit, *, centred: bool = False) -> list[str]:
 
     With ``centred=True``, a coefficient of a centred input is named by its sampled coefficient at the centre of
     the data (``a_c``, ``a_c_loc``): ``log a`` itself is ``a_c + alpha log N0``, so it correlates with its exponent
-    by construction however well the runs pin both down.
+    by construction however well the runs pin both down. A parameter held fixed (``fixed=``) is left out: its draws
+    are one value.
     """
     post = fit.tree.posterior
     names = []
     for p in fit.law.params:
+        if p in fit.config.fixed:
+            continue
         base = f"{p}_c" if centred and p in fit.law.centre else p
         name = f"{base}_loc" if fit.config.pool.get(p) == "partial" else base
         if name in post and post[name].ndim == 2:

@@ -130,6 +130,22 @@ TargetAcceptProb = Annotated[float, typer.Option(
     help="NUTS's target acceptance rate in (0, 1); raise it (0.95, 0.99) when fits report divergences")]
 
 
+def _fixed_values(fix: list[str] | None) -> dict[str, float] | None:
+    """``--fix name=value`` options as ``bs.fit``'s ``fixed=``; a malformed one fails naming it."""
+    if not fix:
+        return None
+    out = {}
+    for item in fix:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            _fail(f"--fix {item!r}: give a parameter and a number, as name=value, e.g. --fix alpha=0.34")
+    return out
+
+
 @app.command(context_settings={"allow_extra_args": True})  # extra arguments: see the check of `runs` below
 def fit(
     ctx: typer.Context,
@@ -145,6 +161,9 @@ def fit(
     noise: Annotated[str | None, typer.Option(
         help="column of known per-run noise sd on the likelihood's scale (log loss, logit accuracy), or of items "
              "for --likelihood binomial | beta_binomial")] = None,
+    fix: Annotated[list[str] | None, typer.Option(
+        help="hold a law parameter at a value instead of fitting it, as name=value (repeat for several), e.g. "
+             "--fix alpha=0.34")] = None,
     num_chains: int = 4,
     num_warmup: int = 1000,
     num_samples: int = 1000,
@@ -176,10 +195,11 @@ def fit(
     if out.is_dir():  # before fitting, which can take minutes
         _fail(f"--out {out} is a folder; give the fit file's name, e.g. --out {out / 'fit.nc'}")
     _output_file(out, "--out")
+    fixed = _fixed_values(fix)
     table = _read_table(runs)
     try:
         result = bs.fit(law, table, groups=groups or None, pool=pool, pooling=pooling, likelihood=likelihood,
-                        noise=noise,
+                        noise=noise, fixed=fixed,
                         num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples, seed=seed,
                         target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
                         warmup_tree_depth=warmup_tree_depth, flops_per_param_token=flops_per_param_token,

@@ -503,6 +503,7 @@ def fit(
     crossed: Mapping[str, Mapping[str, str]] | None = None,
     crossed_priors: Mapping[str, Mapping[str, Any]] | None = None,
     group_predictors: Mapping[str, Sequence[str]] | None = None,
+    fixed: Mapping[str, float] | None = None,
     num_chains: int | None = None,
     num_warmup: int | None = None,
     num_samples: int | None = None,
@@ -576,6 +577,12 @@ def fit(
         Normal(0, 1) prior. E.g. ``{"b_noise": ["n", "d"]}`` fits ``log B_noise = c + b_n log N + b_d log D`` across
         model sizes, every run of every size informing it; a group not seen in fitting is predicted from its own
         columns.
+    fixed : mapping of str to float, optional
+        Law parameters held at a known value instead of fitted, ``{parameter: value}`` on the parameter's natural
+        scale, e.g. ``{"alpha": 0.34}`` to fit the rest of the Chinchilla law with Hoffmann's exponent. The value
+        must lie in the parameter's prior support; a fixed parameter is shared (not in ``pool=`` as varying by
+        group, not crossed). Its posterior variable holds the value in every draw, so predictions, allocations and
+        reports work as for any fit; its diagnostics are left out (they are those of a constant).
     {nuts}
     progress_bar : bool, optional
         Print one line when sampling starts and ends (the sampler runs as one compiled program, so there is no
@@ -620,7 +627,7 @@ def fit(
             raise ValueError("log_likelihood=False: a Chain's fit keeps each stage's pointwise log-likelihood "
                              "(log_likelihood=True, the default); fit the stages' laws alone to leave it out")
         unused = [name for name, v in (("crossed", crossed), ("crossed_priors", crossed_priors),
-                                       ("group_predictors", group_predictors)) if v]
+                                       ("group_predictors", group_predictors), ("fixed", fixed)) if v]
         if unused:
             raise ValueError(f"{', '.join(unused)}: not supported for a Chain (its stages are pooled over groups= "
                              "with pool=); fit the stages' laws alone to use them")
@@ -638,7 +645,7 @@ def fit(
     law = get_law(law)
     prep = _prepare(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
                     sigma_scale=sigma_scale, group_scale=group_scale, flops_per_param_token=flops_per_param_token,
-                    crossed=crossed, crossed_priors=crossed_priors, group_predictors=group_predictors)
+                    crossed=crossed, crossed_priors=crossed_priors, group_predictors=group_predictors, fixed=fixed)
     start = time.perf_counter()
     if progress:
         print(f"bayescale: sampling {law.name} ({opts.sampler}), {opts.num_chains} chains x ({opts.num_warmup} "
@@ -673,6 +680,7 @@ def fit_many(
     likelihood: str = "student_t",
     noise: str | None = None,
     crossed: Mapping[str, Mapping[str, str]] | None = None,
+    fixed: Mapping[str, float] | None = None,
     num_chains: int | None = None,
     num_warmup: int | None = None,
     num_samples: int | None = None,
@@ -709,7 +717,7 @@ def fit_many(
         All runs with the ``by`` column(s) naming the fit each run belongs to; or one table per fit.
     by : str or sequence of str, optional
         Column(s) splitting ``runs`` into fits (required for a DataFrame, not allowed for a mapping).
-    groups, pool, pooling, likelihood, noise, crossed
+    groups, pool, pooling, likelihood, noise, crossed, fixed
         As in :func:`fit`, applied to every fit (``pooling="auto"`` decides per fit).
     {nuts}
     batch_size : int, optional
@@ -772,7 +780,7 @@ def fit_many(
         try:
             preps.append(_prepare(law, frame, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood,
                                   noise=noise, sigma_scale=sigma_scale, group_scale=group_scale,
-                                  flops_per_param_token=flops_per_param_token, crossed=crossed))
+                                  flops_per_param_token=flops_per_param_token, crossed=crossed, fixed=fixed))
         except RunTableError as err:
             raise RunTableError([f"fit {name!r} (by={by!r}): {p}" for p in err.problems]) from err
         except (ValueError, TypeError) as err:
@@ -1000,7 +1008,8 @@ class _Prepared:
 
 
 def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_scale, group_scale,
-             flops_per_param_token, crossed=None, crossed_priors=None, group_predictors=None) -> _Prepared:
+             flops_per_param_token, crossed=None, crossed_priors=None, group_predictors=None,
+             fixed=None) -> _Prepared:
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
     if likelihood == "beta" and (law.link != "logit" or noise is not None):
@@ -1027,13 +1036,15 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
         if isinstance(pool, Mapping) and pool.get(p, "shared") != "shared":
             raise ValueError(f"parameter {p!r} is crossed (crossed=); leave it out of pool=")
         modes[p] = "crossed"
+    held = _fixed_config(law, fixed, modes, predictors)
     cross_levels = _crossed_levels(table.frame, cross)
     config = ModelConfig(
         pool=modes, likelihood=likelihood, group_scale=group_scale,
         sigma_scale=float(law.noise_scale if sigma_scale is None else sigma_scale),
         centred=pooling == "centred", crossed=cross, crossed_levels=cross_levels,
         crossed_priors=_crossed_priors(law, cross, cross_levels, crossed_priors),
-        group_predictors=_predictor_centres(table, predictors), level=resolve_level(law, modes),
+        group_predictors=_predictor_centres(table, predictors),
+        level=() if set(held) & set(law.level) else resolve_level(law, modes), fixed=held,
     )
     log_x0 = geometric_centre({k: table.frame[k].to_numpy() for k in law.inputs})
     data, levels, _ = _model_data(table, log_x0, config=config)
@@ -1041,6 +1052,41 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
     if data.group is not None:
         data, positions = _grid_data(data)
     return _Prepared(law, table, config, log_x0, data, tuple(levels), positions)
+
+
+def _fixed_config(law: Law, fixed, modes: Mapping[str, str], predictors: Mapping[str, Any]) -> dict[str, float]:
+    """Check ``fixed=`` (parameters held at a value) against the law and the hierarchy; return it as floats.
+
+    A fixed level parameter leaves the law's other level terms one site each (:class:`~bayescale.build.LevelSplit`
+    splits the terms of parameters that are all sampled).
+    """
+    if fixed is None:
+        return {}
+    if not isinstance(fixed, Mapping):
+        raise TypeError(f"fixed= must be a mapping of parameter to value, e.g. {{'alpha': 0.34}}, got "
+                        f"{type(fixed).__name__}")
+    unknown = [p for p in fixed if p not in law.params]
+    if unknown:
+        raise ValueError(f"fixed= names unknown parameter(s) {unknown}; law {law.name!r} has {list(law.params)}")
+    held = {}
+    for p, v in fixed.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"fixed[{p!r}] must be a number, got {v!r}")
+        v = float(v)
+        support = law.params[p].support
+        if not np.isfinite(v) or not bool(support(v)):
+            raise ValueError(f"fixed[{p!r}] = {v!r} is outside the support of {p!r}'s prior "
+                             f"({type(law.params[p]).__name__}, {support}); give a value the law allows")
+        if modes.get(p, "shared") != "shared" or p in predictors:
+            how = "is crossed (crossed=)" if modes.get(p) == "crossed" else (
+                "has group predictors (group_predictors=)" if p in predictors else f"is {modes[p]} across groups")
+            raise ValueError(f"parameter {p!r} {how} and fixed (fixed=): a fixed parameter is one value for every "
+                             "run; drop it from one of them")
+        held[p] = v
+    if len(held) == len(law.params):
+        raise ValueError(f"fixed= holds every parameter of law {law.name!r}: nothing of the law is left to fit; "
+                         "use fit.predict on a fit with them free, or bs.simulate_ladder for the law at those values")
+    return held
 
 
 def _check_law_on_runs(law: Law, table: RunTable) -> None:
@@ -1419,7 +1465,7 @@ def _joined(shares: Sequence[Mapping[str, tuple]]) -> dict[str, tuple[np.ndarray
 
 def _param_names(law: Law, config: ModelConfig, available) -> list[str]:
     """Posterior variables that summarise the model (law parameters, population and noise parameters)."""
-    names = list(law.params)
+    names = [p for p in law.params if p not in config.fixed]  # a fixed parameter is a constant: nothing to judge
     for p, mode in config.pool.items():
         if mode == "partial":
             names += [f"{p}_loc", f"{p}_scale"]
@@ -1813,6 +1859,7 @@ class Fit:
         post = self.tree.posterior
         n = post.sizes["chain"] * post.sizes["draw"]
         grp = f", groups {list(self.groups)} ({len(self.levels)} levels)" if self.groups else ""
+        grp += "".join(f", {p} fixed at {v:g}" for p, v in self.config.fixed.items())
         return (f"<Fit {self.law.name}: {self.tree.observed_data.sizes['run']} runs{grp}, {post.sizes['chain']} "
                 f"chains x {post.sizes['draw']} draws ({n}); {self.diagnostics!r}>")
 

@@ -201,7 +201,8 @@ def _context(fit, report, figures, title) -> dict:
                   ["seed", str(meta["seed"])], ["input hash (sha256 of the runs)", meta["input_hash"]],
                   ["sampler", _sampler_line(opts, warmup_depth, meta.get("sampler", {}).get("warm_started_chains"))],
                   *([["refitted after", _fallback_line(meta["fallback_from"])]] if meta.get("fallback_from") else []),
-                  ["hierarchy", ", ".join(f"{p}: {m}" for p, m in fit.config.pool.items())
+                  ["hierarchy", ", ".join(f"{p}: fixed at {fit.config.fixed[p]:g}" if p in fit.config.fixed
+                                          else f"{p}: {m}" for p, m in fit.config.pool.items())
                    + (f" (groups {', '.join(fit.groups)})" if fit.groups else "")],
                   ["likelihood", fit.config.likelihood],
                   ["report written", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")]]

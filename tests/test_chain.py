@@ -188,6 +188,8 @@ def test_chain_errors_name_the_stage():
         bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), _runs(), likelihood={"err": "beta"})
     with pytest.raises(ValueError, match="group_predictors: not supported for a Chain"):
         bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), _runs(), group_predictors={"e": ["n"]})
+    with pytest.raises(ValueError, match="fixed: not supported for a Chain"):
+        bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), _runs(), fixed={"alpha": 0.34})
     with pytest.raises(ValueError, match="log_likelihood=False: a Chain's fit keeps each stage's pointwise"):
         bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), _runs(), log_likelihood=False)
 

@@ -1,0 +1,134 @@
+"""Parameters held at a known value (``fixed=``): the model is the full model conditioned on the value, the fit
+recovers the other parameters, and every later use of the fit (summary, checks, prediction, allocation, saving,
+batched fits, the command line) sees the fixed value."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+from _recovery import far_from_truth
+from typer.testing import CliRunner
+
+import bayescale as bs
+from bayescale.build import LEVEL_SITE, ModelConfig, build_model, constant_prior, resolve_pool
+from bayescale.simulate import default_design
+
+fit_module = importlib.import_module("bayescale.fit")  # the module (``bayescale.fit`` is also the function)
+
+TRUTH = {"e": 1.8, "a": 480.0, "b": 2000.0, "alpha": 0.34, "beta": 0.28}
+DESIGN = default_design(bs.get_law("chinchilla"), sizes=np.geomspace(3e7, 1e10, 8),
+                        tokens_per_param=(2, 5, 10, 20, 50, 100))
+SETTINGS = dict(num_warmup=500, num_samples=500, progress_bar=False)
+
+
+def ladder(seed: int) -> pd.DataFrame:
+    return bs.simulate_ladder("chinchilla", TRUTH, design=DESIGN, noise_sd=0.01, seed=seed)
+
+
+def test_a_fixed_parameter_is_the_full_model_conditioned_on_its_value():
+    """At the same values of the other sites, the log density of the model with ``alpha`` fixed equals the full
+    model's less ``alpha``'s prior log density (both with a site per parameter), and the fixed model has no
+    ``alpha`` site to sample."""
+    from numpyro.infer import Predictive
+    from numpyro.infer.util import log_density
+
+    from bayescale.predict import _sample_sites
+
+    law = bs.get_law("chinchilla")
+    pool = resolve_pool(law, None, False)
+    full = build_model(law, ModelConfig(pool=pool, sigma_scale=law.noise_scale, level=()))
+    held = build_model(law, ModelConfig(pool=pool, sigma_scale=law.noise_scale, level=(), fixed={"alpha": 0.34}))
+    runs = ladder(0)
+    with jax.enable_x64(True):
+        table = bs.validate_runs(runs, law)
+        data, _, _ = fit_module._model_data(table, fit_module.geometric_centre({k: runs[k] for k in law.inputs}))
+        sites_full, sites_held = _sample_sites(full, data), _sample_sites(held, data)
+        assert "alpha" in sites_full and "alpha" not in sites_held and set(sites_held) == set(sites_full) - {"alpha"}
+        prior = jax.jit(lambda key: Predictive(held, num_samples=3)(key, data))(jax.random.PRNGKey(0))
+        np.testing.assert_array_equal(np.asarray(prior["alpha"]), 0.34)  # recorded, as a deterministic site
+        both = jax.jit(lambda at: (log_density(full, (data,), {}, {**{k: at[k] for k in sites_held}, "alpha": 0.34})[0],
+                                   log_density(held, (data,), {}, {k: at[k] for k in sites_held})[0]))
+        alpha_prior = float(constant_prior(law.params["alpha"]).log_prob(0.34))  # the model's form of the prior
+        for i in range(3):
+            lp_full, lp_held = both({k: v[i] for k, v in prior.items()})
+            assert float(lp_held) == pytest.approx(float(lp_full) - alpha_prior, rel=1e-12, abs=1e-9)
+
+
+@pytest.mark.statistical
+def test_fixed_exponent_holds_its_value_and_the_others_recover(tmp_path):
+    """``alpha`` fixed at its true value: every draw holds it, the fit passes its checks, the other parameters are
+    recovered, and the summary, checks, predictions, allocation and a saved and reloaded fit all carry the value."""
+    f = bs.fit("chinchilla", ladder(1), fixed={"alpha": 0.34}, seed=0, **SETTINGS)
+    np.testing.assert_array_equal(np.unique(f.tree.posterior["alpha"].values), [0.34])
+    assert f.config.fixed == {"alpha": 0.34} and f.config.level == ("e", "a", "b")  # alpha is not a level term
+    assert "alpha" not in f.param_vars and "alpha" not in f.summary().index
+    assert f.diagnostics.ok, f.diagnostics
+    assert "alpha fixed at 0.34" in repr(f)
+    bad = far_from_truth(f, {k: v for k, v in TRUTH.items() if k != "alpha"})
+    assert not bad, bad
+    report = f.check()
+    assert not [x for x in report.findings if "alpha" in x.message and x.status != "ok"], report
+    at = pd.DataFrame({"n": [7e10], "d": [1.4e12]})
+    alloc = f.optimal_allocation(c=5.76e23)
+    assert np.isfinite(alloc.select_dtypes("number").to_numpy()).all()
+    f.save(tmp_path / "held.nc")
+    g = bs.load(tmp_path / "held.nc")
+    assert g.config.fixed == {"alpha": 0.34}
+    pd.testing.assert_frame_equal(g.predict(at, kind="mean"), f.predict(at, kind="mean"))
+
+
+@pytest.mark.statistical
+def test_fixing_a_level_term_samples_the_other_terms_one_site_each():
+    """The irreducible loss fixed: the law's level site is not used (it splits terms that are all sampled), ``e``
+    holds its value, and the exponents are recovered."""
+    f = bs.fit("chinchilla", ladder(2), fixed={"e": 1.8}, seed=0, **SETTINGS)
+    assert f.config.level == () and LEVEL_SITE not in f.tree.posterior
+    np.testing.assert_array_equal(np.unique(f.tree.posterior["e"].values), [1.8])
+    assert f.diagnostics.ok, f.diagnostics
+    bad = far_from_truth(f, {k: TRUTH[k] for k in ("alpha", "beta")})
+    assert not bad, bad
+
+
+def test_fit_many_and_the_command_line_pass_fixed_values_on(tmp_path):
+    """``fit_many``'s fits each hold the value; ``bayescale fit --fix alpha=0.34`` saves a fit that does."""
+    from bayescale.cli import app
+
+    runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in (3, 4)])
+    short = dict(num_chains=2, num_warmup=150, num_samples=150, progress_bar=False, fallback=False)
+    ladder(5).to_csv(tmp_path / "runs.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # short chains; the values are what is checked
+        fits = bs.fit_many("chinchilla", runs, by="task", fixed={"beta": 0.28}, seed=0, **short)
+        res = CliRunner().invoke(app, ["fit", str(tmp_path / "runs.csv"), "--fix", "alpha=0.34", "--num-chains",
+                                       "2", "--num-warmup", "150", "--num-samples", "150", "--no-fallback",
+                                       "--out", str(tmp_path / "fit.nc")])
+    for f in fits.values():
+        np.testing.assert_array_equal(np.unique(f.tree.posterior["beta"].values), [0.28])
+    assert res.exit_code == 0, res.output
+    assert bs.load(tmp_path / "fit.nc").config.fixed == {"alpha": 0.34}
+    bad = CliRunner().invoke(app, ["fit", str(tmp_path / "runs.csv"), "--fix", "alpha:0.34"])
+    assert bad.exit_code == 2 and "--fix 'alpha:0.34': give a parameter and a number, as name=value" in bad.output
+
+
+@pytest.mark.parametrize(("fixed", "extra", "error", "match"), [
+    ({"gamma": 1.0}, {}, ValueError, r"fixed= names unknown parameter\(s\) \['gamma'\]; law 'chinchilla' has"),
+    ({"alpha": 1.5}, {}, ValueError, r"fixed\['alpha'\] = 1.5 is outside the support of 'alpha''s prior \(Beta"),
+    ({"e": -1.0}, {}, ValueError, r"fixed\['e'\] = -1.0 is outside the support"),
+    ({"alpha": float("nan")}, {}, ValueError, r"fixed\['alpha'\] = nan is outside the support"),
+    ({"alpha": "0.34"}, {}, TypeError, r"fixed\['alpha'\] must be a number, got '0.34'"),
+    ([("alpha", 0.34)], {}, TypeError, r"fixed= must be a mapping of parameter to value"),
+    ({"e": 1.8}, {"groups": "group", "pool": {"e": "partial"}}, ValueError,
+     r"parameter 'e' is partial across groups and fixed \(fixed=\): a fixed parameter is one value for every run"),
+    (TRUTH, {}, ValueError, r"fixed= holds every parameter of law 'chinchilla': nothing of the law is left to fit"),
+])
+def test_bad_fixed_values_are_refused_before_sampling(fixed, extra, error, match):
+    runs = ladder(0).assign(group=lambda t: np.where(t.index % 2 == 0, "g0", "g1"))
+    if "groups" not in extra:
+        runs = runs.drop(columns="group")
+    with pytest.raises(error, match=match):
+        bs.fit("chinchilla", runs, fixed=fixed, progress_bar=False, **extra)
