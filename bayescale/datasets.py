@@ -451,12 +451,18 @@ def _resolve(ds: _Dataset, rel: str, data_dir: str | os.PathLike | None) -> Path
         else:
             return Path(got)
 
+    if f.derived or f.url is None:
+        also = " (this file cannot be downloaded)"
+    else:
+        from urllib.parse import urlsplit
+
+        also = (f", or allow the download (network access to {urlsplit(f.url).hostname}; files are cached under "
+                "the user cache)")
     raise DatasetNotFoundError(
         f"cannot find file {rel!r} of data set {name!r}. Tried:\n  - "
         + "\n  - ".join(tried)
         + f"\nFix: set {ENV_VAR} to a directory laid out as <dir>/{name}/{rel} (the layout of the project's "
-        "shared data folder), or pass data_dir=..., or allow the download (network access to "
-        "raw.githubusercontent.com; files are cached under the user cache)."
+        f"shared data folder), or pass data_dir=...{also}."
     )
 
 

@@ -443,7 +443,7 @@ def test_nothing_reachable_raises_not_found(offline, tmp_path):
     assert "BAYESCALE_DATA_DIR" in msg and "svg_extracted_data.csv" in msg
     assert str(empty / "chinchilla_epoch" / "svg_extracted_data.csv") in msg
     assert str(tmp_path / "cache") in msg and "ConnectionError" in msg
-    assert "download" in msg
+    assert "download" in msg and "allow the download (network access to raw.githubusercontent.com;" in msg
     files = {f.path: f for f in datasets.info("chinchilla_epoch").files}
     assert offline == [files["svg_extracted_data.csv"].url]
 
@@ -452,6 +452,7 @@ def test_derived_file_is_never_downloaded(offline):
     with pytest.raises(DatasetNotFoundError, match="only available from a data directory") as err:
         datasets.load("datablations_muennighoff")
     assert "BAYESCALE_DATA_DIR: not set" in str(err.value)
+    assert str(err.value).endswith("or pass data_dir=... (this file cannot be downloaded).")  # no download advice
     assert offline == []
 
 
