@@ -580,8 +580,8 @@ def fit(
     fixed : mapping of str to float, optional
         Law parameters held at a known value instead of fitted, ``{parameter: value}`` on the parameter's natural
         scale, e.g. ``{"alpha": 0.34}`` to fit the rest of the Chinchilla law with Hoffmann's exponent. The value
-        must lie in the parameter's prior support; a fixed parameter is shared (not in ``pool=`` as varying by
-        group, not crossed). Its posterior variable holds the value in every draw, so predictions, allocations and
+        must lie in the parameter's prior support; a fixed parameter is shared (a ``pool=`` string applies to the
+        others; a ``pool=`` mapping may not name it as varying by group, nor may ``crossed=``). Its posterior variable holds the value in every draw, so predictions, allocations and
         reports work as for any fit; its diagnostics are left out (they are those of a constant).
     {nuts}
     progress_bar : bool, optional
@@ -1036,7 +1036,8 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
         if isinstance(pool, Mapping) and pool.get(p, "shared") != "shared":
             raise ValueError(f"parameter {p!r} is crossed (crossed=); leave it out of pool=")
         modes[p] = "crossed"
-    held = _fixed_config(law, fixed, modes, predictors)
+    held = _fixed_config(law, fixed, modes, predictors, named=set(pool) if isinstance(pool, Mapping) else set())
+    modes.update({p: "shared" for p in held})  # a pool= string (or the default with groups) leaves fixed ones out
     cross_levels = _crossed_levels(table.frame, cross)
     config = ModelConfig(
         pool=modes, likelihood=likelihood, group_scale=group_scale,
@@ -1054,10 +1055,13 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
     return _Prepared(law, table, config, log_x0, data, tuple(levels), positions)
 
 
-def _fixed_config(law: Law, fixed, modes: Mapping[str, str], predictors: Mapping[str, Any]) -> dict[str, float]:
+def _fixed_config(law: Law, fixed, modes: Mapping[str, str], predictors: Mapping[str, Any],
+                  named: set[str]) -> dict[str, float]:
     """Check ``fixed=`` (parameters held at a value) against the law and the hierarchy; return it as floats.
 
-    A fixed level parameter leaves the law's other level terms one site each (:class:`~bayescale.build.LevelSplit`
+    ``named``: the parameters a ``pool=`` mapping names; a fixed one it names as varying by group is an error,
+    while a ``pool=`` string (or the default partial pooling with groups) applies to the parameters not fixed. A
+    fixed level parameter leaves the law's other level terms one site each (:class:`~bayescale.build.LevelSplit`
     splits the terms of parameters that are all sampled).
     """
     if fixed is None:
@@ -1077,7 +1081,7 @@ def _fixed_config(law: Law, fixed, modes: Mapping[str, str], predictors: Mapping
         if not np.isfinite(v) or not bool(support(v)):
             raise ValueError(f"fixed[{p!r}] = {v!r} is outside the support of {p!r}'s prior "
                              f"({type(law.params[p]).__name__}, {support}); give a value the law allows")
-        if modes.get(p, "shared") != "shared" or p in predictors:
+        if (p in named and modes.get(p, "shared") != "shared") or modes.get(p) == "crossed" or p in predictors:
             how = "is crossed (crossed=)" if modes.get(p) == "crossed" else (
                 "has group predictors (group_predictors=)" if p in predictors else f"is {modes[p]} across groups")
             raise ValueError(f"parameter {p!r} {how} and fixed (fixed=): a fixed parameter is one value for every "

@@ -115,6 +115,19 @@ def test_fit_many_and_the_command_line_pass_fixed_values_on(tmp_path):
     assert bad.exit_code == 2 and "--fix 'alpha:0.34': give a parameter and a number, as name=value" in bad.output
 
 
+def test_a_fixed_parameter_stays_out_of_a_pool_string_over_groups():
+    """With groups and ``pool="partial"`` (or the default), a fixed parameter is shared and held; the others vary
+    by group."""
+    runs = bs.simulate_ladder("chinchilla", num_groups=2, seed=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # short chains; the structure is what is checked
+        f = bs.fit("chinchilla", runs, groups="group", pool="partial", fixed={"alpha": 0.34}, num_chains=2,
+                   num_warmup=150, num_samples=150, progress_bar=False, fallback=False)
+    assert f.config.pool["alpha"] == "shared" and f.config.pool["e"] == "partial"
+    np.testing.assert_array_equal(np.unique(f.tree.posterior["alpha"].values), [0.34])
+    assert f.tree.posterior["e"].ndim == 3  # one value per group
+
+
 @pytest.mark.parametrize(("fixed", "extra", "error", "match"), [
     ({"gamma": 1.0}, {}, ValueError, r"fixed= names unknown parameter\(s\) \['gamma'\]; law 'chinchilla' has"),
     ({"alpha": 1.5}, {}, ValueError, r"fixed\['alpha'\] = 1.5 is outside the support of 'alpha''s prior \(Beta"),
