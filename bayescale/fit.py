@@ -581,8 +581,9 @@ def fit(
         Law parameters held at a known value instead of fitted, ``{parameter: value}`` on the parameter's natural
         scale, e.g. ``{"alpha": 0.34}`` to fit the rest of the Chinchilla law with Hoffmann's exponent. The value
         must lie in the parameter's prior support; a fixed parameter is shared (a ``pool=`` string applies to the
-        others; a ``pool=`` mapping may not name it as varying by group, nor may ``crossed=``). Its posterior variable holds the value in every draw, so predictions, allocations and
-        reports work as for any fit; its diagnostics are left out (they are those of a constant).
+        others; a ``pool=`` mapping may not name it as varying by group, nor may ``crossed=``). Its posterior
+        variable holds the value in every draw, so predictions, allocations and reports work as for any fit; its
+        diagnostics are left out (they are those of a constant).
     {nuts}
     progress_bar : bool, optional
         Print one line when sampling starts and ends (the sampler runs as one compiled program, so there is no
