@@ -834,8 +834,7 @@ def figure(saved: dict, path: str | Path) -> Path:
         rows = [r for r in saved[p] if r["system"] != "_gradient" and not r.get("alone")]
         stan = next((r for r in rows if r["system"] == "stan"), None)
         what, unit, value = _PANELS[p]
-        bars = [(r["system"] + (" [second call]" if r.get("repeat") and "second" not in r["system"] else ""),
-                 value(r), _row_gate(p, r, stan)) for r in rows if value(r)]
+        bars = [(r["system"], value(r), _row_gate(p, r, stan)) for r in rows if value(r)]  # second calls say so
         panels.append((p, what, unit, bars))
     fig, axes = plt.subplots(len(panels), 1, figsize=(11, 0.42 * sum(len(b) for *_, b in panels) + 1.6 * len(panels)),
                              squeeze=False, height_ratios=[len(b) + 2 for *_, b in panels])
