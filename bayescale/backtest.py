@@ -260,7 +260,8 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
         Show a bar over the (cut, law) fits, each with its point fit; default on when stderr is a terminal (not
         under ``CI``). The fits' own bars stay off.
     **fit_kwargs
-        Passed to :func:`bayescale.fit` (``num_samples``, ``groups``, ...).
+        Passed to :func:`bayescale.fit` (``num_samples``, ``groups``, ...). ``fixed=`` (parameters held at a value)
+        holds them in the Huber point fit too, so that both methods score the same model.
 
     Returns
     -------
@@ -324,7 +325,7 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
             fits[(cut, law.name)] = fit
             methods = {"bayescale": link_draws}
             if classical:
-                point = huber_fit(law, train, n_boot=n_boot, seed=seed)
+                point = huber_fit(law, train, n_boot=n_boot, seed=seed, fixed=fit_kwargs.get("fixed"))
                 methods["huber"] = point.predictive_draws(test, seed=seed, scale="link")
             for method, xd in methods.items():
                 rows.append({"cut": cut, "law": law.name, "method": method, "n_train": len(train),

@@ -167,7 +167,7 @@ def _objective(law, runs: pd.DataFrame):
 
 
 def huber_fit(law, runs: pd.DataFrame, *, starts: str | np.ndarray = "prior", n_boot: int = 100,
-              seed: int = 0) -> PointFit:
+              seed: int = 0, fixed: Mapping[str, float] | None = None) -> PointFit:
     """Fit ``law`` to ``runs`` by the literature's method (see the module docstring).
 
     Parameters
@@ -183,6 +183,9 @@ def huber_fit(law, runs: pd.DataFrame, *, starts: str | np.ndarray = "prior", n_
     n_boot : int
         Bootstrap resamples (0 for none).
     seed : int
+    fixed : mapping of str to float, optional
+        Parameters held at a value, as ``bs.fit``'s ``fixed=`` (L-BFGS-B's bounds pin them): the point fit of the
+        same model as a Bayesian fit with those parameters fixed.
 
     Returns
     -------
@@ -208,8 +211,21 @@ def huber_fit(law, runs: pd.DataFrame, *, starts: str | np.ndarray = "prior", n_
     else:
         grid = np.asarray(starts, dtype=float)
     logs = np.asarray(_transforms(law))
+    names = list(law.params)
+    fixed = dict(fixed or {})
+    unknown = [p for p in fixed if p not in law.params]
+    if unknown:
+        raise ValueError(f"fixed= names unknown parameter(s) {unknown}; law {law.name!r} has {names}")
+    for p, v in fixed.items():  # the starts' column of a fixed parameter is its value (duplicates dropped below)
+        if not (np.isfinite(float(v)) and bool(law.params[p].support(float(v)))):
+            raise ValueError(f"fixed[{p!r}] = {v!r} is outside the support of {p!r}'s prior")
+        grid = np.array(grid, dtype=float)
+        grid[:, names.index(p)] = float(v)
+    if fixed:
+        grid = np.unique(grid, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         u_grid = np.where(logs, np.log(np.where(logs, grid, 1.0)), grid)
+    bounds = [(u, u) if p in fixed else (None, None) for p, u in zip(names, u_grid[0], strict=True)]
     import jax
 
     with jax.enable_x64(True):
@@ -218,7 +234,7 @@ def huber_fit(law, runs: pd.DataFrame, *, starts: str | np.ndarray = "prior", n_
         for u0 in u_grid:
             if not np.all(np.isfinite(u0)):
                 continue
-            res = minimize(fun, u0, jac=True, method="L-BFGS-B", options=_OPTIONS)
+            res = minimize(fun, u0, jac=True, method="L-BFGS-B", bounds=bounds, options=_OPTIONS)
             if np.isfinite(res.fun) and res.fun < best[0]:
                 best = (float(res.fun), res.x)
         boot_u = []
@@ -227,11 +243,11 @@ def huber_fit(law, runs: pd.DataFrame, *, starts: str | np.ndarray = "prior", n_
         for _ in range(n_boot if best[1] is not None else 0):
             # a resample of the runs, as each run's count in it (the same objective as summing over its rows)
             counts = jax.numpy.asarray(np.bincount(rng.integers(0, n, size=n), minlength=n), dtype=float)
-            res = minimize(fun, best[1], args=(counts,), jac=True, method="L-BFGS-B", options=_OPTIONS)
+            res = minimize(fun, best[1], args=(counts,), jac=True, method="L-BFGS-B", bounds=bounds,
+                           options=_OPTIONS)
             boot_u.append(res.x)
     if best[1] is None:
         raise RuntimeError(f"no start of the Huber fit of {law.name!r} reached a finite objective")
-    names = list(law.params)
 
     def natural(u):
         return {n: float(np.exp(u[i]) if logs[i] else u[i]) for i, n in enumerate(names)}

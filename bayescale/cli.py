@@ -10,6 +10,7 @@ exits with code 1 when a rank test fails.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,11 +74,17 @@ def _by_line(frame, path: Path):
     return frame
 
 
-def _table_failure(exc: Exception, table) -> None:
-    """Fail with ``exc``'s message, saying how rows are named when it names rows of ``table``."""
+def _table_failure(exc: Exception, table, fixed: bool = False) -> None:
+    """Fail with ``exc``'s message, saying how rows are named when it names rows of ``table``.
+
+    ``fixed``: the command passed ``--fix`` values, which a message about ``fixed=`` names in the command line's
+    words.
+    """
     from bayescale.data import _NAMES_ROWS
 
     msg = str(exc).strip('"')
+    if fixed and "fixed" in msg:
+        _fail(_fixed_failure(msg))
     if table is not None and isinstance(exc, ValueError) and _NAMES_ROWS.search(msg) and table.attrs.get("rows"):
         msg += f"\n({table.attrs['rows']})"
     _fail(msg)
@@ -131,19 +138,35 @@ TargetAcceptProb = Annotated[float, typer.Option(
 
 
 def _fixed_values(fix: list[str] | None) -> dict[str, float] | None:
-    """``--fix name=value`` options as ``bs.fit``'s ``fixed=``; a malformed one fails naming it."""
+    """Return ``--fix name=value`` options as ``bs.fit``'s ``fixed=``.
+
+    Each option may hold several, comma-separated, as ``--at`` does; a malformed one, or a parameter given twice,
+    fails naming it.
+    """
     if not fix:
         return None
     out = {}
     for item in fix:
-        name, sep, value = item.partition("=")
-        try:
-            if not sep or not name.strip():
-                raise ValueError
-            out[name.strip()] = float(value)
-        except ValueError:
-            _fail(f"--fix {item!r}: give a parameter and a number, as name=value, e.g. --fix alpha=0.34")
+        for part in item.split(","):
+            name, sep, value = part.partition("=")
+            name = name.strip()
+            try:
+                if not sep or not name:
+                    raise ValueError
+                number = float(value)
+            except ValueError:
+                _fail(f"--fix {item!r}: give a parameter and a number, as name=value, e.g. --fix alpha=0.34 "
+                      "(several: --fix alpha=0.34,beta=0.28)")
+            if name in out:
+                _fail(f"--fix gives {name} twice ({out[name]:g} and {number:g}); give each parameter once")
+            out[name] = number
     return out
+
+
+def _fixed_failure(msg: str) -> str:
+    """``bs.fit``'s message about ``fixed=`` in the command line's words (``--fix``)."""
+    msg = re.sub(r"fixed\['(\w+)'\] = (\S+)", lambda m: f"--fix {m[1]}={float(m[2]):g}", msg)
+    return msg.replace("fixed= ", "--fix ").replace("(fixed=)", "(--fix)")
 
 
 @app.command(context_settings={"allow_extra_args": True})  # extra arguments: see the check of `runs` below
@@ -162,8 +185,8 @@ def fit(
         help="column of known per-run noise sd on the likelihood's scale (log loss, logit accuracy), or of items "
              "for --likelihood binomial | beta_binomial")] = None,
     fix: Annotated[list[str] | None, typer.Option(
-        help="hold a law parameter at a value instead of fitting it, as name=value (repeat for several), e.g. "
-             "--fix alpha=0.34")] = None,
+        help="hold a law parameter at a value instead of fitting it, as name=value (several: repeat it, or "
+             "separate them with commas), e.g. --fix alpha=0.34")] = None,
     num_chains: int = 4,
     num_warmup: int = 1000,
     num_samples: int = 1000,
@@ -205,7 +228,7 @@ def fit(
                         warmup_tree_depth=warmup_tree_depth, flops_per_param_token=flops_per_param_token,
                         sigma_scale=sigma_scale, fallback=fallback, log_likelihood=log_likelihood)
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
-        _table_failure(exc, table)
+        _table_failure(exc, table, fixed=bool(fixed))
     try:
         result.save(out)
     except OSError as exc:
@@ -352,6 +375,8 @@ def backtest(
                                                         "for several); this or --holdout is required")]
     = None,
     by: Annotated[str, typer.Option(help="compute (c, or 6 n d) or an input column")] = "compute",
+    fix: Annotated[list[str] | None, typer.Option(
+        help="hold a law parameter at a value in every fit, Bayesian and Huber, as name=value (as for fit)")] = None,
     classical: Annotated[bool, typer.Option(help="also score the Huber point fit with bootstrap")] = True,
     out: Annotated[Path | None, typer.Option(help="folder for backtest.csv and predictions.csv")] = None,
     num_warmup: int = 1000,
@@ -368,13 +393,14 @@ def backtest(
     if bool(holdout) == bool(cut):
         _fail("give exactly one of --holdout (fractions of the runs to hold out, largest first) and --cut (values "
               "of --by to train below)")
+    fixed = _fixed_values(fix)
     table = _read_table(runs)
     try:
         bt = bs.backtest(law or ["chinchilla"], table, holdout=holdout or None, cuts=cut or None, by=by,
                          classical=classical, seed=seed, num_warmup=num_warmup, num_samples=num_samples,
-                         target_accept_prob=target_accept_prob)
+                         target_accept_prob=target_accept_prob, **({"fixed": fixed} if fixed else {}))
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
-        _table_failure(exc, table)
+        _table_failure(exc, table, fixed=bool(fixed))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(bt.table, out / "backtest.csv", index=False)

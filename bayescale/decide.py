@@ -768,7 +768,9 @@ def _refit_gain(fit, run: pd.Series, result: float, compute: float, bounds, j0: 
     opts = fit.meta["options"]
     kwargs = {"likelihood": fit.config.likelihood, "num_chains": opts["num_chains"], "num_warmup": opts["num_warmup"],
               "num_samples": opts["num_samples"], "target_accept_prob": opts["target_accept_prob"], "seed": seed,
-              "sigma_scale": fit.config.sigma_scale, **dict(refit_kwargs or {})}
+              "sigma_scale": fit.config.sigma_scale, "max_tree_depth": opts["max_tree_depth"],
+              "flops_per_param_token": opts.get("flops_per_param_token", 6.0),
+              **({"fixed": dict(fit.config.fixed)} if fit.config.fixed else {}), **dict(refit_kwargs or {})}
     runs = fit.runs()
     new = pd.DataFrame({"n": [float(run["n"])], "d": [float(run["d"])], fit.law.target: [result]},
                        index=pd.Index(["(next run)"], name=runs.index.name))
@@ -823,8 +825,9 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
         the other candidates). Fits without groups only.
     refit_outcomes : int
     refit_kwargs : mapping, optional
-        Passed to :func:`bayescale.fit` for the refits; default the fit's own likelihood, chains, draws and
-        ``target_accept_prob``.
+        Passed to :func:`bayescale.fit` for the refits; default the fit's own likelihood, noise prior, chains,
+        draws, ``target_accept_prob``, ``max_tree_depth`` and fixed parameters (``fixed=``: a refit that freed them
+        would answer a different question).
     seed : int
 
     Returns

@@ -1080,8 +1080,9 @@ def _fixed_config(law: Law, fixed, modes: Mapping[str, str], predictors: Mapping
         v = float(v)
         support = law.params[p].support
         if not np.isfinite(v) or not bool(support(v)):
+            allowed = _support_words(support)
             raise ValueError(f"fixed[{p!r}] = {v!r} is outside the support of {p!r}'s prior "
-                             f"({type(law.params[p]).__name__}, {support}); give a value the law allows")
+                             f"({type(law.params[p]).__name__}: {allowed}); give {allowed}")
         if (p in named and modes.get(p, "shared") != "shared") or modes.get(p) == "crossed" or p in predictors:
             how = "is crossed (crossed=)" if modes.get(p) == "crossed" else (
                 "has group predictors (group_predictors=)" if p in predictors else f"is {modes[p]} across groups")
@@ -1090,8 +1091,22 @@ def _fixed_config(law: Law, fixed, modes: Mapping[str, str], predictors: Mapping
         held[p] = v
     if len(held) == len(law.params):
         raise ValueError(f"fixed= holds every parameter of law {law.name!r}: nothing of the law is left to fit; "
-                         "use fit.predict on a fit with them free, or bs.simulate_ladder for the law at those values")
+                         "leave at least one of them free")
     return held
+
+
+def _support_words(support) -> str:
+    """Return a prior's support in words, for errors: ``a number > 0``, ``a number between 0 and 1``, ...."""
+    lo, hi = getattr(support, "lower_bound", None), getattr(support, "upper_bound", None)
+    lo = None if lo is None or not np.isfinite(lo) else float(lo)
+    hi = None if hi is None or not np.isfinite(hi) else float(hi)
+    if lo is not None and hi is not None:
+        return f"a number between {lo:g} and {hi:g}"
+    if lo is not None:
+        return f"a number > {lo:g}"
+    if hi is not None:
+        return f"a number < {hi:g}"
+    return "a finite number"
 
 
 def _check_law_on_runs(law: Law, table: RunTable) -> None:

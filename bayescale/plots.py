@@ -130,15 +130,30 @@ def plot_frontier(fit, c: Sequence[float], *, k: float | None = None,
     return _save(fig, path)
 
 
-def plot_pair(fit, var_names: Sequence[str] = ("alpha", "beta"), *,
+def _pair_names(fit, var_names: Sequence[str] | None) -> list[str]:
+    """:func:`plot_pair`'s variables: those given, none of them fixed, or its default."""
+    fixed = dict(getattr(getattr(fit, "config", None), "fixed", None) or {})
+    free = [p for p in fit.law.params if p not in fixed]
+    if var_names is None:
+        names = [p for p in ("alpha", "beta") if p in free]
+        return names + [p for p in free if p not in names][:max(0, 2 - len(names))]
+    held = [v for v in var_names if v in fixed]
+    if held:
+        raise ValueError(f"{held} held fixed in this fit (fixed={fixed}): their draws are one value, nothing to plot; "
+                         f"choose among the parameters fitted: {free}")
+    return list(var_names)
+
+
+def plot_pair(fit, var_names: Sequence[str] | None = None, *,
               reference: Mapping[str, Mapping[str, float]] | None = None, path=None):
     """Pair plot of posterior draws (ArviZ ``plot_pair``) with named reference points overlaid.
 
     Parameters
     ----------
     fit : Fit
-    var_names : sequence of str
-        Posterior variables.
+    var_names : sequence of str, optional
+        Posterior variables; default the exponents ``alpha`` and ``beta`` where the law has them, otherwise its first
+        two parameters, leaving out parameters the fit held fixed (``fixed=``), whose draws are all one value.
     reference : mapping, optional
         ``{label: {var: value}}``, e.g. published estimates, drawn as markers on the off-diagonal panels.
     path : str or path-like, optional
@@ -150,7 +165,7 @@ def plot_pair(fit, var_names: Sequence[str] = ("alpha", "beta"), *,
     _pyplot()
     import arviz_plots as azp
 
-    var_names = list(var_names)
+    var_names = _pair_names(fit, var_names)
     pc = azp.plot_pair(fit.tree, var_names=var_names, backend="matplotlib",
                        figure_kwargs={"figsize": (3.4 * len(var_names), 3.0 * len(var_names))})
     fig = pc.viz["figure"].item()

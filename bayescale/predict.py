@@ -438,8 +438,11 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
     _warn_compute_units(float(budgets.max()))
     unknown = sorted(set(fixed) - (set(law.inputs) - {"n", "d"}))
     if unknown:
+        params = sorted(set(unknown) & set(law.params))
+        hint = (f"; {params} {'is a parameter' if len(params) == 1 else 'are parameters'} of the law: to hold "
+                f"one at a value, fit with bs.fit(..., fixed={{{params[0]!r}: ...}})" if params else "")
         raise ValueError(f"fixed= names {unknown}: it holds the law's inputs other than n and d (the budget sets "
-                         f"those), and law {law.name!r} has inputs {list(law.inputs)}")
+                         f"those), and law {law.name!r} has inputs {list(law.inputs)}{hint}")
     for name, value in fixed.items():
         _positive_number(value, f"fixed[{name!r}]")
     params = _group_params(fit, group)

@@ -145,3 +145,71 @@ def test_bad_fixed_values_are_refused_before_sampling(fixed, extra, error, match
         runs = runs.drop(columns="group")
     with pytest.raises(error, match=match):
         bs.fit("chinchilla", runs, fixed=fixed, progress_bar=False, **extra)
+
+
+@pytest.fixture(scope="module")
+def held_fit():
+    """A short flat fit with ``alpha`` fixed, for the uses of a fit below."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # short chains; the plumbing is what is checked
+        return bs.fit("chinchilla", ladder(7), fixed={"alpha": 0.34}, num_chains=2, num_warmup=150, num_samples=150,
+                      progress_bar=False, fallback=False)
+
+
+def test_next_runs_refits_and_the_huber_fit_hold_the_fixed_value(held_fit, monkeypatch):
+    """A refit of ``next_run`` keeps the fit's fixed parameters (freeing them would answer another question), and
+    the backtest's Huber point fit holds them too, at the value, where its free fit would not."""
+    from bayescale.classical import huber_fit
+
+    seen = []
+
+    def refit(law, table, **kwargs):
+        seen.append(kwargs)
+        return held_fit
+
+    monkeypatch.setattr("bayescale.decide._quiet_fit", refit)
+    cands = pd.DataFrame({"n": [1e8, 1e9], "d": [4e9, 2e10]})
+    bs.next_run(held_fit, cands, compute=1e22, num_outcomes=32, refit_top=1, refit_outcomes=2)
+    assert len(seen) == 2 and all(k["fixed"] == {"alpha": 0.34} for k in seen)
+    assert seen[0]["max_tree_depth"] == held_fit.meta["options"]["max_tree_depth"]
+    runs = ladder(8)
+    free, held = huber_fit("chinchilla", runs, n_boot=2), huber_fit("chinchilla", runs, n_boot=2, fixed={"alpha": 0.3})
+    assert free.params["alpha"] != pytest.approx(0.3, abs=1e-3)
+    assert held.params["alpha"] == pytest.approx(0.3, rel=1e-12) and np.allclose(held.boot["alpha"], 0.3, rtol=1e-12)
+    assert held.objective >= free.objective  # the same objective, over fewer free parameters
+    with pytest.raises(ValueError, match=r"fixed= names unknown parameter\(s\) \['gamma'\]"):
+        huber_fit("chinchilla", runs, n_boot=0, fixed={"gamma": 1.0})
+
+
+def test_pair_plots_and_allocations_point_at_the_fixed_parameters(held_fit, tmp_path):
+    """The pair plot's default leaves the fixed exponent out (its draws are one value) and naming it is refused;
+    ``optimal_allocation``'s ``fixed=`` (the law's other inputs) points a parameter's name to ``bs.fit``'s."""
+    from bayescale.plots import _pair_names, plot_pair
+
+    assert _pair_names(held_fit, None) == ["beta", "e"]
+    with pytest.raises(ValueError, match=r"\['alpha'\] held fixed in this fit .*choose among the parameters fitted"):
+        plot_pair(held_fit, ("alpha", "beta"))
+    fig = plot_pair(held_fit, path=tmp_path / "pair.png")
+    assert (tmp_path / "pair.png").stat().st_size > 0 and fig is not None
+    with pytest.raises(ValueError, match=r"\['alpha'\] is a parameter of the law: .*bs.fit\(\.\.\., fixed="):
+        held_fit.optimal_allocation(c=1e22, fixed={"alpha": 0.3})
+
+
+def test_the_command_line_names_fix_in_its_errors(tmp_path):
+    """``--fix`` takes several values comma-separated, refuses a parameter given twice, and the fit's errors about
+    fixed values speak of ``--fix``; none of them writes the fit file."""
+    from bayescale.cli import app
+
+    ladder(9).to_csv(tmp_path / "runs.csv", index=False)
+    out = tmp_path / "fit.nc"
+    for args, message in ((["--fix", "alpha=0.34", "--fix", "alpha=0.3"],
+                           "--fix gives alpha twice (0.34 and 0.3); give each parameter once"),
+                          (["--fix", "alpha=0.34,alpha=0.3"], "--fix gives alpha twice"),
+                          (["--fix", "e=-1"], "--fix e=-1 is outside the support of 'e''s prior (LogNormal: a "
+                                              "number > 0); give a number > 0"),
+                          (["--fix", "alpha=1.5,beta=0.3"], "--fix alpha=1.5 is outside the support of 'alpha''s "
+                                                            "prior (Beta: a number between 0 and 1)"),
+                          (["--fix", "gamma=1"], "--fix names unknown parameter(s) ['gamma']")):
+        res = CliRunner().invoke(app, ["fit", str(tmp_path / "runs.csv"), "--out", str(out), *args])
+        assert res.exit_code != 0 and message in " ".join(res.output.split()), (args, res.output)
+        assert "Traceback" not in res.output and not out.exists()
