@@ -492,6 +492,10 @@ def _validated_design(design, law: Law, extra: Sequence[str] = (), items: str | 
     checked = validate_runs(design, law, require_target=False, keep=extra, noise=items, counts=items is not None,
                             table="the design (inputs of the simulated runs)").frame
     kept = list(extra) + ([items] if items is not None else [])
+    distinct = len(checked[list(law.inputs)].drop_duplicates())
+    if distinct < 3:  # each simulated data set is fitted: the rule of bs.fit's runs
+        raise ValueError(f"the design (inputs of the simulated runs) has {distinct} distinct run(s); each simulated "
+                         "data set is fitted, and a law needs at least 3 runs to fit: add runs to the design")
     return checked[list(law.inputs) + [x for x in kept if x not in law.inputs]].reset_index(drop=True)
 
 
@@ -509,7 +513,8 @@ def _check_sizes(num_draws: int, bins: int, num_chains: int, num_samples: int, n
         raise ValueError(f"num_draws + 1 ({num_draws + 1}) must be divisible by bins ({bins})")
     if num_chains * num_samples < num_draws:
         raise ValueError(f"num_chains * num_samples ({num_chains * num_samples}) must be at least num_draws "
-                         f"({num_draws})")
+                         f"({num_draws}), the posterior draws each rank is counted among: raise num_samples to "
+                         f"{-(-num_draws // num_chains)} or more")
 
 
 def _calibrate_chain(ch, *, num_simulations, design, likelihood, fit_priors, num_chains, num_warmup, num_samples,

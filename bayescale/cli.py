@@ -23,8 +23,67 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 
 def _fail(msg: str) -> None:
-    typer.echo(f"error: {msg}", err=True)
+    typer.echo(f"error: {_cli_words(msg)}", err=True)
     raise typer.Exit(code=2)
+
+
+def _command_options() -> list[str]:
+    """Return the option names (as Python parameters) of the command running now.
+
+    Those of the command function found on the call stack: its parameters other than arguments and the context;
+    none outside a command.
+    """
+    import inspect
+    import sys
+
+    commands = {c.callback.__code__: c.callback for c in app.registered_commands if c.callback is not None}
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code not in commands:
+        frame = frame.f_back
+    if frame is None:
+        return []
+    out = []
+    for name, param in inspect.signature(commands[frame.f_code], eval_str=True).parameters.items():
+        kinds = {type(m).__name__ for m in getattr(param.annotation, "__metadata__", ())}
+        if "ArgumentInfo" not in kinds and param.annotation is not typer.Context:
+            out.append(name)
+    return out
+
+
+#: Fixes that the Python API's messages give as pandas code, as edits of the table's file.
+_FILE_FIXES = (
+    (r"Rename with runs\.rename\(columns=\{'([^']+)': '([^']+)'\}\)",
+     r"Rename the column '\1' to '\2' in the table's header"),
+    (r"read it with pandas\.read_csv\(path, sep=[^)]*\), or save it comma-separated", "save it comma-separated"),
+    (r"multiply, e\.g\. runs\['(\w+)'\] \* 1e6 for millions or \* 1e9 for billions",
+     r"multiply the column \1 by 1e6 if in millions or by 1e9 if in billions (or write sizes as 350M, 70B)"),
+    (r"multiply by ([0-9.e]+), e\.g\. runs\['(\w+)'\] \* [0-9.e]+", r"multiply the column \2 by \1"),
+    (r"runs\['(\w+)'\] = np\.log\(runs\['\w+'\]\)", r"replace the column \1 by its log"),
+    (r"e\.g\. runs\['(\w+)'\] = runs\['\w+'\]\.astype\(str\) if they are the same",
+     r"writing the column \1's labels alike if they are the same"),
+)
+
+
+def _cli_words(msg: str) -> str:
+    """Say a message of the Python API in the command line's words.
+
+    Its keyword arguments (``warmup_tree_depth=10``, ``raise num_samples``) become the running command's options
+    (``--warmup-tree-depth 10``, ``raise --num-samples``) where the command has them, and its pandas fixes become
+    edits of the table's file. Names the command has no option for are left as they are.
+    """
+    for pattern, repl in _FILE_FIXES:
+        msg = re.sub(pattern, repl, msg)
+    options = {name: "--" + name.replace("_", "-") for name in _command_options()}
+
+    def option(m: re.Match) -> str:
+        if m[2] not in options:
+            return m[0]
+        value = (m[3] or "").strip("[]'\"")
+        return f"{m[1]}{options[m[2]]}" + (f" {value}" if value else "")
+
+    msg = re.sub(r"(^|[\s(,])([a-z][a-z_]*)=(?!=)((?:\[[^\]]*\])|(?:'[^']*')|[\w.+-]*)", option, msg)
+    return re.sub(r"\b(raise|lower) ([a-z]+_[a-z_]+)\b",
+                  lambda m: f"{m[1]} {options[m[2]]}" if m[2] in options else m[0], msg)
 
 
 def _read_table(path: Path):
@@ -37,9 +96,9 @@ def _read_table(path: Path):
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return _by_line(pd.read_csv(path), path)
+            return _by_line(_strip_header(pd.read_csv(path)), path)
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
+            return _strip_header(pd.read_parquet(path))
     except ImportError as exc:
         _fail(f"reading {path.name} needs pyarrow: pip install 'bayescale[parquet]' ({exc})")
     except pd.errors.EmptyDataError:
@@ -51,6 +110,12 @@ def _read_table(path: Path):
     except (OSError, ValueError) as exc:  # a damaged Parquet file, an unreadable file
         _fail(f"cannot read {path}: {exc}")
     _fail(f"{path.name}: expected a .csv or .parquet file of runs, got {suffix or 'no extension'!r}")
+
+
+def _strip_header(frame):
+    """Drop spaces around column names (a hand-written ``n, d, loss`` header), unless two names would then clash."""
+    names = [c.strip() if isinstance(c, str) else c for c in frame.columns]
+    return frame.set_axis(names, axis=1) if len(set(names)) == len(names) else frame
 
 
 #: How the rows of the tables this command read are named (:func:`_by_line`), for the warnings :func:`main` prints.
@@ -90,8 +155,11 @@ def _table_failure(exc: Exception, table, fixed: bool = False) -> None:
     _fail(msg)
 
 
-def _output_file(path: Path | None, option: str) -> None:
-    """Fail before any work when ``path`` (the value of ``option``) cannot become a file."""
+def _output_file(path: Path | None, option: str, figure: bool = False) -> None:
+    """Fail before any work when ``path`` (the value of ``option``) cannot become a file.
+
+    ``figure``: the file is an image, of a format matplotlib writes.
+    """
     if path is None:
         return
     if path.is_dir():
@@ -100,19 +168,77 @@ def _output_file(path: Path | None, option: str) -> None:
     if not parent.is_dir():
         what = "is a file, not a folder" if parent.exists() else "does not exist"
         _fail(f"{option} {path}: the folder {parent} {what}; create the folder first or choose another path")
+    if figure:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        formats = FigureCanvasBase.get_supported_filetypes()
+        if path.suffix.lower().lstrip(".") not in formats:
+            _fail(f"{option} {path}: matplotlib writes no {path.suffix or 'suffix-less'!r} files; end the name with "
+                  f"one of {', '.join('.' + f for f in sorted(formats))}, e.g. {path.with_suffix('.png').name}")
+    _writable(parent, option, path)
+
+
+def _writable(folder: Path, option: str, path: Path) -> None:
+    """Fail when no file can be created in ``folder`` (read-only, no permission), before the work that writes."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".bayescale-check-"):
+            pass
+    except OSError as exc:
+        _fail(f"{option} {path}: cannot write into the folder {folder} ({exc.strerror or exc}); choose another path")
 
 
 def _write_csv(frame, path: Path, **kwargs) -> None:
     """Write a result table atomically: a crash or Ctrl-C leaves the old file or none, never half of one."""
     from bayescale.engine import _atomic_write
 
-    _atomic_write(Path(path), frame.to_csv(**kwargs).encode())
+    try:
+        _atomic_write(Path(path), frame.to_csv(**kwargs).encode())
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def _output_folder(path: Path | None, option: str) -> None:
-    """Fail before any work when ``path`` (the value of ``option``) is a file rather than a folder."""
-    if path is not None and path.exists() and not path.is_dir():
+    """Fail before any work when ``path`` (the value of ``option``) is a file rather than a folder.
+
+    Or when it (or the nearest folder above it that exists, where it would be created) cannot be written.
+    """
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
         _fail(f"{option} {path} is a file; give a folder's name (it is created if missing)")
+    existing = next((p for p in (path, *path.absolute().parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        _fail(f"{option} {path}: {existing} is a file, not a folder; choose another path")
+    if existing is not None:
+        _writable(existing, option, path)
+
+
+def _make_folder(path: Path) -> None:
+    """Create an output folder, failing in one line (not a traceback) when it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"cannot create the folder {path}: {exc.strerror or exc}")
+
+
+def _budgets(values: list[str]) -> list[float]:
+    """``--compute`` values as FLOPs: numbers (5.76e23) or sizes with a suffix (100T); a bad one fails naming it."""
+    import math
+
+    from bayescale.data import parse_size
+
+    out = []
+    for value in values:
+        number = parse_size(value)
+        if math.isnan(number):
+            try:  # a negative, infinite or NaN number: the decision's own check says what is wrong with it
+                number = float(value)
+            except ValueError:
+                _fail(f"--compute {value!r} is not a number of FLOPs; write it as 5.76e23 (or with a suffix: 100T)")
+        out.append(number)
+    return out
 
 
 def _load_fit(path: Path):
@@ -256,10 +382,14 @@ def predict(
     _output_file(out, "--out")
     result = _load_fit(fit_file)
     frames = []
+    file_table = None
     if inputs is not None:
-        frames.append(_read_table(inputs))
+        file_table = _read_table(inputs)  # its rows keep their labels (lines of the file), which messages name
+        frames.append(file_table)
     if at:
-        frames.append(_points(result, at))
+        points = _points(result, at)
+        points.index = [f"--at {i + 1}" for i in range(len(points))]
+        frames.append(points)
     if not frames:
         _fail(f"give new inputs: a CSV file or --at, with columns {list(result.law.inputs)}")
     try:
@@ -268,13 +398,18 @@ def predict(
         except ValueError:
             _fail(f"--quantiles {quantiles!r}: expected numbers between 0 and 1 separated by commas, "
                   "e.g. 0.05,0.5,0.95")
-        table = result.predict(pd.concat(frames, ignore_index=True), quantiles=qs, kind=kind, seed=seed)
+        new = frames[0] if len(frames) == 1 else pd.concat(frames)
+        table = result.predict(new, quantiles=qs, kind=kind, seed=seed)
     except (bs.RunTableError, KeyError, ValueError) as exc:
-        _fail(str(exc).strip('"'))
-    if out is not None:
-        _write_csv(table, out, index=False)
+        if result.groups and any(g in str(exc) for g in result.groups) and "missing" in str(exc):
+            _fail(f"{str(exc).strip(chr(34))}\nthis fit is hierarchical: name the group of each new point, e.g. "
+                  f"--at n=7e10,d=1.4e12,{result.groups[0]}=<label> (a label the fit has not seen predicts a new "
+                  "group from the population), or add the column to the file")
+        _table_failure(exc, file_table)
     with pd.option_context("display.width", 140, "display.max_columns", 20):
         typer.echo(table.to_string(index=False))
+    if out is not None:  # after the predictions are shown: a failed write loses nothing on screen
+        _write_csv(table, out, index=False)
 
 
 @app.command()
@@ -294,6 +429,7 @@ def report(
     seed: int = 0,
 ):
     """Check a saved fit and write its report (self-contained HTML and a Markdown twin)."""
+    _output_folder(out, "--out")
     result = _load_fit(fit_file)
     points = _points(result, at) if at else None
     try:
@@ -401,12 +537,12 @@ def backtest(
                          target_accept_prob=target_accept_prob, **({"fixed": fixed} if fixed else {}))
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
         _table_failure(exc, table, fixed=bool(fixed))
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        _write_csv(bt.table, out / "backtest.csv", index=False)
-        _write_csv(bt.predictions, out / "predictions.csv", index=False)
     with pd.option_context("display.width", 160):
         typer.echo(repr(bt))
+    if out is not None:  # after the results are shown: a failed write loses nothing on screen
+        _make_folder(out)
+        _write_csv(bt.table, out / "backtest.csv", index=False)
+        _write_csv(bt.predictions, out / "predictions.csv", index=False)
 
 
 @app.command()
@@ -444,10 +580,13 @@ def calibrate(
         typer.echo(result.summary().to_string())
     typer.echo(repr(result))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        _make_folder(out)
         _write_csv(result.ranks, out / "ranks.csv", index=False)
         _write_csv(result.summary(), out / "sbc_summary.csv", index_label="quantity")
-        result.plot(out / "sbc_ranks.png")
+        try:
+            result.plot(out / "sbc_ranks.png")
+        except OSError as exc:
+            _fail(f"cannot write {out / 'sbc_ranks.png'}: {exc.strerror or exc}")
         typer.echo(f"wrote ranks.csv, sbc_summary.csv and sbc_ranks.png to {out}")
     if not result.passed:
         raise typer.Exit(code=1)
@@ -507,6 +646,10 @@ def demo(
     from bayescale.demo import run
 
     _output_folder(out, "--out")
+    if data_dir is not None and not data_dir.is_dir():
+        _fail(f"--data-dir {data_dir}: no such folder; give the folder that holds the data sets (e.g. "
+              f"<dir>/chinchilla_epoch/...), or leave --data-dir out to use BAYESCALE_DATA_DIR, the user cache "
+              "or the download")
     try:
         run(out_dir=out, smoke=smoke, seed=seed, data_dir=data_dir)
     except OSError as exc:  # a folder that cannot be written or read, say: one line, not a traceback
@@ -516,7 +659,7 @@ def demo(
 @app.command()
 def decide(
     fit_file: Annotated[Path, typer.Argument(help="fit file of a law in n and d, written by `bayescale fit`")],
-    compute: Annotated[list[float], typer.Option(help="compute budget in FLOPs (repeat for several)")],
+    compute: Annotated[list[str], typer.Option(help="compute budget in FLOPs, e.g. 5.76e23 (repeat for several)")],
     objective: Annotated[str, typer.Option(help="expected | quantile | p_target")] = "expected",
     quantile: Annotated[float, typer.Option(help="the quantile of --objective quantile")] = 0.9,
     target: Annotated[float | None, typer.Option(help="target loss (needed by --objective p_target)")] = None,
@@ -530,6 +673,7 @@ def decide(
     import bayescale as bs
 
     _output_file(out, "--out")
+    compute = _budgets(compute)
     result = _load_fit(fit_file)
     tables = []
     try:
@@ -553,7 +697,7 @@ def decide(
 def compare_at_scale(
     fits: Annotated[list[str], typer.Argument(help="NAME=FIT_FILE per configuration, or one hierarchical fit file "
                                                    "whose groups are the configurations")],
-    compute: Annotated[list[float], typer.Option(help="compute budget in FLOPs (repeat for several)")],
+    compute: Annotated[list[str], typer.Option(help="compute budget in FLOPs, e.g. 5.76e23 (repeat for several)")],
     better: Annotated[str | None, typer.Option(help="lower | higher (default: higher for accuracies)")] = None,
     figure: Annotated[Path | None, typer.Option(help="write the curves and the P(best) strip to this PNG")] = None,
     out: Annotated[Path | None, typer.Option(help="write P(best) per compute and configuration to this CSV")] = None,
@@ -564,7 +708,8 @@ def compare_at_scale(
     import bayescale as bs
 
     _output_file(out, "--out")
-    _output_file(figure, "--figure")
+    _output_file(figure, "--figure", figure=True)
+    compute = _budgets(compute)
     if len(fits) == 1 and "=" not in fits[0]:
         given = _load_fit(Path(fits[0]))
     else:
@@ -573,6 +718,8 @@ def compare_at_scale(
             name, sep, path = spec.partition("=")
             if not sep or not name or not path:
                 _fail(f"expected NAME=FIT_FILE, got {spec!r}")
+            if name in given:
+                _fail(f"configuration {name!r} given twice; give each NAME=FIT_FILE a name of its own")
             given[name] = _load_fit(Path(path))
     for name, f in (given.items() if isinstance(given, dict) else [(fits[0], given)]):
         if not f.diagnostics.ok:  # the comparison inherits what the fit's draws got wrong
@@ -596,7 +743,10 @@ def compare_at_scale(
     if figure is not None:
         from bayescale.plots import plot_compare_at_scale
 
-        plot_compare_at_scale(result, path=figure)
+        try:
+            plot_compare_at_scale(result, path=figure)
+        except OSError as exc:
+            _fail(f"cannot write {figure}: {exc.strerror or exc}")
         typer.echo(f"wrote {figure}")
 
 
@@ -620,7 +770,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from bayescale.data import _NAMES_ROWS
 
     def show(message, category, *args, **kwargs):  # rows named in a warning: say how, as errors do
-        text = str(message)
+        text = _cli_words(str(message))
         if _ROWS and _NAMES_ROWS.search(text):
             text += f" ({_ROWS[-1]})"
         show_warning(text, category, *args, **kwargs)

@@ -592,6 +592,16 @@ def validate_runs(
                 f"{_UNIT_WORDS[col]} are raw counts: multiply, e.g. runs[{col!r}] * 1e6 for millions or * 1e9 "
                 "for billions"
             )
+        elif require_target and col in out.columns and (out[col] < floor).any():
+            # some runs in other units than the rest (new inputs of a prediction are checked against the fitted
+            # runs' range instead, which says more)
+            low = out[col] < floor
+            warn(
+                f"{int(low.sum())} run(s) have {col!r} below {floor:g} ({_rows(out.index[low])}; smallest "
+                f"{out[col][low].min():.4g}) while the others reach {out[col].max():.4g}: if those rows are in "
+                f"millions or billions, write them as raw counts ({_UNIT_WORDS[col]}), e.g. 70B or 7e10 for 70 "
+                "billion"
+            )
     if "c" in out.columns and out["c"].max() < _FLOPS_FLOOR:
         warn(
             f"column 'c' does not look like FLOPs (largest value {out['c'].max():.4g}); compute budgets are raw "

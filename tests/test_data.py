@@ -366,6 +366,14 @@ def test_sizes_that_look_like_millions_or_billions(runs, scale, largest):
                 r"raw counts: multiply, e.g. runs\['n'\] \* 1e6 for millions or \* 1e9 for billions")
 
 
+def test_a_single_run_in_billions_among_raw_counts(runs):
+    """One run's size written in billions (70 for 70B) among raw counts is named, with the fix."""
+    frame = runs.assign(n=np.where(runs.index == 4, 70.0, runs["n"]))
+    _warns_once(frame, r"1 run\(s\) have 'n' below 100000 \(row 4; smallest 70\) while the others reach "
+                       r"[0-9.e+]+: if those rows are in millions or billions, write them as raw counts \(model "
+                       r"sizes\), e.g. 70B or 7e10 for 70 billion")
+
+
 def test_tokens_in_billions(runs):
     frame = runs.assign(d=runs["d"] * 1e-9, n=runs["n"] * 1e-9)
     with pytest.warns(bs.DataWarning) as record:

@@ -257,11 +257,13 @@ def test_case_study_scripts_run_as_scripts():
      (["fit", "good.csv", "--law", "chinchila"], "unknown law 'chinchila'; did you mean 'chinchilla'?"),
      (["fit", "good.csv", "--target-accept-prob", "1.5"], "target_accept_prob must be in (0, 1), got 1.5"),
      (["calibrate", "chinchila"], "unknown law 'chinchila'"),
-     (["calibrate", "--likelihood", "gaussian"], "likelihood='gaussian' is not one of"),
+     (["calibrate", "--likelihood", "gaussian"], "--likelihood gaussian is not one of"),
      (["calibrate", "-S", "1"], "num_simulations must be an integer of at least 2"),
      (["calibrate", "mccandlish", "--design", "good.csv"],
       "problem(s) with the design (inputs of the simulated runs):\n  - column 'b' (input"),
      (["calibrate", "--design", "negative.csv"], "column 'n' has 1 non-positive value(s) (row 4)"),
+     (["calibrate", "--design", "two.csv"], "the design (inputs of the simulated runs) has 2 distinct run(s); each "
+                                            "simulated data set is fitted, and a law needs at least 3 runs"),
      (["calibrate", "--alpha", "0"], "alpha must be a level strictly between 0 and 1"),
      (["calibrate", "--design", "runs.txt"], "expected a .csv or .parquet file"),
      (["fit", "empty.csv"], "empty.csv is empty; a table of runs has a header line of column names"),
@@ -284,6 +286,7 @@ def test_cli_errors_are_messages_not_tracebacks(args, match, tmp_path, monkeypat
     runs[["n", "d"]].assign(n=np.where(runs.index == 2, -1.0, runs["n"])).to_csv("negative.csv", index=False)
     Path("blank.csv").write_text("n,d,loss\n1e8,1e9,3.1\n\n2e8,2e9,\n4e8,4e9,2.9\n8e8,8e9,2.7\n\n")
     Path("empty.csv").write_text("")
+    Path("two.csv").write_text("n,d\n1e8,2e9\n1e9,2e10\n1e9,2e10\n")
     Path("ragged.csv").write_text("n,d,loss\n1e9,2e10,2.5\n1e9,2e10,2.5,7,8\n")
     Path("latin1.csv").write_bytes("n,d,loss,note\n1e9,2e10,2.5,d\u00e9j\u00e0\n".encode("latin-1"))
     res = runner.invoke(app, args)
@@ -350,7 +353,8 @@ def test_cli_errors_with_a_fit_are_messages(fit_file, tmp_path):
     assert res.exit_code == 0 and len(res.output.strip().splitlines()) == 3, res.output  # header + two points
     (tmp_path / "taken").write_text("")
     res = runner.invoke(app, ["report", str(fit_file), "--out", str(tmp_path / "taken")])
-    assert res.exit_code == 2 and "taken is a file; a report is a folder" in res.output, res.output
+    assert res.exit_code == 2 and "--out" in res.output and "taken is a file; give a folder's name" in res.output, \
+        res.output
     assert "Traceback" not in res.output
 
 
@@ -372,6 +376,73 @@ def test_cli_bad_values_with_a_fit_are_named(fit_file, tmp_path):
         res = runner.invoke(app, args)
         assert res.exit_code == 2 and match in res.output, (args, res.output)
         assert "Traceback" not in res.output
+
+
+def test_cli_checks_where_it_writes_before_the_work_and_fails_in_one_line(fit_file, runs_csv, tmp_path,
+                                                                          monkeypatch):
+    """An output folder that cannot be written, or a figure of a format matplotlib does not write, fails before the
+    work; a write that fails afterwards says so in one line, after the results are shown."""
+    import tempfile
+
+    from bayescale import engine
+
+    res = runner.invoke(app, ["compare-at-scale", f"a={fit_file}", f"b={fit_file}", "--compute", "1e22",
+                              "--figure", str(tmp_path / "f.pngg")])
+    assert res.exit_code == 2 and "matplotlib writes no '.pngg' files; end the name with one of" in res.output
+    assert "p_best" not in res.output  # refused before the work
+    res = runner.invoke(app, ["compare-at-scale", f"a={fit_file}", f"a={fit_file}", "--compute", "1e22"])
+    assert res.exit_code == 2 and "configuration 'a' given twice" in res.output, res.output
+    res = runner.invoke(app, ["demo", "--smoke", "--data-dir", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2 and "no such folder" in res.output, res.output
+    res = runner.invoke(app, ["decide", str(fit_file), "--compute", "12X"])
+    assert res.exit_code == 2 and "--compute '12X' is not a number of FLOPs" in res.output, res.output
+
+    def locked(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as m:
+        m.setattr(tempfile, "NamedTemporaryFile", locked)
+        for args in (["predict", str(fit_file), "--at", "n=70B,d=1.4T", "--out", str(tmp_path / "p.csv")],
+                     ["backtest", str(runs_csv), "--holdout", "0.2", "--out", str(tmp_path / "bt")],
+                     ["report", str(fit_file), "--out", str(tmp_path / "rep")]):
+            res = runner.invoke(app, args)
+            assert res.exit_code == 2 and "cannot write into the folder" in res.output, (args, res.output)
+            assert "Traceback" not in res.output
+    with monkeypatch.context() as m:
+        m.setattr(engine, "_atomic_write", locked)
+        res = runner.invoke(app, ["predict", str(fit_file), "--at", "n=70B,d=1.4T", "--out", str(tmp_path / "p.csv")])
+        assert res.exit_code == 2 and "q50" in res.output  # the predictions were shown before the write failed
+        assert f"cannot write {tmp_path / 'p.csv'}: Permission denied" in res.output and "Traceback" not in res.output
+
+
+def test_cli_predict_names_the_lines_of_its_table(fit_file, tmp_path):
+    """Rows of a table of new points are named by their line in the file (as fit's are), ``--at`` points by their
+    order, and a header written with spaces after its commas is read."""
+    (tmp_path / "points.csv").write_text("n, d\n7e10, 1.4e12\n7e9, 1.4e11\n-1, 1e11\n")
+    res = runner.invoke(app, ["predict", str(fit_file), str(tmp_path / "points.csv")])
+    assert res.exit_code == 2 and "(row 4)" in res.output and "named by their line in points.csv" in res.output, \
+        res.output
+    (tmp_path / "points.csv").write_text("n, d\n7e10, 1.4e12\n7e9, 1.4e11\n")
+    res = runner.invoke(app, ["predict", str(fit_file), str(tmp_path / "points.csv"), "--at", "n=70B,d=1.4T",
+                              "--out", str(tmp_path / "p.csv")])
+    assert res.exit_code == 0, res.output
+    assert list(pd.read_csv(tmp_path / "p.csv")["n"]) == [7e10, 7e9, 7e10]
+
+
+def test_cli_predict_asks_a_hierarchical_fit_for_the_group(tmp_path):
+    """New points of a hierarchical fit without a group get the fix: name one (or a new one) in ``--at``."""
+    bs.simulate_ladder("chinchilla", num_groups=2, seed=3).to_csv(tmp_path / "groups.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # short chains; the message is what is checked
+        res = runner.invoke(app, ["fit", str(tmp_path / "groups.csv"), "--groups", "group", "--out",
+                                  str(tmp_path / "g.nc"), "--num-chains", "1", "--num-warmup", "100",
+                                  "--num-samples", "100", "--no-fallback"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["predict", str(tmp_path / "g.nc"), "--at", "n=7B,d=1T"])
+    assert res.exit_code == 2 and "this fit is hierarchical: name the group of each new point, e.g. --at " \
+        "n=7e10,d=1.4e12,group=<label>" in res.output, res.output
+    res = runner.invoke(app, ["predict", str(tmp_path / "g.nc"), "--at", "n=7B,d=1T,group=new"])
+    assert res.exit_code == 0 and "q50" in res.output, res.output
 
 
 def test_cli_predict_needs_inputs(fit_file):
@@ -400,7 +471,7 @@ def test_cli_decide_and_compare_at_scale(fit_file, tmp_path):
     table = pd.read_csv(tmp_path / "alloc.csv")
     assert list(table["allocation"]) == ["bayes", "plug_in"] * 2 and (table["expected_regret"] >= 0).all()
     res = runner.invoke(app, ["decide", str(fit_file), "--compute", "1e21", "--objective", "p_target"])
-    assert res.exit_code == 2 and "needs target" in res.output
+    assert res.exit_code == 2 and "--objective p_target needs --target (the loss to reach)" in res.output, res.output
     res = runner.invoke(app, ["compare-at-scale", f"one={fit_file}", f"two={fit_file}", "--compute", "1e22",
                               "--figure", str(tmp_path / "cmp.png")])
     assert res.exit_code == 0, (res.output, res.exception)
