@@ -225,20 +225,13 @@ def _make_folder(path: Path) -> None:
 
 def _budgets(values: list[str]) -> list[float]:
     """``--compute`` values as FLOPs: numbers (5.76e23) or sizes with a suffix (100T); a bad one fails naming it."""
-    import math
+    from bayescale.data import _budgets as read
 
-    from bayescale.data import parse_size
-
-    out = []
-    for value in values:
-        number = parse_size(value)
-        if math.isnan(number):
-            try:  # a negative, infinite or NaN number: the decision's own check says what is wrong with it
-                number = float(value)
-            except ValueError:
-                _fail(f"--compute {value!r} is not a number of FLOPs; write it as 5.76e23 (or with a suffix: 100T)")
-        out.append(number)
-    return out
+    try:
+        return [float(b) for b in read(values, "compute")]
+    except ValueError:
+        _fail(f"--compute takes budgets in FLOPs, each a finite number > 0, written as 5.76e23 or 100T (repeat "
+              f"--compute for several); got {' '.join(values)}")
 
 
 def _load_fit(path: Path):
@@ -648,7 +641,7 @@ def demo(
     _output_folder(out, "--out")
     if data_dir is not None and not data_dir.is_dir():
         _fail(f"--data-dir {data_dir}: no such folder; give the folder that holds the data sets (e.g. "
-              f"<dir>/chinchilla_epoch/...), or leave --data-dir out to use BAYESCALE_DATA_DIR, the user cache "
+              "<dir>/chinchilla_epoch/...), or leave --data-dir out to use BAYESCALE_DATA_DIR, the user cache "
               "or the download")
     try:
         run(out_dir=out, smoke=smoke, seed=seed, data_dir=data_dir)

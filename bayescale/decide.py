@@ -357,6 +357,30 @@ def _law_values(law, inputs: Mapping[str, np.ndarray], params: Mapping[str, np.n
         return np.asarray(_law_at(law, x, p))
 
 
+def _one_number(value, name: str) -> float:
+    """``value`` as one float: a number, or a size written with a suffix (``"100T"``, as budgets elsewhere)."""
+    from bayescale.data import parse_size
+
+    number = parse_size(value) if isinstance(value, str) else value
+    if isinstance(number, bool) or not isinstance(number, (int, float, np.number)):
+        raise TypeError(f"{name} must be a number (or a size such as '100T'), got {value!r}")
+    return float(number)
+
+
+def _budget_line(c: float, k: float, d_inf: float, grid_size: int, bounds=None) -> np.ndarray:
+    """Return model sizes N on a log grid along the budget line.
+
+    Eight decades around the balanced point (or ``bounds``), below the largest N that leaves training tokens once
+    ``d_inf`` inference tokens are paid for.
+    """
+    centre = np.sqrt(c / k)
+    lo, hi = bounds if bounds is not None else (centre * 1e-4, centre * 1e4)
+    if d_inf > 0:
+        hi = min(hi, c / (2.0 * d_inf) * (1 - 1e-6))
+        lo = min(lo, hi * 1e-8)  # inference so costly that the whole grid lies below the balanced point
+    return np.geomspace(lo, hi, grid_size)
+
+
 def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, unique_tokens=None, group=None, k=6.0,
                     grid_size=801, bounds=None):
     """Lay the budget line ``k N D + 2 N D_inf = C`` on a log grid of N; evaluate the law there for every draw."""
@@ -364,27 +388,33 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
     if np.ndim(compute) != 0:
         raise TypeError(f"compute is one budget in FLOPs, got {compute!r}: call once per budget "
                         "(fit.optimal_allocation(c=[...]) gives the law's optimum at several budgets at once)")
-    c, k, d_inf = float(compute), _positive_number(k, "flops_per_param_token", _FLOPS_HINT), float(inference_tokens)
-    if not np.isfinite(c) or c <= 0 or not d_inf >= 0:
-        raise ValueError(f"compute must be finite and > 0 and inference_tokens >= 0; got {compute}, {inference_tokens}")
+    c, k = _one_number(compute, "compute"), _positive_number(k, "flops_per_param_token", _FLOPS_HINT)
+    d_inf = _one_number(inference_tokens, "inference_tokens")
+    if not np.isfinite(c) or c <= 0 or not (np.isfinite(d_inf) and d_inf >= 0):
+        raise ValueError(f"compute must be finite and > 0 and inference_tokens finite and >= 0; got {compute}, "
+                         f"{inference_tokens}")
+    if isinstance(grid_size, bool) or not isinstance(grid_size, (int, np.integer)) or grid_size < 3:
+        raise ValueError(f"grid_size must be an integer of at least 3 (points of N on the budget line), got "
+                         f"{grid_size!r}")
     _warn_compute_units(c)
     if n is not None and d is not None:
         raise ValueError("fix n or d, not both: the budget decides the other")
     n, d, unique_tokens = (None if v is None else _size_value(v, name)
                            for v, name in ((n, "n"), (d, "d"), (unique_tokens, "unique_tokens")))
+    for name, value in (("n", n), ("d", d), ("unique_tokens", unique_tokens)):
+        if value is not None and value < 1e5:  # the floor validate_runs applies to a run's sizes
+            warnings.warn(f"{name}={value:g} looks like millions or billions; sizes are raw counts (7e9 or '7B' for "
+                          "7 billion)", DataWarning, stacklevel=3)
     others = set(law.inputs) - {"n", "d"}
     if others - {"u"} or ("u" in others) != (unique_tokens is not None):
         raise ValueError(f"law {law.name!r} has inputs {list(law.inputs)}: give unique_tokens= exactly when it has "
                          "an input 'u'")
-    n_max = c / (2.0 * d_inf) if d_inf > 0 else np.inf
     if n is not None:
         grid_n = np.array([float(n)])
     elif d is not None:
         grid_n = np.array([c / (k * float(d) + 2.0 * d_inf)])
     else:
-        centre = np.sqrt(c / k)
-        lo, hi = bounds if bounds is not None else (centre * 1e-4, centre * 1e4)
-        grid_n = np.geomspace(lo, min(hi, n_max * (1 - 1e-6)), grid_size)
+        grid_n = _budget_line(c, k, d_inf, grid_size, bounds)
     grid_d = (c - 2.0 * grid_n * d_inf) / (k * grid_n)
     if np.any(grid_d <= 0):
         raise ValueError(f"the budget {c:.3g} FLOPs leaves no training tokens for n = {grid_n[grid_d <= 0][0]:.3g} "
@@ -415,7 +445,9 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
         The budget C in FLOPs (training plus inference).
     objective : {"expected", "quantile", "p_target"}
         Least expected loss (the Bayes action for a utility linear in the loss), least ``quantile`` of the
-        loss (risk-averse), or greatest probability that the loss is below ``target``. "The loss" is the law's
+        loss (risk-averse), or greatest probability that the loss is below ``target`` (among allocations with the
+        same probability, the least expected loss: where every draw reaches the target, the expected one's choice).
+        "The loss" is the law's
         curve at each posterior draw, the loss the allocation controls; it leaves out the run-to-run noise of one
         training run (``fit.predict(kind="observation")`` adds it), so ``p_target`` is the probability that the
         allocation's expected loss reaches the target, not that a single run's measured loss does.
@@ -449,21 +481,33 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
         raise ValueError("objective='p_target' needs target= (the loss to reach)")
     if target is not None:
         _positive_number(target, "target", " (the loss to reach)")
-    if not 0 < quantile < 1:
-        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+    if isinstance(quantile, bool) or not isinstance(quantile, (int, float, np.number)) or not 0 < quantile < 1:
+        raise ValueError(f"quantile must be a number in (0, 1), got {quantile!r}")
     qs = _check_quantiles(quantiles)
     grid_n, grid_d, inputs, surface, params = _budget_surface(
         fit, compute, inference_tokens=inference_tokens, n=n, d=d, unique_tokens=unique_tokens, group=group,
         k=flops_per_param_token, grid_size=grid_size)
-    c = float(compute)
-    best = surface.min(axis=1, keepdims=True)
+    c = _one_number(compute, "compute")
+    if n is None and d is None:
+        best = surface.min(axis=1, keepdims=True)
+    else:  # the regret of the fixed size is against each draw's best on the whole budget line
+        k, d_inf = float(flops_per_param_token), _one_number(inference_tokens, "inference_tokens")
+        free_n = _budget_line(c, k, d_inf, grid_size)
+        free = {**inputs, "n": free_n, "d": (c - 2.0 * free_n * d_inf) / (k * free_n)}
+        if "u" in free:
+            free["u"] = np.full_like(free_n, free["u"][0])
+        best = np.minimum(_law_values(law, free, params).min(axis=1), surface.min(axis=1))[:, None]
     mean = surface.mean(axis=0)
     score = {"expected": mean, "quantile": np.quantile(surface, quantile, axis=0)}.get(objective)
     hit = (surface < target).mean(axis=0) if target is not None else None
     if objective == "p_target" and not hit.max() > 0:
         raise ValueError(f"no allocation of {c:.3g} FLOPs reaches a loss below target={target:g} in any posterior "
                          f"draw (the lowest loss any draw reaches is {surface.min():.4g}); raise target or compute")
-    j = int(np.argmax(hit)) if objective == "p_target" else int(np.argmin(score))
+    if objective == "p_target":  # ties (every draw reaching the target) go to the least expected loss
+        ties = np.flatnonzero(hit == hit.max())
+        j = int(ties[np.argmin(mean[ties])])
+    else:
+        j = int(np.argmin(score))
     means = {p: np.asarray(np.mean(v, axis=0))[None] for p, v in params.items()}
     jp = int(np.argmin(_law_values(law, inputs, means)[0]))
     curve = pd.DataFrame({"n": grid_n, "d": grid_d, "mean": mean})
@@ -618,6 +662,12 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
         configs = {str(g): (fits, g) for g in fits.levels}
     if len(configs) < 2:
         raise ValueError(f"compare_at_scale needs at least two configurations, got {list(configs)}")
+    from bayescale.chain import ChainFit
+
+    for name, (f, _) in configs.items():  # a chain's stages are checked where they are read
+        if target is not None and not isinstance(f, ChainFit) and target != f.law.target:
+            raise ValueError(f"target={target!r}: configuration {name!r} is a fit of law {f.law.name!r}, whose target "
+                             f"is {f.law.target!r}; target= picks a stage of a chain's fits (leave it out here)")
     targets = {target or f.law.target for f, _ in configs.values()}
     if len(targets) > 1:
         raise ValueError(f"the configurations predict different targets {sorted(targets)}; compare like with like")
@@ -629,7 +679,11 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
     budgets = _budgets(compute, "compute")
     _warn_compute_units(float(budgets.max()))
     qs = _check_quantiles(quantiles)
-    lo, hi = span if span is not None else (budgets.min() / 100.0, budgets.max() * 100.0)
+    try:
+        lo, hi = (budgets.min() / 100.0, budgets.max() * 100.0) if span is None else (
+            _one_number(x, "span") for x in span)
+    except (TypeError, ValueError):
+        lo = hi = np.nan
     if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
         raise ValueError(f"span must be (low, high) compute with 0 < low < high, got {span!r}")
     grid = np.geomspace(lo, hi, 121)
@@ -673,7 +727,8 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
                 diff = curve[i] - curve[j]  # draws x grid
                 flips = np.diff(np.sign(diff), axis=1) != 0
                 has = flips.any(axis=1)
-                row = {"a": a, "b": b, "p_cross": float(has.mean()), "crossing_draws": int(has.sum())}
+                row = {"a": a, "b": b, "p_cross": float(has.mean()), "crossing_draws": int(has.sum()),
+                       **dict.fromkeys(_quantiles(np.zeros(1), qs), np.nan)}  # the columns, empty unless filled
                 if has.sum() >= MIN_CROSSING_DRAWS:  # quantiles of a handful of draws would read as an interval
                     first = np.argmax(flips[has], axis=1)
                     d0, d1 = diff[has, first], diff[has, first + 1]

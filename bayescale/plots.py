@@ -6,6 +6,7 @@ Every function returns a matplotlib ``Figure`` and saves it when ``path=`` is gi
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -48,8 +49,18 @@ def _band(ax, x, frame: pd.DataFrame, quantity: str, color: str, label: str):
     ax.plot(x, rows["q50"], color=color, lw=1.8, label=f"{label} median")
 
 
+def _sorted_budgets(c) -> np.ndarray:
+    """Return budgets as ``optimal_allocation`` reads them (numbers, or sizes like ``"100T"``), in increasing order.
+
+    A band is drawn between neighbouring budgets, so they must be sorted.
+    """
+    from bayescale.data import _budgets
+
+    return np.sort(_budgets(c, "c"))
+
+
 def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[float] | None = None,
-                         k: float | None = None, path=None):
+                         k: float | None = None, group: str | None = None, path=None):
     """Observed loss against compute, with the posterior of the compute-optimal loss L*(C) as a 90% band.
 
     Parameters
@@ -62,6 +73,9 @@ def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[f
         Compute budgets of the band; default from the smallest run's compute to 100x the largest.
     k : float, optional
         FLOPs per parameter per token; default the fit's convention.
+    group : str, optional
+        For a hierarchical fit: the fitted group whose L*(C) to draw (and whose runs, by default); a label the fit
+        has not seen draws a new group from the population.
     path : str or path-like, optional
 
     Returns
@@ -72,10 +86,11 @@ def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[f
     k = fit.meta["options"]["flops_per_param_token"] if k is None else k
     if runs is None:
         runs = fit.runs()
+        if group is not None and len(fit.groups) == 1:
+            runs = runs[runs[fit.groups[0]].astype(str) == str(group)]
     compute = k * runs["n"].to_numpy() * runs["d"].to_numpy()
-    if c is None:
-        c = np.geomspace(compute.min(), compute.max() * 100, 40)
-    alloc = fit.optimal_allocation(c, quantiles=(0.05, 0.5, 0.95), flops_per_param_token=k)
+    c = np.geomspace(compute.min(), compute.max() * 100, 40) if c is None else _sorted_budgets(c)
+    alloc = fit.optimal_allocation(c, quantiles=(0.05, 0.5, 0.95), flops_per_param_token=k, group=group)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     sc = ax.scatter(compute, runs[fit.law.target], c=np.log10(runs["n"]), cmap="viridis", s=14, zorder=3)
     fig.colorbar(sc, ax=ax, label="log10 model size N")
@@ -91,7 +106,8 @@ def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[f
 
 
 def plot_frontier(fit, c: Sequence[float], *, k: float | None = None,
-                  marks: Mapping[str, tuple[float, float, float]] | None = None, path=None):
+                  marks: Mapping[str, tuple[float, float, float]] | None = None, group: str | None = None,
+                  path=None):
     """Plot the compute-optimal frontier N*(C) and D*(C) with 90% posterior bands.
 
     Parameters
@@ -103,6 +119,8 @@ def plot_frontier(fit, c: Sequence[float], *, k: float | None = None,
         FLOPs per parameter per token; default the fit's convention.
     marks : mapping, optional
         Named reference points ``{label: (c, n, d)}`` (e.g. a trained model), drawn on both panels.
+    group : str, optional
+        For a hierarchical fit: the group whose frontier to draw (a label the fit has not seen: a new group).
     path : str or path-like, optional
 
     Returns
@@ -111,8 +129,8 @@ def plot_frontier(fit, c: Sequence[float], *, k: float | None = None,
     """
     plt = _pyplot()
     k = fit.meta["options"]["flops_per_param_token"] if k is None else k
-    c = np.asarray(c, dtype=float)
-    alloc = fit.optimal_allocation(c, quantiles=(0.05, 0.5, 0.95), flops_per_param_token=k)
+    c = _sorted_budgets(c)
+    alloc = fit.optimal_allocation(c, quantiles=(0.05, 0.5, 0.95), flops_per_param_token=k, group=group)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, quantity, label, color in ((axes[0], "n_opt", "N*(C) parameters", "C0"),
                                        (axes[1], "d_opt", "D*(C) tokens", "C1")):
@@ -137,6 +155,10 @@ def _pair_names(fit, var_names: Sequence[str] | None) -> list[str]:
     if var_names is None:
         names = [p for p in ("alpha", "beta") if p in free]
         return names + [p for p in free if p not in names][:max(0, 2 - len(names))]
+    known = list(fit.tree.posterior.data_vars)
+    unknown = [v for v in var_names if v not in known]
+    if unknown:
+        raise KeyError(f"the fit has no variable(s) {unknown}; its posterior holds {known}")
     held = [v for v in var_names if v in fixed]
     if held:
         raise ValueError(f"{held} held fixed in this fit (fixed={fixed}): their draws are one value, nothing to plot; "
@@ -318,7 +340,9 @@ def _size_label(n: float) -> str:
 
 
 def plot_compare_at_scale(result, *, observed=None, ylabel: str | None = None, title: str | None = None, path=None):
-    """Each configuration's curve against compute with its 90% band, and beneath it the strip of P(best).
+    """Each configuration's curve against compute with its band, and beneath it the strip of P(best).
+
+    The band spans the outermost quantiles ``compare_at_scale`` computed (90% with its default quantiles).
 
     Parameters
     ----------
@@ -340,13 +364,19 @@ def plot_compare_at_scale(result, *, observed=None, ylabel: str | None = None, t
     plt = _pyplot()
     fig, (ax, strip) = plt.subplots(2, 1, figsize=(7, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     curves, table = result.curves, result.table
+    # the band between the outermost quantiles compare_at_scale computed (its default: q05 and q95), the line at
+    # the median, or the mean when q50 was not asked for
+    qcols = sorted((col for col in curves.columns if re.fullmatch(r"q\d+(\.\d+)?", col)), key=lambda q: float(q[1:]))
+    lo_q, hi_q = (qcols[0], qcols[-1]) if len(qcols) >= 2 else ("mean", "mean")
+    mid = "q50" if "q50" in curves.columns else "mean"
+    band = f"{float(hi_q[1:]) - float(lo_q[1:]):g}% bands" if len(qcols) >= 2 else "means (no quantiles)"
     names = list(dict.fromkeys(curves["config"]))
     for i, name in enumerate(names):
         c = curves[curves["config"] == name]
-        ax.fill_between(c["compute"], c["q05"], c["q95"], color=f"C{i}", alpha=0.2, lw=0)
-        ax.plot(c["compute"], c["q50"], color=f"C{i}", lw=1.6, label=name)
+        ax.fill_between(c["compute"], c[lo_q], c[hi_q], color=f"C{i}", alpha=0.2, lw=0)
+        ax.plot(c["compute"], c[mid], color=f"C{i}", lw=1.6, label=name)
         t = table[table["config"] == name]
-        ax.errorbar(t["compute"], t["q50"], yerr=[t["q50"] - t["q05"], t["q95"] - t["q50"]], fmt="o", ms=4,
+        ax.errorbar(t["compute"], t[mid], yerr=[t[mid] - t[lo_q], t[hi_q] - t[mid]], fmt="o", ms=4,
                     color=f"C{i}", capsize=3)
         if observed is not None:
             o = observed[observed["config"] == name]
@@ -358,7 +388,7 @@ def plot_compare_at_scale(result, *, observed=None, ylabel: str | None = None, t
     ax.set_xscale("log")
     ax.set_ylabel(f"{ylabel or 'target'} ({result.better} is better)")
     ax.legend(fontsize=8, frameon=False)
-    ax.set_title(title or "Curves with 90% bands; dots: the compared budgets", fontsize=10)
+    ax.set_title(title or f"Curves with {band}; dots: the compared budgets", fontsize=10)
     grid = np.sort(curves["compute"].unique())
     shares = [curves[curves["config"] == name].set_index("compute").loc[grid, "p_best"].to_numpy() for name in names]
     strip.stackplot(grid, *shares, colors=[f"C{i}" for i in range(len(names))], alpha=0.8)

@@ -117,6 +117,37 @@ def test_allocation_refuses_what_it_cannot_answer():
         allocate(fit, 1e5)
 
 
+def test_allocation_edge_cases_answer_or_say_why():
+    """A fixed size's regret is against each draw's best on the whole budget line; ``p_target`` ties go to the
+    least expected loss; a costly deployment moves the search below the balanced point rather than refusing the
+    budget; budgets may be written as text; bad grid sizes, quantiles and infinities are named."""
+    fit = FakeFit("chinchilla", _around(PUB, 0.05))
+    draws = fit.draws()
+    best = np.asarray(chinchilla_optimum(1e23, 6.0, **draws)[2], dtype=float)
+    small = allocate(fit, 1e23, n=7e9).table.set_index("allocation")
+    loss = np.asarray(CHIN.fn(7e9, 1e23 / 42e9, **draws), dtype=float)
+    assert small.loc["bayes", "expected_regret"] == pytest.approx(np.mean(loss - best), abs=2e-5)
+    assert small.loc["bayes", "expected_regret"] > 1e-3  # 7e9 is far from the optimum at 1e23 (about 3e10)
+    easy = allocate(fit, 1e23, objective="p_target", target=3.0)  # reached in every draw over a wide span of N
+    assert (easy.curve["p_target"] == 1.0).sum() > 100 and easy.choice == allocate(fit, 1e23).choice
+    served = allocate(fit, 1e23, inference_tokens=1e16)  # N below C / (2 D_inf) = 5e6 leaves training tokens
+    assert served.choice["n"] < 5e6
+    assert 6 * served.choice["n"] * served.choice["d"] + 2 * served.choice["n"] * 1e16 == pytest.approx(1e23)
+    assert allocate(fit, "100T").choice == allocate(fit, 1e14).choice
+    assert allocate(fit, 1e22, inference_tokens="1T").choice == allocate(fit, 1e22, inference_tokens=1e12).choice
+    with pytest.raises(ValueError, match="inference_tokens finite and >= 0"):
+        allocate(fit, 1e22, inference_tokens=np.inf)
+    for bad in (0, 2, 100.0, True):
+        with pytest.raises(ValueError, match="grid_size must be an integer of at least 3"):
+            allocate(fit, 1e22, grid_size=bad)
+    with pytest.raises(ValueError, match=r"quantile must be a number in \(0, 1\), got '0.9'"):
+        allocate(fit, 1e22, objective="quantile", quantile="0.9")
+    with pytest.raises(TypeError, match="compute must be a number"):
+        allocate(fit, None)
+    with pytest.warns(bs.DataWarning, match=r"n=7 looks like millions or billions; sizes are raw counts"):
+        allocate(fit, 1e22, n=7)
+
+
 def test_a_group_is_named_by_its_label_as_written_in_the_runs():
     """Group labels are kept as text; group=0 names the level '0' of an integer column, as the runs wrote it."""
     fit = FakeFit("chinchilla", _around(PUB, 0.03))
@@ -156,6 +187,20 @@ def test_symmetric_configurations_give_one_half():
         compare_at_scale({"a": a, "b": b}, "x")
     with pytest.raises(TypeError, match=r"compare_at_scale takes fits; \{'b': 'int'\} are not"):
         compare_at_scale({"a": a, "b": 3}, 1e21)
+    for span in (1e25, ("1e21", "1e25", "1e26"), ("x", 1e25)):
+        with pytest.raises(ValueError, match=r"span must be \(low, high\) compute with 0 < low < high"):
+            compare_at_scale({"a": a, "b": b}, 1e21, span=span)
+    assert compare_at_scale({"a": a, "b": b}, 1e21, span=("1e19", "1e23")).curves["compute"].max() == \
+        pytest.approx(1e23)
+    # a law's fit has one target: target= (a chain's stage) names it or is refused, never read as "accuracy"
+    with pytest.raises(ValueError, match=r"target='acc': configuration 'a' is a fit of law 'power_law_c', whose "
+                                         r"target is 'loss'"):
+        compare_at_scale({"a": a, "b": b}, 1e21, target="acc")
+    assert compare_at_scale({"a": a, "b": b}, 1e21, target="loss").better == "lower"
+    # no pair crosses: the crossover's quantile columns are there, empty
+    x = compare_at_scale({"a": _power(1.7, 40.0, 0.05, sd=0.001), "b": _power(2.8, 40.0, 0.05, sd=0.001, seed=9)},
+                         1e21).crossover
+    assert {"q05", "q50", "q95"} <= set(x.columns) and x[["q05", "q50", "q95"]].isna().all().all()
 
 
 def test_crossover_posterior_finds_a_known_crossing():
@@ -219,6 +264,10 @@ def test_compare_at_scale_figure(tmp_path):
     fig = plot_compare_at_scale(r, observed=observed)
     assert [t.get_text() for t in fig.axes[1].texts] == ["not compared"]
     assert fig.axes[1].get_xlim() == fig.axes[0].get_xlim()
+    # other quantiles than the default: the band spans the outermost ones, and the title says how wide it is
+    wide = compare_at_scale({"a": _power(1.7, 40.0, 0.05, sd=0.02), "b": _power(1.8, 40.0, 0.06, sd=0.02, seed=7)},
+                            [1e20, 1e22], quantiles=(0.1, 0.5, 0.9))
+    assert plot_compare_at_scale(wide).axes[0].get_title().startswith("Curves with 80% bands")
 
 
 def _with_noise(draws, num=2000):

@@ -191,6 +191,15 @@ def test_pair_plots_and_allocations_point_at_the_fixed_parameters(held_fit, tmp_
         plot_pair(held_fit, ("alpha", "beta"))
     fig = plot_pair(held_fit, path=tmp_path / "pair.png")
     assert (tmp_path / "pair.png").stat().st_size > 0 and fig is not None
+    with pytest.raises(KeyError, match=r"the fit has no variable\(s\) \['zeta'\]; its posterior holds"):
+        plot_pair(held_fit, ("beta", "zeta"))
+    # the frontier's budgets are read as optimal_allocation reads them and sorted, so that its bands join up
+    from bayescale.plots import _sorted_budgets, plot_frontier
+
+    np.testing.assert_array_equal(_sorted_budgets([1e25, "1e21", "100T"]), [1e14, 1e21, 1e25])
+    fig = plot_frontier(held_fit, [1e25, 1e21, "1e23"])
+    line = fig.axes[0].lines[0].get_xdata()
+    np.testing.assert_array_equal(line, [1e21, 1e23, 1e25])
     with pytest.raises(ValueError, match=r"\['alpha'\] is a parameter of the law: .*bs.fit\(\.\.\., fixed="):
         held_fit.optimal_allocation(c=1e22, fixed={"alpha": 0.3})
 
