@@ -814,7 +814,7 @@ def _quiet_fit(law, runs: pd.DataFrame, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", DataWarning)
-        return fit_law(law, runs, progress_bar=False, **kwargs)
+        return fit_law(law, runs, **{"progress_bar": False, **kwargs})  # the caller's progress_bar= wins
 
 
 def _refit_gain(fit, run: pd.Series, result: float, compute: float, bounds, j0: int, refit_kwargs, *,

@@ -490,3 +490,18 @@ def test_next_run_checks_its_top_candidates_by_refitting(monkeypatch):
     today = best(draws).x
     gain = expected_loss(today, moved.draws()) - best(moved.draws()).fun
     assert gain > 1e-3 and top["evsi_refit"] == pytest.approx(gain, rel=0.03) and top["evsi_refit_se"] == 0
+
+
+def test_refits_take_the_callers_progress_bar(monkeypatch):
+    """``replay(fit_kwargs=)`` and ``next_run(refit_kwargs=)`` pass their mapping to ``bs.fit`` whole: a
+    ``progress_bar`` in it is the caller's choice, not a second value of the refits' default (off)."""
+    import importlib
+
+    from bayescale.decide import _quiet_fit
+
+    seen = {}
+    monkeypatch.setattr(importlib.import_module("bayescale.fit"), "fit", lambda law, runs, **kw: seen.update(kw))
+    _quiet_fit("chinchilla", None, progress_bar=True, seed=1)
+    assert seen == {"progress_bar": True, "seed": 1}
+    _quiet_fit("chinchilla", None)
+    assert seen["progress_bar"] is False
