@@ -447,10 +447,10 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
         Least expected loss (the Bayes action for a utility linear in the loss), least ``quantile`` of the
         loss (risk-averse), or greatest probability that the loss is below ``target`` (among allocations with the
         same probability, the least expected loss: where every draw reaches the target, the expected one's choice).
-        "The loss" is the law's
-        curve at each posterior draw, the loss the allocation controls; it leaves out the run-to-run noise of one
-        training run (``fit.predict(kind="observation")`` adds it), so ``p_target`` is the probability that the
-        allocation's expected loss reaches the target, not that a single run's measured loss does.
+        "The loss" is the law's curve at each posterior draw, the loss the allocation controls; it leaves out the
+        run-to-run noise of one training run (``fit.predict(kind="observation")`` adds it), so ``p_target`` is the
+        probability that the allocation's expected loss reaches the target, not that a single run's measured loss
+        does.
     quantile : float
         The quantile of ``objective="quantile"`` (0.9: the loss one is 90% sure to beat).
     target : float, optional
