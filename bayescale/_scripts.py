@@ -44,11 +44,13 @@ def real_chinchilla_runs() -> tuple:
 
     Exits when only the demo's simulated fallback is available: a case study's answers are about the real data.
     """
+    import bayescale as bs
     from bayescale.demo import load_runs
 
-    runs, dropped, simulated = load_runs()
-    if simulated:
-        raise SystemExit("the Chinchilla data are not reachable: set BAYESCALE_DATA_DIR to a folder holding them, or "
-                         "let bayescale download them (this case study answers questions about the real runs; "
-                         "`bayescale demo` runs on a simulated ladder when it must, and says so)")
+    try:
+        runs, dropped, _ = load_runs(fallback=False)
+    except bs.datasets.DatasetNotFoundError as exc:
+        raise SystemExit(f"the Chinchilla data are not reachable: set BAYESCALE_DATA_DIR to a folder holding them, or "
+                         f"let bayescale download them (this case study answers questions about the real runs; "
+                         f"`bayescale demo` runs on a simulated ladder when it must, and says so).\n{exc}") from None
     return runs, dropped

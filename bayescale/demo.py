@@ -80,13 +80,16 @@ class ReplicationResult:
         return bool(self.table.loc[["e", "alpha", "beta"], "within_2se"].all())
 
 
-def load_runs(data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+def load_runs(data_dir=None, fallback: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
     """Load the Chinchilla runs minus the 5 smallest-D/N ones (simulated from Besiroglu's fit without data).
 
     Parameters
     ----------
     data_dir : str or path-like, optional
         Data directory; default ``BAYESCALE_DATA_DIR``, then the cache, then a verified download.
+    fallback : bool
+        Simulate the runs when no data is reachable (and say so); False raises the data set's
+        ``DatasetNotFoundError`` instead, for callers whose answers are about the real runs.
 
     Returns
     -------
@@ -103,6 +106,8 @@ def load_runs(data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
         runs = bs.datasets.load("chinchilla", data_dir=data_dir)
         simulated = False
     except bs.datasets.DatasetNotFoundError as exc:
+        if not fallback:
+            raise
         print(f"NOTE: the Chinchilla data could not be read or downloaded:\n{textwrap.indent(str(exc), '      ')}\n"
               "      Running on a SIMULATED ladder drawn from Besiroglu et al.'s published fit instead; the numbers\n"
               "      below describe simulated data, not Chinchilla.")

@@ -109,6 +109,20 @@ def test_demo_without_data_runs_on_simulated_ladder_and_says_so(tmp_path, monkey
     assert all(p.stat().st_size > 300 for p in result.figures)
 
 
+def test_a_case_study_without_the_real_data_stops_without_claiming_to_simulate(monkeypatch, capsys):
+    """Case studies answer questions about the real runs: without them they stop, saying why, and print nothing
+    about a simulated ladder they do not run on."""
+    from bayescale._scripts import real_chinchilla_runs
+
+    def unreachable(name, **kwargs):
+        raise bs.datasets.DatasetNotFoundError(f"{name}: not in the data dir, not cached, download failed")
+
+    monkeypatch.setattr(bs.datasets, "load", unreachable)
+    with pytest.raises(SystemExit, match=r"(?s)the Chinchilla data are not reachable: .*download failed"):
+        real_chinchilla_runs()
+    assert "SIMULATED" not in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------------------------------------------- CLI
 runner = CliRunner()
 
