@@ -43,8 +43,8 @@ class Backtest:
         One row per (cut, law, method): ``cut, law, method, n_train, n_test, mae, mre, crps, log_score, cover50,
         cover90``.
     predictions : pandas.DataFrame
-        One row per (cut, law, method, held-out run): the run's inputs, the observed target, ``q05, q25, q50, q75,
-        q95``.
+        One row per (cut, law, method, held-out run): ``run`` (its label in the table given), the run's inputs and
+        group column(s), the observed target, ``q05, q25, q50, q75, q95``.
     by : str
         What the cut is on (``"compute"`` or an input column).
     fits : dict
@@ -173,7 +173,9 @@ def _check_settings(classical, n_boot, min_train, flops_per_param_token, progres
 
 
 def _validated(runs: pd.DataFrame, laws: Sequence, groups, noise, k: float) -> pd.DataFrame:
-    """Return the runs as every law's fit reads them, by position: duplicates dropped, sizes written "350M" parsed.
+    """Return the runs as every law's fit reads them: duplicates dropped, sizes written "350M" parsed.
+
+    Rows keep the caller's labels where those are unique (else they are numbered by position).
 
     Problems raise :class:`RunTableError` naming the caller's row labels; each distinct :class:`DataWarning` of
     the checks is raised once.
@@ -202,7 +204,9 @@ def _validated(runs: pd.DataFrame, laws: Sequence, groups, noise, k: float) -> p
         for col in t.frame.columns:
             if pd.api.types.is_float_dtype(t.frame[col]):
                 out[col] = t.frame[col].reindex(out.index)
-    return out[kept].reset_index(drop=True)
+    out = out[kept]
+    # the caller's row labels again where they name one run each (predictions say which run they are of)
+    return out.set_axis(runs.index[kept]) if runs.index.is_unique else out.reset_index(drop=True)
 
 
 def _cuts(values: np.ndarray, holdout, cuts) -> list[float]:
@@ -228,6 +232,12 @@ def _cuts(values: np.ndarray, holdout, cuts) -> list[float]:
         uniq = np.sort(values)
         out = [float(uniq[int(np.floor((1 - f) * len(uniq)))]) for f in fracs]
     return sorted(set(out), reverse=True)
+
+
+def _group_columns(fit_kwargs) -> list[str]:
+    """Return the group column(s) a backtest's fits are given (``groups=``), as a list."""
+    groups = fit_kwargs.get("groups")
+    return [] if groups is None else [groups] if isinstance(groups, str) else list(groups)
 
 
 def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout: float | Sequence[float] | None = None,
@@ -282,6 +292,9 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
     if not laws:
         raise ValueError("laws= is empty: name at least one law to backtest, e.g. 'chinchilla' or "
                          "['chinchilla', 'kaplan']")
+    twice = sorted({law.name for law in laws if sum(other.name == law.name for other in laws) > 1})
+    if twice:  # its fits and rows would share one name
+        raise ValueError(f"laws= names {twice} more than once; give each law once")
     _check_settings(classical, n_boot, min_train, flops_per_param_token, progress_bar)
     scales = {(law.target, law.link) for law in laws}
     if len(scales) > 1:  # CRPS and log scores on different scales (or of different targets) do not compare
@@ -333,7 +346,10 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
                 with np.errstate(over="ignore", under="ignore"):
                     d = law.from_link(xd)
                 q = np.quantile(d, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
-                frame = test[list(law.inputs)].copy()
+                # the run each prediction is of: the law's inputs, its group(s) and the run's label in the table
+                keep = list(law.inputs) + [g for g in _group_columns(fit_kwargs) if g in test and g not in law.inputs]
+                frame = test[keep].copy()
+                frame.insert(0, "run", test.index)
                 frame.insert(0, "method", method)
                 frame.insert(0, "law", law.name)
                 frame.insert(0, "cut", cut)

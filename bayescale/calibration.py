@@ -317,8 +317,8 @@ def calibrate(
         Bins of the chi-square uniformity test.
     alpha : float
         Family-wise level of the test (Bonferroni over quantities).
-    seed : int
-        Fixes the simulations and the fits.
+    seed : int or None
+        Fixes the simulations and the fits; None draws a fresh one, as for :func:`bayescale.fit`.
     progress : bool
         Print one line per 10 simulations.
     sampler : {"nuts", "chees"}
@@ -348,9 +348,13 @@ def calibrate(
     True
     """
     from bayescale.chain import Chain
+    from bayescale.fit import _check_likelihood, _options, _resolve_seed
 
     if target_accept_prob is None:
         target_accept_prob = SBC_TARGET_ACCEPT if sampler == "nuts" else 0.9
+    # the sampler's settings, checked as bs.fit checks them (each simulated data set is fitted with them)
+    _options(num_chains, num_warmup, num_samples, target_accept_prob, 10, "float64", 6.0, None, sampler=sampler)
+    seed = _resolve_seed(seed)
     if sampler == "chees" and num_chains < 2:
         raise ValueError(f"sampler='chees' adapts across a fit's chains: num_chains={num_chains} must be at least 2 "
                          "(8 is bs.fit's default for it)")
@@ -365,6 +369,8 @@ def calibrate(
     if likelihood not in LIKELIHOODS:  # the check and message of bs.fit
         raise ValueError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
     counts = likelihood in COUNT_LIKELIHOODS
+    if counts == (noise is not None):  # the law's link decides the rest, as for bs.fit
+        _check_likelihood(law, likelihood, noise)
     if counts != (noise is not None) or (counts and design is None):
         raise ValueError(f"likelihood={likelihood!r}: noise= names the design's column of items for a count "
                          "likelihood ('binomial' or 'beta_binomial'), and only for one; got "

@@ -187,6 +187,14 @@ def compare(fits: Mapping[str, object] | Sequence[object], *, method: str = "sta
             raise ValueError(
                 f"fits {ref_name!r} ({ref_y.size} runs) and {name!r} ({y.size} runs) were not made on the same runs in "
                 "the same order; fit every law to the same table (after validation drops duplicates) to compare them")
+        shared = [x for x in fit.law.inputs if x in ref.law.inputs]
+        if shared:  # the same targets at other inputs (a unit slip in one table) are other runs too
+            a, b = ref.runs()[shared].to_numpy(float), fit.runs()[shared].to_numpy(float)
+            off = [x for i, x in enumerate(shared) if not np.allclose(a[:, i], b[:, i], rtol=1e-9, atol=0)]
+            if off:
+                raise ValueError(f"fits {ref_name!r} and {name!r} have the same targets but different {off}: they "
+                                 "were not made on the same runs (a column in other units in one table?); fit every "
+                                 "law to the same table to compare them")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = azs.compare({n: with_log_likelihood(f) for n, f in fits.items()}, method=method, round_to="none")

@@ -779,9 +779,13 @@ def fit_many(
     preps = []
     for name, frame in tables.items():
         try:
-            preps.append(_prepare(law, frame, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood,
-                                  noise=noise, sigma_scale=sigma_scale, group_scale=group_scale,
-                                  flops_per_param_token=flops_per_param_token, crossed=crossed, fixed=fixed))
+            with warnings.catch_warnings(record=True) as said:  # said again below, naming the fit they are about
+                warnings.simplefilter("always")
+                preps.append(_prepare(law, frame, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood,
+                                      noise=noise, sigma_scale=sigma_scale, group_scale=group_scale,
+                                      flops_per_param_token=flops_per_param_token, crossed=crossed, fixed=fixed))
+            for w in said:
+                warnings.warn(f"fit {name!r} (by={by!r}): {w.message}", w.category, skip_file_prefixes=_PACKAGE_DIRS)
         except RunTableError as err:
             raise RunTableError([f"fit {name!r} (by={by!r}): {p}" for p in err.problems]) from err
         except (ValueError, TypeError) as err:
@@ -1008,9 +1012,11 @@ class _Prepared:
     positions: np.ndarray | None = None
 
 
-def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_scale, group_scale,
-             flops_per_param_token, crossed=None, crossed_priors=None, group_predictors=None,
-             fixed=None) -> _Prepared:
+def _check_likelihood(law: Law, likelihood: str, noise: str | None) -> bool:
+    """Refuse a likelihood the law's link (or the ``noise=`` column) does not allow; return whether it counts.
+
+    A count likelihood is ``binomial`` or ``beta_binomial``. Shared by :func:`fit` and :func:`bayescale.calibrate`.
+    """
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
     if likelihood == "beta" and (law.link != "logit" or noise is not None):
@@ -1021,6 +1027,13 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
         raise ValueError(f"likelihood={likelihood!r} models each score as correct answers out of a known number of "
                          f"items: it needs a law with link='logit' (law {law.name!r} has link={law.link!r}) and "
                          "noise= naming the column with each run's number of items")
+    return counts
+
+
+def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_scale, group_scale,
+             flops_per_param_token, crossed=None, crossed_priors=None, group_predictors=None,
+             fixed=None) -> _Prepared:
+    counts = _check_likelihood(law, likelihood, noise)
     if pooling not in ("auto", "noncentred", "centred"):
         raise ValueError(f"pooling={pooling!r} is not one of ('auto', 'noncentred', 'centred')")
     predictors = _predictor_spec(law, group_predictors, pool, groups)

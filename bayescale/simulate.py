@@ -162,7 +162,9 @@ def simulate_ladder(
     ['d', 'loss', 'n']
     """
     law = get_law(law)
-    rng = np.random.default_rng(seed)
+    from bayescale.fit import _resolve_seed
+
+    rng = np.random.default_rng(_resolve_seed(seed))
     if params is None:
         params = reference_params(law)
     missing = set(law.params) - set(params)
@@ -180,7 +182,8 @@ def simulate_ladder(
         if not ok:
             raise ValueError(f"params[{p!r}] = {v!r} is not a finite value in the support of its prior "
                              f"({type(law.params[p]).__name__}, support {law.params[p].support})")
-    if isinstance(noise_sd, bool) or not isinstance(noise_sd, (int, float, np.floating)) or not noise_sd >= 0:
+    if isinstance(noise_sd, bool) or not isinstance(noise_sd, (int, float, np.floating)) \
+            or not (np.isfinite(noise_sd) and noise_sd >= 0):
         raise ValueError(f"noise_sd must be a finite number >= 0 (the sd of the noise on the link scale), got "
                          f"{noise_sd!r}")
     if isinstance(noise_slope, bool) or not isinstance(noise_slope, (int, float, np.floating)) \
@@ -189,8 +192,12 @@ def simulate_ladder(
     if noise_slope and law.floor is None:
         raise ValueError(f"noise_slope= needs a law whose noise grows with its excess over a floor (Law.floor); "
                          f"law {law.name!r} has none")
-    if df is not None and not (isinstance(df, (int, float, np.floating)) and df > 0):
-        raise ValueError(f"df must be > 0 (Student-t noise) or None (normal noise), got {df!r}")
+    if df is not None and not (isinstance(df, (int, float, np.floating)) and not isinstance(df, bool)
+                               and np.isfinite(df) and df > 0):
+        raise ValueError(f"df must be a finite number > 0 (Student-t noise) or None (normal noise: the limit of an "
+                         f"infinite df), got {df!r}")
+    if group_sd is not None and not num_groups:
+        raise ValueError("group_sd= spreads parameters across groups: give num_groups= too (or leave group_sd out)")
     if num_groups is not None and (isinstance(num_groups, bool) or not isinstance(num_groups, (int, np.integer))
                                    or num_groups < 1):
         raise ValueError(f"num_groups must be a positive integer or None, got {num_groups!r}")
@@ -207,9 +214,12 @@ def simulate_ladder(
             raise ValueError("design already has a 'group' column, which num_groups= would overwrite: rename it")
     truth: dict = {}
     if num_groups:
+        if group_sd is not None and not isinstance(group_sd, Mapping):
+            raise ValueError(f"group_sd must map parameters to sds, e.g. {{'e': 0.1}}, got {group_sd!r}")
         sd = dict(group_sd if group_sd is not None else {k: v for k, v in (("e", 0.1), ("a", 0.3))
                                                           if k in law.params})
-        bad = {p: s for p, s in sd.items() if p not in law.params or not (np.isfinite(s) and s >= 0)}
+        bad = {p: s for p, s in sd.items() if p not in law.params or isinstance(s, bool)
+               or not isinstance(s, (int, float, np.number)) or not (np.isfinite(s) and s >= 0)}
         if bad:
             raise ValueError(f"group_sd {bad}: it maps parameters of law {law.name!r} ({list(law.params)}) to finite "
                              "sds >= 0 on their unconstrained scale")

@@ -172,6 +172,12 @@ def test_backtest_on_real_chinchilla_compares_both_methods():
     assert len(bt.predictions) == 2 * (48 + 96)
     assert {"q05", "q25", "q50", "q75", "q95", "loss", "n", "d"} <= set(bt.predictions.columns)
     assert "Backtest on compute" in repr(bt)
+    # each prediction names its run by the table's own label: the held-out runs are the table's, as given
+    held = bt.predictions[(bt.predictions["cut"] == bt.table["cut"].iloc[0]) & (bt.predictions["method"] == "huber")]
+    np.testing.assert_array_equal(runs.loc[held["run"], ["n", "d", "loss"]].to_numpy(),
+                                  held[["n", "d", "loss"]].to_numpy())
+    with pytest.raises(ValueError, match=r"laws= names \['chinchilla'\] more than once; give each law once"):
+        bs.backtest(["chinchilla", "chinchilla"], runs, holdout=0.2)
 
 
 def test_backtest_refuses_bad_cuts():
@@ -296,6 +302,10 @@ def test_compare_refuses_fits_of_different_runs():
     b = quiet(bs.fit, "chinchilla", ladder(seed=2), progress_bar=False)
     with pytest.raises(ValueError, match="not made on the same runs"):
         bs.compare({"a": a, "b": b})
+    # the same losses at other sizes (one table's n in other units) are other runs too
+    doubled = quiet(bs.fit, "chinchilla", ladder(seed=1).assign(n=lambda t: 2 * t["n"]), progress_bar=False)
+    with pytest.raises(ValueError, match=r"fits 'a' and 'n2' have the same targets but different \['n'\]"):
+        bs.compare({"a": a, "n2": doubled})
     with pytest.raises(ValueError, match="at least two fits"):
         bs.compare({"a": a})
     with pytest.raises(ValueError, match=r"fits 'chinchilla' \(30 runs\) and 'chinchilla \(2\)' \(30 runs\) were not"):

@@ -175,6 +175,17 @@ def test_calibrate_rejects_bad_options():
     for alpha in (0, 1.5, "0.05"):
         with pytest.raises(ValueError, match="alpha must be a level strictly between 0 and 1"):
             bs.calibrate("chinchilla", alpha=alpha)
+    # the sampler's settings and the likelihood are checked as bs.fit checks them, before any simulation
+    with pytest.raises(ValueError, match=r"target_accept_prob must be in \(0, 1\), got 1.5"):
+        bs.calibrate("chinchilla", target_accept_prob=1.5)
+    for name, value in (("num_chains", 0), ("num_chains", 2.0), ("num_warmup", -5), ("num_warmup", 0)):
+        with pytest.raises(ValueError, match=rf"{name} must be a positive integer, got {value}"):
+            bs.calibrate("chinchilla", **{name: value})
+    with pytest.raises(TypeError, match="seed must be an integer, or None for a fresh seed"):
+        bs.calibrate("chinchilla", seed="x")
+    with pytest.raises(ValueError, match=r"likelihood='beta' models a fraction in \(0, 1\): it needs a law with "
+                                         r"link='logit' \(law 'chinchilla' has link='log'\)"):
+        bs.calibrate("chinchilla", likelihood="beta")
 
 
 def test_calibrate_checks_the_design_as_a_table_of_inputs():

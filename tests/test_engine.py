@@ -568,6 +568,11 @@ def test_fit_many_bad_input_names_the_fit_and_the_fix():
     broken.loc[33, "loss"] = np.nan
     with pytest.raises(ValueError, match=r"fit 't1' \(by='task'\).*loss"):
         bs.fit_many("chinchilla", broken, by="task")
+    # what the checks of one fit's runs notice names that fit, as its errors do (t0's runs in billions here)
+    billions = broken.assign(n=np.where(broken["task"] == "t0", broken["n"] / 1e9, broken["n"]))
+    with pytest.warns(bs.DataWarning, match=r"fit 't0' \(by='task'\): column 'n' looks like it is in millions"), \
+            pytest.raises(ValueError, match=r"fit 't1' \(by='task'\).*loss"):
+        bs.fit_many("chinchilla", billions, by="task")
     missing = runs.copy()
     missing.loc[3, "task"] = None
     with pytest.raises(ValueError, match=r"missing in rows \[3\]"):
