@@ -273,7 +273,7 @@ def calibrate(
     bins: int = 10,
     alpha: float = 0.01,
     seed: int = 0,
-    progress: bool = False,
+    progress: bool | None = None,
     sampler: str = "nuts",
 ) -> CalibrationResult:
     """Simulation-based calibration of a law's model (shared parameters, no groups) under its default priors.
@@ -319,8 +319,9 @@ def calibrate(
         Family-wise level of the test (Bonferroni over quantities).
     seed : int or None
         Fixes the simulations and the fits; None draws a fresh one, as for :func:`bayescale.fit`.
-    progress : bool
-        Print one line per 10 simulations.
+    progress : bool, optional
+        Print one line per 10 simulations; default on when stderr is a terminal (not under ``CI``), as
+        :func:`bayescale.fit`'s ``progress_bar``.
     sampler : {"nuts", "chees"}
         As in :func:`bayescale.fit`; ``"chees"`` (chains in lockstep) needs ``num_chains >= 2``, and calibrates
         that sampler on the law.
@@ -348,13 +349,14 @@ def calibrate(
     True
     """
     from bayescale.chain import Chain
-    from bayescale.fit import _check_likelihood, _options, _resolve_seed
+    from bayescale.fit import _check_likelihood, _default_progress, _options, _resolve_seed
 
     if target_accept_prob is None:
         target_accept_prob = SBC_TARGET_ACCEPT if sampler == "nuts" else 0.9
     # the sampler's settings, checked as bs.fit checks them (each simulated data set is fitted with them)
     _options(num_chains, num_warmup, num_samples, target_accept_prob, 10, "float64", 6.0, None, sampler=sampler)
     seed = _resolve_seed(seed)
+    progress = _default_progress() if progress is None else progress
     if sampler == "chees" and num_chains < 2:
         raise ValueError(f"sampler='chees' adapts across a fit's chains: num_chains={num_chains} must be at least 2 "
                          "(8 is bs.fit's default for it)")
