@@ -276,6 +276,30 @@ def _stage_likelihoods(chain_: Chain, likelihood) -> list[str]:
     return _per_stage(likelihood, chain_, "likelihood", "student_t")
 
 
+def _fed_runs(chain_: Chain, runs, k: int):
+    """Return the runs as stage ``k`` reads them: its fed input is the previous stage's target.
+
+    The joint model feeds stage ``k`` that target; a column of the fed input's own name (``l_x`` for a
+    loss-to-loss stage fed ``loss``) is not needed, and one whose values differ is refused rather than left to
+    describe data the fit never used (the stage's checks, report and residuals read its runs).
+    """
+    if k == 0:
+        return runs
+    frame = runs if isinstance(runs, pd.DataFrame) else pd.DataFrame(runs)
+    fed, prev = chain_.feeds[k - 1], chain_.stages[k - 1].target
+    if fed == prev or prev not in frame.columns:  # a missing target is the previous stage's error
+        return frame
+    targets = {law.target for law in chain_.stages}
+    if fed in frame.columns and fed not in targets:
+        given = pd.to_numeric(frame[fed], errors="coerce").to_numpy(float)
+        source = pd.to_numeric(frame[prev], errors="coerce").to_numpy(float)
+        if not np.allclose(given, source, rtol=1e-12, atol=0, equal_nan=True):
+            raise ValueError(f"column {fed!r} differs from column {prev!r}, the target of stage {k} ({prev!r}) that "
+                             f"chain {chain_.name!r} feeds stage {k + 1} as its input {fed!r}: the fit reads "
+                             f"{prev!r} there; drop the column {fed!r} (it is filled from {prev!r}), or fix it")
+    return frame.assign(**{fed: frame[prev]})
+
+
 def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, sigma_scale, group_scale,
               flops_per_param_token, opts, seed, dense_mass, progress) -> ChainFit:
     """Fit a chain in one NUTS run (called by :func:`bayescale.fit`)."""
@@ -299,9 +323,10 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
     likelihoods = _stage_likelihoods(chain_, likelihood)
     noises = _per_stage(noise, chain_, "noise", None)
     preps = []
-    for law, pool_k, like_k, noise_k in zip(chain_.stages, pools, likelihoods, noises, strict=True):
+    for k, (law, pool_k, like_k, noise_k) in enumerate(zip(chain_.stages, pools, likelihoods, noises, strict=True)):
+        runs_k = _fed_runs(chain_, runs, k)
         try:
-            preps.append(_prepare(law, runs, groups=groups, pool=pool_k, pooling=pooling, likelihood=like_k,
+            preps.append(_prepare(law, runs_k, groups=groups, pool=pool_k, pooling=pooling, likelihood=like_k,
                                   noise=noise_k, sigma_scale=sigma_scale, group_scale=group_scale,
                                   flops_per_param_token=flops_per_param_token))
         except RunTableError as err:
@@ -531,6 +556,9 @@ class ChainFit:
 
         if kind not in _KINDS:
             raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
+        if not isinstance(new_runs, pd.DataFrame | Mapping):
+            raise TypeError(f"new_runs must be a DataFrame or a mapping of column to values (e.g. {{'n': [7e10], "
+                            f"'d': [1.4e12]}}), got {type(new_runs).__name__}")
         if not isinstance(new_runs, pd.DataFrame):
             new_runs = pd.DataFrame(dict(new_runs))
         datas, tables, new = [], [], ()

@@ -1878,6 +1878,9 @@ class Fit:
 
     def __init__(self, tree: xr.DataTree, law: Law | None = None):
         if _ATTR not in tree.attrs:
+            if "bayescale_chain" in tree.attrs:
+                raise FitFileError("this DataTree is a chain's fit: read it with bs.load(path) or "
+                                   "bs.ChainFit(tree), not bs.Fit")
             raise FitFileError("this DataTree was not written by bayescale.fit (no 'bayescale' attrs)")
         self.tree = tree
         self.meta: dict[str, Any] = json.loads(tree.attrs[_ATTR])

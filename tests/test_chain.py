@@ -194,6 +194,25 @@ def test_chain_errors_name_the_stage():
         bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), _runs(), log_likelihood=False)
 
 
+def test_a_stage_fed_under_another_name_reads_the_previous_target():
+    """``loss`` feeds ``shifted_power``'s input ``l_x``: the runs need no ``l_x`` column (the stage's own fit, its
+    checks and report read the fed values), and one that differs from ``loss`` is refused, not silently unused."""
+    runs = bs.simulate_ladder("chinchilla", seed=1)
+    runs["l_y"] = bs.simulate_ladder("shifted_power", design=runs[["loss"]].rename(columns={"loss": "l_x"}),
+                                     seed=2)["l_y"].to_numpy()
+    ch = bs.chain("chinchilla", "shifted_power")
+    with pytest.raises(ValueError, match=r"column 'l_x' differs from column 'loss', the target of stage 1"):
+        bs.fit(ch, runs.assign(l_x=runs["loss"] * 10), progress_bar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # short chains; what the stage reads is checked
+        fit = bs.fit(ch, runs, num_chains=1, num_warmup=150, num_samples=150, progress_bar=False, fallback=False)
+    np.testing.assert_allclose(fit.stages["l_y"].runs()["l_x"].to_numpy(), runs["loss"].to_numpy(), rtol=1e-12)
+    with pytest.raises(TypeError, match="new_runs must be a DataFrame or a mapping of column to values"):
+        fit.predict(np.array([[1e9, 2e10]]))
+    with pytest.raises(bs.FitFileError, match="this DataTree is a chain's fit: read it with bs.load"):
+        bs.Fit(fit.tree)
+
+
 def test_hierarchical_chain_over_tasks():
     """Two tasks, per-task parameters partially pooled in both stages, predicted per task."""
     runs = pd.concat([_runs(seed=0).assign(task="a"), _runs(seed=1, sd=0.03).assign(task="b")], ignore_index=True)
