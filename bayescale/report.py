@@ -105,13 +105,14 @@ def write_report(fit, out_dir, *, at=None, title: str | None = None, seed: int =
     blocked = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
     if blocked is not None:
         raise NotADirectoryError(f"{out_dir}: {blocked} is a file, so the report's folder cannot be created in it")
-    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     step("drawing the posterior predictive")
     ptree = predictive_tree(fit, seed=seed)
     step("checking the fit: diagnostics, PSIS-LOO, prior sensitivity")
     report = _check(fit, at, seed, ptree)  # its LOO table (Pareto k, LOO-PIT) from these draws, as the figures
     step("drawing the figures")
     figures = _figures(fit, report, ptree, at)
+    # the folder only once everything is computed: a bad `at` or a failed check leaves no half-made report
+    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     paths = {}
     for f in figures:
         paths[f.key] = out_dir / "figures" / f"{f.key}.png"

@@ -275,6 +275,9 @@ def test_report_html_is_self_contained_with_every_section_and_figure(clean, tmp_
         clean.report(tmp_path / "taken.html" / "sub")
     with pytest.raises(TypeError, match="the report's folder must be a path, got NoneType"):
         clean.report(None)
+    with pytest.raises(bs.RunTableError):  # a bad point to predict at: refused before the folder is made
+        clean.report(tmp_path / "bad", at=pd.DataFrame({"n": [np.nan], "d": [1e12]}))
+    assert not (tmp_path / "bad").exists()
     files = clean.report(tmp_path / "rep")
     page = _Page()
     page.feed(files.html.read_text())
