@@ -198,6 +198,9 @@ class CalibrationResult:
         fig.suptitle(f"SBC rank histograms: {self.law}, S={s}, L={self.num_draws}", fontsize=10)
         fig.tight_layout()
         if path is not None:
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)  # as Fit.save does
             fig.savefig(path, dpi=120)
         return fig
 
