@@ -389,7 +389,22 @@ def _progressbar() -> bool:
 
 
 def _resolve(ds: _Dataset, rel: str, data_dir: str | os.PathLike | None) -> Path:
-    """Find one file (data_dir, $BAYESCALE_DATA_DIR, user cache, download) and verify its sha256."""
+    """Find one file (data_dir, $BAYESCALE_DATA_DIR, user cache, download) and verify its sha256.
+
+    A ``data_dir`` that is not a folder (a typo, say) is said in a warning when the file is found elsewhere: the
+    caller asked for that folder's copy.
+    """
+    found = _find(ds, rel, data_dir)
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        import warnings
+
+        warnings.warn(f"data_dir={str(data_dir)!r} is not a folder; read {ds.info.name!r} from {found} instead "
+                      f"(${ENV_VAR}, the user cache or the download)", UserWarning, stacklevel=3)
+    return found
+
+
+def _find(ds: _Dataset, rel: str, data_dir: str | os.PathLike | None) -> Path:
+    """:func:`_resolve`'s search, in its order."""
     name, f = ds.info.name, ds.file(rel)
     tried: list[str] = []
     env = os.environ.get(ENV_VAR, "").strip()

@@ -407,6 +407,9 @@ def test_data_dir_argument_comes_first(tmp_path, monkeypatch):
     assert datasets.path("chinchilla_epoch", rel, data_dir=tmp_path) == tmp_path / "chinchilla_epoch" / rel
     assert datasets.path("chinchilla_epoch") == DATA / "chinchilla_epoch" / rel  # from BAYESCALE_DATA_DIR
     assert len(datasets.load("chinchilla_epoch", data_dir=str(tmp_path))) == 245
+    # a data_dir that is not a folder (a typo) is said when the file comes from elsewhere
+    with pytest.warns(UserWarning, match=r"data_dir='.*typo' is not a folder; read 'chinchilla_epoch' from .* instead"):
+        assert len(datasets.load("chinchilla_epoch", data_dir=tmp_path / "typo")) == 245
 
 
 @needs_data
