@@ -234,12 +234,6 @@ def _cuts(values: np.ndarray, holdout, cuts) -> list[float]:
     return sorted(set(out), reverse=True)
 
 
-def _group_columns(fit_kwargs) -> list[str]:
-    """Return the group column(s) a backtest's fits are given (``groups=``), as a list."""
-    groups = fit_kwargs.get("groups")
-    return [] if groups is None else [groups] if isinstance(groups, str) else list(groups)
-
-
 def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout: float | Sequence[float] | None = None,
              cuts: float | Sequence[float] | None = None, by: str = "compute", classical: bool = True,
              n_boot: int = 100, flops_per_param_token: float = 6.0, seed: int = 0, min_train: int = 5,
@@ -347,7 +341,7 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
                     d = law.from_link(xd)
                 q = np.quantile(d, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
                 # the run each prediction is of: the law's inputs, its group(s) and the run's label in the table
-                keep = list(law.inputs) + [g for g in _group_columns(fit_kwargs) if g in test and g not in law.inputs]
+                keep = list(law.inputs) + [g for g in fit.groups if g not in law.inputs]
                 frame = test[keep].copy()
                 frame.insert(0, "run", test.index)
                 frame.insert(0, "method", method)

@@ -211,14 +211,11 @@ def huber_fit(law, runs: pd.DataFrame, *, starts: str | np.ndarray = "prior", n_
     else:
         grid = np.asarray(starts, dtype=float)
     logs = np.asarray(_transforms(law))
+    from bayescale.fit import _fixed_config
+
     names = list(law.params)
-    fixed = dict(fixed or {})
-    unknown = [p for p in fixed if p not in law.params]
-    if unknown:
-        raise ValueError(f"fixed= names unknown parameter(s) {unknown}; law {law.name!r} has {names}")
+    fixed = _fixed_config(law, fixed, {}, {}, set())  # checked as bs.fit checks it
     for p, v in fixed.items():  # the starts' column of a fixed parameter is its value (duplicates dropped below)
-        if not (np.isfinite(float(v)) and bool(law.params[p].support(float(v)))):
-            raise ValueError(f"fixed[{p!r}] = {v!r} is outside the support of {p!r}'s prior")
         grid = np.array(grid, dtype=float)
         grid[:, names.index(p)] = float(v)
     if fixed:

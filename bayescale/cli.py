@@ -68,12 +68,15 @@ def _cli_words(msg: str) -> str:
     """Say a message of the Python API in the command line's words.
 
     Its keyword arguments (``warmup_tree_depth=10``, ``raise num_samples``) become the running command's options
-    (``--warmup-tree-depth 10``, ``raise --num-samples``) where the command has them, and its pandas fixes become
-    edits of the table's file. Names the command has no option for are left as they are.
+    (``--warmup-tree-depth 10``, ``raise --num-samples``) where the command has them (``fixed=`` is ``--fix``), and
+    its pandas fixes become edits of the table's file. Names the command has no option for are left as they are.
     """
     for pattern, repl in _FILE_FIXES:
         msg = re.sub(pattern, repl, msg)
     options = {name: "--" + name.replace("_", "-") for name in _command_options()}
+    if "fix" in options:  # bs.fit's fixed= is the command's --fix
+        msg = re.sub(r"fixed\['(\w+)'\] = (\S+)", lambda m: f"--fix {m[1]}={float(m[2]):g}", msg)
+        msg = msg.replace("fixed= ", "--fix ").replace("(fixed=)", "(--fix)")
 
     def option(m: re.Match) -> str:
         if m[2] not in options:
@@ -139,17 +142,11 @@ def _by_line(frame, path: Path):
     return frame
 
 
-def _table_failure(exc: Exception, table, fixed: bool = False) -> None:
-    """Fail with ``exc``'s message, saying how rows are named when it names rows of ``table``.
-
-    ``fixed``: the command passed ``--fix`` values, which a message about ``fixed=`` names in the command line's
-    words.
-    """
+def _table_failure(exc: Exception, table) -> None:
+    """Fail with ``exc``'s message, saying how rows are named when it names rows of ``table``."""
     from bayescale.data import _NAMES_ROWS
 
     msg = str(exc).strip('"')
-    if fixed and "fixed" in msg:
-        _fail(_fixed_failure(msg))
     if table is not None and isinstance(exc, ValueError) and _NAMES_ROWS.search(msg) and table.attrs.get("rows"):
         msg += f"\n({table.attrs['rows']})"
     _fail(msg)
@@ -282,12 +279,6 @@ def _fixed_values(fix: list[str] | None) -> dict[str, float] | None:
     return out
 
 
-def _fixed_failure(msg: str) -> str:
-    """``bs.fit``'s message about ``fixed=`` in the command line's words (``--fix``)."""
-    msg = re.sub(r"fixed\['(\w+)'\] = (\S+)", lambda m: f"--fix {m[1]}={float(m[2]):g}", msg)
-    return msg.replace("fixed= ", "--fix ").replace("(fixed=)", "(--fix)")
-
-
 @app.command(context_settings={"allow_extra_args": True})  # extra arguments: see the check of `runs` below
 def fit(
     ctx: typer.Context,
@@ -347,7 +338,7 @@ def fit(
                         warmup_tree_depth=warmup_tree_depth, flops_per_param_token=flops_per_param_token,
                         sigma_scale=sigma_scale, fallback=fallback, log_likelihood=log_likelihood)
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
-        _table_failure(exc, table, fixed=bool(fixed))
+        _table_failure(exc, table)
     try:
         result.save(out)
     except OSError as exc:
@@ -529,7 +520,7 @@ def backtest(
                          classical=classical, seed=seed, num_warmup=num_warmup, num_samples=num_samples,
                          target_accept_prob=target_accept_prob, **({"fixed": fixed} if fixed else {}))
     except (bs.RunTableError, KeyError, ValueError, TypeError) as exc:
-        _table_failure(exc, table, fixed=bool(fixed))
+        _table_failure(exc, table)
     with pd.option_context("display.width", 160):
         typer.echo(repr(bt))
     if out is not None:  # after the results are shown: a failed write loses nothing on screen
