@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -234,7 +235,8 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
     at : pandas.DataFrame, optional
         Inputs of the chained predictions to mark (the chain's inputs and groups).
     groups : sequence of str, optional
-        Group levels to draw (default: up to 6 of the fit's).
+        Group levels to draw (default: up to 6 of the fit's, then every other level ``at`` predicts, a new group's
+        with the population's band). With ``groups=``, ``at``'s rows in other groups are left out with a warning.
     seed : int
     title : str, optional
         What the figure shows (e.g. the task or corpus), put before the chain's name in the figure's title; by
@@ -251,12 +253,14 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
     gcols = list(chain_fit.groups)
     levels = list(groups) if groups is not None else list(chain_fit.levels)[:6]
     key = runs[gcols].astype(str).agg(" | ".join, axis=1) if gcols else pd.Series("all", index=runs.index)
-    if gcols:  # the drawn groups only (axes follow their runs)
-        runs, key = runs[key.isin(levels)], key[key.isin(levels)]
     pred = chain_fit.predict(at, quantiles=(0.05, 0.5, 0.95), seed=seed) if at is not None else None
     pkey = None
     if pred is not None:
         pkey = pred[gcols].astype(str).agg(" | ".join, axis=1) if gcols else pd.Series("all", index=pred.index)
+        if gcols:
+            levels = _predicted_levels(levels, pkey, pred, gcols, given=groups is not None)
+    if gcols:  # the drawn groups only (axes follow their runs)
+        runs, key = runs[key.isin(levels)], key[key.isin(levels)]
     n_st = len(chain.stages)
     fig, axes = plt.subplots(1, n_st, figsize=(4.6 * n_st, 3.8), squeeze=False)
     colours = {lv: f"C{i % 10}" for i, lv in enumerate(levels if gcols else ["all"])}
@@ -303,9 +307,11 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
             sel = key == lv
             ax.scatter(runs.loc[sel, prev], runs.loc[sel, law.target], s=14, color=col)
             new = pd.DataFrame({fed: grid})
+            # a group without runs (predicted at ``at`` only) takes its other inputs from its predictions' rows
+            src = runs.loc[sel] if sel.any() or pred is None else pred[pkey == lv]
             for x in law.inputs:
                 if x != fed:
-                    new[x] = float(runs.loc[sel, x].iloc[0])
+                    new[x] = float(src[x].iloc[0])
             for g, v in zip(gcols, lv.split(" | ") if gcols else [], strict=False):
                 new[g] = v
             band = fit_j.predict(new, quantiles=(0.05, 0.5, 0.95), kind="mean", seed=seed)
@@ -329,6 +335,26 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
                  "intervals)", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _predicted_levels(levels: list[str], pkey: pd.Series, pred: pd.DataFrame, gcols: list[str], *,
+                      given: bool) -> list[str]:
+    """Return the group levels :func:`plot_chain` draws once ``at``'s are known.
+
+    By default every level ``at`` predicts is drawn (a group the fit has not seen too: its diamonds without runs,
+    its band the population's), after the fit's first levels. Levels chosen with ``groups=`` stay as chosen, and
+    ``at``'s rows in other groups are said in a warning rather than dropped unsaid.
+    """
+    extra = [lv for lv in dict.fromkeys(pkey) if lv not in levels]
+    if not extra:
+        return levels
+    if not given:
+        return levels + extra
+    rows = [str(r) for r in dict.fromkeys(pred.index[pkey.isin(extra)])]
+    warnings.warn(f"plot_chain: at= rows {', '.join(rows)} ({' | '.join(gcols)} = {', '.join(extra)}) are not "
+                  f"drawn, since groups={list(levels)} leaves their groups out; add them to groups= to draw them",
+                  UserWarning, stacklevel=3)
+    return levels
 
 
 def _size_label(n: float) -> str:

@@ -226,6 +226,17 @@ def test_hierarchical_chain_over_tasks():
     assert set(pred["task"]) == {"b"} and len(pred) == 4
     with pytest.raises(ValueError, match="not in the fit"):
         fit.plugin_predict(AT.assign(task="new"))
+    # the figure draws every group at= predicts, a new one too (its diamonds and the population's band) ...
+    from bayescale.plots import plot_chain
+
+    at = pd.concat([AT.assign(task="b"), AT.assign(task="new")], ignore_index=True)
+    fig = plot_chain(fit, at=at)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b", "new"]
+    assert len(fig.axes[1].collections) >= 3 * 2  # each group's band and runs (empty for the new group)
+    # ... and with groups= chosen, at='s rows in other groups are said, not dropped unsaid
+    with pytest.warns(UserWarning, match=r"at= rows 2, 3 \(task = new\) are not drawn, since groups=\['a', 'b'\]"):
+        fig = plot_chain(fit, at=at, groups=["a", "b"])
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b"]
     # which task wins at scale: each draw's compute-optimal loss fed through the same draw's accuracy law
     from bayescale.models.loss_scaling import chinchilla_optimum
 
