@@ -57,8 +57,24 @@ def _enable_persistent_cache() -> None:
     try:
         enable_persistent_cache()
     except ValueError as err:
-        warnings.warn(f"bayescale: {err}. Until it is fixed, the persistent compilation cache is off, and fits "
-                      "raise this error.", RuntimeWarning, stacklevel=3)
+        with warnings.catch_warnings():
+            if _is_command():  # one plain line, as the command's other warnings (its own hook is not set yet)
+                from bayescale._scripts import show_warning
+
+                warnings.showwarning = show_warning
+            warnings.warn(f"bayescale: {err}. Until it is fixed, the persistent compilation cache is off, and fits "
+                          "raise this error.", RuntimeWarning, stacklevel=3)
+
+
+def _is_command() -> bool:
+    """Whether this process is the ``bayescale`` command: its console script, or ``python -m bayescale``."""
+    import os
+    import sys
+
+    if os.path.basename(sys.argv[0] if sys.argv else "").split(".")[0] == "bayescale":
+        return True
+    argv = list(getattr(sys, "orig_argv", ()))
+    return "-m" in argv and argv[argv.index("-m") + 1:argv.index("-m") + 2] in (["bayescale"], ["bayescale.cli"])
 
 
 _enable_persistent_cache()

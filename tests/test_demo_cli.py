@@ -231,6 +231,14 @@ def test_python_dash_m_runs_the_command():
     res = subprocess.run([sys.executable, "-m", "bayescale", "fit", "missing.csv"], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 2 and "error: no such file: missing.csv" in res.stderr, res.stderr
+    # a bad cache limit, said at the import, reads as the command's other warnings do: one plain line
+    env = {**os.environ, "BAYESCALE_JAX_CACHE_MAX_MB": "lots"}
+    res = subprocess.run([sys.executable, "-m", "bayescale", "laws"], capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.startswith("warning: bayescale: BAYESCALE_JAX_CACHE_MAX_MB='lots' is not a positive whole "
+                                 "number of MiB"), res.stderr
+    assert res.stderr.rstrip().endswith("fits raise this error. [RuntimeWarning]"), res.stderr
 
 
 def test_case_study_scripts_run_as_scripts():
