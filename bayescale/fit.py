@@ -1570,6 +1570,7 @@ def _make_fit(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping
         "noise": prep.table.noise,
         "log_x0": prep.log_x0,
         "seed": seed,
+        "posterior_vars": sorted(samples),
         "options": {"num_chains": int(np.shape(stats["diverging"])[0]), "num_warmup": opts.num_warmup,
                     "num_samples": opts.num_samples, "target_accept_prob": opts.target_accept_prob,
                     "max_tree_depth": opts.max_tree_depth,
@@ -2338,9 +2339,30 @@ def load(path: str | os.PathLike) -> Fit | ChainFit:
         raise FitFileError(f"{path} holds a damaged bayescale fit: its posterior draws are missing; re-run the fit, "
                            "or restore the file")
     try:
-        return ChainFit(tree) if _CHAIN_ATTR in tree.attrs else Fit(tree)
+        fit = ChainFit(tree) if _CHAIN_ATTR in tree.attrs else Fit(tree)
     except (KeyError, ValueError, TypeError, AttributeError, LawSpecError) as err:
         raise FitFileError(
             f"{path} holds a damaged bayescale fit ({type(err).__name__}: {err}): its metadata or groups are missing "
             "or altered; re-run the fit, or restore the file"
         ) from err
+    for where, one in (fit.stages.items() if isinstance(fit, ChainFit) else [(None, fit)]):
+        gone = _missing_parts(one)
+        if gone:
+            raise FitFileError(f"{path} holds a damaged bayescale fit{f' (stage {where!r})' if where else ''}: "
+                               f"{gone} missing; re-run the fit, or restore the file")
+    return fit
+
+
+#: What every fit file holds (:func:`load` checks them, so that a damaged file fails there, not at a later use).
+_FILE_GROUPS = ("posterior", "sample_stats", "observed_data", "constant_data")
+_FILE_META = ("options", "log_x0", "seed", "sampler", "input_hash")
+
+
+def _missing_parts(fit: Fit) -> str:
+    """Name what ``fit``'s tree lacks of a fit's groups, metadata and posterior variables ("" when nothing)."""
+    parts = [f"its {g} group" for g in _FILE_GROUPS if g not in fit.tree.children]
+    parts += [f"its metadata's {k!r}" for k in _FILE_META if k not in fit.meta]
+    if "posterior" in fit.tree.children:  # files written since 2026-12-07 list the variables drawn
+        parts += [f"the posterior's {v!r}" for v in fit.meta.get("posterior_vars", ())
+                  if v not in fit.tree.posterior.data_vars]
+    return ", ".join(parts[:-2] + [" and ".join(parts[-2:])]) + (" are" if len(parts) > 1 else " is") if parts else ""

@@ -17,6 +17,7 @@ import inspect
 import json
 import math
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -697,7 +698,12 @@ def law_from_dict(d: Mapping[str, Any]) -> Law:
         saved["link"] = d.get("link", "log" if d["positive"] else "identity")  # files written before links
         saved["floor"] = d.get("floor", False)  # files written before noise that grows above a law's floor
         if json.dumps(reg.signature_dict(), sort_keys=True) == json.dumps(saved, sort_keys=True):
-            return reg
+            point = None if _is_built_in(reg) else _where_functions_differ(reg, d)
+            if point is None:
+                return reg
+            warnings.warn(f"law {name!r} is registered here with a function that differs from the one saved with this "
+                          f"fit ({point}); the saved function is used, since the fit's draws were made under it. "
+                          "Refit to use the registered law.", UserWarning, stacklevel=4)
     if not d.get("fn_export") or (d.get("floor") and not d.get("floor_export")):
         raise LawSpecError(
             f"law {name!r} in this file is not registered here and its function (or floor) could not be exported "
@@ -719,6 +725,36 @@ def law_from_dict(d: Mapping[str, Any]) -> Law:
         example=d.get("example", {}), published=d.get("published", {}), noise_scale=d.get("noise_scale", 0.1),
         floor=floor, level=tuple(d.get("level", ())),
     )
+
+
+def _where_functions_differ(reg: Law, d: Mapping[str, Any]) -> str | None:
+    """Where a registered user law's ``fn`` (or ``floor``) differs from the export saved in ``d``; None if nowhere.
+
+    Equal exports are the same function. Otherwise (another JAX may serialise the same function differently) both
+    are evaluated at the law's example inputs times 0.1, 1 and 10 with its prior means. A file without an export
+    has nothing to compare: the registered law is taken, as before exports were saved.
+    """
+    inputs = tuple(d.get("input_order") or d["inputs"])
+    params = tuple(d.get("param_order") or d["params"])
+    pairs = [(reg.fn, d.get("fn_export"), reg._fn_export, "fn")]
+    if reg.floor is not None:
+        pairs.append((reg.floor, d.get("floor_export"), reg._floor_export, "floor"))
+    means = reg._prior_means()
+    for fn, saved, mine, what in pairs:
+        if not saved or saved == mine:
+            continue
+        try:
+            other = _import_fn(saved, inputs, params)
+            with jax.enable_x64(True):
+                for scale in (0.1, 1.0, 10.0):
+                    x = {k: float(reg.example.get(k, 1e9)) * scale for k in reg.inputs}
+                    a = float(np.asarray(fn(**x, **means)))
+                    b = float(np.asarray(other(*[x[k] for k in inputs], **means)))
+                    if not np.isclose(a, b, rtol=1e-9, equal_nan=True):
+                        return f"its {what} gives {a:.6g} against the saved {b:.6g} at {x} with the prior means"
+        except Exception:  # noqa: BLE001 - an export that cannot be read back: nothing to compare
+            continue
+    return None
 
 
 def register(law: Law, *, overwrite: bool = False) -> Law:

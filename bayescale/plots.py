@@ -75,8 +75,8 @@ def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[f
     k : float, optional
         FLOPs per parameter per token; default the fit's convention.
     group : str, optional
-        For a hierarchical fit: the fitted group whose L*(C) to draw (and whose runs, by default); a label the fit
-        has not seen draws a new group from the population.
+        For a hierarchical fit: the fitted group whose L*(C) to draw (and whose runs, by default); with several
+        group columns, its label joins their values with ``" | "`` (``"g0 | x"``), as ``fit.levels`` lists them.
     path : str or path-like, optional
 
     Returns
@@ -85,10 +85,14 @@ def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[f
     """
     plt = _pyplot()
     k = fit.meta["options"]["flops_per_param_token"] if k is None else k
+    if group is not None:  # a label the fit has not seen is refused here, before the runs are filtered by it
+        from bayescale.predict import _group_params
+
+        _group_params(fit, group)
     if runs is None:
         runs = fit.runs()
-        if group is not None and len(fit.groups) == 1:
-            runs = runs[runs[fit.groups[0]].astype(str) == str(group)]
+        if group is not None:
+            runs = runs[runs[list(fit.groups)].astype(str).agg(" | ".join, axis=1) == str(group)]
     compute = k * runs["n"].to_numpy() * runs["d"].to_numpy()
     c = np.geomspace(compute.min(), compute.max() * 100, 40) if c is None else _sorted_budgets(c)
     alloc = fit.optimal_allocation(c, quantiles=(0.05, 0.5, 0.95), flops_per_param_token=k, group=group)
@@ -121,7 +125,7 @@ def plot_frontier(fit, c: Sequence[float], *, k: float | None = None,
     marks : mapping, optional
         Named reference points ``{label: (c, n, d)}`` (e.g. a trained model), drawn on both panels.
     group : str, optional
-        For a hierarchical fit: the group whose frontier to draw (a label the fit has not seen: a new group).
+        For a hierarchical fit: the fitted group whose frontier to draw (one of ``fit.levels``).
     path : str or path-like, optional
 
     Returns

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import warnings
+from functools import partial
 
 import numpy as np
 import numpyro.distributions as dist
@@ -535,6 +536,27 @@ def test_predict_new_group_is_wider(group_fit):
     assert out.attrs["new_groups"] == ["brand_new"]
 
 
+def test_group_figures_draw_the_groups_runs_and_refuse_an_unseen_group(group_fit, group_runs):
+    from bayescale.plots import plot_frontier, plot_loss_vs_compute
+
+    fig = plot_loss_vs_compute(group_fit, group="g1")
+    assert len(fig.axes[0].collections[0].get_offsets()) == (group_runs["group"] == "g1").sum()
+    for plot in (plot_loss_vs_compute, partial(plot_frontier, c=[1e21, 1e22])):
+        with pytest.raises(ValueError, match=r"group 'gnew' is not in the fit; its groups are \['g0', 'g1'"):
+            plot(group_fit, group="gnew")
+    # two group columns: the group's label joins them, and only its runs are drawn with its band
+    runs = group_runs[group_runs["group"].isin(["g0", "g1"])]
+    runs = runs.assign(fam=np.where(np.arange(len(runs)) % 2 == 0, "x", "y"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # short chains: only the figure is checked
+        two = bs.fit("chinchilla", runs, groups=["group", "fam"], pool={"e": "partial"}, num_chains=2,
+                     num_warmup=150, num_samples=150, seed=0, progress_bar=False, fallback=False)
+    assert "g0 | x" in two.levels
+    fig = plot_loss_vs_compute(two, group="g0 | x")
+    want = ((runs["group"] == "g0") & (runs["fam"] == "x")).sum()
+    assert 0 < want < len(runs) and len(fig.axes[0].collections[0].get_offsets()) == want
+
+
 def test_predict_warns_when_an_unseen_group_looks_like_a_fitted_one(group_fit):
     assert "g0" in group_fit.levels
     with pytest.warns(bs.DataWarning, match=r"group label\(s\) 'G0' \(did you mean 'g0'\?\) are not in the fit, so "
@@ -702,6 +724,17 @@ def test_damaged_draws_metadata_or_groups_raise_clear_errors(flat_fit, tmp_path)
     tree.to_netcdf(tmp_path / "nopost.nc", engine="h5netcdf")
     with pytest.raises(bs.FitFileError, match="its posterior draws are missing"):
         bs.load(tmp_path / "nopost.nc")
+    # a group, a posterior variable or a metadata key gone: said at the load, not as a KeyError at a later use
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    tree["posterior"] = tree["posterior"].to_dataset().drop_vars("alpha")
+    del tree["constant_data"]
+    meta = json.loads(tree.attrs["bayescale"])
+    del meta["options"]
+    tree.attrs["bayescale"] = json.dumps(meta)
+    tree.to_netcdf(tmp_path / "parts.nc", engine="h5netcdf")
+    with pytest.raises(bs.FitFileError, match=r"parts.nc holds a damaged bayescale fit: its constant_data group, its "
+                                              r"metadata's 'options' and the posterior's 'alpha' are missing; re-run"):
+        bs.load(tmp_path / "parts.nc")
     (tmp_path / "runs.csv").write_text("n,d,loss\n1,2,3\n")
     with pytest.raises(bs.FitFileError, match="runs.csv is not a netCDF-4 file, so it is not a fit file"):
         bs.load(tmp_path / "runs.csv")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -622,6 +623,27 @@ def test_registered_user_law_is_found_from_its_saved_spec(registry):
     rebuilt = law_from_dict(json.loads(other.to_json()))
     assert rebuilt is not law
     assert law_module._prior_to_dict(rebuilt.params["e"]) == {"dist": "LogNormal", "args": {"loc": 0.0, "scale": 0.5}}
+
+
+def test_a_saved_law_whose_function_differs_from_the_registered_one_keeps_its_own(registry):
+    """A user law edited and registered again under its name and priors: a fit saved before keeps the function it
+    was drawn under, with a warning, instead of predicting with the new formula."""
+    saved = json.loads(_user_law().to_json())
+    bs.register(_user_law(fn=lambda c, *, e, a, alpha: e + 2 * a * (c / 1e18) ** -alpha))
+    with pytest.warns(UserWarning, match=r"law 'offset_power_law' is registered here with a function that differs "
+                                         r"from the one saved with this fit \(its fn gives .* against the saved .*\); "
+                                         r"the saved function is used"):
+        rebuilt = law_from_dict(saved)
+    assert not rebuilt.registered
+    at = {"c": 1e20, "e": 1.5, "a": 2.0, "alpha": 0.3}
+    with jax.enable_x64(True):  # the export computes in float64
+        assert float(rebuilt(**at)) == pytest.approx(1.5 + 2.0 * 100 ** -0.3, rel=1e-12)
+    # the same function registered again (a new process, a new lambda object) is the registry's, without a warning
+    registry.pop("offset_power_law")
+    again = bs.register(_user_law())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert law_from_dict(saved) is again
 
 
 def test_user_law_undefined_on_the_runs_is_caught_before_sampling():
