@@ -322,18 +322,21 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
     pools = _per_stage(pool, chain_, "pool", None)
     likelihoods = _stage_likelihoods(chain_, likelihood)
     noises = _per_stage(noise, chain_, "noise", None)
-    preps = []
+    preps, problems, said = [], [], set()  # every stage's table problems, said in one error
     for k, (law, pool_k, like_k, noise_k) in enumerate(zip(chain_.stages, pools, likelihoods, noises, strict=True)):
         runs_k = _fed_runs(chain_, runs, k)
         try:
             preps.append(_prepare(law, runs_k, groups=groups, pool=pool_k, pooling=pooling, likelihood=like_k,
                                   noise=noise_k, sigma_scale=sigma_scale, group_scale=group_scale,
                                   flops_per_param_token=flops_per_param_token))
-        except RunTableError as err:
-            raise RunTableError([f"stage {law.target!r} ({law.name}) of chain {chain_.name!r}: {p}"
-                                 for p in err.problems]) from err
+        except RunTableError as err:  # a fed column's problem was said by the stage whose target it is
+            problems += [f"stage {law.target!r} ({law.name}) of chain {chain_.name!r}: {p}" for p in err.problems
+                         if p.split(";")[0] not in said]
+            said.update(p.split(";")[0] for p in err.problems)
         except (ValueError, TypeError) as err:
             raise type(err)(f"stage {law.target!r} ({law.name}) of chain {chain_.name!r}: {err}") from err
+    if problems:
+        raise RunTableError(problems)
     kept = [p.table.frame.index for p in preps]
     if any(not k.equals(kept[0]) for k in kept[1:]):
         raise ValueError(

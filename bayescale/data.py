@@ -426,10 +426,13 @@ def validate_runs(
             "group-level predictor" if col in keep else "noise column"
         )
         close = _suggest(col, spare)
-        hint = (
-            f"; did you mean {', '.join(map(repr, close))}? Rename with runs.rename(columns={{{close[0]!r}: {col!r}}})"
-            if close else f"; the table has columns {list(frame.columns)[:12]}"
-        )
+        # the law's names are fixed, so the table's column is renamed; the others are the caller's to respell
+        option = {"group column": "groups=", "group-level predictor": "group_predictors=",
+                  "noise column": "noise="}.get(role)
+        fix = (f"Rename with runs.rename(columns={{{close[0]!r}: {col!r}}})" if option is None else
+               f"Spell it in {option} as the table does ({close[0]!r})") if close else ""
+        hint = (f"; did you mean {', '.join(map(repr, close))}? {fix}" if close
+                else f"; the table has columns {list(frame.columns)[:12]}")
         problems.append(f"column {col!r} ({role} of law {law.name!r}) is missing{hint}")
     # the columns that are present are still checked, so that every problem is reported at once
 

@@ -13,6 +13,7 @@ Pure functions over a fit's draws; results are frozen dataclasses holding tidy t
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -90,6 +91,14 @@ class BatchTradeoff:
     table: pd.DataFrame
     best: float
     weights: Mapping[str, float]
+    tokens_per_unit: float = 1.0
+
+    def __repr__(self) -> str:
+        unit = "b's unit" if self.tokens_per_unit == 1 else f"{self.tokens_per_unit:g} tokens per unit of b"
+        cost = " + ".join(f"{w:g} x {what}" for w, what in ((self.weights["w_time"], "steps"),
+                                                              (self.weights["w_compute"], "tokens")) if w)
+        return (f"BatchTradeoff(best batch {self.best:g}; cost = {cost}, tokens = steps x batch x {unit})\n"
+                f"{self.table.to_string(index=False, float_format='%.4g')}")
 
 
 def _summarise(name: str, v, qs) -> dict:
@@ -274,28 +283,53 @@ def batch_tradeoff(fit, batches, *, w_time: float = 1.0, w_compute: float = 0.0,
         weights); steps stand for wall-clock time on hardware that processes a batch in constant time,
         tokens for compute.
     tokens_per_unit : float
-        Tokens per unit of ``b`` (the sequence length when batches are counted in sequences).
+        Tokens per unit of ``b`` (the sequence length when batches are counted in sequences; 1 when ``b`` counts
+        tokens). The ``tokens_*`` columns and ``w_compute``'s cost are per token only with the right value.
     group : str, optional
         A fitted group (e.g. a model size); by default a new group from the population (its group-predictor
         columns, if any, go in ``inputs``).
     quantiles : sequence of float
     **inputs
-        Group-predictor values for a new group (e.g. ``n=1.2e9, d=2.4e10``).
+        Group-predictor values for a new group (e.g. ``n=1.2e9, d=2.4e10``): only the fit's predictor columns, and
+        only without ``group=`` (a fitted group's parameters are its own).
 
     Returns
     -------
     BatchTradeoff
+
+    Warns
+    -----
+    UserWarning
+        When a candidate lies over 10x beyond the fitted runs' batches (the law is extrapolated there).
     """
     law = fit.law
     if list(law.inputs) != ["b"]:
         raise ValueError(f"batch_tradeoff needs a steps-to-target law with the single input 'b' (e.g. "
                          f"'mccandlish'); law {law.name!r} has {list(law.inputs)}")
+    _check_predictor_keywords(fit, group, inputs, "batch_tradeoff",
+                              ("w_time", "w_compute", "tokens_per_unit", "group", "quantiles"))
     b = np.asarray(batches, dtype=float).reshape(-1)
     if b.size == 0 or np.any(~np.isfinite(b) | (b <= 0)):
         raise ValueError(f"batches must be finite and > 0, got {b.tolist()}")
-    if w_time < 0 or w_compute < 0 or w_time + w_compute == 0:
-        raise ValueError(f"weights must be >= 0 and not both 0, got w_time={w_time}, w_compute={w_compute}")
+    if np.unique(b).size < b.size:
+        twice = sorted({float(v) for v in b if np.sum(b == v) > 1})
+        raise ValueError(f"batches {twice} are given twice: give each candidate once")
+    w_time = _one_number(w_time, "w_time")
+    w_compute = _one_number(w_compute, "w_compute")
+    if not (np.isfinite(w_time) and np.isfinite(w_compute)) or w_time < 0 or w_compute < 0 \
+            or w_time + w_compute == 0:
+        raise ValueError(f"weights must be finite, >= 0 and not both 0, got w_time={w_time}, w_compute={w_compute}")
+    tokens_per_unit = _one_number(tokens_per_unit, "tokens_per_unit")
+    if not (np.isfinite(tokens_per_unit) and tokens_per_unit > 0):
+        raise ValueError(f"tokens_per_unit must be finite and > 0 (the sequence length when b counts sequences, 1 "
+                         f"when it counts tokens), got {tokens_per_unit}")
     qs = _check_quantiles(quantiles)
+    fitted = fit.runs()["b"].to_numpy(dtype=float)
+    far = b[(b > 10 * fitted.max()) | (b < fitted.min() / 10)]
+    if far.size:
+        warnings.warn(f"batches {[float(v) for v in far]} lie over 10x beyond the fitted runs' batches "
+                      f"({fitted.min():g} to {fitted.max():g}), where the law is extrapolated; check that they are "
+                      f"in the fit's unit of b", stacklevel=2)
     params = _cell_params(fit, group, **inputs)
     steps = _law_values(law, {"b": b}, params)
     tokens = steps * b[None, :] * tokens_per_unit
@@ -308,7 +342,31 @@ def batch_tradeoff(fit, batches, *, w_time: float = 1.0, w_compute: float = 0.0,
     table["expected_cost"] = cost.mean(axis=0)
     table["p_cheapest"] = cheapest
     return BatchTradeoff(table=table, best=float(b[int(np.argmin(table["expected_cost"]))]),
-                         weights={"w_time": float(w_time), "w_compute": float(w_compute)})
+                         weights={"w_time": float(w_time), "w_compute": float(w_compute)},
+                         tokens_per_unit=float(tokens_per_unit))
+
+
+def _check_predictor_keywords(fit, group, columns: Mapping, what: str, own: Sequence[str]) -> None:
+    """Refuse keywords that are not the fit's group-predictor columns, or predictors that would be ignored.
+
+    A misspelt keyword (``w_comptue=``) would otherwise be taken for a predictor and dropped, and predictors beside
+    ``group=`` (or for a fit without groups) would change nothing.
+    """
+    if not columns:
+        return
+    from bayescale.fit import _predictor_columns
+
+    known = _predictor_columns(fit.config) if fit.groups else []
+    unknown = [k for k in columns if k not in known]
+    if unknown:
+        near = {k: m for k in unknown if (m := difflib.get_close_matches(k, [*own, *known], n=1))}
+        hint = "".join(f"; did you mean {m[0]!r} for {k!r}?" for k, m in near.items())
+        predictors = (f"the fit's group-predictor columns {known}" if known
+                      else "no group-predictor columns (the fit has none)")
+        raise TypeError(f"{what} got unknown keyword(s) {unknown}{hint}: it takes {list(own)} and {predictors}")
+    if group is not None:
+        raise ValueError(f"{what}: {sorted(columns)} describe a new group, and group={group!r} is a fitted one, whose "
+                         "parameters are its own; leave out group= to price a new group, or the predictors")
 
 
 # ------------------------------------------------------------------------------------------- allocation under a budget
@@ -362,9 +420,14 @@ def _one_number(value, name: str) -> float:
     from bayescale.data import parse_size
 
     number = parse_size(value) if isinstance(value, str) else value
-    if isinstance(number, bool) or not isinstance(number, (int, float, np.number)):
+    if isinstance(number, np.ndarray) and number.ndim == 0:  # np.array(1e23): one number
+        number = number[()]
+    if isinstance(number, bool | np.bool_) or not isinstance(number, (int, float, np.number)):
         raise TypeError(f"{name} must be a number (or a size such as '100T'), got {value!r}")
-    return float(number)
+    try:
+        return float(number)
+    except OverflowError:  # an integer beyond float's range (10**400): as infinite, which the callers refuse
+        return float("inf") if number > 0 else float("-inf")
 
 
 def _budget_line(c: float, k: float, d_inf: float, grid_size: int, bounds=None) -> np.ndarray:
@@ -409,16 +472,27 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
     if others - {"u"} or ("u" in others) != (unique_tokens is not None):
         raise ValueError(f"law {law.name!r} has inputs {list(law.inputs)}: give unique_tokens= exactly when it has "
                          "an input 'u'")
+    if d_inf > 0 and c / (2.0 * d_inf) < 1e5:  # the largest model whose inference the budget pays for
+        raise ValueError(f"inference_tokens={d_inf:.3g} alone costs 2 N x {d_inf:.3g} FLOPs, which the budget of "
+                         f"{c:.3g} FLOPs pays only for models under {c / (2.0 * d_inf):.3g} parameters, before any "
+                         "training: raise compute, or lower inference_tokens (the tokens served over the model's "
+                         "deployment)")
     if n is not None:
         grid_n = np.array([float(n)])
     elif d is not None:
         grid_n = np.array([c / (k * float(d) + 2.0 * d_inf)])
+        if grid_n[0] < 1:
+            raise ValueError(f"the budget {c:.3g} FLOPs with d={float(d):.3g} leaves n = {grid_n[0]:.3g} parameters "
+                             f"(C = {k:g} N D + 2 N D_inf): lower d, or raise compute")
     else:
         grid_n = _budget_line(c, k, d_inf, grid_size, bounds)
     grid_d = (c - 2.0 * grid_n * d_inf) / (k * grid_n)
     if np.any(grid_d <= 0):
         raise ValueError(f"the budget {c:.3g} FLOPs leaves no training tokens for n = {grid_n[grid_d <= 0][0]:.3g} "
                          f"with {d_inf:.3g} inference tokens")
+    if n is not None and grid_d[0] < 1:
+        raise ValueError(f"the budget {c:.3g} FLOPs with n={float(n):.3g} leaves d = {grid_d[0]:.3g} training tokens "
+                         f"(C = {k:g} N D + 2 N D_inf): lower n, or raise compute")
     params = _cell_params(fit, group)
     inputs = {"n": grid_n, "d": grid_d}
     if unique_tokens is not None:

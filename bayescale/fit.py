@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import sys
 import threading
 import time
@@ -776,8 +777,9 @@ def fit_many(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     workers = _host_workers(host_workers)  # checked even with a client, which does not use it
     tables = _split(runs, by, law, groups)
-    preps = []
+    preps, problems = [], []  # every fit's table problems, said in one error
     for name, frame in tables.items():
+        which = f"fit {name!r}" + (f" (by={by!r})" if by is not None else "")
         try:
             with warnings.catch_warnings(record=True) as said:  # said again below, naming the fit they are about
                 warnings.simplefilter("always")
@@ -785,11 +787,13 @@ def fit_many(
                                       noise=noise, sigma_scale=sigma_scale, group_scale=group_scale,
                                       flops_per_param_token=flops_per_param_token, crossed=crossed, fixed=fixed))
             for w in said:
-                warnings.warn(f"fit {name!r} (by={by!r}): {w.message}", w.category, skip_file_prefixes=_PACKAGE_DIRS)
+                warnings.warn(f"{which}: {w.message}", w.category, skip_file_prefixes=_PACKAGE_DIRS)
         except RunTableError as err:
-            raise RunTableError([f"fit {name!r} (by={by!r}): {p}" for p in err.problems]) from err
+            problems += [f"{which}: {p}" for p in err.problems]
         except (ValueError, TypeError) as err:
-            raise type(err)(f"fit {name!r} (by={by!r}): {err}") from err
+            raise type(err)(f"{which}: {err}") from err
+    if problems:
+        raise RunTableError(problems, "the runs tables")
     names = list(tables)
     batches = _batches(preps, range(len(preps)), batch_size or _default_batch_size(preps, opts), opts)
     progress = _default_progress() if progress_bar is None else progress_bar
@@ -2097,7 +2101,12 @@ def _atomic_netcdf(tree: xr.DataTree, path: str | os.PathLike) -> Path:
     if blocked is not None:
         raise NotADirectoryError(f"cannot save to {path}: {blocked} is a file, not a folder; save elsewhere, e.g. "
                                  f"{blocked.parent / path.name}")
+    if path.is_symlink():  # write through a link to the file it names, leaving the link in place
+        path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(path.parent, os.W_OK | os.X_OK):  # said here, not as an error naming the hidden temp file
+        raise PermissionError(f"cannot save to {path}: the folder {path.parent} is not writable (read-only, or not "
+                              "yours); save elsewhere")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")  # one per save: saves may overlap
     # Fletcher-32 checksums on every numeric array: HDF5 verifies them on reading, so damage after the write is an
     # error on load rather than silently wrong draws
@@ -2108,6 +2117,8 @@ def _atomic_netcdf(tree: xr.DataTree, path: str | os.PathLike) -> Path:
         tree.to_netcdf(tmp, engine="h5netcdf", encoding={k: v for k, v in encoding.items() if v})
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        if path.exists():  # the file replaced keeps its permissions (a read-only fit stays read-only)
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
         os.replace(tmp, path)
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:

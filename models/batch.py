@@ -7,8 +7,9 @@
   on each size's parameters and tokens (``bs.fit(..., group_predictors={"b_noise": ["n", "d"]})``), every run of the
   sweep informs the critical batch's scaling, not just each size's argmin.
 * :func:`kaplan_bcrit`: ``B_crit(L) = B* / L^(1 / alpha_B)`` (Kaplan et al. 2020, arXiv:2001.08361, Eq. 5.4).
-* :func:`bcrit_power`: ``log B_crit = c + b_N log N + b_D log D`` (Zhang et al. 2024, arXiv:2410.21676, find that it
-  follows data, not model size): a fit says how much of the growth goes with each.
+* :func:`bcrit_power`: ``B_crit = c (N / 1e9)^b_N (D / 1e10)^b_D``, so ``c`` is the critical batch at the reference
+  point (N = 1e9, D = 1e10), not a log intercept (Zhang et al. 2024, arXiv:2410.21676, find that it follows data,
+  not model size): a fit says how much of the growth goes with each.
 * Optimal hyperparameters: Step Law's ``eta*(N, D)`` and ``B*(D)`` (Li et al. 2025) and DeepSeek's ``eta*(C)``,
   ``B*(C)`` (DeepSeek-AI 2024), written at a reference point with the published constants converted.
 """

@@ -37,6 +37,7 @@ def test_olmo_ladder_smoke(tmp_path, run_case_study):
 def test_loss_to_loss_smoke(tmp_path, run_case_study):
     out = run_case_study("loss_to_loss", tmp_path)
     assert "Lowest expected loss on each evaluation set at 1e21 FLOPs" in out
+    assert "gap_share: no draw puts the target's own loss at or below stage 2's E_x" in out  # 0.19 nats above it
     pred = pd.read_csv(tmp_path / "predictions.csv")
     assert {"pretraining_set", "eval_set", *QCOLS} <= set(pred.columns)
     assert len(pred) == 3 * 3 and _quantiles_ordered(pred)
@@ -70,3 +71,29 @@ def test_overtraining_downstream_smoke(tmp_path, run_case_study):
     assert len(headline) == 2 and (headline["rel_error"] < 0.015).all(), headline
     width = pred[pred["metric"] == "err"].assign(w=lambda t: t["q95"] - t["q05"]).groupby("method")["w"].mean()
     assert width["chain"] > width["plug-in"], width
+
+
+def test_loss_to_loss_gap_share_counts_draws_past_the_law(monkeypatch):
+    """Draws whose own loss reaches stage 2's E_x (where shifted_power flattens at E_y) are counted per row, each
+    row against its pre-training set's E_x of the same draw, and over 5% of them warn."""
+    import importlib.util
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import numpy as np
+    import xarray as xr
+
+    path = Path(__file__).resolve().parents[1] / "case_studies" / "loss_to_loss" / "run.py"
+    spec = importlib.util.spec_from_file_location("l2l_run", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    e = np.array([[2.0, 1.0], [2.2, 1.0], [2.4, 1.0], [2.6, 1.0]])  # 4 draws of E for levels a, b
+    post = xr.Dataset({"e": (("chain", "draw", "e_dim_0"), e[None])}, coords={"e_dim_0": ["a", "b"]})
+    stage = SimpleNamespace(tree=SimpleNamespace(posterior=post), draws=lambda names: {"e": e})
+    fit = SimpleNamespace(stages={"l_y": stage})
+    frame = pd.DataFrame({"x_set": ["a", "b", "a"], "y_set": ["c4", "c4", "b"]})
+    l_x = np.full((4, 3), 2.3)
+    np.testing.assert_allclose(mod.gap_share(fit, frame, l_x), [0.5, 0.0, 0.5])
+    with pytest.warns(UserWarning, match=r"for 2 pair\(s\) \(a -> c4, a -> b\) over 5% of draws put the target's "
+                                         r"own loss at or below E_x"):
+        mod._check_gap(fit, frame, l_x)

@@ -184,6 +184,12 @@ def test_chain_errors_name_the_stage():
     runs = _runs().drop(columns="acc")
     with pytest.raises(bs.RunTableError, match="stage 'acc'.*column 'acc'"):
         bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), runs, progress_bar=False)
+    both = _runs()
+    both.loc[2, "acc"], both.loc[4, "loss"] = np.nan, -1.0  # every stage's problems at once, not the first's alone
+    with pytest.raises(bs.RunTableError, match=r"2 problem\(s\) with the runs table:\n  - stage 'loss' .*column 'loss' "
+                                               r"has 1 non-positive value\(s\) \(row 4\).*\n  - stage 'acc' .*column "
+                                               r"'acc' has 1 missing or infinite value\(s\) \(row 2\)"):
+        bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), both, progress_bar=False)
     with pytest.raises(ValueError, match="unknown stage"):
         bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), _runs(), likelihood={"err": "beta"})
     with pytest.raises(ValueError, match="group_predictors: not supported for a Chain"):

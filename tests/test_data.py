@@ -473,6 +473,13 @@ def test_batch_column_is_suggested_for_b():
         _validate(frame, "mccandlish", require_target=False)
 
 
+def test_a_misspelt_group_column_is_respelt_in_groups_not_renamed_in_the_table(runs):
+    """The law's column names are fixed, so the table is renamed; a group column's name is the caller's."""
+    with pytest.raises(bs.RunTableError, match=r"column 'Task' \(group column of law 'chinchilla'\) is missing; did "
+                                               r"you mean 'task'\? Spell it in groups= as the table does \('task'\)"):
+        _validate(runs.assign(task="a"), groups="Task")
+
+
 def test_prediction_table_without_rows(runs):
     with pytest.raises(bs.RunTableError, match="the table has no rows; give at least one row of inputs"):
         _validate(runs[["n", "d"]].iloc[:0], require_target=False)

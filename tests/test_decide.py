@@ -146,6 +146,18 @@ def test_allocation_edge_cases_answer_or_say_why():
         allocate(fit, None)
     with pytest.warns(bs.DataWarning, match=r"n=7 looks like millions or billions; sizes are raw counts"):
         allocate(fit, 1e22, n=7)
+    # what no model can be: inference that eats the budget, a size that leaves under one token, and back
+    with pytest.raises(ValueError, match=r"inference_tokens=1e\+30 alone costs 2 N x 1e\+30 FLOPs, which the budget of "
+                                         r"1e\+23 FLOPs pays only for models under 5e-08 parameters"):
+        allocate(fit, 1e23, inference_tokens=1e30)
+    with pytest.raises(ValueError, match=r"the budget 1e\+23 FLOPs with n=1e\+30 leaves d = 1.67e-08 training tokens"):
+        allocate(fit, 1e23, n=1e30)
+    with pytest.raises(ValueError, match=r"the budget 1e\+23 FLOPs with d=1e\+30 leaves n = 1.67e-08 parameters"):
+        allocate(fit, 1e23, d=1e30)
+    # one number however written: a 0-d array is one; an integer past float's range is infinite, and refused so
+    assert allocate(fit, np.array(1e22)).choice == allocate(fit, 1e22).choice
+    with pytest.raises(ValueError, match="compute must be finite and > 0"):
+        allocate(fit, 10**400)
 
 
 def test_a_group_is_named_by_its_label_as_written_in_the_runs():

@@ -573,6 +573,14 @@ def test_fit_many_bad_input_names_the_fit_and_the_fix():
     with pytest.warns(bs.DataWarning, match=r"fit 't0' \(by='task'\): column 'n' looks like it is in millions"), \
             pytest.raises(ValueError, match=r"fit 't1' \(by='task'\).*loss"):
         bs.fit_many("chinchilla", billions, by="task")
+    # every fit's problems in one error, not the first fit's alone; a mapping's fits are named without by=
+    broken.loc[3, "n"] = -1.0  # in t0, beside t1's missing loss
+    with pytest.raises(bs.RunTableError, match=r"2 problem\(s\) with the runs tables:\n  - fit 't0' \(by='task'\): "
+                                               r"column 'n' has 1 non-positive value\(s\) \(row 3\).*\n  - fit 't1' "
+                                               r"\(by='task'\): column 'loss' has 1 missing"):
+        bs.fit_many("chinchilla", broken, by="task")
+    with pytest.raises(bs.RunTableError, match=r"  - fit 'b': column 'loss' has 1 missing"):
+        bs.fit_many("chinchilla", {"a": ladder(0), "b": broken[broken["task"] == "t1"].drop(columns="task")})
     missing = runs.copy()
     missing.loc[3, "task"] = None
     with pytest.raises(ValueError, match=r"missing in rows \[3\]"):

@@ -691,6 +691,24 @@ def test_save_to_a_folder_names_the_fix_and_writes_nothing(flat_fit, tmp_path):
             call(None)
 
 
+def test_save_keeps_a_link_and_the_files_permissions_and_names_a_folder_it_cannot_write(flat_fit, tmp_path,
+                                                                                     monkeypatch):
+    target = flat_fit.save(tmp_path / "fits" / "fit.nc")
+    target.chmod(0o444)
+    link = tmp_path / "latest.nc"
+    link.symlink_to(target)
+    flat_fit.save(link)  # through the link: the link stays, the file it names is replaced, still read-only
+    assert link.is_symlink() and link.resolve() == target and (target.stat().st_mode & 0o777) == 0o444
+    assert bs.load(link).meta["input_hash"] == flat_fit.meta["input_hash"]
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(tmp_path / "ro") else real_access(p, mode))
+    (tmp_path / "ro").mkdir()
+    with pytest.raises(PermissionError, match=f"cannot save to .*fit.nc: the folder {re.escape(str(tmp_path / 'ro'))} "
+                                              r"is not writable \(read-only, or not yours\); save elsewhere"):
+        flat_fit.save(tmp_path / "ro" / "fit.nc")
+    assert not list((tmp_path / "ro").iterdir())
+
+
 def test_truncated_file_raises_clear_error(flat_fit, tmp_path):
     path = flat_fit.save(tmp_path / "fit.nc")
     data = path.read_bytes()

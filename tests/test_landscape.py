@@ -238,6 +238,32 @@ def test_batch_tradeoff_balances_time_and_compute(steps_fit):
         batch_tradeoff(steps_fit, [0.0, 64.0])
 
 
+def test_batch_tradeoff_refuses_what_it_would_ignore_or_misread(steps_fit):
+    batches = 32.0 * 2.0 ** np.arange(10)
+    # a misspelt weight is not taken for a group predictor and dropped (it changed the decision silently)
+    with pytest.raises(TypeError, match=r"batch_tradeoff got unknown keyword\(s\) \['w_comptue'\]; did you mean "
+                                        r"'w_compute' for 'w_comptue'\?: it takes \['w_time', 'w_compute', "
+                                        r"'tokens_per_unit', 'group', 'quantiles'\] and no group-predictor columns"):
+        batch_tradeoff(steps_fit, batches, w_time=2048.0, w_comptue=1.0)
+    for kw, match in (({"w_time": float("nan")}, "weights must be finite"),
+                      ({"w_compute": float("inf")}, "weights must be finite"),
+                      ({"tokens_per_unit": 0}, r"tokens_per_unit must be finite and > 0 \(the sequence length"),
+                      ({"tokens_per_unit": -512}, "tokens_per_unit must be finite and > 0")):
+        with pytest.raises(ValueError, match=match):
+            batch_tradeoff(steps_fit, batches, **kw)
+    with pytest.raises(ValueError, match=r"batches \[256.0\] are given twice"):
+        batch_tradeoff(steps_fit, [256, 256, 512])
+    with pytest.warns(UserWarning, match=r"batches \[1.0, 1000000.0\] lie over 10x beyond the fitted runs' batches"):
+        batch_tradeoff(steps_fit, [1, 256, 1e6])
+    t = batch_tradeoff(steps_fit, batches, w_time=2048.0, w_compute=1.0, tokens_per_unit=512)
+    assert t.tokens_per_unit == 512.0
+    row = t.table.set_index("batch").loc[512.0]
+    assert row["tokens_q05"] < 2000 * 512 * 512 < row["tokens_q95"]
+    text = repr(t)
+    assert text.startswith(f"BatchTradeoff(best batch {t.best:g}; cost = 2048 x steps + 1 x tokens, tokens = steps x "
+                           "batch x 512 tokens per unit of b)\n") and "p_cheapest" in text
+
+
 @pytest.mark.slow
 def test_hyperparameters_case_study_smoke(tmp_path, run_case_study):
     out = run_case_study("hyperparameters", tmp_path)

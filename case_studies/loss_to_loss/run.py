@@ -14,8 +14,12 @@ This study composes two Bayesian fits into one chain (``bs.chain("chinchilla", "
    pair partially pooled, ``kappa`` near 1 a priori, one noise scale per pair.
 
 The two stages are observed on different rows (one own loss per model; one loss per model and evaluation set), so
-they are fitted separately and composed with ``ChainFit.from_stages``; their posteriors are independent either way.
-A prediction feeds each posterior draw of the new model's own loss into the loss-to-loss stage.
+they are fitted separately and composed with ``ChainFit.from_stages``, which pairs draw ``i`` of each stage. That
+treats the stages' posteriors as independent, which they are only approximately here: stage 2's prior on each
+pre-training set's ``E`` is stage 1's posterior (sequential updating), and stage 2's data move it (its ``E_x`` is
+not stage 1's ``E`` draw by draw). A prediction feeds each posterior draw of the new model's own loss into the
+loss-to-loss stage; where that loss falls to stage 2's ``E_x`` the law's gap ``L_x - E_x`` is held just above 0 and
+the prediction flattens at ``E_y``, so the study reports the share of draws that do (``gap_share`` below).
 
 Target: N = 3,309,980,160 parameters, D = 50,352,769,083 tokens (1e21 FLOPs, 40 layers x 2560), trained on each of the
 six sets, evaluated on each of the eight sets (``eval/<set>_val/CrossEntropyLoss``). The largest fitted budget is
@@ -172,6 +176,8 @@ def predict(fit: ChainFit, sets, evals, *, seed: int) -> tuple[pd.DataFrame, pd.
         draws[:, np.flatnonzero(~own_rows)] = values["l_y"]
         if own_rows.any():
             draws[:, np.flatnonzero(own_rows)] = own_values["loss"]
+        if kind == "mean":
+            _check_gap(fit, frame, values["loss"])
         if kind == "observation":
             for j, row in grid.iterrows():
                 rec = {"pretraining_set": row["dataset"], "eval_set": row["y_set"], "mean": draws[:, j].mean()}
@@ -189,6 +195,34 @@ def predict(fit: ChainFit, sets, evals, *, seed: int) -> tuple[pd.DataFrame, pd.
                          "p_best": float(np.mean(winner == i)),
                          "expected_loss": float(best_draws[:, j].mean())})
     return pred, pd.DataFrame(rows)
+
+
+def gap_share(fit: ChainFit, frame: pd.DataFrame, l_x: np.ndarray) -> np.ndarray:
+    """Per row of ``frame``, the share of draws whose fed own loss ``L_x`` is at or below stage 2's ``E_x``.
+
+    There ``shifted_power`` holds its gap ``L_x - E_x`` at the soft edge (``SOFT_EDGE`` nats), so the predicted
+    loss is ``E_y`` whatever the scale: an extrapolation the law cannot make. ``l_x`` is ``(draws, rows)``.
+    """
+    post = fit.stages["l_y"].tree.posterior["e"]
+    (dim,) = [d for d in post.dims if d not in ("chain", "draw")]
+    levels = [str(v) for v in post[dim].values]
+    e = fit.stages["l_y"].draws(["e"])["e"]  # (draws, levels), in the draws' order of predictive_draws
+    e_x = e[:, [levels.index(x) for x in frame["x_set"]]]
+    return np.mean(l_x <= e_x, axis=0)
+
+
+def _check_gap(fit: ChainFit, frame: pd.DataFrame, l_x: np.ndarray) -> None:
+    """Print the largest :func:`gap_share` at the target, and warn where it exceeds 5%."""
+    share = gap_share(fit, frame, l_x)
+    worst = int(np.argmax(share))
+    print("\ngap_share: " + (f"at most {share[worst]:.1%} of draws put the target's own loss at or below stage 2's "
+                             f"E_x ({frame['x_set'].iloc[worst]} -> {frame['y_set'].iloc[worst]})" if share[worst]
+                             else "no draw puts the target's own loss at or below stage 2's E_x"))
+    bad = frame.loc[share > 0.05, ["x_set", "y_set"]].drop_duplicates()
+    if len(bad):
+        warnings.warn(f"for {len(bad)} pair(s) ({', '.join(bad['x_set'] + ' -> ' + bad['y_set'])}) over 5% of "
+                      "draws put the target's own loss at or below E_x, where the loss-to-loss law flattens at E_y: "
+                      "their predictions extrapolate past what the law can say", UserWarning, stacklevel=2)
 
 
 def figure(pred: pd.DataFrame, best: pd.DataFrame, path: Path) -> None:
