@@ -599,6 +599,14 @@ def validate_runs(
             # some runs in other units than the rest (new inputs of a prediction are checked against the fitted
             # runs' range instead, which says more)
             low = out[col] < floor
+            if low.sum() > len(out) / 2:  # most of the column: the column is in other units, not a few rows
+                warn(
+                    f"column {col!r} looks like it is in millions or billions: {int(low.sum())} of {len(out)} runs "
+                    f"are below {floor:g} ({_rows(out.index[low])}; largest of all {out[col].max():.4g}); "
+                    f"{_UNIT_WORDS[col]} are raw counts: multiply, e.g. runs[{col!r}] * 1e6 for millions or * 1e9 "
+                    "for billions"
+                )
+                continue
             warn(
                 f"{int(low.sum())} run(s) have {col!r} below {floor:g} ({_rows(out.index[low])}; smallest "
                 f"{out[col][low].min():.4g}) while the others reach {out[col].max():.4g}: if those rows are in "

@@ -26,6 +26,7 @@ import pandas as pd
 
 from bayescale.data import (
     _FLOPS_HINT,
+    _UNIT_WORDS,
     DataWarning,
     RunTableError,
     _budgets,
@@ -966,7 +967,12 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
     -------
     NextRun
     """
+    from bayescale.predict import _warn_far_outside
+
     law = fit.law
+    if isinstance(candidates, pd.Series):  # one candidate as a Series: its labels would become one column
+        raise TypeError("candidates is a table with one row per candidate run; for one run give "
+                        "candidates.to_frame().T, or pd.DataFrame({'n': [...], 'd': [...]})")
     cand = pd.DataFrame(candidates).reset_index(drop=True)
     missing = [c for c in ("n", "d") if c not in cand]
     if missing:
@@ -983,9 +989,13 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
     cand = cand.assign(n=_numeric(cand["n"], "n", problems), d=_numeric(cand["d"], "d", problems))  # "7B" reads too
     if problems:
         raise RunTableError(problems, "the candidates table")
-    bad = cand.index[~(np.isfinite(cand["n"]) & np.isfinite(cand["d"]) & (cand["n"] > 0) & (cand["d"] > 0))]
-    if len(bad):
-        raise ValueError(f"candidates rows {list(bad)} have non-positive or missing n or d")
+    for col in ("n", "d"):
+        problems += [f"column {col!r} has {len(bad)} non-positive, missing or infinite value(s) (rows {list(bad)}); "
+                     f"{_UNIT_WORDS[col]} must be > 0: correct or drop those candidates"
+                     for bad in [cand.index[~(np.isfinite(cand[col]) & (cand[col] > 0))]] if len(bad)]
+    if problems:
+        raise RunTableError(problems, "the candidates table")
+    _warn_far_outside(fit, cand)  # sizes in millions or billions (70 for 70B), as predictions are checked
     k = _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
     costs = cand[cost].to_numpy(float) if cost is not None else k * cand["n"].to_numpy(float) * cand["d"].to_numpy(
         float)

@@ -374,6 +374,17 @@ def test_a_single_run_in_billions_among_raw_counts(runs):
                        r"sizes\), e.g. 70B or 7e10 for 70 billion")
 
 
+def test_a_column_mostly_in_millions_is_said_as_the_column(runs):
+    """Most of a column below a run's floor (tokens in millions, the largest still above 1e5) is the column's units,
+    not a few rows': the fix is to multiply the column."""
+    with pytest.warns(bs.DataWarning) as record:  # and fewer tokens than parameters, as they then read
+        _validate(runs.assign(d=runs["d"] / 1e6))
+    said = [str(w.message) for w in record if "below 100000" in str(w.message)]
+    assert len(said) == 1 and re.match(r"column 'd' looks like it is in millions or billions: 2\d of 30 runs are below "
+                                       r"100000 \(rows .*; largest of all [0-9.e+]+\); token counts are raw counts: "
+                                       r"multiply, e.g. runs\['d'\] \* 1e6", said[0]), said
+
+
 def test_tokens_in_billions(runs):
     frame = runs.assign(d=runs["d"] * 1e-9, n=runs["n"] * 1e-9)
     with pytest.warns(bs.DataWarning) as record:

@@ -27,6 +27,8 @@ class FakeFit:
         self.groups = ()
         self.levels = []
         self.config = SimpleNamespace(pool={p: "shared" for p in self.law.params}, likelihood="student_t")
+        # the fitted runs' sizes, which new inputs are checked against (a ladder of 1e7-1e10 parameters)
+        self.tree = SimpleNamespace(constant_data={"n": np.geomspace(1e7, 1e10, 8), "d": np.geomspace(2e8, 2e11, 8)})
 
     def draws(self, names=None):
         return {k: self._draws[k] for k in (names or self._draws)}
@@ -364,6 +366,17 @@ def test_value_of_information_ranks_runs_that_inform_the_decision():
     with pytest.raises(bs.RunTableError, match=r"problem\(s\) with the candidates table:\n  - column 'd' has 1 "
                                                r"non-numeric value\(s\) \(row 1: 'many'\)"):
         next_run(FakeFit("chinchilla", draws), pd.DataFrame({"n": [1e8, 1e9], "d": [2e9, "many"]}), compute=1e23)
+    # candidates get the checks of prediction tables: each bad column named with its rows, sizes in other units said
+    with pytest.raises(bs.RunTableError, match=r"2 problem\(s\) with the candidates table:\n  - column 'n' has 1 "
+                                               r"non-positive, missing or infinite value\(s\) \(rows \[0\]\); model "
+                                               r"sizes must be > 0: correct or drop those candidates\n  - column 'd'"):
+        next_run(FakeFit("chinchilla", draws), pd.DataFrame({"n": [-1.0, 1e9], "d": [2e9, np.nan]}), compute=1e23)
+    with pytest.warns(bs.DataWarning, match=r"column 'n' has 3 value\(s\) \(rows 0, 1, 2\) below 100000"):
+        next_run(FakeFit("chinchilla", draws), pd.DataFrame({"n": [0.1, 0.4, 1.0], "d": [2e9, 8e9, 2e10]}),
+                 compute=1e23, num_outcomes=16)
+    with pytest.raises(TypeError, match=r"candidates is a table with one row per candidate run; for one run give "
+                                        r"candidates.to_frame\(\).T"):
+        next_run(FakeFit("chinchilla", draws), CANDIDATES.iloc[0], compute=1e23)
 
 
 @pytest.mark.slow

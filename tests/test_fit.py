@@ -569,9 +569,13 @@ def test_predict_warns_when_an_unseen_group_looks_like_a_fitted_one(group_fit):
 
 def test_predict_warns_about_inputs_far_outside_the_fitted_range(flat_fit):
     lo, hi = float(flat_fit.runs()["n"].min()), float(flat_fit.runs()["n"].max())
-    with pytest.warns(bs.DataWarning, match=r"column 'n' has 1 value\(s\) \(row 1\) more than 1e\+06x outside the "
-                                             r"fitted runs' range \(.* to .*\); check that they are in"):
+    with pytest.warns(bs.DataWarning, match=r"column 'n' has 1 value\(s\) \(row 1\) below 100000 or more than 1e\+06x "
+                                             r"outside the fitted runs' range \(.* to .*\); check that they are in"):
         flat_fit.predict({"n": [hi, lo / 1e7], "d": [20 * hi, 20 * hi]}, kind="mean")  # n in millions, say
+    # a row in billions among raw counts (70 for 70B) is nearer than 1e6x to the fitted runs, and still said
+    with pytest.warns(bs.DataWarning, match=r"column 'n' has 1 value\(s\) \(row 1\) below 100000 or more than "
+                                             r"1e\+06x outside the fitted runs' range"):
+        flat_fit.predict({"n": [hi, 70.0], "d": [20 * hi, 20 * hi]}, kind="mean")
 
 
 def test_summary_and_draws_name_unknown_variables(flat_fit):
