@@ -647,7 +647,7 @@ def decide(
     objective: Annotated[str, typer.Option(help="expected | quantile | p_target")] = "expected",
     quantile: Annotated[float, typer.Option(help="the quantile of --objective quantile")] = 0.9,
     target: Annotated[float | None, typer.Option(help="target loss (needed by --objective p_target)")] = None,
-    inference_tokens: Annotated[float, typer.Option(help="tokens served over the deployment")] = 0.0,
+    inference_tokens: Annotated[str, typer.Option(help="tokens served over the deployment, e.g. 2e12 or 2T")] = "0",
     group: Annotated[str | None, typer.Option(help="a fitted group (default: a new one)")] = None,
     out: Annotated[Path | None, typer.Option(help="write the allocations to this CSV")] = None,
 ):

@@ -555,6 +555,20 @@ def validate_runs(
                     f"sets), pass groups={label!r} for a hierarchical fit, or fit each apart (bs.fit_many(..., "
                     f"by={label!r})); as they are, one law is fitted to them all, as replicates"
                 )
+        for g in groups:  # 'g0' and 'g0 ' (or 'G0') are two groups to the fit: likely one, written apart
+            text = out[g].astype(str)
+            key = text.str.strip().str.casefold()
+            kinds = text.groupby(key, sort=False).unique()
+            alike = [list(v) for v in kinds if len(v) > 1]
+            if alike:
+                shown = "; ".join(" and ".join(map(repr, v)) for v in alike[:3])
+                common = text.groupby(key, sort=False).agg(lambda t: t.value_counts().index[0])  # each key's usual
+                odd = text.isin([t for v in alike for t in v]) & (text != key.map(common))
+                warn(
+                    f"group column {g!r} has labels that differ only in case or spaces ({shown}; the rarer spelling "
+                    f"in {_rows(out.index[odd])}): they are fitted as different groups; if they are one group, "
+                    "write its label alike"
+                )
         if groups:
             sizes = out.groupby(list(groups), sort=False, observed=True).size()
             if len(sizes) == 1:

@@ -421,6 +421,8 @@ def _one_number(value, name: str) -> float:
     from bayescale.data import parse_size
 
     number = parse_size(value) if isinstance(value, str) else value
+    if isinstance(value, str) and np.isnan(number) and value.strip().lower() != "nan":  # text that is no size
+        raise ValueError(f"{name}={value!r} is not a number: write it as 5.76e23, or as a size such as 100T")
     if isinstance(number, np.ndarray) and number.ndim == 0:  # np.array(1e23): one number
         number = number[()]
     if isinstance(number, bool | np.bool_) or not isinstance(number, (int, float, np.number)):
@@ -455,8 +457,8 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
     c, k = _one_number(compute, "compute"), _positive_number(k, "flops_per_param_token", _FLOPS_HINT)
     d_inf = _one_number(inference_tokens, "inference_tokens")
     if not np.isfinite(c) or c <= 0 or not (np.isfinite(d_inf) and d_inf >= 0):
-        raise ValueError(f"compute must be finite and > 0 and inference_tokens finite and >= 0; got {compute}, "
-                         f"{inference_tokens}")
+        raise ValueError(f"compute must be finite and > 0 and inference_tokens finite and >= 0; got compute={c:g}, "
+                         f"inference_tokens={d_inf:g}")
     if isinstance(grid_size, bool) or not isinstance(grid_size, (int, np.integer)) or grid_size < 3:
         raise ValueError(f"grid_size must be an integer of at least 3 (points of N on the budget line), got "
                          f"{grid_size!r}")

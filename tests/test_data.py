@@ -491,6 +491,17 @@ def test_a_misspelt_group_column_is_respelt_in_groups_not_renamed_in_the_table(r
         _validate(runs.assign(task="a"), groups="Task")
 
 
+def test_group_labels_that_differ_only_in_case_or_spaces_are_said(runs):
+    frame = runs.assign(task=np.where(runs.index < 15, "a", "b"))
+    frame.loc[3, "task"], frame.loc[20, "task"] = "a ", "B"
+    with pytest.warns(bs.DataWarning) as record:
+        _validate(frame, groups="task")
+    said = [str(w.message) for w in record if "case or spaces" in str(w.message)]
+    assert said == ["group column 'task' has labels that differ only in case or spaces ('a' and 'a '; 'b' and 'B'; "
+                    "the rarer spelling in rows 3, 20): they are fitted as different groups; if they are one group, "
+                    "write its label alike"], said
+
+
 def test_prediction_table_without_rows(runs):
     with pytest.raises(bs.RunTableError, match="the table has no rows; give at least one row of inputs"):
         _validate(runs[["n", "d"]].iloc[:0], require_target=False)

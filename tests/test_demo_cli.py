@@ -391,6 +391,10 @@ def test_cli_bad_values_with_a_fit_are_named(fit_file, tmp_path):
          "does not exist; create the folder first"),
         (["decide", str(fit_file), "--compute", "1e22", "--objective", "p_target", "--target", "0"],
          "target must be a finite number > 0"),
+        (["decide", str(fit_file), "--compute", "1e22", "--inference-tokens", "lots"],
+         "--inference-tokens lots is not a number: write it as 5.76e23, or as a size such as 100T"),
+        (["decide", str(fit_file), "--compute", "1e22", "--inference-tokens", "-5"],
+         "inference_tokens finite and >= 0; got --compute 1e+22, --inference-tokens -5"),
         (["compare-at-scale", f"a={fit_file}", f"b={fit_file}", "--compute", "1e22", "--figure",
           str(tmp_path / "no" / "f.png")], "does not exist; create the folder first"),
     ]
@@ -489,7 +493,7 @@ def test_cli_report_writes_html_and_markdown(fit_file, tmp_path):
 
 def test_cli_decide_and_compare_at_scale(fit_file, tmp_path):
     res = runner.invoke(app, ["decide", str(fit_file), "--compute", "1e21", "--compute", "1e23",
-                              "--inference-tokens", "1e12", "--out", str(tmp_path / "alloc.csv")])
+                              "--inference-tokens", "1T", "--out", str(tmp_path / "alloc.csv")])
     assert res.exit_code == 0, (res.output, res.exception)
     table = pd.read_csv(tmp_path / "alloc.csv")
     assert list(table["allocation"]) == ["bayes", "plug_in"] * 2 and (table["expected_regret"] >= 0).all()
