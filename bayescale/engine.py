@@ -547,13 +547,23 @@ def _grad_and_hessian(potential: Callable) -> Callable:
     return grad_and_hessian
 
 
+#: Step lengths each Newton step of :func:`laplace` tries (1, 1/2, ... 2^-(n-1) of the step). Twelve (down to
+#: 1/2048) left one of the four chains of the loss-to-loss case study's second stage (139 parameters) stalled at
+#: its start for every one of 300 steps, where the Newton step along the Hessian's floored eigenvalues overshot
+#: more than 2048-fold (squared Newton decrement 3.6e5); the stage then fell back to NUTS without the warm start
+#: and took 1016 s failing its checks, against 90 s passing them. With 24 that chain reached the mode the others
+#: did (decrement 1e-16; 2026-12-07, an AMD EPYC). Each length costs one potential, beside the step's Hessian
+#: (``2 d`` gradients).
+SEARCH_LENGTHS = 24
+
+
 def laplace(potential: Callable, x0, steps: int):
     """Return the mode of ``potential`` (a negative log density of a flat vector) and ``L`` (``L L^T`` = H^-1 there).
 
     Saddle-free Newton: each step follows ``-|H|^-1 g`` (eigenvalues of the Hessian taken in absolute value and
-    floored at 1e-10 of the largest), with the best of twelve step lengths (1, 1/2, ..., 1/2048) evaluated
-    together, kept only if it lowers the potential. A fixed number of steps, so that it vectorises; one more pass
-    of the loop, its step masked off, gives the Hessian at the mode, so the program holds one copy of the
+    floored at 1e-10 of the largest), with the best of :data:`SEARCH_LENGTHS` step lengths (1, 1/2, ..., 2^-23)
+    evaluated together, kept only if it lowers the potential. A fixed number of steps, so that it vectorises; one
+    more pass of the loop, its step masked off, gives the Hessian at the mode, so the program holds one copy of the
     Hessian, not two (XLA's compile of a ChEES fit of problem C: 5.1-5.9 s against 9.2 s). The Hessian is
     central differences of the gradient (:func:`_grad_and_hessian`: one vectorised gradient), not ``jax.hessian``
     (forward mode over the reverse-mode gradient, which differentiates every special function of the model a
@@ -591,7 +601,7 @@ def _laplace_search(potential: Callable, x0, steps: int):
     3.4e4 and 4.0e5 in the other two chains of those fits, whose 30 steps stalled far from it (2026-12-05).
     """
     grad_and_hessian = _grad_and_hessian(potential)
-    lengths = 2.0 ** -jnp.arange(12)
+    lengths = 2.0 ** -jnp.arange(SEARCH_LENGTHS)
     dim = x0.shape[0]
 
     def step(carry, i):

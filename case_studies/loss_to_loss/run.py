@@ -245,6 +245,7 @@ def figure(pred: pd.DataFrame, best: pd.DataFrame, path: Path) -> None:
         ax.set_yticks(y, p["pretraining_set"], fontsize=7)
         ax.set_title(f"{v}: {winner}, P(best) {b.loc[winner, 'p_best']:.2f}", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
+        ax.set_xlabel(f"loss on {v} (nats per token)", fontsize=7)
     for ax in list(axes.flat)[len(evals):]:
         ax.set_visible(False)
     fig.suptitle("Loss at 1e21 FLOPs (3.3B params, 50B tokens) on each evaluation set: median and 90% interval "
