@@ -59,6 +59,8 @@ _FILE_FIXES = (
      r"multiply the column \1 by 1e6 if in millions or by 1e9 if in billions (or write sizes as 350M, 70B)"),
     (r"multiply by ([0-9.e]+), e\.g\. runs\['(\w+)'\] \* [0-9.e]+", r"multiply the column \2 by \1"),
     (r"runs\['(\w+)'\] = np\.log\(runs\['\w+'\]\)", r"replace the column \1 by its log"),
+    (r"quantiles must be a sequence of numbers strictly between 0 and 1, e\.g\. \(0\.05, 0\.5, 0\.95\)",
+     "--quantiles takes numbers strictly between 0 and 1, e.g. 0.05,0.5,0.95"),
     (r"e\.g\. runs\['(\w+)'\] = runs\['\w+'\]\.astype\(str\) if they are the same",
      r"writing the column \1's labels alike if they are the same"),
 )

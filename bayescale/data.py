@@ -240,7 +240,7 @@ def _numeric(col: pd.Series, name: str, problems: list[str], *, suffixes: bool =
 def _suggest(col: str, columns: Sequence) -> list[str]:
     """Columns of the table that probably mean ``col``: same name in another case, a known alias, a close spelling."""
     names = [str(c) for c in columns]
-    lower = {c.lower(): c for c in names}
+    lower = {c.strip().lower(): c for c in names}  # 'N ' (a header's stray space) is 'n' too
     close = [lower[col.lower()]] if col.lower() in lower else []
     close += [lower[a] for a in _ALIASES.get(col, ()) if a in lower]
     close += difflib.get_close_matches(col, names, n=3, cutoff=0.6)

@@ -484,6 +484,12 @@ def test_batch_column_is_suggested_for_b():
         _validate(frame, "mccandlish", require_target=False)
 
 
+def test_a_header_with_a_stray_space_or_capital_is_suggested(runs):
+    with pytest.raises(bs.RunTableError, match=r"column 'n' .* is missing; did you mean 'N '\? Rename with "
+                                               r"runs.rename\(columns=\{'N ': 'n'\}\)"):
+        _validate(runs.rename(columns={"n": "N "}))
+
+
 def test_a_misspelt_group_column_is_respelt_in_groups_not_renamed_in_the_table(runs):
     """The law's column names are fixed, so the table is renamed; a group column's name is the caller's."""
     with pytest.raises(bs.RunTableError, match=r"column 'Task' \(group column of law 'chinchilla'\) is missing; did "

@@ -387,6 +387,8 @@ def test_cli_bad_values_with_a_fit_are_named(fit_file, tmp_path):
         (["predict", str(fit_file), "--at", "n=70B,d=1.4T,foo=bar"], "names 'foo', which the fit does not use"),
         (["predict", str(fit_file), "--at", "n=70B,d=1.4T", "--quantiles", "a,b"],
          "--quantiles 'a,b': expected numbers between 0 and 1"),
+        (["predict", str(fit_file), "--at", "n=70B,d=1.4T", "--quantiles", "5,50,95"],
+         "--quantiles takes numbers strictly between 0 and 1, e.g. 0.05,0.5,0.95; got (5.0, 50.0, 95.0)"),
         (["predict", str(fit_file), "--at", "n=70B,d=1.4T", "--out", str(tmp_path / "no" / "p.csv")],
          "does not exist; create the folder first"),
         (["decide", str(fit_file), "--compute", "1e22", "--objective", "p_target", "--target", "0"],
