@@ -52,6 +52,9 @@ __all__ = ["ModelConfig", "ModelData", "build_model", "POOL_MODES", "LIKELIHOODS
            "COUNT_LIKELIHOODS", "CountsOnLink", "count_link", "count_accuracy", "to_site", "from_site"]
 
 POOL_MODES = ("shared", "partial", "independent", "crossed")
+#: The site a prediction's model records for a law with a :attr:`~bayescale.Law.domain`: whether each draw's inputs
+#: and parameters are inside it, at each point.
+DOMAIN_SITE = "in_domain"
 LIKELIHOODS = ("student_t", "normal", "beta", "binomial", "beta_binomial")
 #: Likelihoods of a count of correct answers out of a known number of items per run (the column ``noise=`` names).
 COUNT_LIKELIHOODS = ("binomial", "beta_binomial")
@@ -555,6 +558,9 @@ def build_model(law: Law, config: ModelConfig):
         y = None if data.y is None else to_site(law, config.likelihood, data.y, data.noise, jnp)
         if data.y is None:
             numpyro.deterministic("mu", mu)
+            if law.domain is not None:  # read by predictions (DOMAIN_SITE), never drawn by the sampler
+                inside = law.domain(*[data.x[k] for k in law.inputs], **params)
+                numpyro.deterministic(DOMAIN_SITE, jnp.broadcast_to(inside, jnp.shape(mu)))
         if config.likelihood in COUNT_LIKELIHOODS:
             items = data.noise
             whole = jnp.round(items).astype(jnp.int_)  # NumPyro's binomial sampler indexes tables by the count

@@ -39,7 +39,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import xarray as xr
 
-from bayescale.build import COUNT_LIKELIHOODS, ModelData, build_model, obs_site
+from bayescale.build import COUNT_LIKELIHOODS, DOMAIN_SITE, ModelData, build_model, obs_site
 from bayescale.law import Law, LawSpecError, get_law, law_from_dict
 
 __all__ = ["Chain", "chain", "ChainFit", "ChainData", "build_chain_model"]
@@ -555,7 +555,7 @@ class ChainFit:
         from bayescale.data import validate_runs
         from bayescale.fit import _model_data, _predictor_columns
         from bayescale.posterior import _curve, _posterior_predictive
-        from bayescale.predict import _KINDS, _padded, _sample_sites
+        from bayescale.predict import _KINDS, _padded, _sample_sites, _warn_outside_domain
 
         if kind not in _KINDS:
             raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
@@ -593,9 +593,13 @@ class ChainFit:
                 draws = {k: np.broadcast_to(np.median(v, axis=0), v.shape) for k, v in draws.items()}
             draws = {k: jnp.asarray(v) for k, v in draws.items()}
             returns = [f"{law.target}.{'mu' if kind == 'mean' else obs_site(law)}" for law in self.chain.stages]
-            out = _posterior_predictive(model, tuple(returns))(jax.random.PRNGKey(seed), data, draws)
+            domains = [f"{law.target}.{DOMAIN_SITE}" for law in self.chain.stages if law.domain is not None]
+            out = _posterior_predictive(model, tuple(returns + domains))(jax.random.PRNGKey(seed), data, draws)
             values = {law.target: law.from_link(np.asarray(out[site])[:, :len(tables[0])])
                       for law, site in zip(self.chain.stages, returns, strict=True)}
+        for law in (law for law in self.chain.stages if law.domain is not None):  # fed draws past the law's domain
+            _warn_outside_domain(law, np.asarray(out[f"{law.target}.{DOMAIN_SITE}"])[:, :len(tables[0])],
+                                 tables[0].frame.index, where=f"stage {law.target!r} of chain {self.chain.name!r}: ")
         frame = tables[0].frame.copy()
         for table in tables[1:]:  # later stages' own inputs and group columns
             frame = frame.join(table.frame[[c for c in table.frame.columns if c not in frame.columns]])

@@ -118,6 +118,12 @@ class Law:
         failed a check against 65 with a site per parameter, in 0.52x the gradients). The prior is unchanged. It
         is a change of coordinates for any law (a term's share is only roughly its share of the law's value, e.g.
         when the law bends), so it needs only the terms' signs; default none.
+    domain : callable, optional
+        ``domain(*inputs, **params)``, same signature as ``fn``, true where the formula holds as written: e.g.
+        ``shifted_power``'s ``L_x > E_x``, below which its gap is held at a soft edge and the law flattens. A
+        prediction at which over 5% of the posterior draws fall outside it (in a chain, from the previous stage's
+        draws) warns, naming its rows; its docstring's first line says what the domain is. Not saved with a fit
+        (a registered law's is used on loading).
     registered : bool
         Whether the law is in the registry (set by :func:`register`, which the built-in laws went through). A law
         made from a registered one with :func:`dataclasses.replace` keeps the flag: pass ``registered=False`` for a
@@ -158,6 +164,7 @@ class Law:
     floor: Callable[..., Any] | None = None
     level: tuple[str, ...] = ()
     registered: bool = False
+    domain: Callable[..., Any] | None = None
 
     def __post_init__(self):
         if self.link not in ("",) + LINKS:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from numpyro import handlers
 
-from bayescale.build import COUNT_LIKELIHOODS, build_model, from_site, obs_site
+from bayescale.build import COUNT_LIKELIHOODS, DOMAIN_SITE, build_model, from_site, obs_site
 from bayescale.data import (
     _FLOPS_HINT,
     _PACKAGE_DIRS,
@@ -135,6 +135,23 @@ def _warn_far_outside(fit: Fit, frame: pd.DataFrame) -> None:
 _SIZE_FLOOR = 1e5
 
 
+#: The share of posterior draws outside a law's :attr:`~bayescale.Law.domain` at a point above which a prediction
+#: there warns.
+DOMAIN_SHARE = 0.05
+
+
+def _warn_outside_domain(law, inside: np.ndarray, index, where: str = "") -> None:
+    """Warn about points where over :data:`DOMAIN_SHARE` of the draws (rows of ``inside``) leave the law's domain."""
+    share = 1.0 - np.mean(np.asarray(inside, dtype=bool), axis=0)
+    bad = share > DOMAIN_SHARE
+    if bad.any():
+        what = ((law.domain.__doc__ or "").strip().splitlines() or ["its inputs are in its domain"])[0].rstrip(".")
+        warnings.warn(f"{where}law {law.name!r} holds as written where {what}: over {DOMAIN_SHARE:.0%} of the "
+                      f"posterior draws fall outside that at {int(bad.sum())} point(s) ({_rows(index[bad])}; up to "
+                      f"{share.max():.0%} of them), so the prediction there extrapolates past what the law says",
+                      DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
+
+
 def _warn_new_groups(fit: Fit, new: Sequence[str]) -> None:
     """Warn about unseen group labels that look like a fitted group's, since they are predicted as new groups."""
     misses = {label: m for label in new if label != "(new)" and (m := _near_miss(label, fit.levels)) is not None}
@@ -248,8 +265,11 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
         sites = set(_sample_sites(model, data))
         draws = {k: jnp.asarray(v) for k, v in fit.draws([v for v in fit.tree.posterior.data_vars
                                                            if v in sites]).items()}
-        out = _posterior_predictive(model, (returned,))(jax.random.PRNGKey(seed), data, draws)
+        wanted = (returned,) + ((DOMAIN_SITE,) if law.domain is not None else ())
+        out = _posterior_predictive(model, wanted)(jax.random.PRNGKey(seed), data, draws)
         values = np.asarray(out[returned])[:, :len(table)]
+        if law.domain is not None:
+            _warn_outside_domain(law, np.asarray(out[DOMAIN_SITE])[:, :len(table)], table.frame.index)
     if scale == "link":
         return table, values, new
     if kind == "mean":

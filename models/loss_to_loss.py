@@ -17,7 +17,7 @@ import numpyro.distributions as dist
 
 from bayescale.law import Law, register
 
-__all__ = ["shifted_power", "log_shifted_power", "SOFT_EDGE"]
+__all__ = ["shifted_power", "log_shifted_power", "shifted_power_domain", "SOFT_EDGE"]
 
 #: Width (nats) of the smooth edge that keeps ``L_x - E_x`` positive: ``softplus`` at this scale, so the law is exact
 #: wherever ``L_x`` exceeds ``E_x`` by more than a few hundredths of a nat and stays differentiable elsewhere (a
@@ -32,6 +32,11 @@ def _gap(l_x, e_x):
 def shifted_power(l_x, *, k, kappa, e_x, e_y):
     r"""Loss-to-loss law :math:`L_y = K (L_x - E_x)^{\kappa} + E_y` (the gap ``L_x - E_x`` kept positive smoothly)."""
     return k * _gap(l_x, e_x) ** kappa + e_y
+
+
+def shifted_power_domain(l_x, *, k, kappa, e_x, e_y):
+    """L_x is above E_x (at or below it the gap L_x - E_x is held at the soft edge, and L_y flattens at E_y)."""
+    return l_x > e_x
 
 
 def log_shifted_power(l_x, *, k, kappa, e_x, e_y):
@@ -59,4 +64,5 @@ register(Law(
                 "crossed effects.",
     formula=r"L_y = K\,(L_x - E_x)^{\kappa} + E_y",
     example={"l_x": 3.0},
+    domain=shifted_power_domain,
 ))

@@ -73,9 +73,9 @@ def test_overtraining_downstream_smoke(tmp_path, run_case_study):
     assert width["chain"] > width["plug-in"], width
 
 
-def test_loss_to_loss_gap_share_counts_draws_past_the_law(monkeypatch):
+def test_loss_to_loss_gap_share_counts_draws_past_the_law(capsys):
     """Draws whose own loss reaches stage 2's E_x (where shifted_power flattens at E_y) are counted per row, each
-    row against its pre-training set's E_x of the same draw, and over 5% of them warn."""
+    row against its pre-training set's E_x of the same draw."""
     import importlib.util
     from pathlib import Path
     from types import SimpleNamespace
@@ -94,6 +94,6 @@ def test_loss_to_loss_gap_share_counts_draws_past_the_law(monkeypatch):
     frame = pd.DataFrame({"x_set": ["a", "b", "a"], "y_set": ["c4", "c4", "b"]})
     l_x = np.full((4, 3), 2.3)
     np.testing.assert_allclose(mod.gap_share(fit, frame, l_x), [0.5, 0.0, 0.5])
-    with pytest.warns(UserWarning, match=r"for 2 pair\(s\) \(a -> c4, a -> b\) over 5% of draws put the target's "
-                                         r"own loss at or below E_x"):
-        mod._check_gap(fit, frame, l_x)
+    mod._check_gap(fit, frame, l_x)
+    assert "gap_share: at most 50.0% of draws put the target's own loss at or below stage 2's E_x (a -> c4)" in \
+        capsys.readouterr().out

@@ -213,6 +213,10 @@ def test_a_stage_fed_under_another_name_reads_the_previous_target():
         warnings.simplefilter("ignore", bs.ConvergenceWarning)  # short chains; what the stage reads is checked
         fit = bs.fit(ch, runs, num_chains=1, num_warmup=150, num_samples=150, progress_bar=False, fallback=False)
     np.testing.assert_allclose(fit.stages["l_y"].runs()["l_x"].to_numpy(), runs["loss"].to_numpy(), rtol=1e-12)
+    # fed losses that reach the stage's E_x (far past the runs, the loss nears Chinchilla's E) are said, per row
+    with pytest.warns(bs.DataWarning, match=r"stage 'l_y' of chain 'chinchilla_to_shifted_power': law 'shifted_power' "
+                                             r"holds as written where L_x is above E_x .* \(row 1; up to"):
+        fit.predict({"n": [1e9, 1e16], "d": [2e10, 1e18]}, kind="mean")
     with pytest.raises(TypeError, match="new_runs must be a DataFrame or a mapping of column to values"):
         fit.predict(np.array([[1e9, 2e10]]))
     with pytest.raises(bs.FitFileError, match="this DataTree is a chain's fit: read it with bs.load"):

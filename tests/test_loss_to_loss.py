@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -70,13 +72,26 @@ def test_crossed_effects_share_each_datasets_e_across_pairs(crossed_fit):
 def test_crossed_fit_predicts_known_new_and_unseen_pairs_and_round_trips(crossed_fit, tmp_path):
     f = crossed_fit
     new = pd.DataFrame({"x_set": ["A", "A", "E"], "y_set": ["B", "D", "A"], "l_x": [2.0, 2.0, 3.0]})
-    p = f.predict(new)
+    # the new dataset E's E_x comes from its prior, LogNormal(log 1.5, 0.5): above l_x = 3 in about 8% of draws,
+    # where the law flattens at E_y, which the prediction says
+    with pytest.warns(bs.DataWarning, match=r"law 'shifted_power' holds as written where L_x is above E_x .*: over "
+                                             r"5% of the posterior draws fall outside that at 1 point\(s\) \(row 2;"):
+        p = f.predict(new)
     assert p.attrs["new_groups"] == ["A | D", "E | A"]
     width = (p["q95"] - p["q05"]).to_numpy()
     assert width[0] < width[1] < width[2]  # a fitted pair < a new pair of known datasets < a new dataset
     back = bs.load(f.save(tmp_path / "l2l.nc"))
     assert back.config.crossed == {"e_x": ["e", "x_set"], "e_y": ["e", "y_set"]}
-    pd.testing.assert_frame_equal(back.predict(new, seed=2), f.predict(new, seed=2))
+    assert back.law.domain is not None  # the registered law's, as the law is taken from the registry
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.DataWarning)
+        pd.testing.assert_frame_equal(back.predict(new, seed=2), f.predict(new, seed=2))
+    # a fitted dataset's own loss below its E (A: 1.8) is past the law in every draw; above it, in none
+    with pytest.warns(bs.DataWarning, match=r"\(row 0; up to 100% of them\)"):
+        f.predict({"x_set": ["A"], "y_set": ["B"], "l_x": [1.0]}, kind="mean")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.DataWarning)
+        f.predict({"x_set": ["A"], "y_set": ["B"], "l_x": [2.6]}, kind="mean")
 
 
 def test_crossed_errors_are_clear():
