@@ -110,8 +110,15 @@ def _read_table(path: Path):
         _fail(f"{path} is empty; a table of runs has a header line of column names and one line per run")
     except pd.errors.ParserError as exc:
         _fail(f"{path} is not a well-formed CSV table ({exc}); every line needs as many fields as the header")
-    except UnicodeDecodeError as exc:
-        _fail(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV")
+    except UnicodeDecodeError as exc:  # pandas decodes in chunks: its offsets count from the chunk, not the file
+        data = path.read_bytes()
+        try:
+            data.decode("utf-8")
+            where = f"{exc.reason}"
+        except UnicodeDecodeError as whole:
+            where = (f"byte {data[whole.start]:#04x} on line {data[:whole.start].count(b'\n') + 1}, "
+                     f"{whole.start} bytes in")
+        _fail(f"{path} is not UTF-8 text ({where}); save it as UTF-8 CSV")
     except (OSError, ValueError) as exc:  # a damaged Parquet file, an unreadable file
         _fail(f"cannot read {path}: {exc}")
     _fail(f"{path.name}: expected a .csv or .parquet file of runs, got {suffix or 'no extension'!r}")

@@ -290,7 +290,7 @@ def test_case_study_scripts_run_as_scripts():
      (["calibrate", "--design", "runs.txt"], "expected a .csv or .parquet file"),
      (["fit", "empty.csv"], "empty.csv is empty; a table of runs has a header line of column names"),
      (["fit", "ragged.csv"], "ragged.csv is not a well-formed CSV table"),
-     (["fit", "latin1.csv"], "latin1.csv is not UTF-8 text"),
+     (["fit", "latin1.csv"], "latin1.csv is not UTF-8 text (byte 0xe9 on line 2, 28 bytes in)"),
      (["fit", "good.csv", "--out", "nowhere/fit.nc"], "the folder nowhere does not exist; create the folder first"),
      (["fit", "good.csv", "--out", "good.csv/fit.nc"], "the folder good.csv is a file, not a folder"),
      (["backtest", "good.csv", "--out", "good.csv"], "--out good.csv is a file; give a folder's name"),
