@@ -447,7 +447,9 @@ def validate_runs(
         values = out[col].to_numpy()
         finite = np.isfinite(values)
         bad = ~finite
-        if not pd.api.types.is_numeric_dtype(frame[col]):  # a cell that did not parse is reported by _numeric
+        if pd.api.types.is_bool_dtype(frame[col]):  # the whole column is reported by _numeric
+            bad[:] = False
+        elif not pd.api.types.is_numeric_dtype(frame[col]):  # a cell that did not parse is reported by _numeric
             bad &= ~(np.isnan(values) & frame[col].notna().to_numpy())
         if bad.any():
             problems.append(

@@ -178,7 +178,8 @@ def test_size_suffix_is_not_a_loss(runs):
 
 
 def test_boolean_column_is_refused(runs):
-    with pytest.raises(bs.RunTableError, match=r"column 'loss' is boolean; it must hold numbers"):
+    with pytest.raises(bs.RunTableError, match=r"^1 problem\(s\) with the runs table:\n  - column 'loss' is boolean; "
+                                               r"it must hold numbers$"):  # one problem, not also 30 missing values
         _validate(runs.assign(loss=True))
 
 
