@@ -1902,7 +1902,15 @@ class Fit:
         grp = f", groups {list(self.groups)} ({len(self.levels)} levels)" if self.groups else ""
         grp += "".join(f", {p} fixed at {v:g}" for p, v in self.config.fixed.items())
         return (f"<Fit {self.law.name}: {self.tree.observed_data.sizes['run']} runs{grp}, {post.sizes['chain']} "
-                f"chains x {post.sizes['draw']} draws ({n}); {self.diagnostics!r}>")
+                f"chains x {post.sizes['draw']} draws ({n}); {self.diagnostics!r}{self.fallback_note}>")
+
+    @property
+    def fallback_note(self) -> str:
+        """``"; refit after ..."``: the failed fits this one replaced (``fallback=True``), or ``""`` when none."""
+        from bayescale.report import _fallback_line
+
+        tries = self.meta.get("fallback_from")
+        return f"; refit after {_fallback_line(tries)}" if tries else ""
 
     @property
     def param_vars(self) -> list[str]:

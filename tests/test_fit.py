@@ -305,10 +305,12 @@ def test_a_failed_nuts_fit_is_refitted_at_a_higher_target_and_the_refit_kept(fla
         list(refit.diagnostics.problems)  # the kept fit's problems, not the first fit's
     line = _fallback_line(refit.meta["fallback_from"])
     assert line.startswith("NUTS at target accept 0.8 failed: ") and "bulk ESS < 400 for" in line
+    assert refit.fallback_note == f"; refit after {line}" and repr(refit).endswith(f"{refit.fallback_note}>")
     with pytest.warns(bs.ConvergenceWarning) as caught:
         kept = bs.fit("chinchilla", flat_runs, target_accept_prob=0.8, fallback=False, **kw)
     assert [str(w.message) for w in caught if w.category is bs.ConvergenceWarning] == failed["problems"]
     assert kept.meta["options"]["target_accept_prob"] == 0.8 and "fallback_from" not in kept.meta
+    assert kept.fallback_note == ""
     assert kept.diagnostics.problems == tuple(failed["problems"])  # the same first fit, kept
     with pytest.warns(bs.ConvergenceWarning):  # at 0.99 already: nothing more careful to refit with
         top = bs.fit("chinchilla", flat_runs, target_accept_prob=0.99, **kw)

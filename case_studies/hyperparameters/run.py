@@ -161,7 +161,7 @@ def main(argv=None) -> int:
           f"{len(runs)} runs in {runs['cell'].nunique()} (N, D) cells")
     start = time.perf_counter()
     f = fit(runs, smoke=args.smoke, seed=args.seed)
-    print(f"fit in {time.perf_counter() - start:.0f} s: {f.diagnostics!r}")
+    print(f"fit in {time.perf_counter() - start:.0f} s: {f.diagnostics!r}{f.fallback_note}")
     f.summary().to_csv(args.out / "summary.csv")
 
     table = exponents(f)
