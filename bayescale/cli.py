@@ -50,7 +50,8 @@ def _command_options() -> list[str]:
     return out
 
 
-#: Fixes that the Python API's messages give as pandas code, as edits of the table's file.
+#: The Python API's fixes in the command line's words: pandas code as edits of the table's file, Python values as
+#: the options' forms.
 _FILE_FIXES = (
     (r"Rename with runs\.rename\(columns=\{'([^']+)': '([^']+)'\}\)",
      r"Rename the column '\1' to '\2' in the table's header"),

@@ -38,6 +38,9 @@ class DataWarning(UserWarning):
 
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 _SIZE_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([kKmMbBgGtT]?)\s*$")
+#: The smallest size (parameters, tokens) a run takes without a warning that it looks like millions or billions;
+#: predictions, budgets' fixed sizes and next_run's candidates are checked against it too.
+SIZE_FLOOR = 1e5
 _UNIT_WORDS = {"n": "model sizes", "d": "token counts", "c": "compute budgets", "u": "unique-token counts"}
 # Column names other tools use for the standard columns (matched case-insensitively) -> hints for a missing column.
 _ALIASES = {
@@ -604,7 +607,7 @@ def validate_runs(
             "would be a uniform guess over half a billion tokens): if these are perplexities, fit their log, "
             "runs['loss'] = np.log(runs['loss'])"
         )
-    for col, floor in (("n", 1e5), ("d", 1e5), ("u", 1e5)):
+    for col, floor in (("n", SIZE_FLOOR), ("d", SIZE_FLOOR), ("u", SIZE_FLOOR)):
         if col in out.columns and out[col].max() < floor:
             warn(
                 f"column {col!r} looks like it is in millions or billions (largest value {out[col].max():.4g}); "

@@ -27,6 +27,7 @@ import pandas as pd
 from bayescale.data import (
     _FLOPS_HINT,
     _UNIT_WORDS,
+    SIZE_FLOOR,
     DataWarning,
     RunTableError,
     _budgets,
@@ -468,14 +469,14 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
     n, d, unique_tokens = (None if v is None else _size_value(v, name)
                            for v, name in ((n, "n"), (d, "d"), (unique_tokens, "unique_tokens")))
     for name, value in (("n", n), ("d", d), ("unique_tokens", unique_tokens)):
-        if value is not None and value < 1e5:  # the floor validate_runs applies to a run's sizes
+        if value is not None and value < SIZE_FLOOR:  # the floor validate_runs applies to a run's sizes
             warnings.warn(f"{name}={value:g} looks like millions or billions; sizes are raw counts (7e9 or '7B' for "
                           "7 billion)", DataWarning, stacklevel=3)
     others = set(law.inputs) - {"n", "d"}
     if others - {"u"} or ("u" in others) != (unique_tokens is not None):
         raise ValueError(f"law {law.name!r} has inputs {list(law.inputs)}: give unique_tokens= exactly when it has "
                          "an input 'u'")
-    if d_inf > 0 and c / (2.0 * d_inf) < 1e5:  # the largest model whose inference the budget pays for
+    if d_inf > 0 and c / (2.0 * d_inf) < SIZE_FLOOR:  # the largest model whose inference the budget pays for
         raise ValueError(f"inference_tokens={d_inf:.3g} alone costs 2 N x {d_inf:.3g} FLOPs, which the budget of "
                          f"{c:.3g} FLOPs pays only for models under {c / (2.0 * d_inf):.3g} parameters, before any "
                          "training: raise compute, or lower inference_tokens (the tokens served over the model's "

@@ -21,6 +21,7 @@ from bayescale.build import COUNT_LIKELIHOODS, DOMAIN_SITE, build_model, from_si
 from bayescale.data import (
     _FLOPS_HINT,
     _PACKAGE_DIRS,
+    SIZE_FLOOR,
     DataWarning,
     RunTable,
     _budgets,
@@ -114,25 +115,21 @@ UNITS_RATIO = 1e6
 def _warn_far_outside(fit: Fit, frame: pd.DataFrame) -> None:
     """Warn about size inputs that look like other units than the fit's.
 
-    Over ``UNITS_RATIO`` times beyond the fitted runs' range, or below the floor of a run's size (1e5) where every
-    fitted run is above it (``70`` for 70 billion).
+    Over ``UNITS_RATIO`` times beyond the fitted runs' range, or below the floor of a run's size (``SIZE_FLOOR``)
+    where every fitted run is above it (``70`` for 70 billion).
     """
     cd = fit.tree.constant_data
     for x in (x for x in fit.law.inputs if fit.law.is_size_input(x) and x in cd):
         lo, hi = float(cd[x].min()), float(cd[x].max())
         v = frame[x].to_numpy(dtype=float)
-        tiny = (v < _SIZE_FLOOR) & (lo >= _SIZE_FLOOR)
+        tiny = (v < SIZE_FLOOR) & (lo >= SIZE_FLOOR)
         far = (v > hi * UNITS_RATIO) | (v < lo / UNITS_RATIO) | tiny
         if far.any():
             why = (f"more than {UNITS_RATIO:g}x outside" if not tiny.any() else
-                   f"below {_SIZE_FLOOR:g} or more than {UNITS_RATIO:g}x outside")
+                   f"below {SIZE_FLOOR:g} or more than {UNITS_RATIO:g}x outside")
             warnings.warn(f"column {x!r} has {int(far.sum())} value(s) ({_rows(frame.index[far])}) {why} the fitted "
                           f"runs' range ({lo:.3g} to {hi:.3g}); check that they are in the fit's units (raw counts, "
                           "not millions or billions)", DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
-
-
-#: The smallest size (parameters, tokens) that :func:`bayescale.validate_runs` takes for a run without a warning.
-_SIZE_FLOOR = 1e5
 
 
 #: The share of posterior draws outside a law's :attr:`~bayescale.Law.domain` at a point above which a prediction
