@@ -88,6 +88,8 @@ class BatchTradeoff:
         The candidate of least expected cost.
     weights : mapping of str to float
         ``w_time`` and ``w_compute``.
+    tokens_per_unit : float
+        Tokens per unit of the fit's ``b``, by which the ``tokens_*`` columns were counted.
     """
 
     table: pd.DataFrame
