@@ -44,7 +44,7 @@ from bayescale.build import (
     obs_site,
     resolve_pool,
 )
-from bayescale.data import _PACKAGE_DIRS, validate_runs
+from bayescale.data import _PACKAGE_DIRS, _flag, validate_runs
 from bayescale.engine import CompiledNUTS
 from bayescale.law import Law, get_law
 from bayescale.posterior import _shared_model
@@ -276,7 +276,7 @@ def calibrate(
     bins: int = 10,
     alpha: float = 0.01,
     seed: int = 0,
-    progress: bool | None = None,
+    progress_bar: bool | None = None,
     sampler: str = "nuts",
 ) -> CalibrationResult:
     """Simulation-based calibration of a law's model (shared parameters, no groups) under its default priors.
@@ -322,9 +322,9 @@ def calibrate(
         Family-wise level of the test (Bonferroni over quantities).
     seed : int or None
         Fixes the simulations and the fits; None draws a fresh one, as for :func:`bayescale.fit`.
-    progress : bool, optional
-        Print one line per 10 simulations; default on when stderr is a terminal (not under ``CI``), as
-        :func:`bayescale.fit`'s ``progress_bar``.
+    progress_bar : bool, optional
+        Print one line per 10 simulations; default on when stderr is a terminal (not under ``CI``), as for
+        :func:`bayescale.fit`.
     sampler : {"nuts", "chees"}
         As in :func:`bayescale.fit`; ``"chees"`` (chains in lockstep) needs ``num_chains >= 2``, and calibrates
         that sampler on the law.
@@ -359,7 +359,8 @@ def calibrate(
     # the sampler's settings, checked as bs.fit checks them (each simulated data set is fitted with them)
     _options(num_chains, num_warmup, num_samples, target_accept_prob, 10, "float64", 6.0, None, sampler=sampler)
     seed = _resolve_seed(seed)
-    progress = _default_progress() if progress is None else progress
+    _flag(progress_bar, "progress_bar", optional=True)
+    progress = _default_progress() if progress_bar is None else progress_bar
     if sampler == "chees" and num_chains < 2:
         raise ValueError(f"sampler='chees' adapts across a fit's chains: num_chains={num_chains} must be at least 2 "
                          "(8 is bs.fit's default for it)")

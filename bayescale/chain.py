@@ -701,7 +701,7 @@ class ChainFit:
         return {t: f.check(at if k == 0 else None, seed=seed) for k, (t, f) in enumerate(self.stages.items())}
 
     def report(self, path: str | os.PathLike, *, at=None, title: str | None = None, seed: int = 0,
-               progress: bool | None = None):
+               progress_bar: bool | None = None):
         """Write one report per stage under ``path/<target>/`` and the chain's figure ``path/chain.png``.
 
         The figure shows each stage with its bands: stage 1 along its first input, each later stage against the
@@ -719,7 +719,7 @@ class ChainFit:
             Each stage's report is titled ``"<title>: stage <target>"``; default the chain's name.
         seed : int
             Seed of every stage report's prior and posterior predictive draws, and of the figure's predictions.
-        progress : bool, optional
+        progress_bar : bool, optional
             Print a line to stderr as each step of each stage's report starts; default when stderr is a terminal
             outside CI, as for ``bs.fit``.
 
@@ -734,7 +734,7 @@ class ChainFit:
         out = {}
         for k, (t, f) in enumerate(self.stages.items()):
             f.report(path / t, at=at if k == 0 else None, title=f"{title or self.chain.name}: stage {t}", seed=seed,
-                     progress=progress)
+                     progress_bar=progress_bar)
             out[t] = path / t
         fig = plot_chain(self, at=at, seed=seed)
         out["figure"] = path / "chain.png"

@@ -427,7 +427,7 @@ def report(
     result = _load_fit(fit_file)
     points = _points(result, at) if at else None
     try:
-        files = result.report(out, at=points, seed=seed, progress=True)
+        files = result.report(out, at=points, seed=seed, progress_bar=True)
     except (ValueError, KeyError, OSError) as exc:
         _fail(str(exc).strip('"'))
     typer.echo(repr(files.report))
@@ -567,7 +567,7 @@ def calibrate(
     try:
         result = bs.calibrate(law, num_simulations=num_simulations, design=table, likelihood=likelihood, noise=noise,
                               num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples,
-                              target_accept_prob=target_accept_prob, alpha=alpha, seed=seed, progress=True)
+                              target_accept_prob=target_accept_prob, alpha=alpha, seed=seed, progress_bar=True)
     except (KeyError, ValueError, TypeError) as exc:
         _table_failure(exc, table)
     with pd.option_context("display.width", 140, "display.float_format", "{:.3g}".format):

@@ -31,6 +31,7 @@ from bayescale.data import (
     DataWarning,
     RunTableError,
     _budgets,
+    _flag,
     _numeric,
     _positive_number,
     _size_value,
@@ -1096,7 +1097,7 @@ def replay(law, runs: pd.DataFrame, *, start: Sequence, compute: float, budget: 
            policies: Sequence[str] = POLICIES, steps: int = 10, repeats: int = 3,
            thresholds: Sequence[float] = (1e-2, 3e-3, 1e-3), num_outcomes: int = 64,
            flops_per_param_token: float = 6.0, fit_kwargs: Mapping | None = None, reference=None, seed: int = 0,
-           progress: bool = True) -> Replay:
+           progress_bar: bool | None = None) -> Replay:
     """Replay run-selection policies on a real ladder: which one reaches a good allocation with the least compute.
 
     Start from the runs ``start`` (index labels of ``runs``); the rest are the candidates, each with its measured
@@ -1135,16 +1136,20 @@ def replay(law, runs: pd.DataFrame, *, start: Sequence, compute: float, budget: 
     reference : Fit, optional
         The fit to every run (the full-data answer); fitted with ``fit_kwargs`` when not given.
     seed : int
-    progress : bool
-        Print one line per step.
+    progress_bar : bool, optional
+        Print one line per step; default on when stderr is a terminal (not under ``CI``), as for
+        :func:`bayescale.fit`.
 
     Returns
     -------
     Replay
     """
+    from bayescale.fit import _default_progress
     from bayescale.fit import fit as fit_law
 
     seed = _resolve_seed(seed)
+    _flag(progress_bar, "progress_bar", optional=True)
+    progress = _default_progress() if progress_bar is None else progress_bar
 
     unknown = sorted(set(policies) - set(POLICIES))
     if unknown:
@@ -1159,7 +1164,8 @@ def replay(law, runs: pd.DataFrame, *, start: Sequence, compute: float, budget: 
     def fit_on(rows):  # the data warnings were given once, by the fit to every run; diagnostics go in the table
         return _quiet_fit(law, runs.loc[rows], **kwargs)
 
-    full = reference if reference is not None else fit_law(law, runs, progress_bar=False, **kwargs)
+    # the fit to every run keeps its warnings; a progress_bar= in fit_kwargs is the caller's
+    full = reference if reference is not None else fit_law(law, runs, **{"progress_bar": False, **kwargs})
     ref = allocate(full, compute, flops_per_param_token=k)
     ref_loss = float(ref.table.set_index("allocation").loc["bayes", "mean"])
     full_params = _cell_params(full, None)

@@ -2003,14 +2003,14 @@ class Fit:
         return check(self, at, seed=seed)
 
     def report(self, path: str | os.PathLike, *, at=None, title: str | None = None, seed: int = 0,
-               progress: bool | None = None):
+               progress_bar: bool | None = None):
         """Write the fit's report to the folder ``path``: ``report.html`` (self-contained) and ``report.md``.
 
         See :func:`bayescale.report.write_report`; returns its ``ReportFiles``.
         """
         from bayescale.report import write_report
 
-        return write_report(self, path, at=at, title=title, seed=seed, progress=progress)
+        return write_report(self, path, at=at, title=title, seed=seed, progress_bar=progress_bar)
 
     def _known_vars(self, names: Sequence[str]) -> list[str]:
         """Return ``names`` as a list, or raise naming the unknown ones and the fit's variables."""

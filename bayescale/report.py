@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.build import obs_site
+from bayescale.data import _flag
 
 __all__ = ["write_report", "ReportFiles", "SECTIONS"]
 
@@ -62,7 +63,7 @@ class _Figure:
 
 
 def write_report(fit, out_dir, *, at=None, title: str | None = None, seed: int = 0,
-                 progress: bool | None = None) -> ReportFiles:
+                 progress_bar: bool | None = None) -> ReportFiles:
     """Write the report of a fit to ``out_dir`` (``report.html``, ``report.md``, ``figures/``).
 
     Parameters
@@ -75,7 +76,7 @@ def write_report(fit, out_dir, *, at=None, title: str | None = None, seed: int =
     title : str, optional
     seed : int
         Seed of the prior and posterior predictive draws.
-    progress : bool, optional
+    progress_bar : bool, optional
         Print a line to stderr as each step starts (checks, predictive draws, figures), with the seconds so far;
         default when stderr is a terminal outside CI, as for ``bs.fit``.
 
@@ -90,7 +91,8 @@ def write_report(fit, out_dir, *, at=None, title: str | None = None, seed: int =
     from bayescale.fit import _default_progress
     from bayescale.posterior import predictive_tree
 
-    start, show = time.perf_counter(), _default_progress() if progress is None else progress
+    _flag(progress_bar, "progress_bar", optional=True)
+    start, show = time.perf_counter(), _default_progress() if progress_bar is None else progress_bar
 
     def step(what: str) -> None:
         if show:

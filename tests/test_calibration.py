@@ -183,6 +183,8 @@ def test_calibrate_rejects_bad_options():
             bs.calibrate("chinchilla", **{name: value})
     with pytest.raises(TypeError, match="seed must be an integer, or None for a fresh seed"):
         bs.calibrate("chinchilla", seed="x")
+    with pytest.raises(ValueError, match=r"progress_bar must be True, False or None \(its default\), got 'no'"):
+        bs.calibrate("chinchilla", progress_bar="no")
     with pytest.raises(ValueError, match=r"likelihood='beta' models a fraction in \(0, 1\): it needs a law with "
                                          r"link='logit' \(law 'chinchilla' has link='log'\)"):
         bs.calibrate("chinchilla", likelihood="beta")

@@ -278,6 +278,9 @@ def test_report_html_is_self_contained_with_every_section_and_figure(clean, tmp_
     with pytest.raises(bs.RunTableError):  # a bad point to predict at: refused before the folder is made
         clean.report(tmp_path / "bad", at=pd.DataFrame({"n": [np.nan], "d": [1e12]}))
     assert not (tmp_path / "bad").exists()
+    with pytest.raises(ValueError, match=r"progress_bar must be True, False or None \(its default\), got 'no'"):
+        clean.report(tmp_path / "bad", progress_bar="no")  # the name bs.fit takes, checked before the folder is made
+    assert not (tmp_path / "bad").exists()
     files = clean.report(tmp_path / "rep")
     page = _Page()
     page.feed(files.html.read_text())

@@ -449,6 +449,8 @@ def test_replay_refuses_unknown_policies_and_bad_starts():
         bs.replay("chinchilla", runs, start=[0, 1], compute=1e22, budget=1e20, policies=["oracle"])
     with pytest.raises(ValueError, match="start must name"):
         bs.replay("chinchilla", runs, start=[10_000, 0], compute=1e22, budget=1e20)
+    with pytest.raises(ValueError, match=r"progress_bar must be True, False or None \(its default\), got 'no'"):
+        bs.replay("chinchilla", runs, start=[0, 1], compute=1e22, budget=1e20, progress_bar="no")
 
 
 @pytest.mark.slow
@@ -530,3 +532,18 @@ def test_refits_take_the_callers_progress_bar(monkeypatch):
     assert seen == {"progress_bar": True, "seed": 1}
     _quiet_fit("chinchilla", None)
     assert seen["progress_bar"] is False
+
+    class Stop(Exception):
+        pass
+
+    def record(law, runs, **kw):
+        seen.clear()
+        seen.update(kw)
+        raise Stop
+
+    monkeypatch.setattr(importlib.import_module("bayescale.fit"), "fit", record)
+    runs = bs.simulate_ladder("chinchilla", seed=0)
+    for given, expected in (({"progress_bar": True, "seed": 1}, True), ({}, False)):  # replay's fit to every run
+        with pytest.raises(Stop):
+            bs.replay("chinchilla", runs, start=[0, 1], compute=1e22, budget=1e20, fit_kwargs=given)
+        assert seen["progress_bar"] is expected

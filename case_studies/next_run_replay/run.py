@@ -87,7 +87,7 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", bs.DataWarning)
             r = bs.replay(law, ladder_runs, start=start, compute=decision, budget=budget, thresholds=THRESHOLDS,
-                          reference=reference, seed=args.seed, **settings)
+                          reference=reference, seed=args.seed, progress_bar=True, **settings)
         table = r.table.assign(ladder=ladder)
         tables[ladder] = table
         table.to_csv(args.out / f"replay_{ladder}.csv", index=False)
