@@ -130,6 +130,9 @@ class DatasetInfo:
         Table names accepted by ``load(name, table=...)``; the default table first.
     default_table : str
         The main scaling table, returned by ``load(name)``.
+    downloadable : tuple of str
+        The tables that load without a data directory: every file they read has a pinned URL (a table that reads
+        a derived file loads only from ``data_dir=`` or ``BAYESCALE_DATA_DIR``).
     """
 
     name: str
@@ -143,6 +146,7 @@ class DatasetInfo:
     description: str = field(repr=False)
     tables: tuple[str, ...]
     default_table: str
+    downloadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -284,8 +288,7 @@ def load(name: str, *, data_dir: str | os.PathLike | None = None, table: str | N
     stamps = []
     for rel in ds.table_files(tbl):
         p = _resolve(ds, rel, data_dir)
-        st = p.stat()
-        stamps.append((rel, str(p), st.st_size, st.st_mtime_ns))
+        stamps.append((rel, str(p), *_stamp(p)))
     return _parse_cached(ds.info.name, tbl.name, tuple(stamps)).copy(deep=True)
 
 
@@ -362,12 +365,17 @@ def _get_table(ds: _Dataset, table: str | None) -> _Table:
 
 # ---------------------------------------------------------------------------------------------- finding files
 
-_VERIFIED: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, so a file is hashed once
+_VERIFIED: dict[tuple, str] = {}  # (path, size, mtime_ns, ctime_ns) -> sha256, so a file is hashed once
+
+
+def _stamp(p: Path) -> tuple[int, int, int]:
+    """Return what changes when a file does: size, mtime and ctime (which a copy keeping the mtime still moves)."""
+    st = p.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _sha256(p: Path) -> str:
-    st = p.stat()
-    key = (str(p), st.st_size, st.st_mtime_ns)
+    key = (str(p), *_stamp(p))
     if key not in _VERIFIED:
         with open(p, "rb") as fh:
             _VERIFIED[key] = hashlib.file_digest(fh, "sha256").hexdigest()
@@ -391,15 +399,33 @@ def _progressbar() -> bool:
 def _resolve(ds: _Dataset, rel: str, data_dir: str | os.PathLike | None) -> Path:
     """Find one file (data_dir, $BAYESCALE_DATA_DIR, user cache, download) and verify its sha256.
 
-    A ``data_dir`` that is not a folder (a typo, say) is said in a warning when the file is found elsewhere: the
-    caller asked for that folder's copy.
+    When the file is found past a place the caller named, a warning says so: a ``data_dir`` that is not a folder
+    (a typo, say), is the data set's own folder rather than the one above it, or lacks the file (the caller asked
+    for that folder's copy); a ``$BAYESCALE_DATA_DIR`` that is not a folder. (A ``$BAYESCALE_DATA_DIR`` folder
+    without the data set is a normal set-up, some data sets there and the rest in the cache, and is passed over
+    quietly.)
     """
     found = _find(ds, rel, data_dir)
-    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+    env = os.environ.get(ENV_VAR, "").strip()
+    named = [(f"data_dir={str(data_dir)!r}", data_dir, True)] if data_dir is not None else []
+    named += [(f"${ENV_VAR}={env!r}", env, False)] if env else []
+    skipped = []
+    for label, root, explicit in named:
+        root = Path(root).expanduser()
+        if found.is_relative_to(root / ds.info.name):
+            break  # read from here: the places after it were not reached
+        if not root.is_dir():
+            skipped.append(f"{label} is not a folder")
+        elif (root / rel).is_file():
+            skipped.append(f"{label} is the data set's own folder; pass the folder above it, which holds "
+                           f"{ds.info.name}/")
+        elif explicit:
+            skipped.append(f"{label} holds no {ds.info.name}/{rel}")
+    if skipped:
         import warnings
 
-        warnings.warn(f"data_dir={str(data_dir)!r} is not a folder; read {ds.info.name!r} from {found} instead "
-                      f"(${ENV_VAR}, the user cache or the download)", UserWarning, stacklevel=3)
+        warnings.warn(f"{'; '.join(skipped)}: read {ds.info.name!r} from {found} instead", UserWarning,
+                      stacklevel=3)
     return found
 
 
@@ -422,10 +448,14 @@ def _find(ds: _Dataset, rel: str, data_dir: str | os.PathLike | None) -> Path:
             continue
         actual = _sha256(p)
         if actual != f.sha256:
+            if f.derived or f.url is None:  # its upstream source is another file, which no digest here matches
+                fix = ("it was derived by the bayescale maintainers and has no upstream copy: restore it from the "
+                       "data folder it came from")
+            else:
+                fix = f"replace it with the pinned copy ({f.url}), or delete it to have it downloaded"
             raise DatasetChecksumError(
                 f"checksum mismatch for file {rel!r} of data set {name!r} at {p} ({label}): expected sha256 "
-                f"{f.sha256}, got {actual}. The file is damaged or is not the pinned version; replace it "
-                f"with the pinned copy ({f.url or 'from the project data folder'})."
+                f"{f.sha256}, got {actual}. The file is damaged or is not the pinned version; {fix}."
             )
         return p
 
@@ -446,6 +476,7 @@ def _find(ds: _Dataset, rel: str, data_dir: str | os.PathLike | None) -> Path:
     else:
         import pooch
 
+        unwritable = None
         try:
             got = pooch.retrieve(
                 f.url,
@@ -463,22 +494,61 @@ def _find(ds: _Dataset, rel: str, data_dir: str | os.PathLike | None) -> Path:
             tried.append(f"download from {f.url}: failed ({type(exc).__name__}: {exc})")
         except Exception as exc:  # network errors come in many types (requests, OSError, ...)
             tried.append(f"download from {f.url}: failed ({type(exc).__name__}: {exc})")
+            unwritable = _unwritable(exc)
         else:
             return Path(got)
+        finally:
+            _remove_empty(cached.parent, _cache_root() / name)
 
     if f.derived or f.url is None:
-        also = " (this file cannot be downloaded)"
+        others = ", ".join(repr(t) for t in ds.info.downloadable)
+        also = (" (this file cannot be downloaded; " + (f"the tables of {name!r} that download: {others}" if others
+                                                        else f"no table of {name!r} downloads") + ")")
+    elif unwritable is not None:
+        also = (f", or let the download be saved: the user cache {_cache_root()} cannot be written "
+                f"({unwritable}); make it writable or move it (it follows XDG_CACHE_HOME on Linux)")
     else:
         from urllib.parse import urlsplit
 
         also = (f", or allow the download (network access to {urlsplit(f.url).hostname}; files are cached under "
                 "the user cache)")
+    where = f"point {ENV_VAR} (now {env!r}) at" if env else f"set {ENV_VAR} to"
     raise DatasetNotFoundError(
         f"cannot find file {rel!r} of data set {name!r}. Tried:\n  - "
         + "\n  - ".join(tried)
-        + f"\nFix: set {ENV_VAR} to a directory laid out as <dir>/{name}/{rel} (the layout of the project's "
-        f"shared data folder), or pass data_dir=...{also}."
+        + f"\nFix: {where} a directory laid out as <dir>/{name}/{rel} (the layout of the project's shared data "
+        f"folder), or pass data_dir=...{also}."
     )
+
+
+def _unwritable(exc: Exception) -> str | None:
+    """Return why a failed download could not write to the cache (not reach the server), or None."""
+    import errno
+
+    try:
+        from requests import RequestException  # pooch's transport; its errors are OSErrors too
+    except ImportError:  # pragma: no cover - requests comes with pooch
+        RequestException = ()  # noqa: N806
+    codes = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+    if isinstance(exc, OSError) and not isinstance(exc, RequestException) and exc.errno in codes:
+        return exc.strerror or str(exc)
+    return None
+
+
+def _remove_empty(folder: Path, top: Path) -> None:
+    """Remove ``folder`` and its parents up to ``top`` (included) while they are empty.
+
+    What a failed download made and left nothing in.
+    """
+    for d in (folder, *folder.parents):
+        if not d.is_relative_to(top):
+            return
+        try:
+            d.rmdir()
+        except OSError:  # not empty (or not there): the folders above hold it
+            return
+        if d == top:
+            return
 
 
 # ---------------------------------------------------------------------------------------------------- parsing
@@ -507,10 +577,10 @@ class _Files:
 
 
 @functools.lru_cache(maxsize=64)
-def _parse_cached(name: str, table: str, stamps: tuple[tuple[str, str, int, int], ...]) -> pd.DataFrame:
-    """Parse a table from verified files; cached on (path, size, mtime) so a changed file is re-read."""
+def _parse_cached(name: str, table: str, stamps: tuple[tuple, ...]) -> pd.DataFrame:
+    """Parse a table from verified files; cached on (path, size, mtime, ctime) so a changed file is re-read."""
     tbl = _REGISTRY[name].tables[table]
-    df = tbl.parse(_Files({rel: Path(p) for rel, p, _, _ in stamps})).reset_index(drop=True)
+    df = tbl.parse(_Files({stamp[0]: Path(stamp[1]) for stamp in stamps})).reset_index(drop=True)
     # the law columns are always float64 (some sources hold exact integers beyond int64, read as objects)
     law_cols = [c for c in _FLOAT_COLUMNS if c in df.columns and df[c].dtype != np.float64]
     return df.astype(dict.fromkeys(law_cols, np.float64)) if law_cols else df
@@ -1930,11 +2000,17 @@ def _register(
     text += "\n".join(
         f"- ``{t.name}``: {t.description} Main columns: {', '.join(t.columns)}." for t in tables
     )
+    by_path = {f.path: f for f in files}
+    downloadable = tuple(
+        t.name for t in tables
+        if all(f.url and not f.derived for spec in t.files for rel, f in by_path.items()
+               if rel == spec or (spec.endswith("/") and rel.startswith(spec)))
+    )
     if derived:
         text += (
             "\n\nDerived files (made by the bayescale maintainers, no upstream copy; only available from a "
-            "data "
-            "directory): " + ", ".join(sorted(derived)) + "."
+            "data directory): " + ", ".join(sorted(derived)) + ". Tables that download (no data directory "
+            "needed): " + (", ".join(f"``{t}``" for t in downloadable) or "none") + "."
         )
     rec = DatasetInfo(
         name=name,
@@ -1948,6 +2024,7 @@ def _register(
         description=text,
         tables=tuple(t.name for t in tables),
         default_table=tables[0].name,
+        downloadable=downloadable,
     )
     _REGISTRY[name] = _Dataset(rec, {t.name: t for t in tables})
 
@@ -2507,6 +2584,7 @@ steeply and overtakes CLIP at about 1e20 FLOPs on both data sets. ``d`` is sampl
         "lr": "peak learning rate",
         "batch": "samples per optimiser step (global_batch_size)",
         "warmup": "optimiser steps",
+        "steps": "optimiser steps of the run",
     },
     tables=[
         _Table(
@@ -2758,8 +2836,10 @@ correct answer (``bpb_*``: the paper's intermediate feature), accuracy (``acc_*`
 BoolQ, as upstream), and the probability of the correct answer (``soft_*``, ``soft_log_*``). The paper chains
 bpb = A / n^alpha + B / d^beta + E and a sigmoid from bpb to accuracy to predict the OLMo-2 7B / 13B targets
 (not included here). n is from the upstream config for 190M-1B; the 3B rung is not in it and n is about d /
-(20 * mult), 3.17e9 (``n_source``). ``c`` is upstream's cumulative training compute (attention included): from
-10 n d (190M) to 7.2 n d (3B), not 6 n d.
+(20 * mult), 3.17e9 (``n_source``), rounded from each run's own tokens: 3.170e9 to 3.173e9 across the six 3B runs,
+so a table keyed on ``n`` sees three 3B sizes (key on ``size`` instead, or set those runs' n to one value).
+``c`` is upstream's cumulative training compute (attention included): from 10 n d (190M) to 7.2 n d (3B), not
+6 n d.
 """,
     units={
         "n": "parameters",
@@ -2858,7 +2938,9 @@ with a restricted unpickler); the per-run table with learning-rate / batch-size 
             ("porian_compute_optimal_points.csv",),
             _porian_compute_optimal,
             "177 rows, per (setting, budget): upstream's interpolated compute-optimal n*, d*, loss* and "
-            "bootstrap spreads (NaN where upstream has none).",
+            "bootstrap spreads (NaN where upstream has none). 4 rows (rw and owt2, budgets 1.25e16 and 2.5e16) "
+            "have no optimum: n, d and loss are NaN there; drop them before a fit "
+            "(``runs.dropna(subset=['n', 'd', 'loss'])``).",
             ("dataset", "label", "c", "n", "d", "loss", "tokens_per_param_opt", "n_models_at_budget"),
         ),
         _Table(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -408,8 +410,64 @@ def test_data_dir_argument_comes_first(tmp_path, monkeypatch):
     assert datasets.path("chinchilla_epoch") == DATA / "chinchilla_epoch" / rel  # from BAYESCALE_DATA_DIR
     assert len(datasets.load("chinchilla_epoch", data_dir=str(tmp_path))) == 245
     # a data_dir that is not a folder (a typo) is said when the file comes from elsewhere
-    with pytest.warns(UserWarning, match=r"data_dir='.*typo' is not a folder; read 'chinchilla_epoch' from .* instead"):
+    with pytest.warns(UserWarning, match=r"data_dir='.*typo' is not a folder: read 'chinchilla_epoch' from .* instead"):
         assert len(datasets.load("chinchilla_epoch", data_dir=tmp_path / "typo")) == 245
+
+
+@needs_data
+def test_a_named_place_passed_over_is_said(tmp_path, monkeypatch):
+    """A data_dir without the data set, or that is the data set's own folder, and a $BAYESCALE_DATA_DIR that is
+    not a folder, are each named in a warning when the file is read from further down the search."""
+    rel = "svg_extracted_data.csv"
+    (tmp_path / "other").mkdir()
+    with pytest.warns(UserWarning, match=r"data_dir='.*other' holds no chinchilla_epoch/svg_extracted_data.csv: "
+                                         r"read 'chinchilla_epoch' from .* instead"):
+        datasets.load("chinchilla_epoch", data_dir=tmp_path / "other")
+    with pytest.warns(UserWarning, match=r"is the data set's own folder; pass the folder above it, which holds "
+                                         r"chinchilla_epoch/"):
+        datasets.load("chinchilla_epoch", data_dir=DATA / "chinchilla_epoch")
+    # $BAYESCALE_DATA_DIR with a typo: the copy in the user cache is read, and the typo said
+    cache = tmp_path / "cache"
+    (cache / "bayescale" / "chinchilla_epoch").mkdir(parents=True)
+    shutil.copy(DATA / "chinchilla_epoch" / rel, cache / "bayescale" / "chinchilla_epoch" / rel)
+    monkeypatch.setattr(pooch, "os_cache", lambda project: cache / project)
+    monkeypatch.setenv("BAYESCALE_DATA_DIR", str(tmp_path / "typo"))
+    with pytest.warns(UserWarning, match=r"\$BAYESCALE_DATA_DIR='.*typo' is not a folder: read 'chinchilla_epoch' "
+                                         r"from .*cache.* instead"):
+        assert len(datasets.load("chinchilla_epoch")) == 245
+    # a folder of some data sets (others in the cache) is a normal set-up: passed over without a word
+    monkeypatch.setenv("BAYESCALE_DATA_DIR", str(tmp_path / "other"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(datasets.load("chinchilla_epoch")) == 245
+
+
+@needs_data
+def test_a_file_rewritten_in_place_is_checked_again(tmp_path):
+    """A copy that keeps the size and the mtime (``cp -p``, ``os.utime``) is still hashed again, not trusted."""
+    rel = "svg_extracted_data.csv"
+    copy = tmp_path / "chinchilla_epoch" / rel
+    copy.parent.mkdir()
+    shutil.copy(DATA / "chinchilla_epoch" / rel, copy)
+    assert len(datasets.load("chinchilla_epoch", data_dir=tmp_path)) == 245
+    before = copy.stat()
+    copy.write_bytes(copy.read_bytes().replace(b"5.005581996196243", b"5.105581996196243", 1))
+    os.utime(copy, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert copy.stat().st_size == before.st_size and copy.stat().st_mtime_ns == before.st_mtime_ns
+    with pytest.raises(DatasetChecksumError, match="replace it with the pinned copy"):
+        datasets.load("chinchilla_epoch", data_dir=tmp_path)
+
+
+@needs_data
+def test_a_damaged_derived_file_is_restored_from_its_folder_not_its_source(tmp_path):
+    rel = "datablations_final_losses.csv"
+    bad = tmp_path / "datablations_muennighoff" / rel
+    bad.parent.mkdir()
+    bad.write_bytes((DATA / "datablations_muennighoff" / rel).read_bytes()[:2000])
+    with pytest.raises(DatasetChecksumError) as err:
+        datasets.load("datablations", data_dir=tmp_path)
+    assert "has no upstream copy: restore it from the data folder it came from." in str(err.value)
+    assert ".ipynb" not in str(err.value)  # its upstream notebook never matches the digest
 
 
 @needs_data
@@ -451,11 +509,39 @@ def test_nothing_reachable_raises_not_found(offline, tmp_path):
     assert offline == [files["svg_extracted_data.csv"].url]
 
 
+def test_a_failed_download_leaves_no_folder_and_says_why(offline, tmp_path, monkeypatch):
+    """A download that fails leaves no empty folder in the cache; one that failed writing there (not reaching the
+    server) says so, with how to move the cache, rather than asking for the network."""
+    with pytest.raises(DatasetNotFoundError):
+        datasets.load("olmo_ladder", table="curves")
+    assert not (tmp_path / "cache" / "bayescale" / "olmo_ladder").exists()
+
+    def read_only(url, known_hash, fname, path, **kwargs):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        raise OSError(errno.EROFS, "Read-only file system", str(Path(path) / fname))
+
+    monkeypatch.setattr(pooch, "retrieve", read_only)
+    monkeypatch.setenv("BAYESCALE_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(DatasetNotFoundError) as err:
+        datasets.load("chinchilla_epoch")
+    msg = str(err.value)
+    assert f"Fix: point BAYESCALE_DATA_DIR (now {str(tmp_path / 'nowhere')!r}) at a directory" in msg
+    assert "the user cache" in msg and "cannot be written (Read-only file system); make it writable or move it " \
+        "(it follows XDG_CACHE_HOME on Linux)" in msg
+    assert "network access" not in msg
+    assert not (tmp_path / "cache" / "bayescale" / "chinchilla_epoch").exists()
+
+
 def test_derived_file_is_never_downloaded(offline):
     with pytest.raises(DatasetNotFoundError, match="only available from a data directory") as err:
         datasets.load("datablations_muennighoff")
     assert "BAYESCALE_DATA_DIR: not set" in str(err.value)
-    assert str(err.value).endswith("or pass data_dir=... (this file cannot be downloaded).")  # no download advice
+    assert str(err.value).endswith("or pass data_dir=... (this file cannot be downloaded; the tables of "
+                                   "'datablations_muennighoff' that download: 'curves', 'code_curves', "
+                                   "'colpret_final').")  # no download advice
+    assert datasets.info("datablations").downloadable == ("curves", "code_curves", "colpret_final")
+    with pytest.raises(DatasetNotFoundError, match=r"no table of 'olmo_ladder' downloads\)\.$"):
+        datasets.load("olmo_ladder")
     assert offline == []
 
 

@@ -200,13 +200,15 @@ def dataset_catalogue() -> str:
     out = [
         "## Overview",
         "",
-        "| data set | title | default table | licence |",
-        "|---|---|---|---|",
+        "| data set | title | default table | tables that download | licence |",
+        "|---|---|---|---|---|",
     ]
     for name in names:
         rec = datasets.info(name)
+        down = ("all" if rec.downloadable == rec.tables
+                else ", ".join(f"`{t}`" for t in rec.downloadable) or "none (a data directory only)")
         out.append(
-            f"| {{ref}}`{name} <dataset-{name}>` | {_cell(rec.title)} | `{rec.default_table}` | "
+            f"| {{ref}}`{name} <dataset-{name}>` | {_cell(rec.title)} | `{rec.default_table}` | {down} | "
             f"{_cell(rec.licence)} |"
         )
     out.append("")
@@ -215,11 +217,14 @@ def dataset_catalogue() -> str:
         out += [f"(dataset-{name})=", f"## `{name}`", "", "*" + rec.title.replace("*", r"\*") + "*", ""]
         derived = sum(f.derived for f in rec.files)
         files = f"{len(rec.files)}" + (f" ({derived} derived: read from a data directory only)" if derived else "")
+        pinned = sum(bool(f.url) and not f.derived for f in rec.files)
+        files += (", each with a pinned URL and sha256 digest" if pinned == len(rec.files)
+                  else f", each with a sha256 digest; {pinned} with a pinned URL to download")
         rows = [
             ("source", f"<{rec.url}> at commit `{rec.commit}`"),
             ("licence", _cell(rec.licence)),
             ("citation", _cell(rec.citation)),
-            ("files", files + ", each with a pinned URL and sha256 digest"),
+            ("files", files),
             ("tables", ", ".join(f"`{t}`" + (" (default)" if t == rec.default_table else "") for t in rec.tables)),
             ("load", f'`datasets.load("{name}")`, or `datasets.load("{name}", table=...)`'),
         ]
