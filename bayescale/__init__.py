@@ -36,7 +36,16 @@ from bayescale.decide import (  # noqa: E402
     recommend,
     replay,
 )
-from bayescale.fit import ConvergenceWarning, Fit, FitFileError, PriorWarning, fit, fit_many, load  # noqa: E402
+from bayescale.fit import (  # noqa: E402
+    ConvergenceWarning,
+    Fit,
+    FitFileError,
+    FitManyError,
+    PriorWarning,
+    fit,
+    fit_many,
+    load,
+)
 from bayescale.law import Law, LawSpecError, get_law, laws, register  # noqa: E402
 from bayescale.simulate import simulate_ladder  # noqa: E402
 
@@ -109,6 +118,7 @@ __all__ = [
     "DataWarning",
     "Fit",
     "FitFileError",
+    "FitManyError",
     "Law",
     "LawSpecError",
     "NextRun",

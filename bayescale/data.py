@@ -251,13 +251,17 @@ def _suggest(col: str, columns: Sequence) -> list[str]:
 
 
 def _alike_labels(labels: pd.Series) -> str | None:
-    """Return the labels that differ but read the same as text (``"1 and '1'"``, at most three such), else None."""
-    text = labels.astype("string").astype(object)
-    shown = labels.map(repr)  # 1 and '1' differ here, not as text
-    kinds = shown.groupby(text).nunique()
-    if not (kinds > 1).any():
-        return None
-    return ", ".join(" and ".join(shown[text == key].unique()) for key in kinds.index[kinds > 1][:3])
+    """Return the labels that differ but read the same as text, or that pandas takes for one key, else None.
+
+    ``"1 and '1'"`` (the same as text) or ``"1 and 1.0 and True"`` (equal as Python values, so one group or fit
+    to ``groupby`` and ``factorize``); at most three such sets.
+    """
+    shown = labels.map(repr)  # 1 and '1' differ here, not as text; 1, 1.0 and True differ here, not as keys
+    for key in (labels.astype("string").astype(object), labels):
+        kinds = shown.groupby(key, sort=False).nunique()
+        if (kinds > 1).any():
+            return ", ".join(" and ".join(shown[key == k].unique()) for k in kinds.index[kinds > 1][:3])
+    return None
 
 
 def _joined_header(columns: Sequence, needed: Sequence[str]) -> str | None:
@@ -503,8 +507,9 @@ def validate_runs(
         same = _alike_labels(labels[present])
         if same:
             problems.append(
-                f"group column {g!r} has different labels that read the same as text ({same}), so they would be one "
-                f"group; give each group one label, e.g. runs[{g!r}] = runs[{g!r}].astype(str) if they are the same"
+                f"group column {g!r} has different labels that read the same as text or compare equal ({same}), so "
+                f"they would be one group; give each group one label of one type, e.g. runs[{g!r}] = "
+                f"runs[{g!r}].astype(str) (1 and '1' then name one group, 1 and 1.0 two)"
             )
         if len(groups) > 1:
             joined = present & text.map(lambda s: isinstance(s, str) and " | " in s).astype(bool)

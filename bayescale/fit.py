@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -116,6 +116,24 @@ class FitFileError(OSError):
     """A saved fit cannot be read: truncated, corrupted, or not written by bayescale."""
 
 
+class FitManyError(RuntimeError):
+    """A call of :func:`fit_many` failed part way (out of memory, a lost worker, ...): the fits done are kept.
+
+    Attributes
+    ----------
+    fits : dict
+        ``{name: Fit}`` of the fits that had finished, in the order of their names (not refitted by the fallback
+        where the failure came before it).
+    failed : list
+        The names of the fits that had not: fit those again (``runs[runs[by].isin(err.failed)]``).
+    """
+
+    def __init__(self, message: str, fits: dict, failed: list):
+        super().__init__(message)
+        self.fits = fits
+        self.failed = failed
+
+
 @dataclass(frozen=True)
 class Diagnostics:
     """Sampler diagnostics of a fit, against :data:`THRESHOLDS`.
@@ -136,6 +154,8 @@ class Diagnostics:
         Posterior draws (chains x draws).
     problems : tuple of str
         One message per failed check, stating the threshold.
+    trees : bool
+        Whether the sampler built trees (NUTS); False for ChEES, whose ``tree_depth_frac`` is then 0 and no check.
     """
 
     max_r_hat: float
@@ -147,6 +167,7 @@ class Diagnostics:
     min_e_bfmi: float
     num_draws: int
     problems: tuple[str, ...]
+    trees: bool = True
 
     @property
     def ok(self) -> bool:
@@ -155,11 +176,12 @@ class Diagnostics:
 
     def __repr__(self) -> str:
         verdict = "all checks passed" if self.ok else f"{len(self.problems)} problem(s)"
+        depth = (f"{100 * self.tree_depth_frac:.1f}% at max tree depth {self.max_tree_depth}" if self.trees
+                 else "no trees (ChEES)")
         return (
             f"Diagnostics({verdict}: max R-hat {self.max_r_hat:.3f} (< {THRESHOLDS['r_hat']}), "
             f"min ESS bulk {self.min_ess_bulk:.0f} / tail {self.min_ess_tail:.0f} (>= {THRESHOLDS['ess_bulk']}), "
-            f"{self.divergences} divergences, {100 * self.tree_depth_frac:.1f}% at max tree depth "
-            f"{self.max_tree_depth}, min E-BFMI {self.min_e_bfmi:.2f} (>= {THRESHOLDS['e_bfmi']}))"
+            f"{self.divergences} divergences, {depth}, min E-BFMI {self.min_e_bfmi:.2f} (>= {THRESHOLDS['e_bfmi']}))"
         )
 
 
@@ -471,7 +493,8 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int, optional
         more effective draws (``benchmarks/speed.py``, problem C); on hard ones (weakly identified exponents,
         heavy tails) it mixes worse and fails its checks more often, so refit those fits with NUTS. It reports
         the same diagnostics, without tree depth (no trees are built). ``max_tree_depth``,
-        ``warmup_tree_depth``, ``mass_shrinkage``, ``dense_mass`` and ``warm_start`` apply to NUTS only.
+        ``warmup_tree_depth``, ``mass_shrinkage``, ``dense_mass`` and ``warm_start`` apply to NUTS only (so
+        to a failed ChEES fit's NUTS refit).
     log_likelihood : bool
         Keep each run's log-likelihood under every draw (the tree's ``log_likelihood`` group, which PSIS-LOO,
         LOO-PIT and power-scaling sensitivity read). Default True. With False the sampler leaves it out: a fit's
@@ -751,12 +774,19 @@ def fit_many(
     Warns
     -----
     ConvergenceWarning
-        Once, naming every fit that failed a diagnostic threshold (each Fit's ``diagnostics`` has the details).
+        Once, naming the fits that failed a diagnostic threshold (the first five, and how many more) with each
+        one's first problem; each Fit's ``diagnostics`` has all of its own.
+
+    Raises
+    ------
+    FitManyError
+        When a call fails part way (out of memory, a lost Dask worker): its ``fits`` hold the fits that had
+        finished, its ``failed`` the names of the others, and the original error is its ``__cause__``.
 
     Examples
     --------
     >>> import bayescale as bs, pandas as pd
-    >>> runs = pd.concat([bs.simulate_ladder(seed=s).assign(task=f"t{s}") for s in range(8)])
+    >>> runs = pd.concat([bs.simulate_ladder(seed=s).assign(task=f"t{s}") for s in range(8)], ignore_index=True)
     >>> fits = bs.fit_many("chinchilla", runs, by="task", seed=0)  # doctest: +SKIP
     >>> fits["t0"].summary().loc["alpha", "mean"]  # doctest: +SKIP
     """
@@ -776,6 +806,7 @@ def fit_many(
                                    or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     workers = _host_workers(host_workers)  # checked even with a client, which does not use it
+    _check_client(client)
     tables = _split(runs, by, law, groups)
     preps, problems = [], []  # every fit's table problems, said in one error
     for name, frame in tables.items():
@@ -807,13 +838,37 @@ def fit_many(
         from dask.distributed import as_completed
 
         futures = {client.submit(_run_batch, *args(b), pure=False): b for b in batches}
-        return ((futures[fut], fut.result()) for fut in as_completed(list(futures)))
+
+        def remote():
+            try:
+                for fut in as_completed(list(futures)):
+                    yield futures[fut], fut.result()
+            finally:  # after a failed call, the calls still queued or running are not left to the cluster
+                client.cancel([f for f in futures if not f.done()])
+
+        return remote()
 
     results: dict[int, Fit] = {}
-    bar = _bar(len(names), progress)
-    for b, fits_b in run(batches, opts):
-        bar.update(_collect(results, b, fits_b))
-    bar.close()
+
+    def gather(pairs, store: dict[int, Fit], total: int) -> None:
+        """Collect the calls' fits into ``store``; a failed call raises FitManyError with every fit done so far."""
+        bar = _bar(total, progress)
+        try:
+            for b, fits_b in pairs:
+                bar.update(_collect(store, b, fits_b))
+        except Exception as exc:
+            done = {**results, **store}
+            left = [names[i] for i in range(len(names)) if i not in done]
+            raise FitManyError(
+                f"a call of fit_many failed ({type(exc).__name__}: {exc}); {len(done)} of {len(names)} fits had "
+                f"finished: they are in this error's .fits (by name), and the names of the other {len(left)} in "
+                f".failed{' (the refits of failed fits were under way)' if store is not results else ''}; fit "
+                "those again, e.g. in smaller calls (batch_size=)",
+                {names[i]: done[i] for i in sorted(done)}, left) from exc
+        finally:
+            bar.close()
+
+    gather(run(batches, opts), results, len(names))
     failed = [i for i in range(len(names)) if not results[i].diagnostics.ok]
     tried = opts
     while fallback and failed and (careful := _fallback_options(tried)) is not None:  # in batches of one structure
@@ -822,10 +877,7 @@ def fit_many(
         if progress:
             print(f"bayescale: {len(failed)} of {len(names)} fits failed a check; refitting them with "
                   f"{_describe(careful)} ...", file=sys.stderr, flush=True)
-        bar = _bar(len(failed), progress)
-        for b, fits_b in run(_batches(preps, failed, size, careful), careful):
-            bar.update(_collect(refits, b, fits_b))
-        bar.close()
+        gather(run(_batches(preps, failed, size, careful), careful), refits, len(failed))
         for i, f in refits.items():
             results[i] = _fell_back(f, results[i])
         failed = [i for i in failed if not results[i].diagnostics.ok]
@@ -1164,6 +1216,15 @@ def _slots(data: ModelData) -> int:
     return int(np.shape(data.y)[-1])
 
 
+def _check_client(client) -> None:
+    """Refuse a ``client=`` that is not a Dask client (an address, say), before any work."""
+    if client is None or callable(getattr(client, "submit", None)):
+        return
+    fix = (f"connect first: from dask.distributed import Client; client = Client({client!r})"
+           if isinstance(client, str) else "pass a dask.distributed.Client, or None to fit in this process")
+    raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__} {client!r}; {fix}")
+
+
 def _split(runs, by, law: Law | None = None, groups=None) -> dict[Any, pd.DataFrame]:
     if isinstance(runs, Mapping):
         if by is not None:
@@ -1188,16 +1249,32 @@ def _split(runs, by, law: Law | None = None, groups=None) -> dict[Any, pd.DataFr
         if missing:
             hints = "".join(f"; did you mean {' or '.join(map(repr, close))} for {c!r}?" for c in missing
                             if isinstance(c, str) and (close := _suggest(c, runs.columns)))
+            levels = [c for c in missing if c in runs.index.names]
+            if levels:
+                hints += f"; {levels} name index levels: make them columns first, runs.reset_index()"
             raise ValueError(f"by column(s) {missing} not in runs (columns: {list(runs.columns)}){hints}")
-        nulls = runs.index[runs[cols].isna().any(axis=1)].tolist()
-        if nulls:
-            raise ValueError(f"by column(s) {cols} are missing in rows {nulls[:10]}: every run must name its fit")
+        def where(mask) -> str:  # row labels, or positions where the labels repeat (pd.concat without ignore_index)
+            if runs.index.is_unique:
+                return _rows(runs.index[mask])
+            return (f"{_rows(np.flatnonzero(mask))} by position (the index repeats labels; "
+                    "runs.reset_index(drop=True) numbers the rows)")
+
+        nulls = runs[cols].isna().any(axis=1).to_numpy()
+        if nulls.any():
+            raise ValueError(f"by column(s) {cols} are missing in {where(nulls)}: every run must name its fit")
+        for c in cols:
+            odd = ~runs[c].map(lambda v: isinstance(v, Hashable)).to_numpy(bool)
+            if odd.any():
+                raise ValueError(f"by column {c!r} holds {type(runs[c][odd].iloc[0]).__name__} values in "
+                                 f"{where(odd)}, which cannot name a fit; give each run a label (text or a "
+                                 f"number), e.g. runs[{c!r}] = runs[{c!r}].map(tuple) for lists")
         alike = {c: same for c in cols if (same := _alike_labels(runs[c]))}
         if alike:
             c, same = next(iter(alike.items()))
-            raise ValueError(f"by column {c!r} has different labels that read the same as text ({same}), so their "
-                             f"fits would be hard to tell apart; give each fit one label, e.g. runs[{c!r}] = "
-                             f"runs[{c!r}].astype(str) if they are the same fit")
+            raise ValueError(f"by column {c!r} has different labels that read the same as text or compare equal "
+                             f"({same}), so their fits would be hard to tell apart, or one fit; give each fit one "
+                             f"label of one type, e.g. runs[{c!r}] = runs[{c!r}].astype(str) (1 and '1' then name "
+                             f"one fit, 1 and 1.0 two)")
         key = cols[0] if len(cols) == 1 else cols
         tables = {name: frame.drop(columns=cols) for name, frame in runs.groupby(key, sort=False)}
     if not tables:
@@ -1335,7 +1412,12 @@ def _pipelined(batches: Sequence[Sequence[int]], args: Callable, host_workers: i
     _warm_host_workers(host_workers)
     done = None
     for b in batches:
-        launched = _launch_batch(*args(b))
+        try:
+            launched = _launch_batch(*args(b))
+        except Exception:
+            if done is not None:  # the call before has finished: its fits are kept, not lost with this one
+                yield done[0], _build_fits(done[1], host_workers)
+            raise
         if done is not None:
             yield done[0], _build_fits(done[1], host_workers)
         launched.pending.result()  # wait here: the next call is launched the moment this one ends
@@ -2275,7 +2357,7 @@ def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stat
     return Diagnostics(
         max_r_hat=max(r.values()), min_ess_bulk=min(eb.values()), min_ess_tail=min(et.values()), divergences=div,
         tree_depth_frac=depth_frac, max_tree_depth=max_tree_depth, min_e_bfmi=float(np.min(ebfmi)),
-        num_draws=int(energy.size), problems=tuple(problems),
+        num_draws=int(energy.size), problems=tuple(problems), trees="tree_depth" in stats,
     )
 
 

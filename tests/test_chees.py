@@ -173,6 +173,8 @@ def test_chees_fit_report_names_the_sampler(tmp_path):
         f = bs.fit("chinchilla", ladder(0), sampler="chees", fallback=False, seed=2, progress_bar=False)
     assert f.meta["options"]["sampler"] == "chees"
     assert f.diagnostics.ok, f.diagnostics
+    assert not f.diagnostics.trees and "no trees (ChEES)" in repr(f.diagnostics)  # no "0.0% at max tree depth"
+    assert "max tree depth" not in repr(f.diagnostics)
     files = f.report(tmp_path / "report")
     text = files.markdown.read_text()
     assert "ChEES-HMC" in text and "at max tree depth" not in text

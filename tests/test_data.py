@@ -517,7 +517,11 @@ def test_prediction_table_without_rows(runs):
 def test_group_labels_that_read_the_same_are_refused(runs):
     frame = runs.assign(task=pd.Series([1] * 10 + ["1"] * 10 + [2] * 10, dtype=object))
     with pytest.raises(bs.RunTableError, match=r"group column 'task' has different labels that read the same as text "
-                                               r"\(1 and '1'\), so they would be one group"):
+                                               r"or compare equal \(1 and '1'\), so they would be one group"):
+        _validate(frame, groups="task")
+    frame = runs.assign(task=pd.Series([1] * 10 + [1.0] * 10 + [True] * 10, dtype=object))  # one key to pandas
+    with pytest.raises(bs.RunTableError, match=r"compare equal \(1 and 1.0 and True\), so they would be one group; "
+                                               r"give each group one label of one type"):
         _validate(frame, groups="task")
 
 

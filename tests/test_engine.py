@@ -583,8 +583,24 @@ def test_fit_many_bad_input_names_the_fit_and_the_fix():
         bs.fit_many("chinchilla", {"a": ladder(0), "b": broken[broken["task"] == "t1"].drop(columns="task")})
     missing = runs.copy()
     missing.loc[3, "task"] = None
-    with pytest.raises(ValueError, match=r"missing in rows \[3\]"):
+    with pytest.raises(ValueError, match=r"missing in row 3: every run must name its fit"):
         bs.fit_many("chinchilla", missing, by="task")
+    # tables joined without ignore_index repeat their row labels: the rows are then said by position
+    joined = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(2)])
+    joined.iloc[[3, 33], joined.columns.get_loc("task")] = None
+    with pytest.raises(ValueError, match=r"missing in rows 3, 33 by position \(the index repeats labels; "
+                                         r"runs.reset_index\(drop=True\) numbers the rows\)"):
+        bs.fit_many("chinchilla", joined, by="task")
+    with pytest.raises(ValueError, match=r"by column 'task' holds list values in rows 0, 1, .*which cannot name a "
+                                         r"fit; .*\.map\(tuple\)"):
+        bs.fit_many("chinchilla", runs.assign(task=[["a"]] * len(runs)), by="task")
+    with pytest.raises(ValueError, match=r"\['task'\] name index levels: make them columns first, "
+                                         r"runs.reset_index\(\)"):
+        bs.fit_many("chinchilla", runs.set_index("task"), by="task")
+    for client, fix in (("tcp://localhost:8786", r"connect first: .*Client\('tcp://localhost:8786'\)"),
+                        (object(), "pass a dask.distributed.Client, or None")):
+        with pytest.raises(TypeError, match=rf"client must be a dask.distributed.Client, got .*; {fix}"):
+            bs.fit_many("chinchilla", runs, by="task", client=client)
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         bs.fit_many("chinchilla", runs, by="task", batch_size=0)
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got True"):
@@ -596,9 +612,14 @@ def test_fit_many_bad_input_names_the_fit_and_the_fix():
     with pytest.raises(ValueError, match="by= names no column"):
         bs.fit_many("chinchilla", runs, by=[])
     mixed = runs.assign(task=runs["task"].map({"t0": 1, "t1": "1"}))  # 1 and '1': two fits, one name as text
-    with pytest.raises(ValueError, match=r"by column 'task' has different labels that read the same as text \(1 and "
-                                         r"'1'\), so their fits would be hard to tell apart; .*\.astype\(str\)"):
+    with pytest.raises(ValueError, match=r"by column 'task' has different labels that read the same as text or "
+                                         r"compare equal \(1 and '1'\), so their fits would be hard to tell apart, "
+                                         r"or one fit; .*\.astype\(str\)"):
         bs.fit_many("chinchilla", mixed, by="task")
+    merged = runs.assign(task=pd.Series([1 if t == "t0" else 1.0 for t in runs["task"]], index=runs.index,
+                                        dtype=object))  # 1 and 1.0: one key to groupby, so one fit of both
+    with pytest.raises(ValueError, match=r"compare equal \(1 and 1.0\)"):
+        bs.fit_many("chinchilla", merged, by="task")
     with pytest.raises(ValueError, match=r"by column\(s\) \['loss'\] are the law's inputs, its target or groups="):
         bs.fit_many("chinchilla", runs, by="loss")
     with pytest.raises(TypeError, match="fit_many fits laws, not chains"):
@@ -834,6 +855,29 @@ def test_fit_many_on_a_local_dask_cluster():
         np.testing.assert_allclose(remote[name].tree.posterior["alpha"].values,
                                    local[name].tree.posterior["alpha"].values, rtol=1e-9)
         assert remote[name].diagnostics.max_r_hat < 1.1
+
+
+def test_a_failed_call_keeps_the_fits_done(monkeypatch):
+    """A call that fails part way (here out of memory on the second of three) loses no finished fit: they come
+    with the error, and the others are named."""
+    runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(3)], ignore_index=True)
+    launch, calls = fit_module._launch_batch, []
+
+    def second_fails(preps, indices, *args):
+        calls.append(list(indices))
+        if len(calls) == 2:
+            raise MemoryError("out of memory (a test)")
+        return launch(preps, indices, *args)
+
+    monkeypatch.setattr(fit_module, "_launch_batch", second_fails)
+    with pytest.raises(bs.FitManyError, match=r"a call of fit_many failed \(MemoryError: out of memory \(a test\)\); "
+                                              r"1 of 3 fits had finished: they are in this error's .fits \(by name\), "
+                                              r"and the names of the other 2 in .failed") as err:
+        bs.fit_many("chinchilla", runs, by="task", batch_size=1, seed=0, fallback=False, num_chains=2,
+                    num_warmup=100, num_samples=100, progress_bar=False)
+    assert calls == [[0], [1]] and isinstance(err.value.__cause__, MemoryError)
+    assert list(err.value.fits) == ["t0"] and err.value.failed == ["t1", "t2"]
+    assert err.value.fits["t0"].summary().shape[0] > 0  # a normal fit
 
 
 def test_grouped_fit_log_likelihood_is_in_run_order():
