@@ -857,7 +857,8 @@ def fit_many(
             for b, fits_b in pairs:
                 bar.update(_collect(store, b, fits_b))
         except Exception as exc:
-            done = {**results, **store}
+            done = results if store is results else {**results, **{i: _fell_back(f, results[i])
+                                                                   for i, f in store.items()}}
             left = [names[i] for i in range(len(names)) if i not in done]
             raise FitManyError(
                 f"a call of fit_many failed ({type(exc).__name__}: {exc}); {len(done)} of {len(names)} fits had "
