@@ -188,11 +188,16 @@ class CalibrationResult:
         s = len(self.ranks)
         lo, hi = stats.binom.ppf([0.005, 0.995], s, 1 / self.bins)
         edges = np.linspace(0, self.num_draws + 1, self.bins + 1)
-        for ax, col in zip(axes.flat, cols, strict=False):
-            ax.axhspan(lo, hi, color="0.85", label="99% band (uniform)")
-            ax.hist(self.ranks[col], bins=edges, color="C0", edgecolor="white")
+        for i, (ax, col) in enumerate(zip(axes.flat, cols, strict=False)):
+            ax.axhspan(lo, hi, color="0.85", label="99% band of a uniform histogram")
+            ax.hist(self.ranks[col], bins=edges, color="C0", edgecolor="white", label="simulations")
             ax.set_title(f"{col}  (p={self.pvalues[col]:.2g})", fontsize=9)
-            ax.set_yticks([])
+            if i % ncol == 0:
+                ax.set_ylabel("simulations", fontsize=8)
+            if i >= len(cols) - ncol:  # the bottom panel of each column
+                ax.set_xlabel(f"rank of the true value among {self.num_draws} draws", fontsize=8)
+            ax.tick_params(labelsize=7)
+        axes.flat[0].legend(fontsize=7, loc="lower left")
         for ax in list(axes.flat)[len(cols):]:
             ax.set_visible(False)
         fig.suptitle(f"SBC rank histograms: {self.law}, S={s}, L={self.num_draws}", fontsize=10)
@@ -202,6 +207,7 @@ class CalibrationResult:
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)  # as Fit.save does
             fig.savefig(path, dpi=120)
+            plt.close(fig)  # as bayescale.plots' figures: saved, so not held open
         return fig
 
 

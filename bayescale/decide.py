@@ -633,6 +633,8 @@ class ScaleComparison:
         cross.
     curves : pandas.DataFrame
         Per compute on a fine grid (``span``) and configuration: mean, quantiles and ``p_best`` (for figures).
+    target : str or None
+        The quantity compared (``"loss"``, a chain stage such as ``"acc"``), which figures label their axis with.
     """
 
     better: str
@@ -640,6 +642,7 @@ class ScaleComparison:
     pairwise: pd.DataFrame
     crossover: pd.DataFrame
     curves: pd.DataFrame
+    target: str | None = None
 
     def __repr__(self) -> str:
         return (f"ScaleComparison({self.better} is better)\n"
@@ -819,7 +822,7 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
                     row.update({col: float(x) for col, x in _quantiles(where, qs).items()})
                 cross.append(row)
     return ScaleComparison(better=better, table=pd.DataFrame(rows), pairwise=pd.DataFrame(pairs),
-                           crossover=pd.DataFrame(cross), curves=pd.DataFrame(curves))
+                           crossover=pd.DataFrame(cross), curves=pd.DataFrame(curves), target=target)
 
 
 # ------------------------------------------------------------------------------------------------ value of the next run

@@ -1,14 +1,18 @@
 """Figures that read only a :class:`~bayescale.Fit` (and, for context, the runs it was fitted to).
 
-Every function returns a matplotlib ``Figure`` and saves it when ``path=`` is given; nothing is ever shown.
+Every function returns a matplotlib ``Figure`` and saves it when ``path=`` is given (its folder made if missing);
+nothing is ever shown. A figure saved to ``path`` is closed in pyplot, so a loop over groups or budgets holds no
+figures open (the returned object can still be saved again or displayed); a call that fails closes what it made.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -39,15 +43,79 @@ def _readable_log_y(ax) -> None:
 
 
 def _save(fig, path):
+    """Save ``fig`` to ``path`` (its folder made if missing, as ``Fit.save`` does) and close it in pyplot."""
     if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=130, bbox_inches="tight")
+        _pyplot().close(fig)
     return fig
 
 
+def _closes_on_error(fn):
+    """Close the figures a plotting function made when it fails (a bad argument found after the figure's start)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        plt = _pyplot()
+        before = set(plt.get_fignums())
+        try:
+            return fn(*args, **kwargs)
+        except BaseException:
+            for num in set(plt.get_fignums()) - before:
+                plt.close(num)
+            raise
+
+    return wrapper
+
+
+def _need(obj, kind: str, fn: str, fix: str = "") -> None:
+    """Refuse an object of the wrong kind for a plotting function, by class name, before any work."""
+    names = {k.__name__ for k in type(obj).__mro__}
+    if kind not in names:
+        raise TypeError(f"{fn} takes a {kind}, got {type(obj).__name__}{fix}")
+
+
 def _band(ax, x, frame: pd.DataFrame, quantity: str, color: str, label: str):
+    """Draw the 90% band and the median of ``quantity`` over ``x``; at one budget, a point with its 90% bar."""
     rows = frame[frame["quantity"] == quantity]
+    if len(x) == 1:
+        mid = rows["q50"].to_numpy()
+        ax.errorbar(x, mid, yerr=[mid - rows["q05"].to_numpy(), rows["q95"].to_numpy() - mid], fmt="o", ms=6,
+                    color=color, capsize=4, label=f"{label}: median and 90% interval")
+        return
     ax.fill_between(x, rows["q05"], rows["q95"], color=color, alpha=0.25, lw=0, label=f"{label} 90% interval")
     ax.plot(x, rows["q50"], color=color, lw=1.8, label=f"{label} median")
+
+
+def _beyond_data(ax, largest: float, c: np.ndarray) -> None:
+    """Shade the budgets past the largest fitted run's compute: there the curve is an extrapolation."""
+    if c.size and c.max() > largest:
+        ax.axvspan(max(largest, c.min()), c.max(), color="0.93", lw=0, zorder=0,
+                   label=f"beyond the largest fitted run ({largest:.2g} FLOPs)")
+
+
+def _frontier_law(fit, fn: str) -> None:
+    """Refuse a fit whose law has no compute frontier (inputs ``n`` and ``d``) for ``fn``."""
+    _need(fit, "Fit", fn, "; for a chain's stage, pass chain_fit.stages[target]")
+    if not {"n", "d"} <= set(fit.law.inputs):
+        raise ValueError(f"{fn} draws a compute frontier, which needs a law in n and d; law {fit.law.name!r} takes "
+                         f"{list(fit.law.inputs)}")
+
+
+def _largest_compute(fit, k: float) -> float:
+    runs = fit.runs()
+    return float((k * runs["n"] * runs["d"]).max())
+
+
+def _flops_per_token(fit, k) -> float:
+    from bayescale.data import _FLOPS_HINT, _positive_number
+
+    return float(fit.meta["options"]["flops_per_param_token"]) if k is None else _positive_number(k, "k",
+                                                                                                    _FLOPS_HINT)
+
+
+def _group_title(group) -> str:
+    return "" if group is None else f", group {group}"
 
 
 def _sorted_budgets(c) -> np.ndarray:
@@ -60,18 +128,23 @@ def _sorted_budgets(c) -> np.ndarray:
     return np.sort(_budgets(c, "c"))
 
 
+@_closes_on_error
 def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[float] | None = None,
                          k: float | None = None, group: str | None = None, path=None):
     """Observed loss against compute, with the posterior of the compute-optimal loss L*(C) as a 90% band.
+
+    Budgets past the largest fitted run's compute are shaded: there the band is an extrapolation.
 
     Parameters
     ----------
     fit : Fit
         A fit of a law with a compute frontier (inputs ``n`` and ``d``).
     runs : pandas.DataFrame, optional
-        Runs to draw as points (coloured by model size); default the fit's observed data.
+        Runs to draw as points (coloured by model size; columns ``n``, ``d`` and the law's target); default the
+        fit's observed data.
     c : sequence of float, optional
-        Compute budgets of the band; default from the smallest run's compute to 100x the largest.
+        Compute budgets of the band; default from the smallest run's compute to 100x the largest. One budget is
+        drawn as a point with its 90% interval.
     k : float, optional
         FLOPs per parameter per token; default the fit's convention.
     group : str, optional
@@ -84,32 +157,48 @@ def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[f
     matplotlib.figure.Figure
     """
     plt = _pyplot()
-    k = fit.meta["options"]["flops_per_param_token"] if k is None else k
+    _frontier_law(fit, "plot_loss_vs_compute")
+    k = _flops_per_token(fit, k)
     if group is not None:  # a label the fit has not seen is refused here, before the runs are filtered by it
         from bayescale.predict import _group_params
 
         _group_params(fit, group)
+    target = fit.law.target
     if runs is None:
         runs = fit.runs()
         if group is not None:
             runs = runs[runs[list(fit.groups)].astype(str).agg(" | ".join, axis=1) == str(group)]
-    compute = k * runs["n"].to_numpy() * runs["d"].to_numpy()
+    else:
+        from bayescale.data import _not_a_table
+
+        if not isinstance(runs, pd.DataFrame):
+            raise _not_a_table(runs)
+        missing = [col for col in ("n", "d", target) if col not in runs.columns]
+        if missing or runs.empty:
+            raise ValueError(f"runs= to draw needs rows with columns n, d and {target!r}; "
+                             + (f"it lacks {missing}" if missing else "it has no rows"))
+    compute = k * runs["n"].to_numpy(float) * runs["d"].to_numpy(float)
+    largest = _largest_compute(fit, k)
     c = np.geomspace(compute.min(), compute.max() * 100, 40) if c is None else _sorted_budgets(c)
     alloc = fit.optimal_allocation(c, quantiles=(0.05, 0.5, 0.95), flops_per_param_token=k, group=group)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    sc = ax.scatter(compute, runs[fit.law.target], c=np.log10(runs["n"]), cmap="viridis", s=14, zorder=3)
-    fig.colorbar(sc, ax=ax, label="log10 model size N")
+    sc = ax.scatter(compute, runs[target], c=np.log10(runs["n"].to_numpy(float)), cmap="viridis", s=14, zorder=3,
+                    label="runs (colour: model size)")
+    bar = fig.colorbar(sc, ax=ax, label="model size N (parameters)")
+    _size_ticks(bar, *sc.get_clim())
     _band(ax, c, alloc, "loss_opt", "C3", "compute-optimal loss L*(C)")
+    _beyond_data(ax, largest, c)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(f"compute C = {k:g} N D (FLOPs)")
-    ax.set_ylabel(fit.law.target)
+    ax.set_ylabel(target)
     _readable_log_y(ax)
-    ax.set_title(f"{fit.law.name}: runs and posterior L*(C)")
+    ax.set_title(f"{fit.law.name}{_group_title(group)}: runs and posterior L*(C)")
     ax.legend(fontsize=8, loc="upper right")
     return _save(fig, path)
 
 
+@_closes_on_error
 def plot_frontier(fit, c: Sequence[float], *, k: float | None = None,
                   marks: Mapping[str, tuple[float, float, float]] | None = None, group: str | None = None,
                   path=None):
@@ -119,7 +208,8 @@ def plot_frontier(fit, c: Sequence[float], *, k: float | None = None,
     ----------
     fit : Fit
     c : sequence of float
-        Compute budgets (FLOPs).
+        Compute budgets (FLOPs); one budget is drawn as a point with its 90% interval. Budgets past the largest
+        fitted run's compute are shaded: there the frontier is an extrapolation.
     k : float, optional
         FLOPs per parameter per token; default the fit's convention.
     marks : mapping, optional
@@ -133,14 +223,18 @@ def plot_frontier(fit, c: Sequence[float], *, k: float | None = None,
     matplotlib.figure.Figure
     """
     plt = _pyplot()
-    k = fit.meta["options"]["flops_per_param_token"] if k is None else k
+    _frontier_law(fit, "plot_frontier")
+    k = _flops_per_token(fit, k)
     c = _sorted_budgets(c)
+    marks = _checked_marks(marks)
     alloc = fit.optimal_allocation(c, quantiles=(0.05, 0.5, 0.95), flops_per_param_token=k, group=group)
+    largest = _largest_compute(fit, k)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, quantity, label, color in ((axes[0], "n_opt", "N*(C) parameters", "C0"),
                                        (axes[1], "d_opt", "D*(C) tokens", "C1")):
         _band(ax, c, alloc, quantity, color, label.split()[0])
-        for i, (name, (mc, mn, md)) in enumerate((marks or {}).items()):
+        _beyond_data(ax, largest, c)
+        for i, (name, (mc, mn, md)) in enumerate(marks.items()):
             ax.scatter([mc], [mn if quantity == "n_opt" else md], marker="*", s=120, color=f"C{i + 4}",
                        zorder=4, label=name)
         ax.set_xscale("log")
@@ -148,9 +242,24 @@ def plot_frontier(fit, c: Sequence[float], *, k: float | None = None,
         ax.set_xlabel("compute C (FLOPs)")
         ax.set_ylabel(label)
         ax.legend(fontsize=8)
-    fig.suptitle(f"{fit.law.name}: compute-optimal allocation (C = {k:g} N D)")
+    fig.suptitle(f"{fit.law.name}{_group_title(group)}: compute-optimal allocation (C = {k:g} N D)")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _checked_marks(marks) -> dict[str, tuple[float, float, float]]:
+    """``plot_frontier``'s ``marks``, each a finite positive ``(c, n, d)``; a bad one is refused by its label."""
+    out = {}
+    for label, value in (marks or {}).items():
+        try:
+            point = tuple(float(v) for v in value)
+        except (TypeError, ValueError):
+            point = ()
+        if len(point) != 3 or not all(np.isfinite(v) and v > 0 for v in point):
+            raise ValueError(f"marks[{label!r}] = {value!r}: a mark is (c, n, d), three finite numbers > 0 (compute "
+                             "in FLOPs, parameters, tokens), e.g. (5.76e23, 7e10, 1.4e12)")
+        out[label] = point
+    return out
 
 
 def _pair_names(fit, var_names: Sequence[str] | None) -> list[str]:
@@ -160,6 +269,11 @@ def _pair_names(fit, var_names: Sequence[str] | None) -> list[str]:
     if var_names is None:
         names = [p for p in ("alpha", "beta") if p in free]
         return names + [p for p in free if p not in names][:max(0, 2 - len(names))]
+    if isinstance(var_names, str):  # one name, not its letters
+        var_names = [var_names]
+    var_names = list(dict.fromkeys(var_names))  # a name given twice is one panel
+    if not var_names:
+        raise ValueError(f"var_names is empty; name at least one posterior variable, e.g. {free[:2]}")
     known = list(fit.tree.posterior.data_vars)
     unknown = [v for v in var_names if v not in known]
     if unknown:
@@ -171,6 +285,7 @@ def _pair_names(fit, var_names: Sequence[str] | None) -> list[str]:
     return list(var_names)
 
 
+@_closes_on_error
 def plot_pair(fit, var_names: Sequence[str] | None = None, *,
               reference: Mapping[str, Mapping[str, float]] | None = None, path=None):
     """Pair plot of posterior draws (ArviZ ``plot_pair``) with named reference points overlaid.
@@ -192,9 +307,12 @@ def plot_pair(fit, var_names: Sequence[str] | None = None, *,
     _pyplot()
     import arviz_plots as azp
 
+    _need(fit, "Fit", "plot_pair", "; for a chain's stage, pass chain_fit.stages[target]")
     var_names = _pair_names(fit, var_names)
+    _check_reference(reference, var_names)
+    panels = sum(int(np.prod(fit.tree.posterior[v].shape[2:], dtype=int)) for v in var_names)  # a group's each
     pc = azp.plot_pair(fit.tree, var_names=var_names, backend="matplotlib",
-                       figure_kwargs={"figsize": (3.4 * len(var_names), 3.0 * len(var_names))})
+                       figure_kwargs={"figsize": (2.6 * panels + 1.0, 2.3 * panels + 0.8)})
     fig = pc.viz["figure"].item()
     axes = pc.viz["plot"].values
     names_y = list(pc.viz["var_name_y"].values)
@@ -204,9 +322,9 @@ def plot_pair(fit, var_names: Sequence[str] | None = None, *,
             ax = axes[i, j]
             if ax is None or not ax.axison:  # the switched-off upper triangle
                 continue
-            if vx == vy:  # a marginal density: its y axis is a density, not the variable
-                if ax.get_ylabel():
-                    ax.set_ylabel("density")
+            if i == j:  # a marginal density (of one group's parameter, where grouped): not a variable's scale
+                ax.set_ylabel("density" if j == 0 else "")
+                ax.tick_params(axis="y", labelleft=False)
                 continue
             refs = [(label, ref) for label, ref in (reference or {}).items() if vx in ref and vy in ref]
             for m, (label, ref) in enumerate(refs):
@@ -224,6 +342,19 @@ def plot_pair(fit, var_names: Sequence[str] | None = None, *,
     return _save(fig, path)
 
 
+def _check_reference(reference, var_names: Sequence[str]) -> None:
+    """Refuse reference points that name no variable drawn: they would be left out without a word."""
+    for label, ref in (reference or {}).items():
+        if not isinstance(ref, Mapping):
+            raise TypeError(f"reference[{label!r}] must map variable names to values, e.g. {{'alpha': 0.34}}; got "
+                            f"{type(ref).__name__}")
+        unknown = [v for v in ref if v not in var_names]
+        if unknown:
+            raise ValueError(f"reference[{label!r}] names {unknown}, not among the variables drawn {list(var_names)}; "
+                             "correct the names, or add them to var_names=")
+
+
+@_closes_on_error
 def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[str] | None = None, seed: int = 0,
                title: str | None = None, path=None):
     """Each stage of a chained fit with its bands, and the chained predictions at ``at``.
@@ -252,9 +383,16 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
     matplotlib.figure.Figure
     """
     plt = _pyplot()
+    _need(chain_fit, "ChainFit", "plot_chain", "; fit a chain with bs.fit(bs.chain(...), runs)")
     chain = chain_fit.chain
     runs = chain_fit.runs()
     gcols = list(chain_fit.groups)
+    if groups is not None:
+        if isinstance(groups, str):
+            groups = [groups]
+        if not gcols or not list(groups):
+            raise ValueError("groups= picks groups of a grouped chain fit: " + (
+                f"name some of {list(chain_fit.levels)}" if gcols else "this one has none (leave groups= out)"))
     levels = list(groups) if groups is not None else list(chain_fit.levels)[:6]
     key = runs[gcols].astype(str).agg(" | ".join, axis=1) if gcols else pd.Series("all", index=runs.index)
     pred = chain_fit.predict(at, quantiles=(0.05, 0.5, 0.95), seed=seed) if at is not None else None
@@ -361,6 +499,16 @@ def _predicted_levels(levels: list[str], pkey: pd.Series, pred: pd.DataFrame, gc
     return levels
 
 
+def _size_ticks(bar, lo: float, hi: float) -> None:
+    """Tick a colour bar of log10 sizes at round sizes named as papers write them (100M, 1B) rather than 8.0, 9.0."""
+    steps = (1, 3) if hi - lo > 2 else (1, 2, 5)
+    ticks = [e + np.log10(m) for e in range(int(np.floor(lo)), int(np.ceil(hi)) + 1) for m in steps]
+    ticks = [t for t in ticks if lo - 1e-9 <= t <= hi + 1e-9]
+    if len(ticks) >= 2:
+        bar.set_ticks(ticks)
+        bar.set_ticklabels([_size_label(10.0 ** t) for t in ticks])
+
+
 def _size_label(n: float) -> str:
     """``7e9`` -> ``"7B"``, ``1.5e8`` -> ``"150M"``: a model size as papers write it."""
     for scale, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
@@ -369,6 +517,7 @@ def _size_label(n: float) -> str:
     return f"{n:.3g}"
 
 
+@_closes_on_error
 def plot_compare_at_scale(result, *, observed=None, ylabel: str | None = None, title: str | None = None, path=None):
     """Each configuration's curve against compute with its band, and beneath it the strip of P(best).
 
@@ -382,7 +531,7 @@ def plot_compare_at_scale(result, *, observed=None, ylabel: str | None = None, t
         Measured points to overlay, with columns ``config``, ``compute`` and ``value`` (and optionally a boolean
         ``held_out``: those are drawn hollow).
     ylabel : str, optional
-        Label of the target axis.
+        Label of the target axis; default the compared target's name (``result.target``).
     title : str, optional
     path : path-like, optional
         Where to save the figure.
@@ -392,6 +541,7 @@ def plot_compare_at_scale(result, *, observed=None, ylabel: str | None = None, t
     matplotlib.figure.Figure
     """
     plt = _pyplot()
+    _need(result, "ScaleComparison", "plot_compare_at_scale", "; pass what bs.compare_at_scale returned")
     fig, (ax, strip) = plt.subplots(2, 1, figsize=(7, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     curves, table = result.curves, result.table
     # the band between the outermost quantiles compare_at_scale computed (its default: q05 and q95), the line at
@@ -416,7 +566,7 @@ def plot_compare_at_scale(result, *, observed=None, ylabel: str | None = None, t
                 ax.scatter(o["compute"][held], o["value"][held], s=18, facecolors="none", edgecolors=f"C{i}",
                            label=f"{name}: held out")
     ax.set_xscale("log")
-    ax.set_ylabel(f"{ylabel or 'target'} ({result.better} is better)")
+    ax.set_ylabel(f"{ylabel or result.target or 'target'}; {result.better} is better")
     ax.legend(fontsize=8, frameon=False)
     ax.set_title(title or f"Curves with {band}; dots: the compared budgets", fontsize=10)
     grid = np.sort(curves["compute"].unique())

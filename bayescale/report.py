@@ -279,7 +279,30 @@ def _tidy_ppc(pc, site: str, target: str) -> None:
         ax.set_ylabel("density")
         ax.legend(handles=[Line2D([], [], color="black", label="observed runs"),
                            Line2D([], [], color="C0", alpha=0.6, label="replicated from the posterior")],
-                  loc="upper right", frameon=False, fontsize="small")
+                  loc="best", frameon=False, fontsize="small")
+
+
+#: Most variables the trace and rank figures add beyond the law's parameters, sigma and nu: those failing a check.
+MAX_FAILING_SHOWN = 6
+
+
+def _failing_vars(fit, shown: list[str]) -> list[str]:
+    """Return the posterior variables, beyond ``shown``, whose R-hat or ESS fails its threshold (worst first).
+
+    A hierarchy's scales and per-group parameters fail where its means pass; the trace and rank figures are where
+    a reader looks at why, so they show those too (at most :data:`MAX_FAILING_SHOWN`).
+    """
+    from bayescale.fit import THRESHOLDS, _worst_stats
+
+    post = fit.tree.posterior
+    rest = [v for v in fit.param_vars if v not in shown]  # the variables the diagnostics judge, not the sampler's own
+    if not rest:
+        return []
+    worst = _worst_stats({v: post[v].transpose("chain", "draw", ...).values[None] for v in rest})
+    t = THRESHOLDS
+    bad = {v: min(eb[0], et[0]) for v, (r, eb, et) in worst.items()
+           if not r[0] < t["r_hat"] or min(eb[0], et[0]) < t["ess_bulk"]}
+    return sorted(bad, key=bad.get)[:MAX_FAILING_SHOWN]  # the fewest effective draws first
 
 
 def _figures(fit, report, ptree, at) -> list[_Figure]:
@@ -290,13 +313,16 @@ def _figures(fit, report, ptree, at) -> list[_Figure]:
     _pyplot()
     names = law_param_names(fit)
     show = names + [v for v in ("sigma", "nu") if v in fit.tree.posterior]
+    show += _failing_vars(fit, show)
     site = obs_site(fit.law)
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pc = azp.plot_trace_dist(fit.tree, var_names=show, backend="matplotlib")
+        failing = [v for v in show if v not in names and v not in ("sigma", "nu")]
+        also = (f" Shown too, as they fail an R-hat or ESS check: {', '.join(failing)}." if failing else "")
         out.append(_Figure("trace", "Trace", "Draws of each chain (left: densities per chain; right: the draws in "
-                           "order). Chains that agree overlap.", _pc_png(pc)))
+                           f"order). Chains that agree overlap.{also}", _pc_png(pc)))
         pc = azp.plot_rank(fit.tree, var_names=show, backend="matplotlib")
         out.append(_Figure("rank", "Rank plots", "Ranks of each chain's draws among all draws: uniform (flat) when "
                            "the chains sample the same distribution.", _pc_png(pc)))
@@ -310,7 +336,7 @@ def _figures(fit, report, ptree, at) -> list[_Figure]:
                 ) if centred else ""
         out.append(_Figure("pair", "Pair plot", f"Joint posterior of {', '.join(pair)}: the most strongly correlated "
                            f"law parameters (|r| > 0.9 is flagged above).{note}", _pc_png(pc)))
-        pc = azp.plot_ppc_dist(ptree, backend="matplotlib")
+        pc = azp.plot_ppc_dist(ptree, kind="kde", backend="matplotlib")
         _tidy_ppc(pc, site, fit.law.target)
         out.append(_Figure("ppc", "Posterior predictive check", f"Distribution of the observed {site} (black) against "
                            "replicated data sets from the posterior predictive.", _pc_png(pc)))

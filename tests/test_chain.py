@@ -247,6 +247,10 @@ def test_hierarchical_chain_over_tasks():
     with pytest.warns(UserWarning, match=r"at= rows 2, 3 \(task = new\) are not drawn, since groups=\['a', 'b'\]"):
         fig = plot_chain(fit, at=at, groups=["a", "b"])
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b"]
+    with pytest.raises(ValueError, match=r"groups= picks groups of a grouped chain fit: name some of \['a', 'b'\]"):
+        plot_chain(fit, groups=[])
+    with pytest.raises(TypeError, match=r"plot_chain takes a ChainFit, got Fit"):
+        plot_chain(fit.stages["loss"])
     # which task wins at scale: each draw's compute-optimal loss fed through the same draw's accuracy law
     from bayescale.models.loss_scaling import chinchilla_optimum
 

@@ -272,6 +272,9 @@ def test_compare_at_scale_figure(tmp_path):
                          [1e20, 1e21, 1e22])
     fig = plot_compare_at_scale(r, path=tmp_path / "cmp.png")
     assert len(fig.axes) == 2 and (tmp_path / "cmp.png").stat().st_size > 10_000
+    assert r.target == "loss" and fig.axes[0].get_ylabel() == "loss; lower is better"  # the compared quantity
+    with pytest.raises(TypeError, match="plot_compare_at_scale takes a ScaleComparison, got dict; pass what "):
+        plot_compare_at_scale({})
     assert not [t for t in fig.axes[1].texts if t.get_text() == "not compared"]
     # measured points below the compared span: the P(best) strip says it does not reach them
     observed = pd.DataFrame({"config": ["a", "b"], "compute": [1e16, 1e16], "value": [2.5, 2.6]})

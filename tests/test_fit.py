@@ -559,6 +559,37 @@ def test_group_figures_draw_the_groups_runs_and_refuse_an_unseen_group(group_fit
     assert 0 < want < len(runs) and len(fig.axes[0].collections[0].get_offsets()) == want
 
 
+def test_frontier_figures_name_the_group_shade_the_extrapolation_and_close_when_saved(group_fit, flat_fit,
+                                                                                      tmp_path):
+    import matplotlib.pyplot as plt
+
+    from bayescale.plots import plot_frontier, plot_loss_vs_compute
+
+    plt.close("all")
+    fig = plot_loss_vs_compute(group_fit, group="g1", path=tmp_path / "new" / "folder" / "lvc.png")
+    assert (tmp_path / "new" / "folder" / "lvc.png").stat().st_size > 10_000  # its folder made, as Fit.save does
+    assert plt.get_fignums() == []  # saved, so closed: a loop over groups holds no figures open
+    ax = fig.axes[0]
+    assert "group g1" in ax.get_title()
+    beyond = [h for h in ax.patches if h.get_label().startswith("beyond the largest fitted run")]
+    assert len(beyond) == 1 and beyond[0].get_x() > 0  # the band's budgets past the data are shaded
+    assert fig.axes[1].get_yticklabels()[0].get_text()[-1] in "MBk"  # the colour bar in sizes (100M), not log10
+    # one budget: a point with its 90% interval (a band between neighbouring budgets has none to span)
+    for fig in (plot_loss_vs_compute(flat_fit, c=[1e22]), plot_frontier(flat_fit, [1e22])):
+        assert any(c.get_label().endswith("median and 90% interval") for c in fig.axes[0].containers)
+    plt.close("all")
+    with pytest.raises(ValueError, match=r"marks\['x'\] = \(1e\+22, 70000000000.0\): a mark is \(c, n, d\), "
+                                         r"three finite"):
+        plot_frontier(flat_fit, [1e21, 1e22], marks={"x": (1e22, 7e10)})
+    with pytest.raises(ValueError, match="k must be"):
+        plot_loss_vs_compute(flat_fit, k=0)
+    with pytest.raises(ValueError, match=r"runs= to draw needs rows with columns n, d and 'loss'; it lacks \['d'\]"):
+        plot_loss_vs_compute(flat_fit, flat_fit.runs().drop(columns="d"))
+    with pytest.raises(TypeError, match=r"plot_frontier takes a Fit, got dict"):
+        plot_frontier({}, [1e21, 1e22])
+    assert plt.get_fignums() == []  # refused before a figure, or closed when refused after one
+
+
 def test_predict_warns_when_an_unseen_group_looks_like_a_fitted_one(group_fit):
     assert "g0" in group_fit.levels
     with pytest.warns(bs.DataWarning, match=r"group label\(s\) 'G0' \(did you mean 'g0'\?\) are not in the fit, so "
@@ -961,6 +992,21 @@ def test_pair_plot_keeps_reference_points_inside_and_labels_densities(flat_fit, 
     assert ax.get_xlim()[0] < far["alpha"] < ax.get_xlim()[1] and ax.get_ylim()[0] < far["beta"] < ax.get_ylim()[1]
     assert "density" in {a.get_ylabel() for a in fig.axes} and "alpha" not in {a.get_ylabel() for a in fig.axes}
     assert (tmp_path / "pair.png").stat().st_size > 10_000
+    assert len(plot_pair(flat_fit, "alpha").axes) == 1  # one name, not its letters
+    with pytest.raises(ValueError, match=r"var_names is empty; name at least one posterior variable"):
+        plot_pair(flat_fit, [])
+    with pytest.raises(ValueError, match=r"reference\['paper'\] names \['alhpa'\], not among the variables drawn "
+                                         r"\['alpha', 'beta'\]"):
+        plot_pair(flat_fit, ("alpha", "beta"), reference={"paper": {"alhpa": 0.34, "beta": 0.28}})
+
+
+def test_grouped_pair_plot_labels_only_the_diagonal_density(group_fit):
+    """A grouped parameter is one panel per group: only the first diagonal panel says density, none off it."""
+    from bayescale.plots import plot_pair
+
+    fig = plot_pair(group_fit, ["e", "alpha"])
+    labels = [a.get_ylabel() for a in fig.axes if a.axison]
+    assert labels.count("density") == 1 and fig.get_size_inches()[0] > 10  # 6 panels a side (5 groups' e, alpha)
 
 
 def test_typical_noise_needs_a_fit_with_known_noise(flat_fit):
