@@ -88,8 +88,11 @@ def _band(ax, x, frame: pd.DataFrame, quantity: str, color: str, label: str):
 
 
 def _beyond_data(ax, largest: float, c: np.ndarray) -> None:
-    """Shade the budgets past the largest fitted run's compute: there the curve is an extrapolation."""
-    if c.size and c.max() > largest:
+    """Shade the budgets past the largest fitted run's compute: there the curve is an extrapolation.
+
+    One budget is a point, with no span to shade.
+    """
+    if c.size > 1 and c.max() > max(largest, c.min()):
         ax.axvspan(max(largest, c.min()), c.max(), color="0.93", lw=0, zorder=0,
                    label=f"beyond the largest fitted run ({largest:.2g} FLOPs)")
 
@@ -241,7 +244,7 @@ def plot_frontier(fit, c: Sequence[float], *, k: float | None = None,
         ax.set_yscale("log")
         ax.set_xlabel("compute C (FLOPs)")
         ax.set_ylabel(label)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="best")
     fig.suptitle(f"{fit.law.name}{_group_title(group)}: compute-optimal allocation (C = {k:g} N D)")
     fig.tight_layout()
     return _save(fig, path)
