@@ -758,8 +758,9 @@ class ChainFit:
         pathlib.Path
             The path written.
         """
-        from bayescale.fit import _atomic_netcdf
+        from bayescale.fit import _atomic_netcdf, _check_savable
 
+        _check_savable(self.tree)
         return _atomic_netcdf(self.tree, path)
 
 

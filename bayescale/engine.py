@@ -191,12 +191,23 @@ def init_near_mean(site=None, radius: float = 0.5):
     if site["type"] != "sample" or site["is_observed"] or site["fn"].support.is_discrete:
         return None
     value = init_to_mean(site)
+    if value is not None and not isinstance(value, jax.core.Tracer) and not np.all(np.isfinite(value)):
+        value = _median(site["fn"], value)  # HalfCauchy, InverseGamma(a <= 1): no finite mean, start at the median
     key = site["kwargs"].get("rng_key")
     if key is None or not radius:
         return value
     transform = biject_to(site["fn"].support)
     u = transform.inv(value)
     return transform(u + dist.Uniform(-radius, radius).sample(key, jnp.shape(u)))
+
+
+def _median(prior, mean):
+    """Return ``mean`` where finite, else the prior's median: by its inverse CDF, or from 1001 fixed draws."""
+    try:
+        median = prior.icdf(0.5)
+    except Exception:  # noqa: BLE001 - no inverse CDF (NotImplementedError, or an optional dependency missing)
+        median = jnp.median(prior.sample(jax.random.PRNGKey(0), (1001,)), axis=0)
+    return jnp.where(jnp.isfinite(mean), mean, median)
 
 
 class NUTSProgram:

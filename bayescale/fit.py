@@ -61,7 +61,16 @@ from bayescale.data import (
     _suggest,
     validate_runs,
 )
-from bayescale.law import Law, LawSpecError, _is_built_in, get_law, law_from_dict
+from bayescale.law import (
+    _REGISTRY,
+    Law,
+    LawSpecError,
+    _is_built_in,
+    _LawNotHere,
+    check_refittable,
+    get_law,
+    law_from_dict,
+)
 
 if TYPE_CHECKING:  # imported where used: `import bayescale` leaves xarray to the import thread of the first fit
     import xarray as xr
@@ -646,6 +655,8 @@ def fit(
     seed = _resolve_seed(seed)
     progress = _default_progress() if progress_bar is None else progress_bar
     if isinstance(law, Chain):
+        for stage in law.stages:
+            check_refittable(stage)
         if opts.sampler != "nuts":
             raise ValueError(f"sampler={sampler!r}: a Chain is fitted with NUTS only (sampler='nuts')")
         if not opts.log_likelihood:
@@ -1090,6 +1101,7 @@ def _check_likelihood(law: Law, likelihood: str, noise: str | None) -> bool:
 def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_scale, group_scale,
              flops_per_param_token, crossed=None, crossed_priors=None, group_predictors=None,
              fixed=None) -> _Prepared:
+    check_refittable(law)
     counts = _check_likelihood(law, likelihood, noise)
     if pooling not in ("auto", "noncentred", "centred"):
         raise ValueError(f"pooling={pooling!r} is not one of ('auto', 'noncentred', 'centred')")
@@ -1480,7 +1492,7 @@ def _build_fits(done: _Launched, host_workers: int = 0) -> list[Fit]:
     worst = _host_stats(post, host_workers)
     run_info = {**_run_info(done.prog, done.dense, n, c, done.size, done.pending.seconds, opts.sampler),
                 "host_workers": host_workers}
-    law_dict, versions = first.law.to_dict(), _versions()
+    law_dict, versions = _law_meta(first.law), _versions()
     out, judged, shared = [], [], {}
     for i, prep in enumerate(done.preps):
         sl = slice(i * c, (i + 1) * c)
@@ -1650,7 +1662,7 @@ def _make_fit(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping
     law = prep.law
     tree = _tree(prep, samples, stats, opts.max_tree_depth, opts.sampler, shared)
     meta = {
-        "law": law.to_dict() if law_dict is None else law_dict,
+        "law": _law_meta(law) if law_dict is None else law_dict,
         "config": prep.config.to_dict(),
         "groups": list(prep.table.groups),
         "levels": list(prep.levels),
@@ -1679,6 +1691,36 @@ def _make_fit(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping
     tree.attrs["seed"] = seed
     tree.attrs["input_hash"] = meta["input_hash"]
     return Fit(tree, law=law)
+
+
+def _law_meta(law: Law) -> dict[str, Any]:
+    """Return the law's spec for a fit's metadata.
+
+    A law whose priors cannot be written down is kept by name with the reason: the fit works in this process, and
+    only saving it is refused (:func:`_check_savable`), rather than the finished fit being lost.
+    """
+    try:
+        return law.to_dict()
+    except LawSpecError as err:
+        return {"name": law.name, "unsaved": str(err)}
+
+
+def _check_savable(tree: xr.DataTree) -> None:
+    """Refuse to save a fit whose law cannot be written down; warn when its function could not be exported.
+
+    Such a file still loads where the law is registered, but nowhere else.
+    """
+    metas = [json.loads(node.attrs[_ATTR]) for node in tree.subtree if _ATTR in node.attrs]
+    for meta in metas:
+        law = meta.get("law", {})
+        if law.get("unsaved"):
+            raise LawSpecError(f"this fit cannot be saved: {law['unsaved']}")
+        reg = _REGISTRY.get(law.get("name"))
+        if law.get("fn_export") is None and not (reg is not None and _is_built_in(reg)):
+            warnings.warn(f"law {law.get('name')!r}: its function could not be exported (jax.export), so the saved "
+                          "fit loads only where the law is registered: import the module that defines it and call "
+                          "bs.register(law) before bs.load (a function written with jax.numpy exports)", UserWarning,
+                          skip_file_prefixes=_PACKAGE_DIRS)
 
 
 def _store_key(law: Law, structure) -> str | None:
@@ -2169,6 +2211,7 @@ class Fit:
         NotADirectoryError
             When a folder in ``path`` is a file (nothing is written).
         """
+        _check_savable(self.tree)
         return _atomic_netcdf(self.tree, path)
 
 
@@ -2308,7 +2351,7 @@ def _worst_stats(post: Mapping[str, np.ndarray], r_hat: bool = True
         ess_t = azs.ess(ds, method="tail")
 
     def worst(values, fn, nan):
-        return fn(np.nan_to_num(values, nan=nan).reshape(values.shape[0], -1), axis=1)
+        return fn(np.nan_to_num(values, nan=nan, posinf=np.inf, neginf=-np.inf).reshape(values.shape[0], -1), axis=1)
 
     n = ds.sizes["fit"]
     return {v: (worst(rhat[v].values, np.max, np.inf) if r_hat else np.full(n, np.nan),
@@ -2389,8 +2432,12 @@ def _tree_depth_fix(max_tree_depth: int, warmup_tree_depth: int | None) -> str:
 
 def _fmt(d: Mapping[str, float], spec: str) -> str:
     items = sorted(d.items(), key=lambda kv: kv[1])
-    return ", ".join(f"{k} ({v:{spec}})" for k, v in items[:6]) + (f" and {len(items) - 6} more" if len(items) > 6
-                                                                      else "")
+
+    def num(v: float) -> str:  # an R-hat of inf or 1e30 (a fit that broke down) in a few characters
+        return f"{v:{spec}}" if np.isfinite(v) and abs(v) < 1e6 else f"{v:.3g}"
+
+    return ", ".join(f"{k} ({num(v)})" for k, v in items[:6]) + (f" and {len(items) - 6} more" if len(items) > 6
+                                                                    else "")
 
 
 def load(path: str | os.PathLike) -> Fit | ChainFit:
@@ -2442,6 +2489,8 @@ def load(path: str | os.PathLike) -> Fit | ChainFit:
                            "or restore the file")
     try:
         fit = ChainFit(tree) if _CHAIN_ATTR in tree.attrs else Fit(tree)
+    except _LawNotHere as err:  # a sound file whose law this process does not know
+        raise FitFileError(f"{path}: {err}") from err
     except (KeyError, ValueError, TypeError, AttributeError, LawSpecError) as err:
         raise FitFileError(
             f"{path} holds a damaged bayescale fit ({type(err).__name__}: {err}): its metadata or groups are missing "

@@ -47,6 +47,10 @@ class LawSpecError(ValueError):
 _REGISTRY: dict[str, Law] = {}
 
 
+class _LawNotHere(LawSpecError):
+    """A saved fit's law is neither registered in this process nor exported in its file (the file is not damaged)."""
+
+
 def _freeze(mapping: Mapping | None) -> Mapping:
     return MappingProxyType(dict(mapping or {}))
 
@@ -206,6 +210,10 @@ class Law:
         clash = set(self.inputs) & set(self.params)
         if clash:
             raise LawSpecError(f"{where}: names used both as input and parameter: {sorted(clash)}")
+        taken = sorted(set(self.inputs) & _RESERVED)
+        if taken:
+            raise LawSpecError(f"{where}: input name(s) {taken} are taken by the model bayescale builds (the sites "
+                               f"{sorted(_RESERVED)}): rename the column and the input, e.g. {taken[0]}_in")
         taken = sorted(set(self.params) & _RESERVED)
         taken += [p for p in self.params for q in self.params if p != q and
                   (any(p == q + s for s in _DERIVED_SUFFIXES) or p.startswith(f"{q}_on_"))]
@@ -294,6 +302,14 @@ class Law:
             if k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         ]
         keywords = set(names) - set(positional[: len(self.inputs)])
+        moved = [(x, i, positional.index(x)) for i, x in enumerate(self.inputs)
+                 if x in positional[: len(self.inputs)] and positional.index(x) != i]
+        if moved:
+            raise LawSpecError(
+                f"{where}: {label} takes its inputs in the order ({', '.join(positional[: len(self.inputs)])}), "
+                f"but inputs= declares them as ({', '.join(self.inputs)}); the law passes inputs by position, so "
+                f"{moved[0][0]!r} would receive another column: declare inputs= in {label}'s order, or reorder its "
+                "arguments")
         missing = set(self.params) - keywords
         extra = keywords - set(self.params)
         if len(positional) < len(self.inputs) or missing or extra:
@@ -305,9 +321,15 @@ class Law:
             )
 
     def _prior_means(self) -> dict[str, float]:
-        """Return each parameter's prior mean (a fixed prior draw where the mean is infinite)."""
-        return {p: float(np.asarray(prior.mean)) if np.isfinite(prior.mean) else float(np.asarray(prior.sample(
-            jax.random.PRNGKey(0)))) for p, prior in self.params.items()}
+        """Return each parameter's prior mean (a fixed prior draw where the mean is infinite or undefined)."""
+        out = {}
+        for p, prior in self.params.items():
+            try:
+                mean = float(np.asarray(prior.mean))
+            except (ArithmeticError, ValueError):  # InverseGamma(1, 1): rate / (concentration - 1)
+                mean = math.inf
+            out[p] = mean if math.isfinite(mean) else float(np.asarray(prior.sample(jax.random.PRNGKey(0))))
+        return out
 
     def _check_evaluates(self):
         where = f"law {self.name!r}"
@@ -330,6 +352,65 @@ class Law:
             )
         if logout is not None and np.isfinite(out) and out > 0 and not np.isclose(logout, np.log(out), rtol=1e-6):
             raise LawSpecError(f"{where}: log_fn disagrees with log(fn): {logout} vs {np.log(out)}")
+        self._check_traces(example, params)
+        if self.optimum is not None and set(self.inputs) == {"n", "d"}:
+            self._check_optimum(example, params)
+
+    def _check_traces(self, example: Mapping[str, float], params: Mapping[str, float]) -> None:
+        """Check ``fn`` as the sampler uses it: compiled, on a vector of runs, and differentiated in its parameters.
+
+        A function written with NumPy or ``math``, or branching in Python on its arguments, runs on the scalars of
+        :meth:`_check_evaluates` but not compiled; one that sums or ignores its inputs returns one value for all the
+        runs.
+        """
+        where = f"law {self.name!r}"
+        scale = jnp.array([0.5, 1.0, 2.0])
+        with jax.enable_x64(True):
+            xs = [jnp.asarray(example[x]) * scale for x in self.inputs]
+            ps = {p: jnp.asarray(v) for p, v in params.items()}
+            try:
+                out = jax.jit(lambda xs, ps: self.fn(*xs, **ps))(xs, ps)
+                grads = jax.grad(lambda ps: jnp.sum(self.fn(*xs, **ps)))(ps)
+            except Exception as err:  # noqa: BLE001 - re-raised with the fix
+                first = str(err).splitlines()[0] if str(err) else ""
+                raise LawSpecError(
+                    f"{where}: fn fails when compiled and differentiated, as the sampler runs it "
+                    f"({type(err).__name__}: {first}); write it with jax.numpy (jnp.exp, jnp.where for branches), not "
+                    "NumPy, math or Python if/else on its arguments") from err
+        if np.shape(out) != (3,):
+            raise LawSpecError(f"{where}: fn must return one value per run, broadcasting over its inputs; inputs of "
+                               f"3 runs gave shape {np.shape(out)} (a sum, or a value that ignores the inputs?)")
+        bad = [p for p, g in grads.items() if not np.all(np.isfinite(np.asarray(g)))]
+        if bad:
+            raise LawSpecError(f"{where}: fn's gradient in {bad} is not finite at the example inputs and prior means; "
+                               "NUTS follows gradients: check the formula there, or give example= inputs where the "
+                               "law is smooth")
+
+    def _check_optimum(self, example: Mapping[str, float], params: Mapping[str, float]) -> None:
+        """Check ``optimum`` against ``fn`` at one budget.
+
+        It must spend the budget, its loss must be fn's there, and nearby allocations on the budget do no better.
+        """
+        where = f"law {self.name!r}"
+        k = 6.0
+        c = k * float(example["n"]) * float(example["d"])
+        try:
+            with jax.enable_x64(True):
+                n_opt, d_opt, l_opt = (float(np.asarray(v)) for v in self.optimum(c, k, **params))
+                at = [float(np.asarray(self(n=n_opt * f, d=d_opt / f, **params))) for f in (1.0, 1.2, 1 / 1.2)]
+        except Exception as err:  # noqa: BLE001 - re-raised with context
+            raise LawSpecError(f"{where}: optimum(c, k, **params) failed at c={c:.3g}, k=6 with the prior means: "
+                               f"{err}") from err
+        problem = None
+        if not np.isclose(k * n_opt * d_opt, c, rtol=1e-6):
+            problem = f"its n*d*k is {k * n_opt * d_opt:.6g}, not the budget {c:.6g}"
+        elif not np.isclose(at[0], l_opt, rtol=1e-6):
+            problem = f"its loss {l_opt:.6g} is not fn's {at[0]:.6g} at its (n, d) = ({n_opt:.4g}, {d_opt:.4g})"
+        elif min(at[1:]) < at[0] * (1 - 1e-9):
+            problem = f"fn is lower ({min(at[1:]):.6g} < {at[0]:.6g}) at a nearby allocation of the same budget"
+        if problem:
+            raise LawSpecError(f"{where}: optimum disagrees with fn at c={c:.3g} (k=6, prior means): {problem}; fix "
+                               "it, or leave optimum out (the allocation is then found numerically)")
 
     # ------------------------------------------------------------------ use
     @property
@@ -679,7 +760,20 @@ def _import_fn(blob: str, inputs: tuple[str, ...], params: tuple[str, ...]):
         [inspect.Parameter(x, inspect.Parameter.POSITIONAL_OR_KEYWORD) for x in inputs]
         + [inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY) for p in params]
     )
+    fn._bayescale_exported = True  # compiled code read back from a file: it predicts, but is not fitted again
     return fn
+
+
+def check_refittable(law: Law, done: str = "fitted") -> None:
+    """Refuse to sample a law whose function was read back from a saved fit (compiled code, not Python).
+
+    Such a law predicts, checks and compares, but the sampler's batched gradients cannot run its code.
+    """
+    if getattr(law.fn, "_bayescale_exported", False):
+        raise LawSpecError(
+            f"law {law.name!r} was read back from a saved fit: its function is compiled code that predicts but cannot "
+            f"be {done} again; import the module that defines the law (or declare it again with bs.Law) and pass "
+            "that law, registered with bs.register to be found by name")
 
 
 def law_from_dict(d: Mapping[str, Any]) -> Law:
@@ -705,14 +799,14 @@ def law_from_dict(d: Mapping[str, Any]) -> Law:
         saved["link"] = d.get("link", "log" if d["positive"] else "identity")  # files written before links
         saved["floor"] = d.get("floor", False)  # files written before noise that grows above a law's floor
         if json.dumps(reg.signature_dict(), sort_keys=True) == json.dumps(saved, sort_keys=True):
-            point = None if _is_built_in(reg) else _where_functions_differ(reg, d)
+            point = _where_functions_differ(reg, d)  # a user law named as a built-in one, say
             if point is None:
                 return reg
             warnings.warn(f"law {name!r} is registered here with a function that differs from the one saved with this "
                           f"fit ({point}); the saved function is used, since the fit's draws were made under it. "
                           "Refit to use the registered law.", UserWarning, stacklevel=4)
     if not d.get("fn_export") or (d.get("floor") and not d.get("floor_export")):
-        raise LawSpecError(
+        raise _LawNotHere(
             f"law {name!r} in this file is not registered here and its function (or floor) could not be exported "
             "when it was saved; import the module that defines it and call bs.register(law) before loading"
         )
@@ -779,6 +873,8 @@ def register(law: Law, *, overwrite: bool = False) -> Law:
     Law
         The registered law (flagged ``registered=True``).
     """
+    if not _CATALOGUE_LOADING.get():  # the built-in laws first: a clash with one is said here, not on later lookups
+        _ensure_catalogue()
     if law.name in _REGISTRY and not overwrite:
         raise LawSpecError(f"a law named {law.name!r} is already registered; pass overwrite=True to replace it")
     object.__setattr__(law, "registered", True)

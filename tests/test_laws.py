@@ -346,6 +346,17 @@ def test_unsaveable_prior_is_named():
         law.to_dict()
 
 
+def test_a_law_read_back_from_a_file_predicts_but_is_not_refitted(tmp_path):
+    law = law_from_dict(json.loads(_user_law().to_json()))
+    runs = pd.DataFrame({"c": np.geomspace(1e18, 1e22, 12), "loss": np.linspace(3.5, 2.4, 12)})
+    with pytest.raises(bs.LawSpecError, match=r"law 'offset_power_law' was read back from a saved fit: its function is "
+                                              r"compiled code that predicts but cannot be fitted again; import the "
+                                              r"module that defines the law"):
+        bs.fit(law, runs, progress_bar=False)
+    with pytest.raises(bs.LawSpecError, match="cannot be calibrated again"):
+        bs.calibrate(law, num_simulations=2)
+
+
 def test_unexported_unregistered_law_cannot_be_loaded():
     saved = {**json.loads(_user_law().to_json()), "fn_export": None}
     with pytest.raises(bs.LawSpecError, match=r"'offset_power_law' .* not registered here .* bs.register\(law\)"):
@@ -557,7 +568,66 @@ BAD_SPECS = {
     "fn undefined at the example": (
         _bad(fn=lambda c, *, e, a, alpha: jnp.log(-e) + a * c**-alpha),
         r"fn returned nan at \{'c': 1000000000.0\} with prior means .*give example= inputs"),
+    "fn written with NumPy": (
+        _bad(fn=lambda c, *, e, a, alpha: e + a * np.power(np.asarray(c) / 1e18, -alpha)),
+        r"fn fails when compiled and differentiated, as the sampler runs it \(.*\); write it with jax.numpy"),
+    "fn branching in Python": (
+        _bad(fn=lambda c, *, e, a, alpha: e + a * (c / 1e18) ** -alpha if c > 0 else e),
+        r"fn fails when compiled and differentiated.*not NumPy, math or Python if/else on its arguments"),
+    "fn summing over the runs": (
+        _bad(fn=lambda c, *, e, a, alpha: e + jnp.sum(a * (c / 1e18) ** -alpha)),
+        r"fn must return one value per run, broadcasting over its inputs; inputs of 3 runs gave shape \(\)"),
+    "input named like the likelihood's": (
+        _bad(inputs={"sigma": "FLOPs"}, fn=lambda sigma, *, e, a, alpha: e + a * (sigma / 1e18) ** -alpha),
+        r"input name\(s\) \['sigma'\] are taken by the model bayescale builds .* e.g. sigma_in"),
 }
+
+
+def _two_input_law(fn, **kw):
+    return bs.Law(name="two_inputs_test", fn=fn, inputs={"n": "parameters", "d": "tokens"}, target="loss",
+                  params={"e": dist.LogNormal(0.5, 0.5), "a": dist.LogNormal(6.0, 1.0), "alpha": dist.Beta(4, 10),
+                          "b": dist.LogNormal(6.0, 1.0), "beta": dist.Beta(4, 10)},
+                  reference="test", example={"n": 1e9, "d": 2e10}, **kw)
+
+
+def _two(n, d, *, e, a, alpha, b, beta):
+    return e + a / n**alpha + b / d**beta
+
+
+def test_inputs_in_another_order_than_fn_takes_them_are_refused():
+    """Inputs are passed by position: fn(d, n) with inputs declared (n, d) would swap the columns."""
+    with pytest.raises(bs.LawSpecError, match=r"fn takes its inputs in the order \(d, n\), but inputs= declares them "
+                                              r"as \(n, d\); the law passes inputs by position, so 'n' would receive "
+                                              r"another column"):
+        _two_input_law(lambda d, n, *, e, a, alpha, b, beta: _two(n, d, e=e, a=a, alpha=alpha, b=b, beta=beta))
+
+
+def test_a_closed_form_optimum_is_checked_against_fn():
+    chinchilla = bs.get_law("chinchilla")
+
+    def shifted(n, d, *, e, a, b, alpha, beta):
+        return chinchilla.fn(n, d, e=e, a=a, b=b, alpha=alpha, beta=beta) + 0.5
+
+    with pytest.raises(bs.LawSpecError, match=r"optimum disagrees with fn at c=.* its loss .* is not fn's .* leave "
+                                              r"optimum out"):
+        dataclasses.replace(chinchilla, name="chinchilla_shifted_test", fn=shifted, log_fn=None, registered=False)
+    ok = dataclasses.replace(chinchilla, name="chinchilla_copy_test", log_fn=None, registered=False)
+    assert ok.optimum is chinchilla.optimum  # the catalogue's own optimum passes the same check
+
+
+def test_an_infinite_prior_mean_starts_the_chains_at_the_median():
+    import numpyro
+    from numpyro import handlers
+
+    from bayescale.engine import init_near_mean
+
+    def model():
+        numpyro.sample("e", dist.HalfCauchy(2.0))
+        numpyro.sample("g", dist.InverseGamma(0.5, 1.0))  # no inverse CDF here: the median of fixed draws
+
+    sites = {k: {**v, "value": None} for k, v in handlers.trace(handlers.seed(model, 0)).get_trace().items()}
+    assert float(init_near_mean(sites["e"], radius=0.0)) == pytest.approx(2.0)  # HalfCauchy(2)'s median, not inf
+    assert 3.6 < float(init_near_mean(sites["g"], radius=0.0)) < 5.4  # InverseGamma(0.5, 1)'s median is 4.40
 
 
 @pytest.mark.parametrize("case", list(BAD_SPECS))
@@ -644,6 +714,70 @@ def test_a_saved_law_whose_function_differs_from_the_registered_one_keeps_its_ow
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert law_from_dict(saved) is again
+
+
+def test_a_user_law_named_as_a_built_in_one_keeps_its_function_when_loaded():
+    """A variant of a built-in law under the built-in's name and priors: its saved fit predicts with its own
+    function, not the built-in's."""
+    chinchilla = bs.get_law("chinchilla")
+
+    def shifted(n, d, *, e, a, b, alpha, beta):
+        return chinchilla.fn(n, d, e=e, a=a, b=b, alpha=alpha, beta=beta) + 0.5
+
+    variant = dataclasses.replace(chinchilla, fn=shifted, log_fn=None, optimum=None, registered=False)
+    with pytest.warns(UserWarning, match=r"law 'chinchilla' is registered here with a function that differs from the "
+                                         r"one saved with this fit"):
+        rebuilt = law_from_dict(json.loads(variant.to_json()))
+    at = {"n": 1e10, "d": 2e11, "e": 1.7, "a": 400.0, "b": 410.0, "alpha": 0.34, "beta": 0.28}
+    with jax.enable_x64(True):
+        assert float(rebuilt(**at)) == pytest.approx(float(chinchilla(**at)) + 0.5, rel=1e-9)
+
+
+def test_registering_a_built_in_name_first_thing_is_refused_and_leaves_the_catalogue_whole():
+    import subprocess
+    import sys
+
+    code = ("import bayescale as bs, numpyro.distributions as dist\n"
+            "law = bs.Law(name='chinchilla', fn=lambda c, *, e: e + 0.0 * c, inputs={'c': 'FLOPs'}, target='loss',\n"
+            "             params={'e': dist.LogNormal(0.5, 0.5)}, reference='test', example={'c': 1e20})\n"
+            "try:\n    bs.register(law)\nexcept bs.LawSpecError as err:\n    print('refused:', err)\n"
+            "print(len(bs.laws()), bs.get_law('kaplan').name)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "refused: a law named 'chinchilla' is already registered" in out.stdout and "kaplan" in out.stdout
+
+
+def test_a_fit_whose_law_cannot_be_written_down_works_and_only_its_save_is_refused(tmp_path):
+    runs = pd.DataFrame({"c": np.geomspace(1e18, 1e22, 12), "loss": 1.5 + 2.0 * (np.geomspace(1e18, 1e22, 12) / 1e18)
+                         ** -0.3})
+    law = _user_law(params={"e": dist.LogNormal(0.5, 0.5), "a": dist.LogNormal(0.0, 1.0),
+                            "alpha": dist.Kumaraswamy(2.0, 5.0)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a short fit: only its use and save are checked
+        fit = bs.fit(law, runs, num_chains=1, num_warmup=50, num_samples=50, progress_bar=False, fallback=False)
+    assert len(fit.predict(pd.DataFrame({"c": [1e23]}))) == 1
+    with pytest.raises(bs.LawSpecError, match=r"this fit cannot be saved: prior Kumaraswamy cannot be saved"):
+        fit.save(tmp_path / "fit.nc")
+    assert not (tmp_path / "fit.nc").exists()
+
+
+def test_a_fit_whose_function_cannot_be_exported_says_so_when_saved(tmp_path):
+    """np.zeros(c.shape) compiles (the shape is known then) but does not export (the number of runs is symbolic):
+    the file then loads only where the law is registered, which its save says, and its load does not call it
+    damaged."""
+    c = np.geomspace(1e18, 1e22, 12)
+    runs = pd.DataFrame({"c": c, "loss": 1.5 + 2.0 * (c / 1e18) ** -0.3})
+    law = _user_law(fn=lambda c, *, e, a, alpha: e + a * (c / 1e18) ** -alpha + np.zeros(c.shape))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a short fit: only its save and load are checked
+        fit = bs.fit(law, runs, num_chains=1, num_warmup=50, num_samples=50, progress_bar=False, fallback=False)
+    with pytest.warns(UserWarning, match=r"law 'offset_power_law': its function could not be exported \(jax.export\), "
+                                         r"so the saved fit loads only where the law is registered"):
+        fit.save(tmp_path / "fit.nc")
+    with pytest.raises(bs.FitFileError, match=r"fit.nc: law 'offset_power_law' in this file is not registered here") \
+            as err:
+        bs.load(tmp_path / "fit.nc")
+    assert "damaged" not in str(err.value)
 
 
 def test_user_law_undefined_on_the_runs_is_caught_before_sampling():
