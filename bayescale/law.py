@@ -829,12 +829,14 @@ def law_from_dict(d: Mapping[str, Any]) -> Law:
 
 
 def _where_functions_differ(reg: Law, d: Mapping[str, Any]) -> str | None:
-    """Where a registered user law's ``fn`` (or ``floor``) differs from the export saved in ``d``; None if nowhere.
+    """Where a registered law's ``fn`` (or ``floor``) differs from the export saved in ``d``; None if nowhere.
 
-    Equal exports are the same function. Otherwise (another JAX may serialise the same function differently) both
-    are evaluated at the law's example inputs times 0.1, 1 and 10 with its prior means. A file without an export
-    has nothing to compare: the registered law is taken, as before exports were saved.
+    The same source text, or equal exports, are the same function. Otherwise (another JAX may serialise the same
+    function differently) both are evaluated at the law's example inputs times 0.1, 1 and 10 with its prior means.
+    A file without an export has nothing to compare: the registered law is taken, as before exports were saved.
     """
+    if d.get("fn_source") and d["fn_source"] == _source_or_none(reg.fn) and reg.floor is None:
+        return None  # the same source text (a built-in law's, or a user's module imported again): no export needed
     inputs = tuple(d.get("input_order") or d["inputs"])
     params = tuple(d.get("param_order") or d["params"])
     pairs = [(reg.fn, d.get("fn_export"), reg._fn_export, "fn")]
