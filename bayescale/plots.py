@@ -346,15 +346,18 @@ def plot_pair(fit, var_names: Sequence[str] | None = None, *,
 
 
 def _check_reference(reference, var_names: Sequence[str]) -> None:
-    """Refuse reference points that name no variable drawn: they would be left out without a word."""
+    """Refuse a reference point that marks no panel (a misspelt name): it would be left out without a word.
+
+    A point is drawn on the panels of each pair of drawn variables it gives; other names (a paper's full set of
+    estimates) are passed over.
+    """
     for label, ref in (reference or {}).items():
         if not isinstance(ref, Mapping):
             raise TypeError(f"reference[{label!r}] must map variable names to values, e.g. {{'alpha': 0.34}}; got "
                             f"{type(ref).__name__}")
-        unknown = [v for v in ref if v not in var_names]
-        if unknown:
-            raise ValueError(f"reference[{label!r}] names {unknown}, not among the variables drawn {list(var_names)}; "
-                             "correct the names, or add them to var_names=")
+        if len([v for v in ref if v in var_names]) < min(2, len(var_names)):
+            raise ValueError(f"reference[{label!r}] gives {list(ref)}, which marks no panel: a point needs two of the "
+                             f"variables drawn, {list(var_names)}; correct the names, or add them to var_names=")
 
 
 @_closes_on_error

@@ -345,7 +345,8 @@ def _figures(fit, report, ptree, at) -> list[_Figure]:
                            "runs' PIT values should follow a uniform's (the diagonal); points are highlighted where "
                            "arviz-plots' uniformity test finds it departs.", _pc_png(pc)))
     out.append(_Figure("residuals", "Residuals against compute", "Observed minus the posterior median of each run's "
-                       "predictive distribution, on the likelihood's scale, with 90% predictive intervals.",
+                       "predictive distribution, on the likelihood's scale, with 90% predictive intervals"
+                       f"{'; one colour per group' if fit.groups else ''}.",
                        _png(_residual_figure(fit, ptree))))
     law_fig = _law_figure(fit, at)
     if law_fig is not None:
@@ -398,8 +399,16 @@ def _residual_figure(fit, ptree):
     med = np.median(rep, axis=0)
     lo, hi = np.quantile(rep, [0.05, 0.95], axis=0)
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    ax.errorbar(x, obs - med, yerr=[med - lo, hi - med], fmt="o", ms=3, lw=0.6, alpha=0.7, color="C0",
-                ecolor="0.6")
+    groups = list(fit.groups)
+    key = (runs[groups].astype(str).agg(" | ".join, axis=1).to_numpy() if groups
+           else np.full(len(runs), "runs", dtype=object))
+    levels = list(dict.fromkeys(key))
+    for i, level in enumerate(levels):  # a group whose runs sit off the law shows as one colour off the line
+        sel = key == level
+        ax.errorbar(x[sel], (obs - med)[sel], yerr=[(med - lo)[sel], (hi - med)[sel]], fmt="o", ms=3, lw=0.6,
+                    alpha=0.7, color=f"C{i % 10}", ecolor="0.6", label=level)
+    if 1 < len(levels) <= 10:
+        ax.legend(fontsize=7, frameon=False, ncol=2, title=" | ".join(groups), title_fontsize=7)
     ax.axhline(0.0, color="k", lw=0.8)
     ax.set_xscale("log")
     ax.set_xlabel(label)
@@ -424,7 +433,8 @@ def _law_figure(fit, at):
         c = np.geomspace(x.min(), hi, 40)
         fig = plot_loss_vs_compute(fit, c=c)
         return fig, ("Runs (coloured by model size) and the posterior of the compute-optimal loss L*(C) with its 90% "
-                     "interval, from the smallest run's compute to 100x the largest.")
+                     "interval, from the smallest run's compute to 100x the largest; shaded: the budgets beyond the "
+                     "largest run, where the band is an extrapolation.")
     if len(law.inputs) == 1 and not grouped:
         plt = _pyplot()
         name = law.input_names[0]

@@ -995,9 +995,11 @@ def test_pair_plot_keeps_reference_points_inside_and_labels_densities(flat_fit, 
     assert len(plot_pair(flat_fit, "alpha").axes) == 1  # one name, not its letters
     with pytest.raises(ValueError, match=r"var_names is empty; name at least one posterior variable"):
         plot_pair(flat_fit, [])
-    with pytest.raises(ValueError, match=r"reference\['paper'\] names \['alhpa'\], not among the variables drawn "
-                                         r"\['alpha', 'beta'\]"):
+    with pytest.raises(ValueError, match=r"reference\['paper'\] gives \['alhpa', 'beta'\], which marks no panel: a "
+                                         r"point needs two of the variables drawn, \['alpha', 'beta'\]"):
         plot_pair(flat_fit, ("alpha", "beta"), reference={"paper": {"alhpa": 0.34, "beta": 0.28}})
+    full = {"e": 1.69, "a": 406.4, "b": 410.7, "alpha": 0.34, "beta": 0.28}  # a paper's every estimate: the pair drawn
+    assert plot_pair(flat_fit, ("alpha", "beta"), reference={"paper": full}).axes
 
 
 def test_grouped_pair_plot_labels_only_the_diagonal_density(group_fit):
