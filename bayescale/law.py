@@ -85,7 +85,8 @@ class Law:
         for ``factor * parameter``. This decorrelates
         coefficients from exponents (5-20x fewer leapfrog steps) and leaves the prior on ``p`` unchanged.
     monotone : mapping of str to int, optional
-        ``{input: -1 | +1}``: the law promises to decrease (-1) or increase (+1) in that input; tested.
+        ``{input: -1 | +1}``: the law promises to decrease (-1) or increase (+1) in that input; checked at creation
+        (at the example inputs halved and doubled, with the prior means) and by the catalogue's tests.
     positive : bool
         The target is strictly positive, so the likelihood is placed on its logarithm (default True).
     link : {"log", "logit", "identity"}, optional
@@ -178,7 +179,12 @@ class Law:
         else:
             object.__setattr__(self, "link", "log" if self.positive else "identity")
         for attr in ("inputs", "params", "centre", "monotone", "example", "published"):
-            object.__setattr__(self, attr, _freeze(getattr(self, attr)))
+            value = getattr(self, attr)
+            if value is not None and not isinstance(value, Mapping):
+                hint = " e.g. inputs={'c': 'FLOPs'} (each input's unit)" if attr == "inputs" else ""
+                raise LawSpecError(f"law {self.name!r}: {attr} must be a mapping (a dict), got "
+                                   f"{type(value).__name__} {value!r};{hint or ' give it as a dict'}")
+            object.__setattr__(self, attr, _freeze(value))
         object.__setattr__(self, "level", tuple(self.level or ()))
         self._check()
 
@@ -247,6 +253,11 @@ class Law:
         unknown = set(self.published) - set(self.params)
         if unknown:
             raise LawSpecError(f"{where}: published values name unknown parameters {sorted(unknown)}")
+        outside = {p: v for p, v in self.published.items()
+                   if not bool(np.asarray(self.params[p].support(jnp.asarray(float(v)))))}
+        if outside:
+            raise LawSpecError(f"{where}: published values {outside} lie outside their priors' support (a prior "
+                               "puts no mass there); correct the values or the priors")
         unknown = set(self.example) - set(self.inputs)
         if unknown:
             raise LawSpecError(
@@ -355,6 +366,19 @@ class Law:
         self._check_traces(example, params)
         if self.optimum is not None and set(self.inputs) == {"n", "d"}:
             self._check_optimum(example, params)
+        self._check_monotone(example, params)
+
+    def _check_monotone(self, example: Mapping[str, float], params: Mapping[str, float]) -> None:
+        """Check each ``monotone`` direction at the example inputs halved and doubled, with the prior means."""
+        where = f"law {self.name!r}"
+        with jax.enable_x64(True):
+            for x, sign in self.monotone.items():
+                at = [float(np.asarray(self(**{**example, x: example[x] * f}, **params))) for f in (0.5, 2.0)]
+                if np.all(np.isfinite(at)) and sign * (at[1] - at[0]) < 0:
+                    raise LawSpecError(
+                        f"{where}: monotone={{{x!r}: {sign:+d}}} promises it {'in' if sign > 0 else 'de'}creases in "
+                        f"{x!r}, but fn gives {at[0]:.6g} at {x}={example[x] * 0.5:.3g} and {at[1]:.6g} at "
+                        f"{x}={example[x] * 2:.3g} (prior means); correct the sign or the formula")
 
     def _check_traces(self, example: Mapping[str, float], params: Mapping[str, float]) -> None:
         """Check ``fn`` as the sampler uses it: compiled, on a vector of runs, and differentiated in its parameters.

@@ -577,6 +577,13 @@ BAD_SPECS = {
     "fn summing over the runs": (
         _bad(fn=lambda c, *, e, a, alpha: e + jnp.sum(a * (c / 1e18) ** -alpha)),
         r"fn must return one value per run, broadcasting over its inputs; inputs of 3 runs gave shape \(\)"),
+    "monotone the wrong way": (
+        _bad(monotone={"c": 1}), r"monotone=\{'c': \+1\} promises it increases in 'c', but fn gives .* at c=5e\+08 "
+                                 r"and .* at c=2e\+09 \(prior means\); correct the sign or the formula"),
+    "published value outside the prior": (
+        _bad(published={"alpha": 1.5}), r"published values \{'alpha': 1.5\} lie outside their priors' support"),
+    "inputs as a list": (_bad(inputs=["c"]), r"inputs must be a mapping \(a dict\), got list \['c'\]; e.g. "
+                                             r"inputs=\{'c': 'FLOPs'\}"),
     "input named like the likelihood's": (
         _bad(inputs={"sigma": "FLOPs"}, fn=lambda sigma, *, e, a, alpha: e + a * (sigma / 1e18) ** -alpha),
         r"input name\(s\) \['sigma'\] are taken by the model bayescale builds .* e.g. sigma_in"),
