@@ -242,8 +242,12 @@ def resolve_pool(law: Law, pool, has_groups: bool, likelihood: str = "student_t"
     else:
         raise TypeError(f"pool= must be a string or a mapping of parameter to mode, got {type(pool).__name__}")
     for p, m in modes.items():
+        if m == "crossed":  # set by crossed=, which names the pair of group columns it crosses
+            raise ValueError(f"pool mode 'crossed' for {p!r} is set with crossed=, not pool=: a vector shared by "
+                             "parameters, each indexed by a group column, e.g. crossed={'e': {'e_x': 'x_set', "
+                             f"'e_y': 'y_set'}} (see bs.fit); in pool= use one of {POOL_MODES[:3]}")
         if m not in POOL_MODES:
-            raise ValueError(f"pool mode {m!r} for {p!r} is not one of {POOL_MODES}")
+            raise ValueError(f"pool mode {m!r} for {p!r} is not one of {POOL_MODES[:3]} (crossed effects: crossed=)")
     return modes
 
 

@@ -307,6 +307,25 @@ def _predictor_columns(config: ModelConfig) -> list[str]:
     return sorted({c for cols in config.group_predictors.values() for c in cols})
 
 
+def _warn_thin_independent_groups(law: Law, table: RunTable, modes: Mapping[str, str]) -> None:
+    """Say which groups have fewer runs than the law parameters fitted to each group alone (``'independent'``).
+
+    Such a group's values of them come mostly from the prior: its predictions and allocations are the prior's.
+    """
+    alone = [p for p in law.params if modes.get(p) == "independent"]
+    if not alone or not table.groups:
+        return
+    sizes = table.frame.groupby(list(table.groups), sort=False).size()
+    thin = sizes[sizes < len(alone)]
+    if len(thin):
+        labels = [" | ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in thin.index[:8]]
+        warnings.warn(f"group(s) {labels} have {int(thin.min())}-{int(thin.max())} run(s), fewer than the "
+                      f"{len(alone)} parameters fitted to each group alone ({alone}, pool='independent'): their "
+                      "values there come mostly from the prior; pool them partially (pool={...: 'partial'}) to "
+                      "borrow strength from the other groups, or give those groups more runs", DataWarning,
+                      skip_file_prefixes=_PACKAGE_DIRS)
+
+
 def _predictor_spec(law: Law, group_predictors, pool, groups) -> dict[str, list[str]]:
     """Check ``group_predictors=``: partially pooled parameters of the law, each with a list of columns."""
     if not group_predictors:
@@ -1009,11 +1028,30 @@ _WARM_START_HINT = (" (warm_start=True: a chain may have started in a minor mode
 
 
 def _failure_hint(failed: Sequence[Fit]) -> str:
-    """Return what to try next, for the warning about ``failed`` fits (ChEES's, or NUTS's warm-started ones)."""
+    """Return what to try next, for the warning about ``failed`` fits.
+
+    For ChEES's fits, NUTS's warm-started ones, and hierarchical fits that pool every parameter.
+    """
     options = [f.meta["options"] for f in failed]
     if any(o.get("sampler") == "chees" for o in options):
-        return _CHEES_HINT
-    return _WARM_START_HINT if any(o.get("warm_start") for o in options) else ""
+        hint = _CHEES_HINT
+    else:
+        hint = _WARM_START_HINT if any(o.get("warm_start") for o in options) else ""
+    if any(_pools_everything(f) for f in failed):
+        hint += _POOL_HINT
+    return hint
+
+
+#: Said when a failed fit partially pools every free law parameter (``pool``'s default with ``groups=``).
+_POOL_HINT = (" Every law parameter is partially pooled (pool's default with groups=): each one pooled adds a "
+              "population sd that the runs must pin down, and the funnels between them are hard to sample. Pool only "
+              "the parameters that differ between groups and share the rest, e.g. pool={'e': 'partial', "
+              "'a': 'partial'}.")
+
+
+def _pools_everything(f: Fit) -> bool:
+    free = [p for p in f.law.params if p not in f.config.fixed]
+    return bool(f.groups) and len(free) > 1 and all(f.config.pool.get(p) == "partial" for p in free)
 
 
 #: The samplers of ``bs.fit`` and ``bs.fit_many``, with the defaults of ``(num_chains, num_warmup, num_samples)``.
@@ -1121,6 +1159,7 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
         modes[p] = "crossed"
     held = _fixed_config(law, fixed, modes, predictors, named=set(pool) if isinstance(pool, Mapping) else set())
     modes.update({p: "shared" for p in held})  # a pool= string (or the default with groups) leaves fixed ones out
+    _warn_thin_independent_groups(law, table, modes)
     cross_levels = _crossed_levels(table.frame, cross)
     config = ModelConfig(
         pool=modes, likelihood=likelihood, group_scale=group_scale,
@@ -1601,6 +1640,8 @@ def _param_names(law: Law, config: ModelConfig, available) -> list[str]:
     for p, mode in config.pool.items():
         if mode == "partial":
             names += [f"{p}_loc", f"{p}_scale"]
+    # the group-level predictors' coefficients (<p>_on_<column>): population parameters, judged as the others
+    names += [f"{p}_on_{col}" for p, cols in config.group_predictors.items() for col in cols]
     names += list(noise_params(law, config.likelihood))
     return [v for v in names if v in available]
 

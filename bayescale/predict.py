@@ -150,7 +150,18 @@ def _warn_outside_domain(law, inside: np.ndarray, index, where: str = "") -> Non
 
 
 def _warn_new_groups(fit: Fit, new: Sequence[str]) -> None:
-    """Warn about unseen group labels that look like a fitted group's, since they are predicted as new groups."""
+    """Warn about unseen group labels that look like a fitted group's, since they are predicted as new groups.
+
+    And about new groups at all where some parameters are independent per group: those have no population level,
+    so a new group's values of them are their prior's, which the runs never narrowed.
+    """
+    alone = [q for q, mode in fit.config.pool.items() if mode == "independent" and q not in fit.config.fixed]
+    if new and alone:
+        shown = [label for label in new if label != "(new)"][:8] or list(new)[:1]
+        warnings.warn(f"new group(s) {shown}: {alone} are independent per group (pool='independent'), with no "
+                      "population level, so their values for a group the fit has not seen come from the prior and "
+                      "its predictions are as wide as the prior; partially pool them (pool={...: 'partial'}) to "
+                      "predict new groups from the population", DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
     misses = {label: m for label in new if label != "(new)" and (m := _near_miss(label, fit.levels)) is not None}
     if misses:
         pairs = ", ".join(f"{label!r} (did you mean {m!r}?)" for label, m in list(misses.items())[:8])

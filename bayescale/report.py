@@ -284,6 +284,8 @@ def _tidy_ppc(pc, site: str, target: str) -> None:
 
 #: Most variables the trace and rank figures add beyond the law's parameters, sigma and nu: those failing a check.
 MAX_FAILING_SHOWN = 6
+#: Most panels (a variable's every element: a group's each) the trace and rank figures hold; ArviZ refuses over 40.
+MAX_PANELS = 30
 
 
 def _failing_vars(fit, shown: list[str]) -> list[str]:
@@ -302,7 +304,17 @@ def _failing_vars(fit, shown: list[str]) -> list[str]:
     t = THRESHOLDS
     bad = {v: min(eb[0], et[0]) for v, (r, eb, et) in worst.items()
            if not r[0] < t["r_hat"] or min(eb[0], et[0]) < t["ess_bulk"]}
-    return sorted(bad, key=bad.get)[:MAX_FAILING_SHOWN]  # the fewest effective draws first
+    room, out = MAX_PANELS - sum(_panels(post, v) for v in shown), []
+    for v in sorted(bad, key=bad.get)[:MAX_FAILING_SHOWN]:  # the fewest effective draws first, while they fit
+        if _panels(post, v) <= room:
+            out.append(v)
+            room -= _panels(post, v)
+    return out
+
+
+def _panels(post, v: str) -> int:
+    """Panels of variable ``v`` in a trace or rank figure: one per element (per group, for a group's parameter)."""
+    return int(np.prod(post[v].shape[2:], dtype=int))
 
 
 def _figures(fit, report, ptree, at) -> list[_Figure]:
@@ -312,7 +324,11 @@ def _figures(fit, report, ptree, at) -> list[_Figure]:
 
     _pyplot()
     names = law_param_names(fit)
-    show = names + [v for v in ("sigma", "nu") if v in fit.tree.posterior]
+    show, used = [], 0
+    for v in names + [v for v in ("sigma", "nu") if v in fit.tree.posterior]:  # a sigma per group of 50 groups
+        if used + _panels(fit.tree.posterior, v) <= MAX_PANELS:  # would overflow the figure: left to the tables
+            show.append(v)
+            used += _panels(fit.tree.posterior, v)
     show += _failing_vars(fit, show)
     site = obs_site(fit.law)
     out = []

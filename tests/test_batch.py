@@ -93,6 +93,7 @@ def test_group_predictors_recover_the_exponent_and_predict_a_held_out_size():
                      group_predictors={"b_noise": ["n"], "s_min": ["n"]}, pooling="noncentred", seed=0,
                      target_accept_prob=0.99, progress_bar=False)
     assert fit.diagnostics.divergences <= 5, fit.diagnostics
+    assert {"b_noise_on_n", "s_min_on_n"} <= set(fit.param_vars)  # judged by the checks, in the summary
     s = fit.summary(["b_noise_on_n", "s_min_on_n"], ci_prob=0.98)
     assert s.loc["b_noise_on_n", "q01"] < 0.45 < s.loc["b_noise_on_n", "q99"]
     assert s.loc["s_min_on_n", "q01"] < 0.5 < s.loc["s_min_on_n", "q99"]

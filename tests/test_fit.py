@@ -590,6 +590,40 @@ def test_frontier_figures_name_the_group_shade_the_extrapolation_and_close_when_
     assert plt.get_fignums() == []  # refused before a figure, or closed when refused after one
 
 
+def test_groups_fitted_alone_say_when_thin_and_when_new(group_runs):
+    """Parameters independent per group have no population: a group with fewer runs than they are, and a group the
+    fit has not seen, take their values from the prior, which a warning says each time."""
+    runs = group_runs[group_runs["group"].isin(["g0", "g1", "g2"])]
+    runs = runs[(runs["group"] != "g2") | (runs.groupby("group").cumcount() < 2)]  # g2: 2 runs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # a short fit: only the warnings are checked
+        with pytest.warns(bs.DataWarning, match=r"group\(s\) \['g2'\] have 2-2 run\(s\), fewer than the 3 "
+                                               r"parameters fitted to each group alone \(\['e', 'a', 'alpha'\], "
+                                               r"pool='independent'\): their values there come mostly from the prior"):
+            fit = bs.fit("chinchilla", runs, groups="group", pool={"e": "independent", "a": "independent",
+                                                                    "alpha": "independent"},
+                         num_chains=1, num_warmup=100, num_samples=100, seed=0, progress_bar=False, fallback=False)
+    with pytest.warns(bs.DataWarning, match=r"new group\(s\) \['brand_new'\]: \['e', 'a', 'alpha'\] are independent "
+                                           r"per group .* come from the prior"):
+        fit.predict(pd.DataFrame({"n": [1e9], "d": [2e10], "group": ["brand_new"]}))
+    with pytest.raises(ValueError, match=r"pool mode 'crossed' for 'e' is set with crossed=, not pool="):
+        bs.fit("chinchilla", runs, groups="group", pool={"e": "crossed"})
+
+
+def test_a_failed_fit_that_pools_everything_is_told_to_pool_less(group_fit):
+    from types import SimpleNamespace
+
+    from bayescale.fit import _failure_hint
+
+    def like(pool):
+        return SimpleNamespace(meta={"options": {"sampler": "nuts"}}, law=group_fit.law, groups=group_fit.groups,
+                               config=SimpleNamespace(pool=pool, fixed={}))
+
+    everything = like(dict.fromkeys(group_fit.law.params, "partial"))
+    assert "Every law parameter is partially pooled (pool's default with groups=)" in _failure_hint([everything])
+    assert "partially pooled" not in _failure_hint([like({"e": "partial", "a": "partial"})])
+
+
 def test_predict_warns_when_an_unseen_group_looks_like_a_fitted_one(group_fit):
     assert "g0" in group_fit.levels
     with pytest.warns(bs.DataWarning, match=r"group label\(s\) 'G0' \(did you mean 'g0'\?\) are not in the fit, so "
