@@ -1050,8 +1050,10 @@ _POOL_HINT = (" Every law parameter is partially pooled (pool's default with gro
 
 
 def _pools_everything(f: Fit) -> bool:
+    if not f.groups:
+        return False
     free = [p for p in f.law.params if p not in f.config.fixed]
-    return bool(f.groups) and len(free) > 1 and all(f.config.pool.get(p) == "partial" for p in free)
+    return len(free) > 1 and all(f.config.pool.get(p) == "partial" for p in free)
 
 
 #: The samplers of ``bs.fit`` and ``bs.fit_many``, with the defaults of ``(num_chains, num_warmup, num_samples)``.

@@ -362,7 +362,7 @@ def test_failed_fits_warning_says_what_to_try_for_chees_and_for_the_warm_start()
     from bayescale.fit import _CHEES_HINT, _WARM_START_HINT, _failure_hint
 
     def failed(**options):
-        return SimpleNamespace(meta={"options": {"sampler": "nuts", "warm_start": False, **options}})
+        return SimpleNamespace(meta={"options": {"sampler": "nuts", "warm_start": False, **options}}, groups=())
 
     assert _failure_hint([failed()]) == ""
     assert _failure_hint([failed(), failed(warm_start=True)]) == _WARM_START_HINT
