@@ -954,6 +954,12 @@ def geometric_centre(x: Mapping[str, np.ndarray]) -> dict[str, float]:
     return {k: float(np.mean(np.log(np.asarray(v, dtype=float)))) for k, v in x.items()}
 
 
+def group_key(frame, groups: Sequence[str]):
+    """Return each run's group label as ``fit.levels`` spells it: its group columns' values joined by ``" | "``."""
+    groups = list(groups)
+    return frame[groups].astype(str).agg(" | ".join, axis=1) if len(groups) > 1 else frame[groups[0]].astype(str)
+
+
 def group_codes(frame, groups: Sequence[str], levels: Sequence[str] | None = None):
     """Encode the (combined) group key of each run.
 
@@ -962,7 +968,7 @@ def group_codes(frame, groups: Sequence[str], levels: Sequence[str] | None = Non
     """
     if not groups:
         return None, (), ()
-    key = frame[list(groups)].astype(str).agg(" | ".join, axis=1) if len(groups) > 1 else frame[groups[0]].astype(str)
+    key = group_key(frame, groups)
     if levels is None:
         levels = tuple(dict.fromkeys(key))
         new = ()

@@ -41,6 +41,7 @@ from bayescale.build import (
     from_site,
     geometric_centre,
     group_codes,
+    group_key,
     level_params,
     noise_params,
     obs_site,
@@ -315,10 +316,10 @@ def _warn_thin_independent_groups(law: Law, table: RunTable, modes: Mapping[str,
     alone = [p for p in law.params if modes.get(p) == "independent"]
     if not alone or not table.groups:
         return
-    sizes = table.frame.groupby(list(table.groups), sort=False).size()
+    sizes = group_key(table.frame, table.groups).value_counts(sort=False)
     thin = sizes[sizes < len(alone)]
     if len(thin):
-        labels = [" | ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in thin.index[:8]]
+        labels = list(thin.index[:8])
         warnings.warn(f"group(s) {labels} have {int(thin.min())}-{int(thin.max())} run(s), fewer than the "
                       f"{len(alone)} parameters fitted to each group alone ({alone}, pool='independent'): their "
                       "values there come mostly from the prior; pool them partially (pool={...: 'partial'}) to "

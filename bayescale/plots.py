@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayescale.build import group_key
+
 __all__ = ["plot_loss_vs_compute", "plot_frontier", "plot_pair", "plot_chain", "plot_compare_at_scale"]
 
 
@@ -117,6 +119,11 @@ def _flops_per_token(fit, k) -> float:
                                                                                                     _FLOPS_HINT)
 
 
+def _panels(post, v: str) -> int:
+    """Count the panels of posterior variable ``v`` in a per-element figure (pair, trace, rank): a group's each."""
+    return int(np.prod(post[v].shape[2:], dtype=int))
+
+
 def _group_title(group) -> str:
     return "" if group is None else f", group {group}"
 
@@ -170,7 +177,7 @@ def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[f
     if runs is None:
         runs = fit.runs()
         if group is not None:
-            runs = runs[runs[list(fit.groups)].astype(str).agg(" | ".join, axis=1) == str(group)]
+            runs = runs[group_key(runs, fit.groups) == str(group)]
     else:
         from bayescale.data import _not_a_table
 
@@ -313,7 +320,7 @@ def plot_pair(fit, var_names: Sequence[str] | None = None, *,
     _need(fit, "Fit", "plot_pair", "; for a chain's stage, pass chain_fit.stages[target]")
     var_names = _pair_names(fit, var_names)
     _check_reference(reference, var_names)
-    panels = sum(int(np.prod(fit.tree.posterior[v].shape[2:], dtype=int)) for v in var_names)  # a group's each
+    panels = sum(_panels(fit.tree.posterior, v) for v in var_names)
     pc = azp.plot_pair(fit.tree, var_names=var_names, backend="matplotlib",
                        figure_kwargs={"figsize": (2.6 * panels + 1.0, 2.3 * panels + 0.8)})
     fig = pc.viz["figure"].item()
@@ -400,11 +407,11 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
             raise ValueError("groups= picks groups of a grouped chain fit: " + (
                 f"name some of {list(chain_fit.levels)}" if gcols else "this one has none (leave groups= out)"))
     levels = list(groups) if groups is not None else list(chain_fit.levels)[:6]
-    key = runs[gcols].astype(str).agg(" | ".join, axis=1) if gcols else pd.Series("all", index=runs.index)
+    key = group_key(runs, gcols) if gcols else pd.Series("all", index=runs.index)
     pred = chain_fit.predict(at, quantiles=(0.05, 0.5, 0.95), seed=seed) if at is not None else None
     pkey = None
     if pred is not None:
-        pkey = pred[gcols].astype(str).agg(" | ".join, axis=1) if gcols else pd.Series("all", index=pred.index)
+        pkey = group_key(pred, gcols) if gcols else pd.Series("all", index=pred.index)
         if gcols:
             levels = _predicted_levels(levels, pkey, pred, gcols, given=groups is not None)
     if gcols:  # the drawn groups only (axes follow their runs)

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayescale.build import obs_site
+from bayescale.build import group_key, obs_site
 from bayescale.data import _flag
+from bayescale.plots import _panels
 
 __all__ = ["write_report", "ReportFiles", "SECTIONS"]
 
@@ -289,10 +290,11 @@ MAX_PANELS = 30
 
 
 def _failing_vars(fit, shown: list[str]) -> list[str]:
-    """Return the posterior variables, beyond ``shown``, whose R-hat or ESS fails its threshold (worst first).
+    """Return the posterior variables, beyond ``shown``, whose R-hat or ESS fails its threshold.
 
-    A hierarchy's scales and per-group parameters fail where its means pass; the trace and rank figures are where
-    a reader looks at why, so they show those too (at most :data:`MAX_FAILING_SHOWN`).
+    The fewest effective draws first, at most :data:`MAX_FAILING_SHOWN`. A hierarchy's scales and per-group
+    parameters fail where its means pass; the trace and rank figures are where a reader looks at why, so they show
+    those too.
     """
     from bayescale.fit import THRESHOLDS, _worst_stats
 
@@ -304,17 +306,20 @@ def _failing_vars(fit, shown: list[str]) -> list[str]:
     t = THRESHOLDS
     bad = {v: min(eb[0], et[0]) for v, (r, eb, et) in worst.items()
            if not r[0] < t["r_hat"] or min(eb[0], et[0]) < t["ess_bulk"]}
-    room, out = MAX_PANELS - sum(_panels(post, v) for v in shown), []
-    for v in sorted(bad, key=bad.get)[:MAX_FAILING_SHOWN]:  # the fewest effective draws first, while they fit
+    return sorted(bad, key=bad.get)[:MAX_FAILING_SHOWN]
+
+
+def _within_panels(post, names: list[str], room: int) -> list[str]:
+    """Return ``names`` in order, leaving out each one whose panels would take the figure past ``room``.
+
+    A sigma per group of 50 groups, say: those are left to the tables.
+    """
+    kept = []
+    for v in names:
         if _panels(post, v) <= room:
-            out.append(v)
+            kept.append(v)
             room -= _panels(post, v)
-    return out
-
-
-def _panels(post, v: str) -> int:
-    """Panels of variable ``v`` in a trace or rank figure: one per element (per group, for a group's parameter)."""
-    return int(np.prod(post[v].shape[2:], dtype=int))
+    return kept
 
 
 def _figures(fit, report, ptree, at) -> list[_Figure]:
@@ -324,12 +329,9 @@ def _figures(fit, report, ptree, at) -> list[_Figure]:
 
     _pyplot()
     names = law_param_names(fit)
-    show, used = [], 0
-    for v in names + [v for v in ("sigma", "nu") if v in fit.tree.posterior]:  # a sigma per group of 50 groups
-        if used + _panels(fit.tree.posterior, v) <= MAX_PANELS:  # would overflow the figure: left to the tables
-            show.append(v)
-            used += _panels(fit.tree.posterior, v)
-    show += _failing_vars(fit, show)
+    post = fit.tree.posterior
+    show = _within_panels(post, names + [v for v in ("sigma", "nu") if v in post], MAX_PANELS)
+    show += _within_panels(post, _failing_vars(fit, show), MAX_PANELS - sum(_panels(post, v) for v in show))
     site = obs_site(fit.law)
     out = []
     with warnings.catch_warnings():
@@ -416,8 +418,7 @@ def _residual_figure(fit, ptree):
     lo, hi = np.quantile(rep, [0.05, 0.95], axis=0)
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     groups = list(fit.groups)
-    key = (runs[groups].astype(str).agg(" | ".join, axis=1).to_numpy() if groups
-           else np.full(len(runs), "runs", dtype=object))
+    key = group_key(runs, groups).to_numpy() if groups else np.full(len(runs), "runs", dtype=object)
     levels = list(dict.fromkeys(key))
     for i, level in enumerate(levels):  # a group whose runs sit off the law shows as one colour off the line
         sel = key == level
