@@ -979,5 +979,5 @@ def group_codes(frame, groups: Sequence[str], levels: Sequence[str] | None = Non
     return np.asarray([index[k] for k in key], dtype=np.int32), levels, new
 
 
-__all__ += ["geometric_centre", "group_codes", "resolve_pool", "obs_site", "law_location", "LEVEL_SITE",
+__all__ += ["geometric_centre", "group_codes", "group_key", "resolve_pool", "obs_site", "law_location", "LEVEL_SITE",
             "resolve_level", "level_params", "LevelSplit", "LevelTransform", "LevelTerms"]

@@ -46,7 +46,7 @@ from bayescale.build import (
 )
 from bayescale.data import _PACKAGE_DIRS, _flag, validate_runs
 from bayescale.engine import CompiledNUTS
-from bayescale.law import Law, check_refittable, get_law
+from bayescale.law import Law, _check_refittable, get_law
 from bayescale.posterior import _shared_model
 from bayescale.simulate import default_design
 
@@ -372,7 +372,7 @@ def calibrate(
                          "(8 is bs.fit's default for it)")
     if isinstance(law, Chain):
         for stage in law.stages:
-            check_refittable(stage, "calibrated")
+            _check_refittable(stage, "calibrated")
         if sampler != "nuts":
             raise ValueError(f"sampler={sampler!r}: a Chain is calibrated with NUTS only (sampler='nuts')")
         return _calibrate_chain(law, num_simulations=num_simulations, design=design, likelihood=likelihood,
@@ -380,7 +380,7 @@ def calibrate(
                                 num_samples=num_samples, num_draws=num_draws, target_accept_prob=target_accept_prob,
                                 bins=bins, alpha=alpha, seed=seed, progress=progress)
     law = get_law(law)
-    check_refittable(law, "calibrated")
+    _check_refittable(law, "calibrated")
     if likelihood not in LIKELIHOODS:  # the check and message of bs.fit
         raise ValueError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
     counts = likelihood in COUNT_LIKELIHOODS

@@ -66,9 +66,9 @@ from bayescale.law import (
     _REGISTRY,
     Law,
     LawSpecError,
+    _check_refittable,
     _is_built_in,
     _LawNotHere,
-    check_refittable,
     get_law,
     law_from_dict,
 )
@@ -676,7 +676,7 @@ def fit(
     progress = _default_progress() if progress_bar is None else progress_bar
     if isinstance(law, Chain):
         for stage in law.stages:
-            check_refittable(stage)
+            _check_refittable(stage)
         if opts.sampler != "nuts":
             raise ValueError(f"sampler={sampler!r}: a Chain is fitted with NUTS only (sampler='nuts')")
         if not opts.log_likelihood:
@@ -1142,7 +1142,7 @@ def _check_likelihood(law: Law, likelihood: str, noise: str | None) -> bool:
 def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_scale, group_scale,
              flops_per_param_token, crossed=None, crossed_priors=None, group_predictors=None,
              fixed=None) -> _Prepared:
-    check_refittable(law)
+    _check_refittable(law)
     counts = _check_likelihood(law, likelihood, noise)
     if pooling not in ("auto", "noncentred", "centred"):
         raise ValueError(f"pooling={pooling!r} is not one of ('auto', 'noncentred', 'centred')")

@@ -788,7 +788,7 @@ def _import_fn(blob: str, inputs: tuple[str, ...], params: tuple[str, ...]):
     return fn
 
 
-def check_refittable(law: Law, done: str = "fitted") -> None:
+def _check_refittable(law: Law, done: str = "fitted") -> None:
     """Refuse to sample a law whose function was read back from a saved fit (compiled code, not Python).
 
     Such a law predicts, checks and compares, but the sampler's batched gradients cannot run its code.

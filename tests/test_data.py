@@ -514,6 +514,15 @@ def test_prediction_table_without_rows(runs):
         _validate(runs[["n", "d"]].iloc[:0], require_target=False)
 
 
+def test_group_key_spells_labels_as_fit_levels_do():
+    from bayescale.build import group_codes, group_key
+
+    frame = pd.DataFrame({"fam": ["A", "A", "B"], "data": ["x", "y", "x"], "size": [1, 1, 2]})
+    assert list(group_key(frame, ["size"])) == ["1", "1", "2"]
+    assert list(group_key(frame, ["fam", "data"])) == ["A | x", "A | y", "B | x"]
+    assert group_codes(frame, ["fam", "data"])[1] == ("A | x", "A | y", "B | x")
+
+
 def test_group_labels_that_read_the_same_are_refused(runs):
     frame = runs.assign(task=pd.Series([1] * 10 + ["1"] * 10 + [2] * 10, dtype=object))
     with pytest.raises(bs.RunTableError, match=r"group column 'task' has different labels that read the same as text "
