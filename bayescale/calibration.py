@@ -174,12 +174,11 @@ class CalibrationResult:
         -------
         matplotlib.figure.Figure
         """
-        import matplotlib
-
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
         from scipy import stats
+
+        from bayescale.plots import _pyplot, _save
+
+        plt = _pyplot()
 
         cols = list(self.ranks.columns)
         ncol = min(4, len(cols))
@@ -202,13 +201,7 @@ class CalibrationResult:
             ax.set_visible(False)
         fig.suptitle(f"SBC rank histograms: {self.law}, S={s}, L={self.num_draws}", fontsize=10)
         fig.tight_layout()
-        if path is not None:
-            from pathlib import Path
-
-            Path(path).parent.mkdir(parents=True, exist_ok=True)  # as Fit.save does
-            fig.savefig(path, dpi=120)
-            plt.close(fig)  # as bayescale.plots' figures: saved, so not held open
-        return fig
+        return _save(fig, path)  # as bayescale.plots' figures: its folder made, then closed
 
 
 def _min_ess(fits: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]) -> np.ndarray:

@@ -165,16 +165,18 @@ def _table_failure(exc: Exception, table) -> None:
 def _output_file(path: Path | None, option: str, figure: bool = False) -> None:
     """Fail before any work when ``path`` (the value of ``option``) cannot become a file.
 
-    ``figure``: the file is an image, of a format matplotlib writes.
+    Missing folders above it are made when the file is written (as ``Fit.save`` and the figures make them), so
+    what is checked is the nearest folder that exists. ``figure``: the file is an image, of a format matplotlib
+    writes.
     """
     if path is None:
         return
     if path.is_dir():
         _fail(f"{option} {path} is a folder; give a file's name, e.g. {option} {path / 'out.csv'}")
-    parent = path.parent
-    if not parent.is_dir():
-        what = "is a file, not a folder" if parent.exists() else "does not exist"
-        _fail(f"{option} {path}: the folder {parent} {what}; create the folder first or choose another path")
+    existing = next(p for p in path.absolute().parents if p.exists())
+    if not existing.is_dir():
+        shown = next((p for p in path.parents if p.absolute() == existing), existing)
+        _fail(f"{option} {path}: the folder {shown} is a file, not a folder; choose another path")
     if figure:
         from matplotlib.backend_bases import FigureCanvasBase
 
@@ -182,7 +184,7 @@ def _output_file(path: Path | None, option: str, figure: bool = False) -> None:
         if path.suffix.lower().lstrip(".") not in formats:
             _fail(f"{option} {path}: matplotlib writes no {path.suffix or 'suffix-less'!r} files; end the name with "
                   f"one of {', '.join('.' + f for f in sorted(formats))}, e.g. {path.with_suffix('.png').name}")
-    _writable(parent, option, path)
+    _writable(existing, option, path)
 
 
 def _writable(folder: Path, option: str, path: Path) -> None:

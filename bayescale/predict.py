@@ -170,6 +170,42 @@ def _warn_new_groups(fit: Fit, new: Sequence[str]) -> None:
                       DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
 
 
+def _check_group_predictors(fit: Fit, frame: pd.DataFrame) -> None:
+    """Refuse group-predictor values that the prediction would ignore.
+
+    A group's predictors enter through its first row, so a value that varies within a group of ``frame`` would be
+    dropped after the first; and a fitted group's parameters are its own posterior, so a value other than the one
+    it was fitted with would change nothing.
+    """
+    columns = _predictor_columns(fit.config)
+    if not columns or not fit.groups:
+        return
+    from bayescale.build import group_key
+
+    key = group_key(frame, fit.groups)
+    fitted = fit.runs()
+    fitted_key = group_key(fitted, fit.groups)
+    for col in columns:
+        varying = frame.groupby(key, sort=False)[col].nunique()
+        if (varying > 1).any():
+            label = varying.index[varying > 1][0]
+            rows = _rows(frame.index[key == label])
+            raise ValueError(f"group predictor {col!r} varies within group {label!r} ({rows}): a group-level "
+                             "predictor takes one value per group; give each group one value")
+        known = fitted.groupby(fitted_key, sort=False)[col].first()
+        seen = key.isin(known.index)
+        given = frame.loc[seen, col].to_numpy(np.float64)
+        expected = known.reindex(key[seen]).to_numpy(np.float64)
+        off = ~np.isclose(given, expected, rtol=1e-9, atol=0.0)
+        if off.any():
+            rows = frame.index[seen][off]
+            label = key[seen][off].iloc[0]
+            raise ValueError(f"group predictor {col!r} is {given[off][0]:g} for fitted group {label!r} "
+                             f"({_rows(rows)}), which was fitted with {col}={expected[off][0]:g}: a fitted group's "
+                             "parameters are its own posterior, so another value would be ignored; give the fitted "
+                             "value, or a new group label to predict a group with these predictors from the population")
+
+
 def _sample_sites(model, data) -> list[str]:
     """Names of the latent sample sites of ``model(data)``, from an abstract trace (nothing compiled or run).
 
@@ -262,6 +298,7 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
     if noise is not None and not given:  # a new run's known noise: the fitted runs' typical one
         table = dataclasses.replace(table, frame=table.frame.assign(**{noise: typical_noise(fit)}), noise=noise)
     _warn_far_outside(fit, table.frame)
+    _check_group_predictors(fit, table.frame)
     model = _model(fit)
     with jax.enable_x64(True):
         data, _, new = _model_data(_padded(table), fit.meta["log_x0"], levels=fit.levels, with_target=False,
@@ -377,6 +414,7 @@ def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]
             warnings.filterwarnings("ignore", message=f"column '{x}'", category=DataWarning)
         table = validate_runs(frame, law, groups=fit.groups, require_target=False,
                               keep=_predictor_columns(fit.config))
+    _check_group_predictors(fit, table.frame)
     model = build_model(law, fit.config)
     post = fit.draws([p for p in law.params])
     with jax.enable_x64(True):

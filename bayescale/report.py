@@ -434,9 +434,17 @@ def _residual_figure(fit, ptree):
     return fig
 
 
+#: Most groups the law figure of a hierarchical fit draws, one panel each (the first of ``fit.levels``).
+MAX_LAW_GROUPS = 6
+
+
 def _law_figure(fit, at):
-    """Draw the fitted law with 90% bands out past the data; None when the law has no one-dimensional view."""
-    from bayescale.plots import _readable_log_y, plot_loss_vs_compute
+    """Draw the fitted law with 90% bands out past the data; None when the law has no one-dimensional view.
+
+    A hierarchical fit whose law parameters vary by group gets one panel per group (up to :data:`MAX_LAW_GROUPS`),
+    each with the group's runs and its own curve.
+    """
+    from bayescale.plots import plot_loss_vs_compute
 
     law = fit.law
     runs = fit.runs()
@@ -446,38 +454,101 @@ def _law_figure(fit, at):
         ax_at, _ = _x_compute(fit, pd.DataFrame(at))
         hi = max(hi, float(np.max(ax_at)) * 2)
     grouped = [p for p in law.params if fit.config.pool.get(p) != "shared"]
-    if {"n", "d"} <= set(law.inputs) and not grouped and set(law.inputs) == {"n", "d"}:
-        c = np.geomspace(x.min(), hi, 40)
-        fig = plot_loss_vs_compute(fit, c=c)
+    frontier = set(law.inputs) == {"n", "d"}
+    if not frontier and len(law.inputs) != 1:
+        return None
+    if grouped and fit.groups:
+        return _grouped_law_figure(fit, runs, x, label, hi, at, frontier)
+    if frontier:
+        fig = plot_loss_vs_compute(fit, c=np.geomspace(x.min(), hi, 40))
         return fig, ("Runs (coloured by model size) and the posterior of the compute-optimal loss L*(C) with its 90% "
                      "interval, from the smallest run's compute to 100x the largest; shaded: the budgets beyond the "
                      "largest run, where the band is an extrapolation.")
-    if len(law.inputs) == 1 and not grouped:
-        plt = _pyplot()
-        name = law.input_names[0]
-        size = not law.is_loss_input(name)
-        if size:
-            grid = pd.DataFrame({name: np.geomspace(x.min(), hi, 60)})
-        else:  # a loss: better models lie below the data, out to one span of the observed losses
-            lo = x.min() - (x.max() - x.min())
-            if at is not None:
-                lo = min(lo, float(np.min(pd.DataFrame(at)[name])))
-            grid = pd.DataFrame({name: np.linspace(max(lo, 1e-3), x.max(), 60)})
-        pred = fit.predict(grid, quantiles=(0.05, 0.5, 0.95))
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        ax.fill_between(grid[name], pred["q05"], pred["q95"], color="C3", alpha=0.25, lw=0, label="90% interval")
-        ax.plot(grid[name], pred["q50"], color="C3", label="median")
-        ax.scatter(runs[name], runs[law.target], s=12, color="k", zorder=3, label="runs")
-        ax.set_xscale("log" if size else "linear")
-        ax.set_yscale("log" if law.link == "log" else "linear")
-        _readable_log_y(ax)
-        ax.set_xlabel(label)
-        ax.set_ylabel(law.target)
-        ax.legend(fontsize=8)
-        ax.set_title(f"{law.name}: fit and extrapolation")
-        reach = "to 100x the largest observed input" if size else "to one span below the smallest loss"
-        return fig, f"Runs and the posterior predictive median and 90% interval of a new run, {reach}."
-    return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    size = _predictive_panel(ax, fit, runs, _input_grid(fit, x, hi, at), label)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{law.name}: fit and extrapolation")
+    reach = "to 100x the largest observed input" if size else "to one span below the smallest loss"
+    return fig, f"Runs and the posterior predictive median and 90% interval of a new run, {reach}."
+
+
+def _input_grid(fit, x: np.ndarray, hi: float, at) -> pd.DataFrame:
+    """Points of a one-input law's curve: sizes out to ``hi``, or losses one span below the observed ones."""
+    name = fit.law.input_names[0]
+    if not fit.law.is_loss_input(name):
+        return pd.DataFrame({name: np.geomspace(x.min(), hi, 60)})
+    lo = x.min() - (x.max() - x.min())  # a loss: better models lie below the data
+    if at is not None:
+        lo = min(lo, float(np.min(pd.DataFrame(at)[name])))
+    return pd.DataFrame({name: np.linspace(max(lo, 1e-3), x.max(), 60)})
+
+
+def _predictive_panel(ax, fit, runs: pd.DataFrame, grid: pd.DataFrame, label: str) -> bool:
+    """Draw the runs and a new run's predictive median and 90% interval over ``grid``; True when the input is a size."""
+    from bayescale.plots import _readable_log_y
+
+    law = fit.law
+    name = law.input_names[0]
+    size = not law.is_loss_input(name)
+    pred = fit.predict(grid, quantiles=(0.05, 0.5, 0.95))
+    ax.fill_between(grid[name], pred["q05"], pred["q95"], color="C3", alpha=0.25, lw=0, label="90% interval")
+    ax.plot(grid[name], pred["q50"], color="C3", label="median")
+    ax.scatter(runs[name], runs[law.target], s=12, color="k", zorder=3, label="runs")
+    ax.set_xscale("log" if size else "linear")
+    ax.set_yscale("log" if law.link == "log" else "linear")
+    _readable_log_y(ax)
+    ax.set_xlabel(label)
+    ax.set_ylabel(law.target)
+    return size
+
+
+def _grouped_law_figure(fit, runs: pd.DataFrame, x: np.ndarray, label: str, hi: float, at, frontier: bool):
+    """One panel per group (the first :data:`MAX_LAW_GROUPS`): its runs and its own curve with the 90% band."""
+    from bayescale.fit import _predictor_columns
+    from bayescale.plots import _band, _beyond_data, _readable_log_y
+
+    plt = _pyplot()
+    law = fit.law
+    key = group_key(runs, fit.groups).to_numpy()
+    levels = list(fit.levels)[:MAX_LAW_GROUPS]
+    ncol = min(3, len(levels))
+    nrow = -(-len(levels) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.4 * ncol, 3.5 * nrow), squeeze=False, sharey=True)
+    for i, (ax, level) in enumerate(zip(axes.flat, levels, strict=False)):
+        mine = key == level
+        if frontier:
+            c = np.geomspace(x.min(), hi, 40)
+            alloc = fit.optimal_allocation(c, quantiles=(0.05, 0.5, 0.95), group=level)
+            _band(ax, c, alloc, "loss_opt", "C3", "compute-optimal loss L*(C)")
+            _beyond_data(ax, float(x[mine].max()), c)
+            ax.scatter(x[mine], runs[law.target].to_numpy()[mine], s=12, color="k", zorder=3, label="runs")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            _readable_log_y(ax)
+            ax.set_xlabel(label)
+            ax.set_ylabel(law.target)
+        else:  # the group's own curve: its label and group-level predictors beside each point
+            first = runs[mine].iloc[0]
+            grid = _input_grid(fit, x, hi, at).assign(**{col: first[col] for col in
+                                                         [*fit.groups, *_predictor_columns(fit.config)]})
+            _predictive_panel(ax, fit, runs[mine], grid, label)
+        ax.set_title(f"{' | '.join(fit.groups)} = {level}", fontsize=9)
+        if i + ncol < len(levels):  # a panel below it names the axis (each keeps its ticks: the last row may be short)
+            ax.set_xlabel("")
+        if i % ncol:
+            ax.set_ylabel("")
+    for ax in list(axes.flat)[len(levels):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(f"{law.name}: each group's fit and extrapolation", fontsize=10)
+    fig.tight_layout()
+    shown = (f"the first {len(levels)} of the fit's {len(fit.levels)} groups" if len(fit.levels) > len(levels)
+             else "each group")
+    what = ("the posterior of its compute-optimal loss L*(C) with its 90% interval, to 100x the largest run's "
+            "compute; shaded: the budgets beyond its largest run" if frontier
+            else "the posterior predictive median and 90% interval of a new run of the group")
+    return fig, f"One panel for {shown}: its runs and {what}."
 
 
 # ---------------------------------------------------------------------------------------------- files

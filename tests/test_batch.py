@@ -131,6 +131,29 @@ def test_group_predictor_errors_are_clear():
                group_predictors={"b_noise": ["n"]})
 
 
+def test_prediction_refuses_group_predictors_it_would_ignore():
+    runs = _sweep()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        fit = bs.fit("mccandlish", runs, groups="model", pool={"b_noise": "partial"},
+                     group_predictors={"b_noise": ["n"]}, num_chains=1, num_warmup=30, num_samples=20, seed=0,
+                     progress_bar=False)
+    # a fitted group at another size: its parameters are its own, so the size would change nothing
+    with pytest.raises(ValueError, match=r"group predictor 'n' is 1e\+09 for fitted group 'm0' \(row 0\), which "
+                                         r"was fitted with n=8.5e\+07.*or a new group label"):
+        fit.predict(pd.DataFrame({"model": ["m0"], "n": [1e9], "b": [256.0]}))
+    with pytest.raises(ValueError, match="fitted group 'm1'"):
+        parameter_draws(fit, pd.DataFrame({"model": ["m0", "m1"], "n": [8.5e7, 2e8]}))
+    # one group at two sizes in the new frame: only its first row's would count
+    with pytest.raises(ValueError, match=r"group predictor 'n' varies within group 'new' \(rows 0, 1\)"):
+        fit.predict(pd.DataFrame({"model": ["new", "new"], "n": [1e9, 2e9], "b": [256.0, 512.0]}))
+    # the fitted values, and a new group at any size, are fine
+    fitted = fit.predict(runs.iloc[:2].drop(columns="steps"))
+    assert list(fitted.index) == [0, 1]
+    new = fit.predict(pd.DataFrame({"model": ["new"], "n": [2e9], "b": [256.0]}))
+    assert new.attrs["new_groups"] == ["new"]
+
+
 @pytest.mark.slow
 def test_critical_batch_case_study_smoke(tmp_path, run_case_study):
     out = run_case_study("critical_batch", tmp_path)

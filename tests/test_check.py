@@ -389,6 +389,30 @@ def test_report_renders_in_headless_chromium(clean, tmp_path):
     assert (img < 0.5).mean() > 0.01
 
 
+def test_report_law_figure_of_a_grouped_fit_has_a_panel_per_group():
+    """A fit whose law parameters vary by group gets each group's curve (it had no law figure at all)."""
+    from bayescale.report import MAX_LAW_GROUPS, _law_figure
+
+    runs = bs.simulate_ladder("chinchilla", num_groups=3, group_sd={"e": 0.1, "a": 0.3}, seed=1)
+    fit = quiet_fit(runs, groups="group", pool={"e": "partial", "a": "partial"}, num_chains=1, num_warmup=100,
+                    num_samples=100)
+    fig, caption = _law_figure(fit, None)
+    assert [ax.get_title() for ax in fig.axes] == ["group = g0", "group = g1", "group = g2"]
+    assert caption.startswith("One panel for each group") and "L*(C)" in caption
+    # a one-input law with a group-level predictor: each group's curve at its own size, as it was fitted
+    sizes = [1e8 * 2.0 ** i for i in range(MAX_LAW_GROUPS + 1)]
+    sweep = pd.concat([bs.simulate_ladder("mccandlish", {"s_min": 1500.0, "b_noise": 900 * (n / 3e8) ** 0.45},
+                                          design=pd.DataFrame({"b": 64 * 2.0 ** np.arange(6)}), noise_sd=0.03,
+                                          seed=i).assign(model=f"m{i}", n=n) for i, n in enumerate(sizes)])
+    fit = quiet_fit(sweep, law="mccandlish", groups="model", pool={"b_noise": "partial"},
+                    group_predictors={"b_noise": ["n"]}, num_chains=1, num_warmup=100, num_samples=100)
+    fig, caption = _law_figure(fit, None)
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == [f"model = m{i}" for i in range(MAX_LAW_GROUPS)]
+    assert f"the first {MAX_LAW_GROUPS} of the fit's {len(sizes)} groups" in caption
+    assert all(ax.get_xticklabels() for ax in shown)
+
+
 def test_check_of_a_reloaded_user_law(tmp_path):
     # an unregistered law comes back from a saved fit as its exported function (which JAX cannot vmap)
     law = dataclasses.replace(bs.get_law("chinchilla"), name="my_chinchilla")
