@@ -375,7 +375,8 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
     The first panel shows the first stage's observed target against compute (``6 n d`` for laws in ``n`` and ``d``,
     else the first input); each later panel shows a stage's target against the previous stage's target: the runs,
     the law's curve with its 90% band (posterior of the curve, per group), and, at ``at``, the chained predictive
-    medians with 90% intervals on both axes.
+    medians with 90% intervals on both axes. In the first panel, groups predicted at the same inputs are set a little
+    apart in x, so that none hides another.
 
     Parameters
     ----------
@@ -433,15 +434,22 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
 
         def xof(frame):
             return frame[x0]
+    predicted = [lv for lv in colours if pred is not None and (pkey == lv).any()]
+    shift = _dodge(xrun, None if pred is None else xof(pred), predicted)
+    # the widest intervals (a new group's) beneath, so that they do not cover a fitted group's narrow ones
+    width = {lv: float(np.median((pred["q95"] - pred["q05"])[pkey == lv] / pred["q50"][pkey == lv].abs().clip(1e-12)))
+             for lv in predicted}
+    above = {lv: 3 + i for i, lv in enumerate(sorted(predicted, key=width.get, reverse=True))}
     for lv, col in colours.items():
         sel = key == lv
         ax.scatter(xrun[sel], runs.loc[sel, first.target], s=14, color=col, label=lv if gcols else "runs")
         if pred is not None:
             p = pred[(pred["target"] == first.target) & (pkey == lv)]
-            ax.errorbar(xof(p), p["q50"], yerr=[p["q50"] - p["q05"], p["q95"] - p["q50"]], fmt="D", ms=5, color=col,
-                        mfc="white", capsize=3)
+            px = xof(p) * shift.get(lv, 1.0)
+            ax.errorbar(px, p["q50"], yerr=[p["q50"] - p["q05"], p["q95"] - p["q50"]], fmt="D", ms=5, color=col,
+                        mfc="white", capsize=3, zorder=above.get(lv, 3))
             if "n" in p.columns:  # name each predicted model by its size
-                for x, y, n in zip(xof(p), p["q95"], p["n"], strict=True):
+                for x, y, n in zip(px, p["q95"], p["n"], strict=True):
                     ax.annotate(_size_label(n), (x, y), xytext=(0, 3), textcoords="offset points", ha="center",
                                 fontsize=7, color=col)
     ax.set_xscale("log")
@@ -478,7 +486,7 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
                 ax.errorbar(px["q50"].to_numpy(), py["q50"].to_numpy(),
                             xerr=[(px["q50"] - px["q05"]).to_numpy(), (px["q95"] - px["q50"]).to_numpy()],
                             yerr=[(py["q50"] - py["q05"]).to_numpy(), (py["q95"] - py["q50"]).to_numpy()],
-                            fmt="D", ms=5, color=col, mfc="white", capsize=3)
+                            fmt="D", ms=5, color=col, mfc="white", capsize=3, zorder=above.get(lv, 3))
         ax.set_xlabel(prev)
         ax.set_ylabel(law.target)
         ax.set_title(f"stage {j + 1}: {law.name} (curve: 90% band)", fontsize=10)
@@ -490,6 +498,16 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
                  "intervals)", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _dodge(x_runs, x_pred, levels: list[str]) -> dict[str, float]:
+    """Factors that set each group's predictions a little apart on a log x axis, so that groups predicted at the same
+    inputs do not hide one another's intervals (the axis spans ``x_runs`` and ``x_pred``; one group: none)."""
+    if len(levels) < 2:
+        return {}
+    x = np.log10(np.concatenate([np.asarray(x_runs, float), np.asarray(x_pred, float)]))
+    step = 0.025 * max(float(np.ptp(x)), 1.0)  # decades between neighbours: a fortieth of the axis
+    return {lv: 10.0 ** (step * (i - (len(levels) - 1) / 2)) for i, lv in enumerate(levels)}
 
 
 def _predicted_levels(levels: list[str], pkey: pd.Series, pred: pd.DataFrame, gcols: list[str], *,

@@ -243,6 +243,10 @@ def test_hierarchical_chain_over_tasks():
     fig = plot_chain(fit, at=at)
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b", "new"]
     assert len(fig.axes[1].collections) >= 3 * 2  # each group's band and runs (empty for the new group)
+    # b and the new group are predicted at the same compute: set apart in x, the new group's wide bars beneath
+    diamonds = {line.get_color(): line for line in fig.axes[0].lines if line.get_marker() == "D"}
+    b, new = diamonds["C1"], diamonds["C2"]
+    assert (b.get_xdata() < new.get_xdata()).all() and b.get_zorder() > new.get_zorder()
     # ... and with groups= chosen, at='s rows in other groups are said, not dropped unsaid
     with pytest.warns(UserWarning, match=r"at= rows 2, 3 \(task = new\) are not drawn, since groups=\['a', 'b'\]"):
         fig = plot_chain(fit, at=at, groups=["a", "b"])
