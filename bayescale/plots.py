@@ -501,8 +501,11 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
 
 
 def _dodge(x_runs, x_pred, levels: list[str]) -> dict[str, float]:
-    """Factors that set each group's predictions a little apart on a log x axis, so that groups predicted at the same
-    inputs do not hide one another's intervals (the axis spans ``x_runs`` and ``x_pred``; one group: none)."""
+    """Return factors that set each group's predictions a little apart on a log x axis (one group: none).
+
+    Groups predicted at the same inputs then do not hide one another's intervals; the axis spans ``x_runs`` and
+    ``x_pred``.
+    """
     if len(levels) < 2:
         return {}
     x = np.log10(np.concatenate([np.asarray(x_runs, float), np.asarray(x_pred, float)]))
