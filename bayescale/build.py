@@ -950,8 +950,16 @@ def _grp_deterministic(p: str, values, data: ModelData):
 
 
 def geometric_centre(x: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """Log of the geometric mean of each input (the centring point)."""
-    return {k: float(np.mean(np.log(np.asarray(v, dtype=float)))) for k, v in x.items()}
+    """Log of the geometric mean of each input (the centring point).
+
+    Over an input's positive values: a level input may hold zeros (a chance level of 0), and only sizes are centred.
+    """
+    out = {}
+    for k, v in x.items():
+        v = np.asarray(v, dtype=float)
+        v = v[v > 0]
+        out[k] = float(np.mean(np.log(v))) if v.size else 0.0
+    return out
 
 
 def group_key(frame, groups: Sequence[str]):

@@ -293,6 +293,13 @@ def _mapping_frame(columns: Mapping, table: str) -> pd.DataFrame:
                             table) from err
 
 
+def _whole_counts(values: np.ndarray, items: np.ndarray) -> bool:
+    """Whether scores above 1 are whole numbers no larger than their items: counts given where fractions belong."""
+    above = np.isfinite(values) & np.isfinite(items) & (values > 1)
+    v, n = values[above], items[above]
+    return bool(above.any() and np.all(np.abs(v - np.round(v)) < 1e-9) and np.all(v <= n))
+
+
 def _check_counts(out: pd.DataFrame, law: Law, items: str, problems: list[str], with_target: bool) -> None:
     """Whole numbers of items >= 1, and accuracies that are whole numbers of correct answers out of them."""
     n = out[items]
@@ -307,9 +314,11 @@ def _check_counts(out: pd.DataFrame, law: Law, items: str, problems: list[str], 
             first = out.index[frac][0]
             problems.append(
                 f"column {law.target!r} times items column {items!r} is not a whole number of correct answers at "
-                f"{int(frac.sum())} run(s) ({_rows(out.index[frac])}; e.g. {out.loc[first, law.target]!r} x "
+                f"{int(frac.sum())} run(s) ({_rows(out.index[frac])}; e.g. {float(out.loc[first, law.target]):.6g} x "
                 f"{out.loc[first, items]:.0f} = {k[first]:.3f}): check that {items!r} counts the items each score "
-                "was computed on, and that scores are fractions (not percentages, not averaged over tasks)")
+                "was computed on, and that scores are fractions (not percentages, not averaged over tasks); a score "
+                "rounded to fewer decimals than one item needs (1 / items) has lost its count: give the unrounded "
+                "score, or fit it as a fraction (likelihood='beta')")
 
 
 def validate_runs(
@@ -347,8 +356,9 @@ def validate_runs(
         What the errors call the table; default "the runs table", or "the table of new inputs" without a target.
     counts : bool
         The ``noise`` column holds each run's number of items (a count likelihood: ``likelihood="binomial"`` or
-        ``"beta_binomial"``): whole numbers >= 1, each accuracy a whole number of them (within 1e-6 of an item,
-        for accuracies stored rounded), and accuracies of exactly 0 or 1 allowed.
+        ``"beta_binomial"``): whole numbers >= 1, each accuracy a whole number of them (within 1e-6 of the
+        accuracy times the items, for accuracies stored rounded to 6 decimals), and accuracies of exactly 0 or 1
+        allowed.
 
     Returns
     -------
@@ -463,6 +473,15 @@ def validate_runs(
                 f"column {col!r} has {int(bad.sum())} missing or infinite value(s) ({_rows(out.index[bad])}); "
                 "drop those runs or fill them in"
             )
+        if col in law.inputs and law.is_level_input(col):  # a fraction such as a task's chance level: [0, 1)
+            outside = finite & ((values < 0) | (values >= 1))
+            if outside.any():
+                fix = ("it looks like a percentage: divide by 100" if np.nanmax(values[outside]) > 1.5
+                       else "correct or drop those runs")
+                problems.append(f"column {col!r} has {int(outside.sum())} value(s) outside [0, 1) "
+                                f"({_rows(out.index[outside])}); it is {law.inputs[col]!r} of law {law.name!r}, a "
+                                f"fraction from 0 up to (not including) 1: {fix}")
+            continue
         nonpos = finite & (values <= 0)
         positive_needed = col in law.inputs or col in keep or law.positive
         if positive_needed and nonpos.any():
@@ -475,7 +494,9 @@ def validate_runs(
         if col == law.target and law.link == "logit":
             outside = finite & (((values < 0) | (values > 1)) if counts else ((values <= 0) | (values >= 1)))
             if outside.any():
-                fix = ("it looks like a percentage: divide by 100" if np.nanmax(values) > 1.5 else
+                fix = (f"these look like counts of correct answers: divide by the items column {noise!r}"
+                       if counts and noise and noise in out and _whole_counts(values, out[noise].to_numpy())
+                       else "it looks like a percentage: divide by 100" if np.nanmax(values) > 1.5 else
                        "scores must be fractions of the items" if counts else
                        "a score of exactly 0 or 1 out of k questions can be moved inside with the continuity "
                        "correction (k * score + 0.5) / (k + 1), or fitted as a count (likelihood='binomial' with "
@@ -493,7 +514,9 @@ def validate_runs(
         if bad.any():
             problems.append(
                 f"noise column {noise!r} has {int(bad.sum())} missing, infinite or non-positive value(s) "
-                f"({_rows(out.index[bad])}); it is a known sd of the log target and must be > 0"
+                f"({_rows(out.index[bad])}); it is a known sd of "
+                f"{ {'log': 'the log of the target', 'logit': 'the logit of the target'}.get(law.link, 'the target')} "
+                "(the likelihood's scale) and must be > 0"
             )
     for g in (g for g in groups if g not in missing):
         labels = frame[g]

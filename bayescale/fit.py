@@ -2260,11 +2260,11 @@ class Fit:
 
 
 def _file_path(path, what: str) -> Path:
-    """``path`` as a Path, or a TypeError saying what it should be."""
+    """``path`` as a Path (``~`` expanded, as a shell would), or a TypeError saying what it should be."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{what} takes the path of a fit file (a str or pathlib.Path such as 'fit.nc'), got "
                         f"{type(path).__name__} {path!r}")
-    return Path(path)
+    return Path(path).expanduser()
 
 
 def _atomic_netcdf(tree: xr.DataTree, path: str | os.PathLike) -> Path:
@@ -2310,8 +2310,9 @@ def _atomic_netcdf(tree: xr.DataTree, path: str | os.PathLike) -> Path:
 
 
 def _pct(q: float) -> str:
-    v = 100 * q
-    return f"{v:02.0f}" if abs(v - round(v)) < 1e-9 else f"{v:g}"
+    """A quantile's column suffix: ``0.05 -> "05"``, ``0.975 -> "97.5"``, whether ``q`` came as float64 or float32."""
+    v = 100 * float(q)
+    return f"{round(v):02d}" if abs(v - round(v)) < 1e-5 else f"{v:.6g}"
 
 
 def _diagnose(tree, var_names: Sequence[str], max_tree_depth: int, warmup_tree_depth: int | None = None,

@@ -43,14 +43,18 @@ def _qcols(quantiles: Sequence[float]) -> list[str]:
     return [f"q{_pct(q)}" for q in quantiles]
 
 
-def _quantiles(values, quantiles: Sequence[float], prefix: str = "") -> dict[str, np.ndarray]:
+def _quantiles(values, quantiles: Sequence[float], prefix: str = "", *, discrete: bool = False
+               ) -> dict[str, np.ndarray]:
     """``{prefix + "q05": ..., ...}``: the quantiles of ``values`` along its first axis (the draws).
 
     One :func:`numpy.quantile` call for all of them: NumPy then partitions each column once (for 4,000 draws x
-    1,000 points, 0.19 s against 0.48 s for three calls).
+    1,000 points, 0.19 s against 0.48 s for three calls). ``discrete``: each quantile is one of the draws (the
+    inverse of their empirical CDF), not a value between two, as a count's score of whole answers needs.
     """
     values = np.asarray(values)
-    return {prefix + col: v for col, v in zip(_qcols(quantiles), np.quantile(values, list(quantiles), axis=0),
+    method = "inverted_cdf" if discrete else "linear"
+    return {prefix + col: v for col, v in zip(_qcols(quantiles),
+                                              np.quantile(values, list(quantiles), axis=0, method=method),
                                               strict=True)}
 
 
@@ -88,6 +92,12 @@ def _check_quantiles(quantiles: Sequence[float]) -> list[float]:
         raise ValueError(msg) from None
     if not qs or any(not 0.0 < q < 1.0 for q in qs):
         raise ValueError(msg)
+    names = _qcols(qs)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        same = [q for q, n in zip(qs, names, strict=True) if n == twice[0]]
+        raise ValueError(f"quantiles {', '.join(f'{q:.10g}' for q in same)} would share the column {twice[0]!r}: "
+                         "give each quantile once, differing within 6 significant digits of its percent")
     return qs
 
 
@@ -260,7 +270,8 @@ def predict(fit: Fit, new_runs, *, quantiles: Sequence[float] = (0.05, 0.5, 0.95
     """
     qs = _check_quantiles(quantiles)
     table, values, new = predictive_draws(fit, new_runs, kind=kind, seed=seed)
-    return _quantile_frame(fit, table, values, qs, new)
+    discrete = kind == "observation" and fit.config.likelihood in COUNT_LIKELIHOODS  # whole answers of the items
+    return _quantile_frame(fit, table, values, qs, new, discrete=discrete)
 
 
 def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int = 0, scale: str = "target"):
@@ -440,10 +451,11 @@ def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]
     return result
 
 
-def _quantile_frame(fit: Fit, table, values: np.ndarray, qs: Sequence[float], new=()) -> pd.DataFrame:
+def _quantile_frame(fit: Fit, table, values: np.ndarray, qs: Sequence[float], new=(), *,
+                    discrete: bool = False) -> pd.DataFrame:
     result = table.frame[list(fit.law.inputs) + list(fit.groups)].copy()
     result["mean"] = _mean(values, fit.law.target)
-    for col, v in _quantiles(values, qs).items():
+    for col, v in _quantiles(values, qs, discrete=discrete).items():
         result[col] = v
     if new:
         result.attrs["new_groups"] = list(new)

@@ -100,6 +100,9 @@ def test_count_predictions_are_whole_answers_out_of_a_new_runs_items():
     whole = draws * at["n_items"].to_numpy()
     np.testing.assert_allclose(whole, np.round(whole), atol=1e-6)
     pred = fit.predict(at, quantiles=(0.05, 0.95))
+    for col in ("q05", "q95"):  # a score's quantiles are scores too, not values between two (q95 of 5/7 and 6/7)
+        answers = pred[col].to_numpy() * at["n_items"].to_numpy()
+        np.testing.assert_allclose(answers, np.round(answers), atol=1e-6)
     width = (pred["q95"] - pred["q05"]).to_numpy()
     assert width[0] > 4 * width[1]  # 50 items scatter a score far more than 5,000
     mean = fit.predict(at, kind="mean")  # the curve does not depend on the items

@@ -213,7 +213,8 @@ def test_bad_noise_column(runs):
     frame = runs.assign(noise_sd=0.02)
     frame.loc[[1, 2], "noise_sd"] = [0.0, np.nan]
     with pytest.raises(bs.RunTableError, match=r"noise column 'noise_sd' has 2 missing, infinite or non-positive "
-                                               r"value\(s\) \(rows 1, 2\); it is a known sd of the log target"):
+                                               r"value\(s\) \(rows 1, 2\); it is a known sd of the log of the "
+                                               r"target \(the likelihood.s scale\)"):
         _validate(frame, noise="noise_sd")
 
 

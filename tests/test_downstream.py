@@ -71,6 +71,47 @@ def test_accuracy_outside_the_unit_interval_is_refused_with_a_fix():
         bs.validate_runs(runs.assign(acc=[0.55, 0.48, 0.40, 1.0]), law)
 
 
+def test_chance_levels_are_fractions_from_zero_up_to_one():
+    """A chance level in percent (or of 1) was accepted, and the fit then diverged in every transition and predicted
+    NaN; 0 (a free-answer task) was refused as non-positive."""
+    law = bs.get_law("sigmoid_transfer_chance")
+    loss = np.tile(np.linspace(0.6, 3.0, 8), 2)
+    chance = np.repeat([0.0, 0.5], 8)
+    acc = np.asarray(law.fn(loss, chance, top=0.8, k=3.0, l0=1.5))
+    runs = pd.DataFrame({"loss": loss, "chance": chance, "acc": acc})
+    with pytest.raises(bs.RunTableError, match=r"column 'chance' has 16 value\(s\) outside \[0, 1\) \(rows 0, 1, .*"
+                                               r"'chance-level accuracy \(fraction\)' of law "
+                                               r"'sigmoid_transfer_chance', a fraction from 0 up to \(not including\) "
+                                               r"1: it looks like a percentage: divide by 100"):
+        bs.validate_runs(runs.assign(chance=100 * runs["chance"] + 25), law)
+    with pytest.raises(bs.RunTableError, match=r"column 'chance' has 1 value\(s\) outside \[0, 1\) \(row 3\).*"
+                                               r"correct or drop those runs"):
+        bs.validate_runs(runs.assign(chance=np.where(runs.index == 3, 1.0, runs["chance"])), law)
+    assert (bs.validate_runs(runs, law).frame["chance"] == chance).all()  # 0 is a chance level
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # short chains: the numbers' finiteness is checked
+        fit = bs.fit(law, runs, num_chains=1, num_warmup=150, num_samples=100, seed=0, progress_bar=False,
+                     fallback=False)
+    assert np.isfinite(fit.meta["log_x0"]["chance"])
+    pred = fit.predict({"loss": [1.0, 1.0], "chance": [0.0, 0.5]})
+    assert np.isfinite(pred[["q05", "q50", "q95"]].to_numpy()).all() and (pred["q50"].diff().iloc[1] > 0)
+    with pytest.raises(bs.RunTableError, match="it looks like a percentage: divide by 100"):
+        fit.predict({"loss": [1.0], "chance": [25.0]})
+
+
+def test_counts_given_for_accuracies_are_named_as_counts():
+    loss = np.linspace(0.6, 3.0, 12)
+    acc = 0.25 + 0.5 / (1 + np.exp(3 * (loss - 1.5)))
+    runs = pd.DataFrame({"loss": loss, "acc": np.round(acc * 500), "items": 500})
+    with pytest.raises(bs.RunTableError, match=r"these look like counts of correct answers: divide by the items "
+                                               r"column 'items'"):
+        bs.validate_runs(runs, "sigmoid_transfer", noise="items", counts=True)
+    with pytest.raises(bs.RunTableError, match=r"e.g. 0.6543 x 14042 = 9187.681\).*a score rounded to fewer "
+                                               r"decimals than one item needs"):
+        bs.validate_runs(pd.DataFrame({"loss": loss, "acc": 0.6543, "items": 14042}), "sigmoid_transfer",
+                         noise="items", counts=True)
+
+
 # --------------------------------------------------------------------------------------------- the law
 def test_sigmoid_transfer_runs_from_ceiling_to_chance():
     law = bs.get_law("sigmoid_transfer")

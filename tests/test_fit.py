@@ -666,6 +666,15 @@ def test_optimal_allocation_checks_its_arguments(flat_fit):
         flat_fit.optimal_allocation(100.0)
     with pytest.raises(ValueError, match=r"quantiles must be a sequence of numbers strictly between 0 and 1"):
         flat_fit.predict({"n": 1e9, "d": 2e10}, quantiles="0.5")
+    # two quantiles one column name would hold: the second overwrote the first
+    with pytest.raises(ValueError, match=r"quantiles 0.1234561, 0.1234564 would share the column 'q12.3456'"):
+        flat_fit.predict({"n": 1e9, "d": 2e10}, quantiles=[0.1234561, 0.1234564, 0.5])
+    # float32 quantiles are named as float64 ones (0.05 was 'q5')
+    point = {"n": 1e9, "d": 2e10}
+    assert list(flat_fit.predict(point, quantiles=np.array([0.05, 0.5, 0.95], np.float32)).columns[-3:]) == \
+        ["q05", "q50", "q95"]
+    assert list(flat_fit.summary(ci_prob=np.float32(0.9)).columns[2:5]) == ["q05", "q50", "q95"]
+    assert list(flat_fit.predict(point, quantiles=[0.025, 0.975]).columns[-2:]) == ["q2.5", "q97.5"]
 
 
 def test_optimal_allocation_closed_form_matches_numeric(flat_fit):
@@ -725,6 +734,15 @@ def test_save_load_round_trip_predicts_identically(flat_fit, tmp_path):
     pd.testing.assert_frame_equal(loaded.summary(), flat_fit.summary())
     assert loaded.meta == flat_fit.meta
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_save_and_load_expand_the_home_folder(flat_fit, tmp_path, monkeypatch):
+    """``~`` was a folder of that name made in the working directory, and the save failed on its temporary file."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert flat_fit.save("~/fits/fit.nc") == tmp_path / "home" / "fits" / "fit.nc"
+    assert bs.load("~/fits/fit.nc").meta == flat_fit.meta
+    assert not (tmp_path / "~").exists() and not list((tmp_path / "home").rglob(".*tmp"))
 
 
 def test_crash_during_save_keeps_previous_file(flat_fit, tmp_path, monkeypatch):
