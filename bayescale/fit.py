@@ -2310,7 +2310,7 @@ def _atomic_netcdf(tree: xr.DataTree, path: str | os.PathLike) -> Path:
 
 
 def _pct(q: float) -> str:
-    """A quantile's column suffix: ``0.05 -> "05"``, ``0.975 -> "97.5"``, whether ``q`` came as float64 or float32."""
+    """Return a quantile's column suffix: ``0.05 -> "05"``, ``0.975 -> "97.5"``, from float64 or float32 alike."""
     v = 100 * float(q)
     return f"{round(v):02d}" if abs(v - round(v)) < 1e-5 else f"{v:.6g}"
 
