@@ -24,7 +24,9 @@ from bayescale.data import (
     SIZE_FLOOR,
     DataWarning,
     RunTable,
+    RunTableError,
     _budgets,
+    _mapping_frame,
     _positive_number,
     _rows,
     _warn_compute_units,
@@ -180,6 +182,29 @@ def _warn_new_groups(fit: Fit, new: Sequence[str]) -> None:
                       DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
 
 
+def _fitted_predictors(fit: Fit, new_runs):
+    """``new_runs`` with the group-predictor columns it lacks filled in, when every row is of a fitted group.
+
+    A fitted group's parameters are its own posterior, so its predictors are the values it was fitted with; a new
+    group's must be given (the table's check then names the missing column).
+    """
+    columns = _predictor_columns(fit.config)
+    if not columns or not fit.groups or not isinstance(new_runs, (pd.DataFrame, Mapping)):
+        return new_runs
+    frame = new_runs if isinstance(new_runs, pd.DataFrame) else _mapping_frame(new_runs, "the table of new inputs")
+    lacking = [c for c in columns if c not in frame.columns]
+    if not lacking or any(g not in frame.columns for g in fit.groups) or frame.empty:
+        return new_runs
+    from bayescale.build import group_key
+
+    key = group_key(frame, fit.groups)
+    fitted = fit.runs()
+    firsts = fitted.groupby(group_key(fitted, fit.groups), sort=False)[lacking].first()
+    if not key.isin(firsts.index).all():
+        return new_runs
+    return frame.assign(**{c: firsts[c].reindex(key).to_numpy() for c in lacking})
+
+
 def _check_group_predictors(fit: Fit, frame: pd.DataFrame) -> None:
     """Refuse group-predictor values that the prediction would ignore.
 
@@ -304,8 +329,8 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
     noise = fit.meta.get("noise")
     given = noise is not None and hasattr(new_runs, "keys") and noise in new_runs.keys()
     counts = fit.config.likelihood in COUNT_LIKELIHOODS
-    table = validate_runs(new_runs, law, groups=fit.groups, require_target=False, noise=noise if given else None,
-                          keep=_predictor_columns(fit.config), counts=counts)
+    table = validate_runs(_fitted_predictors(fit, new_runs), law, groups=fit.groups, require_target=False,
+                          noise=noise if given else None, keep=_predictor_columns(fit.config), counts=counts)
     if noise is not None and not given:  # a new run's known noise: the fitted runs' typical one
         table = dataclasses.replace(table, frame=table.frame.assign(**{noise: typical_noise(fit)}), noise=noise)
     _warn_far_outside(fit, table.frame)
@@ -402,8 +427,10 @@ def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]
     Parameters
     ----------
     fit : Fit
-    groups : pandas.DataFrame
-        The fit's group columns (and group-predictor columns); the law's inputs are not needed.
+    groups : pandas.DataFrame or mapping of columns
+        The fit's group columns (and group-predictor columns); the law's inputs are not needed. A table of fitted
+        groups only may leave the predictor columns out: their fitted values are used (other values are refused,
+        since a fitted group's parameters are its own posterior).
     seed : int or None
         None: a fresh one.
 
@@ -416,7 +443,21 @@ def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]
 
     seed = _resolve_seed(seed)
     law = fit.law
-    frame = pd.DataFrame(groups).copy()
+    what = "the table of groups"
+    if isinstance(groups, pd.DataFrame):
+        frame = groups.copy()
+    elif isinstance(groups, Mapping):  # as predict takes it: columns, or single values as one row
+        frame = _mapping_frame(groups, what)
+    else:
+        example = f"{{{fit.groups[0]!r}: [...]}}" if fit.groups else "{}"
+        raise TypeError(f"groups must be a DataFrame or a mapping of the fit's group columns {list(fit.groups)} "
+                        f"(and group-predictor columns) to values, e.g. {example}; got {type(groups).__name__}")
+    frame = _fitted_predictors(fit, frame)
+    missing = [c for c in [*fit.groups, *_predictor_columns(fit.config)] if c not in frame.columns]
+    if missing:  # said before the inputs' placeholders join the table, which would list them as its columns
+        raise RunTableError([f"column(s) {missing} are missing (the fit's group columns {list(fit.groups)}, and the "
+                             f"group-predictor values of a new group); the table has columns {list(frame.columns)}"],
+                            what)
     placeholders = [x for x in law.inputs if x not in frame]
     for x in placeholders:
         frame[x] = float(law.example.get(x, 1.0))  # placeholder: parameters do not depend on the inputs

@@ -131,7 +131,7 @@ def test_group_predictor_errors_are_clear():
                group_predictors={"b_noise": ["n"]})
 
 
-def test_prediction_refuses_group_predictors_it_would_ignore():
+def test_prediction_fills_in_a_fitted_groups_predictors_and_refuses_values_it_would_ignore():
     runs = _sweep()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ConvergenceWarning)
@@ -152,6 +152,19 @@ def test_prediction_refuses_group_predictors_it_would_ignore():
     assert list(fitted.index) == [0, 1]
     new = fit.predict(pd.DataFrame({"model": ["new"], "n": [2e9], "b": [256.0]}))
     assert new.attrs["new_groups"] == ["new"]
+    # a fitted group's predictor need not be repeated: the value it was fitted with is filled in
+    pd.testing.assert_frame_equal(fit.predict({"model": "m1", "b": 256.0}, seed=3),
+                                  fit.predict({"model": "m1", "n": 1.5e8, "b": 256.0}, seed=3))
+    np.testing.assert_array_equal(parameter_draws(fit, {"model": ["m0", "m1"]})["b_noise"],
+                                  fit.draws(["b_noise"])["b_noise"][:, :2])
+    with pytest.raises(bs.RunTableError, match=r"column 'n' .* is missing"):  # a new group's must be given
+        fit.predict({"model": "new", "b": 256.0})
+    with pytest.raises(bs.RunTableError, match=r"column\(s\) \['model', 'n'\] are missing .*; the table has columns "
+                                               r"\['group'\]$"):
+        parameter_draws(fit, pd.DataFrame({"group": ["m0"]}))
+    with pytest.raises(TypeError, match=r"groups must be a DataFrame or a mapping of the fit's group columns "
+                                        r"\['model'\] .* e.g. \{'model': \[...\]\}; got list"):
+        parameter_draws(fit, ["m0"])
 
 
 @pytest.mark.slow
