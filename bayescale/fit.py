@@ -215,6 +215,16 @@ def _installed_versions() -> dict[str, str]:
     return out
 
 
+def _index_kind(index: pd.Index) -> str:
+    """Return how :meth:`Fit.runs` reads back the run labels, kept as text in the fit: int, float or str.
+
+    A label of any other kind (a MultiIndex's tuple, say) stays its text.
+    """
+    if isinstance(index, pd.MultiIndex):
+        return "str"
+    return {"i": "int", "u": "int", "f": "float"}.get(index.dtype.kind, "str")
+
+
 def _input_hash(frame: pd.DataFrame) -> str:
     return hashlib.sha256(frame.to_csv(float_format="%.17g").encode()).hexdigest()
 
@@ -1727,6 +1737,7 @@ def _make_fit(prep: _Prepared, samples: Mapping[str, np.ndarray], stats: Mapping
                        else {})},
         "notes": list(prep.table.notes),
         "input_hash": _input_hash(prep.table.frame),
+        "run_index": _index_kind(prep.table.frame.index),
         "versions": _versions() if versions is None else versions,
         **(extra or {}),
     }
@@ -2146,10 +2157,16 @@ class Fit:
     def runs(self) -> pd.DataFrame:
         """Return the runs the fit was made on (after validation), indexed by run label.
 
-        Columns: the law's inputs, the group columns, the noise column (if any) and the target.
+        Columns: the law's inputs, the group columns (as text, as ``fit.levels`` spells them), the noise column (if
+        any) and the target. The labels are the runs table's index, integers and floats read back as such, so that
+        the table lines up with the one fitted (a fit saved before 2026-12-07 gives them as text).
         """
         cd, site = self.tree.constant_data, obs_site(self.law)
-        index = pd.Index(self.tree.observed_data["run"].values, name="run")
+        labels = self.tree.observed_data["run"].values
+        kind = self.meta.get("run_index", "str")
+        if kind != "str":
+            labels = labels.astype(np.int64 if kind == "int" else np.float64)
+        index = pd.Index(labels, name="run")
         out = pd.DataFrame({x: cd[x].values for x in self.law.inputs}, index=index)
         if self.groups:
             keys = [self.levels[int(c)] for c in cd["group_code"].values]

@@ -736,6 +736,21 @@ def test_save_load_round_trip_predicts_identically(flat_fit, tmp_path):
     assert not list(tmp_path.glob(".*tmp"))
 
 
+def test_runs_are_indexed_by_the_tables_own_labels(flat_fit, flat_runs, tmp_path):
+    """The labels came back as text ('5', '2.5'), so the fit's runs did not line up with the table fitted."""
+    assert flat_fit.runs().index.dtype.kind == "i"
+    pd.testing.assert_series_equal(flat_runs.loc[flat_fit.runs().index, "loss"], flat_fit.runs()["loss"],
+                                   check_names=False, check_index=False)
+    assert bs.load(flat_fit.save(tmp_path / "fit.nc")).runs().index.equals(flat_fit.runs().index)
+    for index in (flat_runs.index + 0.5, flat_runs.index.map(lambda i: f"run-{i}")):
+        fit = _quiet_fit("chinchilla", flat_runs.set_axis(index), seed=0, **SHORT)
+        assert fit.runs().index.equals(pd.Index(index, name="run"))
+    # a MultiIndex's labels stay their text
+    fit = _quiet_fit("chinchilla", flat_runs.set_axis(pd.MultiIndex.from_arrays([flat_runs.index, flat_runs.index])),
+                     seed=0, **SHORT)
+    assert fit.runs().index[0] == "(0, 0)"
+
+
 def test_save_and_load_expand_the_home_folder(flat_fit, tmp_path, monkeypatch):
     """``~`` was a folder of that name made in the working directory, and the save failed on its temporary file."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
