@@ -182,26 +182,36 @@ def _warn_new_groups(fit: Fit, new: Sequence[str]) -> None:
                       DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
 
 
-def _fitted_predictors(fit: Fit, new_runs):
-    """``new_runs`` with the group-predictor columns it lacks filled in, when every row is of a fitted group.
+def _fitted_groups(fit: Fit, new_runs):
+    """``new_runs`` read against the fit's groups: labels and group predictors as the fit has them.
 
-    A fitted group's parameters are its own posterior, so its predictors are the values it was fitted with; a new
-    group's must be given (the table's check then names the missing column).
+    A group column of floats (as a column of integers becomes when a merge brings a NaN) holding ``10.0`` where the
+    fit's label is ``10`` names that group, not a new one. And the group-predictor columns a table lacks are filled
+    in when every row is of a fitted group: its parameters are its own posterior, so its predictors are the values
+    it was fitted with; a new group's must be given (the table's check then names the missing column).
     """
-    columns = _predictor_columns(fit.config)
-    if not columns or not fit.groups or not isinstance(new_runs, (pd.DataFrame, Mapping)):
+    if not fit.groups or not isinstance(new_runs, (pd.DataFrame, Mapping)):
         return new_runs
     frame = new_runs if isinstance(new_runs, pd.DataFrame) else _mapping_frame(new_runs, "the table of new inputs")
+    parts = [level.split(" | ") if len(fit.groups) > 1 else [level] for level in fit.levels]
+    for j, g in enumerate(fit.groups):
+        if g in frame.columns and pd.api.types.is_float_dtype(frame[g]):
+            known = {p[j] for p in parts}
+            whole = {v: str(int(v)) for v in frame[g].dropna().unique()
+                     if np.isfinite(v) and float(v).is_integer() and str(v) not in known and str(int(v)) in known}
+            if whole:
+                frame = frame.assign(**{g: frame[g].astype(object).map(lambda v, w=whole: w.get(v, v))})
+    columns = _predictor_columns(fit.config)
     lacking = [c for c in columns if c not in frame.columns]
     if not lacking or any(g not in frame.columns for g in fit.groups) or frame.empty:
-        return new_runs
+        return frame
     from bayescale.build import group_key
 
     key = group_key(frame, fit.groups)
     fitted = fit.runs()
     firsts = fitted.groupby(group_key(fitted, fit.groups), sort=False)[lacking].first()
     if not key.isin(firsts.index).all():
-        return new_runs
+        return frame
     return frame.assign(**{c: firsts[c].reindex(key).to_numpy() for c in lacking})
 
 
@@ -329,7 +339,7 @@ def predictive_draws(fit: Fit, new_runs, *, kind: str = "observation", seed: int
     noise = fit.meta.get("noise")
     given = noise is not None and hasattr(new_runs, "keys") and noise in new_runs.keys()
     counts = fit.config.likelihood in COUNT_LIKELIHOODS
-    table = validate_runs(_fitted_predictors(fit, new_runs), law, groups=fit.groups, require_target=False,
+    table = validate_runs(_fitted_groups(fit, new_runs), law, groups=fit.groups, require_target=False,
                           noise=noise if given else None, keep=_predictor_columns(fit.config), counts=counts)
     if noise is not None and not given:  # a new run's known noise: the fitted runs' typical one
         table = dataclasses.replace(table, frame=table.frame.assign(**{noise: typical_noise(fit)}), noise=noise)
@@ -452,7 +462,7 @@ def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]
         example = f"{{{fit.groups[0]!r}: [...]}}" if fit.groups else "{}"
         raise TypeError(f"groups must be a DataFrame or a mapping of the fit's group columns {list(fit.groups)} "
                         f"(and group-predictor columns) to values, e.g. {example}; got {type(groups).__name__}")
-    frame = _fitted_predictors(fit, frame)
+    frame = _fitted_groups(fit, frame)
     missing = [c for c in [*fit.groups, *_predictor_columns(fit.config)] if c not in frame.columns]
     if missing:  # said before the inputs' placeholders join the table, which would list them as its columns
         raise RunTableError([f"column(s) {missing} are missing (the fit's group columns {list(fit.groups)}, and the "

@@ -81,7 +81,9 @@ def sigmoid_transfer_law(chance: float = 0.25, name: str | None = None) -> Law:
         description=(f"Task accuracy as a sigmoid of the task loss, from the chance level {chance:g} at high loss "
                      "up to a ceiling at low loss; likelihood on the logit of the accuracy."),
         formula=rf"a(L) = {chance:g} + (c - {chance:g}) / (1 + e^{{k (L - L_0)}})",
-        example={"loss": 3.0},
+        # a task loss near the prior's midpoint l0 (median 1): the default simulated ladder (half to 1.5 times it)
+        # then spans the sigmoid's rise rather than sitting on the chance floor (1.5-4.5 did, 10 runs of 12)
+        example={"loss": 1.0},
     )
 
 

@@ -634,6 +634,17 @@ def test_predict_warns_when_an_unseen_group_looks_like_a_fitted_one(group_fit):
         group_fit.predict(pd.DataFrame({"n": [], "d": [], "group": []}))
 
 
+def test_a_float_group_label_names_the_fitted_integer_group(group_runs):
+    """10.0 (a column of integers after a merge brought a NaN) was predicted as a new group, 30x wider."""
+    runs = group_runs.assign(group=group_runs["group"].str[1:].astype(int) + 10)
+    fit = _quiet_fit("chinchilla", runs, groups="group", pool={"e": "partial", "a": "partial"}, seed=0, **SHORT)
+    at = pd.DataFrame({"n": [1e9, 1e9], "d": [2e10, 2e10], "group": [11, 13]})
+    floats = fit.predict(at.assign(group=[11.0, np.nan]).fillna({"group": 13.0}), seed=2)
+    assert "new_groups" not in floats.attrs
+    pd.testing.assert_frame_equal(floats.drop(columns="group"), fit.predict(at, seed=2).drop(columns="group"))
+    assert fit.predict(at.assign(group=[11.5, 13.0])).attrs["new_groups"] == ["11.5"]  # not a whole number
+
+
 def test_predict_warns_about_inputs_far_outside_the_fitted_range(flat_fit):
     lo, hi = float(flat_fit.runs()["n"].min()), float(flat_fit.runs()["n"].max())
     with pytest.warns(bs.DataWarning, match=r"column 'n' has 1 value\(s\) \(row 1\) below 100000 or more than 1e\+06x "
