@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from numpyro import handlers
 
-from bayescale.build import COUNT_LIKELIHOODS, DOMAIN_SITE, build_model, from_site, obs_site
+from bayescale.build import COUNT_LIKELIHOODS, DOMAIN_SITE, build_model, from_site, group_key, obs_site
 from bayescale.data import (
     _FLOPS_HINT,
     _PACKAGE_DIRS,
@@ -205,14 +205,17 @@ def _fitted_groups(fit: Fit, new_runs):
     lacking = [c for c in columns if c not in frame.columns]
     if not lacking or any(g not in frame.columns for g in fit.groups) or frame.empty:
         return frame
-    from bayescale.build import group_key
-
     key = group_key(frame, fit.groups)
-    fitted = fit.runs()
-    firsts = fitted.groupby(group_key(fitted, fit.groups), sort=False)[lacking].first()
-    if not key.isin(firsts.index).all():
+    fitted = _fitted_group_values(fit, lacking)
+    if not key.isin(fitted.index).all():
         return frame
-    return frame.assign(**{c: firsts[c].reindex(key).to_numpy() for c in lacking})
+    return frame.assign(**{c: fitted[c].reindex(key).to_numpy() for c in lacking})
+
+
+def _fitted_group_values(fit: Fit, columns: Sequence[str]) -> pd.DataFrame:
+    """Each fitted group's values of ``columns`` (constant within a group), indexed by its label."""
+    fitted = fit.runs()
+    return fitted.groupby(group_key(fitted, fit.groups), sort=False)[list(columns)].first()
 
 
 def _check_group_predictors(fit: Fit, frame: pd.DataFrame) -> None:
@@ -225,11 +228,8 @@ def _check_group_predictors(fit: Fit, frame: pd.DataFrame) -> None:
     columns = _predictor_columns(fit.config)
     if not columns or not fit.groups:
         return
-    from bayescale.build import group_key
-
     key = group_key(frame, fit.groups)
-    fitted = fit.runs()
-    fitted_key = group_key(fitted, fit.groups)
+    fitted = _fitted_group_values(fit, columns)
     for col in columns:
         varying = frame.groupby(key, sort=False)[col].nunique()
         if (varying > 1).any():
@@ -237,7 +237,7 @@ def _check_group_predictors(fit: Fit, frame: pd.DataFrame) -> None:
             rows = _rows(frame.index[key == label])
             raise ValueError(f"group predictor {col!r} varies within group {label!r} ({rows}): a group-level "
                              "predictor takes one value per group; give each group one value")
-        known = fitted.groupby(fitted_key, sort=False)[col].first()
+        known = fitted[col]
         seen = key.isin(known.index)
         given = frame.loc[seen, col].to_numpy(np.float64)
         expected = known.reindex(key[seen]).to_numpy(np.float64)
