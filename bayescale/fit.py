@@ -1048,23 +1048,27 @@ def _failure_hint(failed: Sequence[Fit]) -> str:
         hint = _CHEES_HINT
     else:
         hint = _WARM_START_HINT if any(o.get("warm_start") for o in options) else ""
-    if any(_pools_everything(f) for f in failed):
-        hint += _POOL_HINT
+    pooled = next((f for f in failed if _pools_everything(f)), None)
+    if pooled is not None:
+        free = [p for p in pooled.law.params if p not in pooled.config.fixed]
+        example = ", ".join(f"{p!r}: 'partial'" for p in free[:2])
+        hint += (f" Every one of the law's {len(free)} parameters is partially pooled (as pool's default with "
+                 "groups= does): each one pooled adds a population sd that the runs must pin down, and the funnels "
+                 "between them are hard to sample. Pool only the parameters that differ between groups and share the "
+                 f"rest, e.g. pool={{{example}}}.")
     return hint
 
 
-#: Said when a failed fit partially pools every free law parameter (``pool``'s default with ``groups=``).
-_POOL_HINT = (" Every law parameter is partially pooled (pool's default with groups=): each one pooled adds a "
-              "population sd that the runs must pin down, and the funnels between them are hard to sample. Pool only "
-              "the parameters that differ between groups and share the rest, e.g. pool={'e': 'partial', "
-              "'a': 'partial'}.")
-
-
 def _pools_everything(f: Fit) -> bool:
+    """Whether a hierarchical fit partially pools every free law parameter, three or more of them.
+
+    Two pooled parameters (a critical batch's ``s_min`` and ``b_noise`` over model sizes) are often the model meant;
+    pooling every one of more is ``pool``'s default with ``groups=``, and seldom what the runs can pin down.
+    """
     if not f.groups:
         return False
     free = [p for p in f.law.params if p not in f.config.fixed]
-    return len(free) > 1 and all(f.config.pool.get(p) == "partial" for p in free)
+    return len(free) > 2 and all(f.config.pool.get(p) == "partial" for p in free)
 
 
 #: The samplers of ``bs.fit`` and ``bs.fit_many``, with the defaults of ``(num_chains, num_warmup, num_samples)``.

@@ -620,8 +620,14 @@ def test_a_failed_fit_that_pools_everything_is_told_to_pool_less(group_fit):
                                config=SimpleNamespace(pool=pool, fixed={}))
 
     everything = like(dict.fromkeys(group_fit.law.params, "partial"))
-    assert "Every law parameter is partially pooled (pool's default with groups=)" in _failure_hint([everything])
+    assert ("Every one of the law's 5 parameters is partially pooled (as pool's default with groups= does)"
+            in _failure_hint([everything])) and "pool={'e': 'partial', 'a': 'partial'}" in _failure_hint([everything])
     assert "partially pooled" not in _failure_hint([like({"e": "partial", "a": "partial"})])
+    # a law of two parameters pooled over groups (the critical batch's over model sizes) is the model meant
+    mccandlish = SimpleNamespace(meta={"options": {"sampler": "nuts"}}, law=bs.get_law("mccandlish"),
+                                 groups=("model",), config=SimpleNamespace(pool={"s_min": "partial",
+                                                                                  "b_noise": "partial"}, fixed={}))
+    assert "partially pooled" not in _failure_hint([mccandlish])
 
 
 def test_predict_warns_when_an_unseen_group_looks_like_a_fitted_one(group_fit):
