@@ -544,7 +544,9 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int, optional
         the fit's tree (:func:`bayescale.posterior.with_log_likelihood`). For fits that are many and seldom
         compared: SBC replicates, bootstraps, backtests, value-of-information replays. Not for a Chain.
     fallback : bool
-        Refit every fit that fails a check with a more careful sampler, and keep the refit: a ChEES fit with NUTS
+        Refit every fit that fails a check with a more careful sampler, and keep the refit unless it did worse
+        (a max R-hat over 0.01 above the first fit's, or one within 0.01 with more checks failed: then the first fit
+        is kept, and its ``meta["refit_not_kept"]`` and the warning say so): a ChEES fit with NUTS
         (its default chains, warm-up and draws; then as a NUTS fit if that fails too), a NUTS fit with NUTS at
         ``target_accept_prob=0.99`` (:data:`~bayescale.fit.REFIT_TARGET_ACCEPT`: smaller steps, about twice the
         gradients) without ``warm_start``. The refit's ``meta["fallback_from"]`` lists the failed fits' samplers,
@@ -1005,20 +1007,53 @@ def _describe(opts: _Options) -> str:
 
 
 def _fell_back(refit: Fit, failed: Fit) -> Fit:
-    """Return ``refit`` with the failed fit appended to its ``meta["fallback_from"]``.
+    """Return ``refit`` with the failed fit appended to its ``meta["fallback_from"]``, or the better of the two.
 
-    Each entry holds the failed fit's sampler, target, problems, leapfrog steps, and its share of its call's sampler
-    seconds (the call's run over its fits).
+    When the refit did worse (:func:`_did_worse`), the failed fit is returned with the refit appended to its
+    ``meta["refit_not_kept"]``. Each entry holds the fit's sampler, target, problems, leapfrog steps, and its share
+    of its call's sampler seconds (the call's run over its fits). A refit is not always better: after a warm-up far
+    too short to adapt, the smaller steps of a higher target can mix worse still, and its checks would then speak
+    for the worse draws.
     """
-    options = failed.meta["options"]
-    attempt = {"sampler": options.get("sampler", "nuts"), "target_accept_prob": options["target_accept_prob"],
-               "problems": list(failed.diagnostics.problems),
-               "warmup_steps": failed.meta["sampler"]["warmup_steps"],
-               "sample_steps": failed.meta["sampler"]["sample_steps"],
-               "sampler_seconds": options["sampler_seconds"] / options["batch_fits"]}
-    refit.meta["fallback_from"] = [*failed.meta.get("fallback_from", []), attempt]
+    if _did_worse(refit, failed):
+        failed.meta["refit_not_kept"] = [*failed.meta.get("refit_not_kept", []), _attempt(refit)]
+        failed.tree.attrs[_ATTR] = json.dumps(failed.meta)
+        return failed
+    refit.meta["fallback_from"] = [*failed.meta.get("fallback_from", []), _attempt(failed)]
     refit.tree.attrs[_ATTR] = json.dumps(refit.meta)
     return refit
+
+
+def _not_kept_line(attempts: Sequence[Mapping[str, Any]]) -> str:
+    """Say which refits did worse than the fit kept (``meta["refit_not_kept"]``), in a line."""
+    return "; ".join(
+        f"a refit with {_SAMPLER_NAMES.get(a['sampler'], a['sampler'])} at target accept {a['target_accept_prob']} "
+        f"did worse ({len(a['problems'])} check(s) failed, max R-hat {a['max_r_hat']:.3g}) and was not kept"
+        for a in attempts)
+
+
+def _attempt(fit_: Fit) -> dict[str, Any]:
+    """One fit of a fallback's tries, as its ``meta`` records it."""
+    options = fit_.meta["options"]
+    return {"sampler": options.get("sampler", "nuts"), "target_accept_prob": options["target_accept_prob"],
+            "problems": list(fit_.diagnostics.problems), "max_r_hat": float(fit_.diagnostics.max_r_hat),
+            "warmup_steps": fit_.meta["sampler"]["warmup_steps"],
+            "sample_steps": fit_.meta["sampler"]["sample_steps"],
+            "sampler_seconds": options["sampler_seconds"] / options["batch_fits"]}
+
+
+def _did_worse(refit: Fit, failed: Fit) -> bool:
+    """Return whether a refit did worse than the fit it was to replace.
+
+    Worse: chains that agree clearly less (a max R-hat over 0.01 above the first fit's), or, with R-hats within
+    0.01 of each other, more checks failed. A refit whose chains agree clearly better is kept even when it fails
+    more checks (its smaller steps hitting the tree-depth cap, say), since R-hat speaks for the draws' validity.
+    """
+    new, old = refit.diagnostics, failed.diagnostics
+    r_new, r_old = (r if np.isfinite(r) else np.inf for r in (new.max_r_hat, old.max_r_hat))
+    if abs(r_new - r_old) > 0.01:
+        return r_new > r_old
+    return len(new.problems) > len(old.problems)
 
 
 def _resolve_seed(seed) -> int:
@@ -1048,6 +1083,10 @@ def _failure_hint(failed: Sequence[Fit]) -> str:
         hint = _CHEES_HINT
     else:
         hint = _WARM_START_HINT if any(o.get("warm_start") for o in options) else ""
+    worse = next((f.meta["refit_not_kept"] for f in failed if f.meta.get("refit_not_kept")), None)
+    if worse:
+        hint += (f"; {_not_kept_line(worse)}, which points to a warm-up too short to adapt (raise num_warmup) or "
+                 "a posterior to reparameterise")
     pooled = next((f for f in failed if _pools_everything(f)), None)
     if pooled is not None:
         free = [p for p in pooled.law.params if p not in pooled.config.fixed]
@@ -2094,7 +2133,9 @@ class Fit:
         from bayescale.report import _fallback_line
 
         tries = self.meta.get("fallback_from")
-        return f"; refit after {_fallback_line(tries)}" if tries else ""
+        note = f"; refit after {_fallback_line(tries)}" if tries else ""
+        worse = self.meta.get("refit_not_kept")
+        return note + (f"; {_not_kept_line(worse)}" if worse else "")
 
     @property
     def param_vars(self) -> list[str]:
@@ -2463,7 +2504,8 @@ def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stat
     low = ebfmi[ebfmi < t["e_bfmi"]]
     if low.size:
         problems.append(f"E-BFMI {', '.join(f'{v:.2f}' for v in low)} < {t['e_bfmi']} in {low.size} chain(s): "
-                        "heavy-tailed energy; the hierarchy may need reparameterising")
+                        "heavy-tailed energy; a warm-up too short to adapt (raise num_warmup), or a hierarchy to "
+                        "reparameterise (pooling='noncentred')")
     return Diagnostics(
         max_r_hat=max(r.values()), min_ess_bulk=min(eb.values()), min_ess_tail=min(et.values()), divergences=div,
         tree_depth_frac=depth_frac, max_tree_depth=max_tree_depth, min_e_bfmi=float(np.min(ebfmi)),

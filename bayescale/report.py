@@ -187,6 +187,8 @@ def _fallback_line(attempts) -> str:
 
 
 def _context(fit, report, figures, title) -> dict:
+    from bayescale.fit import _not_kept_line
+
     runs = fit.runs()
     law = fit.law
     meta = fit.meta
@@ -205,6 +207,8 @@ def _context(fit, report, figures, title) -> dict:
                   ["seed", str(meta["seed"])], ["input hash (sha256 of the runs)", meta["input_hash"]],
                   ["sampler", _sampler_line(opts, warmup_depth, meta.get("sampler", {}).get("warm_started_chains"))],
                   *([["refitted after", _fallback_line(meta["fallback_from"])]] if meta.get("fallback_from") else []),
+                  *([["refit not kept", _not_kept_line(meta["refit_not_kept"])]]
+                    if meta.get("refit_not_kept") else []),
                   ["hierarchy", ", ".join(f"{p}: fixed at {fit.config.fixed[p]:g}" if p in fit.config.fixed
                                           else f"{p}: {m}" for p, m in fit.config.pool.items())
                    + (f" (groups {', '.join(fit.groups)})" if fit.groups else "")],
