@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from bayescale.build import noise_params
 from bayescale.data import (
     _FLOPS_HINT,
     _UNIT_WORDS,
@@ -907,7 +908,9 @@ def _refit_gain(fit, run: pd.Series, result: float, compute: float, bounds, j0: 
     opts = fit.meta["options"]
     kwargs = {"likelihood": fit.config.likelihood, "num_chains": opts["num_chains"], "num_warmup": opts["num_warmup"],
               "num_samples": opts["num_samples"], "target_accept_prob": opts["target_accept_prob"], "seed": seed,
-              "sigma_scale": fit.config.sigma_scale, "max_tree_depth": opts["max_tree_depth"],
+              **({"sigma_scale": fit.config.sigma_scale}
+                 if "sigma" in noise_params(fit.law, fit.config.likelihood) else {}),
+              "max_tree_depth": opts["max_tree_depth"],
               "flops_per_param_token": opts.get("flops_per_param_token", 6.0),
               **({"fixed": dict(fit.config.fixed)} if fit.config.fixed else {}), **dict(refit_kwargs or {})}
     runs = fit.runs()

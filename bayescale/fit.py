@@ -189,10 +189,17 @@ class Diagnostics:
         depth = (f"{100 * self.tree_depth_frac:.1f}% at max tree depth {self.max_tree_depth}" if self.trees
                  else "no trees (ChEES)")
         return (
-            f"Diagnostics({verdict}: max R-hat {self.max_r_hat:.3f} (< {THRESHOLDS['r_hat']}), "
-            f"min ESS bulk {self.min_ess_bulk:.0f} / tail {self.min_ess_tail:.0f} (>= {THRESHOLDS['ess_bulk']}), "
-            f"{self.divergences} divergences, {depth}, min E-BFMI {self.min_e_bfmi:.2f} (>= {THRESHOLDS['e_bfmi']}))"
+            f"Diagnostics({verdict}: max R-hat {_r_hat_text(self.max_r_hat)} (passes below {THRESHOLDS['r_hat']}), "
+            f"min ESS bulk {self.min_ess_bulk:.0f} / tail {self.min_ess_tail:.0f} (passes from "
+            f"{THRESHOLDS['ess_bulk']}), {self.divergences} divergences, {depth}, min E-BFMI {self.min_e_bfmi:.2f} "
+            f"(passes from {THRESHOLDS['e_bfmi']}))"
         )
+
+
+def _r_hat_text(v: float) -> str:
+    """Return an R-hat in 3 decimals, or in 4 where 3 would print a failing one as the threshold (1.0102: 1.010)."""
+    text = f"{v:.3f}"
+    return f"{v:.4f}" if text == f"{THRESHOLDS['r_hat']:.3f}" and not v < THRESHOLDS["r_hat"] else text
 
 
 def _versions() -> dict[str, str]:
@@ -1063,6 +1070,8 @@ def _resolve_seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an integer, or None for a fresh seed (recorded in fit.meta['seed']); got "
                         f"{seed!r}")
+    if not 0 <= int(seed) < 2**63:  # the keys take it modulo 2**63: -1 and 2**63 would repeat other seeds' draws
+        raise ValueError(f"seed must be from 0 to 2**63 - 1, or None for a fresh seed; got {seed}")
     return int(seed)
 
 
@@ -1149,6 +1158,10 @@ def _options(num_chains, num_warmup, num_samples, target_accept_prob, max_tree_d
         _flag(value, name)
     for name, value in dict(flags).items():
         _flag(value, name, optional=True)
+    if warmup_tree_depth is not None and warmup_tree_depth > max_tree_depth:
+        raise ValueError(f"warmup_tree_depth={warmup_tree_depth} is deeper than max_tree_depth={max_tree_depth}: the "
+                         "warm-up's cap cannot exceed the draws'; raise max_tree_depth too, or pass "
+                         f"warmup_tree_depth={max_tree_depth} for no warm-up cap")
     if sampler == "chees" and num_chains < 2:
         raise ValueError(f"sampler='chees' adapts across a fit's chains: num_chains={num_chains} must be at least 2 "
                          f"(its default is {SAMPLERS['chees'][0]})")
@@ -1197,6 +1210,10 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
              fixed=None) -> _Prepared:
     _check_refittable(law)
     counts = _check_likelihood(law, likelihood, noise)
+    if sigma_scale is not None and "sigma" not in (own := noise_params(law, likelihood)):
+        has = f"its noise is {', '.join(own)}" if own else "it has no noise parameter"
+        raise ValueError(f"sigma_scale= sets the prior of the residual sd sigma, which likelihood={likelihood!r} has "
+                         f"not ({has}); leave sigma_scale out")
     if pooling not in ("auto", "noncentred", "centred"):
         raise ValueError(f"pooling={pooling!r} is not one of ('auto', 'noncentred', 'centred')")
     predictors = _predictor_spec(law, group_predictors, pool, groups)
@@ -2489,8 +2506,9 @@ def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stat
     t = THRESHOLDS
     bad_r = {k: v for k, v in r.items() if not v < t["r_hat"]}
     if bad_r:
-        problems.append(f"R-hat >= {t['r_hat']} for {_fmt(bad_r, '.3f')}: chains disagree; run longer or "
-                        "reparameterise")
+        close = any(_r_hat_text(v) != f"{v:.3f}" for v in bad_r.values())  # 1.0102 would read 1.010
+        problems.append(f"R-hat >= {t['r_hat']} for {_fmt(bad_r, '.4f' if close else '.3f')}: chains disagree; "
+                        "run longer or reparameterise")
     for label, vals, key in (("bulk", eb, "ess_bulk"), ("tail", et, "ess_tail")):
         bad = {k: v for k, v in vals.items() if v < t[key]}
         if bad:
@@ -2501,7 +2519,7 @@ def _judge(r: dict[str, float], eb: dict[str, float], et: dict[str, float], stat
     if depth_frac > t["tree_depth_frac"]:
         problems.append(f"{100 * depth_frac:.1f}% of draws hit the maximum tree depth {max_tree_depth} (threshold "
                         f"0%): sampling is inefficient; {_tree_depth_fix(max_tree_depth, warmup_tree_depth)}")
-    low = ebfmi[ebfmi < t["e_bfmi"]]
+    low = ebfmi[~(ebfmi >= t["e_bfmi"])]  # NaN (a chain of one draw) fails, as a NaN R-hat does
     if low.size:
         problems.append(f"E-BFMI {', '.join(f'{v:.2f}' for v in low)} < {t['e_bfmi']} in {low.size} chain(s): "
                         "heavy-tailed energy; a warm-up too short to adapt (raise num_warmup), or a hierarchy to "

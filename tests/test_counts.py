@@ -151,6 +151,12 @@ def test_count_inputs_are_checked_with_named_rows():
     with pytest.raises(bs.RunTableError, match=r"outside \(0, 1\) \(row 0\).* or fitted as a count "
                                                r"\(likelihood='binomial' with noise= naming the column of k\)"):
         bs.fit(LAW, runs.assign(acc=lambda r: np.where(r.index == 0, 1.0, r.acc)))
+    # sigma_scale= was accepted and ignored (the draws bit for bit those without it)
+    with pytest.raises(ValueError, match=r"sigma_scale= sets the prior of the residual sd sigma, which "
+                                         r"likelihood='binomial' has not \(it has no noise parameter\)"):
+        bs.fit(LAW, runs, likelihood="binomial", noise="n_items", sigma_scale=5.0)
+    with pytest.raises(ValueError, match=r"which likelihood='beta' has not \(its noise is phi\)"):
+        bs.fit(LAW, runs.drop(columns="n_items"), likelihood="beta", sigma_scale=5.0)
 
 
 def test_count_fits_are_kept_apart_where_their_scale_differs():

@@ -241,6 +241,10 @@ def test_draws_at_the_maximum_depth_after_a_capped_warmup_name_the_cap(flat_runs
     [({"likelihood": "laplace"}, "likelihood='laplace' is not one of"),
      ({"num_samples": 0}, "num_samples must be a positive integer"),
      ({"warmup_tree_depth": 0}, "warmup_tree_depth must be a positive integer"),
+     ({"warmup_tree_depth": 12}, r"warmup_tree_depth=12 is deeper than max_tree_depth=10: .* or pass "
+                                 r"warmup_tree_depth=10 for no warm-up cap"),  # it was lowered to 10, unsaid
+     ({"seed": -1}, r"seed must be from 0 to 2\*\*63 - 1"),  # -1 and 2**63 repeated other seeds' draws
+     ({"seed": 2**63}, r"seed must be from 0 to 2\*\*63 - 1"),
      ({"mass_shrinkage": 0.0}, r"mass_shrinkage=0.0 must be a positive number \(default 0.001"),
      ({"mass_shrinkage": "1e-5"}, "mass_shrinkage='1e-5' must be a positive number"),
      ({"warm_start": "yes"}, "warm_start must be True or False, got 'yes'"),
@@ -1038,6 +1042,14 @@ def test_divergence_message_says_what_to_raise_and_to_what():
     (msg,) = _judge({"alpha": 1.001}, {"alpha": 900.0}, {"alpha": 800.0}, stats, 10, target_accept_prob=0.99).problems
     assert msg.endswith("they remain at target_accept_prob 0.99: reparameterise, or add runs that constrain the law "
                         "where it curves")
+    # a failing R-hat just over the threshold is not printed as the threshold itself (1.0102 read "1.010")
+    calm = stats.assign(diverging=(("chain", "draw"), np.zeros((2, 100), dtype=bool)))
+    near = _judge({"alpha": 1.0102, "beta": 1.02}, {"alpha": 900.0, "beta": 900.0}, {"alpha": 800.0, "beta": 800.0},
+                  calm, 10)
+    assert near.problems[0].startswith("R-hat >= 1.01 for alpha (1.0102), beta (1.0200): chains disagree")
+    assert "max R-hat 1.0200 (passes below 1.01)" not in repr(near) and "max R-hat 1.020 (passes below 1.01)" in \
+        repr(near) and "(passes from 400)" in repr(near)
+    assert "max R-hat 1.0102 " in repr(_judge({"alpha": 1.0102}, {"alpha": 900.0}, {"alpha": 800.0}, calm, 10))
 
 
 def test_e_bfmi_and_tail_ess_failures_are_reported_with_their_thresholds():
