@@ -55,6 +55,10 @@ def _freeze(mapping: Mapping | None) -> Mapping:
     return MappingProxyType(dict(mapping or {}))
 
 
+#: A prior on (0, inf) written out, for the errors that ask for one.
+_POSITIVE_EXAMPLE = "dist.LogNormal(math.log(2.0), 0.5) for a value near 2, 90% between 0.9 and 4.6"
+
+
 @dataclass(frozen=True, eq=False)
 class Law:
     r"""A scaling law: a pure function of named inputs with named, prior-equipped parameters.
@@ -272,7 +276,10 @@ class Law:
             if isinstance(expo_name, str) and expo_name not in self.params:
                 raise LawSpecError(f"{where}: centre of {p!r} names unknown exponent parameter {expo_name!r}")
             if self.params[p].support is not constraints.positive:
-                raise LawSpecError(f"{where}: centred parameter {p!r} needs a prior on (0, inf)")
+                raise LawSpecError(f"{where}: centred parameter {p!r} needs a prior on (0, inf), as the sampler "
+                                   f"works on its log; got {type(self.params[p]).__name__} on "
+                                   f"{self.params[p].support}: use a LogNormal, Gamma or HalfNormal, say "
+                                   f"({_POSITIVE_EXAMPLE})")
         self._check_level(where)
         for x, sign in self.monotone.items():
             if x not in self.inputs or sign not in (-1, 1):
@@ -295,7 +302,11 @@ class Law:
             raise LawSpecError(f"{where}: level takes at most one parameter outside centre= (the irreducible term), "
                                f"first; {loose} are not centred in {list(level)}")
         if loose and self.params[loose[0]].support is not constraints.positive:
-            raise LawSpecError(f"{where}: level parameter {loose[0]!r} needs a prior on (0, inf)")
+            prior = self.params[loose[0]]
+            raise LawSpecError(f"{where}: level parameter {loose[0]!r} needs a prior on (0, inf), as the level's "
+                               f"terms are sampled as their total and shares; got {type(prior).__name__} on "
+                               f"{prior.support}: use a LogNormal, Gamma or HalfNormal, say "
+                               f"({_POSITIVE_EXAMPLE}), or level=() to sample each term on its own")
 
     def _check_signature(self, fn, label):
         where = f"law {self.name!r}"

@@ -87,6 +87,14 @@ def test_user_laws_are_checked_at_creation():
     law = bs.get_law("chinchilla")
     with pytest.raises(bs.LawSpecError, match="returned nan"):
         dataclasses.replace(law, name="broken", fn=lambda n, d, **p: law.fn(n, d, **p) * jnp.nan)
+    # a prior of another support where the sampler takes logs: the error names it and the fix
+    with pytest.raises(bs.LawSpecError, match=r"level parameter 'e' needs a prior on \(0, inf\), .* got "
+                                              r"LeftTruncatedDistribution on GreaterThanEq\(lower_bound=0.0\): use a "
+                                              r"LogNormal, Gamma or HalfNormal, say \(dist.LogNormal.*or level=\(\)"):
+        dataclasses.replace(law, name="truncated", params={**law.params, "e": dist.TruncatedNormal(2.0, 1.0, low=0.0)})
+    with pytest.raises(bs.LawSpecError, match=r"centred parameter 'a' needs a prior on \(0, inf\), as the sampler "
+                                              r"works on its log; got Normal on Real\(\): use a LogNormal"):
+        dataclasses.replace(law, name="normal_a", params={**law.params, "a": dist.Normal(500.0, 100.0)})
 
 
 @pytest.mark.parametrize("name", LAWS)
