@@ -116,10 +116,13 @@ def _noise_prior_problems(f: Fit) -> list[str]:
     if worst <= NOISE_PRIOR_TAIL * scale:
         return []
     tail = math.erfc(worst / (scale * math.sqrt(2.0)))
+    # the median is held down by the prior itself, so three times it may still be far too small after a much
+    # tighter prior than the law's (sigma_scale=1e-6 took four refits to reach the noise): at least the law's own
+    suggest = max(float(f"{3 * worst:.1g}"), float(f.law.noise_scale))
     return [f"the residual sd's posterior median ({worst:.3g}, on the {f.law.link} scale) is {worst / scale:.1f} "
             f"times the scale of its prior sigma ~ HalfNormal({scale:g}), which gives P(sigma > {worst:.3g}) = "
             f"{tail:.1g}: the prior holds the noise down, so every interval is too narrow. Refit with "
-            f"sigma_scale={float(f'{3 * worst:.1g}'):g} (threshold: median > {NOISE_PRIOR_TAIL:g} x sigma_scale)"]
+            f"sigma_scale={suggest:g} (threshold: median > {NOISE_PRIOR_TAIL:g} x sigma_scale)"]
 
 
 class FitFileError(OSError):

@@ -134,7 +134,8 @@ def test_group_predictor_errors_are_clear():
 def test_prediction_fills_in_a_fitted_groups_predictors_and_refuses_values_it_would_ignore():
     runs = _sweep()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # short chains: what prediction takes is checked
+        warnings.simplefilter("ignore", bs.PriorWarning)
         fit = bs.fit("mccandlish", runs, groups="model", pool={"b_noise": "partial"},
                      group_predictors={"b_noise": ["n"]}, num_chains=1, num_warmup=30, num_samples=20, seed=0,
                      progress_bar=False)

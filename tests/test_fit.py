@@ -211,7 +211,9 @@ def test_warmup_tree_depth_caps_the_warmup_and_is_recorded(flat_runs):
 
     assert _options(4, 10, 10, 0.9, 10, "float64", 6.0, None).warmup_tree_depth == 7  # the default
     assert _options(4, 10, 10, 0.9, 12, "float64", 6.0, None).warmup_tree_depth == 9
-    assert _options(4, 10, 10, 0.9, 4, "float64", 6.0, 6).warmup_tree_depth == 4  # never above max_tree_depth
+    assert _options(4, 10, 10, 0.9, 4, "float64", 6.0, None).warmup_tree_depth == 4  # never above max_tree_depth
+    with pytest.raises(ValueError, match="warmup_tree_depth=6 is deeper than max_tree_depth=4"):  # not lowered unsaid
+        _options(4, 10, 10, 0.9, 4, "float64", 6.0, 6)
     one = _quiet_fit("chinchilla", flat_runs, num_chains=2, num_warmup=30, num_samples=20, warmup_tree_depth=2,
                      progress_bar=False)
     assert one.meta["options"]["warmup_tree_depth"] == 2
@@ -363,6 +365,16 @@ def test_fit_many_refits_only_the_fits_that_fail_and_names_those_still_failing()
             assert f.diagnostics.ok and "fallback_from" not in f.meta
             for p in f.law.param_names:
                 np.testing.assert_array_equal(f.tree.posterior[p].values, first[k].tree.posterior[p].values)
+
+
+def test_a_noise_prior_far_too_tight_is_told_the_laws_own_scale_at_least(flat_runs):
+    """Three times a posterior median that the prior holds down was still far too small: sigma_scale=1e-6 suggested
+    9e-06, then 7e-05, 0.001 and 0.01 in turn before the noise (about 0.02) was reached."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _quiet_fit("chinchilla", flat_runs, sigma_scale=1e-6, seed=0, **SHORT)
+    said = [str(w.message) for w in caught if w.category is bs.PriorWarning]
+    assert len(said) == 1 and said[0].endswith("Refit with sigma_scale=0.1 (threshold: median > 2 x sigma_scale)"), said
 
 
 def test_a_refit_that_does_worse_is_not_kept():
