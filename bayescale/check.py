@@ -353,7 +353,8 @@ def _contraction(fit, prior: Mapping[str, np.ndarray]) -> tuple[pd.DataFrame, li
         "identifiability", "warning",
         f"{n} barely moved from its prior (contraction {r.contraction:.2f} < {thr}: posterior sd {r.posterior_sd:.3g} "
         f"against prior sd {r.prior_sd:.3g}{' on the log scale' if r.scale == 'log' else ''}): the runs say little "
-        f"about {n}, so its value and its share of any extrapolation come from the prior")
+        f"about {n}, or its prior is too narrow for them to move it (a prior-data conflict, which the prior-"
+        f"sensitivity check names), so its value and its share of any extrapolation come from the prior")
         for n, r in weak.iterrows()]
     if not found:
         found.append(Finding("identifiability", "ok",

@@ -356,7 +356,10 @@ def test_parameter_that_stays_at_its_prior_is_named():
     draws = _fake_draws(rng)
     draws["beta"] = rng.beta(2, 4, 2000)  # the posterior of beta is its prior
     table, found = _contraction(_FakeFit(draws), prior)
-    assert any(f.level == "warning" and f.message.startswith("beta barely moved from its prior") for f in found)
+    (weak,) = [f for f in found if f.level == "warning"]
+    assert weak.message.startswith("beta barely moved from its prior")
+    # it may be the prior's narrowness rather than the runs' silence: the message leaves both open
+    assert "or its prior is too narrow for them to move it (a prior-data conflict" in weak.message
 
 
 def test_validation_notes_become_findings():
