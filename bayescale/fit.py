@@ -1060,6 +1060,8 @@ def _did_worse(refit: Fit, failed: Fit) -> bool:
     more checks (its smaller steps hitting the tree-depth cap, say), since R-hat speaks for the draws' validity.
     """
     new, old = refit.diagnostics, failed.diagnostics
+    if not new.problems:  # a refit that passes every check is kept, whatever R-hat the first fit had below 1.01
+        return False
     r_new, r_old = (r if np.isfinite(r) else np.inf for r in (new.max_r_hat, old.max_r_hat))
     if abs(r_new - r_old) > 0.01:
         return r_new > r_old

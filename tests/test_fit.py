@@ -398,6 +398,7 @@ def test_a_refit_that_does_worse_is_not_kept():
     assert _did_worse(fake(["R-hat", "ESS"], 1.04, 0.99), first)  # chains agree clearly less
     assert _did_worse(fake(["R-hat", "ESS", "div"], 1.025, 0.99), first)  # R-hat within 0.01, more checks failed
     assert _did_worse(fake(["R-hat", "ESS"], float("nan"), 0.99), first)
+    assert not _did_worse(fake([], 1.0095, 0.99), fake(["div"], 0.998, 0.9))  # passing every check: kept
     kept = _fell_back(fake(["R-hat", "ESS", "div", "E-BFMI"], 2.21, 0.99), first)
     assert kept is first and kept.meta["refit_not_kept"][0]["max_r_hat"] == 2.21 and "fallback_from" not in kept.meta
     better = fake(["ESS"], 1.005, 0.99)
