@@ -39,7 +39,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import xarray as xr
 
-from bayescale.build import COUNT_LIKELIHOODS, DOMAIN_SITE, ModelData, build_model, obs_site
+from bayescale.build import COUNT_LIKELIHOODS, DOMAIN_SITE, ModelData, build_model, noise_params, obs_site
 from bayescale.law import Law, LawSpecError, get_law, law_from_dict
 
 __all__ = ["Chain", "chain", "ChainFit", "ChainData", "build_chain_model"]
@@ -322,12 +322,17 @@ def fit_chain(chain_: Chain, runs, *, groups, pool, pooling, likelihood, noise, 
     pools = _per_stage(pool, chain_, "pool", None)
     likelihoods = _stage_likelihoods(chain_, likelihood)
     noises = _per_stage(noise, chain_, "noise", None)
+    with_sigma = ["sigma" in noise_params(law, like) for law, like in zip(chain_.stages, likelihoods, strict=True)]
+    if sigma_scale is not None and not any(with_sigma):
+        raise ValueError(f"sigma_scale= sets the prior of the residual sd sigma, which no stage of chain "
+                         f"{chain_.name!r} has (likelihoods {likelihoods}); leave sigma_scale out")
     preps, problems, said = [], [], set()  # every stage's table problems, said in one error
     for k, (law, pool_k, like_k, noise_k) in enumerate(zip(chain_.stages, pools, likelihoods, noises, strict=True)):
         runs_k = _fed_runs(chain_, runs, k)
-        try:
+        try:  # sigma_scale= is for the stages with a sigma (a Beta stage's noise is phi)
             preps.append(_prepare(law, runs_k, groups=groups, pool=pool_k, pooling=pooling, likelihood=like_k,
-                                  noise=noise_k, sigma_scale=sigma_scale, group_scale=group_scale,
+                                  noise=noise_k, sigma_scale=sigma_scale if with_sigma[k] else None,
+                                  group_scale=group_scale,
                                   flops_per_param_token=flops_per_param_token))
         except RunTableError as err:  # a fed column's problem was said by the stage whose target it is
             problems += [f"stage {law.target!r} ({law.name}) of chain {chain_.name!r}: {p}" for p in err.problems
@@ -555,7 +560,7 @@ class ChainFit:
         from bayescale.data import validate_runs
         from bayescale.fit import _model_data, _predictor_columns
         from bayescale.posterior import _curve, _posterior_predictive
-        from bayescale.predict import _KINDS, _padded, _sample_sites, _warn_outside_domain
+        from bayescale.predict import _KINDS, _fitted_groups, _padded, _sample_sites, _warn_outside_domain
 
         if kind not in _KINDS:
             raise ValueError(f"kind={kind!r} is not one of {_KINDS}")
@@ -564,6 +569,7 @@ class ChainFit:
                             f"'d': [1.4e12]}}), got {type(new_runs).__name__}")
         if not isinstance(new_runs, pd.DataFrame):
             new_runs = pd.DataFrame(dict(new_runs))
+        new_runs = _fitted_groups(next(iter(self.stages.values())), new_runs)  # 11.0 for a fitted 11, as bs.fit's
         datas, tables, new = [], [], ()
         with jax.enable_x64(True):
             for k, (law, f) in enumerate(zip(self.chain.stages, self.stages.values(), strict=True)):

@@ -81,7 +81,7 @@ class Comparison:
         names = [n for n in self.fits if self.weights[n] * min(sizes.values()) >= 1]  # fits that get a draw
         for i, name in enumerate(names):
             fit = self.fits[name]
-            table, values, _ = predictive_draws(fit, new_runs, kind=kind, seed=seed + i)
+            table, values, _ = predictive_draws(fit, new_runs, kind=kind, seed=(seed + i) % 2**63)
             # the inputs as validated (sizes such as "70B" parsed, a one-run mapping made a row), with their index
             cols = list(fit.law.inputs) + list(fit.groups)
             if out is None:

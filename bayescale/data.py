@@ -311,11 +311,12 @@ def _check_counts(out: pd.DataFrame, law: Law, items: str, problems: list[str], 
         k = out[law.target] * n
         frac = np.isfinite(k) & ~bad & (np.abs(k - np.round(k)) > 1e-6 * np.maximum(n, 1.0))
         if frac.any():
-            first = out.index[frac][0]
+            first = int(np.argmax(frac.to_numpy()))  # by position: run labels may repeat
+            score = float(out[law.target].iloc[first])
             problems.append(
                 f"column {law.target!r} times items column {items!r} is not a whole number of correct answers at "
-                f"{int(frac.sum())} run(s) ({_rows(out.index[frac])}; e.g. {float(out.loc[first, law.target]):.6g} x "
-                f"{out.loc[first, items]:.0f} = {k[first]:.3f}): check that {items!r} counts the items each score "
+                f"{int(frac.sum())} run(s) ({_rows(out.index[frac])}; e.g. {score:.6g} x {n.iloc[first]:.0f} = "
+                f"{k.iloc[first]:.3f}): check that {items!r} counts the items each score "
                 "was computed on, and that scores are fractions (not percentages, not averaged over tasks); a score "
                 "rounded to fewer decimals than one item needs (1 / items) has lost its count: give the unrounded "
                 "score, or fit it as a fraction (likelihood='beta')")

@@ -1060,7 +1060,7 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
         for i in table["evsi_per_cost"].nlargest(int(refit_top)).index:
             results = law.from_link(_outcomes(rng, mu[:, i], noise, int(refit_outcomes)))
             gains = [_refit_gain(fit, cand.loc[i, ["n", "d"]], float(y), compute, bounds, j0, refit_kwargs,
-                                 inference_tokens=inference_tokens, k=k, seed=seed + m)
+                                 inference_tokens=inference_tokens, k=k, seed=(seed + m) % 2**63)
                      for m, y in enumerate(results)]
             table.loc[i, "evsi_refit"] = float(np.mean(gains))
             table.loc[i, "evsi_refit_se"] = float(np.std(gains, ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 \

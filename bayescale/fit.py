@@ -232,7 +232,7 @@ def _index_kind(index: pd.Index) -> str:
     """
     if isinstance(index, pd.MultiIndex):
         return "str"
-    return {"i": "int", "u": "int", "f": "float"}.get(index.dtype.kind, "str")
+    return {"i": "int", "u": "uint", "f": "float"}.get(index.dtype.kind, "str")  # uint: hashed ids past 2**63
 
 
 def _input_hash(frame: pd.DataFrame) -> str:
@@ -1029,7 +1029,9 @@ def _fell_back(refit: Fit, failed: Fit) -> Fit:
         failed.meta["refit_not_kept"] = [*failed.meta.get("refit_not_kept", []), _attempt(refit)]
         failed.tree.attrs[_ATTR] = json.dumps(failed.meta)
         return failed
-    refit.meta["fallback_from"] = [*failed.meta.get("fallback_from", []), _attempt(failed)]
+    # the refits not kept before this one were tried too: the record keeps every try, in order
+    refit.meta["fallback_from"] = [*failed.meta.get("fallback_from", []), _attempt(failed),
+                                   *failed.meta.get("refit_not_kept", [])]
     refit.tree.attrs[_ATTR] = json.dumps(refit.meta)
     return refit
 
@@ -2232,7 +2234,7 @@ class Fit:
         labels = self.tree.observed_data["run"].values
         kind = self.meta.get("run_index", "str")
         if kind != "str":
-            labels = labels.astype(np.int64 if kind == "int" else np.float64)
+            labels = labels.astype({"int": np.int64, "uint": np.uint64, "float": np.float64}[kind])
         index = pd.Index(labels, name="run")
         out = pd.DataFrame({x: cd[x].values for x in self.law.inputs}, index=index)
         if self.groups:

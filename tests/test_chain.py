@@ -223,6 +223,23 @@ def test_a_stage_fed_under_another_name_reads_the_previous_target():
         bs.Fit(fit.tree)
 
 
+def test_sigma_scale_reaches_the_stages_with_a_sigma_and_a_float_task_label_its_fitted_task():
+    """A chain with a Beta stage refused sigma_scale= once it was refused for a Beta fit alone (it is the loss
+    stage's); and 11.0 (a column of integers after a merge brought a NaN) was predicted as a new task."""
+    runs = pd.concat([_runs(seed=0).assign(task=10), _runs(seed=1).assign(task=11)], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # short chains: what reaches the stages is checked
+        warnings.simplefilter("ignore", bs.PriorWarning)
+        fit = bs.fit(bs.chain("chinchilla", "sigmoid_transfer"), runs, groups="task", likelihood={"acc": "beta"},
+                     sigma_scale=0.05, pool={"loss": {"e": "partial"}, "acc": {"l0": "partial"}}, num_chains=1,
+                     num_warmup=100, num_samples=100, seed=0, progress_bar=False, fallback=False)
+    assert fit.stages["loss"].config.sigma_scale == 0.05
+    assert "sigma" not in fit.stages["acc"].tree.posterior
+    floats = fit.predict(AT.assign(task=11.0), seed=1)
+    assert "new_groups" not in floats.attrs
+    np.testing.assert_array_equal(floats["q50"].to_numpy(), fit.predict(AT.assign(task=11), seed=1)["q50"].to_numpy())
+
+
 def test_hierarchical_chain_over_tasks():
     """Two tasks, per-task parameters partially pooled in both stages, predicted per task."""
     runs = pd.concat([_runs(seed=0).assign(task="a"), _runs(seed=1, sd=0.03).assign(task="b")], ignore_index=True)

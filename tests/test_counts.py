@@ -151,6 +151,11 @@ def test_count_inputs_are_checked_with_named_rows():
     with pytest.raises(bs.RunTableError, match=r"outside \(0, 1\) \(row 0\).* or fitted as a count "
                                                r"\(likelihood='binomial' with noise= naming the column of k\)"):
         bs.fit(LAW, runs.assign(acc=lambda r: np.where(r.index == 0, 1.0, r.acc)))
+    # repeated run labels: the example is taken by position (it raised a TypeError)
+    with pytest.raises(bs.RunTableError, match=r"not a whole number of correct answers at 1 run\(s\) \(row 1; e.g. "
+                                               r"0.6543 x 100 = 65.430\)"):
+        bs.validate_runs(pd.DataFrame({"loss": np.linspace(0.6, 3, 4), "acc": [0.5, 0.6543, 0.5, 0.5], "items": 100},
+                                      index=[0, 1, 1, 2]), LAW, noise="items", counts=True)
     # sigma_scale= was accepted and ignored (the draws bit for bit those without it)
     with pytest.raises(ValueError, match=r"sigma_scale= sets the prior of the residual sd sigma, which "
                                          r"likelihood='binomial' has not \(it has no noise parameter\)"):

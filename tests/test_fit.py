@@ -403,6 +403,13 @@ def test_a_refit_that_does_worse_is_not_kept():
     assert kept is first and kept.meta["refit_not_kept"][0]["max_r_hat"] == 2.21 and "fallback_from" not in kept.meta
     better = fake(["ESS"], 1.005, 0.99)
     assert _fell_back(better, first) is better and better.meta["fallback_from"][0]["target_accept_prob"] == 0.9
+    # ChEES, a NUTS refit not kept, then one kept: every try is in the kept fit's record, in order
+    chees = fake(["R-hat"], 1.02, 0.8)
+    chees.meta["options"]["sampler"] = "chees"
+    middle = _fell_back(fake(["R-hat", "ESS", "div"], 1.3, 0.9), chees)
+    final = _fell_back(fake([], 1.002, 0.99), middle)
+    assert [(a["sampler"], a["target_accept_prob"]) for a in final.meta["fallback_from"]] == \
+        [("chees", 0.8), ("nuts", 0.9)]
     # a real one: whichever way it goes on this machine, the fit kept is the one with fewer problems
     with pytest.warns(bs.ConvergenceWarning) as caught:
         fit = bs.fit("chinchilla", bs.simulate_ladder("chinchilla", seed=0), num_chains=2, num_warmup=5,
@@ -822,6 +829,10 @@ def test_runs_are_indexed_by_the_tables_own_labels(flat_fit, flat_runs, tmp_path
     for index in (flat_runs.index + 0.5, flat_runs.index.map(lambda i: f"run-{i}")):
         fit = _quiet_fit("chinchilla", flat_runs.set_axis(index), seed=0, **SHORT)
         assert fit.runs().index.equals(pd.Index(index, name="run"))
+    # hashed ids past 2**63 (uint64) come back as such
+    big = flat_runs.index.to_numpy(np.uint64) + np.uint64(2**63)
+    assert _quiet_fit("chinchilla", flat_runs.set_axis(big), seed=0, **SHORT).runs().index.equals(
+        pd.Index(big, name="run"))
     # a MultiIndex's labels stay their text
     fit = _quiet_fit("chinchilla", flat_runs.set_axis(pd.MultiIndex.from_arrays([flat_runs.index, flat_runs.index])),
                      seed=0, **SHORT)
