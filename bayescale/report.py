@@ -343,11 +343,15 @@ def _figures(fit, report, ptree, at) -> list[_Figure]:
         pc = azp.plot_trace_dist(fit.tree, var_names=show, backend="matplotlib")
         failing = [v for v in show if v not in names and v not in ("sigma", "nu")]
         also = (f" Shown too, as they fail an R-hat or ESS check: {', '.join(failing)}." if failing else "")
+        chains = post.sizes["chain"]
+        alone = (" One chain: no rank plot, which compares chains (R-hat compares the chain's two halves)."
+                 if chains < 2 else "")
         out.append(_Figure("trace", "Trace", "Draws of each chain (left: densities per chain; right: the draws in "
-                           f"order). Chains that agree overlap.{also}", _pc_png(pc)))
-        pc = azp.plot_rank(fit.tree, var_names=show, backend="matplotlib")
-        out.append(_Figure("rank", "Rank plots", "Ranks of each chain's draws among all draws: uniform (flat) when "
-                           "the chains sample the same distribution.", _pc_png(pc)))
+                           f"order). Chains that agree overlap.{also}{alone}", _pc_png(pc)))
+        if chains >= 2:  # arviz-plots' rank test needs two chains or more
+            pc = azp.plot_rank(fit.tree, var_names=show, backend="matplotlib")
+            out.append(_Figure("rank", "Rank plots", "Ranks of each chain's draws among all draws: uniform (flat) "
+                               "when the chains sample the same distribution.", _pc_png(pc)))
         pair = _pair_vars(report.correlations)
         pc = azp.plot_pair(fit.tree, var_names=pair, backend="matplotlib",
                            figure_kwargs={"figsize": (3.0 * len(pair), 2.7 * len(pair))})

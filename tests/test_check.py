@@ -392,6 +392,15 @@ def test_report_renders_in_headless_chromium(clean, tmp_path):
     assert (img < 0.5).mean() > 0.01
 
 
+def test_report_of_a_one_chain_fit_leaves_out_the_rank_plot(tmp_path):
+    """arviz-plots' rank plot compares chains, and raised on one chain after every check had run."""
+    fit = quiet_fit(ladder(seed=2), num_chains=1, num_warmup=200, num_samples=200, seed=2)
+    files = fit.report(tmp_path / "rep", progress_bar=False)
+    assert "rank" not in files.figures and {"trace", "pair", "law"} <= set(files.figures)
+    md = files.markdown.read_text()
+    assert "One chain: no rank plot, which compares chains" in md and "figures/rank.png" not in md
+
+
 def test_report_law_figure_of_a_grouped_fit_has_a_panel_per_group():
     """A fit whose law parameters vary by group gets each group's curve (it had no law figure at all)."""
     from bayescale.report import MAX_LAW_GROUPS, _law_figure
