@@ -508,8 +508,9 @@ def _dodge(x_runs, x_pred, levels: list[str]) -> dict[str, float]:
     """
     if len(levels) < 2:
         return {}
-    x = np.log10(np.concatenate([np.asarray(x_runs, float), np.asarray(x_pred, float)]))
-    step = 0.025 * max(float(np.ptp(x)), 1.0)  # decades between neighbours: a fortieth of the axis
+    x = np.concatenate([np.asarray(x_runs, float), np.asarray(x_pred, float)])
+    x = np.log10(x[np.isfinite(x) & (x > 0)])  # what a log axis shows
+    step = 0.025 * max(float(np.ptp(x)) if x.size else 0.0, 1.0)  # between neighbours: a fortieth of the axis
     return {lv: 10.0 ** (step * (i - (len(levels) - 1) / 2)) for i, lv in enumerate(levels)}
 
 
