@@ -474,14 +474,16 @@ def validate_runs(
                 f"column {col!r} has {int(bad.sum())} missing or infinite value(s) ({_rows(out.index[bad])}); "
                 "drop those runs or fill them in"
             )
-        if col in law.inputs and law.is_level_input(col):  # a fraction such as a task's chance level: [0, 1)
-            outside = finite & ((values < 0) | (values >= 1))
+        if col in law.inputs and law.is_level_input(col):  # a fraction: [0, 1], a chance level below 1
+            chance = "chance" in law.inputs[col].lower()  # a chance level of 1 leaves nothing to learn
+            outside = finite & ((values < 0) | ((values >= 1) if chance else (values > 1)))
             if outside.any():
                 fix = ("it looks like a percentage: divide by 100" if np.nanmax(values[outside]) > 1.5
                        else "correct or drop those runs")
-                problems.append(f"column {col!r} has {int(outside.sum())} value(s) outside [0, 1) "
+                span = "[0, 1)" if chance else "[0, 1]"
+                problems.append(f"column {col!r} has {int(outside.sum())} value(s) outside {span} "
                                 f"({_rows(out.index[outside])}); it is {law.inputs[col]!r} of law {law.name!r}, a "
-                                f"fraction from 0 up to (not including) 1: {fix}")
+                                f"fraction from 0 up to {'(not including) ' if chance else ''}1: {fix}")
             continue
         nonpos = finite & (values <= 0)
         positive_needed = col in law.inputs or col in keep or law.positive

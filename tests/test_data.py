@@ -209,6 +209,22 @@ def test_empty_group_labels(runs):
         _validate(frame, groups="family")
 
 
+def test_a_fraction_input_may_be_zero_or_one_and_is_refused_in_percent():
+    """A level input (a unit naming a fraction) lies in [0, 1]; one naming a chance level stops short of 1."""
+    import numpyro.distributions as dist
+
+    law = bs.Law(name="code_share_loss", fn=lambda n, f, *, e, a, alpha, k: e + a * (n / 1e9) ** -alpha * (1 + k * f),
+                 inputs={"n": "parameters", "f": "fraction of code in the data"}, target="loss",
+                 params={"e": dist.LogNormal(0.5, 0.3), "a": dist.LogNormal(0.0, 0.5), "alpha": dist.Beta(3, 7),
+                         "k": dist.LogNormal(-1.0, 0.5)}, reference="test", example={"n": 1e9, "f": 0.5})
+    runs = pd.DataFrame({"n": [1e8, 3e8, 1e9, 3e9], "f": [0.0, 0.5, 1.0, 1.0], "loss": [3.1, 2.8, 2.7, 2.5]})
+    assert list(_validate(runs, law).frame["f"]) == [0.0, 0.5, 1.0, 1.0]
+    with pytest.raises(bs.RunTableError, match=r"column 'f' has 2 value\(s\) outside \[0, 1\] \(rows 1, 2\); it is "
+                                               r"'fraction of code in the data' .* from 0 up to 1: it looks like a "
+                                               r"percentage: divide by 100"):
+        _validate(runs.assign(f=[0.0, 50.0, 100.0, 1.0]), law)
+
+
 def test_bad_noise_column(runs):
     frame = runs.assign(noise_sd=0.02)
     frame.loc[[1, 2], "noise_sd"] = [0.0, np.nan]
