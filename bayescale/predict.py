@@ -456,6 +456,8 @@ def parameter_draws(fit: Fit, groups, *, seed: int = 0) -> dict[str, np.ndarray]
     what = "the table of groups"
     if isinstance(groups, pd.DataFrame):
         frame = groups.copy()
+    elif isinstance(groups, pd.Series) and groups.name is not None:  # one group column, as pd.DataFrame took it
+        frame = groups.to_frame()
     elif isinstance(groups, Mapping):  # as predict takes it: columns, or single values as one row
         frame = _mapping_frame(groups, what)
     else:

@@ -158,6 +158,8 @@ def test_prediction_fills_in_a_fitted_groups_predictors_and_refuses_values_it_wo
                                   fit.predict({"model": "m1", "n": 1.5e8, "b": 256.0}, seed=3))
     np.testing.assert_array_equal(parameter_draws(fit, {"model": ["m0", "m1"]})["b_noise"],
                                   fit.draws(["b_noise"])["b_noise"][:, :2])
+    np.testing.assert_array_equal(parameter_draws(fit, pd.Series(["m1"], name="model"))["b_noise"][:, 0],
+                                  fit.draws(["b_noise"])["b_noise"][:, 1])  # a named Series: one group column
     with pytest.raises(bs.RunTableError, match=r"column 'n' .* is missing"):  # a new group's must be given
         fit.predict({"model": "new", "b": 256.0})
     with pytest.raises(bs.RunTableError, match=r"column\(s\) \['model', 'n'\] are missing .*; the table has columns "
