@@ -562,8 +562,9 @@ _NUTS_DOC = """num_chains, num_warmup, num_samples : int, optional
         gradients) without ``warm_start``. The refit's ``meta["fallback_from"]`` lists the failed fits' samplers,
         targets, problems and gradients. Only failing fits pay: over 16 fits (8 simulated ladders, twice) of each
         of the 23 registered laws, 35 of 368 failed a check with the refits against 88 without, for 2.0x the
-        gradients in all; two weakly identified laws failed as often either way (``docs/speed.md``, "Refitting a
-        failed fit"). Default True; False keeps the failed fits (and warns)."""
+        gradients in all; two weakly identified laws failed as often either way (measured on 2026-12-05, before a
+        refit that did worse was left unkept; ``docs/speed.md``, "Refitting a failed fit"). Default True; False keeps
+        the failed fits (and warns)."""
 
 
 def fit(
@@ -724,6 +725,7 @@ def fit(
     prep = _prepare(law, runs, groups=groups, pool=pool, pooling=pooling, likelihood=likelihood, noise=noise,
                     sigma_scale=sigma_scale, group_scale=group_scale, flops_per_param_token=flops_per_param_token,
                     crossed=crossed, crossed_priors=crossed_priors, group_predictors=group_predictors, fixed=fixed)
+    _check_draws_fit_in_memory(prep, opts)
     start = time.perf_counter()
     if progress:
         print(f"bayescale: sampling {law.name} ({opts.sampler}), {opts.num_chains} chains x ({opts.num_warmup} "
@@ -1009,6 +1011,27 @@ def _fallback_options(opts: _Options) -> _Options | None:
 
 
 _SAMPLER_NAMES = {"nuts": "NUTS", "chees": "ChEES"}
+
+
+def _check_draws_fit_in_memory(prep: _Prepared, opts: _Options) -> None:
+    """Refuse, before compiling, a fit whose draws alone would exceed this machine's memory.
+
+    The draws hold, per chain and draw, every run's log-likelihood (with ``log_likelihood=True``) and the law's
+    parameters per group, in float64; ``num_samples=10**8`` otherwise ended in JAX's out-of-memory error after
+    compiling, naming bytes rather than the option.
+    """
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: nothing to compare with
+        return
+    per_draw = (len(prep.table.frame) if opts.log_likelihood else 0) + len(prep.law.params) * max(len(prep.levels), 1)
+    need = 8 * opts.num_chains * opts.num_samples * per_draw
+    if need > total:
+        raise MemoryError(f"the draws would take about {need / 2**30:.0f} GiB ({opts.num_chains} chains x "
+                          f"{opts.num_samples} draws x {per_draw} values), more than this machine's "
+                          f"{total / 2**30:.0f} GiB: lower num_samples or num_chains"
+                          + (", or pass log_likelihood=False (each run's log-likelihood per draw is most of it)"
+                             if opts.log_likelihood else ""))
 
 
 def _describe(opts: _Options) -> str:

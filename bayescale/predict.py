@@ -195,12 +195,16 @@ def _fitted_groups(fit: Fit, new_runs):
     frame = new_runs if isinstance(new_runs, pd.DataFrame) else _mapping_frame(new_runs, "the table of new inputs")
     parts = [level.split(" | ") if len(fit.groups) > 1 else [level] for level in fit.levels]
     for j, g in enumerate(fit.groups):
-        if g in frame.columns and pd.api.types.is_float_dtype(frame[g]):
+        col = frame[g] if g in frame.columns else None
+        if isinstance(getattr(col, "dtype", None), pd.CategoricalDtype) and \
+                pd.api.types.is_float_dtype(col.cat.categories):
+            col = col.astype(float)  # a categorical of floats reads as its floats
+        if col is not None and pd.api.types.is_float_dtype(col):
             known = {p[j] for p in parts}
-            whole = {v: str(int(v)) for v in frame[g].dropna().unique()
+            whole = {v: str(int(v)) for v in col.dropna().unique()
                      if np.isfinite(v) and float(v).is_integer() and str(v) not in known and str(int(v)) in known}
             if whole:
-                frame = frame.assign(**{g: frame[g].astype(object).map(lambda v, w=whole: w.get(v, v))})
+                frame = frame.assign(**{g: col.astype(object).map(lambda v, w=whole: w.get(v, v))})
     columns = _predictor_columns(fit.config)
     lacking = [c for c in columns if c not in frame.columns]
     if not lacking or any(g not in frame.columns for g in fit.groups) or frame.empty:

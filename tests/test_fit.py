@@ -269,6 +269,14 @@ def test_fit_option_errors(flat_runs, kwargs, match):
         bs.fit("chinchilla", runs, **kwargs)
 
 
+def test_draws_too_many_for_memory_are_refused_before_compiling(flat_runs):
+    """num_samples=10**8 ended in JAX's out-of-memory error after compiling, naming bytes rather than the option."""
+    with pytest.raises(MemoryError, match=r"the draws would take about \d+ GiB \(2 chains x 1000000000 draws x \d+ "
+                                          r"values\), more than this machine's \d+ GiB: lower num_samples or "
+                                          r"num_chains, or pass log_likelihood=False"):
+        bs.fit("chinchilla", flat_runs, num_chains=2, num_samples=10**9, progress_bar=False)
+
+
 def test_warm_start_fit_records_it_and_passes_its_checks(flat_runs):
     """``warm_start=True`` reaches the sampler (fewer warm-up gradients than the same fit without it), is saved in
     the fit's options and named in the report's sampler line."""
@@ -716,6 +724,8 @@ def test_a_float_group_label_names_the_fitted_integer_group(group_runs):
     assert "new_groups" not in floats.attrs
     pd.testing.assert_frame_equal(floats.drop(columns="group"), fit.predict(at, seed=2).drop(columns="group"))
     assert fit.predict(at.assign(group=[11.5, 13.0])).attrs["new_groups"] == ["11.5"]  # not a whole number
+    categories = fit.predict(at.assign(group=pd.Categorical([11.0, 13.0])), seed=2)  # a categorical of floats too
+    assert "new_groups" not in categories.attrs and (categories["q50"].to_numpy() == floats["q50"].to_numpy()).all()
 
 
 def test_predict_warns_about_inputs_far_outside_the_fitted_range(flat_fit):
