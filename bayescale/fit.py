@@ -1059,14 +1059,6 @@ def _fell_back(refit: Fit, failed: Fit) -> Fit:
     return refit
 
 
-def _not_kept_line(attempts: Sequence[Mapping[str, Any]]) -> str:
-    """Say which refits did worse than the fit kept (``meta["refit_not_kept"]``), in a line."""
-    return "; ".join(
-        f"a refit with {_SAMPLER_NAMES.get(a['sampler'], a['sampler'])} at target accept {a['target_accept_prob']} "
-        f"did worse ({len(a['problems'])} check(s) failed, max R-hat {a['max_r_hat']:.3g}) and was not kept"
-        for a in attempts)
-
-
 def _attempt(fit_: Fit) -> dict[str, Any]:
     """One fit of a fallback's tries, as its ``meta`` records it."""
     options = fit_.meta["options"]
@@ -1124,6 +1116,8 @@ def _failure_hint(failed: Sequence[Fit]) -> str:
         hint = _WARM_START_HINT if any(o.get("warm_start") for o in options) else ""
     worse = next((f.meta["refit_not_kept"] for f in failed if f.meta.get("refit_not_kept")), None)
     if worse:
+        from bayescale.report import _not_kept_line
+
         hint += (f"; {_not_kept_line(worse)}, which points to a warm-up too short to adapt (raise num_warmup) or "
                  "a posterior to reparameterise")
     pooled = next((f for f in failed if _pools_everything(f)), None)
@@ -2177,7 +2171,7 @@ class Fit:
     @property
     def fallback_note(self) -> str:
         """``"; refit after ..."``: the failed fits this one replaced (``fallback=True``), or ``""`` when none."""
-        from bayescale.report import _fallback_line
+        from bayescale.report import _fallback_line, _not_kept_line
 
         tries = self.meta.get("fallback_from")
         note = f"; refit after {_fallback_line(tries)}" if tries else ""

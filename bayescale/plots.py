@@ -99,6 +99,22 @@ def _beyond_data(ax, largest: float, c: np.ndarray) -> None:
                    label=f"beyond the largest fitted run ({largest:.2g} FLOPs)")
 
 
+def _loss_opt_panel(ax, fit, c: np.ndarray, k: float, largest: float, group: str | None = None) -> None:
+    """Draw the posterior of the compute-optimal loss L*(C) over budgets ``c`` as a 90% band on log axes.
+
+    The budgets past ``largest`` (the largest fitted run's compute) are shaded; the runs are the caller's to draw
+    first (the y axis' ticks follow what is drawn). :func:`plot_loss_vs_compute` and the report's per-group panels.
+    """
+    alloc = fit.optimal_allocation(c, quantiles=(0.05, 0.5, 0.95), flops_per_param_token=k, group=group)
+    _band(ax, c, alloc, "loss_opt", "C3", "compute-optimal loss L*(C)")
+    _beyond_data(ax, largest, c)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"compute C = {k:g} N D (FLOPs)")
+    ax.set_ylabel(fit.law.target)
+    _readable_log_y(ax)
+
+
 def _frontier_law(fit, fn: str) -> None:
     """Refuse a fit whose law has no compute frontier (inputs ``n`` and ``d``) for ``fn``."""
     _need(fit, "Fit", fn, "; for a chain's stage, pass chain_fit.stages[target]")
@@ -190,19 +206,12 @@ def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[f
     compute = k * runs["n"].to_numpy(float) * runs["d"].to_numpy(float)
     largest = _largest_compute(fit, k)
     c = np.geomspace(compute.min(), compute.max() * 100, 40) if c is None else _sorted_budgets(c)
-    alloc = fit.optimal_allocation(c, quantiles=(0.05, 0.5, 0.95), flops_per_param_token=k, group=group)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     sc = ax.scatter(compute, runs[target], c=np.log10(runs["n"].to_numpy(float)), cmap="viridis", s=14, zorder=3,
                     label="runs (colour: model size)")
     bar = fig.colorbar(sc, ax=ax, label="model size N (parameters)")
     _size_ticks(bar, *sc.get_clim())
-    _band(ax, c, alloc, "loss_opt", "C3", "compute-optimal loss L*(C)")
-    _beyond_data(ax, largest, c)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(f"compute C = {k:g} N D (FLOPs)")
-    ax.set_ylabel(target)
-    _readable_log_y(ax)
+    _loss_opt_panel(ax, fit, c, k, largest, group)
     ax.set_title(f"{fit.law.name}{_group_title(group)}: runs and posterior L*(C)")
     ax.legend(fontsize=8, loc="upper right")
     return _save(fig, path)

@@ -174,21 +174,30 @@ def _sampler_line(opts, warmup_depth, warm_started: int | None = None) -> str:
             f"({warmup_depth} in warm-up){start}, {precision}")
 
 
+#: How the fallback's lines name the sampler of each try (progress lines use bayescale.fit._SAMPLER_NAMES).
+_ATTEMPT_NAMES = {"nuts": "NUTS", "chees": "ChEES-HMC"}
+
+
 def _fallback_line(attempts) -> str:
     """Describe the failed fits that a fit replaced (``fit.meta["fallback_from"]``, ``fallback=True``)."""
     if isinstance(attempts, Mapping):  # fits saved before 2026-12-05 recorded one ChEES attempt as a mapping
         attempts = [attempts]
-    names = {"nuts": "NUTS", "chees": "ChEES-HMC"}
     return "; then ".join(
-        f"{names.get(a['sampler'], a['sampler'])}"
+        f"{_ATTEMPT_NAMES.get(a['sampler'], a['sampler'])}"
         + (f" at target accept {a['target_accept_prob']}" if "target_accept_prob" in a else "")
         + f" failed: {', '.join(p.split(':')[0] for p in a['problems'])}"
         for a in attempts)
 
 
-def _context(fit, report, figures, title) -> dict:
-    from bayescale.fit import _not_kept_line
+def _not_kept_line(attempts) -> str:
+    """Describe the refits that did worse than the fit kept (``fit.meta["refit_not_kept"]``), in a line."""
+    return "; ".join(
+        f"a refit with {_ATTEMPT_NAMES.get(a['sampler'], a['sampler'])} at target accept {a['target_accept_prob']} "
+        f"did worse ({len(a['problems'])} check(s) failed, max R-hat {a['max_r_hat']:.3g}) and was not kept"
+        for a in attempts)
 
+
+def _context(fit, report, figures, title) -> dict:
     runs = fit.runs()
     law = fit.law
     meta = fit.meta
@@ -514,7 +523,7 @@ def _predictive_panel(ax, fit, runs: pd.DataFrame, grid: pd.DataFrame, label: st
 def _grouped_law_figure(fit, runs: pd.DataFrame, x: np.ndarray, label: str, hi: float, at, frontier: bool):
     """One panel per group (the first :data:`MAX_LAW_GROUPS`): its runs and its own curve with the 90% band."""
     from bayescale.fit import _predictor_columns
-    from bayescale.plots import _band, _beyond_data, _readable_log_y
+    from bayescale.plots import _loss_opt_panel
 
     plt = _pyplot()
     law = fit.law
@@ -526,16 +535,9 @@ def _grouped_law_figure(fit, runs: pd.DataFrame, x: np.ndarray, label: str, hi: 
     for i, (ax, level) in enumerate(zip(axes.flat, levels, strict=False)):
         mine = key == level
         if frontier:
-            c = np.geomspace(x.min(), hi, 40)
-            alloc = fit.optimal_allocation(c, quantiles=(0.05, 0.5, 0.95), group=level)
-            _band(ax, c, alloc, "loss_opt", "C3", "compute-optimal loss L*(C)")
-            _beyond_data(ax, float(x[mine].max()), c)
             ax.scatter(x[mine], runs[law.target].to_numpy()[mine], s=12, color="k", zorder=3, label="runs")
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            _readable_log_y(ax)
-            ax.set_xlabel(label)
-            ax.set_ylabel(law.target)
+            _loss_opt_panel(ax, fit, np.geomspace(x.min(), hi, 40), fit.meta["options"]["flops_per_param_token"],
+                            float(x[mine].max()), level)
         else:  # the group's own curve: its label and group-level predictors beside each point
             first = runs[mine].iloc[0]
             grid = _input_grid(fit, x, hi, at).assign(**{col: first[col] for col in
