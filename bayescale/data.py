@@ -380,7 +380,8 @@ def validate_runs(
         fewer tokens than parameters, a compute column inconsistent with ``k n d``, losses above 20 nats (likely
         perplexities). Runs that share inputs but differ in the target are kept as replicates and recorded in
         ``notes``, with a warning only when a label column (not one named like a seed or run id) tells every such
-        set apart, as a forgotten ``groups=`` column would.
+        set apart, as a forgotten ``groups=`` column would. Scores below their run's chance level (for a law with
+        a chance-level input) are recorded in ``notes`` too: the law cannot go below it.
 
     Examples
     --------
@@ -632,6 +633,16 @@ def validate_runs(
                     f"{col!r} is weakly identified from such a range (and a floor hardly at all), so those "
                     "posteriors will lean on their priors and extrapolations in it will be wide"
                 )
+    chance_cols = [c for c in law.inputs if law.is_level_input(c) and "chance" in law.inputs[c].lower()]
+    if require_target and law.link == "logit" and chance_cols:
+        below = out[law.target] < out[chance_cols[0]]
+        if below.any():  # recorded, not warned: small models on hard tasks often score a little under chance
+            notes.append(
+                f"{int(below.sum())} run(s) score below their chance level {chance_cols[0]!r} "
+                f"({_rows(out.index[below])}; lowest {out[law.target][below].min():.3g}), where law {law.name!r} "
+                "cannot go: it reads them as noise below its floor; if a task's chance level is lower than given "
+                "(more answer options), correct that column"
+            )
     if require_target and law.target == "loss" and out["loss"].max() > _LOSS_CEILING:
         warn(
             f"column 'loss' reaches {out['loss'].max():.4g}, above any cross-entropy in nats ({_LOSS_CEILING:g} "

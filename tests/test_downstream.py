@@ -99,6 +99,21 @@ def test_chance_levels_are_fractions_from_zero_up_to_one():
         fit.predict({"loss": [1.0], "chance": [25.0]})
 
 
+def test_scores_below_their_chance_level_are_recorded():
+    """OLMo's ladder scores 0.223 on ARC-Challenge (chance 0.25): the law cannot go there, and nothing said so."""
+    law = bs.get_law("sigmoid_transfer_chance")
+    runs = pd.DataFrame({"loss": [0.8, 1.0, 1.4, 2.0, 0.8, 1.4], "chance": [0.25] * 4 + [0.5] * 2,
+                         "acc": [0.61, 0.48, 0.31, 0.223, 0.81, 0.49]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # recorded, not warned
+        table = bs.validate_runs(runs, law)
+    assert table.notes == ("2 run(s) score below their chance level 'chance' (rows 3, 5; lowest 0.223), where law "
+                           "'sigmoid_transfer_chance' cannot go: it reads them as noise below its floor; if a task's "
+                           "chance level is lower than given (more answer options), correct that column",)
+    assert bs.validate_runs(runs.assign(acc=runs["acc"].clip(lower=0.51)), law).notes == ()
+    assert bs.validate_runs(runs[["loss", "chance"]], law, require_target=False).notes == ()
+
+
 def test_the_default_ladder_spans_the_sigmoids_rise():
     """At the prior's median midpoint the default design (half to 1.5 times the example loss) crosses the rise; at
     an example loss of 3 it sat on the chance floor (10 of 12 runs within 0.016 of 0.25)."""
