@@ -545,8 +545,9 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
     """Posterior of the compute-optimal model size N*, tokens D* and loss L* at compute budgets C = k N D.
 
     Uses the law's closed form when its spec has one (Chinchilla, Hoffmann et al. 2022 Eq. 4), otherwise
-    minimises the law along each iso-FLOP line for every posterior draw (log-spaced grid over eight decades around
-    the balanced point, refined by a parabola through the three best points).
+    minimises the law along each iso-FLOP line for every posterior draw (a log-spaced grid over every split of the
+    budget, from one parameter to one token, searched again between each draw's best point's neighbours, then
+    refined by a parabola through the three best points).
 
     Parameters
     ----------
@@ -612,24 +613,31 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
 def _numeric_optimum(law, budget, k, p, fixed, grid_size):
     """Compute-optimal ``(n, d, loss)`` per draw at ``budget``, on a grid of ``grid_size`` model sizes.
 
-    The grid's best point is refined by a parabola through it and its neighbours. One compiled program per law and
-    shapes of the draws (run op by op, JAX compiled each of its operations on its own at a process's first call).
+    The grid spans every split of the budget, from one parameter (``d = C / k``) to one token; each draw's best
+    point is searched again on a grid as fine between its neighbours, then refined by a parabola through the best
+    point and its neighbours. (A grid of eight decades around the balanced point pinned the draws whose optimum
+    lay beyond it to its edge: a posterior's tail, cut without a word.) One compiled program per law and shapes of
+    the draws (run op by op, JAX compiled each of its operations on its own at a process's first call).
     """
     m = budget / k
-    log_n = jnp.linspace(0.5 * jnp.log(m) - 4 * np.log(10), 0.5 * jnp.log(m) + 4 * np.log(10), grid_size)[None, :]
 
     def loss_at(ln):
         n = jnp.exp(ln)
         x = {"n": n, "d": m / n, **{key: jnp.asarray(v) for key, v in fixed.items()}}
         return law.fn(*[x[name] for name in law.inputs], **p)
 
+    coarse = jnp.linspace(0.0, jnp.log(m), grid_size)[None, :]
+    i = jnp.argmin(loss_at(coarse), axis=1)
+    lo = coarse[0, jnp.maximum(i - 1, 0)]
+    hi = coarse[0, jnp.minimum(i + 1, grid_size - 1)]
+    log_n = lo[:, None] + (hi - lo)[:, None] * jnp.linspace(0.0, 1.0, grid_size)[None, :]  # draws x grid
     grid = loss_at(log_n)
-    i = jnp.clip(jnp.argmin(grid, axis=1), 1, grid_size - 2)
-    h = log_n[0, 1] - log_n[0, 0]
-    y0, y1, y2 = (jnp.take_along_axis(grid, (i + s)[:, None], axis=1)[:, 0] for s in (-1, 0, 1))
+    j = jnp.clip(jnp.argmin(grid, axis=1), 1, grid_size - 2)
+    h = (hi - lo) / (grid_size - 1)
+    y0, y1, y2 = (jnp.take_along_axis(grid, (j + s)[:, None], axis=1)[:, 0] for s in (-1, 0, 1))
     denom = y0 - 2 * y1 + y2
     shift = jnp.where(denom > 0, 0.5 * h * (y0 - y2) / jnp.where(denom > 0, denom, 1.0), 0.0)
-    best = log_n[0, i] + jnp.clip(shift, -h, h)
+    best = jnp.take_along_axis(log_n, j[:, None], axis=1)[:, 0] + jnp.clip(shift, -h, h)
     n_opt = jnp.exp(best)
     l_opt = loss_at(best[:, None])[:, 0]
     return n_opt, m / n_opt, l_opt

@@ -791,6 +791,32 @@ def test_optimal_allocation_closed_form_matches_numeric(flat_fit):
     assert c8.loc[c8["quantity"] == "n_opt", "q50"].iloc[0] < c6.loc[c6["quantity"] == "n_opt", "q50"].iloc[0]
 
 
+def test_numeric_optimum_finds_optima_far_from_the_balanced_point():
+    """The search covered eight decades of N around sqrt(C / k), so tokens per parameter stopped at 1e-8 and 1e8:
+    a wide posterior's draws beyond were pinned to the edge, and its tail cut (a 4-run fit's q95 1e8, not 2.3e10)."""
+    import jax
+    import jax.numpy as jnp
+
+    from bayescale.predict import _numeric_optimum
+
+    law = bs.get_law("chinchilla")
+    alpha = np.array([0.05, 0.1, 0.34, 0.5, 0.9, 0.34])
+    beta = np.array([0.9, 0.5, 0.28, 0.1, 0.05, 0.37])
+    params = {"e": np.full(6, 1.7), "a": np.array([400.0, 400.0, 406.0, 400.0, 50.0, 3e4]),
+              "b": np.array([400.0, 2e3, 411.0, 400.0, 1e4, 5.0]), "alpha": alpha, "beta": beta}
+    with jax.enable_x64(True):
+        p = {k: jnp.asarray(v)[:, None] for k, v in params.items()}
+        closed = [np.asarray(x).ravel() for x in law.optimum(5.76e23, 6.0, **p)]
+        numeric = [np.asarray(x).ravel() for x in _numeric_optimum(law, 5.76e23, 6.0, p, {}, 801)]
+    ratio = closed[1] / closed[0]
+    assert ratio.min() < 1e-8 and ratio.max() > 1e8  # beyond the old search's edges, both ways
+    inside = (closed[0] > 1) & (closed[1] > 1)  # an optimum below one parameter or token is at that edge
+    assert inside.sum() >= 4
+    np.testing.assert_allclose(numeric[0][inside], closed[0][inside], rtol=1e-6)
+    np.testing.assert_allclose(numeric[2], np.minimum(closed[2], numeric[2]), rtol=1e-12)  # never above the optimum
+    np.testing.assert_allclose(numeric[2][inside], closed[2][inside], rtol=1e-12)
+
+
 def test_allocation_errors(flat_fit):
     for bad, shown in ((-1.0, r"\[-1.0\]"), ("100 FLOPs", r"\['100 FLOPs'\]"), (None, r"\[None\]"), ([], r"\[\]")):
         with pytest.raises(ValueError, match=r"c must be compute budgets in FLOPs, each a finite number > 0 \(at least "
