@@ -130,7 +130,7 @@ class FitFileError(OSError):
 
 
 class FitManyError(RuntimeError):
-    """A call of :func:`fit_many` failed part way (out of memory, a lost worker, ...): the fits done are kept.
+    """A call of :func:`fit_many` failed part way (out of memory, a Dask call failing past its retries): fits kept.
 
     Attributes
     ----------
@@ -812,7 +812,10 @@ def fit_many(
         pooling) go to separate calls.
     client : dask.distributed.Client, optional
         Run the batches on a Dask cluster (``pip install 'bayescale[distributed]'``): each worker fits whole
-        batches with its own compiled program. Without it everything runs in this process.
+        batches with its own compiled program. Without it everything runs in this process. With it the default
+        ``batch_size`` also shares the fits out so that every worker gets a call (no more fits a call than the
+        fits over the workers); the calls are cut by this process's backend (``docs/speed.md``, "Past one
+        machine").
     host_workers : int, optional
         Worker processes (loky) that compute each call's R-hat and ESS while this process builds its fits'
         DataTrees; 0 computes them here. Default: 0 on a CPU, whose cores sample the next call meanwhile; on an
@@ -835,8 +838,9 @@ def fit_many(
     Raises
     ------
     FitManyError
-        When a call fails part way (out of memory, a lost Dask worker): its ``fits`` hold the fits that had
-        finished, its ``failed`` the names of the others, and the original error is its ``__cause__``.
+        When a call fails part way (out of memory; on a Dask cluster, a call that fails for good after Dask's own
+        retries, or a client closed): its ``fits`` hold the fits that had finished, its ``failed`` the names of the
+        others, and the original error is its ``__cause__``.
 
     Examples
     --------
@@ -881,7 +885,7 @@ def fit_many(
     if problems:
         raise RunTableError(problems, "the runs tables")
     names = list(tables)
-    batches = _batches(preps, range(len(preps)), batch_size or _default_batch_size(preps, opts), opts)
+    batches = _batches(preps, range(len(preps)), batch_size or _default_batch_size(preps, opts, client), opts)
     progress = _default_progress() if progress_bar is None else progress_bar
 
     def run(batches, opts_):
@@ -892,14 +896,15 @@ def fit_many(
             return _pipelined(batches, args, workers)
         from dask.distributed import as_completed
 
-        futures = {client.submit(_run_batch, *args(b), pure=False): b for b in batches}
-
-        def remote():
+        def remote():  # submitted here, inside gather's try: a cluster lost before a refit keeps the fits done
+            futures: dict = {}
             try:
+                futures.update({client.submit(_run_batch, *args(b), pure=False): b for b in batches})
                 for fut in as_completed(list(futures)):
                     yield futures[fut], fut.result()
             finally:  # after a failed call, the calls still queued or running are not left to the cluster
-                client.cancel([f for f in futures if not f.done()])
+                with contextlib.suppress(Exception):  # a closed client cannot cancel: the error is the call's
+                    client.cancel([f for f in futures if not f.done()])
 
         return remote()
 
@@ -928,7 +933,7 @@ def fit_many(
     failed = [i for i in range(len(names)) if not results[i].diagnostics.ok]
     tried = opts
     while fallback and failed and (careful := _fallback_options(tried)) is not None:  # in batches of one structure
-        size = batch_size or _default_batch_size([preps[i] for i in failed], careful)
+        size = batch_size or _default_batch_size([preps[i] for i in failed], careful, client)
         refits: dict[int, Fit] = {}
         if progress:
             print(f"bayescale: {len(failed)} of {len(names)} fits failed a check; refitting them with "
@@ -1366,8 +1371,11 @@ def _slots(data: ModelData) -> int:
 
 
 def _check_client(client) -> None:
-    """Refuse a ``client=`` that is not a Dask client (an address, say), before any work."""
-    if client is None or callable(getattr(client, "submit", None)):
+    """Refuse a ``client=`` that is not a Dask client (an address or another executor, say), before any work."""
+    if client is None:
+        return
+    distributed = sys.modules.get("distributed")  # loaded whenever a Client exists
+    if distributed is not None and isinstance(client, distributed.Client):
         return
     fix = (f"connect first: from dask.distributed import Client; client = Client({client!r})"
            if isinstance(client, str) else "pass a dask.distributed.Client, or None to fit in this process")
@@ -1439,13 +1447,29 @@ _BATCH_BYTES = 4 * 2**30
 _ACCELERATOR_MAX_BATCH = 400
 
 
-def _default_batch_size(preps: Sequence[_Prepared], opts: _Options) -> int:
-    """``fit_many``'s default fits per call: 32 on CPU; on an accelerator what fits in ``_BATCH_BYTES``, <= 400."""
+def _default_batch_size(preps: Sequence[_Prepared], opts: _Options, client=None) -> int:
+    """``fit_many``'s default fits per call: 32 on CPU; on an accelerator what fits in ``_BATCH_BYTES``, <= 400.
+
+    With a Dask ``client``, no more than shares every worker a call: at 32, a cluster of 8 workers given 60 fits
+    ran them all on one worker.
+    """
     if jax.default_backend() == "cpu":
-        return 32
-    values = max(int(np.size(p.data.y)) for p in preps) + 64  # log-likelihoods, plus room for parameters and stats
-    per_fit = opts.num_chains * opts.num_samples * values * (8 if opts.precision == "float64" else 4)
-    return int(np.clip(_BATCH_BYTES // per_fit, 1, _ACCELERATOR_MAX_BATCH))
+        size = 32
+    else:
+        values = max(int(np.size(p.data.y)) for p in preps) + 64  # log-likelihoods, plus parameters and stats
+        per_fit = opts.num_chains * opts.num_samples * values * (8 if opts.precision == "float64" else 4)
+        size = int(np.clip(_BATCH_BYTES // per_fit, 1, _ACCELERATOR_MAX_BATCH))
+    if client is None:
+        return size
+    try:
+        workers = len(client.nthreads())
+    except Exception:  # a closed client or lost scheduler: submitting the call says so, keeping the fits done
+        return size
+    if not workers:
+        warnings.warn("the Dask cluster has no workers yet: fit_many waits until some join (start them, or scale "
+                      "the cluster up)", RuntimeWarning, skip_file_prefixes=_PACKAGE_DIRS)
+        return size
+    return max(1, min(size, -(-len(preps) // workers)))
 
 
 def _batches(preps: Sequence[_Prepared], indices: Iterable[int], batch_size: int, opts: _Options

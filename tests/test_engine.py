@@ -14,6 +14,8 @@ import textwrap
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -598,7 +600,8 @@ def test_fit_many_bad_input_names_the_fit_and_the_fix():
                                          r"runs.reset_index\(\)"):
         bs.fit_many("chinchilla", runs.set_index("task"), by="task")
     for client, fix in (("tcp://localhost:8786", r"connect first: .*Client\('tcp://localhost:8786'\)"),
-                        (object(), "pass a dask.distributed.Client, or None")):
+                        (object(), "pass a dask.distributed.Client, or None"),
+                        (ThreadPoolExecutor(1), "pass a dask.distributed.Client, or None")):  # it cannot cancel
         with pytest.raises(TypeError, match=rf"client must be a dask.distributed.Client, got .*; {fix}"):
             bs.fit_many("chinchilla", runs, by="task", client=client)
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
@@ -855,6 +858,40 @@ def test_fit_many_on_a_local_dask_cluster():
         np.testing.assert_allclose(remote[name].tree.posterior["alpha"].values,
                                    local[name].tree.posterior["alpha"].values, rtol=1e-9)
         assert remote[name].diagnostics.max_r_hat < 1.1
+
+
+@pytest.mark.slow
+def test_a_cluster_lost_before_the_refits_keeps_the_fits_done(monkeypatch):
+    """The refits' calls were submitted outside the step that keeps finished fits: a client closed after the first
+    pass raised Dask's ClosedClientError, and every fit of the first pass was lost."""
+    distributed = pytest.importorskip("distributed")
+    runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(2)], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dask's start-up chatter
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            careful = fit_module._fallback_options
+            monkeypatch.setattr(fit_module, "_fallback_options", lambda o: (client.close(), careful(o))[1])
+            with pytest.raises(bs.FitManyError, match=r"a call of fit_many failed \(ClosedClientError: .*\); 2 of "
+                                                      r"2 fits had finished.*\(the refits of failed fits were under "
+                                                      r"way\)") as err:
+                bs.fit_many("chinchilla", runs, by="task", client=client, seed=0, num_chains=2, num_warmup=50,
+                            num_samples=30, progress_bar=False)  # 30 draws fail the ESS check: refits follow
+    assert list(err.value.fits) == ["t0", "t1"] and err.value.failed == []
+    assert all(f.summary().shape[0] > 0 for f in err.value.fits.values())
+
+
+def test_default_calls_share_the_fits_out_over_a_clusters_workers():
+    """At 32 fits a call on CPU, a cluster of 8 workers given 60 fits ran them all on one worker."""
+    preps = [None] * 60
+    opts = fit_module._options(4, 1000, 1000, 0.8, 10, "float64", 6.0, None, None, "nuts")
+    cluster = SimpleNamespace(nthreads=lambda: {f"w{i}": 1 for i in range(8)})
+    assert fit_module._default_batch_size(preps, opts) == 32
+    assert fit_module._default_batch_size(preps, opts, cluster) == 8
+    assert fit_module._default_batch_size(preps[:5], opts, cluster) == 1
+    assert fit_module._default_batch_size(preps * 10, opts, cluster) == 32
+    with pytest.warns(RuntimeWarning, match="the Dask cluster has no workers yet: fit_many waits until some join"):
+        assert fit_module._default_batch_size(preps, opts, SimpleNamespace(nthreads=dict)) == 32
 
 
 def test_a_failed_call_keeps_the_fits_done(monkeypatch):
