@@ -322,6 +322,15 @@ def _check_counts(out: pd.DataFrame, law: Law, items: str, problems: list[str], 
                 "score, or fit it as a fraction (likelihood='beta')")
 
 
+def _unnamed_clashes(index: pd.Index, columns) -> pd.Index:
+    """``index`` without the names of its levels that are also column names (``set_index("group", drop=False)``).
+
+    pandas refuses to group by a name that is both, so each later step grouping runs by column would fail.
+    """
+    names = [None if name is not None and name in columns else name for name in index.names]
+    return index if names == list(index.names) else index.set_names(names)
+
+
 def validate_runs(
     runs,
     law: Law | str,
@@ -461,7 +470,7 @@ def validate_runs(
     # SBC validate thousands of small tables
     out = pd.DataFrame({col: _numeric(frame[col], col, problems, suffixes=col in law.inputs or col in keep).to_numpy()
                         for col in value_cols + ([noise] if noise and noise not in missing else [])},
-                       index=frame.index)
+                       index=_unnamed_clashes(frame.index, frame.columns))
     for col in value_cols:
         values = out[col].to_numpy()
         finite = np.isfinite(values)
@@ -649,7 +658,11 @@ def validate_runs(
             "would be a uniform guess over half a billion tokens): if these are perplexities, fit their log, "
             "runs['loss'] = np.log(runs['loss'])"
         )
-    for col, floor in (("n", SIZE_FLOOR), ("d", SIZE_FLOOR), ("u", SIZE_FLOOR)):
+    def scale(col: str) -> float:  # raw counts per unit of a size the law declares in millions, billions...
+        return law.unit_scale(col) if col in law.inputs else 1.0
+
+    for col in ("n", "d", "u"):
+        floor = SIZE_FLOOR / scale(col)
         if col in out.columns and out[col].max() < floor:
             warn(
                 f"column {col!r} looks like it is in millions or billions (largest value {out[col].max():.4g}); "
@@ -674,7 +687,7 @@ def validate_runs(
                 f"millions or billions, write them as raw counts ({_UNIT_WORDS[col]}), e.g. 70B or 7e10 for 70 "
                 "billion"
             )
-    if "c" in out.columns and out["c"].max() < _FLOPS_FLOOR:
+    if "c" in out.columns and out["c"].max() * scale("c") < _FLOPS_FLOOR:
         warn(
             f"column 'c' does not look like FLOPs (largest value {out['c'].max():.4g}); compute budgets are raw "
             "FLOPs: from PF-days multiply by 8.64e19, e.g. runs['c'] * 8.64e19"
@@ -690,7 +703,7 @@ def validate_runs(
 
     n, d = column("n"), column("d")
     if n is not None and d is not None:
-        few = d < n
+        few = d * scale("d") < n * scale("n")
         if few.any():
             warn(
                 f"{int(few.sum())} run(s) have fewer training tokens than parameters ({_rows(out.index[few])}); "
@@ -698,7 +711,7 @@ def validate_runs(
             )
         c = column("c")
         if c is not None:
-            ratio = c / (flops_per_param_token * n * d)
+            ratio = c * scale("c") / (flops_per_param_token * n * scale("n") * d * scale("d"))
             off = np.isfinite(ratio) & ((ratio > 1.5) | (ratio < 1 / 1.5))
             if off.any():
                 warn(

@@ -454,7 +454,10 @@ def _budget_line(c: float, k: float, d_inf: float, grid_size: int, bounds=None) 
 
 def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, unique_tokens=None, group=None, k=6.0,
                     grid_size=801, bounds=None):
-    """Lay the budget line ``k N D + 2 N D_inf = C`` on a log grid of N; evaluate the law there for every draw."""
+    """Lay the budget line ``k N D + 2 N D_inf = C`` on a log grid of N; evaluate the law there for every draw.
+
+    ``N``, ``D`` and ``D_inf`` are in the law's units (:meth:`~bayescale.Law.unit_scale`), ``C`` in FLOPs.
+    """
     law = fit.law
     if np.ndim(compute) != 0:
         raise TypeError(f"compute is one budget in FLOPs, got {compute!r}: call once per budget "
@@ -468,21 +471,24 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
         raise ValueError(f"grid_size must be an integer of at least 3 (points of N on the budget line), got "
                          f"{grid_size!r}")
     _warn_compute_units(c)
+    flops, c = c, c / law.flops(1.0, 1.0, 1.0)  # k N D + 2 N D_inf = C in the law's units (D_inf in its d's)
     if n is not None and d is not None:
         raise ValueError("fix n or d, not both: the budget decides the other")
     n, d, unique_tokens = (None if v is None else _size_value(v, name)
                            for v, name in ((n, "n"), (d, "d"), (unique_tokens, "unique_tokens")))
     for name, value in (("n", n), ("d", d), ("unique_tokens", unique_tokens)):
-        if value is not None and value < SIZE_FLOOR:  # the floor validate_runs applies to a run's sizes
+        x = "u" if name == "unique_tokens" else name
+        if value is not None and value * (law.unit_scale(x) if x in law.inputs else 1.0) < SIZE_FLOOR:
+            # the floor validate_runs applies to a run's sizes
             warnings.warn(f"{name}={value:g} looks like millions or billions; sizes are raw counts (7e9 or '7B' for "
                           "7 billion)", DataWarning, stacklevel=3)
     others = set(law.inputs) - {"n", "d"}
     if others - {"u"} or ("u" in others) != (unique_tokens is not None):
         raise ValueError(f"law {law.name!r} has inputs {list(law.inputs)}: give unique_tokens= exactly when it has "
                          "an input 'u'")
-    if d_inf > 0 and c / (2.0 * d_inf) < SIZE_FLOOR:  # the largest model whose inference the budget pays for
+    if d_inf > 0 and c / (2.0 * d_inf) * law.unit_scale("n") < SIZE_FLOOR:  # the largest model it pays inference for
         raise ValueError(f"inference_tokens={d_inf:.3g} alone costs 2 N x {d_inf:.3g} FLOPs, which the budget of "
-                         f"{c:.3g} FLOPs pays only for models under {c / (2.0 * d_inf):.3g} parameters, before any "
+                         f"{flops:.3g} FLOPs pays only for models under {c / (2.0 * d_inf):.3g} parameters, before any "
                          "training: raise compute, or lower inference_tokens (the tokens served over the model's "
                          "deployment)")
     if n is not None:
@@ -490,17 +496,17 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
     elif d is not None:
         grid_n = np.array([c / (k * float(d) + 2.0 * d_inf)])
         if grid_n[0] < 1:
-            raise ValueError(f"the budget {c:.3g} FLOPs with d={float(d):.3g} leaves n = {grid_n[0]:.3g} parameters "
-                             f"(C = {k:g} N D + 2 N D_inf): lower d, or raise compute")
+            raise ValueError(f"the budget {flops:.3g} FLOPs with d={float(d):.3g} leaves n = {grid_n[0]:.3g} "
+                             f"parameters (C = {k:g} N D + 2 N D_inf): lower d, or raise compute")
     else:
         grid_n = _budget_line(c, k, d_inf, grid_size, bounds)
     grid_d = (c - 2.0 * grid_n * d_inf) / (k * grid_n)
     if np.any(grid_d <= 0):
-        raise ValueError(f"the budget {c:.3g} FLOPs leaves no training tokens for n = {grid_n[grid_d <= 0][0]:.3g} "
+        raise ValueError(f"the budget {flops:.3g} FLOPs leaves no training tokens for n = {grid_n[grid_d <= 0][0]:.3g} "
                          f"with {d_inf:.3g} inference tokens")
     if n is not None and grid_d[0] < 1:
-        raise ValueError(f"the budget {c:.3g} FLOPs with n={float(n):.3g} leaves d = {grid_d[0]:.3g} training tokens "
-                         f"(C = {k:g} N D + 2 N D_inf): lower n, or raise compute")
+        raise ValueError(f"the budget {flops:.3g} FLOPs with n={float(n):.3g} leaves d = {grid_d[0]:.3g} training "
+                         f"tokens (C = {k:g} N D + 2 N D_inf): lower n, or raise compute")
     params = _cell_params(fit, group)
     inputs = {"n": grid_n, "d": grid_d}
     if unique_tokens is not None:
@@ -574,7 +580,7 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
         best = surface.min(axis=1, keepdims=True)
     else:  # the regret of the fixed size is against each draw's best on the whole budget line
         k, d_inf = float(flops_per_param_token), _one_number(inference_tokens, "inference_tokens")
-        free_n = _budget_line(c, k, d_inf, grid_size)
+        free_n = _budget_line(c / law.flops(1.0, 1.0, 1.0), k, d_inf, grid_size)
         free = {**inputs, "n": free_n, "d": (c - 2.0 * free_n * d_inf) / (k * free_n)}
         if "u" in free:
             free["u"] = np.full_like(free_n, free["u"][0])
@@ -600,7 +606,8 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
     rows = []
     for name, i in (("bayes", j), ("plug_in", jp)):
         v = surface[:, i]
-        row = {"allocation": name, "n": grid_n[i], "d": grid_d[i], "tokens_per_param": grid_d[i] / grid_n[i],
+        row = {"allocation": name, "n": grid_n[i], "d": grid_d[i],
+               "tokens_per_param": grid_d[i] * law.unit_scale("d") / (grid_n[i] * law.unit_scale("n")),
                "mean": float(v.mean())}
         row.update({col: float(x) for col, x in _quantiles(v, qs).items()})
         if objective == "quantile":  # the value the choice optimises
@@ -1009,8 +1016,8 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
         raise RunTableError(problems, "the candidates table")
     _warn_far_outside(fit, cand)  # sizes in millions or billions (70 for 70B), as predictions are checked
     k = _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
-    costs = cand[cost].to_numpy(float) if cost is not None else k * cand["n"].to_numpy(float) * cand["d"].to_numpy(
-        float)
+    costs = (cand[cost].to_numpy(float) if cost is not None else
+             law.flops(cand["n"].to_numpy(float), cand["d"].to_numpy(float), k))
     if np.any(~np.isfinite(costs) | (costs <= 0)):
         raise ValueError("every candidate's cost must be finite and > 0")
     grid_n, _, _, surface, _ = _budget_surface(fit, compute, inference_tokens=inference_tokens, group=group, k=k,
@@ -1180,8 +1187,7 @@ def replay(law, runs: pd.DataFrame, *, start: Sequence, compute: float, budget: 
         v = _law_values(full.law, {"n": np.array([choice["n"]]), "d": np.array([choice["d"]])}, full_params)
         return max(float(v.mean()) - ref_loss, 0.0)
 
-    cost = k * runs["n"].to_numpy(float) * runs["d"].to_numpy(float)
-    cost = pd.Series(cost, index=runs.index)
+    cost = pd.Series(full.law.flops(runs["n"].to_numpy(float), runs["d"].to_numpy(float), k), index=runs.index)
     rows = []
     first = fit_on(start)
     first_choice = allocate(first, compute, flops_per_param_token=k).choice

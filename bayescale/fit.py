@@ -347,6 +347,32 @@ def _warn_thin_independent_groups(law: Law, table: RunTable, modes: Mapping[str,
                       skip_file_prefixes=_PACKAGE_DIRS)
 
 
+def _noted_thin_data(law: Law, table: RunTable, held: Mapping[str, float]) -> RunTable:
+    """Warn, and note in the table (so that ``fit.check`` says it), when the runs cannot pin the law's parameters.
+
+    Fewer runs than the law's free parameters; or, for a law in ``n`` and ``d``, runs that all have about the same
+    tokens per parameter, so that ``n`` and ``d`` rise together and their terms trade against each other. Either
+    way the posterior there is mostly the prior's, which the trust checks then report as prior sensitivity.
+    """
+    notes = []
+    free = [p for p in law.params if p not in held]
+    if len(table.frame) <= len(free):
+        notes.append(f"{len(table.frame)} runs for the {len(free)} free parameters of law {law.name!r} ({free}) and "
+                     "its noise: the runs cannot pin them all down, so the posterior of some is mostly their prior's "
+                     "(what fit.check's prior-sensitivity findings then report); add runs, or hold parameters known "
+                     "from elsewhere at their values (fixed=)")
+    if {"n", "d"} <= set(law.inputs) and len(table.frame) > 2:
+        ratio = table.frame["d"].to_numpy(float) / table.frame["n"].to_numpy(float)
+        if ratio.max() < 1.5 * ratio.min():
+            notes.append(f"every run has about the same tokens per parameter (d/n from {ratio.min():.3g} to "
+                         f"{ratio.max():.3g}), so n and d rise together and law {law.name!r} cannot tell their "
+                         "effects apart: how the loss splits between them, and any compute-optimal allocation, "
+                         "rest on the priors; add runs at other d/n (e.g. 5 and 80 tokens per parameter)")
+    for msg in notes:
+        warnings.warn(msg, DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
+    return dataclasses.replace(table, notes=table.notes + tuple(notes)) if notes else table
+
+
 def _predictor_spec(law: Law, group_predictors, pool, groups) -> dict[str, list[str]]:
     """Check ``group_predictors=``: partially pooled parameters of the law, each with a list of columns."""
     if not group_predictors:
@@ -900,11 +926,12 @@ def fit_many(
             futures: dict = {}
             try:
                 futures.update({client.submit(_run_batch, *args(b), pure=False): b for b in batches})
-                for fut in as_completed(list(futures)):
+                for fut in as_completed(list(futures), loop=client.loop):  # a client not the default too
                     yield futures[fut], fut.result()
             finally:  # after a failed call, the calls still queued or running are not left to the cluster
                 with contextlib.suppress(Exception):  # a closed client cannot cancel: the error is the call's
                     client.cancel([f for f in futures if not f.done()])
+                futures.clear()  # an error kept by the caller holds this frame: let the cluster free the results
 
         return remote()
 
@@ -1125,6 +1152,13 @@ def _failure_hint(failed: Sequence[Fit]) -> str:
 
         hint += (f"; {_not_kept_line(worse)}, which points to a warm-up too short to adapt (raise num_warmup) or "
                  "a posterior to reparameterise")
+    exact = next((f for f in failed if _noise_collapsed(f) is not None), None)
+    if exact is not None:
+        hint += (f" The noise sd sigma has collapsed towards 0 (posterior median {_noise_collapsed(exact):.2g}, its "
+                 f"prior's scale {exact.config.sigma_scale:g}): the targets follow the law almost exactly (simulated "
+                 "without noise, or smoothed curves?), a posterior too narrow to sample well, which running longer "
+                 "does not mend; fit runs with their real noise, or give each run a known noise sd (noise= a "
+                 "column).")
     pooled = next((f for f in failed if _pools_everything(f)), None)
     if pooled is not None:
         free = [p for p in pooled.law.params if p not in pooled.config.fixed]
@@ -1134,6 +1168,20 @@ def _failure_hint(failed: Sequence[Fit]) -> str:
                  "between them are hard to sample. Pool only the parameters that differ between groups and share the "
                  f"rest, e.g. pool={{{example}}}.")
     return hint
+
+
+#: A residual sd whose posterior median is below this share of its prior's scale has collapsed (noiseless targets):
+#: losses' log residuals are about 0.004-0.03 against a scale of 0.1.
+COLLAPSED_NOISE = 0.01
+
+
+def _noise_collapsed(f: Fit) -> float | None:
+    """Return the posterior median of ``sigma`` if below :data:`COLLAPSED_NOISE` of its prior's scale, else None."""
+    post = f.tree.posterior
+    if "sigma" not in post or post["sigma"].ndim != 2:  # one sigma per group: not judged here
+        return None
+    median = float(np.median(post["sigma"].values))
+    return median if median < COLLAPSED_NOISE * f.config.sigma_scale else None
 
 
 def _pools_everything(f: Fit) -> bool:
@@ -1262,6 +1310,7 @@ def _prepare(law: Law, runs, *, groups, pool, pooling, likelihood, noise, sigma_
     held = _fixed_config(law, fixed, modes, predictors, named=set(pool) if isinstance(pool, Mapping) else set())
     modes.update({p: "shared" for p in held})  # a pool= string (or the default with groups) leaves fixed ones out
     _warn_thin_independent_groups(law, table, modes)
+    table = _noted_thin_data(law, table, held)
     cross_levels = _crossed_levels(table.frame, cross)
     config = ModelConfig(
         pool=modes, likelihood=likelihood, group_scale=group_scale,
@@ -1432,7 +1481,7 @@ def _split(runs, by, law: Law | None = None, groups=None) -> dict[Any, pd.DataFr
                              f"({same}), so their fits would be hard to tell apart, or one fit; give each fit one "
                              f"label of one type, e.g. runs[{c!r}] = runs[{c!r}].astype(str) (1 and '1' then name "
                              f"one fit, 1 and 1.0 two)")
-        key = cols[0] if len(cols) == 1 else cols
+        key = runs[cols[0]] if len(cols) == 1 else [runs[c] for c in cols]  # columns: an index level may share a name
         tables = {name: frame.drop(columns=cols) for name, frame in runs.groupby(key, sort=False)}
     if not tables:
         raise ValueError("no fits: runs is empty")
@@ -2596,12 +2645,13 @@ def _tree_depth_fix(max_tree_depth: int, warmup_tree_depth: int | None) -> str:
     after one capped at 9 or uncapped (``docs/speed.md``); warm-started, its draws took 18 leapfrog steps each.
     """
     fix = ("raise max_tree_depth or reparameterise (warm_start=True, NUTS in the Laplace approximation's whitened "
-           "coordinates, helps where some parameters are known far more precisely than others)")
+           "coordinates, helps where some parameters are known far more precisely than others; a hierarchical fit "
+           "whose groups each have many runs may sample better centred, pooling='centred')")
     if warmup_tree_depth is None or warmup_tree_depth >= max_tree_depth:
         return fix
     return (f"the warm-up's trees were capped at depth {warmup_tree_depth} (warmup_tree_depth), and a warm-up "
-            f"shallower than the draws need adapts badly: refit with warmup_tree_depth={max_tree_depth} first, "
-            f"then {fix}")
+            f"shallower or shorter than the draws need adapts badly: refit with warmup_tree_depth={max_tree_depth} "
+            f"(and, if num_warmup was below its default of 1000, a longer warm-up) first, then {fix}")
 
 
 def _fmt(d: Mapping[str, float], spec: str) -> str:

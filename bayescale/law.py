@@ -16,6 +16,7 @@ import functools
 import inspect
 import json
 import math
+import re
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -54,6 +55,9 @@ class _LawNotHere(LawSpecError):
 def _freeze(mapping: Mapping | None) -> Mapping:
     return MappingProxyType(dict(mapping or {}))
 
+
+#: Words of a unit that scale a raw count (:meth:`Law.unit_scale`).
+_SCALE_WORDS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 
 #: A prior on (0, inf) written out, for the errors that ask for one.
 _POSITIVE_EXAMPLE = "dist.LogNormal(math.log(2.0), 0.5) for a value near 2, 90% between 0.9 and 4.6"
@@ -541,6 +545,44 @@ class Law:
             True when neither :meth:`is_loss_input` nor :meth:`is_level_input` holds for ``x``.
         """
         return not (self.is_loss_input(x) or self.is_level_input(x))
+
+    def unit_scale(self, x: str) -> float:
+        """How many raw units one unit of input ``x`` is, by its unit's words: ``"millions of parameters"`` is 1e6.
+
+        Sizes are read as raw counts (parameters, tokens, FLOPs); a law may declare them in thousands, millions,
+        billions or trillions instead, and the data checks, default designs and compute budgets (``C = k N D`` in
+        raw counts) then convert.
+
+        Parameters
+        ----------
+        x : str
+            The name of one of the law's inputs.
+
+        Returns
+        -------
+        float
+            1e3, 1e6, 1e9 or 1e12 when the unit of ``x`` (lower-cased) names thousands, millions, billions or
+            trillions (as a word); else 1.
+        """
+        words = re.findall(r"[a-z]+", self.inputs[x].lower())
+        return next((scale for word, scale in _SCALE_WORDS.items() if word in words or f"{word}s" in words), 1.0)
+
+    def flops(self, n, d, k: float = 6.0):
+        """Training compute ``C = k N D`` in FLOPs of ``n`` parameters and ``d`` tokens in the law's units.
+
+        Parameters
+        ----------
+        n, d : array_like
+            Model sizes and training tokens, in the units of the law's inputs ``n`` and ``d``.
+        k : float
+            FLOPs per parameter and token (6: forward and backward passes).
+
+        Returns
+        -------
+        array_like
+            ``k n d`` times the raw counts per unit of each (:meth:`unit_scale`).
+        """
+        return k * self.unit_scale("n") * self.unit_scale("d") * n * d
 
     def to_link(self, y, xp=np):
         """Map target values to the likelihood's scale (``log``, ``logit`` or unchanged); ``xp`` is numpy or jnp.

@@ -125,7 +125,7 @@ def _frontier_law(fit, fn: str) -> None:
 
 def _largest_compute(fit, k: float) -> float:
     runs = fit.runs()
-    return float((k * runs["n"] * runs["d"]).max())
+    return float(fit.law.flops(runs["n"], runs["d"], k).max())
 
 
 def _flops_per_token(fit, k) -> float:
@@ -203,7 +203,7 @@ def plot_loss_vs_compute(fit, runs: pd.DataFrame | None = None, *, c: Sequence[f
         if missing or runs.empty:
             raise ValueError(f"runs= to draw needs rows with columns n, d and {target!r}; "
                              + (f"it lacks {missing}" if missing else "it has no rows"))
-    compute = k * runs["n"].to_numpy(float) * runs["d"].to_numpy(float)
+    compute = fit.law.flops(runs["n"].to_numpy(float), runs["d"].to_numpy(float), k)
     largest = _largest_compute(fit, k)
     c = np.geomspace(compute.min(), compute.max() * 100, 40) if c is None else _sorted_budgets(c)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -433,10 +433,10 @@ def plot_chain(chain_fit, *, at: pd.DataFrame | None = None, groups: Sequence[st
     ax = axes[0, 0]
     if {"n", "d"} <= set(first.inputs):
         k = chain_fit.stages[first.target].meta["options"]["flops_per_param_token"]
-        xname, xrun = "compute (FLOPs)", k * runs["n"] * runs["d"]
+        xname, xrun = "compute (FLOPs)", first.flops(runs["n"], runs["d"], k)
 
         def xof(frame):
-            return k * frame["n"] * frame["d"]
+            return first.flops(frame["n"], frame["d"], k)
     else:
         x0 = first.input_names[0]
         xname, xrun = f"{x0} [{first.inputs[x0]}]", runs[x0]

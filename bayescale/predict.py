@@ -134,14 +134,17 @@ def _warn_far_outside(fit: Fit, frame: pd.DataFrame) -> None:
     for x in (x for x in fit.law.inputs if fit.law.is_size_input(x) and x in cd):
         lo, hi = float(cd[x].min()), float(cd[x].max())
         v = frame[x].to_numpy(dtype=float)
-        tiny = (v < SIZE_FLOOR) & (lo >= SIZE_FLOOR)
+        floor = SIZE_FLOOR / fit.law.unit_scale(x)  # a law may declare its sizes in millions, billions...
+        tiny = (v < floor) & (lo >= floor)
         far = (v > hi * UNITS_RATIO) | (v < lo / UNITS_RATIO) | tiny
         if far.any():
             why = (f"more than {UNITS_RATIO:g}x outside" if not tiny.any() else
-                   f"below {SIZE_FLOOR:g} or more than {UNITS_RATIO:g}x outside")
+                   f"below {floor:g} or more than {UNITS_RATIO:g}x outside")
+            units = ("raw counts, not millions or billions" if fit.law.unit_scale(x) == 1 else
+                     f"{fit.law.inputs[x]}, as law {fit.law.name!r} declares")
             warnings.warn(f"column {x!r} has {int(far.sum())} value(s) ({_rows(frame.index[far])}) {why} the fitted "
-                          f"runs' range ({lo:.3g} to {hi:.3g}); check that they are in the fit's units (raw counts, "
-                          "not millions or billions)", DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
+                          f"runs' range ({lo:.3g} to {hi:.3g}); check that they are in the fit's units ({units})",
+                          DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
 
 
 #: The share of posterior draws outside a law's :attr:`~bayescale.Law.domain` at a point above which a prediction
@@ -559,7 +562,10 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
     group : str, optional
         Group level, required when law parameters vary by group.
     flops_per_param_token : float
-        ``k`` in ``C = k N D`` (6 by default; e.g. 8 to count the backward pass of attention differently).
+        ``k`` in ``C = k N D`` (6 by default; e.g. 8 to count the backward pass of attention differently), with
+        ``N`` and ``D`` in raw counts: for a law that declares them in millions or billions
+        (:meth:`~bayescale.Law.unit_scale`), ``n_opt`` and ``d_opt`` come in the law's units and the budget stays
+        in FLOPs.
     fixed : mapping, optional
         Values of the law's other inputs (e.g. ``{"u": 1e11}`` unique tokens for the data-constrained law).
     grid_size : int
@@ -568,7 +574,8 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
     Returns
     -------
     pandas.DataFrame
-        One row per (budget, quantity) with quantity ``n_opt``, ``d_opt``, ``loss_opt``, ``tokens_per_param``;
+        One row per (budget, quantity) with quantity ``n_opt``, ``d_opt``, ``loss_opt``, ``tokens_per_param`` (raw
+        tokens per raw parameter whatever the law's units);
         columns ``c, quantity, mean`` and the quantiles.
     """
     law = fit.law
@@ -582,6 +589,7 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
     budgets = _budgets(c, "c")
     k = _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
     _warn_compute_units(float(budgets.max()))
+    k = k * law.unit_scale("n") * law.unit_scale("d")  # C = k N D in FLOPs, with N and D in the law's units
     unknown = sorted(set(fixed) - (set(law.inputs) - {"n", "d"}))
     if unknown:
         params = sorted(set(unknown) & set(law.params))
@@ -601,7 +609,7 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
             else:
                 n_opt, d_opt, l_opt = _numeric_optimum(law, budget, k, p, fixed, grid_size)
             for name, v in (("n_opt", n_opt), ("d_opt", d_opt), ("loss_opt", l_opt),
-                            ("tokens_per_param", d_opt / n_opt)):
+                            ("tokens_per_param", d_opt * law.unit_scale("d") / (n_opt * law.unit_scale("n")))):
                 v = np.asarray(v).reshape(-1)
                 row = {"c": budget, "quantity": name, "mean": float(np.mean(v))}
                 row.update({col: float(x) for col, x in _quantiles(v, qs).items()})

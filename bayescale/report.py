@@ -419,7 +419,7 @@ def _pair_vars(corr: pd.DataFrame) -> list[str]:
 def _x_compute(fit, runs: pd.DataFrame) -> tuple[np.ndarray, str]:
     if {"n", "d"} <= set(fit.law.inputs):
         k = fit.meta["options"]["flops_per_param_token"]
-        return k * runs["n"].to_numpy() * runs["d"].to_numpy(), f"compute C = {k:g} N D (FLOPs)"
+        return fit.law.flops(runs["n"].to_numpy(), runs["d"].to_numpy(), k), f"compute C = {k:g} N D (FLOPs)"
     x = fit.law.input_names[0]
     return runs[x].to_numpy(), f"{x} ({fit.law.inputs[x]})"
 

@@ -71,8 +71,10 @@ def default_design(law: Law, *, sizes: Sequence[float] | None = None,
     law : Law
     sizes : sequence of float, optional
         Model sizes (``n``) or, for single-input laws, the input values. Default: for laws in ``n``, ``d`` (and
-        ``u``), 6 model sizes log-spaced from 3e7 to 3e9; for single-input laws in a size, 12 values log-spaced
-        from 1/300 to 3 times the law's example, and in a loss, 12 values from half to 1.5 times the example.
+        ``u``), 6 model sizes log-spaced from 3e7 to 3e9 parameters (in the law's units: 30 to 3,000 for a law in
+        millions of parameters, :meth:`~bayescale.Law.unit_scale`); for single-input laws in a size, 12 values
+        log-spaced from 1/300 to 3 times the law's example, and in a loss, 12 values from half to 1.5 times the
+        example.
         Other laws get a product grid of 4 values per input, log-spaced from
         1/30 to 3 times each input's example (1 when the law gives none).
     tokens_per_param : sequence of float
@@ -86,11 +88,13 @@ def default_design(law: Law, *, sizes: Sequence[float] | None = None,
     """
     inputs = set(law.inputs)
     if inputs <= {"n", "d", "u"} and {"n", "d"} <= inputs:
-        ns = np.asarray(sizes if sizes is not None else np.geomspace(3e7, 3e9, 6), dtype=float)
-        rows = [{"n": n, "d": n * t} for n in ns for t in tokens_per_param]
+        sn, sd = law.unit_scale("n"), law.unit_scale("d")  # a law in millions of parameters: 30 to 3,000
+        ns = np.asarray(sizes if sizes is not None else np.geomspace(3e7, 3e9, 6) / sn, dtype=float)
+        rows = [{"n": n, "d": n * t * sn / sd} for n in ns for t in tokens_per_param]
         frame = pd.DataFrame(rows)
         if "u" in inputs:
-            frame = pd.concat([frame.assign(u=frame["d"] / e) for e in epochs], ignore_index=True)
+            frame = pd.concat([frame.assign(u=frame["d"] * sd / law.unit_scale("u") / e) for e in epochs],
+                              ignore_index=True)
         return frame
     levels = {x: float(law.example.get(x, 0.25)) for x in law.inputs if law.is_level_input(x)}
     if len(inputs) - len(levels) == 1:  # one varying input; levels (a task's chance) held at the example
@@ -151,7 +155,8 @@ def simulate_ladder(
     Returns
     -------
     pandas.DataFrame
-        The design, the target column and (with groups) ``group``; ``attrs["simulated"] = True`` and
+        The design (a given ``design``'s other columns kept, a target column in it replaced), the target column and
+        (with groups) ``group``; ``attrs["simulated"] = True`` and
         ``attrs["params"]`` holds the true values (per group with groups).
 
     Examples
@@ -209,9 +214,12 @@ def simulate_ladder(
         with warnings.catch_warnings():  # a design's units are the caller's choice; only errors matter here
             warnings.simplefilter("ignore", DataWarning)
             checked = validate_runs(design, law, require_target=False, table="the design").frame
-        base = checked[list(law.inputs)].reset_index(drop=True)
         if num_groups and "group" in design:
             raise ValueError("design already has a 'group' column, which num_groups= would overwrite: rename it")
+        given = design if isinstance(design, pd.DataFrame) else pd.DataFrame(design)
+        base = pd.concat([checked[list(law.inputs)].reset_index(drop=True),  # inputs parsed ("7B"), other columns
+                          given.drop(columns=[*law.inputs, law.target], errors="ignore").reset_index(drop=True)],
+                         axis=1)[[c for c in given.columns if c != law.target]]
     truth: dict = {}
     if num_groups:
         if group_sd is not None and not isinstance(group_sd, Mapping):

@@ -593,3 +593,32 @@ def test_groups_argument_and_column_shapes_are_checked(runs):
 def test_simulate_ladder_checks_its_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         bs.simulate_ladder("chinchilla", **kwargs)
+
+
+def test_simulate_ladder_keeps_a_designs_other_columns():
+    """A design's label columns were dropped, silently; a target column in it is replaced by the simulated one."""
+    design = pd.DataFrame({"family": ["a", "b", "c"], "n": ["70M", 1e9, 3e9], "d": [2e9, 2e10, 6e10],
+                           "loss": [9.0, 9.0, 9.0]}, index=[5, 6, 7])
+    sims = bs.simulate_ladder("chinchilla", design=design, seed=0)
+    assert list(sims.columns) == ["family", "n", "d", "loss"] and list(sims["family"]) == ["a", "b", "c"]
+    assert list(sims["n"]) == [7e7, 1e9, 3e9] and (sims["loss"] < 4).all()
+    grouped = bs.simulate_ladder("chinchilla", design=design.drop(columns="loss"), num_groups=2, seed=0)
+    assert list(grouped.columns) == ["family", "n", "d", "group", "loss"] and len(grouped) == 6
+
+
+def test_an_index_level_named_like_a_column_is_no_ambiguity():
+    """``runs.set_index("group", drop=False)`` crashed bs.fit and bs.fit_many with pandas' "'group' is both an index
+    level and a column label, which is ambiguous"."""
+    from bayescale.fit import _prepare, _split
+
+    sims = bs.simulate_ladder("chinchilla", num_groups=3, seed=0)
+    for runs, row in ((sims.set_index("group", drop=False), "g2"),
+                      (sims.set_index(["group", sims.index], drop=False), r"\('g2', 60\)")):
+        with pytest.warns(bs.DataWarning, match=rf"1 group\(s\) of 'group' have only one run \(g2; row {row}\)"):
+            table = bs.validate_runs(runs.iloc[:61], "chinchilla", groups="group")  # g2's one run, named by its row
+        assert list(table.frame.index) == list(runs.index[:61])
+        prep = _prepare(bs.get_law("chinchilla"), runs, groups="group", pool={"e": "partial"}, pooling="auto",
+                        likelihood="student_t", noise=None, sigma_scale=None, group_scale=0.5,
+                        flops_per_param_token=6.0)
+        assert prep.data.n_groups == 3
+        assert list(_split(runs, "group")) == ["g0", "g1", "g2"]

@@ -550,3 +550,39 @@ def test_refits_take_the_callers_progress_bar(monkeypatch):
         with pytest.raises(Stop):
             bs.replay("chinchilla", runs, start=[0, 1], compute=1e22, budget=1e20, fit_kwargs=given)
         assert seen["progress_bar"] is expected
+
+
+def test_a_law_in_millions_and_billions_allocates_raw_flops():
+    """A user's law declaring n in millions of parameters and d in billions of tokens: the default ladder was 3e7 to
+    3e9 of its millions (every loss on the floor), its runs warned as if in the wrong units, and C = 6 N D was taken
+    in its units (n_opt 3.3e11 "millions"). Now the same runs, fits and budgets as Chinchilla's in raw counts."""
+    import warnings
+
+    import numpyro.distributions as dist
+
+    law = bs.Law(name="chinchilla_mb", fn=lambda n, d, *, e, a, b, alpha, beta: e + a * n**-alpha + b * d**-beta,
+                 inputs={"n": "millions of parameters", "d": "billions of tokens"}, target="loss",
+                 params={"e": dist.LogNormal(0.5, 0.5), "a": dist.LogNormal(0.0, 2.0), "b": dist.LogNormal(0.0, 2.0),
+                         "alpha": dist.Beta(2.0, 5.0), "beta": dist.Beta(2.0, 5.0)},
+                 reference="a test", example={"n": 1000.0, "d": 20.0})
+    assert (law.unit_scale("n"), law.unit_scale("d"), bs.get_law("chinchilla").unit_scale("n")) == (1e6, 1e9, 1.0)
+    assert float(law.flops(70e3, 1.4e3)) == pytest.approx(6 * 70e9 * 1.4e12)
+    chin = bs.get_law("chinchilla")
+    pub = dict(chin.published)
+    truth = {"e": pub["e"], "a": pub["a"] * 1e6 ** -pub["alpha"], "b": pub["b"] * 1e9 ** -pub["beta"],
+             "alpha": pub["alpha"], "beta": pub["beta"]}
+    runs = bs.simulate_ladder(law, truth, seed=0)  # no DataWarning (errors under the suite's filters)
+    raw = bs.simulate_ladder(chin, seed=0)
+    np.testing.assert_allclose(runs[["n", "d"]].to_numpy() * [1e6, 1e9], raw[["n", "d"]].to_numpy())
+    np.testing.assert_allclose(runs["loss"], raw["loss"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # 100 draws; e alone is fitted
+        fit = bs.fit(law, runs, fixed={k: v for k, v in truth.items() if k != "e"}, seed=0, num_chains=1,
+                     num_warmup=100, num_samples=100, progress_bar=False, fallback=False)
+    n_opt, d_opt, _ = chin.optimum(5.76e23, 6.0, **pub)  # N* and D* do not depend on e
+    got = fit.optimal_allocation(c=5.76e23).set_index("quantity")["q50"]  # a user law: the numeric search
+    assert got["n_opt"] * 1e6 == pytest.approx(n_opt, rel=1e-6)
+    assert got["d_opt"] * 1e9 == pytest.approx(d_opt, rel=1e-6)
+    assert got["tokens_per_param"] == pytest.approx(d_opt / n_opt, rel=1e-6)
+    choice = allocate(fit, 5.76e23).choice  # on a grid of 801 points over eight decades
+    assert choice["n"] * 1e6 == pytest.approx(n_opt, rel=0.02)

@@ -863,13 +863,15 @@ def test_fit_many_on_a_local_dask_cluster():
 @pytest.mark.slow
 def test_a_cluster_lost_before_the_refits_keeps_the_fits_done(monkeypatch):
     """The refits' calls were submitted outside the step that keeps finished fits: a client closed after the first
-    pass raised Dask's ClosedClientError, and every fit of the first pass was lost."""
+    pass raised Dask's ClosedClientError, and every fit of the first pass was lost. (The client is not the default
+    one, which fit_many's waiting on the calls needed: "ValueError: No clients found".)"""
     distributed = pytest.importorskip("distributed")
     runs = pd.concat([ladder(s).assign(task=f"t{s}") for s in range(2)], ignore_index=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # dask's start-up chatter
-        with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        # not the default client: closed early, it would leave dask's scheduler set to it for later tests
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+                                      ) as cluster, distributed.Client(cluster, set_as_default=False) as client:
             careful = fit_module._fallback_options
             monkeypatch.setattr(fit_module, "_fallback_options", lambda o: (client.close(), careful(o))[1])
             with pytest.raises(bs.FitManyError, match=r"a call of fit_many failed \(ClosedClientError: .*\); 2 of "

@@ -238,6 +238,21 @@ def test_draws_at_the_maximum_depth_after_a_capped_warmup_name_the_cap(flat_runs
     assert "warmup_tree_depth" not in plain and "raise max_tree_depth or reparameterise" in plain
 
 
+def test_noiseless_targets_are_named_as_the_cause_of_a_failed_fit(flat_runs):
+    """Runs on the law's curve exactly: sigma collapses, R-hat and ESS fail, and the advice was to run longer."""
+    runs = bs.simulate_ladder("chinchilla", seed=0, noise_sd=0.0)
+    with pytest.warns(bs.ConvergenceWarning, match=r"The noise sd sigma has collapsed towards 0 \(posterior median "
+                                                   r".*, its prior's scale 0.1\): the targets follow the law almost "
+                                                   r"exactly .*which running longer does not mend"):
+        bs.fit("chinchilla", runs, num_chains=2, num_warmup=100, num_samples=100, seed=0, progress_bar=False,
+               fallback=False)
+    with warnings.catch_warnings(record=True) as said:  # real noise: no such hint
+        warnings.simplefilter("always")
+        bs.fit("chinchilla", flat_runs, num_chains=2, num_warmup=100, num_samples=100, seed=0, progress_bar=False,
+               fallback=False)
+    assert said and not any("collapsed" in str(w.message) for w in said)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [({"likelihood": "laplace"}, "likelihood='laplace' is not one of"),
@@ -437,7 +452,8 @@ def test_failed_fits_warning_says_what_to_try_for_chees_and_for_the_warm_start()
     from bayescale.fit import _CHEES_HINT, _WARM_START_HINT, _failure_hint
 
     def failed(**options):
-        return SimpleNamespace(meta={"options": {"sampler": "nuts", "warm_start": False, **options}}, groups=())
+        return SimpleNamespace(meta={"options": {"sampler": "nuts", "warm_start": False, **options}}, groups=(),
+                               tree=SimpleNamespace(posterior={}))
 
     assert _failure_hint([failed()]) == ""
     assert _failure_hint([failed(), failed(warm_start=True)]) == _WARM_START_HINT
@@ -692,7 +708,7 @@ def test_a_failed_fit_that_pools_everything_is_told_to_pool_less(group_fit):
 
     def like(pool):
         return SimpleNamespace(meta={"options": {"sampler": "nuts"}}, law=group_fit.law, groups=group_fit.groups,
-                               config=SimpleNamespace(pool=pool, fixed={}))
+                               config=SimpleNamespace(pool=pool, fixed={}), tree=SimpleNamespace(posterior={}))
 
     everything = like(dict.fromkeys(group_fit.law.params, "partial"))
     assert ("Every one of the law's 5 parameters is partially pooled (as pool's default with groups= does)"
@@ -701,7 +717,8 @@ def test_a_failed_fit_that_pools_everything_is_told_to_pool_less(group_fit):
     # a law of two parameters pooled over groups (the critical batch's over model sizes) is the model meant
     mccandlish = SimpleNamespace(meta={"options": {"sampler": "nuts"}}, law=bs.get_law("mccandlish"),
                                  groups=("model",), config=SimpleNamespace(pool={"s_min": "partial",
-                                                                                  "b_noise": "partial"}, fixed={}))
+                                                                                  "b_noise": "partial"}, fixed={}),
+                                 tree=SimpleNamespace(posterior={}))
     assert "partially pooled" not in _failure_hint([mccandlish])
 
 
