@@ -129,7 +129,10 @@ def score(draws: np.ndarray, y: np.ndarray, *, link: str = "log", scale: str = "
 
 
 def _cut_column(runs: pd.DataFrame, by: str, k: float, targets: Sequence[str] = ()) -> np.ndarray:
-    """Return the values the cuts split on (by position), each a finite number > 0, else raise naming the rows."""
+    """Return the values the cuts split on (by position), each a finite number > 0, else raise naming the rows.
+
+    ``k``: FLOPs per unit of ``n d`` (6 for raw counts), for ``by="compute"`` without a ``c`` column.
+    """
     if by in targets:
         raise ValueError(f"by={by!r} is a law's target: a backtest splits on an input (compute, n, d), trains below "
                          "the cut and predicts the target above it")
@@ -308,7 +311,14 @@ def backtest(laws: str | Sequence[str] | object, runs: pd.DataFrame, *, holdout:
     # and a NaN target there would score NaN): problems are named by the caller's row labels, and what the checks
     # notice (sizes in billions, duplicate runs: DataWarning) is said once here, not again by each cut's fits
     runs = _validated(runs, laws, fit_kwargs.get("groups"), fit_kwargs.get("noise"), flops_per_param_token)
-    values = _cut_column(runs, by, flops_per_param_token, [law.target for law in laws])
+    # compute from n and d in the laws' units (FLOPs per unit product: 1 for raw counts); laws that disagree on
+    # the units of n and d cannot share one table of runs
+    scales = {law.flops(1.0, 1.0, 1.0) for law in laws if {"n", "d"} <= set(law.inputs)}
+    if len(scales) > 1:
+        raise ValueError("the laws declare n and d in different units (Law.unit_scale), so one table of runs cannot "
+                         "hold them for all: backtest them apart")
+    values = _cut_column(runs, by, flops_per_param_token * (scales.pop() if scales else 1.0),
+                         [law.target for law in laws])
     cut_values = _cuts(values, holdout, cuts)
     fit_kwargs["progress_bar"] = False
     for cut in cut_values:  # every cut checked before the first fit

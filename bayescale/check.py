@@ -475,8 +475,8 @@ def _extrapolation(fit, at) -> tuple[pd.DataFrame, list[Finding]]:
     k = fit.meta["options"]["flops_per_param_token"]
     if {"n", "d"} <= set(law.inputs):
         quantity = "compute"
-        observed = float((k * runs["n"] * runs["d"]).max())
-        requested = (k * table["n"] * table["d"]).to_numpy(dtype=float)
+        observed = float(law.flops(runs["n"], runs["d"], k).max())  # FLOPs, whatever the law's units
+        requested = law.flops(table["n"], table["d"], k).to_numpy(dtype=float)
     elif law.is_loss_input(law.input_names[0]):  # a law of a loss: better models lie below the smallest loss seen
         return _loss_extrapolation(law, table, runs)
     else:

@@ -111,9 +111,18 @@ def _not_a_table(value, name: str = "runs") -> TypeError:
     return TypeError(f"{name} must be a pandas DataFrame (one row per run), got {type(value).__name__}{hint}")
 
 
-def _size_value(value, name: str) -> float:
-    """Return a size argument (a number, or text such as ``"7B"``) as a float > 0, or raise a ValueError naming it."""
-    parsed = parse_size(value) if isinstance(value, str) else value
+def _has_suffix(value) -> bool:
+    """Whether ``value`` is text ending in a letter: a size with a suffix ('7B'), read as a raw count."""
+    return isinstance(value, str) and value.strip()[-1:].isalpha()
+
+
+def _size_value(value, name: str, scale: float = 1.0) -> float:
+    """Return a size argument (a number, or text such as ``"7B"``) as a float > 0, or raise a ValueError naming it.
+
+    ``scale``: raw counts per unit of the law's input (:meth:`~bayescale.Law.unit_scale`), which a size with a
+    suffix is divided by ('70M' is 70 of a law's millions).
+    """
+    parsed = parse_size(value) / (scale if _has_suffix(value) else 1.0) if isinstance(value, str) else value
     if isinstance(value, str) and not np.isfinite(parsed):
         raise ValueError(f"{name}={value!r} is not a size; give a number or a size like '350M', '7B', '1.5T'")
     return _positive_number(parsed, name)
@@ -222,13 +231,22 @@ class RunTable:
         return len(self.frame)
 
 
-def _numeric(col: pd.Series, name: str, problems: list[str], *, suffixes: bool = True) -> pd.Series:
+def _numeric(col: pd.Series, name: str, problems: list[str], *, suffixes: bool = True, scale: float = 1.0
+             ) -> pd.Series:
+    """Return ``col`` as float64, with a problem for each cell that does not parse.
+
+    Sizes with suffixes ('7B') are parsed to raw counts, then divided by ``scale`` (the law's
+    :meth:`~bayescale.Law.unit_scale`: '70M' is 70 in a column of millions).
+    """
     if pd.api.types.is_bool_dtype(col):
         problems.append(f"column {name!r} is boolean; it must hold numbers")
         return pd.Series(np.nan, index=col.index)
     if pd.api.types.is_numeric_dtype(col):
         return col.astype("float64")
-    parsed = col.map(lambda v: parse_size(v, suffixes=suffixes)).astype("float64")
+    def one(v):
+        return parse_size(v, suffixes=suffixes) / (scale if _has_suffix(v) else 1.0)
+
+    parsed = col.map(one).astype("float64")
     bad = parsed.isna() & col.notna()
     if bad.any():
         examples = ", ".join(repr(v) for v in col[bad].head(3))
@@ -468,7 +486,8 @@ def validate_runs(
                   if c not in missing]
     # the checks below work on NumPy arrays: on pandas objects each costs tens of microseconds, and fit_many and
     # SBC validate thousands of small tables
-    out = pd.DataFrame({col: _numeric(frame[col], col, problems, suffixes=col in law.inputs or col in keep).to_numpy()
+    out = pd.DataFrame({col: _numeric(frame[col], col, problems, suffixes=col in law.inputs or col in keep,
+                                      scale=law.unit_scale(col)).to_numpy()
                         for col in value_cols + ([noise] if noise and noise not in missing else [])},
                        index=_unnamed_clashes(frame.index, frame.columns))
     for col in value_cols:
@@ -658,16 +677,15 @@ def validate_runs(
             "would be a uniform guess over half a billion tokens): if these are perplexities, fit their log, "
             "runs['loss'] = np.log(runs['loss'])"
         )
-    def scale(col: str) -> float:  # raw counts per unit of a size the law declares in millions, billions...
-        return law.unit_scale(col) if col in law.inputs else 1.0
-
+    scale = law.unit_scale  # raw counts per unit of a size the law declares in millions, billions... (else 1)
     for col in ("n", "d", "u"):
         floor = SIZE_FLOOR / scale(col)
+        raw = (f"{_UNIT_WORDS[col]} are raw counts" if scale(col) == 1 else
+               f"law {law.name!r} takes {col!r} in {law.inputs[col]}, so this is below {SIZE_FLOOR:g} of them")
         if col in out.columns and out[col].max() < floor:
             warn(
                 f"column {col!r} looks like it is in millions or billions (largest value {out[col].max():.4g}); "
-                f"{_UNIT_WORDS[col]} are raw counts: multiply, e.g. runs[{col!r}] * 1e6 for millions or * 1e9 "
-                "for billions"
+                f"{raw}: multiply, e.g. runs[{col!r}] * 1e6 for millions or * 1e9 for billions"
             )
         elif require_target and col in out.columns and (out[col] < floor).any():
             # some runs in other units than the rest (new inputs of a prediction are checked against the fitted
@@ -677,15 +695,15 @@ def validate_runs(
                 warn(
                     f"column {col!r} looks like it is in millions or billions: {int(low.sum())} of {len(out)} runs "
                     f"are below {floor:g} ({_rows(out.index[low])}; largest of all {out[col].max():.4g}); "
-                    f"{_UNIT_WORDS[col]} are raw counts: multiply, e.g. runs[{col!r}] * 1e6 for millions or * 1e9 "
-                    "for billions"
+                    f"{raw}: multiply, e.g. runs[{col!r}] * 1e6 for millions or * 1e9 for billions"
                 )
                 continue
             warn(
                 f"{int(low.sum())} run(s) have {col!r} below {floor:g} ({_rows(out.index[low])}; smallest "
                 f"{out[col][low].min():.4g}) while the others reach {out[col].max():.4g}: if those rows are in "
-                f"millions or billions, write them as raw counts ({_UNIT_WORDS[col]}), e.g. 70B or 7e10 for 70 "
-                "billion"
+                "millions or billions, write them "
+                + (f"as raw counts ({_UNIT_WORDS[col]}), e.g. 70B or 7e10 for 70 billion" if scale(col) == 1 else
+                   f"in {law.inputs[col]}, as law {law.name!r} takes them")
             )
     if "c" in out.columns and out["c"].max() * scale("c") < _FLOPS_FLOOR:
         warn(

@@ -216,7 +216,7 @@ def recommend(fit, *, choose: Sequence[str] = ("lr", "batch"), point: Mapping[st
     inputs = dict(inputs)
     for x in others:
         if law.is_size_input(x):
-            inputs[x] = _size_value(inputs[x], x)
+            inputs[x] = _size_value(inputs[x], x, law.unit_scale(x))
         elif (isinstance(inputs[x], bool) or not isinstance(inputs[x], (int, float, np.integer, np.floating))
               or not np.isfinite(inputs[x])):
             raise ValueError(f"input {x}={inputs[x]!r} must be a finite number")
@@ -474,14 +474,13 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
     flops, c = c, c / law.flops(1.0, 1.0, 1.0)  # k N D + 2 N D_inf = C in the law's units (D_inf in its d's)
     if n is not None and d is not None:
         raise ValueError("fix n or d, not both: the budget decides the other")
-    n, d, unique_tokens = (None if v is None else _size_value(v, name)
-                           for v, name in ((n, "n"), (d, "d"), (unique_tokens, "unique_tokens")))
-    for name, value in (("n", n), ("d", d), ("unique_tokens", unique_tokens)):
-        x = "u" if name == "unique_tokens" else name
-        if value is not None and value * (law.unit_scale(x) if x in law.inputs else 1.0) < SIZE_FLOOR:
-            # the floor validate_runs applies to a run's sizes
-            warnings.warn(f"{name}={value:g} looks like millions or billions; sizes are raw counts (7e9 or '7B' for "
-                          "7 billion)", DataWarning, stacklevel=3)
+    n, d, unique_tokens = (None if v is None else _size_value(v, name, law.unit_scale(x))
+                           for v, name, x in ((n, "n", "n"), (d, "d", "d"), (unique_tokens, "unique_tokens", "u")))
+    for name, value, x in (("n", n, "n"), ("d", d, "d"), ("unique_tokens", unique_tokens, "u")):
+        if value is not None and value * law.unit_scale(x) < SIZE_FLOOR:  # the floor validate_runs applies to runs
+            units = ("sizes are raw counts (7e9 or '7B' for 7 billion)" if law.unit_scale(x) == 1 else
+                     f"law {law.name!r} takes {x} in {law.inputs[x]}")
+            warnings.warn(f"{name}={value:g} looks like millions or billions; {units}", DataWarning, stacklevel=3)
     others = set(law.inputs) - {"n", "d"}
     if others - {"u"} or ("u" in others) != (unique_tokens is not None):
         raise ValueError(f"law {law.name!r} has inputs {list(law.inputs)}: give unique_tokens= exactly when it has "
@@ -495,18 +494,20 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
         grid_n = np.array([float(n)])
     elif d is not None:
         grid_n = np.array([c / (k * float(d) + 2.0 * d_inf)])
-        if grid_n[0] < 1:
-            raise ValueError(f"the budget {flops:.3g} FLOPs with d={float(d):.3g} leaves n = {grid_n[0]:.3g} "
-                             f"parameters (C = {k:g} N D + 2 N D_inf): lower d, or raise compute")
+        if grid_n[0] * law.unit_scale("n") < 1:
+            raise ValueError(f"the budget {flops:.3g} FLOPs with d={float(d):.3g} leaves n = "
+                             f"{grid_n[0] * law.unit_scale('n'):.3g} parameters (C = {k:g} N D + 2 N D_inf): lower "
+                             "d, or raise compute")
     else:
         grid_n = _budget_line(c, k, d_inf, grid_size, bounds)
     grid_d = (c - 2.0 * grid_n * d_inf) / (k * grid_n)
     if np.any(grid_d <= 0):
         raise ValueError(f"the budget {flops:.3g} FLOPs leaves no training tokens for n = {grid_n[grid_d <= 0][0]:.3g} "
                          f"with {d_inf:.3g} inference tokens")
-    if n is not None and grid_d[0] < 1:
-        raise ValueError(f"the budget {flops:.3g} FLOPs with n={float(n):.3g} leaves d = {grid_d[0]:.3g} training "
-                         f"tokens (C = {k:g} N D + 2 N D_inf): lower n, or raise compute")
+    if n is not None and grid_d[0] * law.unit_scale("d") < 1:
+        raise ValueError(f"the budget {flops:.3g} FLOPs with n={float(n):.3g} leaves d = "
+                         f"{grid_d[0] * law.unit_scale('d'):.3g} training tokens (C = {k:g} N D + 2 N D_inf): lower "
+                         "n, or raise compute")
     params = _cell_params(fit, group)
     inputs = {"n": grid_n, "d": grid_d}
     if unique_tokens is not None:
@@ -552,7 +553,9 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
     group : str, optional
         A fitted group; by default a new group from the population when the fit is hierarchical.
     flops_per_param_token : float
-        ``k``.
+        ``k``. Sizes (``n``, ``d``, ``inference_tokens``, ``unique_tokens``, and the table's) are in the law's
+        units, raw counts unless it declares millions or billions (:meth:`~bayescale.Law.unit_scale`); the budget
+        is in FLOPs.
     quantiles : sequence of float
     grid_size : int
 
@@ -580,8 +583,9 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
         best = surface.min(axis=1, keepdims=True)
     else:  # the regret of the fixed size is against each draw's best on the whole budget line
         k, d_inf = float(flops_per_param_token), _one_number(inference_tokens, "inference_tokens")
-        free_n = _budget_line(c / law.flops(1.0, 1.0, 1.0), k, d_inf, grid_size)
-        free = {**inputs, "n": free_n, "d": (c - 2.0 * free_n * d_inf) / (k * free_n)}
+        c_law = c / law.flops(1.0, 1.0, 1.0)  # the budget line in the law's units
+        free_n = _budget_line(c_law, k, d_inf, grid_size)
+        free = {**inputs, "n": free_n, "d": (c_law - 2.0 * free_n * d_inf) / (k * free_n)}
         if "u" in free:
             free["u"] = np.full_like(free_n, free["u"][0])
         best = np.minimum(_law_values(law, free, params).min(axis=1), surface.min(axis=1))[:, None]
@@ -697,11 +701,12 @@ def _at_compute(fit, group, c, k: float, target: str | None = None) -> np.ndarra
         out = []
         with jax.enable_x64(True):
             p = {name: jnp.asarray(v)[:, None] for name, v in params.items()}
+            k_law = law.flops(1.0, 1.0, k)  # C = k N D in FLOPs, with N and D in the law's units
             for budget in np.asarray(c, dtype=float):
                 if law.optimum is not None:
-                    loss = law.optimum(budget, k, **p)[2]
+                    loss = law.optimum(budget, k_law, **p)[2]
                 else:
-                    loss = _numeric_optimum(law, budget, k, p, {}, 801)[2]
+                    loss = _numeric_optimum(law, budget, k_law, p, {}, 801)[2]
                 out.append(np.asarray(loss).reshape(-1))
         return np.stack(out, axis=1)
     raise ValueError(f"compare_at_scale needs laws in compute c, or in n and d (compared at their compute-optimal "

@@ -362,7 +362,8 @@ def _noted_thin_data(law: Law, table: RunTable, held: Mapping[str, float]) -> Ru
                      "(what fit.check's prior-sensitivity findings then report); add runs, or hold parameters known "
                      "from elsewhere at their values (fixed=)")
     if {"n", "d"} <= set(law.inputs) and len(table.frame) > 2:
-        ratio = table.frame["d"].to_numpy(float) / table.frame["n"].to_numpy(float)
+        ratio = (table.frame["d"].to_numpy(float) * law.unit_scale("d")
+                 / (table.frame["n"].to_numpy(float) * law.unit_scale("n")))  # raw tokens per raw parameter
         if ratio.max() < 1.5 * ratio.min():
             notes.append(f"every run has about the same tokens per parameter (d/n from {ratio.min():.3g} to "
                          f"{ratio.max():.3g}), so n and d rise together and law {law.name!r} cannot tell their "
@@ -1178,8 +1179,8 @@ COLLAPSED_NOISE = 0.01
 def _noise_collapsed(f: Fit) -> float | None:
     """Return the posterior median of ``sigma`` if below :data:`COLLAPSED_NOISE` of its prior's scale, else None."""
     post = f.tree.posterior
-    if "sigma" not in post or post["sigma"].ndim != 2:  # one sigma per group: not judged here
-        return None
+    if "sigma" not in post or post["sigma"].ndim != 2 or "sigma_slope" in post or f.meta.get("noise"):
+        return None  # one sigma per group; or sigma beside known noise (or a slope), free to be near 0
     median = float(np.median(post["sigma"].values))
     return median if median < COLLAPSED_NOISE * f.config.sigma_scale else None
 

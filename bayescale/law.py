@@ -562,8 +562,10 @@ class Law:
         -------
         float
             1e3, 1e6, 1e9 or 1e12 when the unit of ``x`` (lower-cased) names thousands, millions, billions or
-            trillions (as a word); else 1.
+            trillions (as a word); else 1 (also for a name that is not one of the law's inputs).
         """
+        if x not in self.inputs:  # a size the law does not take (``d`` of a law in ``n`` alone): counted raw
+            return 1.0
         words = re.findall(r"[a-z]+", self.inputs[x].lower())
         return next((scale for word, scale in _SCALE_WORDS.items() if word in words or f"{word}s" in words), 1.0)
 

@@ -589,7 +589,7 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
     budgets = _budgets(c, "c")
     k = _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
     _warn_compute_units(float(budgets.max()))
-    k = k * law.unit_scale("n") * law.unit_scale("d")  # C = k N D in FLOPs, with N and D in the law's units
+    k = law.flops(1.0, 1.0, k)  # C = k N D in FLOPs, with N and D in the law's units
     unknown = sorted(set(fixed) - (set(law.inputs) - {"n", "d"}))
     if unknown:
         params = sorted(set(unknown) & set(law.params))
@@ -621,7 +621,8 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
 def _numeric_optimum(law, budget, k, p, fixed, grid_size):
     """Compute-optimal ``(n, d, loss)`` per draw at ``budget``, on a grid of ``grid_size`` model sizes.
 
-    The grid spans every split of the budget, from one parameter (``d = C / k``) to one token; each draw's best
+    ``k`` is in the law's units (:meth:`~bayescale.Law.flops`). The grid spans every split of the budget, from one
+    parameter (``d = C / k``) to one token, in raw counts; each draw's best
     point is searched again on a grid as fine between its neighbours, then refined by a parabola through the best
     point and its neighbours. (A grid of eight decades around the balanced point pinned the draws whose optimum
     lay beyond it to its edge: a posterior's tail, cut without a word.) One compiled program per law and shapes of
@@ -634,7 +635,8 @@ def _numeric_optimum(law, budget, k, p, fixed, grid_size):
         x = {"n": n, "d": m / n, **{key: jnp.asarray(v) for key, v in fixed.items()}}
         return law.fn(*[x[name] for name in law.inputs], **p)
 
-    coarse = jnp.linspace(0.0, jnp.log(m), grid_size)[None, :]
+    lo, hi = -np.log(law.unit_scale("n")), jnp.log(m) + np.log(law.unit_scale("d"))  # n, d >= 1 in raw counts
+    coarse = jnp.linspace(lo, jnp.maximum(hi, lo), grid_size)[None, :]
     i = jnp.argmin(loss_at(coarse), axis=1)
     lo = coarse[0, jnp.maximum(i - 1, 0)]
     hi = coarse[0, jnp.minimum(i + 1, grid_size - 1)]

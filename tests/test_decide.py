@@ -552,37 +552,52 @@ def test_refits_take_the_callers_progress_bar(monkeypatch):
         assert seen["progress_bar"] is expected
 
 
-def test_a_law_in_millions_and_billions_allocates_raw_flops():
+@pytest.mark.parametrize(("units", "scales", "budget"),
+                         [(("millions of parameters", "billions of tokens"), (1e6, 1e9), 5.76e23),
+                          (("billions of parameters", "trillions of tokens"), (1e9, 1e12), 1e22),
+                          (("billions of parameters", "billions of tokens"), (1e9, 1e9), 1e20)])
+def test_a_law_in_millions_and_billions_allocates_raw_flops(units, scales, budget):
     """A user's law declaring n in millions of parameters and d in billions of tokens: the default ladder was 3e7 to
     3e9 of its millions (every loss on the floor), its runs warned as if in the wrong units, and C = 6 N D was taken
-    in its units (n_opt 3.3e11 "millions"). Now the same runs, fits and budgets as Chinchilla's in raw counts."""
+    in its units (n_opt 3.3e11 "millions"). Now the same runs, fits and budgets as Chinchilla's in raw counts, the
+    numeric search spanning raw counts too (an optimum under 1e9 parameters was cut for a law in billions)."""
     import warnings
 
     import numpyro.distributions as dist
 
-    law = bs.Law(name="chinchilla_mb", fn=lambda n, d, *, e, a, b, alpha, beta: e + a * n**-alpha + b * d**-beta,
-                 inputs={"n": "millions of parameters", "d": "billions of tokens"}, target="loss",
+    sn, sd = scales
+    law = bs.Law(name="chinchilla_units", fn=lambda n, d, *, e, a, b, alpha, beta: e + a * n**-alpha + b * d**-beta,
+                 inputs={"n": units[0], "d": units[1]}, target="loss",
                  params={"e": dist.LogNormal(0.5, 0.5), "a": dist.LogNormal(0.0, 2.0), "b": dist.LogNormal(0.0, 2.0),
                          "alpha": dist.Beta(2.0, 5.0), "beta": dist.Beta(2.0, 5.0)},
-                 reference="a test", example={"n": 1000.0, "d": 20.0})
-    assert (law.unit_scale("n"), law.unit_scale("d"), bs.get_law("chinchilla").unit_scale("n")) == (1e6, 1e9, 1.0)
-    assert float(law.flops(70e3, 1.4e3)) == pytest.approx(6 * 70e9 * 1.4e12)
+                 reference="a test", example={"n": 1e9 / sn, "d": 2e10 / sd})
+    assert (law.unit_scale("n"), law.unit_scale("d"), law.unit_scale("u")) == (sn, sd, 1.0)
+    assert bs.get_law("chinchilla").unit_scale("n") == 1.0
+    assert float(law.flops(70e9 / sn, 1.4e12 / sd)) == pytest.approx(6 * 70e9 * 1.4e12)
     chin = bs.get_law("chinchilla")
     pub = dict(chin.published)
-    truth = {"e": pub["e"], "a": pub["a"] * 1e6 ** -pub["alpha"], "b": pub["b"] * 1e9 ** -pub["beta"],
+    truth = {"e": pub["e"], "a": pub["a"] * sn ** -pub["alpha"], "b": pub["b"] * sd ** -pub["beta"],
              "alpha": pub["alpha"], "beta": pub["beta"]}
     runs = bs.simulate_ladder(law, truth, seed=0)  # no DataWarning (errors under the suite's filters)
     raw = bs.simulate_ladder(chin, seed=0)
-    np.testing.assert_allclose(runs[["n", "d"]].to_numpy() * [1e6, 1e9], raw[["n", "d"]].to_numpy())
+    np.testing.assert_allclose(runs[["n", "d"]].to_numpy() * [sn, sd], raw[["n", "d"]].to_numpy())
     np.testing.assert_allclose(runs["loss"], raw["loss"])
+    with_suffix = bs.validate_runs(runs.assign(n=[f"{v * sn / 1e6:g}M" for v in runs["n"]]), law).frame
+    np.testing.assert_allclose(with_suffix["n"], runs["n"], rtol=1e-5)  # '70M' is 70 million, in the law's units
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ConvergenceWarning)  # 100 draws; e alone is fitted
         fit = bs.fit(law, runs, fixed={k: v for k, v in truth.items() if k != "e"}, seed=0, num_chains=1,
                      num_warmup=100, num_samples=100, progress_bar=False, fallback=False)
-    n_opt, d_opt, _ = chin.optimum(5.76e23, 6.0, **pub)  # N* and D* do not depend on e
-    got = fit.optimal_allocation(c=5.76e23).set_index("quantity")["q50"]  # a user law: the numeric search
-    assert got["n_opt"] * 1e6 == pytest.approx(n_opt, rel=1e-6)
-    assert got["d_opt"] * 1e9 == pytest.approx(d_opt, rel=1e-6)
+    n_opt, d_opt, _ = chin.optimum(budget, 6.0, **pub)  # N* and D* do not depend on e
+    got = fit.optimal_allocation(c=budget).set_index("quantity")["q50"]  # a user law: the numeric search
+    assert got["n_opt"] * sn == pytest.approx(n_opt, rel=1e-6)
+    assert got["d_opt"] * sd == pytest.approx(d_opt, rel=1e-6)
     assert got["tokens_per_param"] == pytest.approx(d_opt / n_opt, rel=1e-6)
-    choice = allocate(fit, 5.76e23).choice  # on a grid of 801 points over eight decades
-    assert choice["n"] * 1e6 == pytest.approx(n_opt, rel=0.02)
+    loss_opt = float(np.median(np.asarray(chin(n_opt, d_opt, **{**pub, "e": fit.draws()["e"]}))))
+    choice = allocate(fit, budget).choice  # on a grid of 801 points over eight decades
+    assert choice["n"] * sn == pytest.approx(n_opt, rel=0.02)
+    fixed_n = allocate(fit, budget, n=f"{n_opt / 1e6:g}M").table.set_index("allocation")  # a size with a suffix
+    assert fixed_n.loc["bayes", "n"] * sn == pytest.approx(n_opt, rel=1e-5)
+    assert fixed_n.loc["bayes", "expected_regret"] < 1e-4  # against the best on the budget line, in its units
+    at_scale = compare_at_scale({"units": fit, "again": fit}, [budget]).table
+    assert float(at_scale.set_index("config").loc["units", "q50"]) == pytest.approx(loss_opt, rel=1e-6)

@@ -253,6 +253,44 @@ def test_noiseless_targets_are_named_as_the_cause_of_a_failed_fit(flat_runs):
     assert said and not any("collapsed" in str(w.message) for w in said)
 
 
+def test_a_collapsed_sigma_beside_known_noise_is_no_finding():
+    """With noise= a column, sigma is the noise beyond the known one and may rightly be near 0."""
+    from types import SimpleNamespace
+
+    import xarray as xr
+
+    from bayescale.fit import _noise_collapsed
+
+    def like(meta, **extra):
+        post = xr.Dataset({"sigma": (("chain", "draw"), np.full((2, 5), 1e-5)), **extra})
+        return SimpleNamespace(tree=SimpleNamespace(posterior=post), meta=meta, config=SimpleNamespace(sigma_scale=0.1))
+
+    assert _noise_collapsed(like({})) == pytest.approx(1e-5)
+    assert _noise_collapsed(like({"noise": "sd"})) is None
+    assert _noise_collapsed(like({}, sigma_slope=(("chain", "draw"), np.ones((2, 5))))) is None
+    assert _noise_collapsed(like({}, sigma=(("chain", "draw"), np.full((2, 5), 0.01)))) is None
+
+
+def test_thin_or_collinear_runs_are_warned_and_noted():
+    """3 runs for Chinchilla's 5 parameters, and a ladder at 20 tokens per parameter: check blamed prior-data
+    conflict, with "validation noted nothing"."""
+    from bayescale.fit import _noted_thin_data
+
+    law = bs.get_law("chinchilla")
+    ladder = bs.simulate_ladder(law, seed=0)
+    assert _noted_thin_data(law, bs.validate_runs(ladder, law), {}).notes == ()  # five ratios: nothing to say
+    three = bs.validate_runs(ladder.iloc[[0, 12, 29]], law)
+    with pytest.warns(bs.DataWarning, match=r"3 runs for the 5 free parameters of law 'chinchilla' \(\['e', 'a', "
+                                            r"'b', 'alpha', 'beta'\]\) and its noise: .*fixed=\)"):
+        assert len(_noted_thin_data(law, three, {}).notes) == 1
+    assert _noted_thin_data(law, three, {"alpha": 0.34, "beta": 0.28, "b": 410.0}).notes == ()  # 2 free: 3 runs
+    twenty = ladder.assign(d=20 * ladder["n"] * np.linspace(1.0, 1.2, len(ladder)))
+    with pytest.warns(bs.DataWarning, match=r"every run has about the same tokens per parameter \(d/n from 20 to "
+                                            r"24\), so n and d rise together"):
+        table = _noted_thin_data(law, bs.validate_runs(twenty, law), {})
+    assert "cannot tell their effects apart" in table.notes[0]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [({"likelihood": "laplace"}, "likelihood='laplace' is not one of"),
