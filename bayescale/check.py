@@ -146,7 +146,7 @@ class Report:
         return " and ".join(parts)
 
     def __repr__(self) -> str:
-        lines = [f"Report for a {self.law} fit on {self.num_runs} runs: {self.verdict}"]
+        lines = [f"Report for the {self.law} fit on {self.num_runs} runs: {self.verdict}"]
         order = {"problem": 0, "warning": 1, "ok": 2}
         for f in sorted(self.findings, key=lambda f: order[f.level]):
             lines.append(f"  [{f.level}] {f.check}: {f.message}")

@@ -694,7 +694,11 @@ def compare_at_scale(
     fits: Annotated[list[str], typer.Argument(help="NAME=FIT_FILE per configuration, or one hierarchical fit file "
                                                    "whose groups are the configurations")],
     compute: Annotated[list[str], typer.Option(help="compute budget in FLOPs, e.g. 5.76e23 (repeat for several)")],
-    better: Annotated[str | None, typer.Option(help="lower | higher (default: higher for accuracies)")] = None,
+    better: Annotated[str | None, typer.Option(help="lower | higher (default: lower for losses, errors and steps, "
+                                                    "higher for accuracies and scores)")] = None,
+    span: Annotated[tuple[float, float] | None, typer.Option(
+        help="LOW HIGH compute (FLOPs) searched for crossings; default from the least fitted compute to 100x the "
+             "largest budget")] = None,
     figure: Annotated[Path | None, typer.Option(help="write the curves and the P(best) strip to this PNG")] = None,
     out: Annotated[Path | None, typer.Option(help="write P(best) per compute and configuration to this CSV")] = None,
 ):
@@ -708,6 +712,9 @@ def compare_at_scale(
     compute = _budgets(compute)
     if len(fits) == 1 and "=" not in fits[0]:
         given = _load_fit(Path(fits[0]))
+        if not given.groups:
+            _fail(f"{fits[0]} is one fit without groups: give NAME=FIT_FILE for each configuration (two or more), or "
+                  "one hierarchical fit file whose groups are the configurations")
     else:
         given = {}
         for spec in fits:
@@ -717,14 +724,12 @@ def compare_at_scale(
             if name in given:
                 _fail(f"configuration {name!r} given twice; give each NAME=FIT_FILE a name of its own")
             given[name] = _load_fit(Path(path))
-    for name, f in (given.items() if isinstance(given, dict) else [(fits[0], given)]):
-        if not f.diagnostics.ok:  # the comparison inherits what the fit's draws got wrong
-            typer.echo(f"warning: fit {name} failed its sampler checks; its draws, and so these probabilities, may "
-                       f"be off: {'; '.join(f.diagnostics.problems)[:300]}", err=True)
-    try:
-        result = bs.compare_at_scale(given, compute, better=better)
+    try:  # it warns about fits that failed their sampler checks, whose draws the comparison inherits
+        result = bs.compare_at_scale(given, compute, better=better, span=span)
     except (KeyError, ValueError, TypeError) as exc:
         _fail(str(exc).strip('"'))
+    typer.echo(f"{result.target}: {result.better} is better; crossings searched from {result.span[0]:.3g} to "
+               f"{result.span[1]:.3g} FLOPs\n")
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
         typer.echo(result.table.to_string(index=False))
         typer.echo("\nmargins (first minus second configuration, signed so that positive favours the first):")

@@ -182,10 +182,10 @@ def _budgets(value, name: str) -> np.ndarray:
     return budgets
 
 
-def _warn_compute_units(largest: float) -> None:
-    """Warn (DataWarning) when the largest compute budget is too small to be FLOPs (PF-days, say)."""
-    if largest < _FLOPS_FLOOR:
-        warnings.warn(f"compute {largest:.4g} does not look like FLOPs; compute budgets are raw FLOPs: from PF-days "
+def _warn_compute_units(budget: float) -> None:
+    """Warn (DataWarning) when a compute budget (callers pass their least) is too small to be FLOPs (PF-days, say)."""
+    if budget < _FLOPS_FLOOR:
+        warnings.warn(f"compute {budget:.4g} does not look like FLOPs; compute budgets are raw FLOPs: from PF-days "
                       "multiply by 8.64e19", DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
 
 
@@ -442,6 +442,9 @@ def validate_runs(
     notes: list[str] = []
 
     def warn(msg: str) -> None:
+        if frame.index.has_duplicates and _NAMES_ROWS.search(msg):  # as the errors say (below)
+            msg += ("; the rows are named by their labels, which repeat in this table (e.g. after pd.concat): "
+                    "runs.reset_index(drop=True) names each row by its position")
         notes.append(msg)
         warnings.warn(msg, DataWarning, skip_file_prefixes=_PACKAGE_DIRS)
 

@@ -27,6 +27,7 @@ import pandas as pd
 from bayescale.build import noise_params
 from bayescale.data import (
     _FLOPS_HINT,
+    _PACKAGE_DIRS,
     _UNIT_WORDS,
     SIZE_FLOOR,
     DataWarning,
@@ -38,7 +39,7 @@ from bayescale.data import (
     _size_value,
     _warn_compute_units,
 )
-from bayescale.fit import _pct, _resolve_seed
+from bayescale.fit import ConvergenceWarning, _pct, _resolve_seed
 from bayescale.predict import _check_quantiles, _group_params, _quantiles, parameter_draws, typical_noise
 
 __all__ = ["Recommendation", "BatchTradeoff", "Allocation", "ScaleComparison", "NextRun", "recommend",
@@ -518,7 +519,8 @@ def _budget_surface(fit, compute, *, inference_tokens=0.0, n=None, d=None, uniqu
 
 def allocate(fit, compute: float, *, objective: str = "expected", quantile: float = 0.9, target: float | None = None,
              inference_tokens: float = 0.0, n: float | None = None, d: float | None = None,
-             unique_tokens: float | None = None, group: str | None = None, flops_per_param_token: float = 6.0,
+             unique_tokens: float | None = None, group: str | None = None,
+             flops_per_param_token: float | None = None,
              quantiles: Sequence[float] = (0.05, 0.5, 0.95), grid_size: int = 801) -> Allocation:
     """Choose a model size and token count for a compute budget under the posterior.
 
@@ -552,10 +554,10 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
         Unique tokens available, for laws with an input ``u`` (``data_constrained``).
     group : str, optional
         A fitted group; by default a new group from the population when the fit is hierarchical.
-    flops_per_param_token : float
-        ``k``. Sizes (``n``, ``d``, ``inference_tokens``, ``unique_tokens``, and the table's) are in the law's
-        units, raw counts unless it declares millions or billions (:meth:`~bayescale.Law.unit_scale`); the budget
-        is in FLOPs.
+    flops_per_param_token : float, optional
+        ``k``; default the fit's own (``bs.fit(flops_per_param_token=)``, 6 unless given). Sizes (``n``, ``d``,
+        ``inference_tokens``, ``unique_tokens``, and the table's) are in the law's units, raw counts unless it
+        declares millions or billions (:meth:`~bayescale.Law.unit_scale`); the budget is in FLOPs.
     quantiles : sequence of float
     grid_size : int
 
@@ -575,6 +577,7 @@ def allocate(fit, compute: float, *, objective: str = "expected", quantile: floa
     if isinstance(quantile, bool) or not isinstance(quantile, (int, float, np.number)) or not 0 < quantile < 1:
         raise ValueError(f"quantile must be a number in (0, 1), got {quantile!r}")
     qs = _check_quantiles(quantiles)
+    flops_per_param_token = _fit_k(fit, flops_per_param_token)
     grid_n, grid_d, inputs, surface, params = _budget_surface(
         fit, compute, inference_tokens=inference_tokens, n=n, d=d, unique_tokens=unique_tokens, group=group,
         k=flops_per_param_token, grid_size=grid_size)
@@ -647,6 +650,8 @@ class ScaleComparison:
         Per compute on a fine grid (``span``) and configuration: mean, quantiles and ``p_best`` (for figures).
     target : str or None
         The quantity compared (``"loss"``, a chain stage such as ``"acc"``), which figures label their axis with.
+    span : (float, float) or None
+        The compute range searched for crossings and spanned by ``curves``.
     """
 
     better: str
@@ -655,6 +660,7 @@ class ScaleComparison:
     crossover: pd.DataFrame
     curves: pd.DataFrame
     target: str | None = None
+    span: tuple[float, float] | None = None
 
     def __repr__(self) -> str:
         return (f"ScaleComparison({self.better} is better)\n"
@@ -717,8 +723,62 @@ def _at_compute(fit, group, c, k: float, target: str | None = None) -> np.ndarra
 MIN_CROSSING_DRAWS = 20
 
 
+#: Targets where lower is better (``compare_at_scale``'s default ``better``), and those where higher is, by the
+#: start of their names; others must say (``better=``): a critical batch size or an optimal learning rate is neither.
+_LOWER_BETTER = ("loss", "err", "ppl", "perplex", "bpb", "l_", "steps", "time", "cost")
+_HIGHER_BETTER = ("acc", "top", "bleu", "score", "f1", "auc", "win", "pass", "exact", "reward")
+
+
+def _which_better(target: str) -> str:
+    """``"lower"`` or ``"higher"`` from the target's name, or a ValueError asking for ``better=``."""
+    name = target.lower()
+    if name.startswith(_LOWER_BETTER):
+        return "lower"
+    if name.startswith(_HIGHER_BETTER):
+        return "higher"
+    raise ValueError(f"is a higher or a lower {target!r} better? its name does not say (losses, errors and steps are "
+                     "lower-better; accuracies and scores higher-better): pass better='lower' or better='higher'")
+
+
+def _fit_k(fit, given) -> float:
+    """Return ``given``, checked, or else the fit's FLOPs per parameter and token (6 unless fitted with another)."""
+    if given is None:
+        return float(fit.meta.get("options", {}).get("flops_per_param_token", 6.0))
+    return _positive_number(given, "flops_per_param_token", _FLOPS_HINT)
+
+
+def _fits_k(configs, given) -> float:
+    """Return the fits' FLOPs per parameter and token (``bs.fit(flops_per_param_token=)``), unless ``given``."""
+    if given is not None:
+        return _positive_number(given, "flops_per_param_token", _FLOPS_HINT)
+    from bayescale.chain import ChainFit
+
+    ks = {}
+    for name, (f, _) in configs.items():
+        for stage in (f.stages.values() if isinstance(f, ChainFit) else [f]):
+            ks.setdefault(float(stage.meta.get("options", {}).get("flops_per_param_token", 6.0)), name)
+    if len(ks) > 1:
+        raise ValueError(f"the fits count training compute differently (flops_per_param_token {sorted(ks)} in "
+                         f"{list(ks.values())}): refit alike, or pass flops_per_param_token= to compare at one")
+    return ks.popitem()[0] if ks else 6.0
+
+
+def _smallest_fitted_compute(f, k: float) -> float | None:
+    """Return the least compute among the runs a fit (a chain's: its first stage's) learned from, else None."""
+    from bayescale.chain import ChainFit
+
+    if isinstance(f, ChainFit):
+        f = f.stages[f.chain.stages[0].target]
+    law, runs = f.law, f.runs()
+    if "c" in law.inputs:
+        return float(runs["c"].min())
+    if {"n", "d"} <= set(law.inputs):
+        return float(law.flops(runs["n"], runs["d"], k).min())
+    return None
+
+
 def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[float, float] | None = None,
-                     quantiles: Sequence[float] = (0.05, 0.5, 0.95), flops_per_param_token: float = 6.0,
+                     quantiles: Sequence[float] = (0.05, 0.5, 0.95), flops_per_param_token: float | None = None,
                      target: str | None = None, seed: int = 0) -> ScaleComparison:
     """Which configuration is best at each compute: probabilities, margins and where the curves cross.
 
@@ -732,11 +792,16 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
     compute : float or sequence of float
         Compute budgets (FLOPs). Laws in ``n`` and ``d`` are compared at each draw's compute-optimal allocation.
     better : {"lower", "higher"}, optional
-        Default ``"higher"`` for targets named like accuracies (``acc``...), else ``"lower"``.
+        Default ``"lower"`` for targets named like losses, errors or steps (``loss``, ``err``, ``l_y``, ``steps``...),
+        ``"higher"`` for accuracies and scores (``acc``, ``top1``, ``bleu``...); other targets must say.
     span : (float, float), optional
-        The compute range searched for crossings; default two decades either side of ``compute``.
+        The compute range searched for crossings (and drawn); default from the least compute any fit learned from
+        (or two decades below ``compute``, if lower) to two decades above ``compute``, so that a crossing among
+        the runs is found whichever budgets are asked about. Kept in the result's ``span``.
     quantiles : sequence of float
-    flops_per_param_token : float
+    flops_per_param_token : float, optional
+        ``k`` in ``C = k N D``; default the fits' own (``bs.fit(flops_per_param_token=)``, 6 unless given), which
+        must agree.
     target : str, optional
         For chains: the stage compared (default the chain's last target, e.g. the downstream error).
     seed : int
@@ -751,6 +816,11 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
         wrong = {name: type(f).__name__ for name, (f, _) in configs.items() if not hasattr(f, "law")}
         if wrong:
             raise TypeError(f"compare_at_scale takes fits; {wrong} are not (a saved fit is read with bs.load(path))")
+        grouped = {name: list(f.levels)[:4] for name, (f, _) in configs.items() if f.groups}
+        if grouped:  # its groups would be pooled into an unseen group's prediction, silently
+            name, levels = next(iter(grouped.items()))
+            raise ValueError(f"configuration {name!r} is a hierarchical fit (groups {levels}...): pass it alone, "
+                             "bs.compare_at_scale(fit, ...), to compare its groups, or give one fit per configuration")
     else:
         if not hasattr(fits, "law"):
             raise TypeError(f"fits must be a mapping of name to fit, or one fit with groups; got {type(fits).__name__}")
@@ -770,22 +840,26 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
         raise ValueError(f"the configurations predict different targets {sorted(targets)}; compare like with like")
     target = targets.pop()
     if better is None:
-        better = "higher" if target.startswith("acc") else "lower"
+        better = _which_better(target)
     if better not in ("lower", "higher"):
         raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
     budgets = _budgets(compute, "compute")
-    _warn_compute_units(float(budgets.max()))
+    _warn_compute_units(float(budgets.min()))
     qs = _check_quantiles(quantiles)
+    k = _fits_k(configs, flops_per_param_token)
+    _warn_failed_fits(configs)
     try:
-        lo, hi = (budgets.min() / 100.0, budgets.max() * 100.0) if span is None else (
-            _one_number(x, "span") for x in span)
+        if span is None:
+            seen = [c for f, _ in configs.values() if (c := _smallest_fitted_compute(f, k)) is not None]
+            lo, hi = min([budgets.min() / 100.0, *seen]), budgets.max() * 100.0
+        else:
+            lo, hi = (_one_number(x, "span") for x in span)
     except (TypeError, ValueError):
         lo = hi = np.nan
     if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
         raise ValueError(f"span must be (low, high) compute with 0 < low < high, got {span!r}")
     grid = np.geomspace(lo, hi, 121)
     sign = 1.0 if better == "higher" else -1.0
-    k = _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
     values = {name: _at_compute(f, g, np.concatenate([budgets, grid]), k, target)
               for name, (f, g) in configs.items()}
     m = min(v.shape[0] for v in values.values())
@@ -835,7 +909,28 @@ def compare_at_scale(fits, compute, *, better: str | None = None, span: tuple[fl
                     row.update({col: float(x) for col, x in _quantiles(where, qs).items()})
                 cross.append(row)
     return ScaleComparison(better=better, table=pd.DataFrame(rows), pairwise=pd.DataFrame(pairs),
-                           crossover=pd.DataFrame(cross), curves=pd.DataFrame(curves), target=target)
+                           crossover=pd.DataFrame(cross), curves=pd.DataFrame(curves), target=target,
+                           span=(float(lo), float(hi)))
+
+
+def _warn_failed_fits(configs) -> None:
+    """Warn about configurations whose fits failed a sampler check: their draws, and the comparison, may be off."""
+    from bayescale.chain import ChainFit
+
+    failed, seen = {}, set()
+    for name, (f, _) in configs.items():
+        if id(f) in seen:  # a hierarchical fit's groups: its problems said once, under its first group
+            continue
+        seen.add(id(f))
+        for stage in (f.stages.values() if isinstance(f, ChainFit) else [f]):
+            if not stage.diagnostics.ok:
+                failed.setdefault(name if len(configs) == len({id(g) for g, _ in configs.values()}) else
+                                  "the hierarchical fit", stage.diagnostics.problems[0])
+    if failed:
+        listed = "; ".join(f"{name!r}: {problem}" for name, problem in failed.items())
+        warnings.warn(f"the fits of {len(failed)} configuration(s) failed a sampler check, so their draws, and these "
+                      f"probabilities, may be off ({listed}); refit them first (fit.check() says how)",
+                      ConvergenceWarning, skip_file_prefixes=_PACKAGE_DIRS)
 
 
 # ------------------------------------------------------------------------------------------------ value of the next run
@@ -905,7 +1000,6 @@ def _quiet_fit(law, runs: pd.DataFrame, **kwargs):
     For refits whose diagnostics the caller records (or averages over), and whose data were checked, with their
     warnings, by the fit they extend.
     """
-    from bayescale.fit import ConvergenceWarning
     from bayescale.fit import fit as fit_law
 
     with warnings.catch_warnings():
@@ -939,7 +1033,7 @@ def _refit_gain(fit, run: pd.Series, result: float, compute: float, bounds, j0: 
 
 
 def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None = None, group: str | None = None,
-             inference_tokens: float = 0.0, num_outcomes: int = 256, flops_per_param_token: float = 6.0,
+             inference_tokens: float = 0.0, num_outcomes: int = 256, flops_per_param_token: float | None = None,
              refit_top: int = 0, refit_outcomes: int = 8, refit_kwargs: Mapping | None = None,
              seed: int = 0) -> NextRun:
     """Rank candidate runs by the expected value of their result for an allocation decision, per unit cost.
@@ -971,7 +1065,8 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
         As in :func:`allocate`.
     num_outcomes : int
         Simulated results per candidate.
-    flops_per_param_token : float
+    flops_per_param_token : float, optional
+        ``k``; default the fit's own (``bs.fit(flops_per_param_token=)``, 6 unless given).
     refit_top : int
         Check the reweighted estimate of the ``refit_top`` best candidates (by EVSI per cost) by refitting: for each
         of ``refit_outcomes`` simulated results the law is fitted again to the fit's runs plus that result, and the
@@ -1020,7 +1115,7 @@ def next_run(fit, candidates: pd.DataFrame, *, compute: float, cost: str | None 
     if problems:
         raise RunTableError(problems, "the candidates table")
     _warn_far_outside(fit, cand)  # sizes in millions or billions (70 for 70B), as predictions are checked
-    k = _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
+    k = _fit_k(fit, flops_per_param_token)
     costs = (cand[cost].to_numpy(float) if cost is not None else
              law.flops(cand["n"].to_numpy(float), cand["d"].to_numpy(float), k))
     if np.any(~np.isfinite(costs) | (costs <= 0)):

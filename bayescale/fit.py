@@ -1152,7 +1152,7 @@ def _failure_hint(failed: Sequence[Fit]) -> str:
         from bayescale.report import _not_kept_line
 
         hint += (f"; {_not_kept_line(worse)}, which points to a warm-up too short to adapt (raise num_warmup) or "
-                 "a posterior to reparameterise")
+                 "a posterior to reparameterise.")
     exact = next((f for f in failed if _noise_collapsed(f) is not None), None)
     if exact is not None:
         hint += (f" The noise sd sigma has collapsed towards 0 (posterior median {_noise_collapsed(exact):.2g}, its "

@@ -588,7 +588,7 @@ def optimal_allocation(fit: Fit, c, *, quantiles: Sequence[float] = (0.05, 0.5, 
     qs = _check_quantiles(quantiles)
     budgets = _budgets(c, "c")
     k = _positive_number(flops_per_param_token, "flops_per_param_token", _FLOPS_HINT)
-    _warn_compute_units(float(budgets.max()))
+    _warn_compute_units(float(budgets.min()))  # each budget, not the largest alone
     k = law.flops(1.0, 1.0, k)  # C = k N D in FLOPs, with N and D in the law's units
     unknown = sorted(set(fixed) - (set(law.inputs) - {"n", "d"}))
     if unknown:

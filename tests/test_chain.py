@@ -277,8 +277,12 @@ def test_hierarchical_chain_over_tasks():
 
     from bayescale.predict import _group_params
 
-    cmp = bs.compare_at_scale(fit, [1e21], span=(1e20, 1e22))
-    loss_cmp = bs.compare_at_scale(fit, [1e21], target="loss", span=(1e20, 1e22))
+    with pytest.warns(bs.ConvergenceWarning, match=r"the fits of 1 configuration\(s\) failed a sampler check.*"
+                                                   r"\('the hierarchical fit': R-hat"):  # short chains
+        cmp = bs.compare_at_scale(fit, [1e21], span=(1e20, 1e22))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        loss_cmp = bs.compare_at_scale(fit, [1e21], target="loss", span=(1e20, 1e22))
     assert cmp.better == "higher" and loss_cmp.better == "lower"
     for task in ("a", "b"):
         with jax.enable_x64(True):
@@ -288,7 +292,8 @@ def test_hierarchical_chain_over_tasks():
         got = cmp.table.set_index("config").loc[task, "mean"]
         assert got == pytest.approx(float(np.mean(acc)), rel=1e-9)
         assert loss_cmp.table.set_index("config").loc[task, "mean"] == pytest.approx(float(np.mean(loss)), rel=1e-9)
-    with pytest.raises(ValueError, match="not a stage"):
+    with pytest.raises(ValueError, match="not a stage"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
         bs.compare_at_scale(fit, [1e21], target="err")
 
 

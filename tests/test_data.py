@@ -622,3 +622,16 @@ def test_an_index_level_named_like_a_column_is_no_ambiguity():
                         flops_per_param_token=6.0)
         assert prep.data.n_groups == 3
         assert list(_split(runs, "group")) == ["g0", "g1", "g2"]
+
+
+def test_warnings_naming_rows_say_when_the_row_labels_repeat():
+    """After pd.concat without ignore_index, "row 5" in a warning may be either table's row 5: the errors said so,
+    the warnings did not."""
+    a, b = bs.simulate_ladder(seed=0), bs.simulate_ladder(seed=1)
+    runs = pd.concat([a, b.assign(n=b["n"] / 1e6)])
+    with pytest.warns(bs.DataWarning, match=r"30 run\(s\) have 'n' below 100000 \(rows 0, 1, .*; the rows are named "
+                                            r"by their labels, which repeat in this table .*reset_index\(drop=True\)"):
+        bs.validate_runs(runs, "chinchilla")
+    with pytest.warns(bs.DataWarning) as said:
+        bs.validate_runs(runs.reset_index(drop=True), "chinchilla")
+    assert not any("repeat" in str(w.message) for w in said)

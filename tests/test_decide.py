@@ -23,6 +23,7 @@ class FakeFit:
     def __init__(self, law, draws):
         self.law = bs.get_law(law)
         self.meta = {"noise": None}
+        self.diagnostics = SimpleNamespace(ok=True)  # compare_at_scale warns about fits that failed a check
         self._draws = {k: np.asarray(v, dtype=float) for k, v in draws.items()}
         self.groups = ()
         self.levels = []
@@ -32,6 +33,11 @@ class FakeFit:
 
     def draws(self, names=None):
         return {k: self._draws[k] for k in (names or self._draws)}
+
+    def runs(self):  # the fitted runs' inputs (compare_at_scale searches crossings from their least compute)
+        if "c" in self.law.inputs:
+            return pd.DataFrame({"c": np.geomspace(1e18, 1e20, 8)})
+        return pd.DataFrame(self.tree.constant_data)
 
 
 def _around(centre, sd, num=2000, seed=0):
@@ -215,6 +221,43 @@ def test_symmetric_configurations_give_one_half():
     x = compare_at_scale({"a": _power(1.7, 40.0, 0.05, sd=0.001), "b": _power(2.8, 40.0, 0.05, sd=0.001, seed=9)},
                          1e21).crossover
     assert {"q05", "q50", "q95"} <= set(x.columns) and x[["q05", "q50", "q95"]].isna().all().all()
+
+
+def test_a_crossing_among_the_runs_is_found_whichever_budgets_are_asked():
+    """The crossing search spanned two decades around the budgets: asked about 1e24, a crossing at 3e19 inside
+    the fitted runs (1e18-1e20) went unseen. Now it starts at the least fitted compute, and says where."""
+    c_star = 3e19
+    a2 = (100 * c_star ** -0.1 - 0.5) * c_star ** 0.2
+    one = FakeFit("power_law_c", _around({"e": 1.5, "a": 100.0, "alpha": 0.1}, 0.0005, seed=4))
+    two = FakeFit("power_law_c", _around({"e": 2.0, "a": a2, "alpha": 0.2}, 0.0005, seed=5))
+    for budgets in ([1e21], [1e24]):
+        r = compare_at_scale({"one": one, "two": two}, budgets)
+        assert r.span == (1e18, budgets[0] * 100)
+        x = r.crossover.iloc[0]
+        assert x["p_cross"] > 0.95 and x["q50"] == pytest.approx(c_star, rel=0.3), (budgets, x)
+
+
+def test_compare_at_scale_says_what_it_cannot_guess():
+    """Which way is better for a target not named like a loss or an accuracy ('top1' read as lower-better, inverted),
+    a hierarchical fit among separate ones (read as an unseen group), fits counting compute differently (k = 8 read
+    as 6), and a budget in PF-days beside FLOPs (only the largest budget was checked)."""
+    good, bad = _power(1.7, 40.0, 0.05, sd=0.01), _power(2.2, 40.0, 0.05, sd=0.01, seed=1)
+    assert bs.decide._which_better("top1") == "higher" and bs.decide._which_better("l_y") == "lower"
+    with pytest.raises(ValueError, match=r"is a higher or a lower 'b_crit' better\? .*pass better='lower' or "
+                                         r"better='higher'"):
+        bs.decide._which_better("b_crit")
+    hier = FakeFit("power_law_c", _around({"e": 1.7, "a": 40.0, "alpha": 0.05}, 0.01))
+    hier.groups, hier.levels = ("family",), ["clip", "mammut"]
+    with pytest.raises(ValueError, match=r"configuration 'h' is a hierarchical fit \(groups \['clip', 'mammut'\]"
+                                         r"...\): pass it alone"):
+        compare_at_scale({"h": hier, "bad": bad}, 1e21)
+    bad.meta["options"] = {"flops_per_param_token": 8.0}
+    with pytest.raises(ValueError, match=r"the fits count training compute differently \(flops_per_param_token "
+                                         r"\[6.0, 8.0\]"):
+        compare_at_scale({"good": good, "bad": bad}, 1e21)
+    assert compare_at_scale({"good": good, "bad": bad}, 1e21, flops_per_param_token=6).better == "lower"
+    with pytest.warns(bs.DataWarning, match=r"compute 1000 does not look like FLOPs"):
+        compare_at_scale({"good": good, "bad": bad}, [1e23, 1000], flops_per_param_token=6)
 
 
 def test_crossover_posterior_finds_a_known_crossing():
@@ -599,5 +642,17 @@ def test_a_law_in_millions_and_billions_allocates_raw_flops(units, scales, budge
     fixed_n = allocate(fit, budget, n=f"{n_opt / 1e6:g}M").table.set_index("allocation")  # a size with a suffix
     assert fixed_n.loc["bayes", "n"] * sn == pytest.approx(n_opt, rel=1e-5)
     assert fixed_n.loc["bayes", "expected_regret"] < 1e-4  # against the best on the budget line, in its units
-    at_scale = compare_at_scale({"units": fit, "again": fit}, [budget]).table
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # the 100 draws' fit failed its checks: said again
+        at_scale = compare_at_scale({"units": fit, "again": fit}, [budget]).table
     assert float(at_scale.set_index("config").loc["units", "q50"]) == pytest.approx(loss_opt, rel=1e-6)
+
+
+def test_allocate_and_next_run_count_compute_as_the_fit_did():
+    """A fit made with flops_per_param_token=8 was allocated at k = 6 (6 N D = C), unlike fit.optimal_allocation."""
+    fit = FakeFit("chinchilla", {k: np.full(50, v) for k, v in PUB.items()})
+    fit.meta["options"] = {"flops_per_param_token": 8.0}
+    choice = allocate(fit, 1e23).choice
+    assert 8 * choice["n"] * choice["d"] == pytest.approx(1e23, rel=1e-9)
+    choice = allocate(fit, 1e23, flops_per_param_token=6).choice
+    assert 6 * choice["n"] * choice["d"] == pytest.approx(1e23, rel=1e-9)

@@ -483,7 +483,7 @@ def test_cli_predict_needs_inputs(fit_file):
 def test_cli_report_writes_html_and_markdown(fit_file, tmp_path):
     res = runner.invoke(app, ["report", str(fit_file), "--out", str(tmp_path / "rep"), "--at", "n=70B,d=1.4T"])
     assert res.exit_code == 0, (res.output, res.exception)
-    assert "Report for a chinchilla fit on 30 runs" in res.output
+    assert "Report for the chinchilla fit on 30 runs" in res.output
     assert "extrapolation:" in res.output  # --at adds the extrapolation check
     assert "bayescale report: checking the fit" in res.output and "bayescale report: drawing the figures" in res.output
     assert (tmp_path / "rep" / "report.html").stat().st_size > 100_000
@@ -500,9 +500,11 @@ def test_cli_decide_and_compare_at_scale(fit_file, tmp_path):
     assert list(table["allocation"]) == ["bayes", "plug_in"] * 2 and (table["expected_regret"] >= 0).all()
     res = runner.invoke(app, ["decide", str(fit_file), "--compute", "1e21", "--objective", "p_target"])
     assert res.exit_code == 2 and "--objective p_target needs --target (the loss to reach)" in res.output, res.output
-    res = runner.invoke(app, ["compare-at-scale", f"one={fit_file}", f"two={fit_file}", "--compute", "1e22",
-                              "--figure", str(tmp_path / "figures" / "cmp.png")])
+    with pytest.warns(bs.ConvergenceWarning, match=r"the fits of 2 configuration\(s\) failed a sampler check"):
+        res = runner.invoke(app, ["compare-at-scale", f"one={fit_file}", f"two={fit_file}", "--compute", "1e22",
+                                  "--figure", str(tmp_path / "figures" / "cmp.png")])  # a short fit's, both
     assert res.exit_code == 0, (res.output, res.exception)
+    assert "loss: lower is better; crossings searched from" in res.output
     assert "p_best" in res.output and "crossover" in res.output and (tmp_path / "figures" / "cmp.png").exists()
     assert "margins (first minus second configuration" in res.output and "p_first_better" in res.output
     res = runner.invoke(app, ["decide", str(fit_file), "--compute", "1e21", "--objective", "quantile"])
