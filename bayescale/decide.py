@@ -756,7 +756,7 @@ def _fits_k(configs, given) -> float:
     ks = {}
     for name, (f, _) in configs.items():
         for stage in (f.stages.values() if isinstance(f, ChainFit) else [f]):
-            ks.setdefault(float(stage.meta.get("options", {}).get("flops_per_param_token", 6.0)), name)
+            ks.setdefault(_fit_k(stage, None), name)
     if len(ks) > 1:
         raise ValueError(f"the fits count training compute differently (flops_per_param_token {sorted(ks)} in "
                          f"{list(ks.values())}): refit alike, or pass flops_per_param_token= to compare at one")
@@ -917,15 +917,15 @@ def _warn_failed_fits(configs) -> None:
     """Warn about configurations whose fits failed a sampler check: their draws, and the comparison, may be off."""
     from bayescale.chain import ChainFit
 
-    failed, seen = {}, set()
+    fits = {}  # one hierarchical fit's groups: its problems said once
     for name, (f, _) in configs.items():
-        if id(f) in seen:  # a hierarchical fit's groups: its problems said once, under its first group
-            continue
-        seen.add(id(f))
+        fits.setdefault(id(f), (name, f))
+    failed = {}
+    for name, f in fits.values():
+        label = name if len(fits) == len(configs) else "the hierarchical fit"
         for stage in (f.stages.values() if isinstance(f, ChainFit) else [f]):
             if not stage.diagnostics.ok:
-                failed.setdefault(name if len(configs) == len({id(g) for g, _ in configs.values()}) else
-                                  "the hierarchical fit", stage.diagnostics.problems[0])
+                failed.setdefault(label, stage.diagnostics.problems[0])
     if failed:
         listed = "; ".join(f"{name!r}: {problem}" for name, problem in failed.items())
         warnings.warn(f"the fits of {len(failed)} configuration(s) failed a sampler check, so their draws, and these "
